@@ -1,0 +1,263 @@
+//! Creating accounts: admins (CLI and first-admin setup), users with the client account they own
+//! (CLI and self-registration), with field-level validation and the password policy.
+//!
+//! Errors are per field so the page can show each one next to its input.
+
+use crate::app::AppState;
+use crate::auth::hasher::HashError;
+use crate::auth::policy::PasswordPolicy;
+use crate::db;
+use crate::db::one_time_token::TokenState;
+use secrecy::{ExposeSecret as _, SecretString};
+
+/// Purpose label of the first-admin setup link.
+pub const SETUP_PURPOSE: &str = "admin_setup";
+/// How long the first-admin setup link stays valid.
+pub const SETUP_LIFETIME: i64 = 3600;
+
+/// One problem with one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// Why an account was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    #[error("the server is busy; try again in a moment")]
+    Busy,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for CreateError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> CreateError {
+    CreateError::Invalid(vec![FieldError {
+        field,
+        message: message.into(),
+    }])
+}
+
+/// Input for a new admin.
+#[derive(Debug)]
+pub struct NewAdmin<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a SecretString,
+}
+
+/// Input for a new user (and the client account they will own).
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub password: &'a SecretString,
+}
+
+/// Checks an email address's shape (delivery is checked by verification mail, later).
+pub fn check_email(email: &str) -> Option<String> {
+    let email = email.trim();
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && local.len() <= 64
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
+    (!ok).then(|| "Enter an email address such as name@example.com.".to_owned())
+}
+
+/// Checks an admin username: starts with a letter, letters and digits only, 3 to 32 characters.
+pub fn check_username(username: &str) -> Option<String> {
+    let ok = (3..=32).contains(&username.len())
+        && username.starts_with(|c: char| c.is_ascii_alphabetic())
+        && username.chars().all(|c| c.is_ascii_alphanumeric());
+    (!ok).then(|| {
+        "Use 3 to 32 letters and digits, starting with a letter.".to_owned()
+    })
+}
+
+fn check_name(field: &'static str, value: &str, errors: &mut Vec<FieldError>) {
+    let len = value.trim().chars().count();
+    if len == 0 || len > 100 || value.chars().any(char::is_control) {
+        errors.push(FieldError {
+            field,
+            message: "Enter between 1 and 100 characters.".into(),
+        });
+    }
+}
+
+fn check_password(
+    policy: &PasswordPolicy,
+    password: &SecretString,
+    inputs: &[&str],
+    errors: &mut Vec<FieldError>,
+) {
+    if let Err(v) = policy.check(password.expose_secret(), inputs) {
+        errors.push(FieldError {
+            field: "password",
+            message: v.to_string(),
+        });
+    }
+}
+
+/// The admin realm's password policy.
+pub fn admin_policy(state: &AppState) -> PasswordPolicy {
+    PasswordPolicy {
+        min_length: state.config.admin_min_password_length,
+        max_length: 256,
+        min_score: state.config.min_password_score,
+    }
+}
+
+/// The client realm's password policy.
+pub fn client_policy(state: &AppState) -> PasswordPolicy {
+    PasswordPolicy {
+        min_length: state.config.client_min_password_length,
+        max_length: 256,
+        min_score: state.config.min_password_score,
+    }
+}
+
+async fn hash(state: &AppState, password: &SecretString) -> Result<String, CreateError> {
+    state.hasher.hash(password.clone()).await.map_err(|e| match e {
+        HashError::Busy => CreateError::Busy,
+        other => CreateError::Unexpected(anyhow::anyhow!(other.to_string())),
+    })
+}
+
+/// Validates and creates an admin with `role_id`.
+///
+/// # Errors
+/// Field errors (including a taken username or email), `Busy`, or storage errors.
+pub async fn create_admin(state: &AppState, new: &NewAdmin<'_>, role_id: i64) -> Result<i64, CreateError> {
+    let mut errors = Vec::new();
+    if let Some(m) = check_username(new.username) {
+        errors.push(FieldError { field: "username", message: m });
+    }
+    if let Some(m) = check_email(new.email) {
+        errors.push(FieldError { field: "email", message: m });
+    }
+    check_password(&admin_policy(state), new.password, &[new.username, new.email], &mut errors);
+    if !errors.is_empty() {
+        return Err(CreateError::Invalid(errors));
+    }
+    if db::account::admin_exists(&state.db, new.username, new.email.trim()).await? {
+        return Err(invalid("username", "An admin with this username or email already exists."));
+    }
+    let hash = hash(state, new.password).await?;
+    let now = state.clock.unix();
+    db::account::insert_admin(&state.db, new.username, new.email.trim(), &hash, role_id, now)
+        .await
+        .map_err(|e| {
+            if db::account::is_unique_violation(&e) {
+                invalid("username", "An admin with this username or email already exists.")
+            } else {
+                e.into()
+            }
+        })
+}
+
+/// Validates and creates a user and a client account the user owns, in one transaction.
+///
+/// # Errors
+/// Field errors (including a taken email), `Busy`, or storage errors.
+pub async fn create_user(state: &AppState, new: &NewUser<'_>) -> Result<(i64, i64), CreateError> {
+    let mut errors = Vec::new();
+    if let Some(m) = check_email(new.email) {
+        errors.push(FieldError { field: "email", message: m });
+    }
+    check_name("first_name", new.first_name, &mut errors);
+    check_name("last_name", new.last_name, &mut errors);
+    check_password(
+        &client_policy(state),
+        new.password,
+        &[new.email, new.first_name, new.last_name],
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(CreateError::Invalid(errors));
+    }
+    let taken = "An account with this email address already exists. Sign in, or reset your password.";
+    if db::account::find_user_by_email(&state.db, new.email.trim()).await?.is_some() {
+        return Err(invalid("email", taken));
+    }
+    let hash = hash(state, new.password).await?;
+    let now = state.clock.unix();
+    let mut tx = state.db.begin().await?;
+    let user_id = db::account::insert_user(
+        &mut *tx,
+        new.email.trim(),
+        new.first_name.trim(),
+        new.last_name.trim(),
+        Some(&hash),
+        now,
+    )
+    .await
+    .map_err(|e| {
+        if db::account::is_unique_violation(&e) {
+            invalid("email", taken)
+        } else {
+            e.into()
+        }
+    })?;
+    let client_id = db::account::insert_client(&mut *tx, user_id, now).await?;
+    tx.commit().await?;
+    Ok((user_id, client_id))
+}
+
+/// Issues a new first-admin setup link (invalidating any earlier one) when no admin exists.
+///
+/// # Errors
+/// Storage errors.
+pub async fn setup_link_if_needed(state: &AppState) -> anyhow::Result<Option<String>> {
+    if db::account::count_admins(&state.db).await? > 0 {
+        return Ok(None);
+    }
+    let now = state.clock.unix();
+    let token = crate::token::generate()?;
+    let mut tx = state.db.begin().await?;
+    db::one_time_token::revoke_purpose(&mut *tx, SETUP_PURPOSE, now).await?;
+    db::one_time_token::insert(&mut *tx, &token.hash, SETUP_PURPOSE, None, now, now + SETUP_LIFETIME)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(state.config.system_url.join(&format!("/admin/setup/{}", token.plain))))
+}
+
+/// The state of a presented setup token.
+///
+/// # Errors
+/// Storage errors.
+pub async fn setup_state(state: &AppState, token: &str) -> Result<TokenState, sqlx::Error> {
+    if !crate::token::looks_valid(token) {
+        return Ok(TokenState::Unknown);
+    }
+    db::one_time_token::state(&state.db, &crate::token::hash(token), SETUP_PURPOSE, state.clock.unix())
+        .await
+}
+
+/// Creates the first admin with a setup token; the token is consumed only on success.
+///
+/// # Errors
+/// `Invalid` with a `token` field when the link is no longer usable, else as [`create_admin`].
+pub async fn complete_setup(state: &AppState, token: &str, new: &NewAdmin<'_>) -> Result<i64, CreateError> {
+    if !matches!(setup_state(state, token).await?, TokenState::Valid { .. }) {
+        return Err(invalid("token", "This setup link is no longer valid."));
+    }
+    let id = create_admin(state, new, crate::auth::permission::FULL_ADMINISTRATOR).await?;
+    db::one_time_token::consume(&state.db, &crate::token::hash(token), SETUP_PURPOSE, state.clock.unix())
+        .await?;
+    Ok(id)
+}

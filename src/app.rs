@@ -1,0 +1,105 @@
+//! Application state and start-up: everything a request handler or a CLI command needs.
+//!
+//! [`AppState`] is cheap to clone (shared pointers). [`Application::build`] opens the database,
+//! applies migrations when configured to, loads the installation keys and binds the listener, so
+//! tests can build the real application on port 0 and drive it over HTTP.
+
+use crate::auth::hasher::Hasher;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db;
+use anyhow::Context as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Shared state of a running Portcullis.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: db::Pool,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: Hasher,
+    /// Signs CSRF tokens; shared by every node through the database.
+    pub csrf_key: Arc<[u8]>,
+}
+
+impl AppState {
+    /// Opens storage and loads keys; migrates first when `migrate` is true.
+    ///
+    /// # Errors
+    /// When the database cannot be opened or migrated, or the keys cannot be read or stored.
+    pub async fn open(config: Config, clock: Arc<dyn Clock>, migrate: bool) -> anyhow::Result<Self> {
+        let pool = db::connect(&config.database_url, config.database_max_connections).await?;
+        if migrate {
+            db::migrate(&pool).await?;
+        }
+        let candidate = crate::token::hex(&crate::token::random_bytes::<32>()?);
+        let csrf_key = db::key::get_or_create(&pool, "csrf", &candidate, clock.unix())
+            .await
+            .context("cannot read the installation keys; has `portcullis migrate` run?")?;
+        let hasher = Hasher::new(config.hash_concurrency, config.hash_queue);
+        Ok(Self {
+            config: Arc::new(config),
+            db: pool,
+            clock,
+            hasher,
+            csrf_key: Arc::from(csrf_key.into_bytes().into_boxed_slice()),
+        })
+    }
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    pub state: AppState,
+    listener: tokio::net::TcpListener,
+    pub address: SocketAddr,
+}
+
+impl Application {
+    /// Builds the application and binds `config.listen` (port 0 picks a free port).
+    ///
+    /// # Errors
+    /// Storage errors and a listen address that cannot be bound.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let listen = config.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen} (server.listen)"))?;
+        Self::with_listener(config, clock, listener).await
+    }
+
+    /// Builds the application on a listener that is already bound (tests bind first so the
+    /// System URL can name the port).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn with_listener(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        listener: tokio::net::TcpListener,
+    ) -> anyhow::Result<Self> {
+        let migrate = config.migrate_on_start;
+        let state = AppState::open(config, clock, migrate).await?;
+        let address = listener.local_addr()?;
+        Ok(Self {
+            state,
+            listener,
+            address,
+        })
+    }
+
+    /// Serves until `shutdown` resolves.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let router = crate::web::routes::router(self.state);
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server error")
+    }
+}

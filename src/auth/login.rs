@@ -1,0 +1,116 @@
+//! The sign-in decision for both realms.
+//!
+//! Finding the account, verifying the password and refusing disabled accounts all end in the
+//! same [`LoginError::InvalidCredentials`], after the same hashing work, so the response does not
+//! tell whether an account exists. A database failure is *not* folded into that answer: it is
+//! [`LoginError::Unexpected`] and becomes an error page, because telling someone their correct
+//! password is wrong during an outage sends them to reset it for nothing.
+
+use crate::app::AppState;
+use crate::auth::hasher::HashError;
+use crate::auth::password::{PasswordError, Verification};
+use crate::db;
+use secrecy::SecretString;
+
+/// Why a sign-in did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Wrong password, unknown account or disabled account: one answer for all.
+    #[error("Login Details Incorrect. Please try again.")]
+    InvalidCredentials,
+    /// Too many sign-ins are being verified right now.
+    #[error("the server is busy verifying other sign-ins")]
+    Busy,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for LoginError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+/// Checks a password against a stored hash (or none, for an unknown account) through the
+/// bounded hasher; `Ok(Some(true))` when it matched and the stored hash should be upgraded.
+async fn check(
+    state: &AppState,
+    password: SecretString,
+    stored: Option<String>,
+) -> Result<Option<bool>, LoginError> {
+    match state.hasher.verify(password, stored).await {
+        Ok(Verification::Match { needs_upgrade }) => Ok(Some(needs_upgrade)),
+        Ok(Verification::Mismatch) => Ok(None),
+        Err(HashError::Busy) => Err(LoginError::Busy),
+        Err(HashError::Password(PasswordError::UnknownFormat | PasswordError::Malformed)) => {
+            tracing::warn!("an account has a password hash in an unrecognised format; it cannot sign in until the password is reset");
+            Ok(None)
+        }
+        Err(e) => Err(LoginError::Unexpected(anyhow::anyhow!(e.to_string()))),
+    }
+}
+
+/// Rehashes a legacy or outdated hash with the current Argon2id parameters.
+async fn upgrade(state: &AppState, password: SecretString) -> Option<String> {
+    match state.hasher.hash(password).await {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not upgrade a password hash; will retry at the next sign-in");
+            None
+        }
+    }
+}
+
+/// Signs in a client-area user by email.
+///
+/// # Errors
+/// See [`LoginError`].
+pub async fn client(
+    state: &AppState,
+    email: &str,
+    password: &SecretString,
+) -> Result<db::account::UserRow, LoginError> {
+    let user = db::account::find_user_by_email(&state.db, email.trim()).await?;
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let outcome = check(state, password.clone(), stored).await?;
+    let (Some(user), Some(needs_upgrade)) = (user, outcome) else {
+        return Err(LoginError::InvalidCredentials);
+    };
+    if user.disabled {
+        return Err(LoginError::InvalidCredentials);
+    }
+    if needs_upgrade {
+        if let Some(hash) = upgrade(state, password.clone()).await {
+            db::account::update_user_password(&state.db, user.id, &hash, state.clock.unix()).await?;
+            tracing::info!(user_id = user.id, "upgraded a legacy password hash to Argon2id");
+        }
+    }
+    Ok(user)
+}
+
+/// Signs in an admin by username.
+///
+/// # Errors
+/// See [`LoginError`].
+pub async fn admin(
+    state: &AppState,
+    username: &str,
+    password: &SecretString,
+) -> Result<db::account::AdminRow, LoginError> {
+    let admin = db::account::find_admin_by_username(&state.db, username.trim()).await?;
+    let stored = admin.as_ref().map(|a| a.password_hash.clone());
+    let outcome = check(state, password.clone(), stored).await?;
+    let (Some(admin), Some(needs_upgrade)) = (admin, outcome) else {
+        return Err(LoginError::InvalidCredentials);
+    };
+    if admin.disabled {
+        return Err(LoginError::InvalidCredentials);
+    }
+    if needs_upgrade {
+        if let Some(hash) = upgrade(state, password.clone()).await {
+            db::account::update_admin_password(&state.db, admin.id, &hash, state.clock.unix()).await?;
+            tracing::info!(admin_id = admin.id, "upgraded a legacy password hash to Argon2id");
+        }
+    }
+    Ok(admin)
+}

@@ -1,0 +1,90 @@
+//! The command line: `serve`, `migrate`, `admin create`, `user create`, `doctor`.
+//!
+//! Exit codes are a contract: 0 success; 1 doctor warnings; 2 doctor failures, configuration
+//! errors and any command that could not do its job.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Portcullis: the authentication core of a hosting billing and client portal.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file (defaults apply to every key it does not set)
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (migrates the database first unless told not to)
+    Serve {
+        /// Do not apply database migrations at start-up
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply database migrations and exit
+    Migrate,
+    /// Manage admins
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage client-area users
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Run every diagnostic check; exit 0 all ok, 1 warnings, 2 failures
+    Doctor {
+        /// Print one JSON object instead of text
+        #[arg(long)]
+        json: bool,
+        /// Apply the one-step fix of the check with this id
+        #[arg(long, value_name = "ID")]
+        fix: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin; the password is read from standard input
+    Create(AdminCreate),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminCreate {
+    /// Username: starts with a letter, letters and digits only
+    #[arg(long)]
+    pub username: String,
+    /// Email address
+    #[arg(long)]
+    pub email: String,
+    /// Role name
+    #[arg(long, default_value = "Full Administrator")]
+    pub role: String,
+    /// Read the password from standard input (required: passwords never go on the command line)
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and a client account they own; the password is read from standard input
+    Create(UserCreate),
+}
+
+#[derive(Debug, Args)]
+pub struct UserCreate {
+    /// Email address (the user signs in with it)
+    #[arg(long)]
+    pub email: String,
+    /// First name
+    #[arg(long)]
+    pub first_name: String,
+    /// Last name
+    #[arg(long)]
+    pub last_name: String,
+    /// Read the password from standard input (required: passwords never go on the command line)
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+}

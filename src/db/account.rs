@@ -1,0 +1,252 @@
+//! Admins, users and client accounts.
+
+use super::{Db, flag};
+use sqlx::{Executor, Row as _};
+
+/// A stored admin.
+#[derive(Debug, Clone)]
+pub struct AdminRow {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role_id: i64,
+    pub role_name: String,
+    pub disabled: bool,
+}
+
+/// A stored user.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+}
+
+/// `SELECT` of an admin with its role name, followed by a literal `WHERE` clause.
+macro_rules! select_admin {
+    ($where:literal) => {
+        concat!(
+            "SELECT a.id, a.username, a.email, a.password_hash, a.role_id, r.name AS role_name, a.disabled \
+             FROM admins a JOIN roles r ON r.id = a.role_id ",
+            $where
+        )
+    };
+}
+
+fn admin_from(row: &sqlx::any::AnyRow) -> Result<AdminRow, sqlx::Error> {
+    Ok(AdminRow {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        role_id: row.try_get("role_id")?,
+        role_name: row.try_get("role_name")?,
+        disabled: flag(row.try_get("disabled")?),
+    })
+}
+
+fn user_from(row: &sqlx::any::AnyRow) -> Result<UserRow, sqlx::Error> {
+    Ok(UserRow {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        first_name: row.try_get("first_name")?,
+        last_name: row.try_get("last_name")?,
+        password_hash: row.try_get("password_hash")?,
+        disabled: flag(row.try_get("disabled")?),
+    })
+}
+
+/// Inserts an admin and returns its id.
+pub async fn insert_admin<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    username: &str,
+    email: &str,
+    password_hash: &str,
+    role_id: i64,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO admins (username, email, password_hash, role_id, disabled, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 0, $5, $5) RETURNING id",
+    )
+    .bind(username)
+    .bind(email)
+    .bind(password_hash)
+    .bind(role_id)
+    .bind(now)
+    .fetch_one(ex)
+    .await
+}
+
+/// Finds an admin by username, case-insensitively.
+pub async fn find_admin_by_username<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    username: &str,
+) -> Result<Option<AdminRow>, sqlx::Error> {
+    sqlx::query(select_admin!("WHERE lower(a.username) = lower($1)"))
+        .bind(username)
+        .fetch_optional(ex)
+        .await?
+        .map(|r| admin_from(&r))
+        .transpose()
+}
+
+/// Finds an admin by id.
+pub async fn find_admin_by_id<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id: i64,
+) -> Result<Option<AdminRow>, sqlx::Error> {
+    sqlx::query(select_admin!("WHERE a.id = $1"))
+        .bind(id)
+        .fetch_optional(ex)
+        .await?
+        .map(|r| admin_from(&r))
+        .transpose()
+}
+
+/// Number of admins.
+pub async fn count_admins<'e>(ex: impl Executor<'e, Database = Db>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM admins").fetch_one(ex).await
+}
+
+/// Whether a username or email is taken by an admin (case-insensitive).
+pub async fn admin_exists<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    username: &str,
+    email: &str,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM admins WHERE lower(username) = lower($1) OR lower(email) = lower($2)",
+    )
+    .bind(username)
+    .bind(email)
+    .fetch_one(ex)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Replaces an admin's password hash (rehash on sign-in, password change).
+pub async fn update_admin_password<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id: i64,
+    hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE admins SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(now)
+        .bind(id)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// Inserts a user and returns its id.
+pub async fn insert_user<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    email: &str,
+    first_name: &str,
+    last_name: &str,
+    password_hash: Option<&str>,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO users (email, first_name, last_name, password_hash, disabled, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 0, $5, $5) RETURNING id",
+    )
+    .bind(email)
+    .bind(first_name)
+    .bind(last_name)
+    .bind(password_hash)
+    .bind(now)
+    .fetch_one(ex)
+    .await
+}
+
+/// Inserts a client account owned by `owner_user_id` and returns its id.
+pub async fn insert_client<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    owner_user_id: i64,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO clients (owner_user_id, created_at) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(owner_user_id)
+    .bind(now)
+    .fetch_one(ex)
+    .await
+}
+
+/// Finds a user by email, case-insensitively.
+pub async fn find_user_by_email<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    email: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query("SELECT id, email, first_name, last_name, password_hash, disabled FROM users WHERE lower(email) = lower($1)")
+        .bind(email)
+        .fetch_optional(ex)
+        .await?
+        .map(|r| user_from(&r))
+        .transpose()
+}
+
+/// Finds a user by id.
+pub async fn find_user_by_id<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id: i64,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query("SELECT id, email, first_name, last_name, password_hash, disabled FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(ex)
+        .await?
+        .map(|r| user_from(&r))
+        .transpose()
+}
+
+/// The first client account a user owns, if any.
+pub async fn find_owned_client<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    user_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM clients WHERE owner_user_id = $1 ORDER BY id LIMIT 1")
+        .bind(user_id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Replaces a user's password hash.
+pub async fn update_user_password<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id: i64,
+    hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(now)
+        .bind(id)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// Whether a database error is a uniqueness violation (a race on "already taken").
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+/// A role's id by name, case-insensitively.
+pub async fn find_role_by_name<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    name: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM roles WHERE lower(name) = lower($1)")
+        .bind(name)
+        .fetch_optional(ex)
+        .await
+}

@@ -1,0 +1,108 @@
+//! Storage: the connection pool, the embedded migrations, and one module per table group.
+//!
+//! This is the only place with SQL. Queries are written once for both engines (sqlx's `Any`
+//! driver, `$1` placeholders, instants as unix seconds, flags as 0/1 integers), so adding the
+//! PostgreSQL backend means adding its driver and migration twin, not rewriting queries.
+//! Functions take an executor so callers can group writes in a transaction, and they return
+//! database errors as errors: an outage must never look like "not found".
+
+pub mod account;
+pub mod counter;
+pub mod key;
+pub mod one_time_token;
+pub mod session;
+
+use anyhow::Context as _;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{ConnectOptions as _, Executor as _};
+use std::str::FromStr as _;
+use std::time::Duration;
+
+/// The database driver used everywhere.
+pub type Db = sqlx::Any;
+/// A pool of connections to the configured database.
+pub type Pool = sqlx::AnyPool;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Opens the pool for `url`, creating the SQLite file (and its folder) on first use.
+///
+/// SQLite runs in WAL mode with foreign keys enforced and a busy timeout, so a second process
+/// (the doctor, `cron`) can read while the server writes.
+///
+/// # Errors
+/// When the folder cannot be created or the database cannot be opened.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
+    sqlx::any::install_default_drivers();
+    if let Some(path) = sqlite_path(url) {
+        if let Some(dir) = std::path::Path::new(&path).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
+            }
+        }
+    }
+    let options = AnyConnectOptions::from_str(url)
+        .context("database.url is not a valid database URL")?
+        .disable_statement_logging();
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                if conn.backend_name() == "SQLite" {
+                    conn.execute(
+                        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open the database at {}", crate::config::redact_url(url)))
+}
+
+/// Applies the embedded migrations that have not run yet.
+///
+/// # Errors
+/// When a migration fails or the database holds migrations this binary does not know.
+pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
+    SQLITE_MIGRATIONS
+        .run(pool)
+        .await
+        .context("database migration failed")
+}
+
+/// Whether every embedded migration has been applied.
+///
+/// # Errors
+/// When the migrations table cannot be read.
+pub async fn pending_migrations(pool: &Pool) -> anyhow::Result<usize> {
+    let applied: Vec<(i64,)> =
+        match sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_all(pool)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(sqlx::Error::Database(e)) if e.message().contains("no such table") => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+    Ok(SQLITE_MIGRATIONS
+        .iter()
+        .filter(|m| !applied.iter().any(|(v,)| *v == m.version))
+        .count())
+}
+
+/// The filesystem path of a SQLite URL, if it is one.
+pub fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
+}
+
+/// Converts a stored 0/1 flag.
+pub(crate) fn flag(value: i64) -> bool {
+    value != 0
+}

@@ -1,0 +1,90 @@
+//! Single-use links, stored as hashes with an expiry.
+
+use super::Db;
+use sqlx::Executor;
+
+/// Why a presented token cannot be used; each case gets its own message (F10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    Valid { subject_id: Option<i64> },
+    Unknown,
+    Expired { at: i64 },
+    Used { at: i64 },
+}
+
+/// Stores a token hash for `purpose`.
+pub async fn insert<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    token_hash: &str,
+    purpose: &str,
+    subject_id: Option<i64>,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO one_time_tokens (token_hash, purpose, subject_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash)
+    .bind(purpose)
+    .bind(subject_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// Looks a token up without consuming it.
+pub async fn state<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    token_hash: &str,
+    purpose: &str,
+    now: i64,
+) -> Result<TokenState, sqlx::Error> {
+    let row: Option<(Option<i64>, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT subject_id, expires_at, used_at FROM one_time_tokens WHERE token_hash = $1 AND purpose = $2",
+    )
+    .bind(token_hash)
+    .bind(purpose)
+    .fetch_optional(ex)
+    .await?;
+    Ok(match row {
+        None => TokenState::Unknown,
+        Some((_, _, Some(at))) => TokenState::Used { at },
+        Some((_, expires, None)) if expires <= now => TokenState::Expired { at: expires },
+        Some((subject_id, _, None)) => TokenState::Valid { subject_id },
+    })
+}
+
+/// Marks a token used; returns false when it was already used or expired (a race lost).
+pub async fn consume<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    token_hash: &str,
+    purpose: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE one_time_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .bind(purpose)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Invalidates every unused token of a purpose by expiring it now (a new link replaces the
+/// old one, which then reports "expired at", not "already used").
+pub async fn revoke_purpose<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    purpose: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE one_time_tokens SET expires_at = $1 WHERE purpose = $2 AND used_at IS NULL AND expires_at > $1")
+        .bind(now)
+        .bind(purpose)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}

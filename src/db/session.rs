@@ -1,0 +1,239 @@
+//! The `sessions` table: one row per sign-in, kept with its end reason after it ends.
+
+use super::{Db, flag};
+use sqlx::{Executor, Row as _};
+
+/// A stored session.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub realm: String,
+    pub subject_id: i64,
+    pub client_id: Option<i64>,
+    pub ip: String,
+    pub user_agent: String,
+    pub remember: bool,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+}
+
+/// `SELECT` of every session column, followed by a literal clause.
+macro_rules! select_session {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id_hash, realm, subject_id, client_id, ip, user_agent, remember, created_at, \
+             last_seen_at, expires_at, ended_at, end_reason FROM sessions ",
+            $rest
+        )
+    };
+}
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<SessionRow, sqlx::Error> {
+    Ok(SessionRow {
+        id_hash: row.try_get("id_hash")?,
+        realm: row.try_get("realm")?,
+        subject_id: row.try_get("subject_id")?,
+        client_id: row.try_get("client_id")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        remember: flag(row.try_get("remember")?),
+        created_at: row.try_get("created_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        expires_at: row.try_get("expires_at")?,
+        ended_at: row.try_get("ended_at")?,
+        end_reason: row.try_get("end_reason")?,
+    })
+}
+
+/// Stores a new session with its one-time sign-in marker.
+pub async fn insert<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    row: &SessionRow,
+    marker_hash: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, realm, subject_id, client_id, ip, user_agent, remember, created_at, last_seen_at, expires_at, signin_marker_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&row.id_hash)
+    .bind(&row.realm)
+    .bind(row.subject_id)
+    .bind(row.client_id)
+    .bind(&row.ip)
+    .bind(&row.user_agent)
+    .bind(i64::from(row.remember))
+    .bind(row.created_at)
+    .bind(row.last_seen_at)
+    .bind(row.expires_at)
+    .bind(marker_hash)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// The one indexed lookup a request costs: by the hash of the cookie value.
+pub async fn find_by_hash<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id_hash: &str,
+) -> Result<Option<SessionRow>, sqlx::Error> {
+    sqlx::query(select_session!("WHERE id_hash = $1"))
+        .bind(id_hash)
+        .fetch_optional(ex)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
+}
+
+/// The session a sign-in marker was issued for.
+pub async fn find_by_marker<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    marker_hash: &str,
+) -> Result<Option<SessionRow>, sqlx::Error> {
+    sqlx::query(select_session!("WHERE signin_marker_hash = $1"))
+        .bind(marker_hash)
+        .fetch_optional(ex)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
+}
+
+/// Consumes the sign-in marker once the browser has proved it returns the cookie.
+pub async fn clear_marker<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET signin_marker_hash = NULL WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// Records activity (called at most once per throttle interval per session).
+pub async fn touch<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id_hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2 AND ended_at IS NULL")
+        .bind(now)
+        .bind(id_hash)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// Ends one live session with a reason; returns whether it was live.
+pub async fn end<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id_hash: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2, signin_marker_hash = NULL \
+         WHERE id_hash = $3 AND ended_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(id_hash)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Ends one live session of a given subject (so nobody can end someone else's by guessing).
+pub async fn end_for_subject<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    realm: &str,
+    subject_id: i64,
+    id_hash: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2, signin_marker_hash = NULL \
+         WHERE id_hash = $3 AND realm = $4 AND subject_id = $5 AND ended_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(id_hash)
+    .bind(realm)
+    .bind(subject_id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Ends every live session of a subject except `keep` (password change, disable).
+pub async fn end_all_for_subject<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    realm: &str,
+    subject_id: i64,
+    keep: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2, signin_marker_hash = NULL \
+         WHERE realm = $3 AND subject_id = $4 AND ended_at IS NULL AND id_hash <> $5",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(realm)
+    .bind(subject_id)
+    .bind(keep.unwrap_or(""))
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Live sessions of a subject, newest first.
+pub async fn list_live_for_subject<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    realm: &str,
+    subject_id: i64,
+    now: i64,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    sqlx::query(select_session!(
+        "WHERE realm = $1 AND subject_id = $2 AND ended_at IS NULL AND expires_at > $3 \
+         ORDER BY last_seen_at DESC LIMIT 100"
+    ))
+        .bind(realm)
+        .bind(subject_id)
+        .bind(now)
+        .fetch_all(ex)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// How many sessions ended since `since`, per end reason.
+pub async fn end_reasons_since<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    since: i64,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT end_reason, COUNT(*) FROM sessions WHERE ended_at >= $1 AND end_reason IS NOT NULL \
+         AND realm <> 'probe' GROUP BY end_reason ORDER BY COUNT(*) DESC",
+    )
+    .bind(since)
+    .fetch_all(ex)
+    .await
+}
+
+/// Deletes one row by hash (the storage probe cleans up after itself).
+pub async fn delete<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,154 @@
+//! The doctor: checks with stable ids that name a cause and a next step.
+//!
+//! `portcullis doctor`, the admin System Health page and (later) scheduled runs all call
+//! [`run_all`]. Checks read only the configuration and the database (never in-memory state of a
+//! server), so the doctor run as a separate process sees what the server saw. Each check lives
+//! in the file of its area and returns a [`CheckResult`]; a check that cannot run reports an
+//! error result rather than aborting the others.
+
+mod config_sources;
+mod csrf;
+mod session;
+mod storage;
+mod system_url;
+
+use crate::app::AppState;
+use serde::Serialize;
+
+/// How bad a finding is. Ordered, so the worst of several is their maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Ok,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    /// Lowercase name, as in the JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// One check's finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub summary: String,
+    pub cause: String,
+    pub next_step: String,
+    pub fixable: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+impl CheckResult {
+    /// A passing check.
+    pub fn ok(id: &'static str, summary: impl Into<String>) -> Self {
+        Self {
+            id,
+            severity: Severity::Ok,
+            summary: summary.into(),
+            cause: String::new(),
+            next_step: String::new(),
+            fixable: false,
+            details: Vec::new(),
+        }
+    }
+
+    /// A finding with a cause and a next step.
+    pub fn problem(
+        id: &'static str,
+        severity: Severity,
+        summary: impl Into<String>,
+        cause: impl Into<String>,
+        next_step: impl Into<String>,
+    ) -> Self {
+        Self {
+            id,
+            severity,
+            summary: summary.into(),
+            cause: cause.into(),
+            next_step: next_step.into(),
+            fixable: false,
+            details: Vec::new(),
+        }
+    }
+
+    /// Adds detail lines.
+    #[must_use]
+    pub fn with_details(mut self, details: Vec<String>) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// A check that could not run because the database failed.
+    pub fn storage_failed(id: &'static str, error: &sqlx::Error) -> Self {
+        Self::problem(
+            id,
+            Severity::Error,
+            "This check could not read the database.",
+            format!("Database error: {error}"),
+            "Run `portcullis doctor` again after fixing storage; see storage.session_write.",
+        )
+    }
+}
+
+/// The window most counters are judged over.
+pub const WINDOW: i64 = 24 * 3600;
+
+/// Runs every check, in a stable order.
+pub async fn run_all(state: &AppState) -> Vec<CheckResult> {
+    vec![
+        config_sources::check(state),
+        system_url::check(state).await,
+        storage::disk(state),
+        storage::session_write(state).await,
+        storage::migrations(state).await,
+        session::timeout(state),
+        session::logouts(state).await,
+        session::cookie_loss(state).await,
+        csrf::failures(state).await,
+    ]
+}
+
+/// The worst severity among results.
+pub fn overall(results: &[CheckResult]) -> Severity {
+    results.iter().map(|r| r.severity).max().unwrap_or(Severity::Ok)
+}
+
+/// The doctor's exit code: 0 all ok, 1 warnings only, 2 any error.
+pub fn exit_code(results: &[CheckResult]) -> u8 {
+    match overall(results) {
+        Severity::Ok => 0,
+        Severity::Warning => 1,
+        Severity::Error => 2,
+    }
+}
+
+/// Why `--fix` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum FixError {
+    #[error("there is no check called {0:?}; run `portcullis doctor` to see the ids")]
+    Unknown(String),
+    #[error("the check {0:?} has no automatic fix; follow its next step instead")]
+    NotFixable(String),
+}
+
+/// Applies the one-step fix of check `id`.
+///
+/// # Errors
+/// Unknown ids and checks without a safe automatic fix.
+pub async fn fix(state: &AppState, id: &str) -> Result<String, FixError> {
+    let known = run_all(state).await;
+    match known.iter().find(|c| c.id == id) {
+        None => Err(FixError::Unknown(id.to_owned())),
+        Some(_) => Err(FixError::NotFixable(id.to_owned())),
+    }
+}

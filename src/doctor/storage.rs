@@ -1,0 +1,120 @@
+//! `storage.disk`, `storage.session_write`, `database.migrations` (F02, F06): can sessions be
+//! stored at all.
+
+use super::{CheckResult, Severity};
+use crate::app::AppState;
+use std::path::Path;
+
+/// Free bytes available to us on the filesystem holding `path` (or its nearest existing parent).
+pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
+    let mut probe = path;
+    while !probe.exists() {
+        probe = probe.parent().unwrap_or(Path::new("."));
+        if probe.as_os_str().is_empty() {
+            probe = Path::new(".");
+        }
+    }
+    let stat = rustix::fs::statvfs(probe).map_err(std::io::Error::from)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// Fails when free space under the data directory is below `storage.min_free_mb`.
+pub fn disk(state: &AppState) -> CheckResult {
+    const ID: &str = "storage.disk";
+    let dir = &state.config.data_dir;
+    let min = state.config.min_free_bytes;
+    let mib = |b: u64| b / (1024 * 1024);
+    match free_bytes(dir) {
+        Err(e) => CheckResult::problem(
+            ID,
+            Severity::Error,
+            format!("Cannot read the free space of {}.", dir.display()),
+            format!("statvfs failed: {e}"),
+            "Check that data_dir exists and is readable by the Portcullis user.",
+        ),
+        Ok(free) if free < min => CheckResult::problem(
+            ID,
+            Severity::Error,
+            format!("Only {} MiB free under {} (minimum {} MiB).", mib(free), dir.display(), mib(min)),
+            "When the disk fills up, sessions cannot be written and every user is signed out or cannot sign in.",
+            "Free disk space (old logs, backups) or grow the volume; storage.min_free_mb sets the threshold.",
+        ),
+        Ok(free) if free < min.saturating_mul(2) => CheckResult::problem(
+            ID,
+            Severity::Warning,
+            format!("{} MiB free under {}, close to the minimum of {} MiB.", mib(free), dir.display(), mib(min)),
+            "The disk is filling up; below the minimum, sessions can no longer be saved.",
+            "Free disk space or grow the volume before it runs out.",
+        ),
+        Ok(free) => CheckResult::ok(ID, format!("{} MiB free under {}.", mib(free), dir.display())),
+    }
+}
+
+/// Writes a probe row into the session store, reads it back and deletes it.
+pub async fn session_write(state: &AppState) -> CheckResult {
+    const ID: &str = "storage.session_write";
+    let now = state.clock.unix();
+    let Ok(probe) = crate::token::generate() else {
+        return CheckResult::problem(ID, Severity::Error, "No randomness available.", "The operating system's random source failed.", "Check the host.");
+    };
+    let row = crate::db::session::SessionRow {
+        id_hash: probe.hash.clone(),
+        realm: "probe".into(),
+        subject_id: 0,
+        client_id: None,
+        ip: "0.0.0.0".into(),
+        user_agent: "portcullis doctor".into(),
+        remember: false,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now,
+        ended_at: None,
+        end_reason: None,
+    };
+    let result = async {
+        crate::db::session::insert(&state.db, &row, None).await?;
+        let back = crate::db::session::find_by_hash(&state.db, &probe.hash).await?;
+        crate::db::session::delete(&state.db, &probe.hash).await?;
+        Ok::<_, sqlx::Error>(back.is_some())
+    }
+    .await;
+    match result {
+        Ok(true) => CheckResult::ok(ID, "A session was written, read back and removed."),
+        Ok(false) => CheckResult::problem(
+            ID,
+            Severity::Error,
+            "A session written to the database could not be read back.",
+            "The database accepted a write it did not keep (replication or a misconfigured pool).",
+            "Check database.url points at one primary database.",
+        ),
+        Err(e) => CheckResult::problem(
+            ID,
+            Severity::Error,
+            "Sessions cannot be written to the database.",
+            format!("The database refused a write: {e}. Typical causes: the database file or its folder is read-only, the disk is full, or another process holds a lock."),
+            "Make the database (and its -wal/-shm files and folder) writable by the Portcullis user and free disk space; users cannot stay signed in until this passes.",
+        ),
+    }
+}
+
+/// Fails when migrations are pending (a server started with `database.migrate_on_start = false`).
+pub async fn migrations(state: &AppState) -> CheckResult {
+    const ID: &str = "database.migrations";
+    match crate::db::pending_migrations(&state.db).await {
+        Ok(0) => CheckResult::ok(ID, "The database schema is up to date."),
+        Ok(n) => CheckResult::problem(
+            ID,
+            Severity::Error,
+            format!("{n} database migration(s) have not been applied."),
+            "The binary is newer than the database schema.",
+            "Run `portcullis migrate`.",
+        ),
+        Err(e) => CheckResult::problem(
+            ID,
+            Severity::Error,
+            "The migration state cannot be read.",
+            e.to_string(),
+            "Check database.url and run `portcullis migrate`.",
+        ),
+    }
+}

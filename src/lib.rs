@@ -1,0 +1,31 @@
+//! Portcullis: the authentication core of a hosting billing and client portal.
+//!
+//! One binary serves the client area (`/`) and the admin area (`/admin`) with server-side
+//! sessions, CSRF protection, a canonical System URL and a `doctor` that diagnoses the classic
+//! sign-in faults. See ARCHITECTURE.md for the module map and the request pipeline.
+//!
+//! - [`config`]: boot configuration (defaults, file, environment), validated into types.
+//! - [`app`]: shared state and start-up.
+//! - [`clock`]: the only source of the current time.
+//! - [`db`]: the pool, migrations and every SQL query.
+//! - [`auth`]: passwords, the password policy and the sign-in decision.
+//! - [`account`]: creating admins and users.
+//! - [`session`]: server-side sessions and why they end.
+//! - [`csrf`]: stateless CSRF tokens.
+//! - [`doctor`]: diagnostic checks.
+//! - [`web`]: HTTP only.
+//! - [`cli`], [`run`]: the command line.
+
+pub mod account;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod csrf;
+pub mod db;
+pub mod doctor;
+pub mod run;
+pub mod session;
+pub mod token;
+pub mod web;

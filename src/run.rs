@@ -1,0 +1,186 @@
+//! What each command does. `main` parses the command line and calls [`execute`].
+
+use crate::account::{self, CreateError, NewAdmin, NewUser};
+use crate::app::{AppState, Application};
+use crate::cli::{AdminCommand, Cli, Command, UserCommand};
+use crate::clock::SystemClock;
+use crate::config::{self, Config, LogFormat};
+use crate::doctor::{self, CheckResult, Severity};
+use secrecy::SecretString;
+use std::io::BufRead as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Runs a parsed command line and returns the process exit code.
+pub async fn execute(cli: Cli) -> ExitCode {
+    let config = match config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    let result = match cli.command {
+        Command::Serve { no_migrate } => serve(config, no_migrate).await,
+        Command::Migrate => migrate(config).await,
+        Command::Admin(AdminCommand::Create(args)) => admin_create(config, &args).await,
+        Command::User(UserCommand::Create(args)) => user_create(config, &args).await,
+        Command::Doctor { json, fix } => return doctor_command(config, json, fix.as_deref()).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn serve(mut config: Config, no_migrate: bool) -> anyhow::Result<()> {
+    if no_migrate {
+        config.migrate_on_start = false;
+    }
+    let system_url = config.system_url.clone();
+    let app = Application::build(config, Arc::new(SystemClock)).await?;
+    tracing::info!(address = %app.address, system_url = %system_url, "Portcullis is listening");
+    println!("Portcullis is listening on http://{} (System URL {system_url})", app.address);
+    if let Some(link) = account::setup_link_if_needed(&app.state).await? {
+        println!(
+            "No admin exists yet. Create the first one within the next hour at:\n\n    {link}\n\n(or run `portcullis admin create`). The link works once."
+        );
+    }
+    app.run_until(shutdown_signal()).await
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let pool = crate::db::connect(&config.database_url, 1).await?;
+    let before = crate::db::pending_migrations(&pool).await?;
+    crate::db::migrate(&pool).await?;
+    println!("Database is up to date ({before} migration(s) applied now).");
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<SecretString> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "no password on standard input (pipe it in, e.g. `printf '%s' \"$PASSWORD\" | portcullis ...`)");
+    Ok(SecretString::from(password))
+}
+
+fn explain(e: CreateError) -> anyhow::Error {
+    match e {
+        CreateError::Invalid(errors) => anyhow::anyhow!(
+            "{}",
+            errors.iter().map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.message)).collect::<Vec<_>>().join("\n")
+        ),
+        other => other.into(),
+    }
+}
+
+async fn admin_create(config: Config, args: &crate::cli::AdminCreate) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let migrate = config.migrate_on_start;
+    let state = AppState::open(config, Arc::new(SystemClock), migrate).await?;
+    let role = crate::db::account::find_role_by_name(&state.db, &args.role)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("--role: there is no role called {:?}; the built-in role is \"Full Administrator\"", args.role))?;
+    let id = account::create_admin(
+        &state,
+        &NewAdmin { username: &args.username, email: &args.email, password: &password },
+        role,
+    )
+    .await
+    .map_err(explain)?;
+    println!("Created admin {} (id {id}) with role {}.", args.username, args.role);
+    Ok(())
+}
+
+async fn user_create(config: Config, args: &crate::cli::UserCreate) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let migrate = config.migrate_on_start;
+    let state = AppState::open(config, Arc::new(SystemClock), migrate).await?;
+    let (user_id, client_id) = account::create_user(
+        &state,
+        &NewUser { email: &args.email, first_name: &args.first_name, last_name: &args.last_name, password: &password },
+    )
+    .await
+    .map_err(explain)?;
+    println!("Created user {} (id {user_id}) owning client account {client_id}.", args.email);
+    Ok(())
+}
+
+async fn doctor_command(config: Config, json: bool, fix: Option<&str>) -> ExitCode {
+    let state = match AppState::open(config, Arc::new(SystemClock), false).await {
+        Ok(s) => s,
+        Err(e) => {
+            let result = CheckResult::problem(
+                "database",
+                Severity::Error,
+                "The doctor cannot open the database.",
+                format!("{e:#}"),
+                "Check database.url and data_dir, then run `portcullis migrate`.",
+            );
+            print_report(&[result], json);
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(id) = fix {
+        return match doctor::fix(&state, id).await {
+            Ok(message) => {
+                println!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let results = doctor::run_all(&state).await;
+    print_report(&results, json);
+    ExitCode::from(doctor::exit_code(&results))
+}
+
+fn print_report(results: &[CheckResult], json: bool) {
+    if json {
+        println!("{}", serde_json::json!({ "checks": results }));
+        return;
+    }
+    for r in results {
+        println!("[{:<7}] {}: {}", r.severity.as_str(), r.id, r.summary);
+        if !r.cause.is_empty() {
+            println!("          cause: {}", r.cause);
+        }
+        if !r.next_step.is_empty() {
+            println!("          next step: {}", r.next_step);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Admin-area pages, one file per page.
+
+pub mod dashboard;
+pub mod health;
+pub mod login;
+pub mod sessions;
+pub mod setup;
+
+use crate::web::extract::CurrentAdmin;
+use crate::web::page::Nav;
+
+/// The navigation bar for a signed-in admin.
+pub fn nav(current: &CurrentAdmin, csrf: String) -> Nav {
+    Nav {
+        admin: true,
+        name: current.admin.username.clone(),
+        csrf,
+    }
+}

@@ -1,0 +1,6 @@
+//! Client-area pages, one file per page.
+
+pub mod clientarea;
+pub mod login;
+pub mod register;
+pub mod sessions;

@@ -1,0 +1,107 @@
+//! `GET/POST /register`: self-registration (when `client.registration` is on).
+
+use crate::account::{self, CreateError, FieldError, NewUser};
+use crate::app::AppState;
+use crate::session::{Realm, SignIn};
+use crate::web::error::{AppError, AppResult};
+use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo, UserAgent};
+use crate::web::page::{self, FieldErrors, RegisterPage};
+use crate::web::signin;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret as _, SecretString};
+
+/// The registration form's fields.
+#[derive(serde::Deserialize, Default)]
+pub struct RegisterForm {
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+fn page(state: &AppState, csrf: String, form: &RegisterForm, errors: Vec<FieldError>) -> RegisterPage {
+    let clip = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+    RegisterPage {
+        title: "Create your account",
+        nav: None,
+        csrf,
+        first_name: clip(&form.first_name, 100),
+        last_name: clip(&form.last_name, 100),
+        email: clip(&form.email, 254),
+        min_length: state.config.client_min_password_length,
+        errors: FieldErrors(errors),
+    }
+}
+
+fn closed(state: &AppState) -> Result<(), AppError> {
+    if state.config.registration {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Shows the form.
+pub async fn get_register(State(state): State<AppState>, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
+    closed(&state)?;
+    Ok(page::render(&page(&state, csrf, &RegisterForm::default(), Vec::new())))
+}
+
+/// Creates the user and their client account, then signs them in.
+pub async fn post_register(
+    State(state): State<AppState>,
+    SessionInfo(loaded): SessionInfo,
+    Peer(addr): Peer,
+    UserAgent(ua): UserAgent,
+    CsrfToken(csrf): CsrfToken,
+    Form(form): Form<RegisterForm>,
+) -> AppResult<Response> {
+    closed(&state)?;
+    let password = SecretString::from(form.password.clone());
+    let mismatch = form.password_confirm != *password.expose_secret();
+    let result = if mismatch {
+        Err(CreateError::Invalid(vec![FieldError {
+            field: "password_confirm",
+            message: "The two passwords are not the same.".into(),
+        }]))
+    } else {
+        account::create_user(
+            &state,
+            &NewUser {
+                email: &form.email,
+                first_name: &form.first_name,
+                last_name: &form.last_name,
+                password: &password,
+            },
+        )
+        .await
+    };
+    match result {
+        Ok((user_id, client_id)) => {
+            tracing::info!(user_id, "user registered");
+            let sign_in = SignIn {
+                realm: Realm::Client,
+                subject_id: user_id,
+                client_id: Some(client_id),
+                ip: addr.ip,
+                user_agent: &ua,
+                remember: false,
+                replacing: loaded.as_ref().and_then(|l| l.cookie.as_deref()),
+            };
+            signin::start_session(&state, sign_in, "/clientarea").await
+        }
+        Err(CreateError::Invalid(errors)) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page::render(&page(&state, csrf, &form, errors))).into_response())
+        }
+        Err(CreateError::Busy) => Err(AppError::Busy),
+        Err(CreateError::Unexpected(e)) => Err(AppError::Unexpected(e)),
+    }
+}

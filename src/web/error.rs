@@ -1,0 +1,187 @@
+//! The one web-facing error type, and how each error becomes a page or a JSON object.
+//!
+//! Handlers and pipeline steps return [`AppError`]; its `IntoResponse` renders the HTML error
+//! page and attaches an [`ErrorInfo`] extension, which the content-negotiation step turns into
+//! JSON for callers that asked for JSON. Unexpected errors are logged here, once, with their
+//! cause chain; the person sees a short message without internals.
+
+use crate::csrf::CsrfFailure;
+use crate::web::page;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Everything a request can fail with, from the client's point of view.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("csrf: {}", .0.as_str())]
+    Csrf(CsrfFailure),
+    /// A form was sent to an origin other than the System URL (F05).
+    #[error("wrong origin {used}")]
+    WrongOrigin { used: String, system: String },
+    /// The browser did not send back the cookie set at sign-in (F06).
+    #[error("session cookie not returned")]
+    CookieLoss { https_system_url: bool, secure_cookie: bool },
+    /// The session store cannot be written or read (F06, F02).
+    #[error("session storage unavailable: {0}")]
+    StorageUnavailable(String),
+    /// Too many password verifications queued.
+    #[error("busy")]
+    Busy,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+/// The machine-readable form of an error, turned into JSON for JSON callers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ErrorInfo {
+    pub status: u16,
+    pub error: &'static str,
+    pub message: String,
+}
+
+impl AppError {
+    fn parts(&self) -> (StatusCode, &'static str, String, String, Vec<String>) {
+        match self {
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Page not found".into(),
+                "There is no page at this address. Check the link, or go to the start page.".into(),
+                vec![],
+            ),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed".into(),
+                "This address does not accept that kind of request.".into(),
+                vec![],
+            ),
+            Self::BadRequest(why) => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "The request could not be read".into(),
+                why.clone(),
+                vec![],
+            ),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Too much data".into(),
+                "The form sent more data than this server accepts.".into(),
+                vec![],
+            ),
+            Self::Csrf(kind) => (
+                StatusCode::FORBIDDEN,
+                "csrf",
+                if *kind == CsrfFailure::SessionExpired {
+                    "Your session expired".into()
+                } else {
+                    "Invalid CSRF protection token".into()
+                },
+                kind.message().into(),
+                vec![],
+            ),
+            Self::WrongOrigin { used, system } => (
+                StatusCode::MISDIRECTED_REQUEST,
+                "wrong_origin",
+                "Wrong address for this portal".into(),
+                format!(
+                    "This form was sent to {used}, but this portal lives at {system}. Your details were not checked. Open {system} and sign in there."
+                ),
+                vec![format!("Address used: {used}"), format!("System URL: {system}")],
+            ),
+            Self::CookieLoss { https_system_url, secure_cookie } => {
+                let mut causes = vec![
+                    "Cookies are blocked for this site in your browser's settings or by an extension.".to_owned(),
+                    "The page was opened through a different address than the portal's own, so the cookie belongs to another host.".to_owned(),
+                ];
+                if *secure_cookie || *https_system_url {
+                    causes.insert(0, "The portal is configured for https, but this page was reached over plain http, where browsers do not return secure cookies.".to_owned());
+                }
+                (
+                    StatusCode::BAD_REQUEST,
+                    "cookie_not_returned",
+                    "Your browser did not keep the sign-in cookie".into(),
+                    "You signed in successfully, but your browser did not send the session cookie back, so you would be asked to sign in again and again. Likely causes:".into(),
+                    causes,
+                )
+            }
+            Self::StorageUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "Sessions cannot be saved right now".into(),
+                "The server could not write to its session storage (for example the database is read-only or the disk is full), so you cannot stay signed in. Nothing is wrong with your password. Please try again later; the operator has been told.".into(),
+                vec![],
+            ),
+            Self::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Too many sign-ins at once".into(),
+                "The server is busy checking other sign-ins. Please try again in a few seconds.".into(),
+                vec![],
+            ),
+            Self::Forbidden(why) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Access Denied".into(),
+                why.clone(),
+                vec![],
+            ),
+            Self::Unexpected(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong".into(),
+                "The server could not complete this request. Please try again; the operator can find the details in the log.".into(),
+                vec![],
+            ),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Unexpected(e) => tracing::error!(error = ?e, "request failed"),
+            Self::StorageUnavailable(e) => tracing::error!(error = %e, "session storage unavailable"),
+            _ => {}
+        }
+        let (status, code, title, message, details) = self.parts();
+        let body = page::ErrorPage {
+            title: &title,
+            message: &message,
+            details: &details,
+            nav: None,
+        };
+        let mut response = (status, page::render(&body)).into_response();
+        if matches!(self, Self::Busy | Self::StorageUnavailable(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response.extensions_mut().insert(ErrorInfo {
+            status: status.as_u16(),
+            error: code,
+            message,
+        });
+        response
+    }
+}
+
+/// Result alias for handlers.
+pub type AppResult<T> = Result<T, AppError>;

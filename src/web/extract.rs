@@ -1,0 +1,206 @@
+//! Extractors: where security decisions are made, by appearing in a handler's signature.
+//!
+//! - [`CurrentClient`] / [`CurrentAdmin`]: a live session of that realm and its account, or a
+//!   redirect to that realm's sign-in page (the cookie is kept so the page can say why the last
+//!   session ended).
+//! - [`RequirePermission`]: an admin whose role grants a permission, or Access Denied.
+//! - [`CsrfToken`]: the token to put in the page's forms.
+//! - [`Form`]: axum's form extractor with our error page instead of a bare rejection.
+
+use crate::app::AppState;
+use crate::auth::permission::{self, Permission};
+use crate::db;
+use crate::session::Session;
+use crate::web::error::AppError;
+use crate::web::middleware::client_addr::ClientAddr;
+use crate::web::middleware::session::LoadedSession;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+
+/// A form body; malformed input becomes a 400 page that says so.
+pub struct Form<T>(pub T);
+
+impl<T, S> FromRequest<S> for Form<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(request, state).await {
+            Ok(axum::Form(value)) => Ok(Self(value)),
+            Err(rejection) => Err(AppError::BadRequest(format!(
+                "The form could not be read ({}). Reload the page and try again.",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+fn loaded(parts: &Parts) -> Option<&LoadedSession> {
+    parts.extensions.get::<LoadedSession>()
+}
+
+/// The client address resolved by the pipeline.
+pub fn client_addr(parts: &Parts) -> ClientAddr {
+    parts
+        .extensions
+        .get::<ClientAddr>()
+        .copied()
+        .unwrap_or(ClientAddr { ip: [0, 0, 0, 0].into(), peer_trusted: false })
+}
+
+/// A signed-in client-area user.
+pub struct CurrentClient {
+    pub session: Session,
+    pub user: db::account::UserRow,
+}
+
+impl FromRequestParts<AppState> for CurrentClient {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(session) = loaded(parts).and_then(LoadedSession::live).cloned() else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        let user = db::account::find_user_by_id(&state.db, session.subject_id)
+            .await
+            .map_err(|e| AppError::from(e).into_response())?;
+        match user {
+            Some(user) if !user.disabled => Ok(Self { session, user }),
+            _ => {
+                crate::session::end(state, &session.id_hash, crate::session::EndReason::Revoked)
+                    .await
+                    .map_err(|e| AppError::from(e).into_response())?;
+                Err(Redirect::to("/login").into_response())
+            }
+        }
+    }
+}
+
+/// A signed-in admin.
+pub struct CurrentAdmin {
+    pub session: Session,
+    pub admin: db::account::AdminRow,
+}
+
+impl FromRequestParts<AppState> for CurrentAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(session) = loaded(parts).and_then(LoadedSession::live).cloned() else {
+            return Err(Redirect::to("/admin/login").into_response());
+        };
+        let admin = db::account::find_admin_by_id(&state.db, session.subject_id)
+            .await
+            .map_err(|e| AppError::from(e).into_response())?;
+        match admin {
+            Some(admin) if !admin.disabled => Ok(Self { session, admin }),
+            _ => {
+                crate::session::end(state, &session.id_hash, crate::session::EndReason::Revoked)
+                    .await
+                    .map_err(|e| AppError::from(e).into_response())?;
+                Err(Redirect::to("/admin/login").into_response())
+            }
+        }
+    }
+}
+
+/// A permission, as a type, so `RequirePermission<ViewSystemHealth>` reads as the access rule.
+pub trait PermissionMarker: Send + Sync {
+    const PERMISSION: Permission;
+}
+
+/// Marker for [`Permission::ViewSystemHealth`].
+pub struct ViewSystemHealth;
+impl PermissionMarker for ViewSystemHealth {
+    const PERMISSION: Permission = Permission::ViewSystemHealth;
+}
+
+/// Marker for [`Permission::MainHomepage`].
+pub struct MainHomepage;
+impl PermissionMarker for MainHomepage {
+    const PERMISSION: Permission = Permission::MainHomepage;
+}
+
+/// A signed-in admin whose role grants `P`.
+pub struct RequirePermission<P: PermissionMarker> {
+    pub current: CurrentAdmin,
+    _permission: std::marker::PhantomData<P>,
+}
+
+impl<P: PermissionMarker> FromRequestParts<AppState> for RequirePermission<P> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let current = CurrentAdmin::from_request_parts(parts, state).await?;
+        if permission::role_grants(current.admin.role_id, P::PERMISSION) {
+            Ok(Self { current, _permission: std::marker::PhantomData })
+        } else {
+            Err(AppError::Forbidden(format!(
+                "Your role ({}) does not include the permission {}. An administrator with the manage_roles permission can grant it.",
+                current.admin.role_name,
+                P::PERMISSION.as_str()
+            ))
+            .into_response())
+        }
+    }
+}
+
+/// The CSRF token for this page's forms.
+pub struct CsrfToken(pub String);
+
+impl FromRequestParts<AppState> for CsrfToken {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = match loaded(parts).and_then(LoadedSession::live) {
+            Some(s) => crate::csrf::session_token(&state.csrf_key, &s.id_hash),
+            None => crate::csrf::anonymous_token(&state.csrf_key, state.clock.unix()),
+        };
+        Ok(Self(token))
+    }
+}
+
+/// The loaded session state (live or not), for sign-in pages and sign-out.
+pub struct SessionInfo(pub Option<LoadedSession>);
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(loaded(parts).cloned()))
+    }
+}
+
+/// The request's user agent, truncated, for the session record.
+pub struct UserAgent(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ua = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(300)
+            .collect();
+        Ok(Self(ua))
+    }
+}
+
+/// The client address, as an extractor.
+pub struct Peer(pub ClientAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_addr(parts)))
+    }
+}

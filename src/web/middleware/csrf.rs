@@ -1,0 +1,98 @@
+//! Step 5: CSRF protection on every state-changing request.
+//!
+//! Two independent defences. First, a same-origin check: a browser that says the request is
+//! cross-site (`Sec-Fetch-Site`, or an `Origin` other than the System URL) is refused. Second,
+//! a token from the `X-CSRF-Token` header or the form's `csrf_token` field, verified by
+//! [`crate::csrf::verify`] against the realm's live session; pre-sign-in forms accept anonymous
+//! tokens so they work without any session (F06). Failures are counted by kind for the doctor's
+//! `csrf.failures` check and answered 403 with a message that says which kind it was; never a
+//! redirect (a redirect to the sign-in page is how loops start).
+//!
+//! The body is buffered (bounded by `server.max_body_bytes`) to read the field, then handed on.
+
+use super::session::LoadedSession;
+use crate::app::AppState;
+use crate::csrf::{self, CsrfFailure};
+use crate::web::error::AppError;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Counter name for CSRF failures; the label is the kind.
+pub const COUNTER: &str = "csrf.failure";
+/// The form field carrying the token.
+pub const FIELD: &str = "csrf_token";
+/// The header carrying the token for scripts.
+pub const HEADER: &str = "x-csrf-token";
+
+/// Paths whose forms are submitted before any session exists.
+pub fn is_pre_session(path: &str) -> bool {
+    matches!(path, "/login" | "/register" | "/admin/login") || path.starts_with("/admin/setup/")
+}
+
+fn cross_site(request: &Request, system_origin: &str) -> bool {
+    let headers = request.headers();
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+    {
+        return true;
+    }
+    headers
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("null"))
+        .is_some_and(|o| o != system_origin)
+}
+
+/// Verifies the request's token; passes safe methods through.
+pub async fn verify(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let path = request.uri().path().to_owned();
+    let session_hash = request
+        .extensions()
+        .get::<LoadedSession>()
+        .and_then(|s| s.live().map(|l| l.id_hash.clone()));
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => return AppError::PayloadTooLarge.into_response(),
+    };
+    let request = Request::from_parts(parts, Body::from(bytes.clone()));
+    let result = if cross_site(&request, &state.config.system_url.origin()) {
+        Err(CsrfFailure::CrossSite)
+    } else {
+        let presented = request
+            .headers()
+            .get(HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| {
+                url::form_urlencoded::parse(&bytes)
+                    .find(|(k, _)| k == FIELD)
+                    .map(|(_, v)| v.into_owned())
+            });
+        csrf::verify(
+            &state.csrf_key,
+            presented.as_deref(),
+            session_hash.as_deref(),
+            is_pre_session(&path),
+            state.clock.unix(),
+        )
+    };
+    match result {
+        Ok(()) => next.run(request).await,
+        Err(kind) => {
+            let now = state.clock.unix();
+            if let Err(e) = crate::db::counter::record(&state.db, COUNTER, kind.as_str(), &path, now).await {
+                tracing::warn!(error = %e, "could not record a CSRF failure");
+            }
+            tracing::info!(kind = kind.as_str(), path, "CSRF check failed");
+            AppError::Csrf(kind).into_response()
+        }
+    }
+}

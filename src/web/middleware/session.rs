@@ -1,0 +1,137 @@
+//! Step 4: load the session of the realm the path belongs to (`/admin...` or the client area).
+//!
+//! The result goes into the request as [`LoadedSession`] for the CSRF step and the extractors.
+//! A storage failure is answered here with a 503 page (F06): it must never look like "signed
+//! out" and send the browser back to the sign-in page in a loop. The one-time sign-in marker is
+//! also checked here: a request that carries a marker whose session is live, but no session
+//! cookie, means the browser dropped the cookie, and gets the page explaining that.
+
+use super::client_addr::ClientAddr;
+use crate::app::AppState;
+use crate::session::{self, EndReason, Lookup, Realm, Session};
+use crate::web::cookie;
+use crate::web::error::AppError;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Query parameter carrying the one-time sign-in marker.
+pub const MARKER_PARAM: &str = "signed_in";
+/// Counter name for cookie-loss events.
+pub const COOKIE_LOSS_COUNTER: &str = "session.cookie_loss";
+
+/// The session state of this request's realm.
+#[derive(Debug, Clone)]
+pub struct LoadedSession {
+    pub realm: Realm,
+    /// The raw cookie value (to replace at sign-in and clear at sign-out).
+    pub cookie: Option<String>,
+    pub state: SessionState,
+}
+
+/// What the cookie led to.
+#[derive(Debug, Clone)]
+pub enum SessionState {
+    /// No cookie.
+    None,
+    Live(Session),
+    Ended(EndReason),
+    /// A cookie we do not know (garbage, forged, or long gone).
+    Unknown,
+}
+
+impl LoadedSession {
+    /// The live session, if any.
+    pub fn live(&self) -> Option<&Session> {
+        match &self.state {
+            SessionState::Live(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The realm a path belongs to.
+pub fn realm_of(path: &str) -> Realm {
+    if path == "/admin" || path.starts_with("/admin/") {
+        Realm::Admin
+    } else {
+        Realm::Client
+    }
+}
+
+fn marker(request: &Request) -> Option<String> {
+    let query = request.uri().query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == MARKER_PARAM)
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| crate::token::looks_valid(v))
+}
+
+/// Loads the session and checks the sign-in marker.
+pub async fn load(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path == "/healthz" || path.starts_with("/static/") {
+        return next.run(request).await;
+    }
+    let realm = realm_of(path);
+    let ip = request
+        .extensions()
+        .get::<ClientAddr>()
+        .map_or([0, 0, 0, 0].into(), |a| a.ip);
+    let value = cookie::read(request.headers(), &state, realm);
+    let lookup = match &value {
+        Some(v) => session::load(&state, realm, v, ip).await.map(Some),
+        None => Ok(None),
+    };
+    let session_state = match lookup {
+        Ok(None) => SessionState::None,
+        Ok(Some(Lookup::Live(s))) => SessionState::Live(s),
+        Ok(Some(Lookup::Ended(r))) => SessionState::Ended(r),
+        Ok(Some(Lookup::Unknown)) => SessionState::Unknown,
+        Err(e) => return AppError::StorageUnavailable(e.to_string()).into_response(),
+    };
+    if let Some(marker) = marker(&request) {
+        let result = check_marker(&state, &session_state, &marker, path).await;
+        if let Err(e) = result {
+            return e.into_response();
+        }
+    }
+    request.extensions_mut().insert(LoadedSession {
+        realm,
+        cookie: value,
+        state: session_state,
+    });
+    next.run(request).await
+}
+
+async fn check_marker(
+    state: &AppState,
+    session_state: &SessionState,
+    marker: &str,
+    path: &str,
+) -> Result<(), AppError> {
+    let marker_hash = crate::token::hash(marker);
+    if let SessionState::Live(s) = session_state {
+        // The browser returned the cookie: the marker has served its purpose.
+        crate::db::session::clear_marker(&state.db, &s.id_hash)
+            .await
+            .map_err(|e| AppError::StorageUnavailable(e.to_string()))?;
+        return Ok(());
+    }
+    let issued = crate::db::session::find_by_marker(&state.db, &marker_hash)
+        .await
+        .map_err(|e| AppError::StorageUnavailable(e.to_string()))?;
+    if issued.is_some_and(|row| row.ended_at.is_none()) {
+        let now = state.clock.unix();
+        if let Err(e) = crate::db::counter::record(&state.db, COOKIE_LOSS_COUNTER, "marker_without_cookie", path, now).await {
+            tracing::warn!(error = %e, "could not record a cookie-loss event");
+        }
+        tracing::warn!(path, "browser did not return the session cookie after sign-in");
+        let https = state.config.system_url.is_https();
+        return Err(AppError::CookieLoss {
+            https_system_url: https,
+            secure_cookie: https,
+        });
+    }
+    Ok(())
+}

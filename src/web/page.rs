@@ -1,0 +1,133 @@
+//! Page templates (compiled in, auto-escaped) and the data each one needs.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+/// The signed-in navigation bar.
+pub struct Nav {
+    pub admin: bool,
+    pub name: String,
+    pub csrf: String,
+}
+
+/// Per-field error messages of a form.
+#[derive(Default)]
+pub struct FieldErrors(pub Vec<crate::account::FieldError>);
+
+impl FieldErrors {
+    /// The message for `field`, if any.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    }
+}
+
+/// Renders a template, or a plain 500 if rendering fails (a template bug, never input).
+pub fn render<T: Template>(template: &T) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    pub details: &'a [String],
+    /// Always `None`: error pages must render without a database, so no signed-in bar.
+    pub nav: Option<Nav>,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub admin: bool,
+    pub action: &'static str,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub identifier: String,
+    pub csrf: String,
+    pub registration: bool,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+pub struct RegisterPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub min_length: usize,
+    pub errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+pub struct SetupPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub token: String,
+    pub username: String,
+    pub email: String,
+    pub min_length: usize,
+    pub errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "clientarea.html")]
+pub struct ClientAreaPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub first_name: String,
+    pub email: String,
+    pub client_id: Option<i64>,
+}
+
+/// One row of the sessions table.
+pub struct SessionRowView {
+    pub id: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub created: String,
+    pub last_seen: String,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+pub struct SessionsPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub notice: Option<String>,
+    pub base: &'static str,
+    pub csrf: String,
+    pub sessions: Vec<SessionRowView>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_dashboard.html")]
+pub struct AdminDashboardPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub username: String,
+    pub role: String,
+}
+
+#[derive(Template)]
+#[template(path = "health.html")]
+pub struct HealthPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub overall: &'static str,
+    pub checks: Vec<crate::doctor::CheckResult>,
+}

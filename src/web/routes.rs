@@ -1,0 +1,89 @@
+//! The single route table: every URL, its handler and the gate in front of it.
+//!
+//! Gates are in the handler signatures: `CurrentClient` (a client session), `CurrentAdmin` (an
+//! admin session), `RequirePermission<P>` (an admin whose role grants P). Pre-sign-in forms are
+//! listed in `middleware::csrf::is_pre_session`. The pipeline below runs in product.md's order.
+
+use crate::app::AppState;
+use crate::web::middleware::{canonical_origin, client_addr, csrf, negotiate, security_headers, session};
+use crate::web::{admin, client, system};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+/// Builds the router with the whole request pipeline.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        // Public and system
+        .route("/", get(system::get_root))
+        .route("/healthz", get(system::get_healthz))
+        .route("/static/portcullis.css", get(system::get_stylesheet))
+        // Client area                                             gate
+        .route("/login", get(client::login::get_login).post(client::login::post_login)) // none (pre-session)
+        .route("/logout", post(client::login::post_logout)) //                 session (CSRF)
+        .route("/register", get(client::register::get_register).post(client::register::post_register)) // none
+        .route("/clientarea", get(client::clientarea::get_clientarea)) //      CurrentClient
+        .route("/account/sessions", get(client::sessions::get_sessions)) //    CurrentClient
+        .route("/account/sessions/end", post(client::sessions::post_end)) //   CurrentClient
+        .route("/account/sessions/end-others", post(client::sessions::post_end_others)) // CurrentClient
+        // Admin area
+        .route("/admin/login", get(admin::login::get_login).post(admin::login::post_login)) // none
+        .route("/admin/logout", post(admin::login::post_logout)) //            session (CSRF)
+        .route("/admin/setup/{token}", get(admin::setup::get_setup).post(admin::setup::post_setup)) // one-time token
+        .route("/admin", get(admin::dashboard::get_dashboard)) //              MainHomepage
+        .route("/admin/health", get(admin::health::get_health)) //             ViewSystemHealth
+        .route("/admin/sessions", get(admin::sessions::get_sessions)) //       CurrentAdmin
+        .route("/admin/sessions/end", post(admin::sessions::post_end)) //      CurrentAdmin
+        .route("/admin/sessions/end-others", post(admin::sessions::post_end_others)) // CurrentAdmin
+        .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed);
+
+    let pipeline = ServiceBuilder::new()
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(crate::web::error::AppError::Unexpected(
+                anyhow::anyhow!("a request handler panicked"),
+            ))
+        }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security_headers::apply))
+        .layer(axum::middleware::from_fn(negotiate::errors_as_json))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            tracing::info_span!("request", method = %request.method(), path = %loggable_path(request.uri().path()))
+        }))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        // 1. client address
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client_addr::resolve))
+        // 2. bans: TODO(#3)
+        // 3. canonical origin (System URL)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), canonical_origin::enforce))
+        // 4. session
+        .layer(axum::middleware::from_fn_with_state(state.clone(), session::load))
+        // 5. CSRF
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::verify));
+    // 6. authorisation: the extractors named in the table above.
+
+    routes.layer(pipeline).with_state(state)
+}
+
+/// The path as it may appear in logs: secrets carried in the path are replaced, and the query
+/// (which carries the sign-in marker) is never included.
+pub fn loggable_path(path: &str) -> String {
+    const SECRET_PREFIXES: [&str; 3] = ["/admin/setup/", "/password/reset/", "/verify-email/"];
+    for prefix in SECRET_PREFIXES {
+        if path.starts_with(prefix) && path.len() > prefix.len() {
+            return format!("{prefix}[redacted]");
+        }
+    }
+    path.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn token_paths_are_redacted_in_logs() {
+        assert_eq!(super::loggable_path("/admin/setup/abc"), "/admin/setup/[redacted]");
+        assert_eq!(super::loggable_path("/login"), "/login");
+    }
+}

@@ -1,0 +1,37 @@
+//! Routes that are not pages: liveness, the stylesheet, the start page and the fallbacks.
+
+use crate::web::error::AppError;
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+
+/// `GET /healthz`: the process answers. No session, no database write.
+pub async fn get_healthz() -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], "ok\n").into_response()
+}
+
+/// `GET /static/portcullis.css`, compiled into the binary.
+pub async fn get_stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/portcullis.css"),
+    )
+        .into_response()
+}
+
+/// `GET /`: the client area (which sends visitors to sign in).
+pub async fn get_root() -> Redirect {
+    Redirect::to("/clientarea")
+}
+
+/// Unknown paths.
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// Known paths with the wrong method.
+pub async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}

@@ -1,0 +1,203 @@
+//! `spawn_app` and helpers named after what a person does.
+
+use portcullis::app::{AppState, Application};
+use portcullis::clock::MockClock;
+use portcullis::config::RawConfig;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use std::sync::Arc;
+
+/// A strong password that passes the default policy for both realms.
+pub const PASSWORD: &str = "violet-harbour-crane-1987";
+
+/// A running Portcullis for one test.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`, which is also the System URL.
+    pub address: String,
+    pub port: u16,
+    pub state: AppState,
+    pub clock: Arc<MockClock>,
+    /// Cookie jar on, redirects off: tests assert every redirect.
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+/// Starts the real application with default configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+/// Starts the real application after `configure` adjusts the configuration.
+pub async fn spawn_with(configure: impl FnOnce(&mut RawConfig)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let mut raw = RawConfig::default();
+    raw.data_dir = dir.path().display().to_string();
+    raw.server.listen = format!("127.0.0.1:{port}");
+    raw.server.system_url = format!("http://127.0.0.1:{port}/");
+    configure(&mut raw);
+    let config = raw.validate().expect("valid test configuration");
+    let clock = Arc::new(MockClock::new("2026-11-28T12:00:00Z".parse().unwrap()));
+    let app = Application::with_listener(config, clock.clone(), listener).await.expect("application builds");
+    let state = app.state.clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        state,
+        clock,
+        client: new_client(),
+        dir,
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A client that never stores cookies (a browser that drops them).
+pub fn cookieless_client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// The value of `name="csrf_token"` in a page.
+pub fn csrf_from(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a csrf_token field") + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// The `Location` header.
+pub fn location(response: &reqwest::Response) -> String {
+    response.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+/// The value a `Set-Cookie` header gives to cookie `name`, if any.
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response.headers().get_all(SET_COOKIE).iter().find_map(|v| {
+        let v = v.to_str().ok()?;
+        let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+        let (n, value) = pair.split_once('=')?;
+        (n == name).then(|| value.to_owned())
+    })
+}
+
+/// The whole `Set-Cookie` header line for cookie `name`.
+pub fn set_cookie_line(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// A test user's credentials.
+pub struct TestUser {
+    pub email: String,
+    pub password: String,
+}
+
+/// A test admin's credentials.
+pub struct TestAdmin {
+    pub username: String,
+    pub password: String,
+}
+
+impl TestApp {
+    /// An absolute URL on the System URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// GET with the app's own client.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// Fetches a page and returns its body and CSRF token.
+    pub async fn form_page(&self, client: &reqwest::Client, path: &str) -> (String, String) {
+        let body = client.get(self.url(path)).send().await.unwrap().text().await.unwrap();
+        let csrf = csrf_from(&body);
+        (body, csrf)
+    }
+
+    /// POSTs a form (adds nothing: callers include `csrf_token` when they want one).
+    pub async fn post_form(&self, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        client.post(self.url(path)).form(fields).send().await.expect("request")
+    }
+
+    /// Creates a user (and client account) directly through the domain layer.
+    pub async fn create_user(&self, email: &str) -> TestUser {
+        let password = secrecy::SecretString::from(PASSWORD.to_owned());
+        portcullis::account::create_user(
+            &self.state,
+            &portcullis::account::NewUser { email, first_name: "Ada", last_name: "Lovelace", password: &password },
+        )
+        .await
+        .expect("user created");
+        TestUser { email: email.to_owned(), password: PASSWORD.to_owned() }
+    }
+
+    /// Creates a Full Administrator.
+    pub async fn create_admin(&self, username: &str) -> TestAdmin {
+        let password = secrecy::SecretString::from(PASSWORD.to_owned());
+        portcullis::account::create_admin(
+            &self.state,
+            &portcullis::account::NewAdmin { username, email: &format!("{username}@example.com"), password: &password },
+            1,
+        )
+        .await
+        .expect("admin created");
+        TestAdmin { username: username.to_owned(), password: PASSWORD.to_owned() }
+    }
+
+    /// Signs a user in with `client` the way a browser does: load the form, post it.
+    pub async fn client_login_with(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+        let (_, csrf) = self.form_page(client, "/login").await;
+        self.post_form(client, "/login", &[("email", email), ("password", password), ("csrf_token", &csrf)]).await
+    }
+
+    /// Signs a user in with the app's client and follows the redirect to the client area.
+    pub async fn client_login(&self, user: &TestUser) -> reqwest::Response {
+        let response = self.client_login_with(&self.client, &user.email, &user.password).await;
+        assert_eq!(response.status(), 303, "sign-in should redirect");
+        let next = location(&response);
+        self.client.get(self.url(&next)).send().await.unwrap()
+    }
+
+    /// Signs an admin in with `client`.
+    pub async fn admin_login_with(&self, client: &reqwest::Client, username: &str, password: &str) -> reqwest::Response {
+        let (_, csrf) = self.form_page(client, "/admin/login").await;
+        self.post_form(client, "/admin/login", &[("username", username), ("password", password), ("csrf_token", &csrf)]).await
+    }
+
+    /// Signs an admin in with the app's client and follows the redirect.
+    pub async fn admin_login(&self, admin: &TestAdmin) -> reqwest::Response {
+        let response = self.admin_login_with(&self.client, &admin.username, &admin.password).await;
+        assert_eq!(response.status(), 303, "admin sign-in should redirect");
+        let next = location(&response);
+        self.client.get(self.url(&next)).send().await.unwrap()
+    }
+
+    /// A GET that sends exactly this cookie header and nothing else.
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        cookieless_client().get(self.url(path)).header(COOKIE, cookie).send().await.unwrap()
+    }
+
+    /// Runs every doctor check in-process and returns the one with `id`.
+    pub async fn doctor_check(&self, id: &str) -> portcullis::doctor::CheckResult {
+        portcullis::doctor::run_all(&self.state)
+            .await
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no doctor check {id}"))
+    }
+}

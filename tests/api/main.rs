@@ -1,0 +1,17 @@
+//! The integration suite: one binary, the real application on a real port with a fresh SQLite
+//! database per test, driven over HTTP. Files are named after features; fault reproductions are
+//! named after their row in faults.md (`f02_...`).
+
+mod helpers;
+
+mod bad_input;
+mod cli;
+mod doctor;
+mod f02_logouts;
+mod f05_system_url;
+mod f06_cookies_csrf_storage;
+mod hashing;
+mod login;
+mod register;
+mod sessions;
+mod setup;
