@@ -84,9 +84,7 @@ pub fn check_username(username: &str) -> Option<String> {
     let ok = (3..=32).contains(&username.len())
         && username.starts_with(|c: char| c.is_ascii_alphabetic())
         && username.chars().all(|c| c.is_ascii_alphanumeric());
-    (!ok).then(|| {
-        "Use 3 to 32 letters and digits, starting with a letter.".to_owned()
-    })
+    (!ok).then(|| "Use 3 to 32 letters and digits, starting with a letter.".to_owned())
 }
 
 fn check_name(field: &'static str, value: &str, errors: &mut Vec<FieldError>) {
@@ -132,42 +130,74 @@ pub fn client_policy(state: &AppState) -> PasswordPolicy {
 }
 
 async fn hash(state: &AppState, password: &SecretString) -> Result<String, CreateError> {
-    state.hasher.hash(password.clone()).await.map_err(|e| match e {
-        HashError::Busy => CreateError::Busy,
-        other => CreateError::Unexpected(anyhow::anyhow!(other.to_string())),
-    })
+    state
+        .hasher
+        .hash(password.clone())
+        .await
+        .map_err(|e| match e {
+            HashError::Busy => CreateError::Busy,
+            other => CreateError::Unexpected(anyhow::anyhow!(other.to_string())),
+        })
 }
 
 /// Validates and creates an admin with `role_id`.
 ///
 /// # Errors
 /// Field errors (including a taken username or email), `Busy`, or storage errors.
-pub async fn create_admin(state: &AppState, new: &NewAdmin<'_>, role_id: i64) -> Result<i64, CreateError> {
+pub async fn create_admin(
+    state: &AppState,
+    new: &NewAdmin<'_>,
+    role_id: i64,
+) -> Result<i64, CreateError> {
     let mut errors = Vec::new();
     if let Some(m) = check_username(new.username) {
-        errors.push(FieldError { field: "username", message: m });
+        errors.push(FieldError {
+            field: "username",
+            message: m,
+        });
     }
     if let Some(m) = check_email(new.email) {
-        errors.push(FieldError { field: "email", message: m });
+        errors.push(FieldError {
+            field: "email",
+            message: m,
+        });
     }
-    check_password(&admin_policy(state), new.password, &[new.username, new.email], &mut errors);
+    check_password(
+        &admin_policy(state),
+        new.password,
+        &[new.username, new.email],
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(CreateError::Invalid(errors));
     }
     if db::account::admin_exists(&state.db, new.username, new.email.trim()).await? {
-        return Err(invalid("username", "An admin with this username or email already exists."));
+        return Err(invalid(
+            "username",
+            "An admin with this username or email already exists.",
+        ));
     }
     let hash = hash(state, new.password).await?;
     let now = state.clock.unix();
-    db::account::insert_admin(&state.db, new.username, new.email.trim(), &hash, role_id, now)
-        .await
-        .map_err(|e| {
-            if db::account::is_unique_violation(&e) {
-                invalid("username", "An admin with this username or email already exists.")
-            } else {
-                e.into()
-            }
-        })
+    db::account::insert_admin(
+        &state.db,
+        new.username,
+        new.email.trim(),
+        &hash,
+        role_id,
+        now,
+    )
+    .await
+    .map_err(|e| {
+        if db::account::is_unique_violation(&e) {
+            invalid(
+                "username",
+                "An admin with this username or email already exists.",
+            )
+        } else {
+            e.into()
+        }
+    })
 }
 
 /// Validates and creates a user and a client account the user owns, in one transaction.
@@ -177,7 +207,10 @@ pub async fn create_admin(state: &AppState, new: &NewAdmin<'_>, role_id: i64) ->
 pub async fn create_user(state: &AppState, new: &NewUser<'_>) -> Result<(i64, i64), CreateError> {
     let mut errors = Vec::new();
     if let Some(m) = check_email(new.email) {
-        errors.push(FieldError { field: "email", message: m });
+        errors.push(FieldError {
+            field: "email",
+            message: m,
+        });
     }
     check_name("first_name", new.first_name, &mut errors);
     check_name("last_name", new.last_name, &mut errors);
@@ -190,8 +223,12 @@ pub async fn create_user(state: &AppState, new: &NewUser<'_>) -> Result<(i64, i6
     if !errors.is_empty() {
         return Err(CreateError::Invalid(errors));
     }
-    let taken = "An account with this email address already exists. Sign in, or reset your password.";
-    if db::account::find_user_by_email(&state.db, new.email.trim()).await?.is_some() {
+    let taken =
+        "An account with this email address already exists. Sign in, or reset your password.";
+    if db::account::find_user_by_email(&state.db, new.email.trim())
+        .await?
+        .is_some()
+    {
         return Err(invalid("email", taken));
     }
     let hash = hash(state, new.password).await?;
@@ -230,10 +267,22 @@ pub async fn setup_link_if_needed(state: &AppState) -> anyhow::Result<Option<Str
     let token = crate::token::generate()?;
     let mut tx = state.db.begin().await?;
     db::one_time_token::revoke_purpose(&mut *tx, SETUP_PURPOSE, now).await?;
-    db::one_time_token::insert(&mut *tx, &token.hash, SETUP_PURPOSE, None, now, now + SETUP_LIFETIME)
-        .await?;
+    db::one_time_token::insert(
+        &mut *tx,
+        &token.hash,
+        SETUP_PURPOSE,
+        None,
+        now,
+        now + SETUP_LIFETIME,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Some(state.config.system_url.join(&format!("/admin/setup/{}", token.plain))))
+    Ok(Some(
+        state
+            .config
+            .system_url
+            .join(&format!("/admin/setup/{}", token.plain)),
+    ))
 }
 
 /// The state of a presented setup token.
@@ -244,20 +293,34 @@ pub async fn setup_state(state: &AppState, token: &str) -> Result<TokenState, sq
     if !crate::token::looks_valid(token) {
         return Ok(TokenState::Unknown);
     }
-    db::one_time_token::state(&state.db, &crate::token::hash(token), SETUP_PURPOSE, state.clock.unix())
-        .await
+    db::one_time_token::state(
+        &state.db,
+        &crate::token::hash(token),
+        SETUP_PURPOSE,
+        state.clock.unix(),
+    )
+    .await
 }
 
 /// Creates the first admin with a setup token; the token is consumed only on success.
 ///
 /// # Errors
 /// `Invalid` with a `token` field when the link is no longer usable, else as [`create_admin`].
-pub async fn complete_setup(state: &AppState, token: &str, new: &NewAdmin<'_>) -> Result<i64, CreateError> {
+pub async fn complete_setup(
+    state: &AppState,
+    token: &str,
+    new: &NewAdmin<'_>,
+) -> Result<i64, CreateError> {
     if !matches!(setup_state(state, token).await?, TokenState::Valid { .. }) {
         return Err(invalid("token", "This setup link is no longer valid."));
     }
     let id = create_admin(state, new, crate::auth::permission::FULL_ADMINISTRATOR).await?;
-    db::one_time_token::consume(&state.db, &crate::token::hash(token), SETUP_PURPOSE, state.clock.unix())
-        .await?;
+    db::one_time_token::consume(
+        &state.db,
+        &crate::token::hash(token),
+        SETUP_PURPOSE,
+        state.clock.unix(),
+    )
+    .await?;
     Ok(id)
 }

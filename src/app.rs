@@ -28,7 +28,11 @@ impl AppState {
     ///
     /// # Errors
     /// When the database cannot be opened or migrated, or the keys cannot be read or stored.
-    pub async fn open(config: Config, clock: Arc<dyn Clock>, migrate: bool) -> anyhow::Result<Self> {
+    pub async fn open(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        migrate: bool,
+    ) -> anyhow::Result<Self> {
         let pool = db::connect(&config.database_url, config.database_max_connections).await?;
         if migrate {
             db::migrate(&pool).await?;
@@ -92,7 +96,10 @@ impl Application {
     ///
     /// # Errors
     /// When the server fails.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let router = crate::web::routes::router(self.state);
         axum::serve(
             self.listener,

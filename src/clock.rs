@@ -48,7 +48,10 @@ impl MockClock {
 
     /// Moves the clock forward by `seconds` (backwards when negative).
     pub fn advance(&self, seconds: i64) {
-        let mut now = self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut now = self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *now = now
             .checked_add(jiff::SignedDuration::from_secs(seconds))
             .unwrap_or(*now);
@@ -57,7 +60,10 @@ impl MockClock {
 
 impl Clock for MockClock {
     fn now(&self) -> Timestamp {
-        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -31,7 +31,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: &str, value: impl ToString, allowed: impl Into<String>) -> Self {
+    fn new(key: &str, value: &impl ToString, allowed: impl Into<String>) -> Self {
         Self {
             key: key.to_owned(),
             value: value.to_string(),
@@ -223,8 +223,9 @@ impl SystemUrl {
     /// Names `server.system_url` when the value is not an absolute http(s) URL with a host and no
     /// query, fragment or credentials.
     pub fn parse(value: &str) -> Result<Self, ConfigError> {
-        let allowed = "an absolute http:// or https:// URL with a host, e.g. https://portal.example.com/";
-        let err = || ConfigError::new("server.system_url", value, allowed);
+        let allowed =
+            "an absolute http:// or https:// URL with a host, e.g. https://portal.example.com/";
+        let err = || ConfigError::new("server.system_url", &value, allowed);
         let mut url = Url::parse(value).map_err(|_| err())?;
         if !matches!(url.scheme(), "http" | "https")
             || url.host_str().is_none()
@@ -238,7 +239,7 @@ impl SystemUrl {
         if url.path() != "/" {
             return Err(ConfigError::new(
                 "server.system_url",
-                value,
+                &value,
                 "a URL without a path: Portcullis must be served at the root of its host",
             ));
         }
@@ -290,7 +291,7 @@ impl IpBinding {
             "off" => Ok(Self::Off),
             "subnet" => Ok(Self::Subnet),
             "exact" => Ok(Self::Exact),
-            _ => Err(ConfigError::new(key, value, "one of off, subnet, exact")),
+            _ => Err(ConfigError::new(key, &value, "one of off, subnet, exact")),
         }
     }
 }
@@ -376,7 +377,7 @@ pub fn figment(
         if !path.is_file() {
             return Err(ConfigError::new(
                 "--config",
-                path.display(),
+                &path.display(),
                 "the path of a readable TOML file",
             ));
         }
@@ -385,7 +386,11 @@ pub fn figment(
     for (name, value) in vars {
         if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
             figment = figment.merge(EnvVar {
-                key: rest.split("__").collect::<Vec<_>>().join(".").to_lowercase(),
+                key: rest
+                    .split("__")
+                    .collect::<Vec<_>>()
+                    .join(".")
+                    .to_lowercase(),
                 value,
             });
         }
@@ -440,17 +445,17 @@ fn from_figment(error: &figment::Error) -> ConfigError {
             };
             ConfigError::new(
                 &key,
-                "(set)",
+                &"(set)",
                 format!("no such key; keys here are: {}", expected.join(", ")),
             )
         }
         Kind::InvalidType(actual, expected) => {
-            ConfigError::new(&key, actual, format!("a value of type {expected}"))
+            ConfigError::new(&key, &actual, format!("a value of type {expected}"))
         }
         Kind::InvalidValue(actual, expected) => {
-            ConfigError::new(&key, actual, format!("{expected}"))
+            ConfigError::new(&key, &actual, expected.clone())
         }
-        other => ConfigError::new(&key, "(unreadable)", other.to_string()),
+        other => ConfigError::new(&key, &"(unreadable)", other.to_string()),
     }
 }
 
@@ -483,7 +488,11 @@ fn sources(figment: &Figment, raw: &RawConfig) -> Vec<KeySource> {
 fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
     if let serde_json::Value::Object(map) = value {
         for (k, v) in map {
-            let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
             flatten(&key, v, out);
         }
     } else {
@@ -495,7 +504,11 @@ fn positive(key: &str, value: i64, unit: &str, max: i64) -> Result<i64, ConfigEr
     if (1..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(ConfigError::new(key, value, format!("a whole number of {unit} from 1 to {max}")))
+        Err(ConfigError::new(
+            key,
+            &value,
+            format!("a whole number of {unit} from 1 to {max}"),
+        ))
     }
 }
 
@@ -506,7 +519,11 @@ impl RawConfig {
     /// The first invalid key, with its value and what is allowed.
     pub fn validate(&self) -> Result<Config, ConfigError> {
         if self.data_dir.trim().is_empty() {
-            return Err(ConfigError::new("data_dir", &self.data_dir, "a directory path"));
+            return Err(ConfigError::new(
+                "data_dir",
+                &self.data_dir,
+                "a directory path",
+            ));
         }
         let data_dir = PathBuf::from(&self.data_dir);
         let listen: SocketAddr = self.server.listen.parse().map_err(|_| {
@@ -523,25 +540,28 @@ impl RawConfig {
             .ok_or_else(|| {
                 ConfigError::new(
                     "server.max_body_bytes",
-                    self.server.max_body_bytes,
+                    &self.server.max_body_bytes,
                     "a size in bytes from 1024 to 16777216",
                 )
             })?;
         let database_url = if self.database.url.is_empty() {
-            format!("sqlite://{}?mode=rwc", data_dir.join("portcullis.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("portcullis.db").display()
+            )
         } else if self.database.url.starts_with("sqlite:") {
             self.database.url.clone()
         } else {
             return Err(ConfigError::new(
                 "database.url",
-                redact_url(&self.database.url),
+                &redact_url(&self.database.url),
                 "a sqlite: URL such as sqlite://./data/portcullis.db (PostgreSQL support is planned)",
             ));
         };
         if !(1..=1000).contains(&self.database.max_connections) {
             return Err(ConfigError::new(
                 "database.max_connections",
-                self.database.max_connections,
+                &self.database.max_connections,
                 "a number from 1 to 1000",
             ));
         }
@@ -551,9 +571,7 @@ impl RawConfig {
             .iter()
             .map(|entry| {
                 ipnet_lite::parse_entry(entry).ok_or_else(|| {
-                    ConfigError::new(
-                        "proxy.trusted",
-                        entry,
+                    ConfigError::new("proxy.trusted", &entry,
                         "IP addresses, CIDR ranges (10.0.0.0/8, 2001:db8::/32), `loopback` or `private`",
                     )
                 })
@@ -564,48 +582,101 @@ impl RawConfig {
             .collect();
         let s = &self.session;
         let client_session = RealmSessionPolicy {
-            idle_seconds: positive("session.client_idle_minutes", s.client_idle_minutes, "minutes", 43_200)? * 60,
-            absolute_seconds: positive("session.client_absolute_hours", s.client_absolute_hours, "hours", 8_760)? * 3600,
-            remember_seconds: Some(positive("session.client_remember_days", s.client_remember_days, "days", 365)? * 86_400),
+            idle_seconds: positive(
+                "session.client_idle_minutes",
+                s.client_idle_minutes,
+                "minutes",
+                43_200,
+            )? * 60,
+            absolute_seconds: positive(
+                "session.client_absolute_hours",
+                s.client_absolute_hours,
+                "hours",
+                8_760,
+            )? * 3600,
+            remember_seconds: Some(
+                positive(
+                    "session.client_remember_days",
+                    s.client_remember_days,
+                    "days",
+                    365,
+                )? * 86_400,
+            ),
             ip_binding: IpBinding::parse("session.client_ip_binding", &s.client_ip_binding)?,
         };
         let admin_session = RealmSessionPolicy {
-            idle_seconds: positive("session.admin_idle_minutes", s.admin_idle_minutes, "minutes", 43_200)? * 60,
-            absolute_seconds: positive("session.admin_absolute_hours", s.admin_absolute_hours, "hours", 8_760)? * 3600,
+            idle_seconds: positive(
+                "session.admin_idle_minutes",
+                s.admin_idle_minutes,
+                "minutes",
+                43_200,
+            )? * 60,
+            absolute_seconds: positive(
+                "session.admin_absolute_hours",
+                s.admin_absolute_hours,
+                "hours",
+                8_760,
+            )? * 3600,
             remember_seconds: None,
             ip_binding: IpBinding::parse("session.admin_ip_binding", &s.admin_ip_binding)?,
         };
-        let activity_update_seconds =
-            positive("session.activity_update_seconds", s.activity_update_seconds, "seconds", 3600)?;
+        let activity_update_seconds = positive(
+            "session.activity_update_seconds",
+            s.activity_update_seconds,
+            "seconds",
+            3600,
+        )?;
         let a = &self.auth;
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let hash_concurrency = match a.hash_concurrency {
             0 => cores,
             n @ 1..=256 => n as usize,
-            n => return Err(ConfigError::new("auth.hash_concurrency", n, "0 (one per core) or a number from 1 to 256")),
+            n => {
+                return Err(ConfigError::new(
+                    "auth.hash_concurrency",
+                    &n,
+                    "0 (one per core) or a number from 1 to 256",
+                ));
+            }
         };
         if a.hash_queue > 100_000 {
-            return Err(ConfigError::new("auth.hash_queue", a.hash_queue, "a number from 0 to 100000"));
+            return Err(ConfigError::new(
+                "auth.hash_queue",
+                &a.hash_queue,
+                "a number from 0 to 100000",
+            ));
         }
         for (key, value, floor) in [
-            ("auth.client_min_password_length", a.client_min_password_length, 6),
-            ("auth.admin_min_password_length", a.admin_min_password_length, 8),
+            (
+                "auth.client_min_password_length",
+                a.client_min_password_length,
+                6,
+            ),
+            (
+                "auth.admin_min_password_length",
+                a.admin_min_password_length,
+                8,
+            ),
         ] {
             if !(floor..=128).contains(&value) {
-                return Err(ConfigError::new(key, value, format!("a number from {floor} to 128")));
+                return Err(ConfigError::new(
+                    key,
+                    &value,
+                    format!("a number from {floor} to 128"),
+                ));
             }
         }
         if a.min_password_score > 4 {
             return Err(ConfigError::new(
                 "auth.min_password_score",
-                a.min_password_score,
+                &a.min_password_score,
                 "a zxcvbn score from 0 (anything) to 4 (strongest)",
             ));
         }
         let log_format = match self.log.format.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
-            other => return Err(ConfigError::new("log.format", other, "text or json")),
+            other => return Err(ConfigError::new("log.format", &other, "text or json")),
         };
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             return Err(ConfigError::new(
@@ -639,9 +710,17 @@ impl RawConfig {
             // code (tests, embedding) reports its values as such.
             sources: {
                 let mut flat = Vec::new();
-                flatten("", &serde_json::to_value(self).unwrap_or_default(), &mut flat);
+                flatten(
+                    "",
+                    &serde_json::to_value(self).unwrap_or_default(),
+                    &mut flat,
+                );
                 flat.into_iter()
-                    .map(|(key, value)| KeySource { key, value, source: "set in code".into() })
+                    .map(|(key, value)| KeySource {
+                        key,
+                        value,
+                        source: "set in code".into(),
+                    })
                     .collect()
             },
             secrets: Vec::new(),
@@ -681,11 +760,15 @@ pub mod ipnet_lite {
             };
             match (self.addr, ip) {
                 (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                    let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                    let mask = u32::MAX
+                        .checked_shl(32 - u32::from(self.prefix))
+                        .unwrap_or(0);
                     u32::from(net) & mask == u32::from(ip) & mask
                 }
                 (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                    let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                    let mask = u128::MAX
+                        .checked_shl(128 - u32::from(self.prefix))
+                        .unwrap_or(0);
                     u128::from(net) & mask == u128::from(ip) & mask
                 }
                 _ => false,
@@ -709,12 +792,11 @@ pub mod ipnet_lite {
     }
 
     fn parse_net(s: &str) -> Option<Net> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a.parse::<IpAddr>().ok()?, p.parse::<u8>().ok()?),
-            None => {
-                let a = s.parse::<IpAddr>().ok()?;
-                (a, if a.is_ipv4() { 32 } else { 128 })
-            }
+        let (addr, prefix) = if let Some((a, p)) = s.split_once('/') {
+            (a.parse::<IpAddr>().ok()?, p.parse::<u8>().ok()?)
+        } else {
+            let a = s.parse::<IpAddr>().ok()?;
+            (a, if a.is_ipv4() { 32 } else { 128 })
         };
         let max = if addr.is_ipv4() { 32 } else { 128 };
         (prefix <= max).then_some(Net { addr, prefix })
@@ -757,9 +839,19 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.system_url.host(), "b.example");
-        let src = |k: &str| c.sources.iter().find(|s| s.key == k).unwrap().source.clone();
+        let src = |k: &str| {
+            c.sources
+                .iter()
+                .find(|s| s.key == k)
+                .unwrap()
+                .source
+                .clone()
+        };
         assert!(src("server.listen").starts_with("file "));
-        assert_eq!(src("server.system_url"), "env PORTCULLIS__SERVER__SYSTEM_URL");
+        assert_eq!(
+            src("server.system_url"),
+            "env PORTCULLIS__SERVER__SYSTEM_URL"
+        );
         assert_eq!(src("data_dir"), "default");
     }
 
@@ -793,7 +885,11 @@ mod tests {
 
     #[test]
     fn system_url_must_be_an_origin() {
-        assert!(SystemUrl::parse("https://portal.example.com/").unwrap().is_https());
+        assert!(
+            SystemUrl::parse("https://portal.example.com/")
+                .unwrap()
+                .is_https()
+        );
         assert!(SystemUrl::parse("https://portal.example.com/billing/").is_err());
         assert!(SystemUrl::parse("not a url").is_err());
         assert_eq!(
@@ -805,8 +901,14 @@ mod tests {
     #[test]
     fn trusted_ranges_match_v4_v6_and_mapped_addresses() {
         let nets = ipnet_lite::parse_entry("loopback").unwrap();
-        assert!(nets.iter().any(|n| n.contains("127.0.0.9".parse().unwrap())));
-        assert!(nets.iter().any(|n| n.contains("::ffff:127.0.0.1".parse().unwrap())));
+        assert!(
+            nets.iter()
+                .any(|n| n.contains("127.0.0.9".parse().unwrap()))
+        );
+        assert!(
+            nets.iter()
+                .any(|n| n.contains("::ffff:127.0.0.1".parse().unwrap()))
+        );
         assert!(!nets.iter().any(|n| n.contains("10.0.0.1".parse().unwrap())));
         assert!(ipnet_lite::parse_entry("garbage").is_none());
     }
@@ -824,17 +926,31 @@ mod example_file {
             .extract()
             .expect("config.example.toml parses with no unknown keys");
         let mut documented = Vec::new();
-        flatten("", &serde_json::to_value(&from_file).unwrap(), &mut documented);
+        flatten(
+            "",
+            &serde_json::to_value(&from_file).unwrap(),
+            &mut documented,
+        );
         let mut defaults = Vec::new();
-        flatten("", &serde_json::to_value(RawConfig::default()).unwrap(), &mut defaults);
-        assert_eq!(documented, defaults, "the example shows every key with its default value");
+        flatten(
+            "",
+            &serde_json::to_value(RawConfig::default()).unwrap(),
+            &mut defaults,
+        );
+        assert_eq!(
+            documented, defaults,
+            "the example shows every key with its default value"
+        );
         let parsed: toml::Table = text.parse().unwrap();
         for (key, _) in &defaults {
             let mut node = &parsed;
             let parts: Vec<&str> = key.split('.').collect();
             for (i, part) in parts.iter().enumerate() {
                 if i + 1 == parts.len() {
-                    assert!(node.contains_key(*part), "{key} is written out in config.example.toml");
+                    assert!(
+                        node.contains_key(*part),
+                        "{key} is written out in config.example.toml"
+                    );
                 } else {
                     node = node[*part].as_table().unwrap();
                 }

@@ -66,12 +66,18 @@ impl CsrfFailure {
 
 /// The token for forms of a signed-in page.
 pub fn session_token(key: &[u8], session_hash: &str) -> String {
-    format!("s.{}", crate::token::sign(key, &format!("csrf-session:{session_hash}")))
+    format!(
+        "s.{}",
+        crate::token::sign(key, &format!("csrf-session:{session_hash}"))
+    )
 }
 
 /// The token for pre-sign-in forms.
 pub fn anonymous_token(key: &[u8], now: i64) -> String {
-    format!("a.{now}.{}", crate::token::sign(key, &format!("csrf-anon:{now}")))
+    format!(
+        "a.{now}.{}",
+        crate::token::sign(key, &format!("csrf-anon:{now}"))
+    )
 }
 
 /// Checks a presented token.
@@ -88,7 +94,10 @@ pub fn verify(
     allow_anonymous: bool,
     now: i64,
 ) -> Result<(), CsrfFailure> {
-    let token = presented.map(str::trim).filter(|t| !t.is_empty()).ok_or(CsrfFailure::Missing)?;
+    let token = presented
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(CsrfFailure::Missing)?;
     if token.len() > 200 {
         return Err(CsrfFailure::Malformed);
     }
@@ -135,8 +144,14 @@ mod tests {
     fn session_tokens_are_bound_to_their_session() {
         let t = session_token(KEY, "h1");
         assert_eq!(verify(KEY, Some(&t), Some("h1"), false, 0), Ok(()));
-        assert_eq!(verify(KEY, Some(&t), Some("h2"), false, 0), Err(CsrfFailure::Mismatch));
-        assert_eq!(verify(KEY, Some(&t), None, false, 0), Err(CsrfFailure::SessionExpired));
+        assert_eq!(
+            verify(KEY, Some(&t), Some("h2"), false, 0),
+            Err(CsrfFailure::Mismatch)
+        );
+        assert_eq!(
+            verify(KEY, Some(&t), None, false, 0),
+            Err(CsrfFailure::SessionExpired)
+        );
     }
 
     #[test]
@@ -147,17 +162,32 @@ mod tests {
             verify(KEY, Some(&t), None, true, 1000 + ANONYMOUS_LIFETIME + 1),
             Err(CsrfFailure::Stale)
         );
-        assert_eq!(verify(KEY, Some(&t), Some("h"), false, 1000), Err(CsrfFailure::Mismatch));
+        assert_eq!(
+            verify(KEY, Some(&t), Some("h"), false, 1000),
+            Err(CsrfFailure::Mismatch)
+        );
         let forged = t.replace("a.1000.", "a.2000.");
-        assert_eq!(verify(KEY, Some(&forged), None, true, 2000), Err(CsrfFailure::Mismatch));
+        assert_eq!(
+            verify(KEY, Some(&forged), None, true, 2000),
+            Err(CsrfFailure::Mismatch)
+        );
     }
 
     #[test]
     fn missing_and_garbage_tokens_are_told_apart() {
         assert_eq!(verify(KEY, None, None, true, 0), Err(CsrfFailure::Missing));
-        assert_eq!(verify(KEY, Some("  "), None, true, 0), Err(CsrfFailure::Missing));
-        assert_eq!(verify(KEY, Some("hello"), None, true, 0), Err(CsrfFailure::Malformed));
-        assert_eq!(verify(KEY, Some("a.x.y"), None, true, 0), Err(CsrfFailure::Malformed));
+        assert_eq!(
+            verify(KEY, Some("  "), None, true, 0),
+            Err(CsrfFailure::Missing)
+        );
+        assert_eq!(
+            verify(KEY, Some("hello"), None, true, 0),
+            Err(CsrfFailure::Malformed)
+        );
+        assert_eq!(
+            verify(KEY, Some("a.x.y"), None, true, 0),
+            Err(CsrfFailure::Malformed)
+        );
     }
 
     proptest! {

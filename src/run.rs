@@ -40,7 +40,9 @@ pub async fn execute(cli: Cli) -> ExitCode {
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -70,7 +72,10 @@ async fn serve(mut config: Config, no_migrate: bool) -> anyhow::Result<()> {
     let system_url = config.system_url.clone();
     let app = Application::build(config, Arc::new(SystemClock)).await?;
     tracing::info!(address = %app.address, system_url = %system_url, "Portcullis is listening");
-    println!("Portcullis is listening on http://{} (System URL {system_url})", app.address);
+    println!(
+        "Portcullis is listening on http://{} (System URL {system_url})",
+        app.address
+    );
     if let Some(link) = account::setup_link_if_needed(&app.state).await? {
         println!(
             "No admin exists yet. Create the first one within the next hour at:\n\n    {link}\n\n(or run `portcullis admin create`). The link works once."
@@ -91,7 +96,10 @@ fn read_password() -> anyhow::Result<SecretString> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
-    anyhow::ensure!(!password.is_empty(), "no password on standard input (pipe it in, e.g. `printf '%s' \"$PASSWORD\" | portcullis ...`)");
+    anyhow::ensure!(
+        !password.is_empty(),
+        "no password on standard input (pipe it in, e.g. `printf '%s' \"$PASSWORD\" | portcullis ...`)"
+    );
     Ok(SecretString::from(password))
 }
 
@@ -99,7 +107,11 @@ fn explain(e: CreateError) -> anyhow::Error {
     match e {
         CreateError::Invalid(errors) => anyhow::anyhow!(
             "{}",
-            errors.iter().map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.message)).collect::<Vec<_>>().join("\n")
+            errors
+                .iter()
+                .map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.message))
+                .collect::<Vec<_>>()
+                .join("\n")
         ),
         other => other.into(),
     }
@@ -111,15 +123,27 @@ async fn admin_create(config: Config, args: &crate::cli::AdminCreate) -> anyhow:
     let state = AppState::open(config, Arc::new(SystemClock), migrate).await?;
     let role = crate::db::account::find_role_by_name(&state.db, &args.role)
         .await?
-        .ok_or_else(|| anyhow::anyhow!("--role: there is no role called {:?}; the built-in role is \"Full Administrator\"", args.role))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--role: there is no role called {:?}; the built-in role is \"Full Administrator\"",
+                args.role
+            )
+        })?;
     let id = account::create_admin(
         &state,
-        &NewAdmin { username: &args.username, email: &args.email, password: &password },
+        &NewAdmin {
+            username: &args.username,
+            email: &args.email,
+            password: &password,
+        },
         role,
     )
     .await
     .map_err(explain)?;
-    println!("Created admin {} (id {id}) with role {}.", args.username, args.role);
+    println!(
+        "Created admin {} (id {id}) with role {}.",
+        args.username, args.role
+    );
     Ok(())
 }
 
@@ -129,11 +153,19 @@ async fn user_create(config: Config, args: &crate::cli::UserCreate) -> anyhow::R
     let state = AppState::open(config, Arc::new(SystemClock), migrate).await?;
     let (user_id, client_id) = account::create_user(
         &state,
-        &NewUser { email: &args.email, first_name: &args.first_name, last_name: &args.last_name, password: &password },
+        &NewUser {
+            email: &args.email,
+            first_name: &args.first_name,
+            last_name: &args.last_name,
+            password: &password,
+        },
     )
     .await
     .map_err(explain)?;
-    println!("Created user {} (id {user_id}) owning client account {client_id}.", args.email);
+    println!(
+        "Created user {} (id {user_id}) owning client account {client_id}.",
+        args.email
+    );
     Ok(())
 }
 

@@ -70,7 +70,8 @@ pub fn equal(a: &[u8], b: &[u8]) -> bool {
 /// HMAC-SHA256 of `message` under `key`, URL-safe base64 encoded.
 pub fn sign(key: &[u8], message: &str) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(message.as_bytes());
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
@@ -83,10 +84,12 @@ pub fn verify_signature(key: &[u8], message: &str, signature: &str) -> bool {
 /// Lowercase hex encoding.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]

@@ -71,14 +71,22 @@ impl Hasher {
             if current >= self.inner.limit {
                 return Err(HashError::Busy);
             }
-            match admitted.compare_exchange_weak(current, current + 1, Ordering::AcqRel, Ordering::Acquire) {
+            match admitted.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => return Ok(Admission(admitted)),
                 Err(seen) => current = seen,
             }
         }
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
         let _admission = self.admit()?;
         let _permit = self
             .inner
@@ -96,14 +104,20 @@ impl Hasher {
     /// # Errors
     /// `Busy` when the queue is full; hashing failures.
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
-        Ok(self.run(move || password::hash_password(password.expose_secret())).await??)
+        Ok(self
+            .run(move || password::hash_password(password.expose_secret()))
+            .await??)
     }
 
     /// Verifies a password; `None` (unknown account) costs the same and never matches.
     ///
     /// # Errors
     /// `Busy` when the queue is full; unusable stored hashes.
-    pub async fn verify(&self, password: SecretString, stored: Option<String>) -> Result<Verification, HashError> {
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> Result<Verification, HashError> {
         let outcome = self
             .run(move || match stored {
                 Some(hash) => password::verify_password(password.expose_secret(), &hash),
@@ -160,7 +174,11 @@ mod tests {
             let h = hasher.clone();
             tokio::spawn(async move { h.hash(secret("pw")).await })
         };
-        let waiting = tokio::time::timeout(std::time::Duration::from_millis(1), hasher.hash(secret("pw"))).await;
+        let waiting = tokio::time::timeout(
+            std::time::Duration::from_millis(1),
+            hasher.hash(secret("pw")),
+        )
+        .await;
         let _ = waiting;
         slow.await.unwrap().unwrap();
         assert_eq!(hasher.in_flight(), 0);
@@ -169,6 +187,9 @@ mod tests {
     #[tokio::test]
     async fn unknown_accounts_never_match() {
         let hasher = Hasher::new(1, 4);
-        assert_eq!(hasher.verify(secret("pw"), None).await.unwrap(), Verification::Mismatch);
+        assert_eq!(
+            hasher.verify(secret("pw"), None).await.unwrap(),
+            Verification::Mismatch
+        );
     }
 }

@@ -43,7 +43,9 @@ async fn check(
         Ok(Verification::Mismatch) => Ok(None),
         Err(HashError::Busy) => Err(LoginError::Busy),
         Err(HashError::Password(PasswordError::UnknownFormat | PasswordError::Malformed)) => {
-            tracing::warn!("an account has a password hash in an unrecognised format; it cannot sign in until the password is reset");
+            tracing::warn!(
+                "an account has a password hash in an unrecognised format; it cannot sign in until the password is reset"
+            );
             Ok(None)
         }
         Err(e) => Err(LoginError::Unexpected(anyhow::anyhow!(e.to_string()))),
@@ -81,8 +83,12 @@ pub async fn client(
     }
     if needs_upgrade {
         if let Some(hash) = upgrade(state, password.clone()).await {
-            db::account::update_user_password(&state.db, user.id, &hash, state.clock.unix()).await?;
-            tracing::info!(user_id = user.id, "upgraded a legacy password hash to Argon2id");
+            db::account::update_user_password(&state.db, user.id, &hash, state.clock.unix())
+                .await?;
+            tracing::info!(
+                user_id = user.id,
+                "upgraded a legacy password hash to Argon2id"
+            );
         }
     }
     Ok(user)
@@ -108,8 +114,12 @@ pub async fn admin(
     }
     if needs_upgrade {
         if let Some(hash) = upgrade(state, password.clone()).await {
-            db::account::update_admin_password(&state.db, admin.id, &hash, state.clock.unix()).await?;
-            tracing::info!(admin_id = admin.id, "upgraded a legacy password hash to Argon2id");
+            db::account::update_admin_password(&state.db, admin.id, &hash, state.clock.unix())
+                .await?;
+            tracing::info!(
+                admin_id = admin.id,
+                "upgraded a legacy password hash to Argon2id"
+            );
         }
     }
     Ok(admin)

@@ -123,7 +123,10 @@ pub fn current_format(stored: &str) -> HashFormat {
         .any(|p| stored.starts_with(p))
     {
         HashFormat::Argon2
-    } else if ["$2y$", "$2a$", "$2b$"].iter().any(|p| stored.starts_with(p)) {
+    } else if ["$2y$", "$2a$", "$2b$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
+    {
         HashFormat::Bcrypt
     } else if split_whmcs_md5(stored).is_some() {
         HashFormat::WhmcsMd5
@@ -309,7 +312,10 @@ mod tests {
     #[test]
     fn round_trip_current_hash_needs_no_upgrade() {
         let hash = hash_password("s3cret passphrase").unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert_eq!(current_format(&hash), HashFormat::Argon2);
         assert_eq!(
             verify_password("s3cret passphrase", &hash),
@@ -321,16 +327,16 @@ mod tests {
 
     #[test]
     fn salts_are_random() {
-        assert_ne!(hash_password("same").unwrap(), hash_password("same").unwrap());
+        assert_ne!(
+            hash_password("same").unwrap(),
+            hash_password("same").unwrap()
+        );
     }
 
     #[test]
     fn wrong_password_is_mismatch() {
         let hash = hash_password("right").unwrap();
-        assert_eq!(
-            verify_password("wrong", &hash),
-            Ok(Verification::Mismatch)
-        );
+        assert_eq!(verify_password("wrong", &hash), Ok(Verification::Mismatch));
     }
 
     #[test]
@@ -383,9 +389,11 @@ mod tests {
 
     #[test]
     fn absurd_argon2_cost_is_refused_without_hashing() {
-        let stored = "$argon2id$v=19$m=4294967295,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAA";
+        let stored =
+            "$argon2id$v=19$m=4294967295,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAA";
         assert_eq!(verify_password("pw", stored), Err(PasswordError::Malformed));
-        let stored = "$argon2id$v=19$m=1024,t=4294967295,p=1$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAA";
+        let stored =
+            "$argon2id$v=19$m=1024,t=4294967295,p=1$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAA";
         assert_eq!(verify_password("pw", stored), Err(PasswordError::Malformed));
     }
 

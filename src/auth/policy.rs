@@ -40,19 +40,28 @@ impl PasswordPolicy {
     pub fn check(&self, password: &str, user_inputs: &[&str]) -> Result<(), PolicyViolation> {
         let length = password.chars().count();
         if length < self.min_length {
-            return Err(PolicyViolation::TooShort { min: self.min_length });
+            return Err(PolicyViolation::TooShort {
+                min: self.min_length,
+            });
         }
         if length > self.max_length {
-            return Err(PolicyViolation::TooLong { max: self.max_length });
+            return Err(PolicyViolation::TooLong {
+                max: self.max_length,
+            });
         }
         let entropy = zxcvbn::zxcvbn(password, user_inputs);
         // zxcvbn warns when the password is on its list of the most used (leaked) passwords.
-        let common = entropy.feedback().and_then(zxcvbn::feedback::Feedback::warning).is_some_and(|w| {
-            matches!(
-                w,
-                Warning::ThisIsATop10Password | Warning::ThisIsATop100Password | Warning::ThisIsACommonPassword
-            )
-        });
+        let common = entropy
+            .feedback()
+            .and_then(zxcvbn::feedback::Feedback::warning)
+            .is_some_and(|w| {
+                matches!(
+                    w,
+                    Warning::ThisIsATop10Password
+                        | Warning::ThisIsATop100Password
+                        | Warning::ThisIsACommonPassword
+                )
+            });
         if common {
             return Err(PolicyViolation::Common);
         }
@@ -76,7 +85,11 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const POLICY: PasswordPolicy = PasswordPolicy { min_length: 8, max_length: 256, min_score: 2 };
+    const POLICY: PasswordPolicy = PasswordPolicy {
+        min_length: 8,
+        max_length: 256,
+        min_score: 2,
+    };
 
     #[test]
     fn common_passwords_are_refused_as_common() {
@@ -86,23 +99,45 @@ mod tests {
 
     #[test]
     fn length_bounds_come_first() {
-        assert_eq!(POLICY.check("short", &[]), Err(PolicyViolation::TooShort { min: 8 }));
-        assert_eq!(POLICY.check(&"x".repeat(257), &[]), Err(PolicyViolation::TooLong { max: 256 }));
-        assert!(POLICY.check("ünïcødé-pässwörd-lång", &[]).is_ok(), "characters, not bytes");
+        assert_eq!(
+            POLICY.check("short", &[]),
+            Err(PolicyViolation::TooShort { min: 8 })
+        );
+        assert_eq!(
+            POLICY.check(&"x".repeat(257), &[]),
+            Err(PolicyViolation::TooLong { max: 256 })
+        );
+        assert!(
+            POLICY.check("ünïcødé-pässwörd-lång", &[]).is_ok(),
+            "characters, not bytes"
+        );
     }
 
     #[test]
     fn a_passphrase_passes_even_a_strict_policy() {
-        let strict = PasswordPolicy { min_score: 4, ..POLICY };
+        let strict = PasswordPolicy {
+            min_score: 4,
+            ..POLICY
+        };
         assert!(strict.check("violet-harbour-crane-1987", &[]).is_ok());
     }
 
     #[test]
     fn the_users_own_details_make_a_password_weak() {
-        let p = PasswordPolicy { min_score: 3, ..POLICY };
-        assert!(p.check("adalovelace1815", &[]).is_ok() || p.check("adalovelace1815", &["ada", "lovelace", "1815"]).is_err());
+        let p = PasswordPolicy {
+            min_score: 3,
+            ..POLICY
+        };
+        assert!(
+            p.check("adalovelace1815", &[]).is_ok()
+                || p.check("adalovelace1815", &["ada", "lovelace", "1815"])
+                    .is_err()
+        );
         assert!(matches!(
-            p.check("lovelace1815", &["lovelace1815@example.com", "lovelace", "1815"]),
+            p.check(
+                "lovelace1815",
+                &["lovelace1815@example.com", "lovelace", "1815"]
+            ),
             Err(PolicyViolation::TooWeak { .. } | PolicyViolation::Common)
         ));
     }

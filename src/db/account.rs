@@ -110,7 +110,9 @@ pub async fn find_admin_by_id<'e>(
 
 /// Number of admins.
 pub async fn count_admins<'e>(ex: impl Executor<'e, Database = Db>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM admins").fetch_one(ex).await
+    sqlx::query_scalar("SELECT COUNT(*) FROM admins")
+        .fetch_one(ex)
+        .await
 }
 
 /// Whether a username or email is taken by an admin (case-insensitive).
@@ -200,12 +202,14 @@ pub async fn find_user_by_id<'e>(
     ex: impl Executor<'e, Database = Db>,
     id: i64,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query("SELECT id, email, first_name, last_name, password_hash, disabled FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(ex)
-        .await?
-        .map(|r| user_from(&r))
-        .transpose()
+    sqlx::query(
+        "SELECT id, email, first_name, last_name, password_hash, disabled FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(ex)
+    .await?
+    .map(|r| user_from(&r))
+    .transpose()
 }
 
 /// The first client account a user owns, if any.

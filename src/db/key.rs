@@ -5,15 +5,21 @@ use sqlx::Executor;
 
 /// Returns the key called `name`, storing `candidate` first if none exists yet. Safe when several
 /// processes start at once: the first insert wins and everyone reads the winner.
-pub async fn get_or_create<'e, E>(ex: E, name: &str, candidate: &str, now: i64) -> Result<String, sqlx::Error>
+pub async fn get_or_create<'e, E>(
+    ex: E,
+    name: &str,
+    candidate: &str,
+    now: i64,
+) -> Result<String, sqlx::Error>
 where
     E: Executor<'e, Database = Db> + Copy,
 {
     // Read first: a read-only database (F06) must still start and explain itself.
-    let existing: Option<String> = sqlx::query_scalar("SELECT value FROM instance_keys WHERE name = $1")
-        .bind(name)
-        .fetch_optional(ex)
-        .await?;
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT value FROM instance_keys WHERE name = $1")
+            .bind(name)
+            .fetch_optional(ex)
+            .await?;
     if let Some(value) = existing {
         return Ok(value);
     }

@@ -37,8 +37,9 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
     if let Some(path) = sqlite_path(url) {
         if let Some(dir) = std::path::Path::new(&path).parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create the database folder {}", dir.display())
+                })?;
             }
         }
     }
@@ -97,7 +98,9 @@ pub async fn pending_migrations(pool: &Pool) -> anyhow::Result<usize> {
 
 /// The filesystem path of a SQLite URL, if it is one.
 pub fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
 }

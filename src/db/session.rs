@@ -202,14 +202,14 @@ pub async fn list_live_for_subject<'e>(
         "WHERE realm = $1 AND subject_id = $2 AND ended_at IS NULL AND expires_at > $3 \
          ORDER BY last_seen_at DESC LIMIT 100"
     ))
-        .bind(realm)
-        .bind(subject_id)
-        .bind(now)
-        .fetch_all(ex)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    .bind(realm)
+    .bind(subject_id)
+    .bind(now)
+    .fetch_all(ex)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
 }
 
 /// How many sessions ended since `since`, per end reason.

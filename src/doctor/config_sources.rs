@@ -6,7 +6,12 @@ use crate::app::AppState;
 /// Lists each key with its value and source (default, file or environment).
 pub fn check(state: &AppState) -> CheckResult {
     let sources = &state.config.sources;
-    let count = |prefix: &str| sources.iter().filter(|s| s.source.starts_with(prefix)).count();
+    let count = |prefix: &str| {
+        sources
+            .iter()
+            .filter(|s| s.source.starts_with(prefix))
+            .count()
+    };
     CheckResult::ok(
         "config",
         format!(

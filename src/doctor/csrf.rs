@@ -18,10 +18,22 @@ pub async fn failures(state: &AppState) -> CheckResult {
     let total: i64 = rows.iter().map(|r| r.count).sum();
     let details: Vec<String> = rows
         .iter()
-        .map(|r| format!("{}: {} (last {} on {})", r.label, r.count, crate::clock::display(r.last_seen), r.sample))
+        .map(|r| {
+            format!(
+                "{}: {} (last {} on {})",
+                r.label,
+                r.count,
+                crate::clock::display(r.last_seen),
+                r.sample
+            )
+        })
         .collect();
     if total < THRESHOLD {
-        return CheckResult::ok(ID, format!("{total} form(s) refused by CSRF protection in the last 24 hours.")).with_details(details);
+        return CheckResult::ok(
+            ID,
+            format!("{total} form(s) refused by CSRF protection in the last 24 hours."),
+        )
+        .with_details(details);
     }
     let top = &rows[0];
     let (cause, next) = match top.label.as_str() {
@@ -45,7 +57,10 @@ pub async fn failures(state: &AppState) -> CheckResult {
     CheckResult::problem(
         ID,
         Severity::Warning,
-        format!("{total} form(s) were refused by CSRF protection in the last 24 hours, mostly {} ({}).", top.label, top.count),
+        format!(
+            "{total} form(s) were refused by CSRF protection in the last 24 hours, mostly {} ({}).",
+            top.label, top.count
+        ),
         cause,
         next,
     )

@@ -120,7 +120,11 @@ pub async fn run_all(state: &AppState) -> Vec<CheckResult> {
 
 /// The worst severity among results.
 pub fn overall(results: &[CheckResult]) -> Severity {
-    results.iter().map(|r| r.severity).max().unwrap_or(Severity::Ok)
+    results
+        .iter()
+        .map(|r| r.severity)
+        .max()
+        .unwrap_or(Severity::Ok)
 }
 
 /// The doctor's exit code: 0 all ok, 1 warnings only, 2 any error.

@@ -10,8 +10,16 @@ use crate::web::middleware::session::COOKIE_LOSS_COUNTER;
 pub fn timeout(state: &AppState) -> CheckResult {
     const ID: &str = "session.timeout";
     let short: Vec<String> = [
-        ("client", "session.client_idle_minutes", state.config.client_session.idle_seconds),
-        ("admin", "session.admin_idle_minutes", state.config.admin_session.idle_seconds),
+        (
+            "client",
+            "session.client_idle_minutes",
+            state.config.client_session.idle_seconds,
+        ),
+        (
+            "admin",
+            "session.admin_idle_minutes",
+            state.config.admin_session.idle_seconds,
+        ),
     ]
     .into_iter()
     .filter(|(_, _, s)| *s < 15 * 60)
@@ -39,11 +47,21 @@ pub fn timeout(state: &AppState) -> CheckResult {
 
 fn advice(reason: EndReason) -> &'static str {
     match reason {
-        EndReason::IdleTimeout => "Raise session.client_idle_minutes / session.admin_idle_minutes if people are signed out while working.",
-        EndReason::AbsoluteTimeout => "Raise session.*_absolute_hours, or offer 'remember me' to clients.",
-        EndReason::IpChanged => "Set session.*_ip_binding to `subnet` or `off`, and check the trusted proxies so the client address is stable.",
-        EndReason::StorageError => "Fix the session store; see storage.session_write and storage.disk.",
-        EndReason::Revoked | EndReason::PasswordChanged | EndReason::Logout => "No action needed if these were deliberate.",
+        EndReason::IdleTimeout => {
+            "Raise session.client_idle_minutes / session.admin_idle_minutes if people are signed out while working."
+        }
+        EndReason::AbsoluteTimeout => {
+            "Raise session.*_absolute_hours, or offer 'remember me' to clients."
+        }
+        EndReason::IpChanged => {
+            "Set session.*_ip_binding to `subnet` or `off`, and check the trusted proxies so the client address is stable."
+        }
+        EndReason::StorageError => {
+            "Fix the session store; see storage.session_write and storage.disk."
+        }
+        EndReason::Revoked | EndReason::PasswordChanged | EndReason::Logout => {
+            "No action needed if these were deliberate."
+        }
     }
 }
 
@@ -63,7 +81,10 @@ pub async fn logouts(state: &AppState) -> CheckResult {
         .filter(|(r, _)| *r != EndReason::Logout)
         .collect();
     let forced: i64 = involuntary.iter().map(|(_, n)| n).sum();
-    if let Some((_, n)) = involuntary.iter().find(|(r, _)| *r == EndReason::StorageError) {
+    if let Some((_, n)) = involuntary
+        .iter()
+        .find(|(r, _)| *r == EndReason::StorageError)
+    {
         return CheckResult::problem(
             ID,
             Severity::Error,
@@ -89,7 +110,9 @@ pub async fn logouts(state: &AppState) -> CheckResult {
     }
     CheckResult::ok(
         ID,
-        format!("{total} session(s) ended in the last 24 hours, {forced} of them not by signing out."),
+        format!(
+            "{total} session(s) ended in the last 24 hours, {forced} of them not by signing out."
+        ),
     )
     .with_details(details)
 }
@@ -104,7 +127,10 @@ pub async fn cookie_loss(state: &AppState) -> CheckResult {
     };
     let total: i64 = rows.iter().map(|r| r.count).sum();
     if total == 0 {
-        return CheckResult::ok(ID, "Every browser returned its session cookie after sign-in in the last 24 hours.");
+        return CheckResult::ok(
+            ID,
+            "Every browser returned its session cookie after sign-in in the last 24 hours.",
+        );
     }
     let https = state.config.system_url.is_https();
     CheckResult::problem(

@@ -35,18 +35,31 @@ pub fn disk(state: &AppState) -> CheckResult {
         Ok(free) if free < min => CheckResult::problem(
             ID,
             Severity::Error,
-            format!("Only {} MiB free under {} (minimum {} MiB).", mib(free), dir.display(), mib(min)),
+            format!(
+                "Only {} MiB free under {} (minimum {} MiB).",
+                mib(free),
+                dir.display(),
+                mib(min)
+            ),
             "When the disk fills up, sessions cannot be written and every user is signed out or cannot sign in.",
             "Free disk space (old logs, backups) or grow the volume; storage.min_free_mb sets the threshold.",
         ),
         Ok(free) if free < min.saturating_mul(2) => CheckResult::problem(
             ID,
             Severity::Warning,
-            format!("{} MiB free under {}, close to the minimum of {} MiB.", mib(free), dir.display(), mib(min)),
+            format!(
+                "{} MiB free under {}, close to the minimum of {} MiB.",
+                mib(free),
+                dir.display(),
+                mib(min)
+            ),
             "The disk is filling up; below the minimum, sessions can no longer be saved.",
             "Free disk space or grow the volume before it runs out.",
         ),
-        Ok(free) => CheckResult::ok(ID, format!("{} MiB free under {}.", mib(free), dir.display())),
+        Ok(free) => CheckResult::ok(
+            ID,
+            format!("{} MiB free under {}.", mib(free), dir.display()),
+        ),
     }
 }
 
@@ -55,7 +68,13 @@ pub async fn session_write(state: &AppState) -> CheckResult {
     const ID: &str = "storage.session_write";
     let now = state.clock.unix();
     let Ok(probe) = crate::token::generate() else {
-        return CheckResult::problem(ID, Severity::Error, "No randomness available.", "The operating system's random source failed.", "Check the host.");
+        return CheckResult::problem(
+            ID,
+            Severity::Error,
+            "No randomness available.",
+            "The operating system's random source failed.",
+            "Check the host.",
+        );
     };
     let row = crate::db::session::SessionRow {
         id_hash: probe.hash.clone(),
@@ -91,7 +110,9 @@ pub async fn session_write(state: &AppState) -> CheckResult {
             ID,
             Severity::Error,
             "Sessions cannot be written to the database.",
-            format!("The database refused a write: {e}. Typical causes: the database file or its folder is read-only, the disk is full, or another process holds a lock."),
+            format!(
+                "The database refused a write: {e}. Typical causes: the database file or its folder is read-only, the disk is full, or another process holds a lock."
+            ),
             "Make the database (and its -wal/-shm files and folder) writable by the Portcullis user and free disk space; users cannot stay signed in until this passes.",
         ),
     }

@@ -55,5 +55,8 @@ pub async fn check(state: &AppState) -> CheckResult {
             "Serve Portcullis over https (usually at the proxy) and set server.system_url to the https:// address.",
         );
     }
-    CheckResult::ok(ID, format!("System URL {url}; every request in the last 24 hours used it."))
+    CheckResult::ok(
+        ID,
+        format!("System URL {url}; every request in the last 24 hours used it."),
+    )
 }

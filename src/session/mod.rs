@@ -177,7 +177,13 @@ pub async fn start(state: &AppState, sign_in: SignIn<'_>) -> Result<Started, sql
     };
     let mut tx = state.db.begin().await?;
     if let Some(old) = sign_in.replacing {
-        db::session::end(&mut *tx, &crate::token::hash(old), EndReason::Revoked.as_str(), now).await?;
+        db::session::end(
+            &mut *tx,
+            &crate::token::hash(old),
+            EndReason::Revoked.as_str(),
+            now,
+        )
+        .await?;
     }
     db::session::insert(&mut *tx, &row, Some(&marker.hash)).await?;
     tx.commit().await?;
@@ -246,7 +252,11 @@ pub async fn load(
     };
     if let Some(reason) = verdict {
         db::session::end(&state.db, &hash, reason.as_str(), now).await?;
-        tracing::info!(realm = realm.as_str(), reason = reason.as_str(), "session ended");
+        tracing::info!(
+            realm = realm.as_str(),
+            reason = reason.as_str(),
+            "session ended"
+        );
         return Ok(Lookup::Ended(reason));
     }
     let mut session = into_session(row, realm);
@@ -288,10 +298,26 @@ mod tests {
     #[test]
     fn subnet_binding_allows_moves_inside_a_24_or_64() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert!(same_network(IpBinding::Subnet, "203.0.113.5", ip("203.0.113.77")));
-        assert!(!same_network(IpBinding::Subnet, "203.0.113.5", ip("203.0.114.5")));
-        assert!(same_network(IpBinding::Subnet, "2001:db8:1:2::1", ip("2001:db8:1:2:ffff::9")));
-        assert!(!same_network(IpBinding::Exact, "203.0.113.5", ip("203.0.113.6")));
+        assert!(same_network(
+            IpBinding::Subnet,
+            "203.0.113.5",
+            ip("203.0.113.77")
+        ));
+        assert!(!same_network(
+            IpBinding::Subnet,
+            "203.0.113.5",
+            ip("203.0.114.5")
+        ));
+        assert!(same_network(
+            IpBinding::Subnet,
+            "2001:db8:1:2::1",
+            ip("2001:db8:1:2:ffff::9")
+        ));
+        assert!(!same_network(
+            IpBinding::Exact,
+            "203.0.113.5",
+            ip("203.0.113.6")
+        ));
         assert!(same_network(IpBinding::Off, "garbage", ip("203.0.113.6")));
     }
 
@@ -307,6 +333,10 @@ mod tests {
             assert_eq!(EndReason::parse(r.as_str()), Some(r));
             assert!(!r.message(&policy).is_empty());
         }
-        assert!(EndReason::IdleTimeout.message(&policy).contains("60 minutes"));
+        assert!(
+            EndReason::IdleTimeout
+                .message(&policy)
+                .contains("60 minutes")
+        );
     }
 }

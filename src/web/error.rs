@@ -28,7 +28,10 @@ pub enum AppError {
     WrongOrigin { used: String, system: String },
     /// The browser did not send back the cookie set at sign-in (F06).
     #[error("session cookie not returned")]
-    CookieLoss { https_system_url: bool, secure_cookie: bool },
+    CookieLoss {
+        https_system_url: bool,
+        secure_cookie: bool,
+    },
     /// The session store cannot be written or read (F06, F02).
     #[error("session storage unavailable: {0}")]
     StorageUnavailable(String),
@@ -158,7 +161,9 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
             Self::Unexpected(e) => tracing::error!(error = ?e, "request failed"),
-            Self::StorageUnavailable(e) => tracing::error!(error = %e, "session storage unavailable"),
+            Self::StorageUnavailable(e) => {
+                tracing::error!(error = %e, "session storage unavailable");
+            }
             _ => {}
         }
         let (status, code, title, message, details) = self.parts();

@@ -49,7 +49,10 @@ pub fn client_addr(parts: &Parts) -> ClientAddr {
         .extensions
         .get::<ClientAddr>()
         .copied()
-        .unwrap_or(ClientAddr { ip: [0, 0, 0, 0].into(), peer_trusted: false })
+        .unwrap_or(ClientAddr {
+            ip: [0, 0, 0, 0].into(),
+            peer_trusted: false,
+        })
 }
 
 /// A signed-in client-area user.
@@ -61,7 +64,10 @@ pub struct CurrentClient {
 impl FromRequestParts<AppState> for CurrentClient {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(session) = loaded(parts).and_then(LoadedSession::live).cloned() else {
             return Err(Redirect::to("/login").into_response());
         };
@@ -89,7 +95,10 @@ pub struct CurrentAdmin {
 impl FromRequestParts<AppState> for CurrentAdmin {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(session) = loaded(parts).and_then(LoadedSession::live).cloned() else {
             return Err(Redirect::to("/admin/login").into_response());
         };
@@ -134,10 +143,16 @@ pub struct RequirePermission<P: PermissionMarker> {
 impl<P: PermissionMarker> FromRequestParts<AppState> for RequirePermission<P> {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let current = CurrentAdmin::from_request_parts(parts, state).await?;
         if permission::role_grants(current.admin.role_id, P::PERMISSION) {
-            Ok(Self { current, _permission: std::marker::PhantomData })
+            Ok(Self {
+                current,
+                _permission: std::marker::PhantomData,
+            })
         } else {
             Err(AppError::Forbidden(format!(
                 "Your role ({}) does not include the permission {}. An administrator with the manage_roles permission can grant it.",
@@ -155,7 +170,10 @@ pub struct CsrfToken(pub String);
 impl FromRequestParts<AppState> for CsrfToken {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = match loaded(parts).and_then(LoadedSession::live) {
             Some(s) => crate::csrf::session_token(&state.csrf_key, &s.id_hash),
             None => crate::csrf::anonymous_token(&state.csrf_key, state.clock.unix()),

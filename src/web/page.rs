@@ -18,7 +18,10 @@ pub struct FieldErrors(pub Vec<crate::account::FieldError>);
 impl FieldErrors {
     /// The message for `field`, if any.
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+        self.0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
     }
 }
 

@@ -5,7 +5,9 @@
 //! listed in `middleware::csrf::is_pre_session`. The pipeline below runs in product.md's order.
 
 use crate::app::AppState;
-use crate::web::middleware::{canonical_origin, client_addr, csrf, negotiate, security_headers, session};
+use crate::web::middleware::{
+    canonical_origin, client_addr, csrf, negotiate, security_headers, session,
+};
 use crate::web::{admin, client, system};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -22,22 +24,40 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(system::get_healthz))
         .route("/static/portcullis.css", get(system::get_stylesheet))
         // Client area                                             gate
-        .route("/login", get(client::login::get_login).post(client::login::post_login)) // none (pre-session)
+        .route(
+            "/login",
+            get(client::login::get_login).post(client::login::post_login),
+        ) // none (pre-session)
         .route("/logout", post(client::login::post_logout)) //                 session (CSRF)
-        .route("/register", get(client::register::get_register).post(client::register::post_register)) // none
+        .route(
+            "/register",
+            get(client::register::get_register).post(client::register::post_register),
+        ) // none
         .route("/clientarea", get(client::clientarea::get_clientarea)) //      CurrentClient
         .route("/account/sessions", get(client::sessions::get_sessions)) //    CurrentClient
         .route("/account/sessions/end", post(client::sessions::post_end)) //   CurrentClient
-        .route("/account/sessions/end-others", post(client::sessions::post_end_others)) // CurrentClient
+        .route(
+            "/account/sessions/end-others",
+            post(client::sessions::post_end_others),
+        ) // CurrentClient
         // Admin area
-        .route("/admin/login", get(admin::login::get_login).post(admin::login::post_login)) // none
+        .route(
+            "/admin/login",
+            get(admin::login::get_login).post(admin::login::post_login),
+        ) // none
         .route("/admin/logout", post(admin::login::post_logout)) //            session (CSRF)
-        .route("/admin/setup/{token}", get(admin::setup::get_setup).post(admin::setup::post_setup)) // one-time token
+        .route(
+            "/admin/setup/{token}",
+            get(admin::setup::get_setup).post(admin::setup::post_setup),
+        ) // one-time token
         .route("/admin", get(admin::dashboard::get_dashboard)) //              MainHomepage
         .route("/admin/health", get(admin::health::get_health)) //             ViewSystemHealth
         .route("/admin/sessions", get(admin::sessions::get_sessions)) //       CurrentAdmin
         .route("/admin/sessions/end", post(admin::sessions::post_end)) //      CurrentAdmin
-        .route("/admin/sessions/end-others", post(admin::sessions::post_end_others)) // CurrentAdmin
+        .route(
+            "/admin/sessions/end-others",
+            post(admin::sessions::post_end_others),
+        ) // CurrentAdmin
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed);
 
@@ -83,7 +103,10 @@ pub fn loggable_path(path: &str) -> String {
 mod tests {
     #[test]
     fn token_paths_are_redacted_in_logs() {
-        assert_eq!(super::loggable_path("/admin/setup/abc"), "/admin/setup/[redacted]");
+        assert_eq!(
+            super::loggable_path("/admin/setup/abc"),
+            "/admin/setup/[redacted]"
+        );
         assert_eq!(super::loggable_path("/login"), "/login");
     }
 }

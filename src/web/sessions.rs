@@ -10,7 +10,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 ///
 /// # Errors
 /// Storage errors.
-pub async fn list(state: &AppState, current: &Session, nav: Nav, base: &'static str) -> AppResult<Response> {
+pub async fn list(
+    state: &AppState,
+    current: &Session,
+    nav: Nav,
+    base: &'static str,
+) -> AppResult<Response> {
     let rows = crate::db::session::list_live_for_subject(
         &state.db,
         current.realm.as_str(),
@@ -24,7 +29,11 @@ pub async fn list(state: &AppState, current: &Session, nav: Nav, base: &'static 
             current: r.id_hash == current.id_hash,
             id: r.id_hash,
             ip: r.ip,
-            user_agent: if r.user_agent.is_empty() { "Unknown device".into() } else { r.user_agent },
+            user_agent: if r.user_agent.is_empty() {
+                "Unknown device".into()
+            } else {
+                r.user_agent
+            },
             created: crate::clock::display(r.created_at),
             last_seen: crate::clock::display(r.last_seen_at),
         })
@@ -44,7 +53,12 @@ pub async fn list(state: &AppState, current: &Session, nav: Nav, base: &'static 
 ///
 /// # Errors
 /// Storage errors.
-pub async fn end_one(state: &AppState, current: &Session, target: &str, back: &str) -> AppResult<Response> {
+pub async fn end_one(
+    state: &AppState,
+    current: &Session,
+    target: &str,
+    back: &str,
+) -> AppResult<Response> {
     crate::db::session::end_for_subject(
         &state.db,
         current.realm.as_str(),

@@ -13,14 +13,23 @@ use axum_extra::extract::cookie::CookieJar;
 ///
 /// # Errors
 /// A session that cannot be stored is a 503 storage page, never a redirect to the sign-in page.
-pub async fn start_session(state: &AppState, sign_in: SignIn<'_>, home: &str) -> AppResult<Response> {
+pub async fn start_session(
+    state: &AppState,
+    sign_in: SignIn<'_>,
+    home: &str,
+) -> AppResult<Response> {
     let realm = sign_in.realm;
     let (subject_id, ip) = (sign_in.subject_id, sign_in.ip);
     let started = session::start(state, sign_in)
         .await
         .map_err(|e| AppError::StorageUnavailable(e.to_string()))?;
     tracing::info!(realm = realm.as_str(), subject_id, %ip, "signed in");
-    let jar = cookie::set(state, realm, started.cookie_value, started.persistent_seconds);
+    let jar = cookie::set(
+        state,
+        realm,
+        started.cookie_value,
+        started.persistent_seconds,
+    );
     let target = format!("{home}?{MARKER_PARAM}={}", started.marker);
     Ok((jar, Redirect::to(&target)).into_response())
 }
@@ -46,7 +55,11 @@ pub fn previous_session_notice(
 ///
 /// # Errors
 /// Storage errors.
-pub async fn sign_out(state: &AppState, loaded: Option<&LoadedSession>, login_path: &str) -> AppResult<Response> {
+pub async fn sign_out(
+    state: &AppState,
+    loaded: Option<&LoadedSession>,
+    login_path: &str,
+) -> AppResult<Response> {
     if let Some(s) = loaded.and_then(LoadedSession::live) {
         session::end(state, &s.id_hash, session::EndReason::Logout)
             .await

@@ -5,8 +5,19 @@ use crate::helpers::*;
 #[tokio::test]
 async fn garbage_cookies_are_ignored() {
     let app = spawn_app().await;
-    for cookie in ["portcullis_client=%%%", "portcullis_client=", "=;;;===", "portcullis_admin=\"unterminated", &format!("portcullis_client={}", "x".repeat(5000))] {
-        let r = cookieless_client().get(app.url("/login")).header("cookie", cookie).send().await.unwrap();
+    for cookie in [
+        "portcullis_client=%%%",
+        "portcullis_client=",
+        "=;;;===",
+        "portcullis_admin=\"unterminated",
+        &format!("portcullis_client={}", "x".repeat(5000)),
+    ] {
+        let r = cookieless_client()
+            .get(app.url("/login"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "cookie {cookie:?}");
     }
 }
@@ -15,7 +26,9 @@ async fn garbage_cookies_are_ignored() {
 async fn an_oversized_body_is_413() {
     let app = spawn_app().await;
     let big = "a".repeat(100 * 1024);
-    let r = app.post_form(&app.client, "/login", &[("email", big.as_str())]).await;
+    let r = app
+        .post_form(&app.client, "/login", &[("email", big.as_str())])
+        .await;
     assert_eq!(r.status(), 413);
 }
 
@@ -52,7 +65,17 @@ async fn overlong_fields_are_answered_not_crashed_on() {
     let app = spawn_app().await;
     let (_, csrf) = app.form_page(&app.client, "/login").await;
     let long = "x".repeat(20_000);
-    let r = app.post_form(&app.client, "/login", &[("email", long.as_str()), ("password", &long), ("csrf_token", &csrf)]).await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/login",
+            &[
+                ("email", long.as_str()),
+                ("password", &long),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 401);
 }
 
@@ -62,7 +85,13 @@ async fn unknown_routes_are_404_pages_and_json_when_asked() {
     let r = app.get("/no/such/page").await;
     assert_eq!(r.status(), 404);
     assert!(r.text().await.unwrap().contains("Page not found"));
-    let r = app.client.get(app.url("/no/such/page")).header("accept", "application/json").send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/no/such/page"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     let json: serde_json::Value = r.json().await.unwrap();
     assert_eq!(json["error"], "not_found");
@@ -73,7 +102,13 @@ async fn a_wrong_method_is_405() {
     let app = spawn_app().await;
     let r = app.client.delete(app.url("/login")).send().await.unwrap();
     assert!(r.status() == 405 || r.status() == 403, "{}", r.status());
-    let r = app.client.put(app.url("/clientarea")).header("x-csrf-token", "x").send().await.unwrap();
+    let r = app
+        .client
+        .put(app.url("/clientarea"))
+        .header("x-csrf-token", "x")
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_client_error());
     let r = app.client.post(app.url("/healthz")).send().await.unwrap();
     assert!(r.status().is_client_error());
@@ -82,21 +117,45 @@ async fn a_wrong_method_is_405() {
 #[tokio::test]
 async fn a_missing_or_broken_host_header_is_400() {
     let app = spawn_app().await;
-    let r = app.client.get(app.url("/login")).header("host", "bad host name").send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/login"))
+        .header("host", "bad host name")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
 }
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let app = spawn_app().await;
-    for path in ["/login", "/admin/login", "/no-such", "/healthz", "/static/portcullis.css"] {
+    for path in [
+        "/login",
+        "/admin/login",
+        "/no-such",
+        "/healthz",
+        "/static/portcullis.css",
+    ] {
         let r = app.get(path).await;
         let h = r.headers();
-        let csp = h.get("content-security-policy").unwrap_or_else(|| panic!("CSP on {path}")).to_str().unwrap();
-        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+        let csp = h
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("CSP on {path}"))
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'")
+                && csp.contains("script-src 'self'")
+                && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
         assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
         assert!(h.get("referrer-policy").is_some());
-        assert!(h.get("strict-transport-security").is_none(), "no HSTS on http");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "no HSTS on http"
+        );
     }
 }
 
@@ -114,8 +173,15 @@ async fn pages_have_labelled_inputs_and_no_inline_script() {
     for path in ["/login", "/admin/login", "/register"] {
         let body = app.get(path).await.text().await.unwrap();
         assert!(!body.contains("<script"), "{path}");
-        for id in body.split("<input id=\"").skip(1).map(|s| s.split('"').next().unwrap()) {
-            assert!(body.contains(&format!("<label for=\"{id}\"")), "{path}: input {id} has a label");
+        for id in body
+            .split("<input id=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap())
+        {
+            assert!(
+                body.contains(&format!("<label for=\"{id}\"")),
+                "{path}: input {id} has a label"
+            );
         }
     }
 }

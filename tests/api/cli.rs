@@ -15,8 +15,18 @@ fn portcullis(dir: &std::path::Path) -> Command {
 }
 
 fn run_with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -48,19 +58,47 @@ fn migrate_creates_the_database_in_the_data_directory() {
 fn admin_create_reads_the_password_from_stdin_and_refuses_weak_ones() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = portcullis(dir.path());
-    cmd.args(["admin", "create", "--username", "root1", "--email", "root@example.com", "--password-stdin"]);
+    cmd.args([
+        "admin",
+        "create",
+        "--username",
+        "root1",
+        "--email",
+        "root@example.com",
+        "--password-stdin",
+    ]);
     let out = run_with_stdin(cmd, &format!("{PASSWORD}\n"));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("Created admin root1"));
 
     let mut cmd = portcullis(dir.path());
-    cmd.args(["admin", "create", "--username", "root2", "--email", "root2@example.com", "--password-stdin"]);
+    cmd.args([
+        "admin",
+        "create",
+        "--username",
+        "root2",
+        "--email",
+        "root2@example.com",
+        "--password-stdin",
+    ]);
     let out = run_with_stdin(cmd, "password\n");
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--password:"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--password:"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let mut cmd = portcullis(dir.path());
-    cmd.args(["admin", "create", "--username", "root1", "--email", "x@example.com", "--password-stdin"]);
+    cmd.args([
+        "admin",
+        "create",
+        "--username",
+        "root1",
+        "--email",
+        "x@example.com",
+        "--password-stdin",
+    ]);
     let out = run_with_stdin(cmd, &format!("{PASSWORD}\n"));
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("already exists"));
@@ -70,7 +108,17 @@ fn admin_create_reads_the_password_from_stdin_and_refuses_weak_ones() {
 fn admin_create_refuses_an_unknown_role_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = portcullis(dir.path());
-    cmd.args(["admin", "create", "--username", "root1", "--email", "root@example.com", "--role", "Janitor", "--password-stdin"]);
+    cmd.args([
+        "admin",
+        "create",
+        "--username",
+        "root1",
+        "--email",
+        "root@example.com",
+        "--role",
+        "Janitor",
+        "--password-stdin",
+    ]);
     let out = run_with_stdin(cmd, &format!("{PASSWORD}\n"));
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no role called \"Janitor\""));
@@ -80,7 +128,17 @@ fn admin_create_refuses_an_unknown_role_by_name() {
 fn user_create_makes_a_user_with_a_client_account() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = portcullis(dir.path());
-    cmd.args(["user", "create", "--email", "ada@example.com", "--first-name", "Ada", "--last-name", "Lovelace", "--password-stdin"]);
+    cmd.args([
+        "user",
+        "create",
+        "--email",
+        "ada@example.com",
+        "--first-name",
+        "Ada",
+        "--last-name",
+        "Lovelace",
+        "--password-stdin",
+    ]);
     let out = run_with_stdin(cmd, PASSWORD);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("owning client account"));
@@ -89,19 +147,41 @@ fn user_create_makes_a_user_with_a_client_account() {
 #[test]
 fn a_bad_configuration_value_stops_start_up_naming_key_value_and_allowed_values() {
     let dir = tempfile::tempdir().unwrap();
-    let out = portcullis(dir.path()).env("PORTCULLIS__SERVER__LISTEN", "everywhere").arg("migrate").output().unwrap();
+    let out = portcullis(dir.path())
+        .env("PORTCULLIS__SERVER__LISTEN", "everywhere")
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("server.listen") && err.contains("everywhere") && err.contains("127.0.0.1:8080"), "{err}");
+    assert!(
+        err.contains("server.listen")
+            && err.contains("everywhere")
+            && err.contains("127.0.0.1:8080"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"));
 
     let file = dir.path().join("portcullis.toml");
     std::fs::write(&file, "[session]\nclient_idle_minuts = 30\n").unwrap();
-    let out = portcullis(dir.path()).arg("--config").arg(&file).arg("migrate").output().unwrap();
+    let out = portcullis(dir.path())
+        .arg("--config")
+        .arg(&file)
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("session.client_idle_minuts"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("session.client_idle_minuts"),
+        "{}",
+        text(&out.stderr)
+    );
 
-    let out = portcullis(dir.path()).env("PORTCULLIS_CONFIG", dir.path().join("missing.toml")).arg("migrate").output().unwrap();
+    let out = portcullis(dir.path())
+        .env("PORTCULLIS_CONFIG", dir.path().join("missing.toml"))
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("missing.toml"));
 }
@@ -109,8 +189,18 @@ fn a_bad_configuration_value_stops_start_up_naming_key_value_and_allowed_values(
 #[test]
 fn doctor_json_has_the_documented_shape_and_exit_code() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(portcullis(dir.path()).arg("migrate").output().unwrap().status.success());
-    let out = portcullis(dir.path()).args(["doctor", "--json"]).output().unwrap();
+    assert!(
+        portcullis(dir.path())
+            .arg("migrate")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let out = portcullis(dir.path())
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let checks = json["checks"].as_array().unwrap();
     assert!(checks.len() >= 8);
@@ -119,22 +209,56 @@ fn doctor_json_has_the_documented_shape_and_exit_code() {
             assert!(c.get(key).is_some(), "{key} in {c}");
         }
     }
-    let worst = checks.iter().map(|c| c["severity"].as_str().unwrap()).fold(0, |w, s| w.max(match s { "ok" => 0, "warning" => 1, _ => 2 }));
+    let worst = checks
+        .iter()
+        .map(|c| c["severity"].as_str().unwrap())
+        .fold(0, |w, s| {
+            w.max(match s {
+                "ok" => 0,
+                "warning" => 1,
+                _ => 2,
+            })
+        });
     assert_eq!(out.status.code(), Some(worst));
     let config = checks.iter().find(|c| c["id"] == "config").unwrap();
-    assert!(config["details"].as_array().unwrap().iter().any(|d| d.as_str().unwrap().contains("(env PORTCULLIS__DATA_DIR)")), "{config}");
+    assert!(
+        config["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d.as_str().unwrap().contains("(env PORTCULLIS__DATA_DIR)")),
+        "{config}"
+    );
 }
 
 #[test]
 fn doctor_exits_2_when_a_check_fails_and_2_when_it_cannot_run() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(portcullis(dir.path()).arg("migrate").output().unwrap().status.success());
-    let out = portcullis(dir.path()).env("PORTCULLIS__STORAGE__MIN_FREE_MB", "1099511627776").arg("doctor").output().unwrap();
+    assert!(
+        portcullis(dir.path())
+            .arg("migrate")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let out = portcullis(dir.path())
+        .env("PORTCULLIS__STORAGE__MIN_FREE_MB", "1099511627776")
+        .arg("doctor")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stdout).contains("[error  ] storage.disk"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("[error  ] storage.disk"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let out = portcullis(dir.path())
-        .env("PORTCULLIS__DATABASE__URL", format!("sqlite://{}/nope/x.db?mode=ro", dir.path().display()))
+        .env(
+            "PORTCULLIS__DATABASE__URL",
+            format!("sqlite://{}/nope/x.db?mode=ro", dir.path().display()),
+        )
         .arg("doctor")
         .output()
         .unwrap();
@@ -144,11 +268,24 @@ fn doctor_exits_2_when_a_check_fails_and_2_when_it_cannot_run() {
 #[test]
 fn doctor_fix_of_an_unknown_or_unfixable_check_exits_2_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(portcullis(dir.path()).arg("migrate").output().unwrap().status.success());
-    let out = portcullis(dir.path()).args(["doctor", "--fix", "no.such"]).output().unwrap();
+    assert!(
+        portcullis(dir.path())
+            .arg("migrate")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let out = portcullis(dir.path())
+        .args(["doctor", "--fix", "no.such"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no check called"));
-    let out = portcullis(dir.path()).args(["doctor", "--fix", "session.timeout"]).output().unwrap();
+    let out = portcullis(dir.path())
+        .args(["doctor", "--fix", "session.timeout"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no automatic fix"));
 }
@@ -157,14 +294,31 @@ fn doctor_fix_of_an_unknown_or_unfixable_check_exits_2_and_says_why() {
 async fn the_doctor_as_a_separate_process_sees_what_the_server_counted() {
     let app = spawn_app().await;
     for _ in 0..6 {
-        app.post_form(&app.client, "/login", &[("email", "a@b.example")]).await;
+        app.post_form(&app.client, "/login", &[("email", "a@b.example")])
+            .await;
     }
     let dir = app.dir.path().to_owned();
-    let out = tokio::task::spawn_blocking(move || portcullis(&dir).args(["doctor", "--json"]).output().unwrap()).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        portcullis(&dir)
+            .args(["doctor", "--json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let csrf = json["checks"].as_array().unwrap().iter().find(|c| c["id"] == "csrf.failures").unwrap().clone();
+    let csrf = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "csrf.failures")
+        .unwrap()
+        .clone();
     assert_eq!(csrf["severity"], "warning", "{csrf}");
-    assert!(csrf["summary"].as_str().unwrap().contains("missing"), "{csrf}");
+    assert!(
+        csrf["summary"].as_str().unwrap().contains("missing"),
+        "{csrf}"
+    );
 }
 
 #[test]
@@ -180,10 +334,10 @@ fn serve_prints_a_one_time_setup_link_when_no_admin_exists() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut link = None;
-    for line in std::io::BufReader::new(stdout).lines().take(10) {
-        let line = line.unwrap();
-        if let Some(i) = line.find("http://127.0.0.1:8080/admin/setup/") {
-            link = Some(line[i..].trim().to_owned());
+    for printed in std::io::BufReader::new(stdout).lines().take(10) {
+        let printed = printed.unwrap();
+        if let Some(i) = printed.find("http://127.0.0.1:8080/admin/setup/") {
+            link = Some(printed[i..].trim().to_owned());
             break;
         }
     }

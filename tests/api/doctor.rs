@@ -10,8 +10,20 @@ async fn system_health_needs_an_admin_and_lists_every_check() {
     let admin = app.create_admin("alice").await;
     app.admin_login(&admin).await;
     let body = app.get("/admin/health").await.text().await.unwrap();
-    for id in ["config", "system_url", "storage.disk", "storage.session_write", "session.timeout", "session.logouts", "session.cookie_loss", "csrf.failures"] {
-        assert!(body.contains(&format!("</span> {id}</h2>")), "{id} missing from the page");
+    for id in [
+        "config",
+        "system_url",
+        "storage.disk",
+        "storage.session_write",
+        "session.timeout",
+        "session.logouts",
+        "session.cookie_loss",
+        "csrf.failures",
+    ] {
+        assert!(
+            body.contains(&format!("</span> {id}</h2>")),
+            "{id} missing from the page"
+        );
     }
 }
 
@@ -39,8 +51,14 @@ async fn the_config_check_says_where_each_value_came_from() {
 #[tokio::test]
 async fn the_migrations_check_fails_when_the_schema_is_behind() {
     let app = spawn_app().await;
-    assert_eq!(app.doctor_check("database.migrations").await.severity, Severity::Ok);
-    sqlx::query("DELETE FROM _sqlx_migrations").execute(&app.state.db).await.unwrap();
+    assert_eq!(
+        app.doctor_check("database.migrations").await.severity,
+        Severity::Ok
+    );
+    sqlx::query("DELETE FROM _sqlx_migrations")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
     let check = app.doctor_check("database.migrations").await;
     assert_eq!(check.severity, Severity::Error);
     assert!(check.next_step.contains("portcullis migrate"));

@@ -8,7 +8,9 @@ async fn f06_the_sign_in_form_works_without_any_prior_session_or_cookie() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
     let browser = cookieless_client();
-    let r = app.client_login_with(&browser, &user.email, &user.password).await;
+    let r = app
+        .client_login_with(&browser, &user.email, &user.password)
+        .await;
     assert_eq!(r.status(), 303);
 }
 
@@ -17,13 +19,21 @@ async fn f06_a_browser_that_drops_the_cookie_gets_the_cookie_loss_page_instead_o
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
     let browser = cookieless_client();
-    let r = app.client_login_with(&browser, &user.email, &user.password).await;
+    let r = app
+        .client_login_with(&browser, &user.email, &user.password)
+        .await;
     let next = location(&r);
     let landing = browser.get(app.url(&next)).send().await.unwrap();
     assert_eq!(landing.status(), 400);
-    assert!(landing.headers().get("location").is_none(), "never a redirect back to sign-in");
+    assert!(
+        landing.headers().get("location").is_none(),
+        "never a redirect back to sign-in"
+    );
     let body = landing.text().await.unwrap();
-    assert!(body.contains("did not send the session cookie back"), "{body}");
+    assert!(
+        body.contains("did not send the session cookie back"),
+        "{body}"
+    );
     assert!(body.contains("Cookies are blocked"), "{body}");
 
     let check = app.doctor_check("session.cookie_loss").await;
@@ -35,10 +45,15 @@ async fn f06_a_browser_that_drops_the_cookie_gets_the_cookie_loss_page_instead_o
 async fn f06_a_browser_that_keeps_the_cookie_consumes_the_marker_and_the_doctor_is_calm() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
-    let r = app.client_login_with(&app.client, &user.email, &user.password).await;
+    let r = app
+        .client_login_with(&app.client, &user.email, &user.password)
+        .await;
     let next = location(&r);
     assert_eq!(app.get(&next).await.status(), 200);
-    assert_eq!(app.doctor_check("session.cookie_loss").await.severity, Severity::Ok);
+    assert_eq!(
+        app.doctor_check("session.cookie_loss").await.severity,
+        Severity::Ok
+    );
     let marker: Option<String> = sqlx::query_scalar("SELECT signin_marker_hash FROM sessions")
         .fetch_one(&app.state.db)
         .await
@@ -49,9 +64,20 @@ async fn f06_a_browser_that_keeps_the_cookie_consumes_the_marker_and_the_doctor_
 #[tokio::test]
 async fn f06_a_form_without_a_token_is_refused_403_saying_the_token_is_missing() {
     let app = spawn_app().await;
-    let r = app.post_form(&app.client, "/login", &[("email", "a@b.example"), ("password", "x")]).await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/login",
+            &[("email", "a@b.example"), ("password", "x")],
+        )
+        .await;
     assert_eq!(r.status(), 403);
-    assert!(r.text().await.unwrap().contains("security token is missing"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("security token is missing")
+    );
 }
 
 #[tokio::test]
@@ -61,7 +87,13 @@ async fn f06_a_token_from_an_ended_session_says_reload_because_the_session_expir
     let page = app.client_login(&user).await.text().await.unwrap();
     let token = csrf_from(&page);
     app.clock.advance(61 * 60);
-    let r = app.post_form(&app.client, "/account/sessions/end-others", &[("csrf_token", &token)]).await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/account/sessions/end-others",
+            &[("csrf_token", &token)],
+        )
+        .await;
     assert_eq!(r.status(), 403);
     let body = r.text().await.unwrap();
     assert!(body.contains("Your session expired"), "{body}");
@@ -73,12 +105,32 @@ async fn f06_a_token_of_another_session_is_a_mismatch() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
     let other = new_client();
-    let r = app.client_login_with(&other, &user.email, &user.password).await;
-    let other_page = other.get(app.url(&location(&r))).send().await.unwrap().text().await.unwrap();
+    let r = app
+        .client_login_with(&other, &user.email, &user.password)
+        .await;
+    let other_page = other
+        .get(app.url(&location(&r)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     app.client_login(&user).await;
-    let r = app.post_form(&app.client, "/account/sessions/end-others", &[("csrf_token", &csrf_from(&other_page))]).await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/account/sessions/end-others",
+            &[("csrf_token", &csrf_from(&other_page))],
+        )
+        .await;
     assert_eq!(r.status(), 403);
-    assert!(r.text().await.unwrap().contains("does not match your session"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("does not match your session")
+    );
 }
 
 #[tokio::test]
@@ -90,12 +142,21 @@ async fn f06_a_cross_site_submission_is_refused_even_with_a_valid_token() {
         .client
         .post(app.url("/login"))
         .header("origin", "https://evil.example")
-        .form(&[("email", user.email.as_str()), ("password", &user.password), ("csrf_token", &csrf)])
+        .form(&[
+            ("email", user.email.as_str()),
+            ("password", &user.password),
+            ("csrf_token", &csrf),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    assert!(r.text().await.unwrap().contains("came from another website"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("came from another website")
+    );
 }
 
 #[tokio::test]
@@ -116,13 +177,25 @@ async fn f06_the_token_header_works_for_scripts() {
 #[tokio::test]
 async fn f06_csrf_failures_are_counted_by_kind_for_the_doctor() {
     let app = spawn_app().await;
-    assert_eq!(app.doctor_check("csrf.failures").await.severity, Severity::Ok);
+    assert_eq!(
+        app.doctor_check("csrf.failures").await.severity,
+        Severity::Ok
+    );
     for _ in 0..5 {
-        app.post_form(&app.client, "/login", &[("email", "a@b.example"), ("csrf_token", "s.bogus")]).await;
+        app.post_form(
+            &app.client,
+            "/login",
+            &[("email", "a@b.example"), ("csrf_token", "s.bogus")],
+        )
+        .await;
     }
     let check = app.doctor_check("csrf.failures").await;
     assert_eq!(check.severity, Severity::Warning, "{check:?}");
-    assert!(check.summary.contains("session_expired"), "{}", check.summary);
+    assert!(
+        check.summary.contains("session_expired"),
+        "{}",
+        check.summary
+    );
 }
 
 #[tokio::test]
@@ -136,16 +209,28 @@ async fn f06_a_read_only_database_gives_a_503_page_not_a_redirect_and_the_doctor
         c.database.migrate_on_start = false;
     })
     .await;
-    let r = ro.client_login_with(&ro.client, &user.email, &user.password).await;
+    let r = ro
+        .client_login_with(&ro.client, &user.email, &user.password)
+        .await;
     assert_eq!(r.status(), 503);
     assert!(r.headers().get("location").is_none());
     assert!(r.headers().get("retry-after").is_some());
     let body = r.text().await.unwrap();
-    assert!(body.contains("could not write to its session storage"), "{body}");
+    assert!(
+        body.contains("could not write to its session storage"),
+        "{body}"
+    );
     assert!(!body.contains("Login Details Incorrect"));
 
     let probe = ro.doctor_check("storage.session_write").await;
     assert_eq!(probe.severity, Severity::Error);
-    assert!(probe.cause.contains("read-only") || probe.cause.contains("readonly"), "{}", probe.cause);
-    assert_eq!(app.doctor_check("storage.session_write").await.severity, Severity::Ok);
+    assert!(
+        probe.cause.contains("read-only") || probe.cause.contains("readonly"),
+        "{}",
+        probe.cause
+    );
+    assert_eq!(
+        app.doctor_check("storage.session_write").await.severity,
+        Severity::Ok
+    );
 }

@@ -14,15 +14,25 @@ async fn sign_ins_beyond_the_hashing_queue_get_503_with_retry_after() {
     let attempts = (0..12).map(|_| {
         let client = cookieless_client();
         let url = app.url("/login");
-        let form = [("email", user.email.clone()), ("password", "wrong-password-42".to_owned()), ("csrf_token", csrf.clone())];
+        let form = [
+            ("email", user.email.clone()),
+            ("password", "wrong-password-42".to_owned()),
+            ("csrf_token", csrf.clone()),
+        ];
         async move { client.post(url).form(&form).send().await.unwrap() }
     });
     let responses = futures_join_all(attempts).await;
     let busy: Vec<_> = responses.iter().filter(|r| r.status() == 503).collect();
     let answered = responses.iter().filter(|r| r.status() == 401).count();
-    assert!(!busy.is_empty(), "some sign-ins must be refused while the hasher is saturated");
+    assert!(
+        !busy.is_empty(),
+        "some sign-ins must be refused while the hasher is saturated"
+    );
     assert!(answered >= 1, "at least one sign-in is verified");
-    assert!(busy.iter().all(|r| r.headers().get("retry-after").is_some()));
+    assert!(
+        busy.iter()
+            .all(|r| r.headers().get("retry-after").is_some())
+    );
     // Once the burst is over, sign-in works again.
     assert_eq!(app.client_login(&user).await.status(), 200);
 }

@@ -7,14 +7,19 @@ use md5::Digest as _;
 async fn client_sign_in_sets_a_host_only_httponly_lax_cookie_and_redirects_with_a_marker() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
-    let response = app.client_login_with(&app.client, &user.email, &user.password).await;
+    let response = app
+        .client_login_with(&app.client, &user.email, &user.password)
+        .await;
     assert_eq!(response.status(), 303);
     assert!(location(&response).starts_with("/clientarea?signed_in="));
     let line = set_cookie_line(&response, "portcullis_client").expect("session cookie set");
     assert!(line.contains("HttpOnly"), "{line}");
     assert!(line.contains("SameSite=Lax"), "{line}");
     assert!(line.contains("Path=/"), "{line}");
-    assert!(!line.to_lowercase().contains("domain="), "host-only: {line}");
+    assert!(
+        !line.to_lowercase().contains("domain="),
+        "host-only: {line}"
+    );
     assert!(!line.contains("Secure"), "http System URL: {line}");
 }
 
@@ -33,20 +38,40 @@ async fn the_client_area_greets_the_signed_in_user() {
 async fn a_wrong_password_says_login_details_incorrect() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
-    let response = app.client_login_with(&app.client, &user.email, "not-the-password-at-all").await;
+    let response = app
+        .client_login_with(&app.client, &user.email, "not-the-password-at-all")
+        .await;
     assert_eq!(response.status(), 401);
-    assert!(response.text().await.unwrap().contains("Login Details Incorrect. Please try again."));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Login Details Incorrect. Please try again.")
+    );
 }
 
 #[tokio::test]
 async fn unknown_account_and_wrong_password_get_the_same_status_and_body() {
     let app = spawn_app().await;
     app.create_user("known@example.com").await;
-    let wrong = app.client_login_with(&app.client, "known@example.com", "wrong-password-123").await;
-    let unknown = app.client_login_with(&app.client, "nobody@example.com", "wrong-password-123").await;
+    let wrong = app
+        .client_login_with(&app.client, "known@example.com", "wrong-password-123")
+        .await;
+    let unknown = app
+        .client_login_with(&app.client, "nobody@example.com", "wrong-password-123")
+        .await;
     assert_eq!(wrong.status(), unknown.status());
-    let a = wrong.text().await.unwrap().replace("known@example.com", "EMAIL");
-    let b = unknown.text().await.unwrap().replace("nobody@example.com", "EMAIL");
+    let a = wrong
+        .text()
+        .await
+        .unwrap()
+        .replace("known@example.com", "EMAIL");
+    let b = unknown
+        .text()
+        .await
+        .unwrap()
+        .replace("nobody@example.com", "EMAIL");
     assert_eq!(a, b);
 }
 
@@ -54,10 +79,21 @@ async fn unknown_account_and_wrong_password_get_the_same_status_and_body() {
 async fn a_disabled_user_gets_the_same_message_as_a_wrong_password() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
-    sqlx::query("UPDATE users SET disabled = 1").execute(&app.state.db).await.unwrap();
-    let response = app.client_login_with(&app.client, &user.email, &user.password).await;
+    sqlx::query("UPDATE users SET disabled = 1")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let response = app
+        .client_login_with(&app.client, &user.email, &user.password)
+        .await;
     assert_eq!(response.status(), 401);
-    assert!(response.text().await.unwrap().contains("Login Details Incorrect"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Login Details Incorrect")
+    );
 }
 
 #[tokio::test]
@@ -78,15 +114,22 @@ async fn an_admin_signs_in_by_username_and_sees_the_dashboard() {
     let page = app.admin_login(&admin).await;
     assert_eq!(page.status(), 200);
     let body = page.text().await.unwrap();
-    assert!(body.contains("Signed in as alice (Full Administrator)"), "{body}");
+    assert!(
+        body.contains("Signed in as alice (Full Administrator)"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn an_admin_with_a_wrong_password_or_unknown_name_gets_the_same_answer() {
     let app = spawn_app().await;
     app.create_admin("alice").await;
-    let wrong = app.admin_login_with(&app.client, "alice", "wrong-password-123").await;
-    let unknown = app.admin_login_with(&app.client, "mallory", "wrong-password-123").await;
+    let wrong = app
+        .admin_login_with(&app.client, "alice", "wrong-password-123")
+        .await;
+    let unknown = app
+        .admin_login_with(&app.client, "mallory", "wrong-password-123")
+        .await;
     assert_eq!(wrong.status(), 401);
     assert_eq!(unknown.status(), 401);
     let a = wrong.text().await.unwrap().replace("alice", "NAME");
@@ -111,7 +154,9 @@ async fn signing_out_ends_the_session_and_the_sign_in_page_says_so() {
     let user = app.create_user("ada@example.com").await;
     let page = app.client_login(&user).await.text().await.unwrap();
     let csrf = csrf_from(&page);
-    let out = app.post_form(&app.client, "/logout", &[("csrf_token", &csrf)]).await;
+    let out = app
+        .post_form(&app.client, "/logout", &[("csrf_token", &csrf)])
+        .await;
     assert_eq!(out.status(), 303);
     assert_eq!(location(&out), "/login");
     let login = app.get("/login").await.text().await.unwrap();
@@ -132,11 +177,21 @@ async fn a_legacy_php_bcrypt_hash_signs_in_and_is_upgraded_to_argon2id() {
     let app = spawn_app().await;
     let user = app.create_user("legacy@example.com").await;
     // PHP's password_hash() writes $2y$; the algorithm is the same as $2b$.
-    let php = bcrypt::hash(&user.password, 4).unwrap().replacen("$2b$", "$2y$", 1);
-    sqlx::query("UPDATE users SET password_hash = $1").bind(&php).execute(&app.state.db).await.unwrap();
+    let php = bcrypt::hash(&user.password, 4)
+        .unwrap()
+        .replacen("$2b$", "$2y$", 1);
+    sqlx::query("UPDATE users SET password_hash = $1")
+        .bind(&php)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
     let page = app.client_login(&user).await;
     assert_eq!(page.status(), 200);
-    assert!(stored_hash(&app, &user.email).await.starts_with("$argon2id$"));
+    assert!(
+        stored_hash(&app, &user.email)
+            .await
+            .starts_with("$argon2id$")
+    );
 }
 
 #[tokio::test]
@@ -146,12 +201,26 @@ async fn a_legacy_whmcs_md5_salt_hash_signs_in_and_is_upgraded() {
     let salt = "x9:Q";
     let digest = md5::Md5::digest(format!("{salt}{}", user.password).as_bytes());
     let legacy = format!("{}:{salt}", portcullis::token::hex(&digest));
-    sqlx::query("UPDATE users SET password_hash = $1").bind(&legacy).execute(&app.state.db).await.unwrap();
-    let wrong = app.client_login_with(&app.client, &user.email, "not-it-at-all-99").await;
+    sqlx::query("UPDATE users SET password_hash = $1")
+        .bind(&legacy)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let wrong = app
+        .client_login_with(&app.client, &user.email, "not-it-at-all-99")
+        .await;
     assert_eq!(wrong.status(), 401);
-    assert_eq!(stored_hash(&app, &user.email).await, legacy, "no upgrade on a failed sign-in");
+    assert_eq!(
+        stored_hash(&app, &user.email).await,
+        legacy,
+        "no upgrade on a failed sign-in"
+    );
     assert_eq!(app.client_login(&user).await.status(), 200);
-    assert!(stored_hash(&app, &user.email).await.starts_with("$argon2id$"));
+    assert!(
+        stored_hash(&app, &user.email)
+            .await
+            .starts_with("$argon2id$")
+    );
 }
 
 #[tokio::test]
@@ -159,12 +228,29 @@ async fn a_database_outage_during_sign_in_is_an_error_page_not_login_details_inc
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
     let (_, csrf) = app.form_page(&app.client, "/login").await;
-    sqlx::query("ALTER TABLE users RENAME TO users_lost").execute(&app.state.db).await.unwrap();
+    sqlx::query("ALTER TABLE users RENAME TO users_lost")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
     let response = app
-        .post_form(&app.client, "/login", &[("email", &user.email), ("password", &user.password), ("csrf_token", &csrf)])
+        .post_form(
+            &app.client,
+            "/login",
+            &[
+                ("email", &user.email),
+                ("password", &user.password),
+                ("csrf_token", &csrf),
+            ],
+        )
         .await;
     assert_eq!(response.status(), 500);
-    assert!(!response.text().await.unwrap().contains("Login Details Incorrect"));
+    assert!(
+        !response
+            .text()
+            .await
+            .unwrap()
+            .contains("Login Details Incorrect")
+    );
 }
 
 #[tokio::test]
@@ -172,12 +258,25 @@ async fn a_hash_made_by_php_password_hash_signs_in() {
     let app = spawn_app().await;
     let user = app.create_user("php@example.com").await;
     let out = std::process::Command::new("php")
-        .args(["-r", "echo password_hash($argv[1], PASSWORD_DEFAULT);", "--", &user.password])
+        .args([
+            "-r",
+            "echo password_hash($argv[1], PASSWORD_DEFAULT);",
+            "--",
+            &user.password,
+        ])
         .output()
         .expect("php is installed by scripts/test (Debian package php8.2-cli)");
     let php_hash = String::from_utf8(out.stdout).unwrap();
     assert!(php_hash.starts_with("$2y$"), "{php_hash}");
-    sqlx::query("UPDATE users SET password_hash = $1").bind(&php_hash).execute(&app.state.db).await.unwrap();
+    sqlx::query("UPDATE users SET password_hash = $1")
+        .bind(&php_hash)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
     assert_eq!(app.client_login(&user).await.status(), 200);
-    assert!(stored_hash(&app, &user.email).await.starts_with("$argon2id$"));
+    assert!(
+        stored_hash(&app, &user.email)
+            .await
+            .starts_with("$argon2id$")
+    );
 }

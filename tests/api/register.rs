@@ -7,7 +7,14 @@ async fn register(app: &TestApp, email: &str, password: &str, confirm: &str) -> 
     app.post_form(
         &app.client,
         "/register",
-        &[("first_name", "Grace"), ("last_name", "Hopper"), ("email", email), ("password", password), ("password_confirm", confirm), ("csrf_token", &csrf)],
+        &[
+            ("first_name", "Grace"),
+            ("last_name", "Hopper"),
+            ("email", email),
+            ("password", password),
+            ("password_confirm", confirm),
+            ("csrf_token", &csrf),
+        ],
     )
     .await
 }
@@ -33,14 +40,28 @@ async fn a_weak_password_is_refused_next_to_its_field() {
     assert_eq!(r.status(), 422);
     let body = r.text().await.unwrap();
     assert!(body.contains("id=\"password-error\""), "{body}");
-    assert!(body.contains("value=\"grace@example.com\""), "keeps what was typed");
+    assert!(
+        body.contains("value=\"grace@example.com\""),
+        "keeps what was typed"
+    );
 }
 
 #[tokio::test]
 async fn mismatched_passwords_and_a_bad_email_are_reported_by_field() {
     let app = spawn_app().await;
-    let r = register(&app, "grace@example.com", PASSWORD, "something-else-entirely").await;
-    assert!(r.text().await.unwrap().contains("id=\"password_confirm-error\""));
+    let r = register(
+        &app,
+        "grace@example.com",
+        PASSWORD,
+        "something-else-entirely",
+    )
+    .await;
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("id=\"password_confirm-error\"")
+    );
     let r = register(&app, "not-an-email", PASSWORD, PASSWORD).await;
     assert!(r.text().await.unwrap().contains("id=\"email-error\""));
 }
@@ -51,7 +72,10 @@ async fn registering_an_existing_email_is_refused_without_creating_a_second_acco
     app.create_user("grace@example.com").await;
     let r = register(&app, "Grace@Example.com", PASSWORD, PASSWORD).await;
     assert_eq!(r.status(), 422);
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&app.state.db).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
 }
 
@@ -59,5 +83,12 @@ async fn registering_an_existing_email_is_refused_without_creating_a_second_acco
 async fn registration_can_be_switched_off() {
     let app = spawn_with(|c| c.client.registration = false).await;
     assert_eq!(app.get("/register").await.status(), 404);
-    assert!(!app.get("/login").await.text().await.unwrap().contains("/register"));
+    assert!(
+        !app.get("/login")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("/register")
+    );
 }

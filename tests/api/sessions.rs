@@ -6,18 +6,32 @@ use crate::helpers::*;
 async fn signing_in_again_rotates_the_session_id_and_the_old_id_is_dead() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
-    let first = app.client_login_with(&app.client, &user.email, &user.password).await;
+    let first = app
+        .client_login_with(&app.client, &user.email, &user.password)
+        .await;
     let old = set_cookie(&first, "portcullis_client").unwrap();
     // The browser still holds the first session and sends the sign-in form again (an old tab).
     let (_, csrf) = app.form_page(&cookieless_client(), "/login").await;
     let second = app
-        .post_form(&app.client, "/login", &[("email", &user.email), ("password", &user.password), ("csrf_token", &csrf)])
+        .post_form(
+            &app.client,
+            "/login",
+            &[
+                ("email", &user.email),
+                ("password", &user.password),
+                ("csrf_token", &csrf),
+            ],
+        )
         .await;
     let new = set_cookie(&second, "portcullis_client").unwrap();
     assert_ne!(old, new);
-    let with_old = app.get_with_cookie("/clientarea", &format!("portcullis_client={old}")).await;
+    let with_old = app
+        .get_with_cookie("/clientarea", &format!("portcullis_client={old}"))
+        .await;
     assert_eq!(with_old.status(), 303, "the pre-sign-in id must not work");
-    let with_new = app.get_with_cookie("/clientarea", &format!("portcullis_client={new}")).await;
+    let with_new = app
+        .get_with_cookie("/clientarea", &format!("portcullis_client={new}"))
+        .await;
     assert_eq!(with_new.status(), 200);
 }
 
@@ -39,13 +53,19 @@ async fn a_session_id_planted_before_sign_in_is_never_adopted() {
     let response = client
         .post(app.url("/login"))
         .header("cookie", format!("portcullis_client={planted}"))
-        .form(&[("email", user.email.as_str()), ("password", &user.password), ("csrf_token", &csrf_from(&page))])
+        .form(&[
+            ("email", user.email.as_str()),
+            ("password", &user.password),
+            ("csrf_token", &csrf_from(&page)),
+        ])
         .send()
         .await
         .unwrap();
     let issued = set_cookie(&response, "portcullis_client").unwrap();
     assert_ne!(issued, planted);
-    let with_planted = app.get_with_cookie("/clientarea", &format!("portcullis_client={planted}")).await;
+    let with_planted = app
+        .get_with_cookie("/clientarea", &format!("portcullis_client={planted}"))
+        .await;
     assert_eq!(with_planted.status(), 303);
 }
 
@@ -54,23 +74,53 @@ async fn a_user_sees_their_sessions_and_ends_another_one() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
     let phone = new_client();
-    let r = app.client_login_with(&phone, &user.email, &user.password).await;
+    let r = app
+        .client_login_with(&phone, &user.email, &user.password)
+        .await;
     phone.get(app.url(&location(&r))).send().await.unwrap();
     app.client_login(&user).await;
 
     let list = app.get("/account/sessions").await.text().await.unwrap();
-    assert_eq!(list.matches("<tr>").count() - 1, 2, "two sessions and a header row: {list}");
+    assert_eq!(
+        list.matches("<tr>").count() - 1,
+        2,
+        "two sessions and a header row: {list}"
+    );
     assert!(list.contains("This session"));
-    let other = list.split("name=\"session\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let other = list
+        .split("name=\"session\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
     let csrf = csrf_from(&list);
-    let ended = app.post_form(&app.client, "/account/sessions/end", &[("session", &other), ("csrf_token", &csrf)]).await;
+    let ended = app
+        .post_form(
+            &app.client,
+            "/account/sessions/end",
+            &[("session", &other), ("csrf_token", &csrf)],
+        )
+        .await;
     assert_eq!(ended.status(), 303);
 
     let phone_area = phone.get(app.url("/clientarea")).send().await.unwrap();
     assert_eq!(phone_area.status(), 303);
-    let login = phone.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let login = phone
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(login.contains("ended from another session"), "{login}");
-    assert_eq!(app.get("/clientarea").await.status(), 200, "the current session survives");
+    assert_eq!(
+        app.get("/clientarea").await.status(),
+        200,
+        "the current session survives"
+    );
 }
 
 #[tokio::test]
@@ -79,13 +129,22 @@ async fn ending_a_session_that_belongs_to_someone_else_does_nothing() {
     let ada = app.create_user("ada@example.com").await;
     let bob = app.create_user("bob@example.com").await;
     let bob_client = new_client();
-    let r = app.client_login_with(&bob_client, &bob.email, &bob.password).await;
+    let r = app
+        .client_login_with(&bob_client, &bob.email, &bob.password)
+        .await;
     let bob_cookie = set_cookie(&r, "portcullis_client").unwrap();
     let bob_hash = portcullis::token::hash(&bob_cookie);
     let page = app.client_login(&ada).await.text().await.unwrap();
     let csrf = csrf_from(&page);
-    app.post_form(&app.client, "/account/sessions/end", &[("session", &bob_hash), ("csrf_token", &csrf)]).await;
-    let still = app.get_with_cookie("/clientarea", &format!("portcullis_client={bob_cookie}")).await;
+    app.post_form(
+        &app.client,
+        "/account/sessions/end",
+        &[("session", &bob_hash), ("csrf_token", &csrf)],
+    )
+    .await;
+    let still = app
+        .get_with_cookie("/clientarea", &format!("portcullis_client={bob_cookie}"))
+        .await;
     assert_eq!(still.status(), 200);
 }
 
@@ -94,15 +153,26 @@ async fn an_admin_ends_all_other_sessions() {
     let app = spawn_app().await;
     let admin = app.create_admin("alice").await;
     let laptop = new_client();
-    let r = app.admin_login_with(&laptop, &admin.username, &admin.password).await;
+    let r = app
+        .admin_login_with(&laptop, &admin.username, &admin.password)
+        .await;
     laptop.get(app.url(&location(&r))).send().await.unwrap();
     app.admin_login(&admin).await;
     let list = app.get("/admin/sessions").await.text().await.unwrap();
     assert!(list.contains("End all other sessions"));
     let csrf = csrf_from(&list);
-    let r = app.post_form(&app.client, "/admin/sessions/end-others", &[("csrf_token", &csrf)]).await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/sessions/end-others",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(laptop.get(app.url("/admin")).send().await.unwrap().status(), 303);
+    assert_eq!(
+        laptop.get(app.url("/admin")).send().await.unwrap().status(),
+        303
+    );
     assert_eq!(app.get("/admin").await.status(), 200);
 }
 

@@ -3,7 +3,10 @@
 use crate::helpers::*;
 
 async fn setup_link(app: &TestApp) -> String {
-    let link = portcullis::account::setup_link_if_needed(&app.state).await.unwrap().expect("no admin yet");
+    let link = portcullis::account::setup_link_if_needed(&app.state)
+        .await
+        .unwrap()
+        .expect("no admin yet");
     link.strip_prefix(&app.address).unwrap().to_owned()
 }
 
@@ -13,12 +16,27 @@ async fn the_setup_link_creates_the_first_full_administrator_and_signs_them_in()
     let path = setup_link(&app).await;
     let (_, csrf) = app.form_page(&app.client, &path).await;
     let r = app
-        .post_form(&app.client, &path, &[("username", "owner"), ("email", "owner@example.com"), ("password", PASSWORD), ("password_confirm", PASSWORD), ("csrf_token", &csrf)])
+        .post_form(
+            &app.client,
+            &path,
+            &[
+                ("username", "owner"),
+                ("email", "owner@example.com"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 303);
     let dash = app.get(&location(&r)).await.text().await.unwrap();
     assert!(dash.contains("owner (Full Administrator)"), "{dash}");
-    assert!(portcullis::account::setup_link_if_needed(&app.state).await.unwrap().is_none());
+    assert!(
+        portcullis::account::setup_link_if_needed(&app.state)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let again = app.get(&path).await;
     assert_eq!(again.status(), 403);
     assert!(again.text().await.unwrap().contains("already used"));
@@ -31,7 +49,12 @@ async fn an_expired_setup_link_says_when_it_expired() {
     app.clock.advance(3601);
     let r = app.get(&path).await;
     assert_eq!(r.status(), 403);
-    assert!(r.text().await.unwrap().contains("expired at 2026-11-28 13:00 UTC"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("expired at 2026-11-28 13:00 UTC")
+    );
 }
 
 #[tokio::test]

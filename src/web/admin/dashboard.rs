@@ -5,7 +5,10 @@ use crate::web::page::{self, AdminDashboardPage};
 use axum::response::Response;
 
 /// The dashboard.
-pub async fn get_dashboard(gate: RequirePermission<MainHomepage>, CsrfToken(csrf): CsrfToken) -> Response {
+pub async fn get_dashboard(
+    gate: RequirePermission<MainHomepage>,
+    CsrfToken(csrf): CsrfToken,
+) -> Response {
     let current = gate.current;
     page::render(&AdminDashboardPage {
         title: "Dashboard",

@@ -8,7 +8,11 @@ use axum::extract::State;
 use axum::response::Response;
 
 /// Runs every check and shows the results.
-pub async fn get_health(State(state): State<AppState>, gate: RequirePermission<ViewSystemHealth>, CsrfToken(csrf): CsrfToken) -> Response {
+pub async fn get_health(
+    State(state): State<AppState>,
+    gate: RequirePermission<ViewSystemHealth>,
+    CsrfToken(csrf): CsrfToken,
+) -> Response {
     let checks = doctor::run_all(&state).await;
     page::render(&HealthPage {
         title: "System Health",

@@ -21,7 +21,12 @@ pub struct AdminLoginForm {
     password: String,
 }
 
-fn page(csrf: String, notice: Option<String>, error: Option<String>, username: String) -> LoginPage {
+fn page(
+    csrf: String,
+    notice: Option<String>,
+    error: Option<String>,
+    username: String,
+) -> LoginPage {
     LoginPage {
         title: "Admin sign in",
         nav: None,
@@ -36,7 +41,11 @@ fn page(csrf: String, notice: Option<String>, error: Option<String>, username: S
 }
 
 /// Shows the form, with why the previous session ended.
-pub async fn get_login(State(state): State<AppState>, SessionInfo(loaded): SessionInfo, CsrfToken(csrf): CsrfToken) -> Response {
+pub async fn get_login(
+    State(state): State<AppState>,
+    SessionInfo(loaded): SessionInfo,
+    CsrfToken(csrf): CsrfToken,
+) -> Response {
     if loaded.as_ref().and_then(|l| l.live()).is_some() {
         return Redirect::to("/admin").into_response();
     }
@@ -69,7 +78,12 @@ pub async fn post_login(
         }
         Err(LoginError::InvalidCredentials) => {
             tracing::warn!(ip = %addr.ip, "admin sign-in failed");
-            let body = page(csrf, None, Some(LoginError::InvalidCredentials.to_string()), form.username.chars().take(64).collect());
+            let body = page(
+                csrf,
+                None,
+                Some(LoginError::InvalidCredentials.to_string()),
+                form.username.chars().take(64).collect(),
+            );
             Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
         }
         Err(LoginError::Busy) => Err(AppError::Busy),
@@ -78,6 +92,9 @@ pub async fn post_login(
 }
 
 /// Ends the session.
-pub async fn post_logout(State(state): State<AppState>, SessionInfo(loaded): SessionInfo) -> AppResult<Response> {
+pub async fn post_logout(
+    State(state): State<AppState>,
+    SessionInfo(loaded): SessionInfo,
+) -> AppResult<Response> {
     signin::sign_out(&state, loaded.as_ref(), "/admin/login").await
 }

@@ -26,7 +26,13 @@ pub struct SetupForm {
     password_confirm: String,
 }
 
-fn page(state: &AppState, csrf: String, token: String, form: &SetupForm, errors: Vec<FieldError>) -> SetupPage {
+fn page(
+    state: &AppState,
+    csrf: String,
+    token: String,
+    form: &SetupForm,
+    errors: Vec<FieldError>,
+) -> SetupPage {
     SetupPage {
         title: "Set up Portcullis",
         nav: None,
@@ -51,9 +57,19 @@ async fn usable(state: &AppState, token: &str) -> AppResult<()> {
 }
 
 /// Shows the form.
-pub async fn get_setup(State(state): State<AppState>, Path(token): Path<String>, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
+pub async fn get_setup(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    CsrfToken(csrf): CsrfToken,
+) -> AppResult<Response> {
     usable(&state, &token).await?;
-    Ok(page::render(&page(&state, csrf, token, &SetupForm::default(), Vec::new())))
+    Ok(page::render(&page(
+        &state,
+        csrf,
+        token,
+        &SetupForm::default(),
+        Vec::new(),
+    )))
 }
 
 /// Creates the first admin and signs them in.
@@ -72,7 +88,11 @@ pub async fn post_setup(
         account::complete_setup(
             &state,
             &token,
-            &NewAdmin { username: &form.username, email: &form.email, password: &password },
+            &NewAdmin {
+                username: &form.username,
+                email: &form.email,
+                password: &password,
+            },
         )
         .await
     } else {

@@ -23,7 +23,13 @@ pub struct LoginForm {
     remember: Option<String>,
 }
 
-fn page(state: &AppState, csrf: String, notice: Option<String>, error: Option<String>, email: String) -> LoginPage {
+fn page(
+    state: &AppState,
+    csrf: String,
+    notice: Option<String>,
+    error: Option<String>,
+    email: String,
+) -> LoginPage {
     LoginPage {
         title: "Sign in",
         nav: None,
@@ -38,12 +44,20 @@ fn page(state: &AppState, csrf: String, notice: Option<String>, error: Option<St
 }
 
 /// Shows the form, with why the previous session ended (F02).
-pub async fn get_login(State(state): State<AppState>, SessionInfo(loaded): SessionInfo, CsrfToken(csrf): CsrfToken) -> Response {
+pub async fn get_login(
+    State(state): State<AppState>,
+    SessionInfo(loaded): SessionInfo,
+    CsrfToken(csrf): CsrfToken,
+) -> Response {
     if loaded.as_ref().and_then(|l| l.live()).is_some() {
         return Redirect::to("/clientarea").into_response();
     }
     let (notice, jar) = signin::previous_session_notice(&state, Realm::Client, loaded.as_ref());
-    (jar, page::render(&page(&state, csrf, notice, None, String::new()))).into_response()
+    (
+        jar,
+        page::render(&page(&state, csrf, notice, None, String::new())),
+    )
+        .into_response()
 }
 
 /// Checks the credentials and starts a session.
@@ -72,7 +86,13 @@ pub async fn post_login(
         }
         Err(LoginError::InvalidCredentials) => {
             tracing::info!(ip = %addr.ip, "client sign-in failed");
-            let body = page(&state, csrf, None, Some(LoginError::InvalidCredentials.to_string()), form.email.chars().take(254).collect());
+            let body = page(
+                &state,
+                csrf,
+                None,
+                Some(LoginError::InvalidCredentials.to_string()),
+                form.email.chars().take(254).collect(),
+            );
             Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
         }
         Err(LoginError::Busy) => Err(AppError::Busy),
@@ -81,6 +101,9 @@ pub async fn post_login(
 }
 
 /// Ends the session.
-pub async fn post_logout(State(state): State<AppState>, SessionInfo(loaded): SessionInfo) -> AppResult<Response> {
+pub async fn post_logout(
+    State(state): State<AppState>,
+    SessionInfo(loaded): SessionInfo,
+) -> AppResult<Response> {
     signin::sign_out(&state, loaded.as_ref(), "/login").await
 }

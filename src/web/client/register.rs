@@ -27,7 +27,12 @@ pub struct RegisterForm {
     password_confirm: String,
 }
 
-fn page(state: &AppState, csrf: String, form: &RegisterForm, errors: Vec<FieldError>) -> RegisterPage {
+fn page(
+    state: &AppState,
+    csrf: String,
+    form: &RegisterForm,
+    errors: Vec<FieldError>,
+) -> RegisterPage {
     let clip = |s: &str, n: usize| s.chars().take(n).collect::<String>();
     RegisterPage {
         title: "Create your account",
@@ -50,9 +55,17 @@ fn closed(state: &AppState) -> Result<(), AppError> {
 }
 
 /// Shows the form.
-pub async fn get_register(State(state): State<AppState>, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
+pub async fn get_register(
+    State(state): State<AppState>,
+    CsrfToken(csrf): CsrfToken,
+) -> AppResult<Response> {
     closed(&state)?;
-    Ok(page::render(&page(&state, csrf, &RegisterForm::default(), Vec::new())))
+    Ok(page::render(&page(
+        &state,
+        csrf,
+        &RegisterForm::default(),
+        Vec::new(),
+    )))
 }
 
 /// Creates the user and their client account, then signs them in.
@@ -98,9 +111,11 @@ pub async fn post_register(
             };
             signin::start_session(&state, sign_in, "/clientarea").await
         }
-        Err(CreateError::Invalid(errors)) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page::render(&page(&state, csrf, &form, errors))).into_response())
-        }
+        Err(CreateError::Invalid(errors)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page::render(&page(&state, csrf, &form, errors)),
+        )
+            .into_response()),
         Err(CreateError::Busy) => Err(AppError::Busy),
         Err(CreateError::Unexpected(e)) => Err(AppError::Unexpected(e)),
     }

@@ -11,17 +11,32 @@ use axum::response::Response;
 const BASE: &str = "/account/sessions";
 
 /// Lists the user's sessions.
-pub async fn get_sessions(State(state): State<AppState>, current: CurrentClient, CsrfToken(csrf): CsrfToken) -> AppResult<Response> {
-    let nav = Nav { admin: false, name: current.user.first_name.clone(), csrf };
+pub async fn get_sessions(
+    State(state): State<AppState>,
+    current: CurrentClient,
+    CsrfToken(csrf): CsrfToken,
+) -> AppResult<Response> {
+    let nav = Nav {
+        admin: false,
+        name: current.user.first_name.clone(),
+        csrf,
+    };
     sessions::list(&state, &current.session, nav, BASE).await
 }
 
 /// Ends one of the user's sessions.
-pub async fn post_end(State(state): State<AppState>, current: CurrentClient, Form(form): Form<EndForm>) -> AppResult<Response> {
+pub async fn post_end(
+    State(state): State<AppState>,
+    current: CurrentClient,
+    Form(form): Form<EndForm>,
+) -> AppResult<Response> {
     sessions::end_one(&state, &current.session, &form.session, BASE).await
 }
 
 /// Ends all of the user's other sessions.
-pub async fn post_end_others(State(state): State<AppState>, current: CurrentClient) -> AppResult<Response> {
+pub async fn post_end_others(
+    State(state): State<AppState>,
+    current: CurrentClient,
+) -> AppResult<Response> {
     sessions::end_others(&state, &current.session, BASE).await
 }

@@ -40,7 +40,12 @@ pub fn request_origin(request: &Request, addr: &ClientAddr) -> Option<String> {
     };
     let host = forwarded("x-forwarded-host")
         .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()))
-        .or_else(|| request.uri().authority().map(axum::http::uri::Authority::as_str))?;
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(axum::http::uri::Authority::as_str)
+        })?;
     // Let the URL parser normalise case, IDNA and default ports; refuse what it cannot parse.
     let url = url::Url::parse(&format!("{scheme}://{host}/")).ok()?;
     if url.path() != "/" || !url.username().is_empty() {
@@ -59,10 +64,14 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         .extensions()
         .get::<ClientAddr>()
         .copied()
-        .unwrap_or(ClientAddr { ip: [0, 0, 0, 0].into(), peer_trusted: false });
+        .unwrap_or(ClientAddr {
+            ip: [0, 0, 0, 0].into(),
+            peer_trusted: false,
+        });
     let system = state.config.system_url.origin();
     let Some(used) = request_origin(&request, &addr) else {
-        return AppError::BadRequest("The request has no valid Host header.".into()).into_response();
+        return AppError::BadRequest("The request has no valid Host header.".into())
+            .into_response();
     };
     if used == system {
         return next.run(request).await;

@@ -29,7 +29,11 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
         v4 @ IpAddr::V4(_) => v4,
     };
-    let peer_trusted = state.config.trusted_proxies.iter().any(|n| n.contains(peer));
+    let peer_trusted = state
+        .config
+        .trusted_proxies
+        .iter()
+        .any(|n| n.contains(peer));
     request.extensions_mut().insert(ClientAddr {
         ip: peer,
         peer_trusted,

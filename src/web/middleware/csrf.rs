@@ -49,7 +49,10 @@ fn cross_site(request: &Request, system_origin: &str) -> bool {
 
 /// Verifies the request's token; passes safe methods through.
 pub async fn verify(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
         return next.run(request).await;
     }
     let path = request.uri().path().to_owned();
@@ -58,9 +61,8 @@ pub async fn verify(State(state): State<AppState>, request: Request, next: Next)
         .get::<LoadedSession>()
         .and_then(|s| s.live().map(|l| l.id_hash.clone()));
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
-        Ok(b) => b,
-        Err(_) => return AppError::PayloadTooLarge.into_response(),
+    let Ok(bytes) = axum::body::to_bytes(body, state.config.max_body_bytes).await else {
+        return AppError::PayloadTooLarge.into_response();
     };
     let request = Request::from_parts(parts, Body::from(bytes.clone()));
     let result = if cross_site(&request, &state.config.system_url.origin()) {
@@ -88,7 +90,9 @@ pub async fn verify(State(state): State<AppState>, request: Request, next: Next)
         Ok(()) => next.run(request).await,
         Err(kind) => {
             let now = state.clock.unix();
-            if let Err(e) = crate::db::counter::record(&state.db, COUNTER, kind.as_str(), &path, now).await {
+            if let Err(e) =
+                crate::db::counter::record(&state.db, COUNTER, kind.as_str(), &path, now).await
+            {
                 tracing::warn!(error = %e, "could not record a CSRF failure");
             }
             tracing::info!(kind = kind.as_str(), path, "CSRF check failed");

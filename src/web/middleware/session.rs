@@ -123,10 +123,21 @@ async fn check_marker(
         .map_err(|e| AppError::StorageUnavailable(e.to_string()))?;
     if issued.is_some_and(|row| row.ended_at.is_none()) {
         let now = state.clock.unix();
-        if let Err(e) = crate::db::counter::record(&state.db, COOKIE_LOSS_COUNTER, "marker_without_cookie", path, now).await {
+        if let Err(e) = crate::db::counter::record(
+            &state.db,
+            COOKIE_LOSS_COUNTER,
+            "marker_without_cookie",
+            path,
+            now,
+        )
+        .await
+        {
             tracing::warn!(error = %e, "could not record a cookie-loss event");
         }
-        tracing::warn!(path, "browser did not return the session cookie after sign-in");
+        tracing::warn!(
+            path,
+            "browser did not return the session cookie after sign-in"
+        );
         let https = state.config.system_url.is_https();
         return Err(AppError::CookieLoss {
             https_system_url: https,

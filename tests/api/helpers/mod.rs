@@ -29,16 +29,22 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the real application after `configure` adjusts the configuration.
 pub async fn spawn_with(configure: impl FnOnce(&mut RawConfig)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = listener.local_addr().unwrap().port();
-    let mut raw = RawConfig::default();
-    raw.data_dir = dir.path().display().to_string();
+    let mut raw = RawConfig {
+        data_dir: dir.path().display().to_string(),
+        ..RawConfig::default()
+    };
     raw.server.listen = format!("127.0.0.1:{port}");
     raw.server.system_url = format!("http://127.0.0.1:{port}/");
     configure(&mut raw);
     let config = raw.validate().expect("valid test configuration");
     let clock = Arc::new(MockClock::new("2026-11-28T12:00:00Z".parse().unwrap()));
-    let app = Application::with_listener(config, clock.clone(), listener).await.expect("application builds");
+    let app = Application::with_listener(config, clock.clone(), listener)
+        .await
+        .expect("application builds");
     let state = app.state.clone();
     tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
@@ -62,7 +68,10 @@ pub fn new_client() -> reqwest::Client {
 
 /// A client that never stores cookies (a browser that drops them).
 pub fn cookieless_client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// The value of `name="csrf_token"` in a page.
@@ -75,7 +84,11 @@ pub fn csrf_from(html: &str) -> String {
 
 /// The `Location` header.
 pub fn location(response: &reqwest::Response) -> String {
-    response.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    response
+        .headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
 }
 
 /// The value a `Set-Cookie` header gives to cookie `name`, if any.
@@ -119,19 +132,40 @@ impl TestApp {
 
     /// GET with the app's own client.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Fetches a page and returns its body and CSRF token.
     pub async fn form_page(&self, client: &reqwest::Client, path: &str) -> (String, String) {
-        let body = client.get(self.url(path)).send().await.unwrap().text().await.unwrap();
+        let body = client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let csrf = csrf_from(&body);
         (body, csrf)
     }
 
     /// POSTs a form (adds nothing: callers include `csrf_token` when they want one).
-    pub async fn post_form(&self, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        client.post(self.url(path)).form(fields).send().await.expect("request")
+    pub async fn post_form(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Creates a user (and client account) directly through the domain layer.
@@ -139,11 +173,19 @@ impl TestApp {
         let password = secrecy::SecretString::from(PASSWORD.to_owned());
         portcullis::account::create_user(
             &self.state,
-            &portcullis::account::NewUser { email, first_name: "Ada", last_name: "Lovelace", password: &password },
+            &portcullis::account::NewUser {
+                email,
+                first_name: "Ada",
+                last_name: "Lovelace",
+                password: &password,
+            },
         )
         .await
         .expect("user created");
-        TestUser { email: email.to_owned(), password: PASSWORD.to_owned() }
+        TestUser {
+            email: email.to_owned(),
+            password: PASSWORD.to_owned(),
+        }
     }
 
     /// Creates a Full Administrator.
@@ -151,37 +193,76 @@ impl TestApp {
         let password = secrecy::SecretString::from(PASSWORD.to_owned());
         portcullis::account::create_admin(
             &self.state,
-            &portcullis::account::NewAdmin { username, email: &format!("{username}@example.com"), password: &password },
+            &portcullis::account::NewAdmin {
+                username,
+                email: &format!("{username}@example.com"),
+                password: &password,
+            },
             1,
         )
         .await
         .expect("admin created");
-        TestAdmin { username: username.to_owned(), password: PASSWORD.to_owned() }
+        TestAdmin {
+            username: username.to_owned(),
+            password: PASSWORD.to_owned(),
+        }
     }
 
     /// Signs a user in with `client` the way a browser does: load the form, post it.
-    pub async fn client_login_with(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+    pub async fn client_login_with(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
         let (_, csrf) = self.form_page(client, "/login").await;
-        self.post_form(client, "/login", &[("email", email), ("password", password), ("csrf_token", &csrf)]).await
+        self.post_form(
+            client,
+            "/login",
+            &[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await
     }
 
     /// Signs a user in with the app's client and follows the redirect to the client area.
     pub async fn client_login(&self, user: &TestUser) -> reqwest::Response {
-        let response = self.client_login_with(&self.client, &user.email, &user.password).await;
+        let response = self
+            .client_login_with(&self.client, &user.email, &user.password)
+            .await;
         assert_eq!(response.status(), 303, "sign-in should redirect");
         let next = location(&response);
         self.client.get(self.url(&next)).send().await.unwrap()
     }
 
     /// Signs an admin in with `client`.
-    pub async fn admin_login_with(&self, client: &reqwest::Client, username: &str, password: &str) -> reqwest::Response {
+    pub async fn admin_login_with(
+        &self,
+        client: &reqwest::Client,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
         let (_, csrf) = self.form_page(client, "/admin/login").await;
-        self.post_form(client, "/admin/login", &[("username", username), ("password", password), ("csrf_token", &csrf)]).await
+        self.post_form(
+            client,
+            "/admin/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await
     }
 
     /// Signs an admin in with the app's client and follows the redirect.
     pub async fn admin_login(&self, admin: &TestAdmin) -> reqwest::Response {
-        let response = self.admin_login_with(&self.client, &admin.username, &admin.password).await;
+        let response = self
+            .admin_login_with(&self.client, &admin.username, &admin.password)
+            .await;
         assert_eq!(response.status(), 303, "admin sign-in should redirect");
         let next = location(&response);
         self.client.get(self.url(&next)).send().await.unwrap()
@@ -189,7 +270,12 @@ impl TestApp {
 
     /// A GET that sends exactly this cookie header and nothing else.
     pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
-        cookieless_client().get(self.url(path)).header(COOKIE, cookie).send().await.unwrap()
+        cookieless_client()
+            .get(self.url(path))
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Runs every doctor check in-process and returns the one with `id`.
