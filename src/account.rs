@@ -324,3 +324,83 @@ pub async fn complete_setup(
     .await?;
     Ok(id)
 }
+
+/// Changes a signed-in person's password after checking the current one, and ends every other
+/// session of theirs (reason `password_changed`): whoever knew the old password is signed out.
+///
+/// # Errors
+/// Field errors (`current_password`, `password`), `Busy`, or storage errors.
+pub async fn change_password(
+    state: &AppState,
+    session: &crate::session::Session,
+    current: &SecretString,
+    new: &SecretString,
+) -> Result<u64, CreateError> {
+    use crate::auth::password::Verification;
+    use crate::session::Realm;
+    let (stored, inputs, policy) = match session.realm {
+        Realm::Client => {
+            let user = db::account::find_user_by_id(&state.db, session.subject_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the signed-in user no longer exists"))?;
+            let inputs = vec![
+                user.email.clone(),
+                user.first_name.clone(),
+                user.last_name.clone(),
+            ];
+            (user.password_hash, inputs, client_policy(state))
+        }
+        Realm::Admin => {
+            let admin = db::account::find_admin_by_id(&state.db, session.subject_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the signed-in admin no longer exists"))?;
+            let inputs = vec![admin.username.clone(), admin.email.clone()];
+            (Some(admin.password_hash), inputs, admin_policy(state))
+        }
+    };
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let mut errors = Vec::new();
+    check_password(&policy, new, &inputs, &mut errors);
+    let verified = state
+        .hasher
+        .verify(current.clone(), stored)
+        .await
+        .map_err(|e| match e {
+            HashError::Busy => CreateError::Busy,
+            other => CreateError::Unexpected(anyhow::anyhow!(other.to_string())),
+        })?;
+    if !matches!(verified, Verification::Match { .. }) {
+        errors.insert(
+            0,
+            FieldError {
+                field: "current_password",
+                message: "This is not your current password.".into(),
+            },
+        );
+    }
+    if !errors.is_empty() {
+        return Err(CreateError::Invalid(errors));
+    }
+    let hash = hash(state, new).await?;
+    let now = state.clock.unix();
+    let mut tx = state.db.begin().await?;
+    match session.realm {
+        Realm::Client => {
+            db::account::update_user_password(&mut *tx, session.subject_id, &hash, now).await?
+        }
+        Realm::Admin => {
+            db::account::update_admin_password(&mut *tx, session.subject_id, &hash, now).await?
+        }
+    }
+    let ended = db::session::end_all_for_subject(
+        &mut *tx,
+        session.realm.as_str(),
+        session.subject_id,
+        Some(&session.id_hash),
+        crate::session::EndReason::PasswordChanged.as_str(),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ended)
+}

@@ -452,9 +452,7 @@ fn from_figment(error: &figment::Error) -> ConfigError {
         Kind::InvalidType(actual, expected) => {
             ConfigError::new(&key, &actual, format!("a value of type {expected}"))
         }
-        Kind::InvalidValue(actual, expected) => {
-            ConfigError::new(&key, &actual, expected.clone())
-        }
+        Kind::InvalidValue(actual, expected) => ConfigError::new(&key, &actual, expected.clone()),
         other => ConfigError::new(&key, &"(unreadable)", other.to_string()),
     }
 }
@@ -955,6 +953,29 @@ mod example_file {
                     node = node[*part].as_table().unwrap();
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod parser_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn trusted_entries_and_system_urls_never_panic(s in ".{0,80}") {
+            let _ = ipnet_lite::parse_entry(&s);
+            let _ = SystemUrl::parse(&s);
+            let _ = crate::db::sqlite_path(&s);
+            let _ = redact_url(&s);
+        }
+
+        #[test]
+        fn parsed_ranges_contain_their_own_address(a in any::<[u8; 4]>(), prefix in 0u8..=32) {
+            let ip = std::net::IpAddr::from(a);
+            let nets = ipnet_lite::parse_entry(&format!("{ip}/{prefix}")).unwrap();
+            prop_assert!(nets[0].contains(ip));
         }
     }
 }

@@ -1,29 +1,39 @@
-//! Bounded password hashing off the async threads.
+//! Bounded password hashing off the async worker threads.
 //!
-//! Argon2id costs ~20 ms of CPU and 19 MiB per hash. Run on the async workers it would stall
-//! every other request; queued without bound it would grow memory under a sign-in flood. So at
-//! most `concurrency` hashes run at once on blocking threads, at most `queue` more wait, and
-//! anyone beyond that gets [`HashError::Busy`] at once (the web layer answers 503 with
-//! `Retry-After`).
+//! This module owns *where and how many*: every hash or verification from [`super::password`]
+//! costs about 20 ms of CPU and 19 MiB, so run on the async workers it would stall every other
+//! request, and queued without bound it would grow memory under a sign-in flood. A [`Hasher`]
+//! runs at most `concurrency` of them at once on tokio's blocking threads, lets at most `queue`
+//! more callers wait, and answers anyone beyond that with [`HashError::Busy`] at once (the web
+//! layer turns that into 503 with `Retry-After`).
+//!
+//! It does not know hash formats or password rules; those live in [`super::password`] and
+//! [`super::policy`]. Passwords arrive as [`SecretString`] and are only exposed inside the
+//! blocking task; nothing here logs them.
 
-use super::password::{self, PasswordError, Verification};
-use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use secrecy::{ExposeSecret as _, SecretString};
 use tokio::sync::Semaphore;
 
-/// Why hashing did not happen.
+use super::password::{self, PasswordError, Verification};
+
+/// Why a hash or verification through the [`Hasher`] did not produce an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
-    #[error("too many password hashes are queued")]
+    /// As many callers as allowed are already hashing or waiting; try again shortly.
+    #[error("too many passwords are being checked right now; try again shortly")]
     Busy,
+    /// The password functions refused (unusable stored hash, hashing library failure).
     #[error(transparent)]
     Password(#[from] PasswordError),
-    #[error("the hashing task failed: {0}")]
+    /// The blocking task failed (it panicked or the runtime is shutting down).
+    #[error("the password hashing task failed: {0}")]
     Unexpected(String),
 }
 
-/// The bounded hashing pool. Cheap to clone.
+/// A bounded pool for password hashing. Cloning is cheap and shares the same bounds.
 #[derive(Clone, Debug)]
 pub struct Hasher {
     inner: Arc<Inner>,
@@ -31,103 +41,130 @@ pub struct Hasher {
 
 #[derive(Debug)]
 struct Inner {
-    running: Semaphore,
-    /// Callers admitted (running or waiting).
+    /// One permit per hash allowed to run at once. Shared by `Arc` so that permits can move
+    /// into the blocking task.
+    running: Arc<Semaphore>,
+    /// Callers admitted and not yet finished: running plus waiting for a permit.
     admitted: AtomicUsize,
+    /// Most callers admitted at once: concurrency plus queue.
     limit: usize,
 }
 
-/// Gives the admission slot back however the caller leaves (finished, failed or cancelled).
-struct Admission<'a>(&'a AtomicUsize);
+/// One admitted caller. Dropping it gives the slot back, whether the work finished, failed,
+/// panicked or the caller's future was dropped while waiting.
+struct Admission {
+    inner: Arc<Inner>,
+}
 
-impl Drop for Admission<'_> {
+impl Drop for Admission {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.inner.admitted.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 impl Hasher {
-    /// A pool running `concurrency` hashes at once (at least one) with `queue` waiting.
+    /// A pool that runs at most `concurrency` hashes at once (at least one; about one per core
+    /// is right) and lets at most `queue` further callers wait for a turn.
+    #[must_use]
     pub fn new(concurrency: usize, queue: usize) -> Self {
-        let concurrency = concurrency.max(1);
+        // `Semaphore::new` panics above MAX_PERMITS; a misconfigured number must not crash us.
+        let concurrency = concurrency.clamp(1, Semaphore::MAX_PERMITS);
         Self {
             inner: Arc::new(Inner {
-                running: Semaphore::new(concurrency),
+                running: Arc::new(Semaphore::new(concurrency)),
                 admitted: AtomicUsize::new(0),
-                limit: concurrency + queue,
+                limit: concurrency.saturating_add(queue),
             }),
         }
     }
 
-    /// Callers currently hashing or waiting.
+    /// Callers currently hashing or waiting for a turn (for diagnostics).
+    #[must_use]
     pub fn in_flight(&self) -> usize {
         self.inner.admitted.load(Ordering::Acquire)
     }
 
-    fn admit(&self) -> Result<Admission<'_>, HashError> {
-        let admitted = &self.inner.admitted;
-        let mut current = admitted.load(Ordering::Acquire);
-        loop {
-            if current >= self.inner.limit {
-                return Err(HashError::Busy);
-            }
-            match admitted.compare_exchange_weak(
-                current,
-                current + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Ok(Admission(admitted)),
-                Err(seen) => current = seen,
-            }
-        }
+    /// The most callers that may be hashing or waiting at once (`concurrency + queue`).
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.inner.limit
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, HashError> {
-        let _admission = self.admit()?;
-        let _permit = self
-            .inner
-            .running
-            .acquire()
-            .await
-            .map_err(|e| HashError::Unexpected(e.to_string()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| HashError::Unexpected(e.to_string()))
-    }
-
-    /// Hashes a new password.
+    /// Hashes a new password with the current parameters, off the async threads.
     ///
     /// # Errors
-    /// `Busy` when the queue is full; hashing failures.
+    /// [`HashError::Busy`] when the pool and its queue are full; otherwise hashing failures.
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
-        Ok(self
+        let hashed = self
             .run(move || password::hash_password(password.expose_secret()))
-            .await??)
+            .await?;
+        Ok(hashed?)
     }
 
-    /// Verifies a password; `None` (unknown account) costs the same and never matches.
+    /// Verifies a password against a stored hash, off the async threads.
+    ///
+    /// `stored` is `None` for an unknown account: the same verification work is done against a
+    /// dummy hash and the answer is [`Verification::Mismatch`], so the time taken does not
+    /// reveal whether the account exists.
     ///
     /// # Errors
-    /// `Busy` when the queue is full; unusable stored hashes.
+    /// [`HashError::Busy`] when the pool and its queue are full; [`HashError::Password`] when
+    /// the stored hash is unusable.
     pub async fn verify(
         &self,
         password: SecretString,
         stored: Option<String>,
     ) -> Result<Verification, HashError> {
         let outcome = self
-            .run(move || match stored {
-                Some(hash) => password::verify_password(password.expose_secret(), &hash),
-                None => {
+            .run(move || {
+                if let Some(stored) = stored {
+                    password::verify_password(password.expose_secret(), &stored)
+                } else {
                     password::burn_verification(password.expose_secret());
                     Ok(Verification::Mismatch)
                 }
             })
             .await?;
         Ok(outcome?)
+    }
+
+    /// Takes an admission slot, or fails with `Busy` without waiting when none is free.
+    fn admit(&self) -> Result<Admission, HashError> {
+        // Increment only while under the limit, so "running + waiting" never exceeds it even
+        // for a moment (a plain fetch_add followed by a check could overshoot under a race).
+        self.inner
+            .admitted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.inner.limit).then_some(n + 1)
+            })
+            .map_err(|_| HashError::Busy)?;
+        Ok(Admission {
+            inner: Arc::clone(&self.inner),
+        })
+    }
+
+    /// Runs `work` on a blocking thread once admitted and given a permit.
+    async fn run<T, F>(&self, work: F) -> Result<T, HashError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let admission = self.admit()?;
+        // If the caller's future is dropped while waiting here, `admission` is dropped with it
+        // and the queue slot comes back.
+        let permit = Arc::clone(&self.inner.running)
+            .acquire_owned()
+            .await
+            .map_err(|_| HashError::Unexpected("the hashing pool is closed".to_owned()))?;
+        let task = tokio::task::spawn_blocking(move || {
+            // The blocking task, not the caller, holds the permit and the slot: once started, a
+            // hash keeps the CPU busy until it ends even if the caller has gone away, so
+            // releasing them at cancellation would let abandoned hashes pile up unbounded.
+            let _permit = permit;
+            let _admission = admission;
+            work()
+        });
+        task.await.map_err(|e| HashError::Unexpected(e.to_string()))
     }
 }
 
@@ -139,57 +176,145 @@ mod tests {
         SecretString::from(s.to_owned())
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_full_queue_answers_busy_and_frees_its_slots_afterwards() {
-        let hasher = Hasher::new(1, 0);
-        let stored = password::hash_password("pw").unwrap();
-        let tasks: Vec<_> = (0..6)
-            .map(|_| {
-                let h = hasher.clone();
-                let s = stored.clone();
-                tokio::spawn(async move { h.verify(secret("pw"), Some(s)).await })
-            })
-            .collect();
-        let mut busy = 0;
-        let mut ok = 0;
-        for t in tasks {
-            match t.await.unwrap() {
-                Err(HashError::Busy) => busy += 1,
-                Ok(Verification::Match { .. }) => ok += 1,
-                other => panic!("{other:?}"),
+    /// Yields to the scheduler until `ready` holds; the bound keeps a broken test from hanging.
+    async fn wait_until(ready: impl Fn() -> bool) {
+        for _ in 0..10_000 {
+            if ready() {
+                return;
             }
+            tokio::task::yield_now().await;
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        assert!(busy >= 1 && ok >= 1, "busy {busy}, ok {ok}");
-        assert_eq!(hasher.in_flight(), 0);
-        assert!(hasher.verify(secret("pw"), Some(stored)).await.is_ok());
+        panic!("condition not reached");
     }
 
     #[tokio::test]
-    async fn a_cancelled_waiter_releases_its_slot() {
-        let hasher = Hasher::new(1, 1);
-        let fut = hasher.hash(secret("pw"));
-        drop(fut);
-        assert_eq!(hasher.in_flight(), 0);
-        let slow = {
-            let h = hasher.clone();
-            tokio::spawn(async move { h.hash(secret("pw")).await })
-        };
-        let waiting = tokio::time::timeout(
-            std::time::Duration::from_millis(1),
-            hasher.hash(secret("pw")),
-        )
-        .await;
-        let _ = waiting;
-        slow.await.unwrap().unwrap();
+    async fn hash_and_verify_round_trip() {
+        let hasher = Hasher::new(2, 2);
+        let hash = hasher.hash(secret("pw")).await.unwrap();
+        assert_eq!(
+            hasher
+                .verify(secret("pw"), Some(hash.clone()))
+                .await
+                .unwrap(),
+            Verification::Match {
+                needs_upgrade: false
+            }
+        );
+        assert_eq!(
+            hasher.verify(secret("nope"), Some(hash)).await.unwrap(),
+            Verification::Mismatch
+        );
         assert_eq!(hasher.in_flight(), 0);
     }
 
     #[tokio::test]
-    async fn unknown_accounts_never_match() {
-        let hasher = Hasher::new(1, 4);
+    async fn unknown_account_is_mismatch() {
+        let hasher = Hasher::new(1, 0);
         assert_eq!(
             hasher.verify(secret("pw"), None).await.unwrap(),
             Verification::Mismatch
         );
+    }
+
+    #[tokio::test]
+    async fn unusable_stored_hash_is_a_password_error() {
+        let hasher = Hasher::new(1, 0);
+        assert!(matches!(
+            hasher.verify(secret("pw"), Some("garbage".into())).await,
+            Err(HashError::Password(PasswordError::UnknownFormat))
+        ));
+        assert_eq!(hasher.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn full_pool_answers_busy_and_releases_slots_afterwards() {
+        let hasher = Hasher::new(1, 0);
+        assert_eq!(hasher.capacity(), 1);
+        let stored = password::hash_password("pw").unwrap();
+        let (a, b, c, d) = tokio::join!(
+            hasher.verify(secret("pw"), Some(stored.clone())),
+            hasher.verify(secret("pw"), Some(stored.clone())),
+            hasher.verify(secret("pw"), None),
+            hasher.verify(secret("pw"), Some(stored.clone())),
+        );
+        let results = [a, b, c, d];
+        let busy = results
+            .iter()
+            .filter(|r| matches!(r, Err(HashError::Busy)))
+            .count();
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert!(busy >= 1 && ok >= 1, "busy {busy}, ok {ok}");
+        assert_eq!(busy + ok, 4);
+
+        assert_eq!(hasher.in_flight(), 0);
+        assert_eq!(
+            hasher.verify(secret("pw"), Some(stored)).await.unwrap(),
+            Verification::Match {
+                needs_upgrade: false
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn zero_concurrency_still_runs_one() {
+        let hasher = Hasher::new(0, 0);
+        assert!(hasher.hash(secret("pw")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn cancelled_waiter_releases_its_slot() {
+        let hasher = Hasher::new(1, 0);
+        // Stand in for a long-running hash by holding the only permit.
+        let held = Arc::clone(&hasher.inner.running)
+            .acquire_owned()
+            .await
+            .unwrap();
+
+        let waiter = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.verify(secret("pw"), None).await })
+        };
+        wait_until(|| hasher.in_flight() == 1).await;
+        // The waiter fills the only slot, so the next caller is refused at once.
+        assert!(matches!(
+            hasher.verify(secret("pw"), None).await,
+            Err(HashError::Busy)
+        ));
+
+        waiter.abort();
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        assert_eq!(hasher.in_flight(), 0);
+
+        drop(held);
+        assert_eq!(
+            hasher.verify(secret("pw"), None).await.unwrap(),
+            Verification::Mismatch
+        );
+        assert_eq!(hasher.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn cancelled_running_work_keeps_its_slot_until_it_ends() {
+        let hasher = Hasher::new(1, 0);
+        // Work that runs until the test lets it finish, standing in for a slow hash.
+        let (finish, finished) = std::sync::mpsc::channel::<()>();
+        let running = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.run(move || finished.recv()).await })
+        };
+        wait_until(|| hasher.inner.running.available_permits() == 0).await;
+        running.abort();
+        assert!(running.await.unwrap_err().is_cancelled());
+        // The caller is gone but its work still occupies a thread, so it still counts.
+        assert_eq!(hasher.in_flight(), 1);
+        assert!(matches!(
+            hasher.verify(secret("pw"), None).await,
+            Err(HashError::Busy)
+        ));
+
+        finish.send(()).unwrap();
+        wait_until(|| hasher.in_flight() == 0).await;
+        assert_eq!(hasher.inner.running.available_permits(), 1);
     }
 }

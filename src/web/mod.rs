@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod page;
+pub mod password;
 pub mod routes;
 pub mod sessions;
 pub mod signin;

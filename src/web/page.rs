@@ -134,3 +134,15 @@ pub struct HealthPage {
     pub overall: &'static str,
     pub checks: Vec<crate::doctor::CheckResult>,
 }
+
+#[derive(Template)]
+#[template(path = "password.html")]
+pub struct PasswordPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub notice: Option<String>,
+    pub action: &'static str,
+    pub csrf: String,
+    pub min_length: usize,
+    pub errors: FieldErrors,
+}

@@ -11,55 +11,45 @@ use crate::web::middleware::{
 use crate::web::{admin, client, system};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+/// Every URL, its handler, and (in the comment) the gate in its signature.
+#[rustfmt::skip]
+fn table() -> Router<AppState> {
+    use axum::routing::{get, post};
+    Router::new()
+        // Public and system                                                                                 gate
+        .route("/", get(system::get_root))                                                                   // none
+        .route("/healthz", get(system::get_healthz))                                                         // none
+        .route("/static/portcullis.css", get(system::get_stylesheet))                                        // none
+        // Client area
+        .route("/login", get(client::login::get_login).post(client::login::post_login))                      // none (pre-session form)
+        .route("/logout", post(client::login::post_logout))                                                  // CSRF only
+        .route("/register", get(client::register::get_register).post(client::register::post_register))       // none (pre-session form)
+        .route("/clientarea", get(client::clientarea::get_clientarea))                                       // CurrentClient
+        .route("/account/sessions", get(client::sessions::get_sessions))                                     // CurrentClient
+        .route("/account/sessions/end", post(client::sessions::post_end))                                    // CurrentClient
+        .route("/account/sessions/end-others", post(client::sessions::post_end_others))                      // CurrentClient
+        .route("/account/password", get(client::password::get_password).post(client::password::post_password)) // CurrentClient
+        // Admin area
+        .route("/admin/login", get(admin::login::get_login).post(admin::login::post_login))                  // none (pre-session form)
+        .route("/admin/logout", post(admin::login::post_logout))                                             // CSRF only
+        .route("/admin/setup/{token}", get(admin::setup::get_setup).post(admin::setup::post_setup))          // one-time token
+        .route("/admin", get(admin::dashboard::get_dashboard))                                               // RequirePermission<MainHomepage>
+        .route("/admin/health", get(admin::health::get_health))                                              // RequirePermission<ViewSystemHealth>
+        .route("/admin/sessions", get(admin::sessions::get_sessions))                                        // CurrentAdmin
+        .route("/admin/sessions/end", post(admin::sessions::post_end))                                       // CurrentAdmin
+        .route("/admin/sessions/end-others", post(admin::sessions::post_end_others))                         // CurrentAdmin
+        .route("/admin/account/password", get(admin::password::get_password).post(admin::password::post_password)) // CurrentAdmin
+        .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed)
+}
+
 /// Builds the router with the whole request pipeline.
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        // Public and system
-        .route("/", get(system::get_root))
-        .route("/healthz", get(system::get_healthz))
-        .route("/static/portcullis.css", get(system::get_stylesheet))
-        // Client area                                             gate
-        .route(
-            "/login",
-            get(client::login::get_login).post(client::login::post_login),
-        ) // none (pre-session)
-        .route("/logout", post(client::login::post_logout)) //                 session (CSRF)
-        .route(
-            "/register",
-            get(client::register::get_register).post(client::register::post_register),
-        ) // none
-        .route("/clientarea", get(client::clientarea::get_clientarea)) //      CurrentClient
-        .route("/account/sessions", get(client::sessions::get_sessions)) //    CurrentClient
-        .route("/account/sessions/end", post(client::sessions::post_end)) //   CurrentClient
-        .route(
-            "/account/sessions/end-others",
-            post(client::sessions::post_end_others),
-        ) // CurrentClient
-        // Admin area
-        .route(
-            "/admin/login",
-            get(admin::login::get_login).post(admin::login::post_login),
-        ) // none
-        .route("/admin/logout", post(admin::login::post_logout)) //            session (CSRF)
-        .route(
-            "/admin/setup/{token}",
-            get(admin::setup::get_setup).post(admin::setup::post_setup),
-        ) // one-time token
-        .route("/admin", get(admin::dashboard::get_dashboard)) //              MainHomepage
-        .route("/admin/health", get(admin::health::get_health)) //             ViewSystemHealth
-        .route("/admin/sessions", get(admin::sessions::get_sessions)) //       CurrentAdmin
-        .route("/admin/sessions/end", post(admin::sessions::post_end)) //      CurrentAdmin
-        .route(
-            "/admin/sessions/end-others",
-            post(admin::sessions::post_end_others),
-        ) // CurrentAdmin
-        .fallback(system::not_found)
-        .method_not_allowed_fallback(system::method_not_allowed);
+    let routes = table();
 
     let pipeline = ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(|_| {

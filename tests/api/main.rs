@@ -12,6 +12,8 @@ mod f05_system_url;
 mod f06_cookies_csrf_storage;
 mod hashing;
 mod login;
+mod password;
 mod register;
 mod sessions;
 mod setup;
+mod storage;

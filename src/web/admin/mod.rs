@@ -3,6 +3,7 @@
 pub mod dashboard;
 pub mod health;
 pub mod login;
+pub mod password;
 pub mod sessions;
 pub mod setup;
 

@@ -2,5 +2,6 @@
 
 pub mod clientarea;
 pub mod login;
+pub mod password;
 pub mod register;
 pub mod sessions;

@@ -97,3 +97,52 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     }
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn origin(host: &[u8], proto: Option<&str>, trusted: bool) -> Option<String> {
+        let mut builder = axum::http::Request::builder().uri("/login");
+        if let Ok(v) = axum::http::HeaderValue::from_bytes(host) {
+            builder = builder.header(header::HOST, v);
+        }
+        if let Some(p) = proto {
+            builder = builder.header("x-forwarded-proto", p);
+        }
+        let request = builder.body(axum::body::Body::empty()).ok()?;
+        request_origin(
+            &request,
+            &ClientAddr {
+                ip: [127, 0, 0, 1].into(),
+                peer_trusted: trusted,
+            },
+        )
+    }
+
+    #[test]
+    fn origins_are_normalised_and_forwarding_needs_a_trusted_peer() {
+        assert_eq!(
+            origin(b"Portal.Example.com:80", None, true).as_deref(),
+            Some("http://portal.example.com")
+        );
+        assert_eq!(
+            origin(b"portal.example.com", Some("https"), true).as_deref(),
+            Some("https://portal.example.com")
+        );
+        assert_eq!(
+            origin(b"portal.example.com", Some("https"), false).as_deref(),
+            Some("http://portal.example.com")
+        );
+        assert_eq!(origin(b"a b", None, true), None);
+        assert_eq!(origin(b"user@host", None, true), None);
+    }
+
+    proptest! {
+        #[test]
+        fn any_host_header_is_handled_without_panicking(host in proptest::collection::vec(any::<u8>(), 0..100), proto in proptest::option::of(".{0,10}")) {
+            let _ = origin(&host, proto.as_deref(), true);
+        }
+    }
+}

@@ -77,7 +77,10 @@ pub fn cookieless_client() -> reqwest::Client {
 /// The value of `name="csrf_token"` in a page.
 pub fn csrf_from(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker).expect("page has a csrf_token field") + marker.len();
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("page has a csrf_token field: {html}"))
+        + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_owned()
 }
