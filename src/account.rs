@@ -386,10 +386,10 @@ pub async fn change_password(
     let mut tx = state.db.begin().await?;
     match session.realm {
         Realm::Client => {
-            db::account::update_user_password(&mut *tx, session.subject_id, &hash, now).await?
+            db::account::update_user_password(&mut *tx, session.subject_id, &hash, now).await?;
         }
         Realm::Admin => {
-            db::account::update_admin_password(&mut *tx, session.subject_id, &hash, now).await?
+            db::account::update_admin_password(&mut *tx, session.subject_id, &hash, now).await?;
         }
     }
     let ended = db::session::end_all_for_subject(
