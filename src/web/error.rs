@@ -190,3 +190,27 @@ impl IntoResponse for AppError {
 
 /// Result alias for handlers.
 pub type AppResult<T> = Result<T, AppError>;
+
+impl From<crate::auth::login::LoginError> for AppError {
+    /// Handlers render the sign-in form for `InvalidCredentials` themselves; this covers the rest.
+    fn from(e: crate::auth::login::LoginError) -> Self {
+        use crate::auth::login::LoginError;
+        match e {
+            LoginError::Busy => Self::Busy,
+            LoginError::Unexpected(e) => Self::Unexpected(e),
+            LoginError::InvalidCredentials => Self::Forbidden(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::account::CreateError> for AppError {
+    /// Handlers show `Invalid` next to the fields themselves; this covers the rest.
+    fn from(e: crate::account::CreateError) -> Self {
+        use crate::account::CreateError;
+        match e {
+            CreateError::Busy => Self::Busy,
+            CreateError::Unexpected(e) => Self::Unexpected(e),
+            invalid @ CreateError::Invalid(_) => Self::BadRequest(invalid.to_string()),
+        }
+    }
+}

@@ -4,7 +4,7 @@
 use crate::account::{self, CreateError, FieldError};
 use crate::app::AppState;
 use crate::session::{Realm, Session};
-use crate::web::error::{AppError, AppResult};
+use crate::web::error::AppResult;
 use crate::web::page::{self, FieldErrors, Nav, PasswordPage};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -99,7 +99,6 @@ pub async fn submit(
             form(state, session.realm, nav, action, None, errors),
         )
             .into_response()),
-        Err(CreateError::Busy) => Err(AppError::Busy),
-        Err(CreateError::Unexpected(e)) => Err(AppError::Unexpected(e)),
+        Err(other) => Err(other.into()),
     }
 }

@@ -3,7 +3,7 @@
 use crate::app::AppState;
 use crate::auth::login::{self, LoginError};
 use crate::session::{Realm, SignIn};
-use crate::web::error::{AppError, AppResult};
+use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo, UserAgent};
 use crate::web::page::{self, LoginPage};
 use crate::web::signin;
@@ -86,8 +86,7 @@ pub async fn post_login(
             );
             Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
         }
-        Err(LoginError::Busy) => Err(AppError::Busy),
-        Err(LoginError::Unexpected(e)) => Err(AppError::Unexpected(e)),
+        Err(other) => Err(other.into()),
     }
 }
 

@@ -120,7 +120,6 @@ pub async fn post_setup(
             page::render(&page(&state, csrf, token, &form, errors)),
         )
             .into_response()),
-        Err(CreateError::Busy) => Err(AppError::Busy),
-        Err(CreateError::Unexpected(e)) => Err(AppError::Unexpected(e)),
+        Err(other) => Err(other.into()),
     }
 }

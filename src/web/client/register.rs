@@ -116,7 +116,6 @@ pub async fn post_register(
             page::render(&page(&state, csrf, &form, errors)),
         )
             .into_response()),
-        Err(CreateError::Busy) => Err(AppError::Busy),
-        Err(CreateError::Unexpected(e)) => Err(AppError::Unexpected(e)),
+        Err(other) => Err(other.into()),
     }
 }
