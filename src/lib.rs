@@ -24,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod csrf;
 pub mod db;
+pub mod net;
 pub mod doctor;
 pub mod run;
 pub mod session;
