@@ -21,6 +21,10 @@ pub struct AppState {
     pub hasher: Hasher,
     /// Signs CSRF tokens; shared by every node through the database.
     pub csrf_key: Arc<[u8]>,
+    /// Runtime settings in force on this node.
+    pub settings: Arc<crate::settings::Store>,
+    /// Diagnostic events waiting to be written.
+    pub events: Arc<crate::event::Events>,
 }
 
 impl AppState {
@@ -42,12 +46,23 @@ impl AppState {
             .await
             .context("cannot read the installation keys; has `portcullis migrate` run?")?;
         let hasher = Hasher::new(config.hash_concurrency, config.hash_queue);
+        let effective = match crate::settings::load(&pool, &config).await {
+            Ok(e) => e,
+            Err(e) => {
+                // Unmigrated database (the doctor reports it); boot values keep the node usable.
+                tracing::warn!(error = %e, "cannot read runtime settings; using the configuration file's values");
+                crate::settings::from_config(&config)
+            }
+        };
+        let settings = Arc::new(crate::settings::Store::new(effective, clock.unix()));
         Ok(Self {
             config: Arc::new(config),
             db: pool,
             clock,
             hasher,
             csrf_key: Arc::from(csrf_key.into_bytes().into_boxed_slice()),
+            settings,
+            events: Arc::new(crate::event::Events::default()),
         })
     }
 }

@@ -52,6 +52,7 @@ pub struct RawConfig {
     pub auth: RawAuth,
     pub client: RawClient,
     pub storage: RawStorage,
+    pub bans: RawBans,
     pub log: RawLog,
 }
 
@@ -74,7 +75,21 @@ pub struct RawDatabase {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawProxy {
+    pub header: String,
     pub trusted: Vec<String>,
+    pub cloudflare_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawBans {
+    pub admin_failures: u32,
+    pub admin_window_minutes: u32,
+    pub admin_ban_minutes: u32,
+    pub client_failures: u32,
+    pub client_window_minutes: u32,
+    pub client_ban_minutes: u32,
+    pub whitelist: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,6 +145,7 @@ impl Default for RawConfig {
             auth: RawAuth::default(),
             client: RawClient::default(),
             storage: RawStorage::default(),
+            bans: RawBans::default(),
             log: RawLog::default(),
         }
     }
@@ -159,7 +175,23 @@ impl Default for RawDatabase {
 impl Default for RawProxy {
     fn default() -> Self {
         Self {
+            header: "X-Forwarded-For".into(),
             trusted: vec!["loopback".into()],
+            cloudflare_url: "https://www.cloudflare.com".into(),
+        }
+    }
+}
+
+impl Default for RawBans {
+    fn default() -> Self {
+        Self {
+            admin_failures: 3,
+            admin_window_minutes: 15,
+            admin_ban_minutes: 15,
+            client_failures: 10,
+            client_window_minutes: 15,
+            client_ban_minutes: 15,
+            whitelist: Vec::new(),
         }
     }
 }
@@ -173,7 +205,7 @@ impl Default for RawSession {
             client_ip_binding: "off".into(),
             admin_idle_minutes: 60,
             admin_absolute_hours: 12,
-            admin_ip_binding: "off".into(),
+            admin_ip_binding: "subnet".into(),
             activity_update_seconds: 60,
         }
     }
@@ -323,7 +355,10 @@ pub struct Config {
     pub database_url: String,
     pub database_max_connections: u32,
     pub migrate_on_start: bool,
-    pub trusted_proxies: Vec<ipnet_lite::Net>,
+    /// Boot values of the settings admins can change at run time (see `settings`).
+    pub runtime: crate::settings::Values,
+    /// Where `portcullis proxy refresh-cloudflare` downloads `/ips-v4` and `/ips-v6`.
+    pub cloudflare_url: String,
     pub client_session: RealmSessionPolicy,
     pub admin_session: RealmSessionPolicy,
     pub activity_update_seconds: i64,
@@ -511,6 +546,35 @@ fn positive(key: &str, value: i64, unit: &str, max: i64) -> Result<i64, ConfigEr
 }
 
 impl RawConfig {
+    /// The boot values of the runtime settings, validated by the same rules as the settings page.
+    fn runtime_values(&self) -> Result<crate::settings::Values, ConfigError> {
+        use crate::settings::{BanRule, Values};
+        let rule = BanRule { failures: 0, window_seconds: 60, ban_seconds: 60 };
+        let mut values = Values {
+            proxy_header: crate::net::client_ip::ForwardHeader::XForwardedFor,
+            proxy_trusted: Vec::new(),
+            admin_bans: rule,
+            client_bans: rule,
+            whitelist: Vec::new(),
+        };
+        let b = &self.bans;
+        let pairs = [
+            ("proxy.header", self.proxy.header.clone()),
+            ("proxy.trusted", self.proxy.trusted.join("\n")),
+            ("bans.admin_failures", b.admin_failures.to_string()),
+            ("bans.admin_window_minutes", b.admin_window_minutes.to_string()),
+            ("bans.admin_ban_minutes", b.admin_ban_minutes.to_string()),
+            ("bans.client_failures", b.client_failures.to_string()),
+            ("bans.client_window_minutes", b.client_window_minutes.to_string()),
+            ("bans.client_ban_minutes", b.client_ban_minutes.to_string()),
+            ("bans.whitelist", b.whitelist.join("\n")),
+        ];
+        for (key, text) in pairs {
+            values.set(key, &text).map_err(|e| ConfigError::new(&e.key, &e.value, e.allowed))?;
+        }
+        Ok(values)
+    }
+
     /// Turns raw values into typed ones.
     ///
     /// # Errors
@@ -563,21 +627,15 @@ impl RawConfig {
                 "a number from 1 to 1000",
             ));
         }
-        let trusted_proxies = self
-            .proxy
-            .trusted
-            .iter()
-            .map(|entry| {
-                ipnet_lite::parse_entry(entry).ok_or_else(|| {
-                    ConfigError::new("proxy.trusted", &entry,
-                        "IP addresses, CIDR ranges (10.0.0.0/8, 2001:db8::/32), `loopback` or `private`",
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
+        let runtime = self.runtime_values()?;
+        let cloudflare_url = self.proxy.cloudflare_url.trim_end_matches('/').to_owned();
+        if !matches!(url::Url::parse(&cloudflare_url).map(|u| u.scheme().to_owned()).as_deref(), Ok("http" | "https")) {
+            return Err(ConfigError::new(
+                "proxy.cloudflare_url",
+                &self.proxy.cloudflare_url,
+                "an http(s) URL serving /ips-v4 and /ips-v6, e.g. https://www.cloudflare.com",
+            ));
+        }
         let s = &self.session;
         let client_session = RealmSessionPolicy {
             idle_seconds: positive(
@@ -691,7 +749,8 @@ impl RawConfig {
             database_url,
             database_max_connections: self.database.max_connections,
             migrate_on_start: self.database.migrate_on_start,
-            trusted_proxies,
+            runtime,
+            cloudflare_url,
             client_session,
             admin_session,
             activity_update_seconds,
@@ -734,70 +793,6 @@ pub fn redact_url(url: &str) -> String {
             u.to_string()
         }
         _ => url.to_owned(),
-    }
-}
-
-/// Minimal address ranges for the trusted-proxy list; issue #3 replaces this with the full
-/// client-address resolver.
-pub mod ipnet_lite {
-    use std::net::IpAddr;
-
-    /// An address range: network address and prefix length.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Net {
-        pub addr: IpAddr,
-        pub prefix: u8,
-    }
-
-    impl Net {
-        /// Whether `ip` lies inside this range (IPv4-mapped IPv6 addresses count as IPv4).
-        pub fn contains(&self, ip: IpAddr) -> bool {
-            let ip = match ip {
-                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-                v4 @ IpAddr::V4(_) => v4,
-            };
-            match (self.addr, ip) {
-                (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                    let mask = u32::MAX
-                        .checked_shl(32 - u32::from(self.prefix))
-                        .unwrap_or(0);
-                    u32::from(net) & mask == u32::from(ip) & mask
-                }
-                (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                    let mask = u128::MAX
-                        .checked_shl(128 - u32::from(self.prefix))
-                        .unwrap_or(0);
-                    u128::from(net) & mask == u128::from(ip) & mask
-                }
-                _ => false,
-            }
-        }
-    }
-
-    /// Parses one `proxy.trusted` entry into one or more ranges; `None` when malformed.
-    pub fn parse_entry(entry: &str) -> Option<Vec<Net>> {
-        let net = |s: &str| parse_net(s);
-        match entry.trim() {
-            "loopback" => Some(vec![net("127.0.0.0/8")?, net("::1/128")?]),
-            "private" => Some(vec![
-                net("10.0.0.0/8")?,
-                net("172.16.0.0/12")?,
-                net("192.168.0.0/16")?,
-                net("fc00::/7")?,
-            ]),
-            other => Some(vec![parse_net(other)?]),
-        }
-    }
-
-    fn parse_net(s: &str) -> Option<Net> {
-        let (addr, prefix) = if let Some((a, p)) = s.split_once('/') {
-            (a.parse::<IpAddr>().ok()?, p.parse::<u8>().ok()?)
-        } else {
-            let a = s.parse::<IpAddr>().ok()?;
-            (a, if a.is_ipv4() { 32 } else { 128 })
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        (prefix <= max).then_some(Net { addr, prefix })
     }
 }
 
@@ -868,6 +863,7 @@ mod tests {
 
         let e = load_with(Some("[proxy]\ntrusted = [\"10.0.0.0/99\"]\n"), &[]).unwrap_err();
         assert_eq!(e.key, "proxy.trusted");
+        assert_eq!(e.value, "10.0.0.0/99");
     }
 
     #[test]
@@ -897,18 +893,16 @@ mod tests {
     }
 
     #[test]
-    fn trusted_ranges_match_v4_v6_and_mapped_addresses() {
-        let nets = ipnet_lite::parse_entry("loopback").unwrap();
-        assert!(
-            nets.iter()
-                .any(|n| n.contains("127.0.0.9".parse().unwrap()))
-        );
-        assert!(
-            nets.iter()
-                .any(|n| n.contains("::ffff:127.0.0.1".parse().unwrap()))
-        );
-        assert!(!nets.iter().any(|n| n.contains("10.0.0.1".parse().unwrap())));
-        assert!(ipnet_lite::parse_entry("garbage").is_none());
+    fn runtime_settings_from_the_file_use_the_settings_rules() {
+        let c = load_with(
+            Some("[proxy]\nheader = \"forwarded\"\ntrusted = [\"private\", \"cloudflare\"]\n[bans]\nadmin_failures = 0\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.runtime.proxy_header, crate::net::client_ip::ForwardHeader::Forwarded);
+        assert_eq!(c.runtime.admin_bans.failures, 0);
+        let e = load_with(Some("[bans]\nwhitelist = [\"300.1.1.1\"]\n"), &[]).unwrap_err();
+        assert_eq!((e.key.as_str(), e.value.as_str()), ("bans.whitelist", "300.1.1.1"));
     }
 }
 
@@ -965,17 +959,9 @@ mod parser_properties {
     proptest! {
         #[test]
         fn trusted_entries_and_system_urls_never_panic(s in ".{0,80}") {
-            let _ = ipnet_lite::parse_entry(&s);
             let _ = SystemUrl::parse(&s);
             let _ = crate::db::sqlite_path(&s);
             let _ = redact_url(&s);
-        }
-
-        #[test]
-        fn parsed_ranges_contain_their_own_address(a in any::<[u8; 4]>(), prefix in 0u8..=32) {
-            let ip = std::net::IpAddr::from(a);
-            let nets = ipnet_lite::parse_entry(&format!("{ip}/{prefix}")).unwrap();
-            prop_assert!(nets[0].contains(ip));
         }
     }
 }

@@ -11,6 +11,8 @@
 //! - [`auth`]: passwords, the password policy and the sign-in decision.
 //! - [`account`]: creating admins and users.
 //! - [`session`]: server-side sessions and why they end.
+//! - [`settings`]: runtime settings stored in the database.
+//! - [`net`]: address ranges, client address behind proxies, Cloudflare ranges.
 //! - [`csrf`]: stateless CSRF tokens.
 //! - [`doctor`]: diagnostic checks.
 //! - [`web`]: HTTP only.
@@ -19,6 +21,7 @@
 pub mod account;
 pub mod app;
 pub mod auth;
+pub mod ban;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -26,7 +29,9 @@ pub mod csrf;
 pub mod db;
 pub mod net;
 pub mod doctor;
+pub mod event;
 pub mod run;
 pub mod session;
+pub mod settings;
 pub mod token;
 pub mod web;

@@ -24,10 +24,22 @@ pub async fn record<'e>(
     sample: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    record_many(ex, name, label, sample, 1, now).await
+}
+
+/// Adds `count` events of `name` / `label` at once.
+pub async fn record_many<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    name: &str,
+    label: &str,
+    sample: &str,
+    count: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO event_counters (name, label, bucket, count, first_seen, last_seen, sample) \
-         VALUES ($1, $2, $3, 1, $4, $4, $5) \
-         ON CONFLICT (name, label, bucket) DO UPDATE SET count = event_counters.count + 1, \
+         VALUES ($1, $2, $3, $6, $4, $4, $5) \
+         ON CONFLICT (name, label, bucket) DO UPDATE SET count = event_counters.count + excluded.count, \
          last_seen = excluded.last_seen, sample = excluded.sample",
     )
     .bind(name)
@@ -35,6 +47,7 @@ pub async fn record<'e>(
     .bind(now - now.rem_euclid(BUCKET))
     .bind(now)
     .bind(sample)
+    .bind(count)
     .execute(ex)
     .await
     .map(|_| ())

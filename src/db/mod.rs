@@ -11,6 +11,8 @@ pub mod counter;
 pub mod key;
 pub mod one_time_token;
 pub mod session;
+pub mod setting;
+pub mod ban;
 
 use anyhow::Context as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -40,6 +40,9 @@ pub enum AppError {
     Busy,
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The client address is banned.
+    #[error("banned")]
+    Banned { ip: String, reason: String, until: Option<String> },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -145,6 +148,16 @@ impl AppError {
                 "Access Denied".into(),
                 why.clone(),
                 vec![],
+            ),
+            Self::Banned { ip, reason, until } => (
+                StatusCode::FORBIDDEN,
+                "banned",
+                "Your address is banned".into(),
+                format!(
+                    "Requests from {ip} are refused {}. Reason: {reason}. If you think this is a mistake, contact the portal's support from another network.",
+                    until.as_ref().map_or_else(|| "until an administrator lifts the ban".to_owned(), |u| format!("until {u}"))
+                ),
+                vec![format!("Address: {ip}"), format!("Reason: {reason}"), format!("Until: {}", until.as_deref().unwrap_or("lifted by an administrator"))],
             ),
             Self::Unexpected(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

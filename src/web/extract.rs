@@ -49,10 +49,7 @@ pub fn client_addr(parts: &Parts) -> ClientAddr {
         .extensions
         .get::<ClientAddr>()
         .copied()
-        .unwrap_or(ClientAddr {
-            ip: [0, 0, 0, 0].into(),
-            peer_trusted: false,
-        })
+        .unwrap_or(ClientAddr::UNKNOWN)
 }
 
 /// A signed-in client-area user.

@@ -6,6 +6,7 @@
 
 use crate::app::AppState;
 use crate::web::middleware::{
+    ban,
     canonical_origin, client_addr, csrf, negotiate, security_headers, session,
 };
 use crate::web::{admin, client, system};
@@ -65,7 +66,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         // 1. client address
         .layer(axum::middleware::from_fn_with_state(state.clone(), client_addr::resolve))
-        // 2. bans: TODO(#3)
+        // 2. bans
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ban::refuse_banned))
         // 3. canonical origin (System URL)
         .layer(axum::middleware::from_fn_with_state(state.clone(), canonical_origin::enforce))
         // 4. session

@@ -64,10 +64,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         .extensions()
         .get::<ClientAddr>()
         .copied()
-        .unwrap_or(ClientAddr {
-            ip: [0, 0, 0, 0].into(),
-            peer_trusted: false,
-        });
+        .unwrap_or(ClientAddr::UNKNOWN);
     let system = state.config.system_url.origin();
     let Some(used) = request_origin(&request, &addr) else {
         return AppError::BadRequest("The request has no valid Host header.".into())
@@ -116,6 +113,7 @@ mod tests {
             &request,
             &ClientAddr {
                 ip: [127, 0, 0, 1].into(),
+                peer: [127, 0, 0, 1].into(),
                 peer_trusted: trusted,
             },
         )

@@ -1,42 +1,76 @@
-//! Step 1: the client address.
+//! Step 1: the client address (F01).
 //!
-//! For now the client is the TCP peer, and the peer is marked trusted when it lies in
-//! `proxy.trusted` (so `X-Forwarded-Proto`/`-Host` from it count for the System URL check).
-//! TODO(#3): walk `X-Forwarded-For` right to left over trusted hops, Cloudflare ranges.
+//! Resolves the client from the TCP peer and the configured forwarding header with
+//! [`crate::net::client_ip::resolve`] over the trusted proxies in force. Two diagnostics are
+//! counted here for the doctor: requests that look like they came through Cloudflare while its
+//! ranges are not trusted (`proxy.cloudflare_untrusted`), and malformed forwarding entries
+//! (`proxy.malformed`). Both go through the batched event log, not a write per request.
 
 use crate::app::AppState;
+use crate::net::client_ip::{self, Resolution};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::net::{IpAddr, SocketAddr};
+
+/// Counter: Cloudflare-fronted requests while Cloudflare is not trusted.
+pub const CLOUDFLARE_COUNTER: &str = "proxy.cloudflare_untrusted";
+/// Counter: forwarding header entries that could not be parsed.
+pub const MALFORMED_COUNTER: &str = "proxy.malformed";
 
 /// Who is on the other end of this request.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr {
     /// The address used for sessions, bans and logs.
     pub ip: IpAddr,
+    /// The TCP peer.
+    pub peer: IpAddr,
     /// Whether the TCP peer is a trusted proxy whose forwarding headers may be believed.
     pub peer_trusted: bool,
 }
 
-/// Inserts [`ClientAddr`] into the request.
-pub async fn resolve(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let peer = request
+impl ClientAddr {
+    /// Stands in when the pipeline did not run (never in a served request): unspecified, untrusted.
+    pub const UNKNOWN: Self = Self { ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), peer: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), peer_trusted: false };
+}
+
+/// The peer address of a request (unspecified when the server was not given connection info).
+pub fn peer_of(request: &Request) -> IpAddr {
+    request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    let peer = match peer {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
-        v4 @ IpAddr::V4(_) => v4,
-    };
-    let peer_trusted = state
-        .config
-        .trusted_proxies
-        .iter()
-        .any(|n| n.contains(peer));
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| crate::net::range::canonical(c.0.ip()))
+}
+
+/// Resolves a request's client address under the settings in force (also used by the
+/// "why this address" page).
+pub fn resolve_request(request_headers: &axum::http::HeaderMap, peer: IpAddr, settings: &crate::settings::Effective) -> Resolution {
+    let header = settings.values.proxy_header;
+    let values = request_headers.get_all(header.name()).iter().map(axum::http::HeaderValue::as_bytes);
+    client_ip::resolve(peer, header, values, &settings.trusted)
+}
+
+/// Inserts [`ClientAddr`] into the request.
+pub async fn resolve(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let settings = crate::settings::current(&state).await;
+    let peer = peer_of(&request);
+    let resolution = resolve_request(request.headers(), peer, &settings);
+    if !settings.cloudflare_trusted {
+        let headers = request.headers();
+        let via_cloudflare = settings.cloudflare.contains(resolution.client)
+            || headers.contains_key("cf-ray")
+            || headers.contains_key("cf-connecting-ip");
+        if via_cloudflare {
+            crate::event::note(&state, CLOUDFLARE_COUNTER, "untrusted", &peer.to_string()).await;
+        }
+    }
+    if resolution.malformed > 0 {
+        crate::event::note(&state, MALFORMED_COUNTER, settings.values.proxy_header.name(), &peer.to_string()).await;
+    }
     request.extensions_mut().insert(ClientAddr {
-        ip: peer,
-        peer_trusted,
+        ip: resolution.client,
+        peer,
+        peer_trusted: resolution.peer_trusted,
     });
     next.run(request).await
 }

@@ -59,6 +59,7 @@ pub async fn spawn_with(configure: impl FnOnce(&mut RawConfig)) -> TestApp {
 
 /// A browser-like client: keeps cookies, does not follow redirects.
 pub fn new_client() -> reqwest::Client {
+    portcullis::net::http::install_crypto_provider();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -68,6 +69,7 @@ pub fn new_client() -> reqwest::Client {
 
 /// A client that never stores cookies (a browser that drops them).
 pub fn cookieless_client() -> reqwest::Client {
+    portcullis::net::http::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -1,0 +1,91 @@
+//! Failed-login bans: counting failures, banning addresses, and lifting bans.
+//!
+//! Failures are counted per resolved client address (and per account from that address, which
+//! names the targeted accounts in the ban's reason) in the database, so every node sees every
+//! failure and enforces every ban. Whitelisted addresses are never banned.
+
+use crate::app::AppState;
+use crate::db::ban::BanRow;
+use crate::session::Realm;
+use std::net::IpAddr;
+
+/// The ban in force on `ip`, if any.
+///
+/// # Errors
+/// Storage errors.
+pub async fn active(state: &AppState, ip: IpAddr) -> Result<Option<BanRow>, sqlx::Error> {
+    crate::db::ban::active(&state.db, &ip.to_string(), state.clock.unix()).await
+}
+
+/// Records a failed sign-in and bans the address when the realm's threshold is reached.
+/// Returns the new ban, if one was made.
+///
+/// # Errors
+/// Storage errors.
+pub async fn record_failure(state: &AppState, realm: Realm, ip: IpAddr, account: &str) -> Result<Option<BanRow>, sqlx::Error> {
+    let settings = crate::settings::current(state).await;
+    let rule = match realm {
+        Realm::Admin => settings.values.admin_bans,
+        Realm::Client => settings.values.client_bans,
+    };
+    let now = state.clock.unix();
+    let account: String = account.trim().to_lowercase().chars().take(254).collect();
+    let address = ip.to_string();
+    crate::db::ban::record_failure(&state.db, realm.as_str(), &address, &account, now).await?;
+    if rule.failures == 0 || settings.whitelist.contains(ip) {
+        return Ok(None);
+    }
+    let (by_ip, by_account) = crate::db::ban::failures_since(&state.db, realm.as_str(), &address, &account, now - rule.window_seconds).await?;
+    if by_ip < i64::from(rule.failures) {
+        return Ok(None);
+    }
+    let ban = BanRow {
+        ip: address,
+        reason: format!(
+            "{by_ip} failed {} sign-ins in {} minutes ({by_account} for the last account tried)",
+            realm.as_str(),
+            rule.window_seconds / 60
+        ),
+        created_at: now,
+        expires_at: Some(now + rule.ban_seconds),
+        created_by: "automatic".into(),
+    };
+    crate::db::ban::upsert(&state.db, &ban).await?;
+    tracing::warn!(ip = %ip, realm = realm.as_str(), failures = by_ip, "address banned after failed sign-ins");
+    Ok(Some(ban))
+}
+
+/// Bans an address by hand.
+///
+/// # Errors
+/// Storage errors.
+pub async fn add(state: &AppState, ip: IpAddr, reason: &str, minutes: Option<i64>, actor: &str, from: &str) -> Result<(), sqlx::Error> {
+    let now = state.clock.unix();
+    let ban = BanRow {
+        ip: ip.to_string(),
+        reason: reason.trim().chars().take(200).collect(),
+        created_at: now,
+        expires_at: minutes.map(|m| now + m * 60),
+        created_by: actor.to_owned(),
+    };
+    let mut tx = state.db.begin().await?;
+    crate::db::ban::upsert(&mut *tx, &ban).await?;
+    let until = ban.expires_at.map_or_else(|| "until lifted".to_owned(), |t| format!("until {}", crate::clock::display(t)));
+    crate::db::setting::audit(&mut *tx, now, actor, "ban.add", &format!("{ip} {until}: {}", ban.reason), from).await?;
+    tx.commit().await
+}
+
+/// Lifts the ban on an address; returns whether there was one.
+///
+/// # Errors
+/// Storage errors.
+pub async fn lift(state: &AppState, ip: IpAddr, actor: &str, from: &str) -> Result<bool, sqlx::Error> {
+    let now = state.clock.unix();
+    let mut tx = state.db.begin().await?;
+    let existed = crate::db::ban::delete(&mut *tx, &ip.to_string()).await?;
+    if existed {
+        crate::db::setting::audit(&mut *tx, now, actor, "ban.lift", &ip.to_string(), from).await?;
+    }
+    tx.commit().await?;
+    Ok(existed)
+}
