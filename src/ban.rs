@@ -22,7 +22,12 @@ pub async fn active(state: &AppState, ip: IpAddr) -> Result<Option<BanRow>, sqlx
 ///
 /// # Errors
 /// Storage errors.
-pub async fn record_failure(state: &AppState, realm: Realm, ip: IpAddr, account: &str) -> Result<Option<BanRow>, sqlx::Error> {
+pub async fn record_failure(
+    state: &AppState,
+    realm: Realm,
+    ip: IpAddr,
+    account: &str,
+) -> Result<Option<BanRow>, sqlx::Error> {
     let settings = crate::settings::current(state).await;
     let rule = match realm {
         Realm::Admin => settings.values.admin_bans,
@@ -35,7 +40,14 @@ pub async fn record_failure(state: &AppState, realm: Realm, ip: IpAddr, account:
     if rule.failures == 0 || settings.whitelist.contains(ip) {
         return Ok(None);
     }
-    let (by_ip, by_account) = crate::db::ban::failures_since(&state.db, realm.as_str(), &address, &account, now - rule.window_seconds).await?;
+    let (by_ip, by_account) = crate::db::ban::failures_since(
+        &state.db,
+        realm.as_str(),
+        &address,
+        &account,
+        now - rule.window_seconds,
+    )
+    .await?;
     if by_ip < i64::from(rule.failures) {
         return Ok(None);
     }
@@ -59,7 +71,14 @@ pub async fn record_failure(state: &AppState, realm: Realm, ip: IpAddr, account:
 ///
 /// # Errors
 /// Storage errors.
-pub async fn add(state: &AppState, ip: IpAddr, reason: &str, minutes: Option<i64>, actor: &str, from: &str) -> Result<(), sqlx::Error> {
+pub async fn add(
+    state: &AppState,
+    ip: IpAddr,
+    reason: &str,
+    minutes: Option<i64>,
+    actor: &str,
+    from: &str,
+) -> Result<(), sqlx::Error> {
     let now = state.clock.unix();
     let ban = BanRow {
         ip: ip.to_string(),
@@ -70,8 +89,19 @@ pub async fn add(state: &AppState, ip: IpAddr, reason: &str, minutes: Option<i64
     };
     let mut tx = state.db.begin().await?;
     crate::db::ban::upsert(&mut *tx, &ban).await?;
-    let until = ban.expires_at.map_or_else(|| "until lifted".to_owned(), |t| format!("until {}", crate::clock::display(t)));
-    crate::db::setting::audit(&mut *tx, now, actor, "ban.add", &format!("{ip} {until}: {}", ban.reason), from).await?;
+    let until = ban.expires_at.map_or_else(
+        || "until lifted".to_owned(),
+        |t| format!("until {}", crate::clock::display(t)),
+    );
+    crate::db::setting::audit(
+        &mut *tx,
+        now,
+        actor,
+        "ban.add",
+        &format!("{ip} {until}: {}", ban.reason),
+        from,
+    )
+    .await?;
     tx.commit().await
 }
 
@@ -79,7 +109,12 @@ pub async fn add(state: &AppState, ip: IpAddr, reason: &str, minutes: Option<i64
 ///
 /// # Errors
 /// Storage errors.
-pub async fn lift(state: &AppState, ip: IpAddr, actor: &str, from: &str) -> Result<bool, sqlx::Error> {
+pub async fn lift(
+    state: &AppState,
+    ip: IpAddr,
+    actor: &str,
+    from: &str,
+) -> Result<bool, sqlx::Error> {
     let now = state.clock.unix();
     let mut tx = state.db.begin().await?;
     let existed = crate::db::ban::delete(&mut *tx, &ip.to_string()).await?;

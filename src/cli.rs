@@ -34,6 +34,12 @@ pub enum Command {
     /// Manage client-area users
     #[command(subcommand)]
     User(UserCommand),
+    /// List or lift failed-login bans (break-glass for a locked-out admin)
+    #[command(subcommand)]
+    Ban(BanCommand),
+    /// Proxy set-up: refresh Cloudflare's ranges
+    #[command(subcommand)]
+    Proxy(ProxyCommand),
     /// Run every diagnostic check; exit 0 all ok, 1 warnings, 2 failures
     Doctor {
         /// Print one JSON object instead of text
@@ -87,4 +93,21 @@ pub struct UserCreate {
     /// Read the password from standard input (required: passwords never go on the command line)
     #[arg(long, required = true)]
     pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BanCommand {
+    /// List the bans in force
+    List,
+    /// Lift the ban on an address
+    Lift {
+        /// The banned address, e.g. 203.0.113.7
+        address: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProxyCommand {
+    /// Download Cloudflare's current ranges from proxy.cloudflare_url and store them
+    RefreshCloudflare,
 }

@@ -58,6 +58,16 @@ impl MockClock {
     }
 }
 
+impl MockClock {
+    /// Sets the clock to `to` (tests that share a database with a real-clock process).
+    pub fn set(&self, to: Timestamp) {
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = to;
+    }
+}
+
 impl Clock for MockClock {
     fn now(&self) -> Timestamp {
         *self

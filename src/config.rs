@@ -549,7 +549,11 @@ impl RawConfig {
     /// The boot values of the runtime settings, validated by the same rules as the settings page.
     fn runtime_values(&self) -> Result<crate::settings::Values, ConfigError> {
         use crate::settings::{BanRule, Values};
-        let rule = BanRule { failures: 0, window_seconds: 60, ban_seconds: 60 };
+        let rule = BanRule {
+            failures: 0,
+            window_seconds: 60,
+            ban_seconds: 60,
+        };
         let mut values = Values {
             proxy_header: crate::net::client_ip::ForwardHeader::XForwardedFor,
             proxy_trusted: Vec::new(),
@@ -562,15 +566,23 @@ impl RawConfig {
             ("proxy.header", self.proxy.header.clone()),
             ("proxy.trusted", self.proxy.trusted.join("\n")),
             ("bans.admin_failures", b.admin_failures.to_string()),
-            ("bans.admin_window_minutes", b.admin_window_minutes.to_string()),
+            (
+                "bans.admin_window_minutes",
+                b.admin_window_minutes.to_string(),
+            ),
             ("bans.admin_ban_minutes", b.admin_ban_minutes.to_string()),
             ("bans.client_failures", b.client_failures.to_string()),
-            ("bans.client_window_minutes", b.client_window_minutes.to_string()),
+            (
+                "bans.client_window_minutes",
+                b.client_window_minutes.to_string(),
+            ),
             ("bans.client_ban_minutes", b.client_ban_minutes.to_string()),
             ("bans.whitelist", b.whitelist.join("\n")),
         ];
         for (key, text) in pairs {
-            values.set(key, &text).map_err(|e| ConfigError::new(&e.key, &e.value, e.allowed))?;
+            values
+                .set(key, &text)
+                .map_err(|e| ConfigError::new(&e.key, &e.value, e.allowed))?;
         }
         Ok(values)
     }
@@ -629,7 +641,12 @@ impl RawConfig {
         }
         let runtime = self.runtime_values()?;
         let cloudflare_url = self.proxy.cloudflare_url.trim_end_matches('/').to_owned();
-        if !matches!(url::Url::parse(&cloudflare_url).map(|u| u.scheme().to_owned()).as_deref(), Ok("http" | "https")) {
+        if !matches!(
+            url::Url::parse(&cloudflare_url)
+                .map(|u| u.scheme().to_owned())
+                .as_deref(),
+            Ok("http" | "https")
+        ) {
             return Err(ConfigError::new(
                 "proxy.cloudflare_url",
                 &self.proxy.cloudflare_url,
@@ -899,10 +916,16 @@ mod tests {
             &[],
         )
         .unwrap();
-        assert_eq!(c.runtime.proxy_header, crate::net::client_ip::ForwardHeader::Forwarded);
+        assert_eq!(
+            c.runtime.proxy_header,
+            crate::net::client_ip::ForwardHeader::Forwarded
+        );
         assert_eq!(c.runtime.admin_bans.failures, 0);
         let e = load_with(Some("[bans]\nwhitelist = [\"300.1.1.1\"]\n"), &[]).unwrap_err();
-        assert_eq!((e.key.as_str(), e.value.as_str()), ("bans.whitelist", "300.1.1.1"));
+        assert_eq!(
+            (e.key.as_str(), e.value.as_str()),
+            ("bans.whitelist", "300.1.1.1")
+        );
     }
 }
 

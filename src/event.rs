@@ -39,18 +39,30 @@ pub struct Batch {
 impl Events {
     /// Counts one event and returns the batch to write, if one is due.
     pub fn note(&self, name: &'static str, label: &str, sample: &str, now: i64) -> Option<Batch> {
-        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if pending.len() > 10_000 {
             // Bounded: labels come from requests; never let them grow without limit.
             pending.clear();
         }
-        let entry = pending.entry((name, label.to_owned())).or_insert(Pending { count: 0, sample: String::new(), last_flush: i64::MIN });
+        let entry = pending.entry((name, label.to_owned())).or_insert(Pending {
+            count: 0,
+            sample: String::new(),
+            last_flush: i64::MIN,
+        });
         entry.count += 1;
         entry.sample = sample.chars().take(200).collect();
         if now.saturating_sub(entry.last_flush) < FLUSH_SECONDS {
             return None;
         }
-        let batch = Batch { name, label: label.to_owned(), sample: entry.sample.clone(), count: entry.count };
+        let batch = Batch {
+            name,
+            label: label.to_owned(),
+            sample: entry.sample.clone(),
+            count: entry.count,
+        };
         entry.count = 0;
         entry.last_flush = now;
         Some(batch)
@@ -62,7 +74,10 @@ impl Events {
 pub async fn note(state: &AppState, name: &'static str, label: &str, sample: &str) {
     let now = state.clock.unix();
     if let Some(b) = state.events.note(name, label, sample, now) {
-        if let Err(e) = crate::db::counter::record_many(&state.db, b.name, &b.label, &b.sample, b.count, now).await {
+        if let Err(e) =
+            crate::db::counter::record_many(&state.db, b.name, &b.label, &b.sample, b.count, now)
+                .await
+        {
             tracing::warn!(error = %e, counter = b.name, "could not record a diagnostic event");
         }
     }
@@ -80,6 +95,10 @@ mod tests {
         assert_eq!(events.note("x", "a", "s3", 105), None);
         let b = events.note("x", "a", "s4", 110).unwrap();
         assert_eq!((b.count, b.sample.as_str()), (3, "s4"));
-        assert_eq!(events.note("x", "b", "s", 111).map(|b| b.count), Some(1), "labels are separate");
+        assert_eq!(
+            events.note("x", "b", "s", 111).map(|b| b.count),
+            Some(1),
+            "labels are separate"
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::account::{self, CreateError, NewAdmin, NewUser};
 use crate::app::{AppState, Application};
-use crate::cli::{AdminCommand, Cli, Command, UserCommand};
+use crate::cli::{AdminCommand, BanCommand, Cli, Command, ProxyCommand, UserCommand};
 use crate::clock::SystemClock;
 use crate::config::{self, Config, LogFormat};
 use crate::doctor::{self, CheckResult, Severity};
@@ -26,6 +26,8 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Migrate => migrate(config).await,
         Command::Admin(AdminCommand::Create(args)) => admin_create(config, &args).await,
         Command::User(UserCommand::Create(args)) => user_create(config, &args).await,
+        Command::Ban(command) => ban(config, command).await,
+        Command::Proxy(ProxyCommand::RefreshCloudflare) => refresh_cloudflare(config).await,
         Command::Doctor { json, fix } => return doctor_command(config, json, fix.as_deref()).await,
     };
     match result {
@@ -119,8 +121,7 @@ fn explain(e: CreateError) -> anyhow::Error {
 
 async fn admin_create(config: Config, args: &crate::cli::AdminCreate) -> anyhow::Result<()> {
     let password = read_password()?;
-    let migrate = config.migrate_on_start;
-    let state = AppState::open(config, Arc::new(SystemClock), migrate).await?;
+    let state = open_migrated(config).await?;
     let role = crate::db::account::find_role_by_name(&state.db, &args.role)
         .await?
         .ok_or_else(|| {
@@ -149,8 +150,7 @@ async fn admin_create(config: Config, args: &crate::cli::AdminCreate) -> anyhow:
 
 async fn user_create(config: Config, args: &crate::cli::UserCreate) -> anyhow::Result<()> {
     let password = read_password()?;
-    let migrate = config.migrate_on_start;
-    let state = AppState::open(config, Arc::new(SystemClock), migrate).await?;
+    let state = open_migrated(config).await?;
     let (user_id, client_id) = account::create_user(
         &state,
         &NewUser {
@@ -165,6 +165,54 @@ async fn user_create(config: Config, args: &crate::cli::UserCreate) -> anyhow::R
     println!(
         "Created user {} (id {user_id}) owning client account {client_id}.",
         args.email
+    );
+    Ok(())
+}
+
+async fn open_migrated(config: Config) -> anyhow::Result<AppState> {
+    let migrate = config.migrate_on_start;
+    AppState::open(config, Arc::new(SystemClock), migrate).await
+}
+
+async fn ban(config: Config, command: BanCommand) -> anyhow::Result<()> {
+    let state = open_migrated(config).await?;
+    match command {
+        BanCommand::List => {
+            let bans = crate::db::ban::list_active(&state.db, state.clock.unix()).await?;
+            if bans.is_empty() {
+                println!("No bans in force.");
+            }
+            for b in bans {
+                let until = b.expires_at.map_or_else(
+                    || "until lifted".to_owned(),
+                    |t| format!("until {}", crate::clock::display(t)),
+                );
+                println!("{}\t{until}\tby {}\t{}", b.ip, b.created_by, b.reason);
+            }
+        }
+        BanCommand::Lift { address } => {
+            let ip: std::net::IpAddr =
+                crate::net::client_ip::parse_entry(&address).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "ADDRESS: {address:?} is not an IP address, e.g. 203.0.113.7 or 2001:db8::1"
+                    )
+                })?;
+            if crate::ban::lift(&state, ip, "cli", "local").await? {
+                println!("Lifted the ban on {ip}.");
+            } else {
+                println!("{ip} was not banned.");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn refresh_cloudflare(config: Config) -> anyhow::Result<()> {
+    let state = open_migrated(config).await?;
+    let done = crate::proxy::refresh_cloudflare(&state).await?;
+    println!(
+        "Stored Cloudflare's ranges from {}: {} IPv4 and {} IPv6.",
+        done.source, done.v4, done.v6
     );
     Ok(())
 }
@@ -185,7 +233,7 @@ async fn doctor_command(config: Config, json: bool, fix: Option<&str>) -> ExitCo
         }
     };
     if let Some(id) = fix {
-        return match doctor::fix(&state, id).await {
+        return match doctor::fix(&state, id, "cli", "local").await {
             Ok(message) => {
                 println!("{message}");
                 ExitCode::SUCCESS

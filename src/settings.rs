@@ -71,12 +71,23 @@ impl Values {
     /// # Errors
     /// Names the key, the value and what is allowed.
     pub fn set(&mut self, key: &str, text: &str) -> Result<(), SettingError> {
-        let err = |allowed: &str| SettingError { key: key.to_owned(), value: text.to_owned(), allowed: allowed.to_owned() };
-        let number = |max: u32, what: &str| text.trim().parse::<u32>().ok().filter(|n| *n <= max).ok_or_else(|| err(what));
+        let err = |allowed: &str| SettingError {
+            key: key.to_owned(),
+            value: text.to_owned(),
+            allowed: allowed.to_owned(),
+        };
+        let number = |max: u32, what: &str| {
+            text.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| err(what))
+        };
         match key {
             "proxy.header" => {
-                self.proxy_header = ForwardHeader::parse(text)
-                    .ok_or_else(|| err("one of X-Forwarded-For, Forwarded, X-Real-IP, CF-Connecting-IP"))?;
+                self.proxy_header = ForwardHeader::parse(text).ok_or_else(|| {
+                    err("one of X-Forwarded-For, Forwarded, X-Real-IP, CF-Connecting-IP")
+                })?;
             }
             "proxy.trusted" | "bans.whitelist" => {
                 let entries = list(text);
@@ -84,7 +95,11 @@ impl Values {
                     return Err(err("at most 1000 entries"));
                 }
                 if let Err(bad) = RangeSet::from_entries(&entries, &[]) {
-                    return Err(SettingError { key: key.to_owned(), value: bad, allowed: ENTRY_HELP.to_owned() });
+                    return Err(SettingError {
+                        key: key.to_owned(),
+                        value: bad,
+                        allowed: ENTRY_HELP.to_owned(),
+                    });
                 }
                 if key == "proxy.trusted" {
                     self.proxy_trusted = entries;
@@ -92,14 +107,25 @@ impl Values {
                     self.whitelist = entries;
                 }
             }
-            "bans.admin_failures" => self.admin_bans.failures = number(1000, "a number from 0 (never ban) to 1000")?,
-            "bans.client_failures" => self.client_bans.failures = number(1000, "a number from 0 (never ban) to 1000")?,
-            "bans.admin_window_minutes" | "bans.client_window_minutes" | "bans.admin_ban_minutes" | "bans.client_ban_minutes" => {
+            "bans.admin_failures" => {
+                self.admin_bans.failures = number(1000, "a number from 0 (never ban) to 1000")?
+            }
+            "bans.client_failures" => {
+                self.client_bans.failures = number(1000, "a number from 0 (never ban) to 1000")?
+            }
+            "bans.admin_window_minutes"
+            | "bans.client_window_minutes"
+            | "bans.admin_ban_minutes"
+            | "bans.client_ban_minutes" => {
                 let minutes = i64::from(number(525_600, "a number of minutes from 1 to 525600")?);
                 if minutes == 0 {
                     return Err(err("a number of minutes from 1 to 525600"));
                 }
-                let rule = if key.starts_with("bans.admin") { &mut self.admin_bans } else { &mut self.client_bans };
+                let rule = if key.starts_with("bans.admin") {
+                    &mut self.admin_bans
+                } else {
+                    &mut self.client_bans
+                };
                 if key.ends_with("window_minutes") {
                     rule.window_seconds = minutes * 60;
                 } else {
@@ -146,10 +172,22 @@ pub struct Effective {
 }
 
 impl Effective {
-    fn derive(values: Values, cloudflare: Vec<Net>, cloudflare_taken: String, cloudflare_source: String, sources: Vec<(String, String)>) -> Self {
-        let trusted = RangeSet::from_entries(&values.proxy_trusted, &cloudflare).unwrap_or_default();
+    fn derive(
+        values: Values,
+        cloudflare: Vec<Net>,
+        cloudflare_taken: String,
+        cloudflare_source: String,
+        sources: Vec<(String, String)>,
+    ) -> Self {
+        let trusted =
+            RangeSet::from_entries(&values.proxy_trusted, &cloudflare).unwrap_or_default();
         let whitelist = RangeSet::from_entries(&values.whitelist, &cloudflare).unwrap_or_default();
-        let cloudflare_trusted = cloudflare.iter().all(|n| trusted.0.iter().any(|t| t.prefix <= n.prefix && t.contains(n.addr)));
+        let cloudflare_trusted = cloudflare.iter().all(|n| {
+            trusted
+                .0
+                .iter()
+                .any(|t| t.prefix <= n.prefix && t.contains(n.addr))
+        });
         Self {
             values,
             trusted,
@@ -174,12 +212,18 @@ pub struct Store {
 impl Store {
     /// A store holding `effective`, read at `now`.
     pub fn new(effective: Effective, now: i64) -> Self {
-        Self { current: RwLock::new(Arc::new(effective)), loaded_at: AtomicI64::new(now), reloading: AtomicBool::new(false) }
+        Self {
+            current: RwLock::new(Arc::new(effective)),
+            loaded_at: AtomicI64::new(now),
+            reloading: AtomicBool::new(false),
+        }
     }
 
     /// The settings as last read, without touching the database.
     pub fn snapshot(&self) -> Arc<Effective> {
-        self.current.read().map_or_else(|p| p.into_inner().clone(), |g| g.clone())
+        self.current
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
     }
 
     fn replace(&self, effective: Effective, now: i64) {
@@ -196,34 +240,53 @@ impl Store {
 ///
 /// # Errors
 /// Storage errors.
-pub async fn load(pool: &crate::db::Pool, config: &crate::config::Config) -> Result<Effective, sqlx::Error> {
+pub async fn load(
+    pool: &crate::db::Pool,
+    config: &crate::config::Config,
+) -> Result<Effective, sqlx::Error> {
     let mut values = config.runtime.clone();
     let mut sources: Vec<(String, String)> = KEYS
         .iter()
         .map(|k| {
-            let boot = config.sources.iter().find(|s| s.key == *k).map_or("default", |s| s.source.as_str());
+            let boot = config
+                .sources
+                .iter()
+                .find(|s| s.key == *k)
+                .map_or("default", |s| s.source.as_str());
             ((*k).to_owned(), boot.to_owned())
         })
         .collect();
     for (key, value, at, by) in crate::db::setting::all(pool).await? {
-        let Some(slot) = sources.iter_mut().find(|(k, _)| *k == key) else { continue };
+        let Some(slot) = sources.iter_mut().find(|(k, _)| *k == key) else {
+            continue;
+        };
         match values.set(&key, &value) {
             Ok(()) => slot.1 = format!("database (set by {by} at {})", crate::clock::display(at)),
             Err(e) => {
                 tracing::warn!(error = %e, "ignoring an invalid stored setting");
-                slot.1 = format!("{} (the stored value {value:?} is invalid and ignored)", slot.1);
+                slot.1 = format!(
+                    "{} (the stored value {value:?} is invalid and ignored)",
+                    slot.1
+                );
             }
         }
     }
-    let (cloudflare, taken, source) = match crate::db::setting::network_list(pool, "cloudflare").await? {
-        Some((v4, v6, at, source)) => {
-            let mut nets = crate::net::cloudflare::parse_list(&v4, false).unwrap_or_default();
-            nets.extend(crate::net::cloudflare::parse_list(&v6, true).unwrap_or_default());
-            (nets, crate::clock::display(at), source)
-        }
-        None => (crate::net::cloudflare::built_in(), crate::net::cloudflare::BUILT_IN_DATE.to_owned(), "built in".to_owned()),
-    };
-    Ok(Effective::derive(values, cloudflare, taken, source, sources))
+    let (cloudflare, taken, source) =
+        match crate::db::setting::network_list(pool, "cloudflare").await? {
+            Some((v4, v6, at, source)) => {
+                let mut nets = crate::net::cloudflare::parse_list(&v4, false).unwrap_or_default();
+                nets.extend(crate::net::cloudflare::parse_list(&v6, true).unwrap_or_default());
+                (nets, crate::clock::display(at), source)
+            }
+            None => (
+                crate::net::cloudflare::built_in(),
+                crate::net::cloudflare::BUILT_IN_DATE.to_owned(),
+                "built in".to_owned(),
+            ),
+        };
+    Ok(Effective::derive(
+        values, cloudflare, taken, source, sources,
+    ))
 }
 
 /// The boot configuration's values alone (used when the database cannot be read yet).
@@ -243,7 +306,12 @@ pub async fn current(state: &AppState) -> Arc<Effective> {
     let store = &state.settings;
     let now = state.clock.unix();
     let stale = now - store.loaded_at.load(Ordering::Acquire) >= REFRESH_SECONDS;
-    if stale && store.reloading.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+    if stale
+        && store
+            .reloading
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    {
         if let Err(e) = reload(state).await {
             tracing::warn!(error = %e, "could not re-read settings; keeping the previous ones");
             store.loaded_at.store(now, Ordering::Release);
@@ -276,7 +344,12 @@ pub enum ChangeError {
 ///
 /// # Errors
 /// The first invalid value (nothing is stored then), or a storage error.
-pub async fn change(state: &AppState, changes: &[(&str, String)], actor: &str, ip: &str) -> Result<(), ChangeError> {
+pub async fn change(
+    state: &AppState,
+    changes: &[(&str, String)],
+    actor: &str,
+    ip: &str,
+) -> Result<(), ChangeError> {
     let mut values = current(state).await.values.clone();
     for (key, text) in changes {
         values.set(key, text)?;
@@ -286,7 +359,15 @@ pub async fn change(state: &AppState, changes: &[(&str, String)], actor: &str, i
     for (key, _) in changes {
         let text = values.text(key);
         crate::db::setting::upsert(&mut *tx, key, &text, now, actor).await?;
-        crate::db::setting::audit(&mut *tx, now, actor, "setting.change", &format!("{key} = {}", text.replace('\n', ", ")), ip).await?;
+        crate::db::setting::audit(
+            &mut *tx,
+            now,
+            actor,
+            "setting.change",
+            &format!("{key} = {}", text.replace('\n', ", ")),
+            ip,
+        )
+        .await?;
     }
     tx.commit().await?;
     reload(state).await?;
@@ -301,8 +382,16 @@ mod tests {
         Values {
             proxy_header: ForwardHeader::XForwardedFor,
             proxy_trusted: vec!["loopback".into()],
-            admin_bans: BanRule { failures: 3, window_seconds: 900, ban_seconds: 900 },
-            client_bans: BanRule { failures: 10, window_seconds: 900, ban_seconds: 900 },
+            admin_bans: BanRule {
+                failures: 3,
+                window_seconds: 900,
+                ban_seconds: 900,
+            },
+            client_bans: BanRule {
+                failures: 10,
+                window_seconds: 900,
+                ban_seconds: 900,
+            },
             whitelist: vec![],
         }
     }
@@ -310,7 +399,8 @@ mod tests {
     #[test]
     fn values_round_trip_through_their_text_form() {
         let mut v = values();
-        v.set("proxy.trusted", "loopback, 10.0.0.0/8\n2001:db8::/32").unwrap();
+        v.set("proxy.trusted", "loopback, 10.0.0.0/8\n2001:db8::/32")
+            .unwrap();
         v.set("proxy.header", "cf-connecting-ip").unwrap();
         v.set("bans.admin_window_minutes", "30").unwrap();
         let mut copy = values();
@@ -325,9 +415,17 @@ mod tests {
     fn bad_values_name_the_key_the_value_and_what_is_allowed() {
         let mut v = values();
         let e = v.set("proxy.trusted", "loopback, 10.0.0.0/33").unwrap_err();
-        assert_eq!((e.key.as_str(), e.value.as_str()), ("proxy.trusted", "10.0.0.0/33"));
+        assert_eq!(
+            (e.key.as_str(), e.value.as_str()),
+            ("proxy.trusted", "10.0.0.0/33")
+        );
         assert!(e.allowed.contains("CIDR"));
-        assert!(v.set("proxy.header", "X-Forwarded-Host").unwrap_err().allowed.contains("CF-Connecting-IP"));
+        assert!(
+            v.set("proxy.header", "X-Forwarded-Host")
+                .unwrap_err()
+                .allowed
+                .contains("CF-Connecting-IP")
+        );
         assert!(v.set("bans.client_ban_minutes", "0").is_err());
         assert!(v.set("bans.client_failures", "-1").is_err());
         assert_eq!(v, values(), "nothing changed");

@@ -9,6 +9,9 @@ pub enum Permission {
     MainHomepage,
     ViewSystemHealth,
     ManageAdmins,
+    ConfigureGeneralSettings,
+    ViewBannedIps,
+    ManageBannedIps,
 }
 
 impl Permission {
@@ -18,6 +21,9 @@ impl Permission {
             Self::MainHomepage => "main_homepage",
             Self::ViewSystemHealth => "view_system_health",
             Self::ManageAdmins => "manage_admins",
+            Self::ConfigureGeneralSettings => "configure_general_settings",
+            Self::ViewBannedIps => "view_banned_ips",
+            Self::ManageBannedIps => "manage_banned_ips",
         }
     }
 }

@@ -7,12 +7,12 @@
 //! database errors as errors: an outage must never look like "not found".
 
 pub mod account;
+pub mod ban;
 pub mod counter;
 pub mod key;
 pub mod one_time_token;
 pub mod session;
 pub mod setting;
-pub mod ban;
 
 use anyhow::Context as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -4,12 +4,22 @@ use super::Db;
 use sqlx::Executor;
 
 /// Every stored setting: key, value text, when and by whom.
-pub async fn all<'e>(ex: impl Executor<'e, Database = Db>) -> Result<Vec<(String, String, i64, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT key, value, updated_at, updated_by FROM settings ORDER BY key").fetch_all(ex).await
+pub async fn all<'e>(
+    ex: impl Executor<'e, Database = Db>,
+) -> Result<Vec<(String, String, i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT key, value, updated_at, updated_by FROM settings ORDER BY key")
+        .fetch_all(ex)
+        .await
 }
 
 /// Stores one setting.
-pub async fn upsert<'e>(ex: impl Executor<'e, Database = Db>, key: &str, value: &str, now: i64, actor: &str) -> Result<(), sqlx::Error> {
+pub async fn upsert<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    key: &str,
+    value: &str,
+    now: i64,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
@@ -24,8 +34,14 @@ pub async fn upsert<'e>(ex: impl Executor<'e, Database = Db>, key: &str, value: 
 }
 
 /// A stored address list: IPv4 text, IPv6 text, when it was taken, where from.
-pub async fn network_list<'e>(ex: impl Executor<'e, Database = Db>, name: &str) -> Result<Option<(String, String, i64, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT v4, v6, taken_at, source FROM network_lists WHERE name = $1").bind(name).fetch_optional(ex).await
+pub async fn network_list<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    name: &str,
+) -> Result<Option<(String, String, i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT v4, v6, taken_at, source FROM network_lists WHERE name = $1")
+        .bind(name)
+        .fetch_optional(ex)
+        .await
 }
 
 /// Replaces a stored address list.
@@ -52,7 +68,14 @@ pub async fn store_network_list<'e>(
 }
 
 /// Appends to the audit log.
-pub async fn audit<'e>(ex: impl Executor<'e, Database = Db>, now: i64, actor: &str, action: &str, detail: &str, ip: &str) -> Result<(), sqlx::Error> {
+pub async fn audit<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    now: i64,
+    actor: &str,
+    action: &str,
+    detail: &str,
+    ip: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO audit_log (at, actor, action, detail, ip) VALUES ($1, $2, $3, $4, $5)")
         .bind(now)
         .bind(actor)
@@ -65,6 +88,12 @@ pub async fn audit<'e>(ex: impl Executor<'e, Database = Db>, now: i64, actor: &s
 }
 
 /// The newest audit entries: at, actor, action, detail, ip.
-pub async fn recent_audit<'e>(ex: impl Executor<'e, Database = Db>, limit: i64) -> Result<Vec<(i64, String, String, String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT at, actor, action, detail, ip FROM audit_log ORDER BY id DESC LIMIT $1").bind(limit).fetch_all(ex).await
+pub async fn recent_audit<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    limit: i64,
+) -> Result<Vec<(i64, String, String, String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT at, actor, action, detail, ip FROM audit_log ORDER BY id DESC LIMIT $1")
+        .bind(limit)
+        .fetch_all(ex)
+        .await
 }

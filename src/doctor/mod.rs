@@ -8,6 +8,7 @@
 
 mod config_sources;
 mod csrf;
+mod proxy;
 mod session;
 mod storage;
 mod system_url;
@@ -108,6 +109,8 @@ pub async fn run_all(state: &AppState) -> Vec<CheckResult> {
     vec![
         config_sources::check(state),
         system_url::check(state).await,
+        proxy::cloudflare(state).await,
+        proxy::sanity(state).await,
         storage::disk(state),
         storage::session_write(state).await,
         storage::migrations(state).await,
@@ -143,16 +146,23 @@ pub enum FixError {
     Unknown(String),
     #[error("the check {0:?} has no automatic fix; follow its next step instead")]
     NotFixable(String),
+    #[error("the fix for {0:?} failed: {1}")]
+    Failed(String, String),
 }
 
-/// Applies the one-step fix of check `id`.
+/// Applies the one-step fix of check `id`, on behalf of `actor` (audit-logged).
 ///
 /// # Errors
-/// Unknown ids and checks without a safe automatic fix.
-pub async fn fix(state: &AppState, id: &str) -> Result<String, FixError> {
+/// Unknown ids, checks without a safe automatic fix, and failures applying it.
+pub async fn fix(state: &AppState, id: &str, actor: &str, from: &str) -> Result<String, FixError> {
     let known = run_all(state).await;
-    match known.iter().find(|c| c.id == id) {
-        None => Err(FixError::Unknown(id.to_owned())),
-        Some(_) => Err(FixError::NotFixable(id.to_owned())),
+    if !known.iter().any(|c| c.id == id) {
+        return Err(FixError::Unknown(id.to_owned()));
+    }
+    match id {
+        "proxy.cloudflare" => crate::proxy::trust_cloudflare(state, actor, from)
+            .await
+            .map_err(|e| FixError::Failed(id.to_owned(), e.to_string())),
+        _ => Err(FixError::NotFixable(id.to_owned())),
     }
 }

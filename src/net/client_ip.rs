@@ -29,7 +29,12 @@ pub enum ForwardHeader {
 
 impl ForwardHeader {
     /// Every supported header.
-    pub const ALL: [Self; 4] = [Self::XForwardedFor, Self::Forwarded, Self::XRealIp, Self::CfConnectingIp];
+    pub const ALL: [Self; 4] = [
+        Self::XForwardedFor,
+        Self::Forwarded,
+        Self::XRealIp,
+        Self::CfConnectingIp,
+    ];
 
     /// The header's name as configured and sent.
     pub fn name(self) -> &'static str {
@@ -43,7 +48,9 @@ impl ForwardHeader {
 
     /// Parses a configured header name, case-insensitively.
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|h| h.name().eq_ignore_ascii_case(name.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|h| h.name().eq_ignore_ascii_case(name.trim()))
     }
 }
 
@@ -72,19 +79,31 @@ pub struct Resolution {
 
 /// Resolves the client address from the peer and the values of the configured header (in the
 /// order the headers appeared).
-pub fn resolve<'a>(peer: IpAddr, header: ForwardHeader, values: impl IntoIterator<Item = &'a [u8]>, trusted: &RangeSet) -> Resolution {
+pub fn resolve<'a>(
+    peer: IpAddr,
+    header: ForwardHeader,
+    values: impl IntoIterator<Item = &'a [u8]>,
+    trusted: &RangeSet,
+) -> Resolution {
     let peer = canonical(peer);
     let peer_trusted = trusted.contains(peer);
     let mut resolution = Resolution {
         client: peer,
         peer,
         peer_trusted,
-        hops: vec![Hop { raw: peer.to_string(), ip: Some(peer), trusted: peer_trusted }],
+        hops: vec![Hop {
+            raw: peer.to_string(),
+            ip: Some(peer),
+            trusted: peer_trusted,
+        }],
         malformed: 0,
         reason: String::new(),
     };
     if !peer_trusted {
-        resolution.reason = format!("The peer {peer} is not a trusted proxy, so its {} header (if any) was ignored.", header.name());
+        resolution.reason = format!(
+            "The peer {peer} is not a trusted proxy, so its {} header (if any) was ignored.",
+            header.name()
+        );
         return resolution;
     }
     let joined = tail_of(values);
@@ -92,28 +111,49 @@ pub fn resolve<'a>(peer: IpAddr, header: ForwardHeader, values: impl IntoIterato
         ForwardHeader::XForwardedFor => joined.split(',').collect(),
         ForwardHeader::Forwarded => joined.split(',').map(forwarded_for).collect(),
         // Single-value headers: the last one a trusted proxy set wins.
-        ForwardHeader::XRealIp | ForwardHeader::CfConnectingIp => joined.rsplit(',').take(1).collect(),
+        ForwardHeader::XRealIp | ForwardHeader::CfConnectingIp => {
+            joined.rsplit(',').take(1).collect()
+        }
     };
     let mut leftmost_trusted = None;
-    for raw in entries.into_iter().rev().map(str::trim).filter(|e| !e.is_empty()).take(MAX_HOPS) {
+    for raw in entries
+        .into_iter()
+        .rev()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .take(MAX_HOPS)
+    {
         let ip = parse_entry(raw);
         let is_trusted = ip.is_some_and(|ip| trusted.contains(ip));
-        resolution.hops.push(Hop { raw: raw.chars().take(64).collect(), ip, trusted: is_trusted });
+        resolution.hops.push(Hop {
+            raw: raw.chars().take(64).collect(),
+            ip,
+            trusted: is_trusted,
+        });
         match ip {
             None => resolution.malformed += 1,
             Some(ip) if is_trusted => leftmost_trusted = Some(ip),
             Some(ip) => {
                 resolution.client = ip;
-                resolution.reason = format!("{ip} is the first address from the right in {} that is not a trusted proxy.", header.name());
+                resolution.reason = format!(
+                    "{ip} is the first address from the right in {} that is not a trusted proxy.",
+                    header.name()
+                );
                 return resolution;
             }
         }
     }
     if let Some(ip) = leftmost_trusted {
         resolution.client = ip;
-        resolution.reason = format!("Every address in {} is trusted; the leftmost examined, {ip}, is used.", header.name());
+        resolution.reason = format!(
+            "Every address in {} is trusted; the leftmost examined, {ip}, is used.",
+            header.name()
+        );
     } else {
-        resolution.reason = format!("The trusted peer sent no usable {} header, so the peer {peer} is the client.", header.name());
+        resolution.reason = format!(
+            "The trusted peer sent no usable {} header, so the peer {peer} is the client.",
+            header.name()
+        );
     }
     resolution
 }
@@ -153,10 +193,17 @@ pub fn parse_entry(raw: &str) -> Option<IpAddr> {
     }
     if let Some(rest) = raw.strip_prefix('[') {
         let (inside, after) = rest.split_once(']')?;
-        if !(after.is_empty() || after.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok())) {
+        if !(after.is_empty()
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| p.parse::<u16>().is_ok()))
+        {
             return None;
         }
-        return inside.parse::<std::net::Ipv6Addr>().ok().map(|v6| canonical(IpAddr::V6(v6)));
+        return inside
+            .parse::<std::net::Ipv6Addr>()
+            .ok()
+            .map(|v6| canonical(IpAddr::V6(v6)));
     }
     if let Ok(ip) = raw.parse::<IpAddr>() {
         return Some(canonical(ip));
@@ -180,7 +227,12 @@ mod tests {
     }
 
     fn xff(peer: &str, value: &str, set: &RangeSet) -> Resolution {
-        resolve(ip(peer), ForwardHeader::XForwardedFor, [value.as_bytes()], set)
+        resolve(
+            ip(peer),
+            ForwardHeader::XForwardedFor,
+            [value.as_bytes()],
+            set,
+        )
     }
 
     #[test]
@@ -194,7 +246,11 @@ mod tests {
     fn the_chain_is_walked_right_to_left_over_trusted_hops() {
         let set = trusted(&["loopback", "10.0.0.0/8"]);
         // forged, real client, then two of our proxies.
-        let r = xff("127.0.0.1", "1.1.1.1, 198.51.100.7, 10.0.0.2, 10.0.0.3", &set);
+        let r = xff(
+            "127.0.0.1",
+            "1.1.1.1, 198.51.100.7, 10.0.0.2, 10.0.0.3",
+            &set,
+        );
         assert_eq!(r.client, ip("198.51.100.7"));
         assert_eq!(r.hops.len(), 4);
         assert!(r.hops[1].trusted && r.hops[2].trusted && !r.hops[3].trusted);
@@ -202,13 +258,22 @@ mod tests {
 
     #[test]
     fn several_headers_are_one_list_in_order() {
-        let r = resolve(ip("127.0.0.1"), ForwardHeader::XForwardedFor, [&b"198.51.100.1"[..], &b"198.51.100.2"[..]], &trusted(&["loopback"]));
+        let r = resolve(
+            ip("127.0.0.1"),
+            ForwardHeader::XForwardedFor,
+            [&b"198.51.100.1"[..], &b"198.51.100.2"[..]],
+            &trusted(&["loopback"]),
+        );
         assert_eq!(r.client, ip("198.51.100.2"));
     }
 
     #[test]
     fn malformed_entries_are_skipped_and_counted() {
-        let r = xff("127.0.0.1", "198.51.100.7, garbage, fe80::1%eth0, unknown", &trusted(&["loopback"]));
+        let r = xff(
+            "127.0.0.1",
+            "198.51.100.7, garbage, fe80::1%eth0, unknown",
+            &trusted(&["loopback"]),
+        );
         assert_eq!(r.client, ip("198.51.100.7"));
         assert_eq!(r.malformed, 3);
     }
@@ -216,24 +281,45 @@ mod tests {
     #[test]
     fn all_trusted_uses_the_leftmost_and_no_header_uses_the_peer() {
         let set = trusted(&["loopback", "private"]);
-        assert_eq!(xff("127.0.0.1", "10.1.1.1, 10.2.2.2", &set).client, ip("10.1.1.1"));
-        assert_eq!(resolve(ip("127.0.0.1"), ForwardHeader::XForwardedFor, [], &set).client, ip("127.0.0.1"));
+        assert_eq!(
+            xff("127.0.0.1", "10.1.1.1, 10.2.2.2", &set).client,
+            ip("10.1.1.1")
+        );
+        assert_eq!(
+            resolve(ip("127.0.0.1"), ForwardHeader::XForwardedFor, [], &set).client,
+            ip("127.0.0.1")
+        );
     }
 
     #[test]
     fn rfc7239_forwarded_with_quotes_ports_and_ipv6() {
         let set = trusted(&["loopback"]);
         let value = b"for=192.0.2.43, for=\"[2001:db8:cafe::17]:4711\";proto=https, for=127.0.0.1";
-        let r = resolve(ip("127.0.0.1"), ForwardHeader::Forwarded, [&value[..]], &set);
+        let r = resolve(
+            ip("127.0.0.1"),
+            ForwardHeader::Forwarded,
+            [&value[..]],
+            &set,
+        );
         assert_eq!(r.client, ip("2001:db8:cafe::17"));
-        let hidden = resolve(ip("127.0.0.1"), ForwardHeader::Forwarded, [&b"for=_hidden, for=198.51.100.3"[..]], &set);
+        let hidden = resolve(
+            ip("127.0.0.1"),
+            ForwardHeader::Forwarded,
+            [&b"for=_hidden, for=198.51.100.3"[..]],
+            &set,
+        );
         assert_eq!(hidden.client, ip("198.51.100.3"));
     }
 
     #[test]
     fn single_value_headers_and_ports() {
         let set = trusted(&["loopback"]);
-        let r = resolve(ip("127.0.0.1"), ForwardHeader::CfConnectingIp, [&b"198.51.100.4"[..]], &set);
+        let r = resolve(
+            ip("127.0.0.1"),
+            ForwardHeader::CfConnectingIp,
+            [&b"198.51.100.4"[..]],
+            &set,
+        );
         assert_eq!(r.client, ip("198.51.100.4"));
         assert_eq!(parse_entry("198.51.100.4:8080"), Some(ip("198.51.100.4")));
         assert_eq!(parse_entry("[::1]:80"), Some(ip("::1")));
@@ -247,7 +333,11 @@ mod tests {
         let r = xff("127.0.0.1", &value, &trusted(&["loopback", "private"]));
         assert_eq!(r.client, ip("198.51.100.9"));
         let all_trusted = "10.0.0.1,".repeat(10_000);
-        let r = xff("127.0.0.1", &all_trusted, &trusted(&["loopback", "private"]));
+        let r = xff(
+            "127.0.0.1",
+            &all_trusted,
+            &trusted(&["loopback", "private"]),
+        );
         assert!(r.hops.len() <= MAX_HOPS + 1);
     }
 

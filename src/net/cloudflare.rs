@@ -16,11 +16,19 @@ pub enum ListError {
     #[error("the {family} list is empty")]
     Empty { family: &'static str },
     #[error("line {line} of the {family} list is not a CIDR range: {text:?}")]
-    Malformed { family: &'static str, line: usize, text: String },
+    Malformed {
+        family: &'static str,
+        line: usize,
+        text: String,
+    },
     #[error("the {family} list contains a range of the wrong family: {range}")]
     WrongFamily { family: &'static str, range: String },
     #[error("the {family} list has {count} ranges, more than the {max} a real list has")]
-    TooLong { family: &'static str, count: usize, max: usize },
+    TooLong {
+        family: &'static str,
+        count: usize,
+        max: usize,
+    },
 }
 
 /// Parses one published list (one CIDR range per line), refusing anything that does not look
@@ -40,13 +48,24 @@ pub fn parse_list(text: &str, v6: bool) -> Result<Vec<Net>, ListError> {
         }
         let net = Net::parse(line)
             .filter(|_| line.contains('/'))
-            .ok_or_else(|| ListError::Malformed { family, line: i + 1, text: line.chars().take(80).collect() })?;
+            .ok_or_else(|| ListError::Malformed {
+                family,
+                line: i + 1,
+                text: line.chars().take(80).collect(),
+            })?;
         if net.addr.is_ipv6() != v6 {
-            return Err(ListError::WrongFamily { family, range: line.to_owned() });
+            return Err(ListError::WrongFamily {
+                family,
+                range: line.to_owned(),
+            });
         }
         nets.push(net);
         if nets.len() > MAX {
-            return Err(ListError::TooLong { family, count: nets.len(), max: MAX });
+            return Err(ListError::TooLong {
+                family,
+                count: nets.len(),
+                max: MAX,
+            });
         }
     }
     if nets.is_empty() {
@@ -71,15 +90,33 @@ mod tests {
         let nets = built_in();
         assert_eq!(nets.iter().filter(|n| n.addr.is_ipv4()).count(), 15);
         assert_eq!(nets.iter().filter(|n| n.addr.is_ipv6()).count(), 7);
-        assert!(nets.iter().any(|n| n.contains("104.16.0.1".parse().unwrap())));
+        assert!(
+            nets.iter()
+                .any(|n| n.contains("104.16.0.1".parse().unwrap()))
+        );
     }
 
     #[test]
     fn bad_lists_are_refused_with_the_reason() {
-        assert_eq!(parse_list("\n\n", false), Err(ListError::Empty { family: "IPv4" }));
-        assert!(matches!(parse_list("<html>error</html>", false), Err(ListError::Malformed { line: 1, .. })));
-        assert!(matches!(parse_list("2400:cb00::/32", false), Err(ListError::WrongFamily { .. })));
-        assert!(matches!(parse_list("104.16.0.1", false), Err(ListError::Malformed { .. })), "a bare address is not a published range");
+        assert_eq!(
+            parse_list("\n\n", false),
+            Err(ListError::Empty { family: "IPv4" })
+        );
+        assert!(matches!(
+            parse_list("<html>error</html>", false),
+            Err(ListError::Malformed { line: 1, .. })
+        ));
+        assert!(matches!(
+            parse_list("2400:cb00::/32", false),
+            Err(ListError::WrongFamily { .. })
+        ));
+        assert!(
+            matches!(
+                parse_list("104.16.0.1", false),
+                Err(ListError::Malformed { .. })
+            ),
+            "a bare address is not a published range"
+        );
         assert_eq!(parse_list("104.16.0.0/13\n", false).unwrap().len(), 1);
     }
 }

@@ -26,11 +26,15 @@ impl Net {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, canonical(ip)) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -68,7 +72,12 @@ pub enum Entry {
 
 /// Parses one entry of a trusted-proxy or whitelist setting; `None` when malformed.
 pub fn parse_entry(entry: &str) -> Option<Entry> {
-    let nets = |list: &[&str]| list.iter().map(|s| Net::parse(s)).collect::<Option<Vec<_>>>().map(Entry::Ranges);
+    let nets = |list: &[&str]| {
+        list.iter()
+            .map(|s| Net::parse(s))
+            .collect::<Option<Vec<_>>>()
+            .map(Entry::Ranges)
+    };
     match entry.trim().to_ascii_lowercase().as_str() {
         "loopback" => nets(&["127.0.0.0/8", "::1/128"]),
         "private" => nets(&["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]),
@@ -91,7 +100,10 @@ impl RangeSet {
     ///
     /// # Errors
     /// The first malformed entry.
-    pub fn from_entries<S: AsRef<str>>(entries: &[S], cloudflare_ranges: &[Net]) -> Result<Self, String> {
+    pub fn from_entries<S: AsRef<str>>(
+        entries: &[S],
+        cloudflare_ranges: &[Net],
+    ) -> Result<Self, String> {
         let mut nets = Vec::new();
         for entry in entries {
             match parse_entry(entry.as_ref()) {
@@ -105,7 +117,8 @@ impl RangeSet {
 }
 
 /// The message for a malformed entry, shared by configuration and the settings page.
-pub const ENTRY_HELP: &str = "IP addresses, CIDR ranges (10.0.0.0/8, 2001:db8::/32), `loopback`, `private` or `cloudflare`";
+pub const ENTRY_HELP: &str =
+    "IP addresses, CIDR ranges (10.0.0.0/8, 2001:db8::/32), `loopback`, `private` or `cloudflare`";
 
 #[cfg(test)]
 mod tests {
@@ -123,7 +136,10 @@ mod tests {
         assert!(set.contains(ip("::ffff:127.0.0.1")));
         assert!(set.contains(ip("2001:db8:1::1")));
         assert!(!set.contains(ip("10.0.0.1")));
-        assert_eq!(RangeSet::from_entries(&["10.0.0.0/99"], &[]), Err("10.0.0.0/99".into()));
+        assert_eq!(
+            RangeSet::from_entries(&["10.0.0.0/99"], &[]),
+            Err("10.0.0.0/99".into())
+        );
     }
 
     #[test]

@@ -42,7 +42,11 @@ pub enum AppError {
     Forbidden(String),
     /// The client address is banned.
     #[error("banned")]
-    Banned { ip: String, reason: String, until: Option<String> },
+    Banned {
+        ip: String,
+        reason: String,
+        until: Option<String>,
+    },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

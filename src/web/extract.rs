@@ -119,17 +119,26 @@ pub trait PermissionMarker: Send + Sync {
     const PERMISSION: Permission;
 }
 
-/// Marker for [`Permission::ViewSystemHealth`].
-pub struct ViewSystemHealth;
-impl PermissionMarker for ViewSystemHealth {
-    const PERMISSION: Permission = Permission::ViewSystemHealth;
+/// Declares a zero-sized type per permission, so gates read `RequirePermission<ViewBannedIps>`.
+macro_rules! permission_markers {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("Marker for [`Permission::", stringify!($name), "`].")]
+            pub struct $name;
+            impl PermissionMarker for $name {
+                const PERMISSION: Permission = Permission::$name;
+            }
+        )*
+    };
 }
 
-/// Marker for [`Permission::MainHomepage`].
-pub struct MainHomepage;
-impl PermissionMarker for MainHomepage {
-    const PERMISSION: Permission = Permission::MainHomepage;
-}
+permission_markers!(
+    MainHomepage,
+    ViewSystemHealth,
+    ConfigureGeneralSettings,
+    ViewBannedIps,
+    ManageBannedIps
+);
 
 /// A signed-in admin whose role grants `P`.
 pub struct RequirePermission<P: PermissionMarker> {

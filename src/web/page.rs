@@ -131,6 +131,8 @@ pub struct AdminDashboardPage {
 pub struct HealthPage {
     pub title: &'static str,
     pub nav: Option<Nav>,
+    pub notice: Option<String>,
+    pub csrf: String,
     pub overall: &'static str,
     pub checks: Vec<crate::doctor::CheckResult>,
 }
@@ -144,5 +146,67 @@ pub struct PasswordPage {
     pub action: &'static str,
     pub csrf: String,
     pub min_length: usize,
+    pub errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "proxy.html")]
+pub struct ProxyPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub client: String,
+    pub reason: String,
+    pub header: &'static str,
+    pub hops: Vec<crate::net::client_ip::Hop>,
+    pub trusted: String,
+    pub cloudflare_taken: String,
+    pub cloudflare_source: String,
+    pub cloudflare_trusted: bool,
+    pub received: Vec<(String, String)>,
+}
+
+/// One input of the settings form.
+pub struct SettingField {
+    pub key: &'static str,
+    pub id: String,
+    pub label: &'static str,
+    pub hint: &'static str,
+    pub value: String,
+    pub multiline: bool,
+    pub source: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+pub struct SettingsPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub notice: Option<String>,
+    pub csrf: String,
+    pub refresh_seconds: i64,
+    pub fields: Vec<SettingField>,
+}
+
+/// One row of the bans table.
+pub struct BanView {
+    pub ip: String,
+    pub reason: String,
+    pub until: String,
+    pub by: String,
+}
+
+#[derive(Template)]
+#[template(path = "bans.html")]
+pub struct BansPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub notice: Option<String>,
+    pub csrf: String,
+    pub can_manage: bool,
+    pub bans: Vec<BanView>,
+    pub form_ip: String,
+    pub form_reason: String,
+    pub form_minutes: String,
     pub errors: FieldErrors,
 }

@@ -6,8 +6,7 @@
 
 use crate::app::AppState;
 use crate::web::middleware::{
-    ban,
-    canonical_origin, client_addr, csrf, negotiate, security_headers, session,
+    ban, canonical_origin, client_addr, csrf, negotiate, security_headers, session,
 };
 use crate::web::{admin, client, system};
 use axum::Router;
@@ -40,6 +39,11 @@ fn table() -> Router<AppState> {
         .route("/admin/setup/{token}", get(admin::setup::get_setup).post(admin::setup::post_setup))          // one-time token
         .route("/admin", get(admin::dashboard::get_dashboard))                                               // RequirePermission<MainHomepage>
         .route("/admin/health", get(admin::health::get_health))                                              // RequirePermission<ViewSystemHealth>
+        .route("/admin/health/fix", post(admin::health::post_fix))                                           // RequirePermission<ConfigureGeneralSettings>
+        .route("/admin/proxy", get(admin::proxy::get_proxy))                                                 // RequirePermission<ViewSystemHealth>
+        .route("/admin/settings", get(admin::settings::get_settings).post(admin::settings::post_settings))   // RequirePermission<ConfigureGeneralSettings>
+        .route("/admin/bans", get(admin::bans::get_bans).post(admin::bans::post_ban))                        // View/ManageBannedIps
+        .route("/admin/bans/lift", post(admin::bans::post_lift))                                             // RequirePermission<ManageBannedIps>
         .route("/admin/sessions", get(admin::sessions::get_sessions))                                        // CurrentAdmin
         .route("/admin/sessions/end", post(admin::sessions::post_end))                                       // CurrentAdmin
         .route("/admin/sessions/end-others", post(admin::sessions::post_end_others))                         // CurrentAdmin

@@ -293,6 +293,7 @@ fn doctor_fix_of_an_unknown_or_unfixable_check_exits_2_and_says_why() {
 #[tokio::test]
 async fn the_doctor_as_a_separate_process_sees_what_the_server_counted() {
     let app = spawn_app().await;
+    app.use_real_time();
     for _ in 0..6 {
         app.post_form(&app.client, "/login", &[("email", "a@b.example")])
             .await;

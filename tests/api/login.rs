@@ -286,10 +286,25 @@ async fn a_disabled_admin_cannot_sign_in_and_a_live_session_ends_when_disabled()
     let app = spawn_app().await;
     let admin = app.create_admin("alice").await;
     app.admin_login(&admin).await;
-    sqlx::query("UPDATE admins SET disabled = 1").execute(&app.state.db).await.unwrap();
+    sqlx::query("UPDATE admins SET disabled = 1")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
     let r = app.get("/admin").await;
-    assert_eq!(r.status(), 303, "the live session no longer opens the admin area");
-    let again = app.admin_login_with(&new_client(), &admin.username, &admin.password).await;
+    assert_eq!(
+        r.status(),
+        303,
+        "the live session no longer opens the admin area"
+    );
+    let again = app
+        .admin_login_with(&new_client(), &admin.username, &admin.password)
+        .await;
     assert_eq!(again.status(), 401);
-    assert!(again.text().await.unwrap().contains("Login Details Incorrect"));
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("Login Details Incorrect")
+    );
 }

@@ -5,8 +5,10 @@
 mod helpers;
 
 mod bad_input;
+mod bans;
 mod cli;
 mod doctor;
+mod f01_proxy;
 mod f02_logouts;
 mod f05_system_url;
 mod f06_cookies_csrf_storage;

@@ -1,10 +1,13 @@
 //! Admin-area pages, one file per page.
 
+pub mod bans;
 pub mod dashboard;
 pub mod health;
 pub mod login;
 pub mod password;
+pub mod proxy;
 pub mod sessions;
+pub mod settings;
 pub mod setup;
 
 use crate::web::extract::CurrentAdmin;

@@ -12,7 +12,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// Refuses the request when its client address is banned.
-pub async fn refuse_banned(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn refuse_banned(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path();
     if path == "/healthz" || path.starts_with("/static/") {
         return next.run(request).await;

@@ -31,7 +31,11 @@ pub struct ClientAddr {
 
 impl ClientAddr {
     /// Stands in when the pipeline did not run (never in a served request): unspecified, untrusted.
-    pub const UNKNOWN: Self = Self { ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), peer: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), peer_trusted: false };
+    pub const UNKNOWN: Self = Self {
+        ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        peer: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        peer_trusted: false,
+    };
 }
 
 /// The peer address of a request (unspecified when the server was not given connection info).
@@ -39,14 +43,23 @@ pub fn peer_of(request: &Request) -> IpAddr {
     request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| crate::net::range::canonical(c.0.ip()))
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| {
+            crate::net::range::canonical(c.0.ip())
+        })
 }
 
 /// Resolves a request's client address under the settings in force (also used by the
 /// "why this address" page).
-pub fn resolve_request(request_headers: &axum::http::HeaderMap, peer: IpAddr, settings: &crate::settings::Effective) -> Resolution {
+pub fn resolve_request(
+    request_headers: &axum::http::HeaderMap,
+    peer: IpAddr,
+    settings: &crate::settings::Effective,
+) -> Resolution {
     let header = settings.values.proxy_header;
-    let values = request_headers.get_all(header.name()).iter().map(axum::http::HeaderValue::as_bytes);
+    let values = request_headers
+        .get_all(header.name())
+        .iter()
+        .map(axum::http::HeaderValue::as_bytes);
     client_ip::resolve(peer, header, values, &settings.trusted)
 }
 
@@ -65,7 +78,13 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
         }
     }
     if resolution.malformed > 0 {
-        crate::event::note(&state, MALFORMED_COUNTER, settings.values.proxy_header.name(), &peer.to_string()).await;
+        crate::event::note(
+            &state,
+            MALFORMED_COUNTER,
+            settings.values.proxy_header.name(),
+            &peer.to_string(),
+        )
+        .await;
     }
     request.extensions_mut().insert(ClientAddr {
         ip: resolution.client,

@@ -292,3 +292,61 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no doctor check {id}"))
     }
 }
+
+/// A tiny HTTP server standing in for Cloudflare's list endpoints (`/ips-v4`, `/ips-v6`).
+/// Tests never reach the real hosts.
+pub async fn fake_cloudflare(v4: &'static str, v6: &'static str) -> String {
+    use axum::routing::get;
+    let router = axum::Router::new()
+        .route("/ips-v4", get(move || async move { v4 }))
+        .route("/ips-v6", get(move || async move { v6 }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}")
+}
+
+impl TestApp {
+    /// Moves the mock clock to the real time, for tests where a `portcullis` process (which
+    /// reads the real clock) judges what this server recorded.
+    pub fn use_real_time(&self) {
+        self.clock.set(jiff::Timestamp::now());
+    }
+
+    /// The address recorded for the newest session of a realm.
+    pub async fn last_session_ip(&self) -> String {
+        sqlx::query_scalar("SELECT ip FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1")
+            .fetch_one(&self.state.db)
+            .await
+            .unwrap()
+    }
+
+    /// Signs a user in from a fresh client that sends `headers` with every request.
+    pub async fn client_login_via(
+        &self,
+        user: &TestUser,
+        password: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let client = new_client();
+        let with =
+            |rb: reqwest::RequestBuilder| headers.iter().fold(rb, |rb, (k, v)| rb.header(*k, *v));
+        let page = with(client.get(self.url("/login")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_from(&page);
+        with(client.post(self.url("/login")))
+            .form(&[
+                ("email", user.email.as_str()),
+                ("password", password),
+                ("csrf_token", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+}

@@ -1,0 +1,139 @@
+//! Proxy set-up tasks: refreshing Cloudflare's ranges and the one-step Cloudflare fix (F01).
+
+use crate::app::AppState;
+use crate::net::cloudflare::{ListError, parse_list};
+use std::time::Duration;
+
+/// Why a refresh did not replace the stored list (the old one stays in force).
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("could not download {url}: {reason}")]
+    Download { url: String, reason: String },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("refused the list from {url}: {error}; the previous list stays in force")]
+    Refused { url: String, error: ListError },
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}
+
+/// What a successful refresh stored.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    pub v4: usize,
+    pub v6: usize,
+    pub source: String,
+}
+
+async fn fetch(client: &reqwest::Client, url: String) -> Result<String, RefreshError> {
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| RefreshError::Download {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+    if !response.status().is_success() {
+        return Err(RefreshError::Status {
+            url,
+            status: response.status().as_u16(),
+        });
+    }
+    // Real lists are well under 1 KiB; refuse to read an unbounded body.
+    if response.content_length().is_some_and(|n| n > 64 * 1024) {
+        return Err(RefreshError::Download {
+            url,
+            reason: "the response is larger than 64 KiB".into(),
+        });
+    }
+    response.text().await.map_err(|e| RefreshError::Download {
+        url,
+        reason: e.to_string(),
+    })
+}
+
+/// Downloads `/ips-v4` and `/ips-v6` from `proxy.cloudflare_url`, checks both, and stores them
+/// with today's date. Either list failing leaves the stored one untouched.
+///
+/// # Errors
+/// Download, HTTP and list errors name the URL and the reason.
+pub async fn refresh_cloudflare(state: &AppState) -> Result<Refreshed, RefreshError> {
+    let base = &state.config.cloudflare_url;
+    let client =
+        crate::net::http::client(Duration::from_secs(20)).map_err(|e| RefreshError::Download {
+            url: base.clone(),
+            reason: e.to_string(),
+        })?;
+    let (v4_url, v6_url) = (format!("{base}/ips-v4"), format!("{base}/ips-v6"));
+    let v4_text = fetch(&client, v4_url.clone()).await?;
+    let v6_text = fetch(&client, v6_url.clone()).await?;
+    let v4 = parse_list(&v4_text, false)
+        .map_err(|error| RefreshError::Refused { url: v4_url, error })?;
+    let v6 =
+        parse_list(&v6_text, true).map_err(|error| RefreshError::Refused { url: v6_url, error })?;
+    let join = |nets: &[crate::net::range::Net]| {
+        nets.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let now = state.clock.unix();
+    crate::db::setting::store_network_list(
+        &state.db,
+        "cloudflare",
+        &join(&v4),
+        &join(&v6),
+        now,
+        base,
+    )
+    .await?;
+    crate::settings::reload(state).await?;
+    tracing::info!(v4 = v4.len(), v6 = v6.len(), source = %base, "Cloudflare ranges refreshed");
+    Ok(Refreshed {
+        v4: v4.len(),
+        v6: v6.len(),
+        source: base.clone(),
+    })
+}
+
+/// The `proxy.cloudflare` fix: trust Cloudflare's current ranges and read the client address
+/// from `CF-Connecting-IP`. Audited as a settings change by `actor`.
+///
+/// # Errors
+/// Storage errors.
+pub async fn trust_cloudflare(
+    state: &AppState,
+    actor: &str,
+    from: &str,
+) -> Result<String, crate::settings::ChangeError> {
+    let current = crate::settings::current(state).await;
+    let mut trusted = current.values.proxy_trusted.clone();
+    if !trusted.iter().any(|e| e.eq_ignore_ascii_case("cloudflare")) {
+        trusted.push("cloudflare".into());
+    }
+    crate::settings::change(
+        state,
+        &[
+            ("proxy.trusted", trusted.join("\n")),
+            ("proxy.header", "CF-Connecting-IP".into()),
+        ],
+        actor,
+        from,
+    )
+    .await?;
+    crate::db::setting::audit(
+        &state.db,
+        state.clock.unix(),
+        actor,
+        "doctor.fix",
+        "proxy.cloudflare",
+        from,
+    )
+    .await?;
+    Ok(format!(
+        "Cloudflare's ranges (list of {}) are now trusted and the client address is read from CF-Connecting-IP; proxy.trusted = {}.",
+        current.cloudflare_taken,
+        trusted.join(", ")
+    ))
+}
