@@ -108,10 +108,10 @@ impl Values {
                 }
             }
             "bans.admin_failures" => {
-                self.admin_bans.failures = number(1000, "a number from 0 (never ban) to 1000")?
+                self.admin_bans.failures = number(1000, "a number from 0 (never ban) to 1000")?;
             }
             "bans.client_failures" => {
-                self.client_bans.failures = number(1000, "a number from 0 (never ban) to 1000")?
+                self.client_bans.failures = number(1000, "a number from 0 (never ban) to 1000")?;
             }
             "bans.admin_window_minutes"
             | "bans.client_window_minutes"
@@ -303,22 +303,22 @@ pub fn from_config(config: &crate::config::Config) -> Effective {
 /// The settings in force, re-read from the database when the copy is older than
 /// [`REFRESH_SECONDS`]. Only one request re-reads; the others use the copy meanwhile.
 pub async fn current(state: &AppState) -> Arc<Effective> {
-    let store = &state.settings;
+    let held = &state.settings;
     let now = state.clock.unix();
-    let stale = now - store.loaded_at.load(Ordering::Acquire) >= REFRESH_SECONDS;
-    if stale
-        && store
+    let due = now - held.loaded_at.load(Ordering::Acquire) >= REFRESH_SECONDS;
+    if due
+        && held
             .reloading
             .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     {
         if let Err(e) = reload(state).await {
             tracing::warn!(error = %e, "could not re-read settings; keeping the previous ones");
-            store.loaded_at.store(now, Ordering::Release);
+            held.loaded_at.store(now, Ordering::Release);
         }
-        store.reloading.store(false, Ordering::Release);
+        held.reloading.store(false, Ordering::Release);
     }
-    store.snapshot()
+    held.snapshot()
 }
 
 /// Re-reads the settings now.

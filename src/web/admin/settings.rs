@@ -8,7 +8,7 @@ use crate::web::page::{self, SettingField, SettingsPage};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 fn describe(key: &str) -> (&'static str, &'static str, bool) {
     match key {
@@ -58,7 +58,7 @@ fn describe(key: &str) -> (&'static str, &'static str, bool) {
 
 fn fields(
     current: &settings::Effective,
-    typed: Option<&HashMap<String, String>>,
+    typed: Option<&BTreeMap<String, String>>,
     error: Option<&settings::SettingError>,
 ) -> Vec<SettingField> {
     KEYS.iter()
@@ -119,7 +119,7 @@ pub async fn post_settings(
     gate: RequirePermission<ConfigureGeneralSettings>,
     Peer(addr): Peer,
     CsrfToken(csrf): CsrfToken,
-    Form(form): Form<HashMap<String, String>>,
+    Form(form): Form<BTreeMap<String, String>>,
 ) -> AppResult<Response> {
     let changes: Vec<(&str, String)> = KEYS
         .iter()
