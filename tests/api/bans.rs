@@ -168,14 +168,14 @@ async fn the_cli_lists_and_lifts_a_ban_for_a_locked_out_admin() {
                 .unwrap()
         })
     };
-    let list_output = run(&["ban", "list"]).await.unwrap();
-    let text = String::from_utf8_lossy(&list_output.stdout).into_owned();
+    let bans_shown = run(&["ban", "list"]).await.unwrap();
+    let text = String::from_utf8_lossy(&bans_shown.stdout).into_owned();
     assert!(
         text.contains("127.0.0.1") && text.contains("automatic"),
         "{text}"
     );
-    let lift_output = run(&["ban", "lift", "127.0.0.1"]).await.unwrap();
-    assert!(String::from_utf8_lossy(&lift_output.stdout).contains("Lifted the ban on 127.0.0.1"));
+    let unban = run(&["ban", "lift", "127.0.0.1"]).await.unwrap();
+    assert!(String::from_utf8_lossy(&unban.stdout).contains("Lifted the ban on 127.0.0.1"));
     assert_eq!(
         app.admin_login(&admin).await.status(),
         200,
