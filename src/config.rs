@@ -78,6 +78,7 @@ pub struct RawProxy {
     pub header: String,
     pub trusted: Vec<String>,
     pub cloudflare_url: String,
+    pub cloudflare_refresh_hours: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +179,7 @@ impl Default for RawProxy {
             header: "X-Forwarded-For".into(),
             trusted: vec!["loopback".into()],
             cloudflare_url: "https://www.cloudflare.com".into(),
+            cloudflare_refresh_hours: 24,
         }
     }
 }
@@ -359,6 +361,8 @@ pub struct Config {
     pub runtime: crate::settings::Values,
     /// Where `portcullis proxy refresh-cloudflare` downloads `/ips-v4` and `/ips-v6`.
     pub cloudflare_url: String,
+    /// How often `serve` refreshes Cloudflare's ranges; `None` disables it.
+    pub cloudflare_refresh_hours: Option<u32>,
     pub client_session: RealmSessionPolicy,
     pub admin_session: RealmSessionPolicy,
     pub activity_update_seconds: i64,
@@ -768,6 +772,17 @@ impl RawConfig {
             migrate_on_start: self.database.migrate_on_start,
             runtime,
             cloudflare_url,
+            cloudflare_refresh_hours: match self.proxy.cloudflare_refresh_hours {
+                0 => None,
+                h @ 1..=8760 => Some(h),
+                h => {
+                    return Err(ConfigError::new(
+                        "proxy.cloudflare_refresh_hours",
+                        &h,
+                        "0 (never) or a number of hours from 1 to 8760",
+                    ));
+                }
+            },
             client_session,
             admin_session,
             activity_update_seconds,

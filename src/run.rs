@@ -83,7 +83,23 @@ async fn serve(mut config: Config, no_migrate: bool) -> anyhow::Result<()> {
             "No admin exists yet. Create the first one within the next hour at:\n\n    {link}\n\n(or run `portcullis admin create`). The link works once."
         );
     }
+    if let Some(hours) = app.state.config.cloudflare_refresh_hours {
+        tokio::spawn(refresh_cloudflare_every(app.state.clone(), hours));
+    }
     app.run_until(shutdown_signal()).await
+}
+
+/// Keeps Cloudflare's ranges current while serving. TODO(#7): move to the scheduler, which
+/// records heartbeats and runs it on one node at a time.
+async fn refresh_cloudflare_every(state: AppState, hours: u32) {
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(u64::from(hours) * 3600));
+    loop {
+        every.tick().await;
+        if let Err(e) = crate::proxy::refresh_cloudflare(&state).await {
+            tracing::warn!(error = %e, "scheduled Cloudflare range refresh failed");
+        }
+    }
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

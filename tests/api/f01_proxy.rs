@@ -400,3 +400,37 @@ async fn proxy_sanity_warns_when_most_sign_ins_come_from_one_proxy_address() {
         check.summary
     );
 }
+
+#[tokio::test]
+async fn the_refresh_command_stores_a_good_list_and_refuses_a_bad_one_with_exit_code_2() {
+    let good = fake_cloudflare("173.245.48.0/20\n", "2400:cb00::/32\n").await;
+    let bad = fake_cloudflare("", "2400:cb00::/32\n").await;
+    let app = spawn_app().await;
+    let dir = app.dir.path().to_owned();
+    let run = move |url: String| {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+                .env("PORTCULLIS__DATA_DIR", &dir)
+                .env("PORTCULLIS__PROXY__CLOUDFLARE_URL", url)
+                .args(["proxy", "refresh-cloudflare"])
+                .output()
+                .unwrap()
+        })
+    };
+    let ok = run(good).await.unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("1 IPv4 and 1 IPv6"));
+    let refused = run(bad).await.unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("IPv4 list is empty"));
+    let v4: String = sqlx::query_scalar("SELECT v4 FROM network_lists")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(v4, "173.245.48.0/20", "the good list stays");
+}

@@ -1,0 +1,155 @@
+//! Micro-benchmark of pipeline steps 1 and 2: client address resolution and the ban check.
+//!
+//! Prints nanoseconds per operation (machine-dependent) and, more usefully, ratios to a baseline
+//! measured in the same run: parsing one IP address for resolution, and `SELECT 1` on the same
+//! SQLite pool for the ban check. Run with `cargo bench --bench pipeline`.
+
+use portcullis::net::client_ip::{ForwardHeader, resolve};
+use portcullis::net::range::RangeSet;
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// `cargo bench` passes `--bench`; under `cargo test` the benchmark only runs a quick smoke pass
+/// (so CI proves it still works without spending minutes in a debug build).
+fn scaled(iterations: u32) -> u32 {
+    if std::env::args().any(|a| a == "--bench") {
+        iterations
+    } else {
+        (iterations / 1000).max(10)
+    }
+}
+
+fn per_op(iterations: u32, mut f: impl FnMut()) -> f64 {
+    let iterations = scaled(iterations);
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let start = Instant::now();
+    for _ in 0..iterations {
+        f();
+    }
+    start.elapsed().as_secs_f64() * 1e9 / f64::from(iterations)
+}
+
+async fn per_op_async<F: Future<Output = ()>>(iterations: u32, mut f: impl FnMut() -> F) -> f64 {
+    let iterations = scaled(iterations);
+    for _ in 0..iterations / 10 {
+        f().await;
+    }
+    let start = Instant::now();
+    for _ in 0..iterations {
+        f().await;
+    }
+    start.elapsed().as_secs_f64() * 1e9 / f64::from(iterations)
+}
+
+fn row(name: &str, ns: f64, baseline: f64) {
+    println!(
+        "{name:<52} {ns:>10.0} ns   {:>6.1}x baseline",
+        ns / baseline
+    );
+}
+
+fn main() {
+    let trusted = RangeSet::from_entries(
+        &["loopback", "private", "cloudflare"],
+        &portcullis::net::cloudflare::built_in(),
+    )
+    .unwrap();
+    let peer: IpAddr = "127.0.0.1".parse().unwrap();
+    let typical = b"203.0.113.9, 198.51.100.7, 10.0.0.2".as_slice();
+    let hostile = "garbage, ".repeat(8000).into_bytes();
+
+    println!(
+        "Pipeline step 1: client address ({} trusted ranges)",
+        trusted.0.len()
+    );
+    let baseline = per_op(2_000_000, || {
+        black_box(black_box("198.51.100.7").parse::<IpAddr>().ok());
+    });
+    row("baseline: parse one IP address", baseline, baseline);
+    let direct = per_op(1_000_000, || {
+        black_box(resolve(
+            black_box("203.0.113.9".parse().unwrap()),
+            ForwardHeader::XForwardedFor,
+            [typical],
+            &trusted,
+        ));
+    });
+    row("untrusted peer (header ignored)", direct, baseline);
+    let chain = per_op(500_000, || {
+        black_box(resolve(
+            black_box(peer),
+            ForwardHeader::XForwardedFor,
+            [typical],
+            &trusted,
+        ));
+    });
+    row("trusted proxy, 3-entry X-Forwarded-For", chain, baseline);
+    let worst = per_op(20_000, || {
+        black_box(resolve(
+            black_box(peer),
+            ForwardHeader::XForwardedFor,
+            [hostile.as_slice()],
+            &trusted,
+        ));
+    });
+    row("hostile 72 KiB X-Forwarded-For (bounded)", worst, baseline);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        );
+        let pool = portcullis::db::connect(&url, 1).await.unwrap();
+        portcullis::db::migrate(&pool).await.unwrap();
+        for i in 0..10_000u32 {
+            let ban = portcullis::db::ban::BanRow {
+                ip: IpAddr::from(i.to_be_bytes()).to_string(),
+                reason: "bench".into(),
+                created_at: 0,
+                expires_at: None,
+                created_by: "bench".into(),
+            };
+            portcullis::db::ban::upsert(&pool, &ban).await.unwrap();
+        }
+        println!("\nPipeline step 2: ban check (SQLite, 10,000 bans stored)");
+        let select_one = per_op_async(50_000, || async {
+            let _: i64 = sqlx::query_scalar("SELECT 1")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        })
+        .await;
+        row(
+            "baseline: SELECT 1 on the same pool",
+            select_one,
+            select_one,
+        );
+        let miss = per_op_async(50_000, || async {
+            black_box(
+                portcullis::db::ban::active(&pool, "198.51.100.7", 1)
+                    .await
+                    .unwrap(),
+            );
+        })
+        .await;
+        row("ban check, address not banned", miss, select_one);
+        let hit = per_op_async(50_000, || async {
+            black_box(
+                portcullis::db::ban::active(&pool, "0.0.39.15", 1)
+                    .await
+                    .unwrap(),
+            );
+        })
+        .await;
+        row("ban check, address banned", hit, select_one);
+    });
+    println!("\nAbsolute times depend on the machine; the ratios are the result.");
+}
