@@ -52,6 +52,31 @@ pub fn client_addr(parts: &Parts) -> ClientAddr {
         .unwrap_or(ClientAddr::UNKNOWN)
 }
 
+/// The live session of the request's realm, if any.
+fn live_session(parts: &Parts) -> Option<Session> {
+    loaded(parts).and_then(LoadedSession::live).cloned()
+}
+
+/// Accepts the session's account if it still exists and is enabled; otherwise ends the session
+/// (reason `revoked`) and sends the browser to the sign-in page.
+async fn account_or_sign_in<T>(
+    state: &AppState,
+    session: &Session,
+    account: Result<Option<T>, sqlx::Error>,
+    enabled: impl Fn(&T) -> bool,
+    login: &str,
+) -> Result<T, Response> {
+    match account.map_err(|e| AppError::from(e).into_response())? {
+        Some(account) if enabled(&account) => Ok(account),
+        _ => {
+            crate::session::end(state, &session.id_hash, crate::session::EndReason::Revoked)
+                .await
+                .map_err(|e| AppError::from(e).into_response())?;
+            Err(Redirect::to(login).into_response())
+        }
+    }
+}
+
 /// A signed-in client-area user.
 pub struct CurrentClient {
     pub session: Session,
@@ -65,21 +90,10 @@ impl FromRequestParts<AppState> for CurrentClient {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(session) = loaded(parts).and_then(LoadedSession::live).cloned() else {
-            return Err(Redirect::to("/login").into_response());
-        };
-        let user = db::account::find_user_by_id(&state.db, session.subject_id)
-            .await
-            .map_err(|e| AppError::from(e).into_response())?;
-        match user {
-            Some(user) if !user.disabled => Ok(Self { session, user }),
-            _ => {
-                crate::session::end(state, &session.id_hash, crate::session::EndReason::Revoked)
-                    .await
-                    .map_err(|e| AppError::from(e).into_response())?;
-                Err(Redirect::to("/login").into_response())
-            }
-        }
+        let session = live_session(parts).ok_or_else(|| Redirect::to("/login").into_response())?;
+        let user = db::account::find_user_by_id(&state.db, session.subject_id).await;
+        let user = account_or_sign_in(state, &session, user, |u| !u.disabled, "/login").await?;
+        Ok(Self { session, user })
     }
 }
 
@@ -96,21 +110,12 @@ impl FromRequestParts<AppState> for CurrentAdmin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(session) = loaded(parts).and_then(LoadedSession::live).cloned() else {
-            return Err(Redirect::to("/admin/login").into_response());
-        };
-        let admin = db::account::find_admin_by_id(&state.db, session.subject_id)
-            .await
-            .map_err(|e| AppError::from(e).into_response())?;
-        match admin {
-            Some(admin) if !admin.disabled => Ok(Self { session, admin }),
-            _ => {
-                crate::session::end(state, &session.id_hash, crate::session::EndReason::Revoked)
-                    .await
-                    .map_err(|e| AppError::from(e).into_response())?;
-                Err(Redirect::to("/admin/login").into_response())
-            }
-        }
+        let session =
+            live_session(parts).ok_or_else(|| Redirect::to("/admin/login").into_response())?;
+        let admin = db::account::find_admin_by_id(&state.db, session.subject_id).await;
+        let admin =
+            account_or_sign_in(state, &session, admin, |a| !a.disabled, "/admin/login").await?;
+        Ok(Self { session, admin })
     }
 }
 
