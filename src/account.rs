@@ -61,6 +61,54 @@ pub struct NewUser<'a> {
     pub first_name: &'a str,
     pub last_name: &'a str,
     pub password: &'a SecretString,
+    /// `true` when an operator vouches for the address (CLI); otherwise a verification link is
+    /// emailed in the same transaction that creates the account.
+    pub verified: bool,
+}
+
+/// Purpose label of email verification links.
+pub const VERIFY_PURPOSE: &str = "verify_email";
+/// How long an email verification link works.
+pub const VERIFY_LIFETIME: i64 = 3600;
+
+/// Issues a verification link for `user_id` (invalidating older ones) and queues the email, on
+/// the caller's transaction.
+///
+/// # Errors
+/// Storage errors.
+pub async fn queue_verification(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'static, crate::db::Db>,
+    user_id: i64,
+    email: &str,
+    name: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let token = crate::token::generate().map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    let rendered = crate::mail::template::VerifyEmail {
+        portal: crate::reset::portal_name(state),
+        name: name.to_owned(),
+        email: email.to_owned(),
+        link: state
+            .config
+            .system_url
+            .join(&format!("/verify-email/{}", token.plain)),
+        expires: crate::clock::display(now + VERIFY_LIFETIME),
+    }
+    .render()
+    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    db::one_time_token::revoke_subject(&mut **tx, VERIFY_PURPOSE, user_id, now).await?;
+    db::one_time_token::insert(
+        &mut **tx,
+        &token.hash,
+        VERIFY_PURPOSE,
+        Some(user_id),
+        now,
+        now + VERIFY_LIFETIME,
+    )
+    .await?;
+    crate::mail::queue::enqueue(&mut **tx, email, &rendered, now).await?;
+    Ok(())
 }
 
 /// Checks an email address's shape (delivery is checked by verification mail, later).
@@ -251,6 +299,19 @@ pub async fn create_user(state: &AppState, new: &NewUser<'_>) -> Result<(i64, i6
         }
     })?;
     let client_id = db::account::insert_client(&mut *tx, user_id, now).await?;
+    if new.verified {
+        db::mail::mark_verified(&mut *tx, user_id, now).await?;
+    } else {
+        queue_verification(
+            state,
+            &mut tx,
+            user_id,
+            new.email.trim(),
+            new.first_name.trim(),
+            now,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok((user_id, client_id))
 }

@@ -25,6 +25,8 @@ pub struct AppState {
     pub settings: Arc<crate::settings::Store>,
     /// Diagnostic events waiting to be written.
     pub events: Arc<crate::event::Events>,
+    /// The configured mail transport.
+    pub mailer: Arc<dyn crate::mail::Mailer>,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
             }
         };
         let settings = Arc::new(crate::settings::Store::new(effective, clock.unix()));
+        let mailer = crate::mail::from_config(&config.mail)?;
         Ok(Self {
             config: Arc::new(config),
             db: pool,
@@ -63,6 +66,7 @@ impl AppState {
             csrf_key: Arc::from(csrf_key.into_bytes().into_boxed_slice()),
             settings,
             events: Arc::new(crate::event::Events::default()),
+            mailer,
         })
     }
 }

@@ -40,6 +40,9 @@ pub enum Command {
     /// Proxy set-up: refresh Cloudflare's ranges
     #[command(subcommand)]
     Proxy(ProxyCommand),
+    /// Mail: send a test message through the configured transport
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Run every diagnostic check; exit 0 all ok, 1 warnings, 2 failures
     Doctor {
         /// Print one JSON object instead of text
@@ -110,4 +113,14 @@ pub enum BanCommand {
 pub enum ProxyCommand {
     /// Download Cloudflare's current ranges from proxy.cloudflare_url and store them
     RefreshCloudflare,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Send one message now (not through the queue) and print the server's answer
+    Test {
+        /// Recipient address
+        #[arg(long)]
+        to: String,
+    },
 }

@@ -14,6 +14,7 @@
 //! - [`settings`]: runtime settings stored in the database.
 //! - [`net`]: address ranges, client address behind proxies, Cloudflare ranges.
 //! - [`csrf`]: stateless CSRF tokens.
+//! - [`mail`]: the outgoing mail queue, its sender, transports and templates.
 //! - [`doctor`]: diagnostic checks.
 //! - [`web`]: HTTP only.
 //! - [`cli`], [`run`]: the command line.
@@ -29,8 +30,10 @@ pub mod csrf;
 pub mod db;
 pub mod doctor;
 pub mod event;
+pub mod mail;
 pub mod net;
 pub mod proxy;
+pub mod reset;
 pub mod run;
 pub mod session;
 pub mod settings;

@@ -2,7 +2,7 @@
 
 use crate::account::{self, CreateError, NewAdmin, NewUser};
 use crate::app::{AppState, Application};
-use crate::cli::{AdminCommand, BanCommand, Cli, Command, ProxyCommand, UserCommand};
+use crate::cli::{AdminCommand, BanCommand, Cli, Command, MailCommand, ProxyCommand, UserCommand};
 use crate::clock::SystemClock;
 use crate::config::{self, Config, LogFormat};
 use crate::doctor::{self, CheckResult, Severity};
@@ -28,6 +28,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::User(UserCommand::Create(args)) => user_create(config, &args).await,
         Command::Ban(command) => ban(config, command).await,
         Command::Proxy(ProxyCommand::RefreshCloudflare) => refresh_cloudflare(config).await,
+        Command::Mail(MailCommand::Test { to }) => mail_test(config, &to).await,
         Command::Doctor { json, fix } => return doctor_command(config, json, fix.as_deref()).await,
     };
     match result {
@@ -83,6 +84,7 @@ async fn serve(mut config: Config, no_migrate: bool) -> anyhow::Result<()> {
             "No admin exists yet. Create the first one within the next hour at:\n\n    {link}\n\n(or run `portcullis admin create`). The link works once."
         );
     }
+    tokio::spawn(crate::mail::sender::run_forever(app.state.clone()));
     if let Some(hours) = app.state.config.cloudflare_refresh_hours {
         tokio::spawn(refresh_cloudflare_every(app.state.clone(), hours));
     }
@@ -174,6 +176,7 @@ async fn user_create(config: Config, args: &crate::cli::UserCreate) -> anyhow::R
             first_name: &args.first_name,
             last_name: &args.last_name,
             password: &password,
+            verified: true,
         },
     )
     .await
@@ -221,6 +224,37 @@ async fn ban(config: Config, command: BanCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn mail_test(config: Config, to: &str) -> anyhow::Result<()> {
+    let state = open_migrated(config).await?;
+    let rendered = crate::mail::template::Generic {
+        subject: "Portcullis test message".into(),
+        body: format!("This is a test message from Portcullis at {}.\n\nIf you can read it, mail delivery works.", state.config.system_url),
+    }
+    .render()?;
+    let message = crate::mail::Outgoing {
+        to: to.to_owned(),
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+    };
+    println!("Sending through {} ...", state.mailer.describe());
+    match state.mailer.send(&message).await {
+        Ok(reply) => {
+            println!(
+                "Accepted: {}{}",
+                reply.code.map(|c| format!("{c} ")).unwrap_or_default(),
+                reply.text
+            );
+            Ok(())
+        }
+        Err(failure) => anyhow::bail!(
+            "not delivered: {}{}",
+            failure.code.map(|c| format!("{c} ")).unwrap_or_default(),
+            failure.text
+        ),
+    }
 }
 
 async fn refresh_cloudflare(config: Config) -> anyhow::Result<()> {

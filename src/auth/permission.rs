@@ -12,6 +12,7 @@ pub enum Permission {
     ConfigureGeneralSettings,
     ViewBannedIps,
     ManageBannedIps,
+    ViewMailLog,
 }
 
 impl Permission {
@@ -24,6 +25,7 @@ impl Permission {
             Self::ConfigureGeneralSettings => "configure_general_settings",
             Self::ViewBannedIps => "view_banned_ips",
             Self::ManageBannedIps => "manage_banned_ips",
+            Self::ViewMailLog => "view_mail_log",
         }
     }
 }

@@ -254,3 +254,16 @@ pub async fn find_role_by_name<'e>(
         .fetch_optional(ex)
         .await
 }
+
+/// Finds an admin by email, case-insensitively.
+pub async fn find_admin_by_email<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    email: &str,
+) -> Result<Option<AdminRow>, sqlx::Error> {
+    sqlx::query(select_admin!("WHERE lower(a.email) = lower($1)"))
+        .bind(email)
+        .fetch_optional(ex)
+        .await?
+        .map(|r| admin_from(&r))
+        .transpose()
+}

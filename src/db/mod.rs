@@ -10,6 +10,7 @@ pub mod account;
 pub mod ban;
 pub mod counter;
 pub mod key;
+pub mod mail;
 pub mod one_time_token;
 pub mod session;
 pub mod setting;

@@ -88,3 +88,19 @@ pub async fn revoke_purpose<'e>(
         .await
         .map(|_| ())
 }
+
+/// Expires every unused token of a purpose for one subject (a new link replaces older ones).
+pub async fn revoke_subject<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    purpose: &str,
+    subject_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE one_time_tokens SET expires_at = $1 WHERE purpose = $2 AND subject_id = $3 AND used_at IS NULL AND expires_at > $1")
+        .bind(now)
+        .bind(purpose)
+        .bind(subject_id)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}

@@ -8,6 +8,7 @@
 
 mod config_sources;
 mod csrf;
+mod mail;
 mod proxy;
 mod session;
 mod storage;
@@ -118,6 +119,8 @@ pub async fn run_all(state: &AppState) -> Vec<CheckResult> {
         session::logouts(state).await,
         session::cookie_loss(state).await,
         csrf::failures(state).await,
+        mail::transport(state).await,
+        mail::queue(state).await,
     ]
 }
 

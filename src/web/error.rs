@@ -40,6 +40,13 @@ pub enum AppError {
     Busy,
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// A one-time link (reset, verification) that cannot be used: unknown, expired or used.
+    #[error("invalid link")]
+    LinkInvalid {
+        title: &'static str,
+        message: String,
+        unknown: bool,
+    },
     /// The client address is banned.
     #[error("banned")]
     Banned {
@@ -151,6 +158,13 @@ impl AppError {
                 "forbidden",
                 "Access Denied".into(),
                 why.clone(),
+                vec![],
+            ),
+            Self::LinkInvalid { title, message, unknown } => (
+                if *unknown { StatusCode::NOT_FOUND } else { StatusCode::GONE },
+                "link_invalid",
+                (*title).to_owned(),
+                message.clone(),
                 vec![],
             ),
             Self::Banned { ip, reason, until } => (

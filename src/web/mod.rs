@@ -11,6 +11,7 @@ pub mod extract;
 pub mod middleware;
 pub mod page;
 pub mod password;
+pub mod reset;
 pub mod routes;
 pub mod sessions;
 pub mod signin;

@@ -94,6 +94,9 @@ pub struct ClientAreaPage {
     pub first_name: String,
     pub email: String,
     pub client_id: Option<i64>,
+    pub verified: bool,
+    pub resent: bool,
+    pub csrf: String,
 }
 
 /// One row of the sessions table.
@@ -209,4 +212,49 @@ pub struct BansPage {
     pub form_reason: String,
     pub form_minutes: String,
     pub errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "reset_request.html")]
+pub struct ResetRequestPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub notice: Option<String>,
+    pub disabled: bool,
+    pub action: &'static str,
+    pub login: &'static str,
+    pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "reset_form.html")]
+pub struct ResetFormPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub action: String,
+    pub csrf: String,
+    pub min_length: usize,
+    pub errors: FieldErrors,
+}
+
+/// One row of the mail log.
+pub struct MailRowView {
+    pub created: String,
+    pub to: String,
+    pub template: String,
+    pub state: String,
+    pub next: String,
+    pub attempts: i64,
+    pub reply: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail_log.html")]
+pub struct MailLogPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub states: Vec<(&'static str, &'static str)>,
+    pub state: String,
+    pub to: String,
+    pub messages: Vec<MailRowView>,
 }

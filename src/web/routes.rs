@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::web::middleware::{
     ban, canonical_origin, client_addr, csrf, negotiate, security_headers, session,
 };
-use crate::web::{admin, client, system};
+use crate::web::{admin, client, reset, system};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tower::ServiceBuilder;
@@ -28,6 +28,10 @@ fn table() -> Router<AppState> {
         .route("/login", get(client::login::get_login).post(client::login::post_login))                      // none (pre-session form)
         .route("/logout", post(client::login::post_logout))                                                  // CSRF only
         .route("/register", get(client::register::get_register).post(client::register::post_register))       // none (pre-session form)
+        .route("/password/reset", get(reset::get_client_request).post(reset::post_client_request))             // none (pre-session form)
+        .route("/password/reset/{token}", get(reset::get_client_form).post(reset::post_client_form))         // one-time token
+        .route("/verify-email/{token}", get(client::verify::get_verify))                                     // one-time token
+        .route("/account/verify-email/resend", post(client::verify::post_resend))                            // CurrentClient
         .route("/clientarea", get(client::clientarea::get_clientarea))                                       // CurrentClient
         .route("/account/sessions", get(client::sessions::get_sessions))                                     // CurrentClient
         .route("/account/sessions/end", post(client::sessions::post_end))                                    // CurrentClient
@@ -36,6 +40,8 @@ fn table() -> Router<AppState> {
         // Admin area
         .route("/admin/login", get(admin::login::get_login).post(admin::login::post_login))                  // none (pre-session form)
         .route("/admin/logout", post(admin::login::post_logout))                                             // CSRF only
+        .route("/admin/password/reset", get(reset::get_admin_request).post(reset::post_admin_request))        // none (pre-session form)
+        .route("/admin/password/reset/{token}", get(reset::get_admin_form).post(reset::post_admin_form))    // one-time token
         .route("/admin/setup/{token}", get(admin::setup::get_setup).post(admin::setup::post_setup))          // one-time token
         .route("/admin", get(admin::dashboard::get_dashboard))                                               // RequirePermission<MainHomepage>
         .route("/admin/health", get(admin::health::get_health))                                              // RequirePermission<ViewSystemHealth>
@@ -43,6 +49,7 @@ fn table() -> Router<AppState> {
         .route("/admin/proxy", get(admin::proxy::get_proxy))                                                 // RequirePermission<ViewSystemHealth>
         .route("/admin/settings", get(admin::settings::get_settings).post(admin::settings::post_settings))   // RequirePermission<ConfigureGeneralSettings>
         .route("/admin/bans", get(admin::bans::get_bans).post(admin::bans::post_ban))                        // View/ManageBannedIps
+        .route("/admin/mail", get(admin::mail::get_mail))                                                    // RequirePermission<ViewMailLog>
         .route("/admin/bans/lift", post(admin::bans::post_lift))                                             // RequirePermission<ManageBannedIps>
         .route("/admin/sessions", get(admin::sessions::get_sessions))                                        // CurrentAdmin
         .route("/admin/sessions/end", post(admin::sessions::post_end))                                       // CurrentAdmin
@@ -86,7 +93,12 @@ pub fn router(state: AppState) -> Router {
 /// The path as it may appear in logs: secrets carried in the path are replaced, and the query
 /// (which carries the sign-in marker) is never included.
 pub fn loggable_path(path: &str) -> String {
-    const SECRET_PREFIXES: [&str; 3] = ["/admin/setup/", "/password/reset/", "/verify-email/"];
+    const SECRET_PREFIXES: [&str; 4] = [
+        "/admin/setup/",
+        "/password/reset/",
+        "/admin/password/reset/",
+        "/verify-email/",
+    ];
     for prefix in SECRET_PREFIXES {
         if path.starts_with(prefix) && path.len() > prefix.len() {
             return format!("{prefix}[redacted]");

@@ -67,3 +67,16 @@ pub async fn sign_out(
     }
     Ok(Redirect::to(login_path).into_response())
 }
+
+/// Query of the sign-in pages: `?reset=done` after a password reset.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LoginQuery {
+    reset: Option<String>,
+}
+
+impl LoginQuery {
+    /// The notice the query asks for, if any.
+    pub fn notice(&self) -> Option<String> {
+        (self.reset.as_deref() == Some("done")).then(|| "Your password was changed and every session was signed out. Sign in with your new password.".to_owned())
+    }
+}

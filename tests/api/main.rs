@@ -14,6 +14,7 @@ mod f05_system_url;
 mod f06_cookies_csrf_storage;
 mod hashing;
 mod login;
+mod mail;
 mod password;
 mod register;
 mod sessions;

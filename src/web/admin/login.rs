@@ -45,11 +45,13 @@ pub async fn get_login(
     State(state): State<AppState>,
     SessionInfo(loaded): SessionInfo,
     CsrfToken(csrf): CsrfToken,
+    axum::extract::Query(query): axum::extract::Query<crate::web::signin::LoginQuery>,
 ) -> Response {
     if loaded.as_ref().and_then(|l| l.live()).is_some() {
         return Redirect::to("/admin").into_response();
     }
     let (notice, jar) = signin::previous_session_notice(&state, Realm::Admin, loaded.as_ref());
+    let notice = query.notice().or(notice);
     (jar, page::render(&page(csrf, notice, None, String::new()))).into_response()
 }
 

@@ -4,6 +4,7 @@ pub mod bans;
 pub mod dashboard;
 pub mod health;
 pub mod login;
+pub mod mail;
 pub mod password;
 pub mod proxy;
 pub mod sessions;

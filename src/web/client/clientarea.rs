@@ -1,26 +1,38 @@
-//! `GET /clientarea`: the signed-in client home.
+//! `GET /clientarea`: the signed-in client home, with a banner while the email is unverified.
 
 use crate::app::AppState;
+use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, CurrentClient};
 use crate::web::page::{self, ClientAreaPage, Nav};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
+
+/// `?resent=1` after a verification link was sent again.
+#[derive(serde::Deserialize)]
+pub struct AreaQuery {
+    resent: Option<String>,
+}
 
 /// The client's home page.
 pub async fn get_clientarea(
-    State(_state): State<AppState>,
+    State(state): State<AppState>,
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
-) -> Response {
-    page::render(&ClientAreaPage {
+    Query(query): Query<AreaQuery>,
+) -> AppResult<Response> {
+    let verified = crate::db::mail::is_verified(&state.db, current.user.id).await?;
+    Ok(page::render(&ClientAreaPage {
         title: "Client area",
         nav: Some(Nav {
             admin: false,
             name: current.user.first_name.clone(),
-            csrf,
+            csrf: csrf.clone(),
         }),
         first_name: current.user.first_name,
         email: current.user.email,
         client_id: current.session.client_id,
-    })
+        verified,
+        resent: query.resent.is_some(),
+        csrf,
+    }))
 }

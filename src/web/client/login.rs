@@ -48,11 +48,13 @@ pub async fn get_login(
     State(state): State<AppState>,
     SessionInfo(loaded): SessionInfo,
     CsrfToken(csrf): CsrfToken,
+    axum::extract::Query(query): axum::extract::Query<crate::web::signin::LoginQuery>,
 ) -> Response {
     if loaded.as_ref().and_then(|l| l.live()).is_some() {
         return Redirect::to("/clientarea").into_response();
     }
     let (notice, jar) = signin::previous_session_notice(&state, Realm::Client, loaded.as_ref());
+    let notice = query.notice().or(notice);
     (
         jar,
         page::render(&page(&state, csrf, notice, None, String::new())),

@@ -5,3 +5,4 @@ pub mod login;
 pub mod password;
 pub mod register;
 pub mod sessions;
+pub mod verify;

@@ -93,6 +93,7 @@ pub async fn post_register(
                 first_name: &form.first_name,
                 last_name: &form.last_name,
                 password: &password,
+                verified: false,
             },
         )
         .await

@@ -29,7 +29,12 @@ pub const HEADER: &str = "x-csrf-token";
 
 /// Paths whose forms are submitted before any session exists.
 pub fn is_pre_session(path: &str) -> bool {
-    matches!(path, "/login" | "/register" | "/admin/login") || path.starts_with("/admin/setup/")
+    matches!(
+        path,
+        "/login" | "/register" | "/admin/login" | "/password/reset" | "/admin/password/reset"
+    ) || path.starts_with("/admin/setup/")
+        || path.starts_with("/password/reset/")
+        || path.starts_with("/admin/password/reset/")
 }
 
 fn cross_site(request: &Request, system_origin: &str) -> bool {

@@ -1,5 +1,7 @@
 //! `spawn_app` and helpers named after what a person does.
 
+pub mod smtp;
+
 use portcullis::app::{AppState, Application};
 use portcullis::clock::MockClock;
 use portcullis::config::RawConfig;
@@ -183,6 +185,7 @@ impl TestApp {
                 first_name: "Ada",
                 last_name: "Lovelace",
                 password: &password,
+                verified: true,
             },
         )
         .await

@@ -1,0 +1,110 @@
+//! Delivering the queue: claim due messages under a lease, send, record, retry with backoff.
+
+use super::Outgoing;
+use crate::app::AppState;
+
+/// Messages are claimed in batches of this size.
+const BATCH: i64 = 20;
+/// A claimed message stays invisible to other nodes this long (longer than any SMTP timeout).
+const LEASE_SECONDS: i64 = 900;
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+/// The wait before attempt `n + 1` after `n` failed attempts: base, doubling, at most a day.
+pub fn backoff(base: i64, failed_attempts: i64) -> i64 {
+    let exponent = u32::try_from((failed_attempts - 1).clamp(0, 20)).unwrap_or(20);
+    base.saturating_mul(1_i64 << exponent).min(86_400)
+}
+
+fn node_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// Sends every message that is due now. Does nothing while `mail.enabled = false`.
+///
+/// # Errors
+/// Storage errors (a transport failure is recorded on the message, not returned).
+pub async fn run_once(state: &AppState) -> Result<Summary, sqlx::Error> {
+    let mut summary = Summary::default();
+    let config = &state.config.mail;
+    if !config.enabled {
+        return Ok(summary);
+    }
+    let owner = node_id();
+    loop {
+        let now = state.clock.unix();
+        let claimed =
+            crate::db::mail::claim_due(&state.db, &owner, now, now + LEASE_SECONDS, BATCH).await?;
+        if claimed.is_empty() {
+            return Ok(summary);
+        }
+        for m in claimed {
+            let message = Outgoing {
+                to: m.to_addr.clone(),
+                subject: m.subject,
+                text: m.text_body,
+                html: m.html_body,
+            };
+            let result = state.mailer.send(&message).await;
+            let now = state.clock.unix();
+            let attempts = m.attempts + 1;
+            let (ok, code, reply) = match &result {
+                Ok(r) => (true, r.code, r.text.clone()),
+                Err(f) => (false, f.code, f.text.clone()),
+            };
+            let reply_line = code.map_or_else(|| reply.clone(), |c| format!("{c} {reply}"));
+            crate::db::mail::record_attempt(&state.db, m.id, now, ok, code.map(i64::from), &reply)
+                .await?;
+            let (state_name, next) = if ok {
+                summary.sent += 1;
+                ("sent", now)
+            } else if attempts >= i64::from(config.max_attempts) {
+                summary.failed += 1;
+                tracing::warn!(message_id = m.id, attempts, reply = %reply_line, "mail delivery failed for good");
+                ("failed", now)
+            } else {
+                summary.retried += 1;
+                tracing::info!(message_id = m.id, attempts, reply = %reply_line, "mail delivery failed; will retry");
+                ("queued", now + backoff(config.retry_base_seconds, attempts))
+            };
+            crate::db::mail::finish_attempt(
+                &state.db,
+                m.id,
+                state_name,
+                attempts,
+                next,
+                &reply_line,
+                now,
+            )
+            .await?;
+        }
+    }
+}
+
+/// Runs the sender every `mail.poll_seconds` until the process ends.
+pub async fn run_forever(state: AppState) {
+    let every = std::time::Duration::from_secs(state.config.mail.poll_seconds);
+    loop {
+        if let Err(e) = run_once(&state).await {
+            tracing::warn!(error = %e, "the mail sender could not read the queue");
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_from_the_base_and_is_capped() {
+        let waits: Vec<i64> = (1..=8).map(|n| super::backoff(60, n)).collect();
+        assert_eq!(waits, [60, 120, 240, 480, 960, 1920, 3840, 7680]);
+        assert_eq!(super::backoff(3600, 10), 86_400);
+    }
+}
