@@ -465,3 +465,78 @@ pub async fn change_password(
     tx.commit().await?;
     Ok(ended)
 }
+
+/// Changes a signed-in user's email address after checking their password. The new address is
+/// unverified until its link (queued in the same transaction) is followed, and the old address
+/// is told about the change, so a hijacked session cannot quietly take the account over.
+///
+/// # Errors
+/// Field errors (`email`, `current_password`), `Busy`, or storage errors.
+pub async fn change_email(
+    state: &AppState,
+    user_id: i64,
+    new_email: &str,
+    current: &SecretString,
+) -> Result<(), CreateError> {
+    use crate::auth::password::Verification;
+    let user = db::account::find_user_by_id(&state.db, user_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the signed-in user no longer exists"))?;
+    let new_email = new_email.trim();
+    if let Some(m) = check_email(new_email) {
+        return Err(invalid("email", m));
+    }
+    if new_email.eq_ignore_ascii_case(&user.email) {
+        return Err(invalid("email", "This is already your email address."));
+    }
+    let verified = state
+        .hasher
+        .verify(current.clone(), user.password_hash.clone())
+        .await
+        .map_err(|e| match e {
+            HashError::Busy => CreateError::Busy,
+            other => CreateError::Unexpected(anyhow::anyhow!(other.to_string())),
+        })?;
+    if !matches!(verified, Verification::Match { .. }) {
+        return Err(invalid(
+            "current_password",
+            "This is not your current password.",
+        ));
+    }
+    if db::account::find_user_by_email(&state.db, new_email)
+        .await?
+        .is_some()
+    {
+        return Err(invalid(
+            "email",
+            "Another account already uses this address.",
+        ));
+    }
+    let now = state.clock.unix();
+    let notice = crate::mail::template::Generic {
+        subject: format!("Your {} email address was changed", crate::reset::portal_name(state)),
+        body: format!(
+            "Hello {},\n\nThe email address of your account was changed from {} to {new_email} at {}.\n\nIf this was not you, reset your password at {} and contact support.",
+            user.first_name,
+            user.email,
+            crate::clock::display(now),
+            state.config.system_url.join("/password/reset")
+        ),
+    }
+    .render()
+    .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let mut tx = state.db.begin().await?;
+    db::account::update_user_email(&mut *tx, user_id, new_email, now)
+        .await
+        .map_err(|e| {
+            if db::account::is_unique_violation(&e) {
+                invalid("email", "Another account already uses this address.")
+            } else {
+                e.into()
+            }
+        })?;
+    queue_verification(state, &mut tx, user_id, new_email, &user.first_name, now).await?;
+    crate::mail::queue::enqueue(&mut *tx, &user.email, &notice, now).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -267,3 +267,21 @@ pub async fn find_admin_by_email<'e>(
         .map(|r| admin_from(&r))
         .transpose()
 }
+
+/// Changes a user's email address; it is unverified until the new link is followed.
+pub async fn update_user_email<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id: i64,
+    email: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET email = $1, email_verified_at = NULL, updated_at = $2 WHERE id = $3",
+    )
+    .bind(email)
+    .bind(now)
+    .bind(id)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}

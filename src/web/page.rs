@@ -258,3 +258,16 @@ pub struct MailLogPage {
     pub to: String,
     pub messages: Vec<MailRowView>,
 }
+
+#[derive(Template)]
+#[template(path = "email_change.html")]
+pub struct EmailChangePage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub notice: Option<String>,
+    pub csrf: String,
+    pub current: String,
+    pub verified: bool,
+    pub email: String,
+    pub errors: FieldErrors,
+}

@@ -31,6 +31,7 @@ fn table() -> Router<AppState> {
         .route("/password/reset", get(reset::get_client_request).post(reset::post_client_request))             // none (pre-session form)
         .route("/password/reset/{token}", get(reset::get_client_form).post(reset::post_client_form))         // one-time token
         .route("/verify-email/{token}", get(client::verify::get_verify))                                     // one-time token
+        .route("/account/email", get(client::email::get_email).post(client::email::post_email))              // CurrentClient
         .route("/account/verify-email/resend", post(client::verify::post_resend))                            // CurrentClient
         .route("/clientarea", get(client::clientarea::get_clientarea))                                       // CurrentClient
         .route("/account/sessions", get(client::sessions::get_sessions))                                     // CurrentClient

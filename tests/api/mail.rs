@@ -489,3 +489,86 @@ async fn resending_the_verification_link_replaces_the_old_one() {
     assert_eq!(app.get(&first).await.status(), 410);
     assert_eq!(app.get(&second).await.status(), 200);
 }
+
+#[tokio::test]
+async fn changing_the_email_address_needs_the_password_and_a_new_confirmation() {
+    let app = spawn_app().await;
+    let user = app.create_user("ada@example.com").await;
+    app.client_login(&user).await;
+    let (_, csrf) = app.form_page(&app.client, "/account/email").await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/account/email",
+            &[
+                ("email", "ada@new.example"),
+                ("current_password", "not-it-at-all-0"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("id=\"current_password-error\"")
+    );
+    let r = app
+        .post_form(
+            &app.client,
+            "/account/email",
+            &[
+                ("email", "ada@new.example"),
+                ("current_password", &user.password),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Your address is now ada@new.example")
+    );
+    assert!(
+        app.get("/clientarea")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Please confirm your email address")
+    );
+    let queued: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT to_addr, template, text_body FROM mail_messages ORDER BY id")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(queued.len(), 2);
+    assert_eq!(
+        (queued[0].0.as_str(), queued[0].1.as_str()),
+        ("ada@new.example", "verify_email")
+    );
+    assert_eq!(
+        (queued[1].0.as_str(), queued[1].1.as_str()),
+        ("ada@example.com", "generic"),
+        "the old address is told"
+    );
+    let verify = link(&queued[0].2, &app.url("/verify-email/")).replace(&app.address, "");
+    assert_eq!(app.get(&verify).await.status(), 200);
+    assert!(
+        !app.get("/clientarea")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Please confirm")
+    );
+    assert_eq!(
+        app.client_login_with(&new_client(), "ada@new.example", &user.password)
+            .await
+            .status(),
+        303
+    );
+}

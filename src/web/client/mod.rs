@@ -1,6 +1,7 @@
 //! Client-area pages, one file per page.
 
 pub mod clientarea;
+pub mod email;
 pub mod login;
 pub mod password;
 pub mod register;
