@@ -30,6 +30,7 @@ pub mod csrf;
 pub mod db;
 pub mod doctor;
 pub mod event;
+pub mod invite;
 pub mod mail;
 pub mod net;
 pub mod proxy;

@@ -285,3 +285,15 @@ pub async fn update_user_email<'e>(
     .await
     .map(|_| ())
 }
+
+/// Every admin, by username.
+pub async fn list_admins<'e>(
+    ex: impl Executor<'e, Database = Db>,
+) -> Result<Vec<AdminRow>, sqlx::Error> {
+    sqlx::query(select_admin!("ORDER BY lower(a.username)"))
+        .fetch_all(ex)
+        .await?
+        .iter()
+        .map(admin_from)
+        .collect()
+}

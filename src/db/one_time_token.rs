@@ -104,3 +104,52 @@ pub async fn revoke_subject<'e>(
         .await
         .map(|_| ())
 }
+
+/// Stores a token that carries data (an invitation's email and role).
+pub async fn insert_with_data<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    token_hash: &str,
+    purpose: &str,
+    data: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO one_time_tokens (token_hash, purpose, subject_id, created_at, expires_at, data) VALUES ($1, $2, NULL, $3, $4, $5)")
+        .bind(token_hash)
+        .bind(purpose)
+        .bind(now)
+        .bind(expires_at)
+        .bind(data)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// The data a token carries.
+pub async fn data<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    token_hash: &str,
+    purpose: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT data FROM one_time_tokens WHERE token_hash = $1 AND purpose = $2")
+        .bind(token_hash)
+        .bind(purpose)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Expires every unused token of a purpose carrying `data` (a resent invitation replaces the old).
+pub async fn revoke_data<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    purpose: &str,
+    data: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE one_time_tokens SET expires_at = $1 WHERE purpose = $2 AND data = $3 AND used_at IS NULL AND expires_at > $1")
+        .bind(now)
+        .bind(purpose)
+        .bind(data)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}

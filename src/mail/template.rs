@@ -110,6 +110,28 @@ email_kind!(
     VerifyEmailHtml
 );
 
+/// "You are invited to administer the portal".
+pub struct InviteAdmin {
+    pub portal: String,
+    pub inviter: String,
+    pub role: String,
+    pub link: String,
+    pub expires: String,
+}
+impl InviteAdmin {
+    fn subject(&self) -> String {
+        format!("You are invited to administer {}", self.portal)
+    }
+}
+email_kind!(
+    InviteAdmin,
+    "invite_admin",
+    "email/invite_admin.txt",
+    "email/invite_admin.html",
+    InviteAdminText,
+    InviteAdminHtml
+);
+
 /// A message other parts of a portal send (sign-up welcome, order confirmation): a subject and
 /// a plain-text body whose blank-line-separated paragraphs become HTML paragraphs.
 pub struct Generic {

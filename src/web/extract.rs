@@ -138,6 +138,7 @@ macro_rules! permission_markers {
 }
 
 permission_markers!(
+    ManageAdmins,
     ViewMailLog,
     MainHomepage,
     ViewSystemHealth,

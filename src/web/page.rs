@@ -79,7 +79,10 @@ pub struct SetupPage {
     pub title: &'static str,
     pub nav: Option<Nav>,
     pub csrf: String,
-    pub token: String,
+    pub lead: &'static str,
+    pub action: String,
+    pub button: &'static str,
+    pub email_fixed: bool,
     pub username: String,
     pub email: String,
     pub min_length: usize,
@@ -268,6 +271,18 @@ pub struct EmailChangePage {
     pub csrf: String,
     pub current: String,
     pub verified: bool,
+    pub email: String,
+    pub errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "admins.html")]
+pub struct AdminsPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub notice: Option<String>,
+    pub csrf: String,
+    pub admins: Vec<(String, String, String, bool)>,
     pub email: String,
     pub errors: FieldErrors,
 }

@@ -43,6 +43,7 @@ fn table() -> Router<AppState> {
         .route("/admin/logout", post(admin::login::post_logout))                                             // CSRF only
         .route("/admin/password/reset", get(reset::get_admin_request).post(reset::post_admin_request))        // none (pre-session form)
         .route("/admin/password/reset/{token}", get(reset::get_admin_form).post(reset::post_admin_form))    // one-time token
+        .route("/admin/invite/{token}", get(admin::admins::get_accept).post(admin::admins::post_accept))     // one-time token
         .route("/admin/setup/{token}", get(admin::setup::get_setup).post(admin::setup::post_setup))          // one-time token
         .route("/admin", get(admin::dashboard::get_dashboard))                                               // RequirePermission<MainHomepage>
         .route("/admin/health", get(admin::health::get_health))                                              // RequirePermission<ViewSystemHealth>
@@ -50,6 +51,8 @@ fn table() -> Router<AppState> {
         .route("/admin/proxy", get(admin::proxy::get_proxy))                                                 // RequirePermission<ViewSystemHealth>
         .route("/admin/settings", get(admin::settings::get_settings).post(admin::settings::post_settings))   // RequirePermission<ConfigureGeneralSettings>
         .route("/admin/bans", get(admin::bans::get_bans).post(admin::bans::post_ban))                        // View/ManageBannedIps
+        .route("/admin/admins", get(admin::admins::get_admins))                                              // RequirePermission<ManageAdmins>
+        .route("/admin/admins/invite", post(admin::admins::post_invite))                                     // RequirePermission<ManageAdmins>
         .route("/admin/mail", get(admin::mail::get_mail))                                                    // RequirePermission<ViewMailLog>
         .route("/admin/bans/lift", post(admin::bans::post_lift))                                             // RequirePermission<ManageBannedIps>
         .route("/admin/sessions", get(admin::sessions::get_sessions))                                        // CurrentAdmin
@@ -94,8 +97,9 @@ pub fn router(state: AppState) -> Router {
 /// The path as it may appear in logs: secrets carried in the path are replaced, and the query
 /// (which carries the sign-in marker) is never included.
 pub fn loggable_path(path: &str) -> String {
-    const SECRET_PREFIXES: [&str; 4] = [
+    const SECRET_PREFIXES: [&str; 5] = [
         "/admin/setup/",
+        "/admin/invite/",
         "/password/reset/",
         "/admin/password/reset/",
         "/verify-email/",

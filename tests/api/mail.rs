@@ -572,3 +572,82 @@ async fn changing_the_email_address_needs_the_password_and_a_new_confirmation() 
         303
     );
 }
+
+#[tokio::test]
+async fn an_admin_invites_another_admin_whose_link_works_once_and_is_replaced_by_a_resend() {
+    let app = spawn_app().await;
+    let alice = app.create_admin("alice").await;
+    app.admin_login(&alice).await;
+    let (_, csrf) = app.form_page(&app.client, "/admin/admins").await;
+    for _ in 0..2 {
+        let r = app
+            .post_form(
+                &app.client,
+                "/admin/admins/invite",
+                &[("email", "bob@example.com"), ("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(location(&r), "/admin/admins?invited=1");
+    }
+    let bodies: Vec<String> = sqlx::query_scalar(
+        "SELECT text_body FROM mail_messages WHERE template = 'invite_admin' ORDER BY id",
+    )
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies[0].contains("alice invited you"));
+    let old = link(&bodies[0], &app.url("/admin/invite/")).replace(&app.address, "");
+    let new = link(&bodies[1], &app.url("/admin/invite/")).replace(&app.address, "");
+    assert_eq!(
+        app.get(&old).await.status(),
+        410,
+        "a resent invitation replaces the old link"
+    );
+
+    let bob = new_client();
+    let (page, csrf) = app.form_page(&bob, &new).await;
+    assert!(page.contains("bob@example.com"));
+    let r = app
+        .post_form(
+            &bob,
+            &new,
+            &[
+                ("username", "bob"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let dash = bob
+        .get(app.url(&location(&r)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(dash.contains("bob (Full Administrator)"), "{dash}");
+    assert_eq!(app.get(&new).await.status(), 410, "the link works once");
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/admins/invite",
+            &[
+                ("email", "bob@example.com"),
+                (
+                    "csrf_token",
+                    &csrf_from(&app.get("/admin/admins").await.text().await.unwrap()),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422, "bob is an admin now");
+    let audit: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log")
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(audit, ["admin.invite", "admin.invite"]);
+}

@@ -1,5 +1,6 @@
 //! Admin-area pages, one file per page.
 
+pub mod admins;
 pub mod bans;
 pub mod dashboard;
 pub mod health;

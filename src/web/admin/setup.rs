@@ -29,7 +29,7 @@ pub struct SetupForm {
 fn page(
     state: &AppState,
     csrf: String,
-    token: String,
+    token: &str,
     form: &SetupForm,
     errors: Vec<FieldError>,
 ) -> SetupPage {
@@ -37,7 +37,10 @@ fn page(
         title: "Set up Portcullis",
         nav: None,
         csrf,
-        token,
+        lead: "Create the first administrator. This link works once and expires one hour after the server printed it.",
+        action: format!("/admin/setup/{token}"),
+        button: "Create administrator",
+        email_fixed: false,
         username: form.username.chars().take(32).collect(),
         email: form.email.chars().take(254).collect(),
         min_length: state.config.admin_min_password_length,
@@ -66,7 +69,7 @@ pub async fn get_setup(
     Ok(page::render(&page(
         &state,
         csrf,
-        token,
+        &token,
         &SetupForm::default(),
         Vec::new(),
     )))
@@ -117,7 +120,7 @@ pub async fn post_setup(
         }
         Err(CreateError::Invalid(errors)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            page::render(&page(&state, csrf, token, &form, errors)),
+            page::render(&page(&state, csrf, &token, &form, errors)),
         )
             .into_response()),
         Err(other) => Err(other.into()),

@@ -33,6 +33,7 @@ pub fn is_pre_session(path: &str) -> bool {
         path,
         "/login" | "/register" | "/admin/login" | "/password/reset" | "/admin/password/reset"
     ) || path.starts_with("/admin/setup/")
+        || path.starts_with("/admin/invite/")
         || path.starts_with("/password/reset/")
         || path.starts_with("/admin/password/reset/")
 }

@@ -1,0 +1,207 @@
+//! `GET /admin/admins`, `POST /admin/admins/invite`: the admins and invitations;
+//! `GET/POST /admin/invite/{token}`: accepting an invitation.
+
+use crate::account::{CreateError, FieldError};
+use crate::app::AppState;
+use crate::auth::permission::FULL_ADMINISTRATOR;
+use crate::db::one_time_token::TokenState;
+use crate::invite::{self, AcceptError};
+use crate::session::{Realm, SignIn};
+use crate::web::error::{AppError, AppResult};
+use crate::web::extract::{
+    CsrfToken, Form, ManageAdmins, Peer, RequirePermission, SessionInfo, UserAgent,
+};
+use crate::web::page::{self, AdminsPage, FieldErrors, SetupPage};
+use crate::web::signin;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use secrecy::{ExposeSecret as _, SecretString};
+
+/// `?invited=1` after an invitation was sent.
+#[derive(serde::Deserialize)]
+pub struct AdminsQuery {
+    invited: Option<String>,
+}
+
+async fn admins_page(
+    state: &AppState,
+    gate: &RequirePermission<ManageAdmins>,
+    csrf: String,
+    notice: Option<String>,
+    email: &str,
+    errors: Vec<FieldError>,
+) -> AppResult<Response> {
+    let admins = crate::db::account::list_admins(&state.db)
+        .await?
+        .into_iter()
+        .map(|a| (a.username, a.email, a.role_name, a.disabled))
+        .collect();
+    Ok(page::render(&AdminsPage {
+        title: "Administrators",
+        nav: Some(super::nav(&gate.current, csrf.clone())),
+        notice,
+        csrf,
+        admins,
+        email: email.chars().take(254).collect(),
+        errors: FieldErrors(errors),
+    }))
+}
+
+/// Lists admins with the invitation form.
+pub async fn get_admins(
+    State(state): State<AppState>,
+    gate: RequirePermission<ManageAdmins>,
+    CsrfToken(csrf): CsrfToken,
+    Query(q): Query<AdminsQuery>,
+) -> AppResult<Response> {
+    let notice = q
+        .invited
+        .map(|_| "The invitation is on its way.".to_owned());
+    admins_page(&state, &gate, csrf, notice, "", Vec::new()).await
+}
+
+/// The invitation form's field.
+#[derive(serde::Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Sends an invitation.
+pub async fn post_invite(
+    State(state): State<AppState>,
+    gate: RequirePermission<ManageAdmins>,
+    Peer(addr): Peer,
+    CsrfToken(csrf): CsrfToken,
+    Form(form): Form<InviteForm>,
+) -> AppResult<Response> {
+    match invite::invite_admin(
+        &state,
+        &gate.current.admin,
+        &form.email,
+        FULL_ADMINISTRATOR,
+        &addr.ip.to_string(),
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to("/admin/admins?invited=1").into_response()),
+        Err(CreateError::Invalid(errors)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            admins_page(&state, &gate, csrf, None, &form.email, errors).await?,
+        )
+            .into_response()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn link_error(token_state: TokenState) -> AppError {
+    AppError::LinkInvalid {
+        title: "This invitation cannot be used",
+        message: crate::reset::link_problem(
+            token_state,
+            "the admin who invited you (ask for a new invitation)",
+        ),
+        unknown: matches!(token_state, TokenState::Unknown),
+    }
+}
+
+fn accept_page(
+    state: &AppState,
+    token: &str,
+    email: String,
+    csrf: String,
+    form: &AcceptForm,
+    errors: Vec<FieldError>,
+) -> SetupPage {
+    SetupPage {
+        title: "Accept your invitation",
+        nav: None,
+        csrf,
+        lead: "Choose the username and password you will sign in to the admin area with. This link works once.",
+        action: format!("/admin/invite/{token}"),
+        button: "Create my admin account",
+        email_fixed: true,
+        username: form.username.chars().take(32).collect(),
+        email,
+        min_length: state.config.admin_min_password_length,
+        errors: FieldErrors(errors),
+    }
+}
+
+/// The acceptance form's fields.
+#[derive(serde::Deserialize, Default)]
+pub struct AcceptForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+/// Shows the acceptance form for a usable invitation.
+pub async fn get_accept(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    CsrfToken(csrf): CsrfToken,
+) -> AppResult<Response> {
+    let (_, email) = invite::invitation(&state, &token)
+        .await?
+        .map_err(link_error)?;
+    Ok(page::render(&accept_page(
+        &state,
+        &token,
+        email,
+        csrf,
+        &AcceptForm::default(),
+        Vec::new(),
+    )))
+}
+
+/// Creates the admin account and signs it in.
+pub async fn post_accept(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    SessionInfo(loaded): SessionInfo,
+    Peer(addr): Peer,
+    UserAgent(ua): UserAgent,
+    CsrfToken(csrf): CsrfToken,
+    Form(form): Form<AcceptForm>,
+) -> AppResult<Response> {
+    let (_, email) = invite::invitation(&state, &token)
+        .await?
+        .map_err(link_error)?;
+    let password = SecretString::from(form.password.clone());
+    let result = if form.password_confirm == *password.expose_secret() {
+        invite::accept_admin(&state, &token, &form.username, &password).await
+    } else {
+        Err(AcceptError::Create(CreateError::Invalid(vec![
+            FieldError {
+                field: "password_confirm",
+                message: "The two passwords are not the same.".into(),
+            },
+        ])))
+    };
+    match result {
+        Ok(admin_id) => {
+            let sign_in = SignIn {
+                realm: Realm::Admin,
+                subject_id: admin_id,
+                client_id: None,
+                ip: addr.ip,
+                user_agent: &ua,
+                remember: false,
+                replacing: loaded.as_ref().and_then(|l| l.cookie.as_deref()),
+            };
+            signin::start_session(&state, sign_in, "/admin").await
+        }
+        Err(AcceptError::Link(token_state)) => Err(link_error(token_state)),
+        Err(AcceptError::Create(CreateError::Invalid(errors))) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page::render(&accept_page(&state, &token, email, csrf, &form, errors)),
+        )
+            .into_response()),
+        Err(AcceptError::Create(other)) => Err(other.into()),
+    }
+}
