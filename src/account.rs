@@ -61,9 +61,11 @@ pub struct NewUser<'a> {
     pub first_name: &'a str,
     pub last_name: &'a str,
     pub password: &'a SecretString,
-    /// `true` when an operator vouches for the address (CLI); otherwise a verification link is
-    /// emailed in the same transaction that creates the account.
+    /// `true` when an operator vouches for the address (CLI) or the person arrived through a
+    /// link sent to it; otherwise a verification link is emailed in the same transaction.
     pub verified: bool,
+    /// Create a client account the user owns (false for a user invited into someone's account).
+    pub owns_account: bool,
 }
 
 /// Purpose label of email verification links.
@@ -248,7 +250,8 @@ pub async fn create_admin(
     })
 }
 
-/// Validates and creates a user and a client account the user owns, in one transaction.
+/// Validates and creates a user and (with `owns_account`) a client account the user owns, in one
+/// transaction. Returns the user's id and the owned account's id (0 when none was created).
 ///
 /// # Errors
 /// Field errors (including a taken email), `Busy`, or storage errors.
@@ -298,7 +301,11 @@ pub async fn create_user(state: &AppState, new: &NewUser<'_>) -> Result<(i64, i6
             e.into()
         }
     })?;
-    let client_id = db::account::insert_client(&mut *tx, user_id, now).await?;
+    let client_id = if new.owns_account {
+        db::account::insert_client(&mut *tx, user_id, now).await?
+    } else {
+        0
+    };
     if new.verified {
         db::mail::mark_verified(&mut *tx, user_id, now).await?;
     } else {

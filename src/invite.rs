@@ -1,8 +1,9 @@
-//! Admin invitations: an admin invites someone by email to become an admin with a role. The
-//! link works once for 7 days; inviting the same address again replaces the old link.
+//! Invitations. An admin invites someone by email to become an admin with a role; a client
+//! account's owner invites someone to share the account. Each link works once for 7 days;
+//! inviting the same address again replaces the old link. Accepting creates the admin or user,
+//! or links an existing user (who must be signed in as the invited address).
 //!
-//! TODO(#6): client-account invitations (an owner inviting a user to their account) need the
-//! account memberships that arrive with the roles and accounts issue.
+//! TODO(#6): per-account permissions for invited users arrive with the roles issue.
 
 use crate::account::{self, CreateError, NewAdmin};
 use crate::app::AppState;
@@ -161,4 +162,126 @@ pub async fn accept_admin(
     .map_err(CreateError::from)?;
     tracing::info!(admin_id = id, "admin invitation accepted");
     Ok(id)
+}
+
+/// Purpose label of client-account invitation links.
+pub const USER_PURPOSE: &str = "invite_user";
+
+/// Invites `email` to share client account `client_id`, on behalf of its owner.
+///
+/// # Errors
+/// A bad address, or storage errors.
+pub async fn invite_user(
+    state: &AppState,
+    owner: &db::account::UserRow,
+    client_id: i64,
+    email: &str,
+    from: &str,
+) -> Result<(), CreateError> {
+    let email = email.trim();
+    if let Some(m) = account::check_email(email) {
+        return Err(CreateError::Invalid(vec![account::FieldError {
+            field: "email",
+            message: m,
+        }]));
+    }
+    if email.eq_ignore_ascii_case(&owner.email) {
+        return Err(CreateError::Invalid(vec![account::FieldError {
+            field: "email",
+            message: "That is your own address.".into(),
+        }]));
+    }
+    let now = state.clock.unix();
+    let token = crate::token::generate().map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let rendered = crate::mail::template::InviteUser {
+        portal: crate::reset::portal_name(state),
+        inviter: format!("{} {}", owner.first_name, owner.last_name),
+        link: state
+            .config
+            .system_url
+            .join(&format!("/invite/{}", token.plain)),
+        expires: crate::clock::display(now + LIFETIME),
+    }
+    .render()
+    .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let key = data(client_id, email);
+    let mut tx = state.db.begin().await?;
+    db::one_time_token::revoke_data(&mut *tx, USER_PURPOSE, &key, now).await?;
+    db::one_time_token::insert_with_data(
+        &mut *tx,
+        &token.hash,
+        USER_PURPOSE,
+        &key,
+        now,
+        now + LIFETIME,
+    )
+    .await?;
+    crate::mail::queue::enqueue(&mut *tx, email, &rendered, now).await?;
+    tx.commit().await?;
+    tracing::info!(
+        client_id,
+        owner = owner.id,
+        from,
+        "client account invitation queued"
+    );
+    Ok(())
+}
+
+/// The client-account invitation a token stands for (client id and email), or why not.
+///
+/// # Errors
+/// Storage errors.
+pub async fn user_invitation(
+    state: &AppState,
+    token: &str,
+) -> Result<Result<(i64, String), TokenState>, sqlx::Error> {
+    if !crate::token::looks_valid(token) {
+        return Ok(Err(TokenState::Unknown));
+    }
+    let hash = crate::token::hash(token);
+    match db::one_time_token::state(&state.db, &hash, USER_PURPOSE, state.clock.unix()).await? {
+        TokenState::Valid { .. } => Ok(db::one_time_token::data(&state.db, &hash, USER_PURPOSE)
+            .await?
+            .as_deref()
+            .and_then(parse)
+            .ok_or(TokenState::Unknown)),
+        other => Ok(Err(other)),
+    }
+}
+
+/// Accepts a client-account invitation for an existing user `user_id` (the caller checked that
+/// they are signed in as the invited address) or, with `new_user`, creates that user first.
+/// Returns the user and the client account.
+///
+/// # Errors
+/// An unusable link, field errors for a new user, or storage errors.
+pub async fn accept_user(
+    state: &AppState,
+    token: &str,
+    existing: Option<i64>,
+    new_user: Option<&account::NewUser<'_>>,
+) -> Result<(i64, i64), AcceptError> {
+    let (client_id, _) = user_invitation(state, token)
+        .await
+        .map_err(CreateError::from)?
+        .map_err(AcceptError::Link)?;
+    let user_id = match (existing, new_user) {
+        (Some(id), _) => id,
+        (None, Some(new)) => account::create_user(state, new).await?.0,
+        (None, None) => return Err(AcceptError::Link(TokenState::Unknown)),
+    };
+    let now = state.clock.unix();
+    let mut tx = state.db.begin().await.map_err(CreateError::from)?;
+    if !db::one_time_token::consume(&mut *tx, &crate::token::hash(token), USER_PURPOSE, now)
+        .await
+        .map_err(CreateError::from)?
+    {
+        return Err(AcceptError::Link(TokenState::Used { at: now }));
+    }
+    db::account::add_client_user(&mut *tx, client_id, user_id, now)
+        .await
+        .map_err(CreateError::from)?;
+    tx.commit().await.map_err(CreateError::from)?;
+    tracing::info!(client_id, user_id, "client account invitation accepted");
+    Ok((user_id, client_id))
 }

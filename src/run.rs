@@ -177,6 +177,7 @@ async fn user_create(config: Config, args: &crate::cli::UserCreate) -> anyhow::R
             last_name: &args.last_name,
             password: &password,
             verified: true,
+            owns_account: true,
         },
     )
     .await

@@ -297,3 +297,59 @@ pub async fn list_admins<'e>(
         .map(admin_from)
         .collect()
 }
+
+/// Adds a user to a client account (idempotent).
+pub async fn add_client_user<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    client_id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO client_users (client_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (client_id, user_id) DO NOTHING")
+        .bind(client_id)
+        .bind(user_id)
+        .bind(now)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// The owner of a client account.
+pub async fn client_owner<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    client_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT owner_user_id FROM clients WHERE id = $1")
+        .bind(client_id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// The users of a client account besides its owner: email and name.
+pub async fn client_members<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    client_id: i64,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.email, u.first_name || ' ' || u.last_name FROM client_users m JOIN users u ON u.id = m.user_id WHERE m.client_id = $1 ORDER BY lower(u.email)",
+    )
+    .bind(client_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// The first client account a user can use: owned first, then shared with them.
+pub async fn find_usable_client<'e, E>(ex: E, user_id: i64) -> Result<Option<i64>, sqlx::Error>
+where
+    E: Executor<'e, Database = Db> + Copy,
+{
+    if let Some(id) = find_owned_client(ex, user_id).await? {
+        return Ok(Some(id));
+    }
+    sqlx::query_scalar(
+        "SELECT client_id FROM client_users WHERE user_id = $1 ORDER BY client_id LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(ex)
+    .await
+}

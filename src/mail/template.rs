@@ -132,6 +132,30 @@ email_kind!(
     InviteAdminHtml
 );
 
+/// "You are invited to share a client account".
+pub struct InviteUser {
+    pub portal: String,
+    pub inviter: String,
+    pub link: String,
+    pub expires: String,
+}
+impl InviteUser {
+    fn subject(&self) -> String {
+        format!(
+            "{} invited you to their {} account",
+            self.inviter, self.portal
+        )
+    }
+}
+email_kind!(
+    InviteUser,
+    "invite_user",
+    "email/invite_user.txt",
+    "email/invite_user.html",
+    InviteUserText,
+    InviteUserHtml
+);
+
 /// A message other parts of a portal send (sign-up welcome, order confirmation): a subject and
 /// a plain-text body whose blank-line-separated paragraphs become HTML paragraphs.
 pub struct Generic {

@@ -286,3 +286,31 @@ pub struct AdminsPage {
     pub email: String,
     pub errors: FieldErrors,
 }
+
+#[derive(Template)]
+#[template(path = "account_users.html")]
+pub struct AccountUsersPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub notice: Option<String>,
+    pub csrf: String,
+    pub owner: String,
+    pub members: Vec<(String, String)>,
+    pub email: String,
+    pub errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "invite_accept.html")]
+pub struct InviteAcceptPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub action: String,
+    pub email: String,
+    pub exists: bool,
+    pub signed_in_as_invited: bool,
+    pub first_name: String,
+    pub last_name: String,
+    pub errors: FieldErrors,
+}

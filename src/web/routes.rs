@@ -31,6 +31,9 @@ fn table() -> Router<AppState> {
         .route("/password/reset", get(reset::get_client_request).post(reset::post_client_request))             // none (pre-session form)
         .route("/password/reset/{token}", get(reset::get_client_form).post(reset::post_client_form))         // one-time token
         .route("/verify-email/{token}", get(client::verify::get_verify))                                     // one-time token
+        .route("/account/users", get(client::users::get_users))                                              // CurrentClient (owner)
+        .route("/account/users/invite", post(client::users::post_invite))                                    // CurrentClient (owner)
+        .route("/invite/{token}", get(client::users::get_accept).post(client::users::post_accept))           // one-time token
         .route("/account/email", get(client::email::get_email).post(client::email::post_email))              // CurrentClient
         .route("/account/verify-email/resend", post(client::verify::post_resend))                            // CurrentClient
         .route("/clientarea", get(client::clientarea::get_clientarea))                                       // CurrentClient
@@ -97,7 +100,8 @@ pub fn router(state: AppState) -> Router {
 /// The path as it may appear in logs: secrets carried in the path are replaced, and the query
 /// (which carries the sign-in marker) is never included.
 pub fn loggable_path(path: &str) -> String {
-    const SECRET_PREFIXES: [&str; 5] = [
+    const SECRET_PREFIXES: [&str; 6] = [
+        "/invite/",
         "/admin/setup/",
         "/admin/invite/",
         "/password/reset/",

@@ -651,3 +651,153 @@ async fn an_admin_invites_another_admin_whose_link_works_once_and_is_replaced_by
         .unwrap();
     assert_eq!(audit, ["admin.invite", "admin.invite"]);
 }
+
+async fn ada_invites(app: &TestApp, email: &str) -> String {
+    let (_, csrf) = app.form_page(&app.client, "/account/users").await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/account/users/invite",
+            &[("email", email), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(location(&r), "/account/users?invited=1");
+    let body: String = sqlx::query_scalar("SELECT text_body FROM mail_messages WHERE template = 'invite_user' ORDER BY id DESC LIMIT 1").fetch_one(&app.state.db).await.unwrap();
+    link(&body, &app.url("/invite/")).replace(&app.address, "")
+}
+
+#[tokio::test]
+async fn an_owner_invites_a_new_person_who_creates_a_user_and_lands_in_the_shared_account() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada@example.com").await;
+    app.client_login(&ada).await;
+    let ada_client: i64 = sqlx::query_scalar("SELECT id FROM clients")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let first = ada_invites(&app, "grace@example.com").await;
+    let path = ada_invites(&app, "grace@example.com").await;
+    assert_eq!(
+        app.get(&first).await.status(),
+        410,
+        "a resent invitation replaces the old link"
+    );
+
+    let grace = new_client();
+    let (page, csrf) = app.form_page(&grace, &path).await;
+    assert!(page.contains("as grace@example.com"));
+    let r = app
+        .post_form(
+            &grace,
+            &path,
+            &[
+                ("first_name", "Grace"),
+                ("last_name", "Hopper"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let home = grace
+        .get(app.url(&location(&r)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("Welcome, Grace") && home.contains(&format!("client account #{ada_client}")),
+        "{home}"
+    );
+    let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        owned, 1,
+        "an invited user gets no empty account of their own"
+    );
+    assert!(
+        app.get("/account/users")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Grace Hopper &lt;grace@example.com&gt;")
+    );
+    assert_eq!(app.get(&path).await.status(), 410, "the link works once");
+    assert_eq!(
+        grace
+            .get(app.url("/account/users"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403,
+        "only the owner invites"
+    );
+    let again = app
+        .client_login_with(&new_client(), "grace@example.com", PASSWORD)
+        .await;
+    let home = new_client()
+        .get(app.url("/clientarea"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 303);
+    drop(home);
+}
+
+#[tokio::test]
+async fn an_existing_user_must_sign_in_as_the_invited_address_to_join() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada@example.com").await;
+    let bob = app.create_user("bob@example.com").await;
+    app.client_login(&ada).await;
+    let path = ada_invites(&app, "bob@example.com").await;
+
+    let stranger = new_client();
+    let page = stranger
+        .get(app.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (_, csrf) = app.form_page(&stranger, "/login").await;
+    assert!(
+        page.contains("already exists") && page.contains("Sign in as bob@example.com"),
+        "{page}"
+    );
+    assert_eq!(
+        app.post_form(&stranger, &path, &[("csrf_token", &csrf)])
+            .await
+            .status(),
+        403
+    );
+
+    let bob_browser = new_client();
+    let r = app
+        .client_login_with(&bob_browser, &bob.email, &bob.password)
+        .await;
+    bob_browser
+        .get(app.url(&location(&r)))
+        .send()
+        .await
+        .unwrap();
+    let (page, csrf) = app.form_page(&bob_browser, &path).await;
+    assert!(page.contains("Join the account"));
+    let r = app
+        .post_form(&bob_browser, &path, &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(r.status(), 303);
+    let members: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM client_users")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(members, 1);
+}

@@ -74,7 +74,7 @@ pub async fn post_login(
     let password = SecretString::from(form.password);
     match login::client(&state, &form.email, &password).await {
         Ok(user) => {
-            let client_id = crate::db::account::find_owned_client(&state.db, user.id).await?;
+            let client_id = crate::db::account::find_usable_client(&state.db, user.id).await?;
             let sign_in = SignIn {
                 realm: Realm::Client,
                 subject_id: user.id,

@@ -6,4 +6,5 @@ pub mod login;
 pub mod password;
 pub mod register;
 pub mod sessions;
+pub mod users;
 pub mod verify;

@@ -94,6 +94,7 @@ pub async fn post_register(
                 last_name: &form.last_name,
                 password: &password,
                 verified: false,
+                owns_account: true,
             },
         )
         .await

@@ -34,6 +34,7 @@ pub fn is_pre_session(path: &str) -> bool {
         "/login" | "/register" | "/admin/login" | "/password/reset" | "/admin/password/reset"
     ) || path.starts_with("/admin/setup/")
         || path.starts_with("/admin/invite/")
+        || path.starts_with("/invite/")
         || path.starts_with("/password/reset/")
         || path.starts_with("/admin/password/reset/")
 }

@@ -186,6 +186,7 @@ impl TestApp {
                 last_name: "Lovelace",
                 password: &password,
                 verified: true,
+                owns_account: true,
             },
         )
         .await

@@ -1,0 +1,281 @@
+//! `GET /account/users`, `POST /account/users/invite`: the account's users (owner only), and
+//! `GET/POST /invite/{token}`: accepting an invitation to share an account.
+
+use crate::account::{CreateError, FieldError, NewUser};
+use crate::app::AppState;
+use crate::db::one_time_token::TokenState;
+use crate::invite::{self, AcceptError};
+use crate::session::{Realm, SignIn};
+use crate::web::error::{AppError, AppResult};
+use crate::web::extract::{CsrfToken, CurrentClient, Form, Peer, SessionInfo, UserAgent};
+use crate::web::page::{self, AccountUsersPage, FieldErrors, InviteAcceptPage, Nav};
+use crate::web::signin;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use secrecy::{ExposeSecret as _, SecretString};
+
+async fn owned_client(state: &AppState, current: &CurrentClient) -> AppResult<i64> {
+    let client_id = current
+        .session
+        .client_id
+        .ok_or_else(|| AppError::Forbidden("You have no client account.".into()))?;
+    if crate::db::account::client_owner(&state.db, client_id).await? == Some(current.user.id) {
+        Ok(client_id)
+    } else {
+        Err(AppError::Forbidden(
+            "Only the account's owner can invite users to it. Ask the owner to invite them.".into(),
+        ))
+    }
+}
+
+async fn users_page(
+    state: &AppState,
+    current: &CurrentClient,
+    client_id: i64,
+    csrf: String,
+    notice: Option<String>,
+    email: &str,
+    errors: Vec<FieldError>,
+) -> AppResult<Response> {
+    Ok(page::render(&AccountUsersPage {
+        title: "Users of this account",
+        nav: Some(Nav {
+            admin: false,
+            name: current.user.first_name.clone(),
+            csrf: csrf.clone(),
+        }),
+        notice,
+        csrf,
+        owner: format!(
+            "{} {} <{}>",
+            current.user.first_name, current.user.last_name, current.user.email
+        ),
+        members: crate::db::account::client_members(&state.db, client_id).await?,
+        email: email.chars().take(254).collect(),
+        errors: FieldErrors(errors),
+    }))
+}
+
+/// `?invited=1` after an invitation.
+#[derive(serde::Deserialize)]
+pub struct UsersQuery {
+    invited: Option<String>,
+}
+
+/// The account's users and the invitation form.
+pub async fn get_users(
+    State(state): State<AppState>,
+    current: CurrentClient,
+    CsrfToken(csrf): CsrfToken,
+    Query(q): Query<UsersQuery>,
+) -> AppResult<Response> {
+    let client_id = owned_client(&state, &current).await?;
+    users_page(
+        &state,
+        &current,
+        client_id,
+        csrf,
+        q.invited
+            .map(|_| "The invitation is on its way.".to_owned()),
+        "",
+        Vec::new(),
+    )
+    .await
+}
+
+/// The invitation form's field.
+#[derive(serde::Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Sends an invitation.
+pub async fn post_invite(
+    State(state): State<AppState>,
+    current: CurrentClient,
+    Peer(addr): Peer,
+    CsrfToken(csrf): CsrfToken,
+    Form(form): Form<InviteForm>,
+) -> AppResult<Response> {
+    let client_id = owned_client(&state, &current).await?;
+    match invite::invite_user(
+        &state,
+        &current.user,
+        client_id,
+        &form.email,
+        &addr.ip.to_string(),
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to("/account/users?invited=1").into_response()),
+        Err(CreateError::Invalid(errors)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            users_page(&state, &current, client_id, csrf, None, &form.email, errors).await?,
+        )
+            .into_response()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn link_error(token_state: TokenState) -> AppError {
+    AppError::LinkInvalid {
+        title: "This invitation cannot be used",
+        message: crate::reset::link_problem(
+            token_state,
+            "the account owner (ask for a new invitation)",
+        ),
+        unknown: matches!(token_state, TokenState::Unknown),
+    }
+}
+
+/// The acceptance form's fields (a new user's details; empty when joining as an existing user).
+#[derive(serde::Deserialize, Default)]
+pub struct AcceptForm {
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+/// Who is accepting: the invited address, whether it has an account, and whether the request is
+/// signed in as it.
+async fn acceptor(
+    state: &AppState,
+    email: &str,
+    loaded: Option<&crate::web::middleware::session::LoadedSession>,
+) -> AppResult<(Option<i64>, bool)> {
+    let existing = crate::db::account::find_user_by_email(&state.db, email)
+        .await?
+        .map(|u| u.id);
+    let signed_in_as = loaded
+        .and_then(|l| l.live())
+        .is_some_and(|s| Some(s.subject_id) == existing);
+    Ok((existing, signed_in_as))
+}
+
+fn accept_page(
+    token: &str,
+    email: String,
+    exists: bool,
+    signed_in: bool,
+    csrf: String,
+    form: &AcceptForm,
+    errors: Vec<FieldError>,
+) -> Response {
+    page::render(&InviteAcceptPage {
+        title: "Accept the invitation",
+        nav: None,
+        csrf,
+        action: format!("/invite/{token}"),
+        email,
+        exists,
+        signed_in_as_invited: signed_in,
+        first_name: form.first_name.chars().take(100).collect(),
+        last_name: form.last_name.chars().take(100).collect(),
+        errors: FieldErrors(errors),
+    })
+}
+
+/// Shows how to accept.
+pub async fn get_accept(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    SessionInfo(loaded): SessionInfo,
+    CsrfToken(csrf): CsrfToken,
+) -> AppResult<Response> {
+    let (_, email) = invite::user_invitation(&state, &token)
+        .await?
+        .map_err(link_error)?;
+    let (existing, signed_in) = acceptor(&state, &email, loaded.as_ref()).await?;
+    Ok(accept_page(
+        &token,
+        email,
+        existing.is_some(),
+        signed_in,
+        csrf,
+        &AcceptForm::default(),
+        Vec::new(),
+    ))
+}
+
+/// Joins the account (creating the user first when the address has no account), then signs in
+/// to the shared account.
+pub async fn post_accept(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    SessionInfo(loaded): SessionInfo,
+    Peer(addr): Peer,
+    UserAgent(ua): UserAgent,
+    CsrfToken(csrf): CsrfToken,
+    Form(form): Form<AcceptForm>,
+) -> AppResult<Response> {
+    let (_, email) = invite::user_invitation(&state, &token)
+        .await?
+        .map_err(link_error)?;
+    let (existing, signed_in) = acceptor(&state, &email, loaded.as_ref()).await?;
+    if existing.is_some() && !signed_in {
+        return Err(AppError::Forbidden(format!(
+            "Sign in as {email} first, then open the invitation link again."
+        )));
+    }
+    let password = SecretString::from(form.password.clone());
+    let new_user = NewUser {
+        email: &email,
+        first_name: &form.first_name,
+        last_name: &form.last_name,
+        password: &password,
+        verified: true,
+        owns_account: false,
+    };
+    let result = if existing.is_none() && form.password_confirm != *password.expose_secret() {
+        Err(AcceptError::Create(CreateError::Invalid(vec![
+            FieldError {
+                field: "password_confirm",
+                message: "The two passwords are not the same.".into(),
+            },
+        ])))
+    } else {
+        invite::accept_user(
+            &state,
+            &token,
+            existing,
+            existing.is_none().then_some(&new_user),
+        )
+        .await
+    };
+    match result {
+        Ok((user_id, client_id)) => {
+            let sign_in = SignIn {
+                realm: Realm::Client,
+                subject_id: user_id,
+                client_id: Some(client_id),
+                ip: addr.ip,
+                user_agent: &ua,
+                remember: false,
+                replacing: loaded.as_ref().and_then(|l| l.cookie.as_deref()),
+            };
+            signin::start_session(&state, sign_in, "/clientarea").await
+        }
+        Err(AcceptError::Link(token_state)) => Err(link_error(token_state)),
+        Err(AcceptError::Create(CreateError::Invalid(errors))) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            accept_page(
+                &token,
+                email,
+                existing.is_some(),
+                signed_in,
+                csrf,
+                &form,
+                errors,
+            ),
+        )
+            .into_response()),
+        Err(AcceptError::Create(other)) => Err(other.into()),
+    }
+}
