@@ -3,8 +3,9 @@
 use super::Outgoing;
 use crate::app::AppState;
 
-/// Messages are claimed in batches of this size.
-const BATCH: i64 = 20;
+/// Messages are claimed, and delivered concurrently, in batches of this size (lettre's pool
+/// holds up to 10 connections).
+const BATCH: i64 = 10;
 /// A claimed message stays invisible to other nodes this long (longer than any SMTP timeout).
 const LEASE_SECONDS: i64 = 900;
 
@@ -27,14 +28,68 @@ fn node_id() -> String {
     format!("{host}:{}", std::process::id())
 }
 
+/// What became of one delivery attempt.
+enum Outcome {
+    Sent,
+    Retried,
+    Failed,
+}
+
+/// Sends one claimed message and records the attempt.
+async fn deliver(state: AppState, m: crate::db::mail::Claimed) -> Result<Outcome, sqlx::Error> {
+    let config = &state.config.mail;
+    let message = Outgoing {
+        to: m.to_addr.clone(),
+        subject: m.subject,
+        text: m.text_body,
+        html: m.html_body,
+    };
+    let result = state.mailer.send(&message).await;
+    let now = state.clock.unix();
+    let attempts = m.attempts + 1;
+    let (ok, code, reply) = match &result {
+        Ok(r) => (true, r.code, r.text.clone()),
+        Err(f) => (false, f.code, f.text.clone()),
+    };
+    let reply_line = code.map_or_else(|| reply.clone(), |c| format!("{c} {reply}"));
+    crate::db::mail::record_attempt(&state.db, m.id, now, ok, code.map(i64::from), &reply).await?;
+    let (outcome, state_name, next) = if ok {
+        (Outcome::Sent, "sent", now)
+    } else if attempts >= i64::from(config.max_attempts) {
+        tracing::warn!(message_id = m.id, attempts, reply = %reply_line, "mail delivery failed for good");
+        (Outcome::Failed, "failed", now)
+    } else {
+        tracing::info!(message_id = m.id, attempts, reply = %reply_line, "mail delivery failed; will retry");
+        (
+            Outcome::Retried,
+            "queued",
+            now + backoff(config.retry_base_seconds, attempts),
+        )
+    };
+    crate::db::mail::finish_attempt(
+        &state.db,
+        m.id,
+        state_name,
+        attempts,
+        next,
+        &reply_line,
+        now,
+    )
+    .await?;
+    Ok(outcome)
+}
+
 /// Sends every message that is due now. Does nothing while `mail.enabled = false`.
+///
+/// The messages of a batch are delivered concurrently: lettre keeps a pool of SMTP connections,
+/// and one message at a time would leave the sender waiting on network round trips (on loopback,
+/// about 40 ms each, since lettre does not disable Nagle's algorithm).
 ///
 /// # Errors
 /// Storage errors (a transport failure is recorded on the message, not returned).
 pub async fn run_once(state: &AppState) -> Result<Summary, sqlx::Error> {
     let mut summary = Summary::default();
-    let config = &state.config.mail;
-    if !config.enabled {
+    if !state.config.mail.enabled {
         return Ok(summary);
     }
     let owner = node_id();
@@ -45,45 +100,18 @@ pub async fn run_once(state: &AppState) -> Result<Summary, sqlx::Error> {
         if claimed.is_empty() {
             return Ok(summary);
         }
+        let mut deliveries = tokio::task::JoinSet::new();
         for m in claimed {
-            let message = Outgoing {
-                to: m.to_addr.clone(),
-                subject: m.subject,
-                text: m.text_body,
-                html: m.html_body,
-            };
-            let result = state.mailer.send(&message).await;
-            let now = state.clock.unix();
-            let attempts = m.attempts + 1;
-            let (ok, code, reply) = match &result {
-                Ok(r) => (true, r.code, r.text.clone()),
-                Err(f) => (false, f.code, f.text.clone()),
-            };
-            let reply_line = code.map_or_else(|| reply.clone(), |c| format!("{c} {reply}"));
-            crate::db::mail::record_attempt(&state.db, m.id, now, ok, code.map(i64::from), &reply)
-                .await?;
-            let (state_name, next) = if ok {
-                summary.sent += 1;
-                ("sent", now)
-            } else if attempts >= i64::from(config.max_attempts) {
-                summary.failed += 1;
-                tracing::warn!(message_id = m.id, attempts, reply = %reply_line, "mail delivery failed for good");
-                ("failed", now)
-            } else {
-                summary.retried += 1;
-                tracing::info!(message_id = m.id, attempts, reply = %reply_line, "mail delivery failed; will retry");
-                ("queued", now + backoff(config.retry_base_seconds, attempts))
-            };
-            crate::db::mail::finish_attempt(
-                &state.db,
-                m.id,
-                state_name,
-                attempts,
-                next,
-                &reply_line,
-                now,
-            )
-            .await?;
+            deliveries.spawn(deliver(state.clone(), m));
+        }
+        while let Some(joined) = deliveries.join_next().await {
+            match joined
+                .map_err(|e| sqlx::Error::Protocol(format!("a delivery task failed: {e}")))??
+            {
+                Outcome::Sent => summary.sent += 1,
+                Outcome::Retried => summary.retried += 1,
+                Outcome::Failed => summary.failed += 1,
+            }
         }
     }
 }
