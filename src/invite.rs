@@ -97,7 +97,27 @@ pub async fn invite_admin(
     Ok(())
 }
 
-/// The invitation a token stands for (role and email), or why it cannot be used.
+/// What a token of `purpose` grants (an id and an email), or why it cannot be used.
+async fn lookup(
+    state: &AppState,
+    token: &str,
+    purpose: &str,
+) -> Result<Result<(i64, String), TokenState>, sqlx::Error> {
+    if !crate::token::looks_valid(token) {
+        return Ok(Err(TokenState::Unknown));
+    }
+    let hash = crate::token::hash(token);
+    match db::one_time_token::state(&state.db, &hash, purpose, state.clock.unix()).await? {
+        TokenState::Valid { .. } => Ok(db::one_time_token::data(&state.db, &hash, purpose)
+            .await?
+            .as_deref()
+            .and_then(parse)
+            .ok_or(TokenState::Unknown)),
+        other => Ok(Err(other)),
+    }
+}
+
+/// The admin invitation a token stands for (role and email), or why it cannot be used.
 ///
 /// # Errors
 /// Storage errors.
@@ -105,18 +125,7 @@ pub async fn invitation(
     state: &AppState,
     token: &str,
 ) -> Result<Result<(i64, String), TokenState>, sqlx::Error> {
-    if !crate::token::looks_valid(token) {
-        return Ok(Err(TokenState::Unknown));
-    }
-    let hash = crate::token::hash(token);
-    match db::one_time_token::state(&state.db, &hash, ADMIN_PURPOSE, state.clock.unix()).await? {
-        TokenState::Valid { .. } => Ok(db::one_time_token::data(&state.db, &hash, ADMIN_PURPOSE)
-            .await?
-            .as_deref()
-            .and_then(parse)
-            .ok_or(TokenState::Unknown)),
-        other => Ok(Err(other)),
-    }
+    lookup(state, token, ADMIN_PURPOSE).await
 }
 
 /// Why an invitation was not accepted.
@@ -235,18 +244,7 @@ pub async fn user_invitation(
     state: &AppState,
     token: &str,
 ) -> Result<Result<(i64, String), TokenState>, sqlx::Error> {
-    if !crate::token::looks_valid(token) {
-        return Ok(Err(TokenState::Unknown));
-    }
-    let hash = crate::token::hash(token);
-    match db::one_time_token::state(&state.db, &hash, USER_PURPOSE, state.clock.unix()).await? {
-        TokenState::Valid { .. } => Ok(db::one_time_token::data(&state.db, &hash, USER_PURPOSE)
-            .await?
-            .as_deref()
-            .and_then(parse)
-            .ok_or(TokenState::Unknown)),
-        other => Ok(Err(other)),
-    }
+    lookup(state, token, USER_PURPOSE).await
 }
 
 /// Accepts a client-account invitation for an existing user `user_id` (the caller checked that
