@@ -24,6 +24,8 @@ pub struct UserRow {
     pub last_name: String,
     pub password_hash: Option<String>,
     pub disabled: bool,
+    /// When the email address was confirmed; `None` while unconfirmed.
+    pub email_verified_at: Option<i64>,
 }
 
 /// `SELECT` of an admin with its role name, followed by a literal `WHERE` clause.
@@ -57,6 +59,7 @@ fn user_from(row: &sqlx::any::AnyRow) -> Result<UserRow, sqlx::Error> {
         last_name: row.try_get("last_name")?,
         password_hash: row.try_get("password_hash")?,
         disabled: flag(row.try_get("disabled")?),
+        email_verified_at: row.try_get("email_verified_at")?,
     })
 }
 
@@ -189,7 +192,7 @@ pub async fn find_user_by_email<'e>(
     ex: impl Executor<'e, Database = Db>,
     email: &str,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query("SELECT id, email, first_name, last_name, password_hash, disabled FROM users WHERE lower(email) = lower($1)")
+    sqlx::query("SELECT id, email, first_name, last_name, password_hash, disabled, email_verified_at FROM users WHERE lower(email) = lower($1)")
         .bind(email)
         .fetch_optional(ex)
         .await?
@@ -203,7 +206,7 @@ pub async fn find_user_by_id<'e>(
     id: i64,
 ) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query(
-        "SELECT id, email, first_name, last_name, password_hash, disabled FROM users WHERE id = $1",
+        "SELECT id, email, first_name, last_name, password_hash, disabled, email_verified_at FROM users WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(ex)
