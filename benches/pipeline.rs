@@ -107,7 +107,9 @@ fn main() {
             "sqlite://{}?mode=rwc",
             dir.path().join("bench.db").display()
         );
-        let pool = portcullis::db::connect(&url, 1).await.unwrap();
+        // The default database.max_connections: with a single connection every query would wait
+        // for the previous one to return to the pool, which the server never does.
+        let pool = portcullis::db::connect(&url, 8).await.unwrap();
         portcullis::db::migrate(&pool).await.unwrap();
         for i in 0..10_000u32 {
             let ban = portcullis::db::ban::BanRow {
