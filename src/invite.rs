@@ -25,6 +25,31 @@ fn parse(data: &str) -> Option<(i64, String)> {
     Some((role.parse().ok()?, email.to_owned()))
 }
 
+/// Stores an invitation on the caller's transaction: replaces any unused link for the same
+/// grant, stores the new token's hash with what it grants, and queues the email.
+async fn store(
+    tx: &mut sqlx::Transaction<'static, db::Db>,
+    purpose: &str,
+    grant: &str,
+    token_hash: &str,
+    to: &str,
+    rendered: &crate::mail::template::Rendered,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    db::one_time_token::revoke_data(&mut **tx, purpose, grant, now).await?;
+    db::one_time_token::insert_with_data(
+        &mut **tx,
+        token_hash,
+        purpose,
+        grant,
+        now,
+        now + LIFETIME,
+    )
+    .await?;
+    crate::mail::queue::enqueue(&mut **tx, to, rendered, now).await?;
+    Ok(())
+}
+
 /// Invites `email` to become an admin with `role_id`, on behalf of `inviter`.
 ///
 /// # Errors
@@ -71,19 +96,17 @@ pub async fn invite_admin(
     }
     .render()
     .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let key = data(role_id, email);
     let mut tx = state.db.begin().await?;
-    db::one_time_token::revoke_data(&mut *tx, ADMIN_PURPOSE, &key, now).await?;
-    db::one_time_token::insert_with_data(
-        &mut *tx,
-        &token.hash,
+    store(
+        &mut tx,
         ADMIN_PURPOSE,
-        &key,
+        &data(role_id, email),
+        &token.hash,
+        email,
+        &rendered,
         now,
-        now + LIFETIME,
     )
     .await?;
-    crate::mail::queue::enqueue(&mut *tx, email, &rendered, now).await?;
     db::setting::audit(
         &mut *tx,
         now,
@@ -213,19 +236,17 @@ pub async fn invite_user(
     }
     .render()
     .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let key = data(client_id, email);
     let mut tx = state.db.begin().await?;
-    db::one_time_token::revoke_data(&mut *tx, USER_PURPOSE, &key, now).await?;
-    db::one_time_token::insert_with_data(
-        &mut *tx,
-        &token.hash,
+    store(
+        &mut tx,
         USER_PURPOSE,
-        &key,
+        &data(client_id, email),
+        &token.hash,
+        email,
+        &rendered,
         now,
-        now + LIFETIME,
     )
     .await?;
-    crate::mail::queue::enqueue(&mut *tx, email, &rendered, now).await?;
     tx.commit().await?;
     tracing::info!(
         client_id,

@@ -8,6 +8,27 @@ use crate::web::middleware::session::{LoadedSession, MARKER_PARAM, SessionState}
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 
+/// The sign-in details of this request: its client address and user agent, and the cookie the
+/// browser already had (ended when the new session starts, so the id always rotates).
+pub fn for_request<'a>(
+    realm: Realm,
+    subject_id: i64,
+    client_id: Option<i64>,
+    addr: crate::web::middleware::client_addr::ClientAddr,
+    user_agent: &'a str,
+    loaded: Option<&'a LoadedSession>,
+) -> SignIn<'a> {
+    SignIn {
+        realm,
+        subject_id,
+        client_id,
+        ip: addr.ip,
+        user_agent,
+        remember: false,
+        replacing: loaded.and_then(|l| l.cookie.as_deref()),
+    }
+}
+
 /// Starts a session with a fresh id (the browser's old one is ended), sets the cookie and
 /// redirects to `home` with the one-time marker that detects a dropped cookie (F06).
 ///

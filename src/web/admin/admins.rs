@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::auth::permission::FULL_ADMINISTRATOR;
 use crate::db::one_time_token::TokenState;
 use crate::invite::{self, AcceptError};
-use crate::session::{Realm, SignIn};
+use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{
     CsrfToken, Form, ManageAdmins, Peer, RequirePermission, SessionInfo, UserAgent,
@@ -185,15 +185,8 @@ pub async fn post_accept(
     };
     match result {
         Ok(admin_id) => {
-            let sign_in = SignIn {
-                realm: Realm::Admin,
-                subject_id: admin_id,
-                client_id: None,
-                ip: addr.ip,
-                user_agent: &ua,
-                remember: false,
-                replacing: loaded.as_ref().and_then(|l| l.cookie.as_deref()),
-            };
+            let sign_in =
+                signin::for_request(Realm::Admin, admin_id, None, addr, &ua, loaded.as_ref());
             signin::start_session(&state, sign_in, "/admin").await
         }
         Err(AcceptError::Link(token_state)) => Err(link_error(token_state)),

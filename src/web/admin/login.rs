@@ -2,7 +2,7 @@
 
 use crate::app::AppState;
 use crate::auth::login::{self, LoginError};
-use crate::session::{Realm, SignIn};
+use crate::session::Realm;
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo, UserAgent};
 use crate::web::page::{self, LoginPage};
@@ -67,15 +67,8 @@ pub async fn post_login(
     let password = SecretString::from(form.password);
     match login::admin(&state, &form.username, &password).await {
         Ok(admin) => {
-            let sign_in = SignIn {
-                realm: Realm::Admin,
-                subject_id: admin.id,
-                client_id: None,
-                ip: addr.ip,
-                user_agent: &ua,
-                remember: false,
-                replacing: loaded.as_ref().and_then(|l| l.cookie.as_deref()),
-            };
+            let sign_in =
+                signin::for_request(Realm::Admin, admin.id, None, addr, &ua, loaded.as_ref());
             signin::start_session(&state, sign_in, "/admin").await
         }
         Err(LoginError::InvalidCredentials) => {

@@ -3,7 +3,7 @@
 use crate::account::{self, CreateError, FieldError, NewAdmin};
 use crate::app::AppState;
 use crate::db::one_time_token::TokenState;
-use crate::session::{Realm, SignIn};
+use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo, UserAgent};
 use crate::web::page::{self, FieldErrors, SetupPage};
@@ -107,15 +107,8 @@ pub async fn post_setup(
     match result {
         Ok(admin_id) => {
             tracing::info!(admin_id, "first admin created from the setup link");
-            let sign_in = SignIn {
-                realm: Realm::Admin,
-                subject_id: admin_id,
-                client_id: None,
-                ip: addr.ip,
-                user_agent: &ua,
-                remember: false,
-                replacing: loaded.as_ref().and_then(|l| l.cookie.as_deref()),
-            };
+            let sign_in =
+                signin::for_request(Realm::Admin, admin_id, None, addr, &ua, loaded.as_ref());
             signin::start_session(&state, sign_in, "/admin").await
         }
         Err(CreateError::Invalid(errors)) => Ok((

@@ -2,7 +2,7 @@
 
 use crate::app::AppState;
 use crate::auth::login::{self, LoginError};
-use crate::session::{Realm, SignIn};
+use crate::session::Realm;
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo, UserAgent};
 use crate::web::page::{self, LoginPage};
@@ -75,15 +75,15 @@ pub async fn post_login(
     match login::client(&state, &form.email, &password).await {
         Ok(user) => {
             let client_id = crate::db::account::find_usable_client(&state.db, user.id).await?;
-            let sign_in = SignIn {
-                realm: Realm::Client,
-                subject_id: user.id,
+            let mut sign_in = signin::for_request(
+                Realm::Client,
+                user.id,
                 client_id,
-                ip: addr.ip,
-                user_agent: &ua,
-                remember: form.remember.is_some(),
-                replacing: loaded.as_ref().and_then(|l| l.cookie.as_deref()),
-            };
+                addr,
+                &ua,
+                loaded.as_ref(),
+            );
+            sign_in.remember = form.remember.is_some();
             signin::start_session(&state, sign_in, "/clientarea").await
         }
         Err(LoginError::InvalidCredentials) => {

@@ -2,7 +2,7 @@
 
 use crate::account::{self, CreateError, FieldError, NewUser};
 use crate::app::AppState;
-use crate::session::{Realm, SignIn};
+use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo, UserAgent};
 use crate::web::page::{self, FieldErrors, RegisterPage};
@@ -102,15 +102,14 @@ pub async fn post_register(
     match result {
         Ok((user_id, client_id)) => {
             tracing::info!(user_id, "user registered");
-            let sign_in = SignIn {
-                realm: Realm::Client,
-                subject_id: user_id,
-                client_id: Some(client_id),
-                ip: addr.ip,
-                user_agent: &ua,
-                remember: false,
-                replacing: loaded.as_ref().and_then(|l| l.cookie.as_deref()),
-            };
+            let sign_in = signin::for_request(
+                Realm::Client,
+                user_id,
+                Some(client_id),
+                addr,
+                &ua,
+                loaded.as_ref(),
+            );
             signin::start_session(&state, sign_in, "/clientarea").await
         }
         Err(CreateError::Invalid(errors)) => Ok((

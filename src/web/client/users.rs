@@ -5,7 +5,7 @@ use crate::account::{CreateError, FieldError, NewUser};
 use crate::app::AppState;
 use crate::db::one_time_token::TokenState;
 use crate::invite::{self, AcceptError};
-use crate::session::{Realm, SignIn};
+use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, CurrentClient, Form, Peer, SessionInfo, UserAgent};
 use crate::web::page::{self, AccountUsersPage, FieldErrors, InviteAcceptPage, Nav};
@@ -251,15 +251,14 @@ pub async fn post_accept(
     };
     match result {
         Ok((user_id, client_id)) => {
-            let sign_in = SignIn {
-                realm: Realm::Client,
-                subject_id: user_id,
-                client_id: Some(client_id),
-                ip: addr.ip,
-                user_agent: &ua,
-                remember: false,
-                replacing: loaded.as_ref().and_then(|l| l.cookie.as_deref()),
-            };
+            let sign_in = signin::for_request(
+                Realm::Client,
+                user_id,
+                Some(client_id),
+                addr,
+                &ua,
+                loaded.as_ref(),
+            );
             signin::start_session(&state, sign_in, "/clientarea").await
         }
         Err(AcceptError::Link(token_state)) => Err(link_error(token_state)),
