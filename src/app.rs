@@ -27,6 +27,8 @@ pub struct AppState {
     pub events: Arc<crate::event::Events>,
     /// The configured mail transport.
     pub mailer: Arc<dyn crate::mail::Mailer>,
+    /// Seals two-factor secrets at rest.
+    pub sealing: Arc<crate::sealing::SealingKey>,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
         };
         let settings = Arc::new(crate::settings::Store::new(effective, clock.unix()));
         let mailer = crate::mail::from_config(&config.mail)?;
+        let sealing = Arc::new(crate::sealing::SealingKey::load(&config.two_factor.key)?);
         Ok(Self {
             config: Arc::new(config),
             db: pool,
@@ -67,6 +70,7 @@ impl AppState {
             settings,
             events: Arc::new(crate::event::Events::default()),
             mailer,
+            sealing,
         })
     }
 }

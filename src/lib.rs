@@ -15,6 +15,7 @@
 //! - [`net`]: address ranges, client address behind proxies, Cloudflare ranges.
 //! - [`csrf`]: stateless CSRF tokens.
 //! - [`mail`]: the outgoing mail queue, its sender, transports and templates.
+//! - [`twofactor`]: TOTP, backup codes, WebAuthn, Duo, pending sign-ins; [`sealing`]: secrets at rest.
 //! - [`doctor`]: diagnostic checks.
 //! - [`web`]: HTTP only.
 //! - [`cli`], [`run`]: the command line.
@@ -36,7 +37,9 @@ pub mod net;
 pub mod proxy;
 pub mod reset;
 pub mod run;
+pub mod sealing;
 pub mod session;
 pub mod settings;
 pub mod token;
+pub mod twofactor;
 pub mod web;

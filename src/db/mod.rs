@@ -14,6 +14,7 @@ pub mod mail;
 pub mod one_time_token;
 pub mod session;
 pub mod setting;
+pub mod two_factor;
 
 use anyhow::Context as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -237,3 +237,29 @@ pub async fn delete<'e>(
         .await
         .map(|_| ())
 }
+
+/// Records that the session's owner proved themselves again (step-up).
+pub async fn step_up<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id_hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET stepped_up_at = $1 WHERE id_hash = $2 AND ended_at IS NULL")
+        .bind(now)
+        .bind(id_hash)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// When the session last stepped up, if ever.
+pub async fn stepped_up_at<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id_hash: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT stepped_up_at FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .fetch_optional(ex)
+        .await
+        .map(Option::flatten)
+}

@@ -16,3 +16,4 @@ pub mod routes;
 pub mod sessions;
 pub mod signin;
 pub mod system;
+pub mod twofactor;

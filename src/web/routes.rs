@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 #[rustfmt::skip]
 fn table() -> Router<AppState> {
     use axum::routing::{get, post};
+    use crate::web::twofactor::{self as tf, AdminSide as A, ClientSide as C};
     Router::new()
         // Public and system                                                                                 gate
         .route("/", get(system::get_root))                                                                   // none
@@ -41,6 +42,16 @@ fn table() -> Router<AppState> {
         .route("/account/sessions/end", post(client::sessions::post_end))                                    // CurrentClient
         .route("/account/sessions/end-others", post(client::sessions::post_end_others))                      // CurrentClient
         .route("/account/password", get(client::password::get_password).post(client::password::post_password)) // CurrentClient
+        .route("/login/2fa", get(tf::challenge::get_challenge::<C>).post(tf::challenge::post_challenge::<C>)) // pending sign-in
+        .route("/login/2fa/cancel", post(tf::challenge::post_cancel::<C>))                                  // pending sign-in
+        .route("/login/2fa/enrol", get(tf::enrol::get_enrol::<C>).post(tf::enrol::post_enrol::<C>))          // pending sign-in (required policy)
+        .route("/account/security", get(tf::security::get_security::<C>))                                    // Signed<C>
+        .route("/account/security/confirm", post(tf::security::post_confirm::<C>))                           // Signed<C>
+        .route("/account/security/totp", get(tf::security::get_totp::<C>).post(tf::security::post_totp::<C>)) // Signed<C> + step-up
+        .route("/account/security/totp/remove", post(tf::security::post_totp_remove::<C>))                   // Signed<C> + step-up
+        .route("/account/security/backup-codes", post(tf::security::post_backup_codes::<C>))                 // Signed<C> + step-up
+        .route("/account/security/webauthn/remove", post(tf::security::post_key_remove::<C>))                // Signed<C> + step-up
+        .route("/account/security/duo", post(tf::security::post_duo::<C>))                                   // Signed<C> + step-up
         // Admin area
         .route("/admin/login", get(admin::login::get_login).post(admin::login::post_login))                  // none (pre-session form)
         .route("/admin/logout", post(admin::login::post_logout))                                             // CSRF only
@@ -62,6 +73,16 @@ fn table() -> Router<AppState> {
         .route("/admin/sessions/end", post(admin::sessions::post_end))                                       // CurrentAdmin
         .route("/admin/sessions/end-others", post(admin::sessions::post_end_others))                         // CurrentAdmin
         .route("/admin/account/password", get(admin::password::get_password).post(admin::password::post_password)) // CurrentAdmin
+        .route("/admin/login/2fa", get(tf::challenge::get_challenge::<A>).post(tf::challenge::post_challenge::<A>)) // pending sign-in
+        .route("/admin/login/2fa/cancel", post(tf::challenge::post_cancel::<A>))                             // pending sign-in
+        .route("/admin/login/2fa/enrol", get(tf::enrol::get_enrol::<A>).post(tf::enrol::post_enrol::<A>))     // pending sign-in (required policy)
+        .route("/admin/account/security", get(tf::security::get_security::<A>))                              // Signed<A>
+        .route("/admin/account/security/confirm", post(tf::security::post_confirm::<A>))                     // Signed<A>
+        .route("/admin/account/security/totp", get(tf::security::get_totp::<A>).post(tf::security::post_totp::<A>)) // Signed<A> + step-up
+        .route("/admin/account/security/totp/remove", post(tf::security::post_totp_remove::<A>))             // Signed<A> + step-up
+        .route("/admin/account/security/backup-codes", post(tf::security::post_backup_codes::<A>))           // Signed<A> + step-up
+        .route("/admin/account/security/webauthn/remove", post(tf::security::post_key_remove::<A>))          // Signed<A> + step-up
+        .route("/admin/account/security/duo", post(tf::security::post_duo::<A>))                             // Signed<A> + step-up
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
 }

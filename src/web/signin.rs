@@ -39,6 +39,20 @@ pub async fn start_session(
     sign_in: SignIn<'_>,
     home: &str,
 ) -> AppResult<Response> {
+    let (jar, target) = begin_session(state, sign_in, home).await?;
+    Ok((jar, Redirect::to(&target)).into_response())
+}
+
+/// Starts a session and returns its cookie and the first URL to visit (with the marker), for
+/// callers that show a page before moving on (e.g. fresh backup codes).
+///
+/// # Errors
+/// A session that cannot be stored is a 503 storage page.
+pub async fn begin_session(
+    state: &AppState,
+    sign_in: SignIn<'_>,
+    home: &str,
+) -> AppResult<(CookieJar, String)> {
     let realm = sign_in.realm;
     let (subject_id, ip) = (sign_in.subject_id, sign_in.ip);
     let started = session::start(state, sign_in)
@@ -51,8 +65,42 @@ pub async fn start_session(
         started.cookie_value,
         started.persistent_seconds,
     );
-    let target = format!("{home}?{MARKER_PARAM}={}", started.marker);
-    Ok((jar, Redirect::to(&target)).into_response())
+    Ok((jar, format!("{home}?{MARKER_PARAM}={}", started.marker)))
+}
+
+/// What happens once the password was accepted: a session at once, or, when a second factor is
+/// due (or must first be enrolled under a "required" policy), a pending sign-in and the
+/// challenge page. `identifier` is what was typed (for the ban rules if the factor fails).
+///
+/// # Errors
+/// Storage errors.
+pub async fn after_password(
+    state: &AppState,
+    sign_in: SignIn<'_>,
+    identifier: &str,
+    home: &str,
+    login: &str,
+) -> AppResult<Response> {
+    use crate::config::Policy;
+    let realm = sign_in.realm;
+    let policy = crate::twofactor::policy(state, realm);
+    if policy == Policy::Off {
+        return start_session(state, sign_in, home).await;
+    }
+    let enrolled = crate::twofactor::enrolled(state, realm, sign_in.subject_id).await?;
+    let must_enrol = !enrolled.any() && policy == Policy::Required;
+    if !enrolled.any() && !must_enrol {
+        return start_session(state, sign_in, home).await;
+    }
+    let value = crate::twofactor::pending::start(state, &sign_in, identifier, must_enrol)
+        .await
+        .map_err(|e| AppError::StorageUnavailable(e.to_string()))?;
+    let next = if must_enrol {
+        format!("{login}/2fa/enrol")
+    } else {
+        format!("{login}/2fa")
+    };
+    Ok((cookie::set_pending(state, realm, value), Redirect::to(&next)).into_response())
 }
 
 /// The sign-in page's notice about the previous session, and a jar that forgets its cookie.
@@ -89,15 +137,24 @@ pub async fn sign_out(
     Ok(Redirect::to(login_path).into_response())
 }
 
-/// Query of the sign-in pages: `?reset=done` after a password reset.
+/// Query of the sign-in pages: `?reset=done` after a password reset, `?twofactor=…` after a
+/// second step that did not complete.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct LoginQuery {
     reset: Option<String>,
+    /// `cancelled` after too many wrong second-factor codes, `expired` after a stale one.
+    twofactor: Option<String>,
 }
 
 impl LoginQuery {
     /// The notice the query asks for, if any.
     pub fn notice(&self) -> Option<String> {
+        if self.twofactor.as_deref() == Some("cancelled") {
+            return Some("Too many wrong codes: the sign-in was cancelled. Sign in again with your password.".to_owned());
+        }
+        if self.twofactor.as_deref() == Some("expired") {
+            return Some("The second step of your sign-in took longer than 10 minutes, or was already completed. Sign in again.".to_owned());
+        }
         (self.reset.as_deref() == Some("done")).then(|| "Your password was changed and every session was signed out. Sign in with your new password.".to_owned())
     }
 }

@@ -84,7 +84,7 @@ pub async fn post_login(
                 loaded.as_ref(),
             );
             sign_in.remember = form.remember.is_some();
-            signin::start_session(&state, sign_in, "/clientarea").await
+            signin::after_password(&state, sign_in, &form.email, "/clientarea", "/login").await
         }
         Err(LoginError::InvalidCredentials) => {
             tracing::info!(ip = %addr.ip, "client sign-in failed");

@@ -32,7 +32,9 @@ pub fn is_pre_session(path: &str) -> bool {
     matches!(
         path,
         "/login" | "/register" | "/admin/login" | "/password/reset" | "/admin/password/reset"
-    ) || path.starts_with("/admin/setup/")
+    ) || path.starts_with("/login/2fa")
+        || path.starts_with("/admin/login/2fa")
+        || path.starts_with("/admin/setup/")
         || path.starts_with("/admin/invite/")
         || path.starts_with("/invite/")
         || path.starts_with("/password/reset/")

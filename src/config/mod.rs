@@ -15,6 +15,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
+mod two_factor;
+pub use two_factor::{
+    DuoAdminUsername, DuoOutage, KeySource as SealingKeySource, Policy, RawTwoFactor,
+    TwoFactorConfig,
+};
+
 /// The environment variable prefix; sections and keys are separated by a double underscore.
 pub const ENV_PREFIX: &str = "PORTCULLIS__";
 
@@ -54,6 +60,7 @@ pub struct RawConfig {
     pub storage: RawStorage,
     pub bans: RawBans,
     pub mail: RawMail,
+    pub two_factor: RawTwoFactor,
     pub log: RawLog,
 }
 
@@ -168,6 +175,7 @@ impl Default for RawConfig {
             storage: RawStorage::default(),
             bans: RawBans::default(),
             mail: RawMail::default(),
+            two_factor: RawTwoFactor::default(),
             log: RawLog::default(),
         }
     }
@@ -417,6 +425,7 @@ pub struct Config {
     pub registration: bool,
     pub admin_password_reset: bool,
     pub mail: MailConfig,
+    pub two_factor: TwoFactorConfig,
     pub min_free_bytes: u64,
     pub log_format: LogFormat,
     pub log_filter: String,
@@ -690,6 +699,7 @@ impl RawConfig {
         }
         let runtime = self.runtime_values()?;
         let mail = self.mail.validate(&data_dir)?;
+        let two_factor = self.two_factor.validate(&data_dir)?;
         let cloudflare_url = self.proxy.cloudflare_url.trim_end_matches('/').to_owned();
         if !matches!(
             url::Url::parse(&cloudflare_url)
@@ -840,6 +850,7 @@ impl RawConfig {
             registration: self.client.registration,
             admin_password_reset: self.auth.admin_password_reset,
             mail,
+            two_factor,
             min_free_bytes: self.storage.min_free_mb.saturating_mul(1024 * 1024),
             log_format,
             log_filter: self.log.filter.clone(),

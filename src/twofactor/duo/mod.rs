@@ -1,0 +1,2 @@
+//! TEMPORARY until the protocol module lands.
+pub mod settings;

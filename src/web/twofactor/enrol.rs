@@ -1,0 +1,120 @@
+//! `{login}/2fa/enrol`: under a "required" policy, someone without a second factor sets one up
+//! (an authenticator app) before the session starts; nothing else accepts their pending sign-in.
+
+use super::pages::{BackupCodesPage, TotpSetupPage};
+use super::{PendingSignIn, Side, challenge_path};
+use crate::app::AppState;
+use crate::twofactor::{self, manage};
+use crate::web::error::{AppError, AppResult};
+use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo};
+use crate::web::page;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+
+/// The confirmation code.
+#[derive(serde::Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+async fn setup_page<S: Side>(
+    state: &AppState,
+    pending: &crate::db::two_factor::PendingRow,
+    csrf: String,
+    error: Option<String>,
+) -> AppResult<TotpSetupPage> {
+    let seed = twofactor::pending_totp_seed(state, S::REALM, pending.subject_id)
+        .await?
+        .ok_or_else(|| {
+            AppError::BadRequest("An authenticator app is already set up for this account.".into())
+        })?;
+    let subject = manage::subject(state, S::REALM, pending.subject_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let uri = twofactor::totp::otpauth_uri(&seed, &subject.login);
+    Ok(TotpSetupPage {
+        title: "Set up two-step verification",
+        nav: None,
+        intro: "This portal requires a second step at sign-in. Set up an authenticator app now to finish signing in.".into(),
+        action: format!("{}/enrol", challenge_path::<S>()),
+        csrf,
+        error,
+        qr_svg: twofactor::totp::qr_svg(&uri),
+        secret: twofactor::totp::base32(&seed),
+        cancel: None,
+    })
+}
+
+/// Shows the QR code and the key.
+pub async fn get_enrol<S: Side>(
+    State(state): State<AppState>,
+    pending: PendingSignIn<S>,
+    CsrfToken(csrf): CsrfToken,
+) -> AppResult<Response> {
+    if !pending.row.must_enrol {
+        return Ok(Redirect::to(&challenge_path::<S>()).into_response());
+    }
+    Ok(page::render(
+        &setup_page::<S>(&state, &pending.row, csrf, None).await?,
+    ))
+}
+
+/// Confirms the app with its first code, issues backup codes, and starts the session.
+pub async fn post_enrol<S: Side>(
+    State(state): State<AppState>,
+    pending: PendingSignIn<S>,
+    SessionInfo(loaded): SessionInfo,
+    Peer(addr): Peer,
+    CsrfToken(csrf): CsrfToken,
+    Form(form): Form<CodeForm>,
+) -> AppResult<Response> {
+    let pending = pending.row;
+    if !pending.must_enrol {
+        return Ok(Redirect::to(&challenge_path::<S>()).into_response());
+    }
+    if !twofactor::confirm_totp(&state, S::REALM, pending.subject_id, &form.code).await? {
+        return match twofactor::pending::fail(&state, &pending).await? {
+            twofactor::pending::Failure::TryAgain(left) => {
+                let body = setup_page::<S>(
+                    &state,
+                    &pending,
+                    csrf,
+                    Some(format!("That code is not right. Check that the app shows the account you just added, and that this device's clock is correct. {left} attempts left.")),
+                )
+                .await?;
+                Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
+            }
+            twofactor::pending::Failure::Cancelled => Ok((
+                crate::web::cookie::clear_pending(&state, S::REALM),
+                Redirect::to(&format!("{}?twofactor=cancelled", S::LOGIN)),
+            )
+                .into_response()),
+        };
+    }
+    let codes = twofactor::backup::regenerate(&state, S::REALM, pending.subject_id)
+        .await
+        .map_err(AppError::Unexpected)?;
+    manage::audit(
+        &state,
+        &manage::actor(S::REALM, pending.subject_id),
+        "two_factor.totp_enabled",
+        "authenticator app set up at sign-in (required policy); backup codes issued",
+        &addr.ip.to_string(),
+    )
+    .await?;
+    let (jar, target) = match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
+        Ok(done) => done,
+        Err(stale) => return Ok(stale),
+    };
+    let body = BackupCodesPage {
+        title: "Save your backup codes",
+        nav: None,
+        intro: "Two-step verification is on. If you lose your phone, one of these codes gets you in instead of a code from the app.".into(),
+        codes,
+        continue_to: target,
+        continue_label: "I have saved them: continue",
+    };
+    Ok((jar, page::render(&body)).into_response())
+}

@@ -1,0 +1,195 @@
+//! Second-factor pages for both realms: the challenge after a correct password, enrolment
+//! under a "required" policy, the security page where people manage their factors, and Duo's
+//! redirect round trip.
+//!
+//! Handlers are generic over a [`Side`] (client area or admin area), so both realms run the
+//! same code and differ only in their paths and the account they load.
+
+pub mod challenge;
+// pub mod duo;
+pub mod enrol;
+pub mod pages;
+pub mod security;
+// pub mod webauthn;
+
+use crate::app::AppState;
+use crate::db::two_factor::PendingRow;
+use crate::session::{Realm, Session};
+use crate::twofactor::manage::Subject;
+use crate::web::cookie;
+use crate::web::error::{AppError, AppResult};
+use crate::web::extract::{CurrentAdmin, CurrentClient};
+use crate::web::middleware::session::LoadedSession;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+
+/// One realm's paths.
+pub trait Side: Send + Sync + 'static {
+    const REALM: Realm;
+    /// The sign-in page; the challenge lives under it (`{LOGIN}/2fa`).
+    const LOGIN: &'static str;
+    /// Where a completed sign-in lands.
+    const HOME: &'static str;
+    /// The page where people manage their factors.
+    const SECURITY: &'static str;
+}
+
+/// The client area.
+pub struct ClientSide;
+impl Side for ClientSide {
+    const REALM: Realm = Realm::Client;
+    const LOGIN: &'static str = "/login";
+    const HOME: &'static str = "/clientarea";
+    const SECURITY: &'static str = "/account/security";
+}
+
+/// The admin area.
+pub struct AdminSide;
+impl Side for AdminSide {
+    const REALM: Realm = Realm::Admin;
+    const LOGIN: &'static str = "/admin/login";
+    const HOME: &'static str = "/admin";
+    const SECURITY: &'static str = "/admin/account/security";
+}
+
+/// The challenge page's path.
+pub fn challenge_path<S: Side>() -> String {
+    format!("{}/2fa", S::LOGIN)
+}
+
+/// The browser's live pending sign-in for the side; without one, the browser goes back to the
+/// sign-in page, which says the second step expired.
+pub struct PendingSignIn<S: Side> {
+    pub row: PendingRow,
+    _side: std::marker::PhantomData<S>,
+}
+
+impl<S: Side> FromRequestParts<AppState> for PendingSignIn<S> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let expired = || {
+            (
+                cookie::clear_pending(state, S::REALM),
+                Redirect::to(&format!("{}?twofactor=expired", S::LOGIN)),
+            )
+                .into_response()
+        };
+        let Some(value) = cookie::read_pending(&parts.headers, state, S::REALM) else {
+            return Err(Redirect::to(S::LOGIN).into_response());
+        };
+        match crate::twofactor::pending::find(state, S::REALM, &value).await {
+            Ok(Some(row)) => Ok(Self {
+                row,
+                _side: std::marker::PhantomData,
+            }),
+            Ok(None) => Err(expired()),
+            Err(e) => Err(AppError::from(e).into_response()),
+        }
+    }
+}
+
+/// A signed-in person of the side, with the session.
+pub struct Signed<S: Side> {
+    pub session: Session,
+    pub subject: Subject,
+    /// The stored password hash, for step-up.
+    pub password_hash: Option<String>,
+    _side: std::marker::PhantomData<S>,
+}
+
+impl<S: Side> FromRequestParts<AppState> for Signed<S> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (session, subject, password_hash) = match S::REALM {
+            Realm::Client => {
+                let c = CurrentClient::from_request_parts(parts, state).await?;
+                let subject = Subject {
+                    realm: Realm::Client,
+                    id: c.user.id,
+                    login: c.user.email.clone(),
+                    display_name: format!("{} {}", c.user.first_name, c.user.last_name)
+                        .trim()
+                        .to_owned(),
+                    email: c.user.email,
+                };
+                (c.session, subject, c.user.password_hash)
+            }
+            Realm::Admin => {
+                let a = CurrentAdmin::from_request_parts(parts, state).await?;
+                let subject = Subject {
+                    realm: Realm::Admin,
+                    id: a.admin.id,
+                    login: a.admin.username.clone(),
+                    display_name: a.admin.username,
+                    email: a.admin.email,
+                };
+                (a.session, subject, Some(a.admin.password_hash))
+            }
+        };
+        Ok(Self {
+            session,
+            subject,
+            password_hash,
+            _side: std::marker::PhantomData,
+        })
+    }
+}
+
+/// Completes a pending sign-in: ends it (once; a second request loses the race and starts
+/// over) and starts a session with a fresh id. Returns the cookies (session set, pending
+/// cleared) and the first URL to visit.
+///
+/// # Errors
+/// Storage errors.
+pub async fn complete<S: Side>(
+    state: &AppState,
+    pending: &PendingRow,
+    addr: crate::web::middleware::client_addr::ClientAddr,
+    loaded: Option<&LoadedSession>,
+) -> AppResult<Result<(CookieJar, String), Response>> {
+    let now = state.clock.unix();
+    if !crate::db::two_factor::pending_end(&state.db, &pending.id_hash, now).await? {
+        return Ok(Err(Redirect::to(&format!(
+            "{}?twofactor=expired",
+            S::LOGIN
+        ))
+        .into_response()));
+    }
+    let mut sign_in = crate::web::signin::for_request(
+        S::REALM,
+        pending.subject_id,
+        pending.client_id,
+        addr,
+        &pending.user_agent,
+        loaded,
+    );
+    sign_in.remember = pending.remember;
+    let (jar, target) = crate::web::signin::begin_session(state, sign_in, S::HOME).await?;
+    let mut jar = jar;
+    for c in cookie::clear_pending(state, S::REALM).iter() {
+        jar = jar.add(c.clone());
+    }
+    Ok(Ok((jar, target)))
+}
+
+/// How long a step-up (password or factor re-entered) allows changes to factors.
+pub const STEP_UP_SECONDS: i64 = 600;
+
+/// Whether the session stepped up recently enough to change factors.
+///
+/// # Errors
+/// Storage errors.
+pub async fn stepped_up(state: &AppState, session: &Session) -> Result<bool, sqlx::Error> {
+    let at = crate::db::session::stepped_up_at(&state.db, &session.id_hash).await?;
+    Ok(at.is_some_and(|t| state.clock.unix() - t <= STEP_UP_SECONDS))
+}
