@@ -20,3 +20,4 @@ mod register;
 mod sessions;
 mod setup;
 mod storage;
+mod two_factor_totp;

@@ -1,5 +1,6 @@
 //! `spawn_app` and helpers named after what a person does.
 
+pub mod otp;
 pub mod smtp;
 
 use portcullis::app::{AppState, Application};
