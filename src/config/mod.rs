@@ -1172,7 +1172,7 @@ mod example_file {
 
     #[test]
     fn the_example_file_documents_every_key_with_its_default() {
-        let text = include_str!("../config.example.toml");
+        let text = include_str!("../../config.example.toml");
         let from_file: RawConfig = Figment::new()
             .merge(Toml::string(text))
             .extract()

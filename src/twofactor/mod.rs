@@ -9,7 +9,7 @@ pub mod duo;
 pub mod manage;
 pub mod pending;
 pub mod totp;
-// pub mod webauthn;
+pub mod webauthn;
 
 use crate::app::AppState;
 use crate::config::Policy;

@@ -25,6 +25,7 @@ fn table() -> Router<AppState> {
         .route("/", get(system::get_root))                                                                   // none
         .route("/healthz", get(system::get_healthz))                                                         // none
         .route("/static/portcullis.css", get(system::get_stylesheet))                                        // none
+        .route("/static/webauthn.js", get(system::get_webauthn_script))                                      // none
         // Client area
         .route("/login", get(client::login::get_login).post(client::login::post_login))                      // none (pre-session form)
         .route("/logout", post(client::login::post_logout))                                                  // CSRF only
@@ -52,6 +53,10 @@ fn table() -> Router<AppState> {
         .route("/account/security/backup-codes", post(tf::security::post_backup_codes::<C>))                 // Signed<C> + step-up
         .route("/account/security/webauthn/remove", post(tf::security::post_key_remove::<C>))                // Signed<C> + step-up
         .route("/account/security/duo", post(tf::security::post_duo::<C>))                                   // Signed<C> + step-up
+        .route("/account/security/webauthn/options", post(tf::webauthn::post_register_options::<C>))        // Signed<C> + step-up (JSON)
+        .route("/account/security/webauthn", post(tf::webauthn::post_register::<C>))                        // Signed<C> + step-up (JSON)
+        .route("/login/2fa/webauthn/options", post(tf::webauthn::post_authenticate_options::<C>))          // pending sign-in (JSON)
+        .route("/login/2fa/webauthn", post(tf::webauthn::post_authenticate::<C>))                          // pending sign-in (JSON)
         // Admin area
         .route("/admin/login", get(admin::login::get_login).post(admin::login::post_login))                  // none (pre-session form)
         .route("/admin/logout", post(admin::login::post_logout))                                             // CSRF only
@@ -83,6 +88,10 @@ fn table() -> Router<AppState> {
         .route("/admin/account/security/backup-codes", post(tf::security::post_backup_codes::<A>))           // Signed<A> + step-up
         .route("/admin/account/security/webauthn/remove", post(tf::security::post_key_remove::<A>))          // Signed<A> + step-up
         .route("/admin/account/security/duo", post(tf::security::post_duo::<A>))                             // Signed<A> + step-up
+        .route("/admin/account/security/webauthn/options", post(tf::webauthn::post_register_options::<A>))        // Signed<A> + step-up (JSON)
+        .route("/admin/account/security/webauthn", post(tf::webauthn::post_register::<A>))                        // Signed<A> + step-up (JSON)
+        .route("/admin/login/2fa/webauthn/options", post(tf::webauthn::post_authenticate_options::<A>))          // pending sign-in (JSON)
+        .route("/admin/login/2fa/webauthn", post(tf::webauthn::post_authenticate::<A>))                          // pending sign-in (JSON)
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
 }

@@ -1,4 +1,5 @@
-//! Routes that are not pages: liveness, the stylesheet, the start page and the fallbacks.
+//! Routes that are not pages: liveness, the stylesheet and script, the start page and the
+//! fallbacks.
 
 use crate::web::error::AppError;
 use axum::http::header;
@@ -17,6 +18,19 @@ pub async fn get_stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../static/portcullis.css"),
+    )
+        .into_response()
+}
+
+/// `GET /static/webauthn.js`, compiled into the binary: the security key ceremonies in the
+/// browser (a file, because the CSP allows no inline script).
+pub async fn get_webauthn_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/webauthn.js"),
     )
         .into_response()
 }

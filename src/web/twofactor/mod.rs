@@ -10,7 +10,7 @@ pub mod challenge;
 pub mod enrol;
 pub mod pages;
 pub mod security;
-// pub mod webauthn;
+pub mod webauthn;
 
 use crate::app::AppState;
 use crate::db::two_factor::PendingRow;

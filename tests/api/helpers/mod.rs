@@ -1,6 +1,8 @@
 //! `spawn_app` and helpers named after what a person does.
 
+pub mod fake_duo;
 pub mod otp;
+pub mod passkey;
 pub mod smtp;
 
 use portcullis::app::{AppState, Application};
