@@ -58,6 +58,13 @@ pub enum Command {
 pub enum AdminCommand {
     /// Create an admin; the password is read from standard input
     Create(AdminCreate),
+    /// Break-glass: remove every second factor of an admin (audit-logged; the admin is emailed)
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor {
+        /// The admin's username
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,9 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Serve { no_migrate } => serve(config, no_migrate).await,
         Command::Migrate => migrate(config).await,
         Command::Admin(AdminCommand::Create(args)) => admin_create(config, &args).await,
+        Command::Admin(AdminCommand::ResetTwoFactor { username }) => {
+            admin_reset_two_factor(config, &username).await
+        }
         Command::User(UserCommand::Create(args)) => user_create(config, &args).await,
         Command::Ban(command) => ban(config, command).await,
         Command::Proxy(ProxyCommand::RefreshCloudflare) => refresh_cloudflare(config).await,
@@ -162,6 +165,29 @@ async fn admin_create(config: Config, args: &crate::cli::AdminCreate) -> anyhow:
     println!(
         "Created admin {} (id {id}) with role {}.",
         args.username, args.role
+    );
+    Ok(())
+}
+
+async fn admin_reset_two_factor(config: Config, username: &str) -> anyhow::Result<()> {
+    let state = open_migrated(config).await?;
+    let admin = crate::db::account::find_admin_by_username(&state.db, username)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("--username: there is no admin called {username:?}"))?;
+    let target = crate::twofactor::manage::subject(&state, crate::session::Realm::Admin, admin.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the admin {username:?} disappeared"))?;
+    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    crate::twofactor::manage::reset(&state, &target, &format!("command line (user {operator})"), "cli")
+        .await?;
+    println!(
+        "Removed every second factor of admin {username}. They can sign in with their password{}; {} was told by email.",
+        if state.config.two_factor.admin_policy == crate::config::Policy::Required {
+            " and must set up a new factor at once"
+        } else {
+            ""
+        },
+        target.email
     );
     Ok(())
 }

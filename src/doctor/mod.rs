@@ -13,6 +13,7 @@ mod proxy;
 mod session;
 mod storage;
 mod system_url;
+mod two_factor;
 
 use crate::app::AppState;
 use serde::Serialize;
@@ -121,6 +122,8 @@ pub async fn run_all(state: &AppState) -> Vec<CheckResult> {
         csrf::failures(state).await,
         mail::transport(state).await,
         mail::queue(state).await,
+        two_factor::key(state),
+        two_factor::duo(state).await,
     ]
 }
 

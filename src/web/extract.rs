@@ -143,6 +143,7 @@ permission_markers!(
     MainHomepage,
     ViewSystemHealth,
     ConfigureGeneralSettings,
+    ConfigureTwoFactor,
     ViewBannedIps,
     ManageBannedIps
 );

@@ -57,6 +57,8 @@ fn table() -> Router<AppState> {
         .route("/account/security/webauthn", post(tf::webauthn::post_register::<C>))                        // Signed<C> + step-up (JSON)
         .route("/login/2fa/webauthn/options", post(tf::webauthn::post_authenticate_options::<C>))          // pending sign-in (JSON)
         .route("/login/2fa/webauthn", post(tf::webauthn::post_authenticate::<C>))                          // pending sign-in (JSON)
+        .route("/login/2fa/duo", post(tf::duo::post_start::<C>))                                          // pending sign-in
+        .route("/login/2fa/duo/callback", get(tf::duo::get_callback::<C>))                               // pending sign-in + Duo state
         // Admin area
         .route("/admin/login", get(admin::login::get_login).post(admin::login::post_login))                  // none (pre-session form)
         .route("/admin/logout", post(admin::login::post_logout))                                             // CSRF only
@@ -73,6 +75,10 @@ fn table() -> Router<AppState> {
         .route("/admin/admins", get(admin::admins::get_admins))                                              // RequirePermission<ManageAdmins>
         .route("/admin/admins/invite", post(admin::admins::post_invite))                                     // RequirePermission<ManageAdmins>
         .route("/admin/mail", get(admin::mail::get_mail))                                                    // RequirePermission<ViewMailLog>
+        .route("/admin/two-factor", get(admin::two_factor::get_page))                                         // RequirePermission<ConfigureTwoFactor>
+        .route("/admin/two-factor/duo", post(admin::two_factor::post_duo))                                     // RequirePermission<ConfigureTwoFactor>
+        .route("/admin/two-factor/duo/remove", post(admin::two_factor::post_duo_remove))                       // RequirePermission<ConfigureTwoFactor>
+        .route("/admin/two-factor/reset", post(admin::two_factor::post_reset))                                 // RequirePermission<ConfigureTwoFactor>
         .route("/admin/bans/lift", post(admin::bans::post_lift))                                             // RequirePermission<ManageBannedIps>
         .route("/admin/sessions", get(admin::sessions::get_sessions))                                        // CurrentAdmin
         .route("/admin/sessions/end", post(admin::sessions::post_end))                                       // CurrentAdmin
@@ -92,6 +98,8 @@ fn table() -> Router<AppState> {
         .route("/admin/account/security/webauthn", post(tf::webauthn::post_register::<A>))                        // Signed<A> + step-up (JSON)
         .route("/admin/login/2fa/webauthn/options", post(tf::webauthn::post_authenticate_options::<A>))          // pending sign-in (JSON)
         .route("/admin/login/2fa/webauthn", post(tf::webauthn::post_authenticate::<A>))                          // pending sign-in (JSON)
+        .route("/admin/login/2fa/duo", post(tf::duo::post_start::<A>))                                          // pending sign-in
+        .route("/admin/login/2fa/duo/callback", get(tf::duo::get_callback::<A>))                               // pending sign-in + Duo state
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
 }

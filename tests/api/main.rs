@@ -22,4 +22,5 @@ mod sessions;
 mod setup;
 mod storage;
 mod two_factor_totp;
+mod two_factor_webauthn;
 mod webauthn_soft;

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod jwt;
 pub mod settings;
+pub mod store;
 
 pub use client::{Duo, DuoError, IdToken, random_state, translate_callback_error};
 pub use settings::{Credentials, SettingsError, test_api_url, validate};

@@ -11,6 +11,7 @@ pub mod proxy;
 pub mod sessions;
 pub mod settings;
 pub mod setup;
+pub mod two_factor;
 
 use crate::web::extract::CurrentAdmin;
 use crate::web::page::Nav;

@@ -6,7 +6,7 @@
 //! same code and differ only in their paths and the account they load.
 
 pub mod challenge;
-// pub mod duo;
+pub mod duo;
 pub mod enrol;
 pub mod pages;
 pub mod security;
