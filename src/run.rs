@@ -178,8 +178,13 @@ async fn admin_reset_two_factor(config: Config, username: &str) -> anyhow::Resul
         .await?
         .ok_or_else(|| anyhow::anyhow!("the admin {username:?} disappeared"))?;
     let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    crate::twofactor::manage::reset(&state, &target, &format!("command line (user {operator})"), "cli")
-        .await?;
+    crate::twofactor::manage::reset(
+        &state,
+        &target,
+        &format!("command line (user {operator})"),
+        "cli",
+    )
+    .await?;
     println!(
         "Removed every second factor of admin {username}. They can sign in with their password{}; {} was told by email.",
         if state.config.two_factor.admin_policy == crate::config::Policy::Required {

@@ -198,7 +198,10 @@ mod tests {
         assert!(other.open(&sealed, "totp:client:1").is_err());
         assert!(key.open("v1.garbage", "totp:client:1").is_err());
         // Two seals of one value differ (fresh nonce), so equal secrets are not visible as such.
-        assert_ne!(sealed, key.seal(b"JBSWY3DPEHPK3PXP", "totp:client:1").unwrap());
+        assert_ne!(
+            sealed,
+            key.seal(b"JBSWY3DPEHPK3PXP", "totp:client:1").unwrap()
+        );
     }
 
     #[test]

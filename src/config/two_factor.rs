@@ -53,7 +53,11 @@ impl Policy {
             "off" => Ok(Self::Off),
             "optional" => Ok(Self::Optional),
             "required" => Ok(Self::Required),
-            _ => Err(ConfigError::new(key, &value, "one of off, optional, required")),
+            _ => Err(ConfigError::new(
+                key,
+                &value,
+                "one of off, optional, required",
+            )),
         }
     }
 
@@ -174,5 +178,48 @@ impl RawTwoFactor {
             },
             duo_test_api_url,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(edit: impl FnOnce(&mut RawTwoFactor)) -> Result<TwoFactorConfig, ConfigError> {
+        let mut raw = RawTwoFactor::default();
+        edit(&mut raw);
+        raw.validate(Path::new("/var/lib/portcullis"))
+    }
+
+    #[test]
+    fn defaults_are_optional_fail_closed_and_a_key_file_in_the_data_dir() {
+        let c = check(|_| {}).unwrap();
+        assert_eq!(c.client_policy, Policy::Optional);
+        assert_eq!(c.duo_outage, DuoOutage::FailClosed);
+        assert!(
+            matches!(c.key, KeySource::File(ref p) if p == Path::new("/var/lib/portcullis/secret.key"))
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_key_the_value_and_what_is_allowed() {
+        let e = check(|r| r.client_policy = "sometimes".into()).unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.value.as_str()),
+            ("two_factor.client_policy", "sometimes")
+        );
+        assert!(e.allowed.contains("required"));
+        let e = check(|r| r.secret_key = "too-short".into()).unwrap_err();
+        assert_eq!(e.key, "two_factor.secret_key");
+        assert_eq!(e.value, "(redacted)", "a key is never echoed");
+        let e = check(|r| r.duo_test_api_url = "https://api-1.duosecurity.com".into()).unwrap_err();
+        assert_eq!(e.key, "two_factor.duo_test_api_url");
+        let e = check(|r| r.duo_outage = "open".into()).unwrap_err();
+        assert!(e.allowed.contains("fail_closed"));
+        let e = check(|r| r.max_failures = 0).unwrap_err();
+        assert_eq!(e.key, "two_factor.max_failures");
+        let ok = check(|r| r.secret_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into())
+            .unwrap();
+        assert!(matches!(ok.key, KeySource::Inline(_)));
     }
 }

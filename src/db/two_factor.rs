@@ -279,13 +279,12 @@ pub async fn duo_enrolled<'e>(
     realm: &str,
     subject_id: i64,
 ) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM duo_users WHERE realm = $1 AND subject_id = $2",
-    )
-    .bind(realm)
-    .bind(subject_id)
-    .fetch_one(ex)
-    .await?;
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM duo_users WHERE realm = $1 AND subject_id = $2")
+            .bind(realm)
+            .bind(subject_id)
+            .fetch_one(ex)
+            .await?;
     Ok(n > 0)
 }
 

@@ -111,10 +111,7 @@ pub async fn check_totp(
     let Some(step) = totp::matching_step(&seed, code, state.clock.unix()) else {
         return Ok(false);
     };
-    Ok(
-        db::two_factor::totp_accept_step(&state.db, realm.as_str(), subject_id, step, None)
-            .await?,
-    )
+    Ok(db::two_factor::totp_accept_step(&state.db, realm.as_str(), subject_id, step, None).await?)
 }
 
 /// The seed awaiting confirmation, creating one if there is none (reloading the enrolment page
@@ -162,12 +159,8 @@ pub async fn confirm_totp(
     let Some(step) = totp::matching_step(&seed, code, now) else {
         return Ok(false);
     };
-    Ok(db::two_factor::totp_accept_step(
-        &state.db,
-        realm.as_str(),
-        subject_id,
-        step,
-        Some(now),
+    Ok(
+        db::two_factor::totp_accept_step(&state.db, realm.as_str(), subject_id, step, Some(now))
+            .await?,
     )
-    .await?)
 }

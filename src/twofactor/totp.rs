@@ -141,7 +141,10 @@ mod tests {
         let b32 = base32(&seed);
         assert_eq!(b32.len(), 32);
         let uri = otpauth_uri(&seed, "ada@example.com");
-        assert!(uri.starts_with("otpauth://totp/Portcullis:ada%40example.com?"), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Portcullis:ada%40example.com?"),
+            "{uri}"
+        );
         assert!(uri.contains(&format!("secret={b32}")), "{uri}");
         let svg = qr_svg(&uri);
         assert!(svg.contains("<svg") && svg.contains("</svg>"));

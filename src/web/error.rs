@@ -177,6 +177,14 @@ impl AppError {
                 ),
                 vec![format!("Address: {ip}"), format!("Reason: {reason}"), format!("Until: {}", until.as_deref().unwrap_or("lifted by an administrator"))],
             ),
+            // A restored database without its sealing key: say so rather than "something".
+            Self::Unexpected(e) if e.downcast_ref::<crate::sealing::OpenError>().is_some() => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "two_factor_unavailable",
+                "Two-step verification is unavailable".into(),
+                "This server cannot decrypt the stored second-factor secrets: its sealing key (two_factor.secret_key or the key file) is not the one they were sealed with. Nobody can complete two-step verification until an administrator restores the key; `portcullis doctor` and the log have the details.".into(),
+                vec![],
+            ),
             Self::Unexpected(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

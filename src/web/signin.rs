@@ -100,7 +100,11 @@ pub async fn after_password(
     } else {
         format!("{login}/2fa")
     };
-    Ok((cookie::set_pending(state, realm, value), Redirect::to(&next)).into_response())
+    Ok((
+        cookie::set_pending(state, realm, value),
+        Redirect::to(&next),
+    )
+        .into_response())
 }
 
 /// The sign-in page's notice about the previous session, and a jar that forgets its cookie.

@@ -1,13 +1,17 @@
 //! TOTP and backup codes over HTTP, with codes from `oathtool` (an independent implementation)
 //! and the mock clock moving between time steps.
 
-use crate::helpers::otp::{
-    backup_codes, enable_totp, oathtool, password_then_challenge, step_up,
-};
+use crate::helpers::otp::{backup_codes, enable_totp, oathtool, password_then_challenge, step_up};
 use crate::helpers::{PASSWORD, TestApp, csrf_from, location, new_client, spawn_app, spawn_with};
 use portcullis::clock::Clock as _;
 
-async fn challenge(app: &TestApp, client: &reqwest::Client, csrf: &str, method: &str, code: &str) -> reqwest::Response {
+async fn challenge(
+    app: &TestApp,
+    client: &reqwest::Client,
+    csrf: &str,
+    method: &str,
+    code: &str,
+) -> reqwest::Response {
     app.post_form(
         client,
         "/login/2fa",
@@ -105,21 +109,38 @@ async fn five_wrong_codes_cancel_the_sign_in_and_count_as_a_failed_sign_in() {
     let r = challenge(&app, &browser, &csrf, "totp", "000000").await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/login?twofactor=cancelled");
-    let page = browser.get(app.url("/login?twofactor=cancelled")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("Too many wrong codes"), "{page}");
-    let failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE account = 'ada@example.com'")
-        .fetch_one(&app.state.db)
+    let page = browser
+        .get(app.url("/login?twofactor=cancelled"))
+        .send()
+        .await
+        .unwrap()
+        .text()
         .await
         .unwrap();
+    assert!(page.contains("Too many wrong codes"), "{page}");
+    let failures: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE account = 'ada@example.com'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
     assert_eq!(failures, 1);
     // The cancelled pending sign-in is gone: even the right code no longer completes it.
-    let r = challenge(&app, &browser, &csrf, "totp", &oathtool(&secret, app.clock.unix())).await;
+    let r = challenge(
+        &app,
+        &browser,
+        &csrf,
+        "totp",
+        &oathtool(&secret, app.clock.unix()),
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/login");
-    let audit: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'signin.second_factor_failed'")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    let audit: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'signin.second_factor_failed'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
     assert_eq!(audit, 1);
 }
 
@@ -133,7 +154,11 @@ async fn backup_codes_work_once_say_how_many_remain_and_regeneration_replaces_th
         .await
         .unwrap();
     assert_eq!(stored.len(), 10);
-    assert!(codes.iter().all(|c| !stored.iter().any(|h| h.contains(c.as_str()))));
+    assert!(
+        codes
+            .iter()
+            .all(|c| !stored.iter().any(|h| h.contains(c.as_str())))
+    );
 
     let browser = new_client();
     let csrf = password_then_challenge(&app, &browser, "ada@example.com", PASSWORD).await;
@@ -153,7 +178,13 @@ async fn backup_codes_work_once_say_how_many_remain_and_regeneration_replaces_th
     // Regenerate: the old set stops working, the new set works.
     step_up(&app, &client, "/account/security", PASSWORD).await;
     let (_, csrf_sec) = app.form_page(&client, "/account/security").await;
-    let r = app.post_form(&client, "/account/security/backup-codes", &[("csrf_token", &csrf_sec)]).await;
+    let r = app
+        .post_form(
+            &client,
+            "/account/security/backup-codes",
+            &[("csrf_token", &csrf_sec)],
+        )
+        .await;
     let fresh = backup_codes(&r.text().await.unwrap());
     assert_eq!(fresh.len(), 10);
     let r = challenge(&app, &browser, &csrf, "backup", &codes[1]).await;
@@ -165,7 +196,11 @@ async fn backup_codes_work_once_say_how_many_remain_and_regeneration_replaces_th
         .fetch_all(&app.state.db)
         .await
         .unwrap();
-    for action in ["two_factor.totp_enabled", "two_factor.backup_code_used", "two_factor.backup_regenerated"] {
+    for action in [
+        "two_factor.totp_enabled",
+        "two_factor.backup_code_used",
+        "two_factor.backup_regenerated",
+    ] {
         assert!(audit.iter().any(|a| a == action), "{action} in {audit:?}");
     }
 }
@@ -175,32 +210,55 @@ async fn changes_need_a_recent_step_up() {
     let app = spawn_app().await;
     let client = signed_in_client(&app, "ada@example.com").await;
     let (_, csrf) = app.form_page(&client, "/account/security").await;
-    let r = client.get(app.url("/account/security/totp")).send().await.unwrap();
+    let r = client
+        .get(app.url("/account/security/totp"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
-    assert!(r.text().await.unwrap().contains("first: enter your password"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("first: enter your password")
+    );
     let r = app
-        .post_form(&client, "/account/security/confirm", &[("password", "wrong-password-here"), ("csrf_token", &csrf)])
+        .post_form(
+            &client,
+            "/account/security/confirm",
+            &[("password", "wrong-password-here"), ("csrf_token", &csrf)],
+        )
         .await;
     assert_eq!(r.status(), 400);
     enable_totp(&app, &client, "/account/security", PASSWORD).await;
     // Eleven minutes later the step-up has lapsed.
     app.clock.advance(660);
     let (_, csrf) = app.form_page(&client, "/account/security").await;
-    let r = app.post_form(&client, "/account/security/totp/remove", &[("csrf_token", &csrf)]).await;
+    let r = app
+        .post_form(
+            &client,
+            "/account/security/totp/remove",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
     assert_eq!(r.status(), 403);
-    let on: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM totp_secrets WHERE confirmed_at IS NOT NULL")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    let on: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM totp_secrets WHERE confirmed_at IS NOT NULL")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
     assert_eq!(on, 1);
 }
 
 #[tokio::test]
-async fn a_required_policy_sends_people_without_a_factor_to_enrolment_and_keeps_their_last_factor() {
+async fn a_required_policy_sends_people_without_a_factor_to_enrolment_and_keeps_their_last_factor()
+{
     let app = spawn_with(|c| c.two_factor.client_policy = "required".into()).await;
     app.create_user("ada@example.com").await;
     let browser = new_client();
-    let r = app.client_login_with(&browser, "ada@example.com", PASSWORD).await;
+    let r = app
+        .client_login_with(&browser, "ada@example.com", PASSWORD)
+        .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/login/2fa/enrol");
     // Nothing else accepts the pending sign-in.
@@ -211,28 +269,50 @@ async fn a_required_policy_sends_people_without_a_factor_to_enrolment_and_keeps_
     }
     let r = browser.get(app.url("/login/2fa")).send().await.unwrap();
     assert_eq!(location(&r), "/login/2fa/enrol");
-    let page = browser.get(app.url("/login/2fa/enrol")).send().await.unwrap().text().await.unwrap();
+    let page = browser
+        .get(app.url("/login/2fa/enrol"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let secret = crate::helpers::otp::between(&page, "id=\"totp-secret\">", "<").to_owned();
     let csrf = csrf_from(&page);
     let r = app
-        .post_form(&browser, "/login/2fa/enrol", &[("code", "123456"), ("csrf_token", &csrf)])
+        .post_form(
+            &browser,
+            "/login/2fa/enrol",
+            &[("code", "123456"), ("csrf_token", &csrf)],
+        )
         .await;
     assert_eq!(r.status(), 401);
     let code = oathtool(&secret, app.clock.unix());
     let r = app
-        .post_form(&browser, "/login/2fa/enrol", &[("code", code.as_str()), ("csrf_token", &csrf)])
+        .post_form(
+            &browser,
+            "/login/2fa/enrol",
+            &[("code", code.as_str()), ("csrf_token", &csrf)],
+        )
         .await;
     assert_eq!(r.status(), 200);
     let body = r.text().await.unwrap();
     assert_eq!(backup_codes(&body).len(), 10);
-    let next = crate::helpers::otp::between(&body, "class=\"button\" href=\"", "\"").replace("&#x3d;", "=");
+    let next = crate::helpers::otp::between(&body, "class=\"button\" href=\"", "\"")
+        .replace("&#x3d;", "=");
     let r = browser.get(app.url(&next)).send().await.unwrap();
     assert_eq!(r.status(), 200, "{next}");
 
     // The only factor cannot be removed under "required".
     step_up(&app, &browser, "/account/security", PASSWORD).await;
     let (_, csrf) = app.form_page(&browser, "/account/security").await;
-    let r = app.post_form(&browser, "/account/security/totp/remove", &[("csrf_token", &csrf)]).await;
+    let r = app
+        .post_form(
+            &browser,
+            "/account/security/totp/remove",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("last second factor"));
 }
@@ -243,6 +323,8 @@ async fn policy_off_signs_in_with_the_password_alone() {
     let client = signed_in_client(&app, "ada@example.com").await;
     // Enrolment is still possible (the policy may change later) but not asked for.
     enable_totp(&app, &client, "/account/security", PASSWORD).await;
-    let r = app.client_login_with(&new_client(), "ada@example.com", PASSWORD).await;
+    let r = app
+        .client_login_with(&new_client(), "ada@example.com", PASSWORD)
+        .await;
     assert!(location(&r).starts_with("/clientarea?signed_in="));
 }

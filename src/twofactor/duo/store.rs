@@ -83,9 +83,10 @@ pub async fn save(
     };
     let row = db::two_factor::DuoSettingsRow {
         client_id: creds.client_id.clone(),
-        client_secret_sealed: state
-            .sealing
-            .seal(creds.client_secret.expose_secret().as_bytes(), SECRET_CONTEXT)?,
+        client_secret_sealed: state.sealing.seal(
+            creds.client_secret.expose_secret().as_bytes(),
+            SECRET_CONTEXT,
+        )?,
         api_hostname: creds.api_hostname.clone(),
         updated_at: state.clock.unix(),
     };

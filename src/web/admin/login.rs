@@ -69,8 +69,7 @@ pub async fn post_login(
         Ok(admin) => {
             let sign_in =
                 signin::for_request(Realm::Admin, admin.id, None, addr, &ua, loaded.as_ref());
-            signin::after_password(&state, sign_in, &form.username, "/admin", "/admin/login")
-                .await
+            signin::after_password(&state, sign_in, &form.username, "/admin", "/admin/login").await
         }
         Err(LoginError::InvalidCredentials) => {
             tracing::warn!(ip = %addr.ip, "admin sign-in failed");

@@ -72,7 +72,10 @@ pub async fn post_duo(
     CsrfToken(csrf): CsrfToken,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let fields: Vec<(String, String)> = fields.into_iter().filter(|(k, _)| k != "csrf_token").collect();
+    let fields: Vec<(String, String)> = fields
+        .into_iter()
+        .filter(|(k, _)| k != "csrf_token")
+        .collect();
     let creds = match store::save(&state, fields).await? {
         Ok(creds) => creds,
         Err(refused) => {
@@ -185,7 +188,9 @@ pub async fn post_reset(
                 &gate,
                 csrf,
                 StatusCode::BAD_REQUEST,
-                Some("Choose whether the account is a client-area user or an administrator.".into()),
+                Some(
+                    "Choose whether the account is a client-area user or an administrator.".into(),
+                ),
                 None,
                 None,
             )

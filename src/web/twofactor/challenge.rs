@@ -106,12 +106,11 @@ pub async fn post_challenge<S: Side>(
         }
     };
     if ok {
-        let (jar, target) = match super::complete::<S>(&state, &pending, addr, loaded.as_ref())
-            .await?
-        {
-            Ok(done) => done,
-            Err(stale) => return Ok(stale),
-        };
+        let (jar, target) =
+            match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
+                Ok(done) => done,
+                Err(restart) => return Ok(restart),
+            };
         if let Some(left) = remaining {
             twofactor::manage::audit(
                 &state,
@@ -176,8 +175,7 @@ pub async fn post_cancel<S: Side>(
     State(state): State<AppState>,
     pending: PendingSignIn<S>,
 ) -> AppResult<Response> {
-    crate::db::two_factor::pending_end(&state.db, &pending.row.id_hash, state.clock.unix())
-        .await?;
+    crate::db::two_factor::pending_end(&state.db, &pending.row.id_hash, state.clock.unix()).await?;
     Ok((
         cookie::clear_pending(&state, S::REALM),
         Redirect::to(S::LOGIN),

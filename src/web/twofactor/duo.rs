@@ -69,8 +69,12 @@ pub async fn post_start<S: Side>(
         tracing::warn!(error = %e, "Duo health check failed; not redirecting to Duo");
         db::two_factor::pending_duo_down(&state.db, &pending.id_hash).await?;
         let what_now = match state.config.two_factor.duo_outage {
-            DuoOutage::FailClosed => "While Duo is unavailable, this portal accepts only a backup code to finish signing in.",
-            DuoOutage::OtherFactor => "Finish signing in with another of your factors, or a backup code.",
+            DuoOutage::FailClosed => {
+                "While Duo is unavailable, this portal accepts only a backup code to finish signing in."
+            }
+            DuoOutage::OtherFactor => {
+                "Finish signing in with another of your factors, or a backup code."
+            }
         };
         return show_error::<S>(
             &state,
@@ -196,7 +200,7 @@ pub async fn get_callback<S: Side>(
             let (jar, target) =
                 match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
                     Ok(done) => done,
-                    Err(stale) => return Ok(stale),
+                    Err(restart) => return Ok(restart),
                 };
             Ok((jar, Redirect::to(&target)).into_response())
         }

@@ -106,7 +106,7 @@ pub async fn post_enrol<S: Side>(
     .await?;
     let (jar, target) = match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
         Ok(done) => done,
-        Err(stale) => return Ok(stale),
+        Err(restart) => return Ok(restart),
     };
     let body = BackupCodesPage {
         title: "Save your backup codes",

@@ -4,6 +4,8 @@ use crate::web::page::Nav;
 use askama::Template;
 
 /// The challenge after a correct password.
+// Each flag is one independent section of the page.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Template)]
 #[template(path = "two_factor_challenge.html")]
 pub struct ChallengePage {
@@ -58,6 +60,8 @@ pub struct KeyView {
 }
 
 /// The security page.
+// Each flag is one independent section of the page.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Template)]
 #[template(path = "two_factor_security.html")]
 pub struct SecurityPage {

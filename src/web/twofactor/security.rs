@@ -16,12 +16,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
 
-fn nav<S: Side>(signed: &Signed<S>, csrf: &str) -> Option<Nav> {
-    Some(Nav {
+fn nav<S: Side>(signed: &Signed<S>, csrf: &str) -> Nav {
+    Nav {
         admin: S::REALM == crate::session::Realm::Admin,
         name: signed.subject.display_name.clone(),
         csrf: csrf.to_owned(),
-    })
+    }
 }
 
 /// Renders the security page.
@@ -40,12 +40,14 @@ pub(super) async fn render<S: Side>(
         .await?;
     let body = SecurityPage {
         title: "Two-step verification",
-        nav: nav(signed, &csrf),
+        nav: Some(nav(signed, &csrf)),
         base: S::SECURITY.to_owned(),
         policy: match twofactor::policy(state, S::REALM) {
             Policy::Off => "Two-step verification is turned off for this portal.",
             Policy::Optional => "Two-step verification is optional here, and strongly recommended.",
-            Policy::Required => "This portal requires two-step verification: you must keep at least one factor.",
+            Policy::Required => {
+                "This portal requires two-step verification: you must keep at least one factor."
+            }
         },
         stepped_up: stepped_up(state, &signed.session).await?,
         error: error.clone(),
@@ -203,7 +205,7 @@ fn totp_setup<S: Side>(
     let uri = twofactor::totp::otpauth_uri(seed, &signed.subject.login);
     TotpSetupPage {
         title: "Set up an authenticator app",
-        nav: nav(signed, &csrf),
+        nav: Some(nav(signed, &csrf)),
         intro: "After this, signing in asks for a code from the app as well as your password."
             .into(),
         action: format!("{}/totp", S::SECURITY),
@@ -230,7 +232,9 @@ pub async fn get_totp<S: Side>(
             &state,
             &signed,
             csrf,
-            Some("An authenticator app is already set up. Remove it first to set up another.".into()),
+            Some(
+                "An authenticator app is already set up. Remove it first to set up another.".into(),
+            ),
             None,
         )
         .await;
@@ -272,7 +276,8 @@ pub async fn post_totp<S: Side>(
         &addr.ip.to_string(),
     )
     .await?;
-    let remaining = crate::db::two_factor::backup_remaining(&state.db, S::REALM.as_str(), id).await?;
+    let remaining =
+        crate::db::two_factor::backup_remaining(&state.db, S::REALM.as_str(), id).await?;
     if remaining > 0 {
         return render(
             &state,
@@ -288,7 +293,7 @@ pub async fn post_totp<S: Side>(
         .map_err(AppError::Unexpected)?;
     Ok(page::render(&BackupCodesPage {
         title: "Save your backup codes",
-        nav: nav(&signed, &csrf),
+        nav: Some(nav(&signed, &csrf)),
         intro: "Your authenticator app is set up. If you lose your phone, one of these codes gets you in instead.".into(),
         codes,
         continue_to: S::SECURITY.to_owned(),
@@ -351,7 +356,7 @@ pub async fn post_backup_codes<S: Side>(
     .await?;
     Ok(page::render(&BackupCodesPage {
         title: "Your new backup codes",
-        nav: nav(&signed, &csrf),
+        nav: Some(nav(&signed, &csrf)),
         intro: "Your previous backup codes no longer work.".into(),
         codes,
         continue_to: S::SECURITY.to_owned(),
@@ -380,13 +385,9 @@ pub async fn post_key_remove<S: Side>(
     if let Some(refused) = keeps_a_factor(&state, &signed, &csrf).await? {
         return Ok(refused);
     }
-    let removed = crate::db::two_factor::key_delete(
-        &state.db,
-        S::REALM.as_str(),
-        signed.subject.id,
-        form.id,
-    )
-    .await?;
+    let removed =
+        crate::db::two_factor::key_delete(&state.db, S::REALM.as_str(), signed.subject.id, form.id)
+            .await?;
     if !removed {
         return render(
             &state,

@@ -34,19 +34,33 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+/// A refusal on its way to becoming a JSON response (kept small for `Result`).
+struct Refusal(Box<Response>);
+
+impl From<Response> for Refusal {
+    fn from(r: Response) -> Self {
+        Self(Box::new(r))
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Refusal> {
     serde_json::from_slice(body).map_err(|e| {
-        refuse(
+        Refusal::from(refuse(
             StatusCode::BAD_REQUEST,
             format!("The request could not be read as a security key answer ({e}). Reload the page and try again."),
-        )
+        ))
     })
 }
 
-fn relying_party(state: &AppState) -> Result<wa::Webauthn, Response> {
-    let url = url::Url::parse(&state.config.system_url.to_string())
-        .map_err(|_| refuse(StatusCode::BAD_REQUEST, wa::Error::UnsuitableSystemUrl.to_string()))?;
-    wa::relying_party(&url).map_err(|e| refuse(StatusCode::BAD_REQUEST, e.to_string()))
+fn relying_party(state: &AppState) -> Result<wa::Webauthn, Refusal> {
+    let url = url::Url::parse(&state.config.system_url.to_string()).map_err(|_| {
+        Refusal::from(refuse(
+            StatusCode::BAD_REQUEST,
+            wa::Error::UnsuitableSystemUrl.to_string(),
+        ))
+    })?;
+    wa::relying_party(&url)
+        .map_err(|e| Refusal::from(refuse(StatusCode::BAD_REQUEST, e.to_string())))
 }
 
 fn passkeys(rows: &[db::two_factor::KeyRow]) -> Vec<(String, wa::Passkey)> {
@@ -80,13 +94,13 @@ struct AuthenticateBody {
     credential: wa::PublicKeyCredential,
 }
 
-fn key_name(typed: &str) -> Result<String, Response> {
+fn key_name(typed: &str) -> Result<String, Refusal> {
     let name = typed.trim();
     if name.chars().count() > 64 {
-        return Err(refuse(
+        return Err(Refusal::from(refuse(
             StatusCode::BAD_REQUEST,
             "Give the key a name of at most 64 characters.",
-        ));
+        )));
     }
     Ok(if name.is_empty() {
         "Security key".to_owned()
@@ -106,7 +120,7 @@ pub async fn post_register_options<S: Side>(
     } else {
         match parse(&body) {
             Ok(b) => b,
-            Err(r) => return Ok(r),
+            Err(r) => return Ok(*r.0),
         }
     };
     if !stepped_up(&state, &signed.session).await? {
@@ -117,11 +131,11 @@ pub async fn post_register_options<S: Side>(
     }
     let name = match key_name(&request.name) {
         Ok(n) => n,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r.0),
     };
     let rp = match relying_party(&state) {
         Ok(rp) => rp,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r.0),
     };
     let rows = db::two_factor::keys_list(&state.db, S::REALM.as_str(), signed.subject.id).await?;
     let existing: Vec<wa::Passkey> = passkeys(&rows).into_iter().map(|(_, p)| p).collect();
@@ -156,7 +170,7 @@ pub async fn post_register<S: Side>(
 ) -> AppResult<Response> {
     let request: RegisterBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r.0),
     };
     let now = state.clock.unix();
     let Some((ceremony, stored_name)) =
@@ -175,7 +189,7 @@ pub async fn post_register<S: Side>(
     }
     let rp = match relying_party(&state) {
         Ok(rp) => rp,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r.0),
     };
     let key = match wa::finish_registration(&rp, &ceremony, &request.credential) {
         Ok(k) => k,
@@ -186,7 +200,7 @@ pub async fn post_register<S: Side>(
     } else {
         match key_name(&request.name) {
             Ok(n) => n,
-            Err(r) => return Ok(r),
+            Err(r) => return Ok(*r.0),
         }
     };
     let id = wa::credential_id_b64(&key);
@@ -203,7 +217,9 @@ pub async fn post_register<S: Side>(
     .await
     {
         // The unique index on the credential id: the key is registered (here or elsewhere).
-        if e.as_database_error().is_some_and(|d| d.is_unique_violation()) {
+        if e.as_database_error()
+            .is_some_and(sqlx::error::DatabaseError::is_unique_violation)
+        {
             return Ok(refuse(
                 StatusCode::CONFLICT,
                 wa::Error::AlreadyRegistered.to_string(),
@@ -241,7 +257,7 @@ pub async fn post_authenticate_options<S: Side>(
     }
     let rp = match relying_party(&state) {
         Ok(rp) => rp,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r.0),
     };
     let rows = db::two_factor::keys_list(&state.db, S::REALM.as_str(), pending.subject_id).await?;
     let keys: Vec<wa::Passkey> = passkeys(&rows).into_iter().map(|(_, p)| p).collect();
@@ -272,7 +288,7 @@ pub async fn post_authenticate<S: Side>(
     let pending = pending.row;
     let request: AuthenticateBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r.0),
     };
     if pending.must_enrol || backup_only(&state, &pending) {
         return Ok(refuse(
@@ -291,7 +307,7 @@ pub async fn post_authenticate<S: Side>(
     };
     let rp = match relying_party(&state) {
         Ok(rp) => rp,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r.0),
     };
     let result = match wa::finish_authentication(&rp, &ceremony, &request.credential) {
         Ok(r) => r,
@@ -327,7 +343,7 @@ pub async fn post_authenticate<S: Side>(
     }
     let (jar, target) = match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
         Ok(done) => done,
-        Err(stale) => return Ok(stale),
+        Err(restart) => return Ok(restart),
     };
     Ok((jar, axum::Json(json!({ "redirect": target }))).into_response())
 }

@@ -59,7 +59,10 @@ pub async fn enable_totp(
 ) -> (String, Vec<String>) {
     step_up(app, client, base, password).await;
     let (page, csrf) = app.form_page(client, &format!("{base}/totp")).await;
-    assert!(page.contains("<svg"), "the QR code is rendered inline: {page}");
+    assert!(
+        page.contains("<svg"),
+        "the QR code is rendered inline: {page}"
+    );
     let secret = between(&page, "id=\"totp-secret\">", "<").to_owned();
     let code = oathtool(&secret, app.clock.unix());
     let r = app
