@@ -140,13 +140,21 @@ async fn a_forged_state_or_one_from_another_browser_is_refused() {
     let r = thief.get(d.app.url(&callback)).send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert!(crate::helpers::set_cookie(&r, "portcullis_client").is_none());
+    // A genuine state more than five minutes old is refused too.
+    let (slow, r) = to_duo(&d).await;
+    let late = through_duo(&d, &r).await;
+    d.app.clock.advance(301);
+    d.fake.set_now(d.app.clock.unix());
+    let r = slow.get(d.app.url(&late)).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("more than 5 minutes old"));
     let refused: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'signin.duo_state_refused'",
     )
     .fetch_one(&d.app.state.db)
     .await
     .unwrap();
-    assert_eq!(refused, 2);
+    assert_eq!(refused, 3);
 }
 
 #[tokio::test]

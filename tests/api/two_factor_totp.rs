@@ -328,3 +328,59 @@ async fn policy_off_signs_in_with_the_password_alone() {
         .await;
     assert!(location(&r).starts_with("/clientarea?signed_in="));
 }
+
+#[tokio::test]
+async fn malformed_challenge_requests_get_clear_answers() {
+    let app = spawn_app().await;
+    let client = signed_in_client(&app, "ada@example.com").await;
+    enable_totp(&app, &client, "/account/security", PASSWORD).await;
+    // No pending sign-in at all: back to the sign-in page.
+    let r = new_client()
+        .get(app.url("/login/2fa"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/login");
+    // A garbage or stale pending cookie: the sign-in page says the second step expired.
+    let r = app
+        .get_with_cookie("/login/2fa", "portcullis_client_2fa=garbage")
+        .await;
+    assert_eq!(location(&r), "/login?twofactor=expired");
+    let browser = new_client();
+    let csrf = password_then_challenge(&app, &browser, "ada@example.com", PASSWORD).await;
+    let r = challenge(&app, &browser, &csrf, "carrier-pigeon", "123456").await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("no verification method"));
+    let r = app
+        .post_form(
+            &browser,
+            "/login/2fa",
+            &[("code", "123456"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let r = challenge(&app, &browser, &csrf, "totp", &"9".repeat(5000)).await;
+    assert_eq!(r.status(), 401);
+    // Without the CSRF token the form is refused before any code is checked.
+    let r = app
+        .post_form(
+            &browser,
+            "/login/2fa",
+            &[("method", "totp"), ("code", "123456")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    // The pending sign-in lasts ten minutes.
+    app.clock.advance(601);
+    let r = browser.get(app.url("/login/2fa")).send().await.unwrap();
+    assert_eq!(location(&r), "/login?twofactor=expired");
+    let page = browser
+        .get(app.url("/login?twofactor=expired"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("took longer than 10 minutes"), "{page}");
+}
