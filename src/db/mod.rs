@@ -7,11 +7,13 @@
 //! database errors as errors: an outage must never look like "not found".
 
 pub mod account;
+pub mod audit;
 pub mod ban;
 pub mod counter;
 pub mod key;
 pub mod mail;
 pub mod one_time_token;
+pub mod role;
 pub mod session;
 pub mod setting;
 pub mod two_factor;

@@ -67,7 +67,8 @@ pub async fn store_network_list<'e>(
     .map(|_| ())
 }
 
-/// Appends to the audit log.
+/// Appends to the audit log an event without a separate subject or user agent (see
+/// [`super::audit::insert`] for the full form).
 pub async fn audit<'e>(
     ex: impl Executor<'e, Database = Db>,
     now: i64,
@@ -76,24 +77,16 @@ pub async fn audit<'e>(
     detail: &str,
     ip: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit_log (at, actor, action, detail, ip) VALUES ($1, $2, $3, $4, $5)")
-        .bind(now)
-        .bind(actor)
-        .bind(action)
-        .bind(detail)
-        .bind(ip)
-        .execute(ex)
-        .await
-        .map(|_| ())
-}
-
-/// The newest audit entries: at, actor, action, detail, ip.
-pub async fn recent_audit<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    limit: i64,
-) -> Result<Vec<(i64, String, String, String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT at, actor, action, detail, ip FROM audit_log ORDER BY id DESC LIMIT $1")
-        .bind(limit)
-        .fetch_all(ex)
-        .await
+    super::audit::insert(
+        ex,
+        now,
+        &super::audit::Entry {
+            actor,
+            action,
+            detail,
+            ip,
+            ..Default::default()
+        },
+    )
+    .await
 }

@@ -40,6 +40,14 @@ pub enum AppError {
     Busy,
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// An admin's role lacks a permission (F08): says what, which, whose role, and who can help.
+    #[error("access denied: {action}")]
+    AccessDenied {
+        action: &'static str,
+        missing: Vec<&'static str>,
+        role: String,
+        granters: Vec<String>,
+    },
     /// A one-time link (reset, verification) that cannot be used: unknown, expired or used.
     #[error("invalid link")]
     LinkInvalid {
@@ -70,6 +78,9 @@ pub struct ErrorInfo {
     pub status: u16,
     pub error: &'static str,
     pub message: String,
+    /// For `access_denied`: the action, the missing permissions, the role, who can grant them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<serde_json::Value>,
 }
 
 impl AppError {
@@ -160,6 +171,25 @@ impl AppError {
                 why.clone(),
                 vec![],
             ),
+            Self::AccessDenied { action, missing, role, granters } => (
+                StatusCode::FORBIDDEN,
+                "access_denied",
+                "Access denied".into(),
+                format!(
+                    "You need permission to {action}. Your role, {role}, does not include {}. {}",
+                    missing.join(", "),
+                    if granters.is_empty() {
+                        "No enabled administrator can grant permissions; run `portcullis doctor` on the server (check admin.roles).".to_owned()
+                    } else {
+                        format!("An administrator with the manage_roles permission ({}) can add it to your role or give you another role.", granters.join(", "))
+                    }
+                ),
+                vec![
+                    format!("Missing permission: {}", missing.join(", ")),
+                    format!("Your role: {role}"),
+                    format!("Who can grant it: {}", if granters.is_empty() { "nobody at the moment".to_owned() } else { granters.join(", ") }),
+                ],
+            ),
             Self::LinkInvalid { title, message, unknown } => (
                 if *unknown { StatusCode::NOT_FOUND } else { StatusCode::GONE },
                 "link_invalid",
@@ -218,10 +248,25 @@ impl IntoResponse for AppError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
+        let access = match &self {
+            Self::AccessDenied {
+                action,
+                missing,
+                role,
+                granters,
+            } => Some(serde_json::json!({
+                "action": action,
+                "missing": missing,
+                "role": role,
+                "granters": granters,
+            })),
+            _ => None,
+        };
         response.extensions_mut().insert(ErrorInfo {
             status: status.as_u16(),
             error: code,
             message,
+            access,
         });
         response
     }

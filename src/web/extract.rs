@@ -8,7 +8,7 @@
 //! - [`Form`]: axum's form extractor with our error page instead of a bare rejection.
 
 use crate::app::AppState;
-use crate::auth::permission::{self, Permission};
+use crate::auth::permission::Permission;
 use crate::db;
 use crate::session::Session;
 use crate::web::error::AppError;
@@ -97,10 +97,11 @@ impl FromRequestParts<AppState> for CurrentClient {
     }
 }
 
-/// A signed-in admin.
+/// A signed-in admin and what their role allows.
 pub struct CurrentAdmin {
     pub session: Session,
     pub admin: db::account::AdminRow,
+    pub permissions: crate::auth::permission::PermissionSet,
 }
 
 impl FromRequestParts<AppState> for CurrentAdmin {
@@ -115,7 +116,14 @@ impl FromRequestParts<AppState> for CurrentAdmin {
         let admin = db::account::find_admin_by_id(&state.db, session.subject_id).await;
         let admin =
             account_or_sign_in(state, &session, admin, |a| !a.disabled, "/admin/login").await?;
-        Ok(Self { session, admin })
+        let permissions = db::role::permissions(&state.db, admin.role_id)
+            .await
+            .map_err(|e| AppError::from(e).into_response())?;
+        Ok(Self {
+            session,
+            admin,
+            permissions,
+        })
     }
 }
 
@@ -138,6 +146,12 @@ macro_rules! permission_markers {
 }
 
 permission_markers!(
+    ListClients,
+    ViewClientProfile,
+    ManageClientAccounts,
+    LoginAsClient,
+    ManageRoles,
+    ViewAuditLog,
     ManageAdmins,
     ViewMailLog,
     MainHomepage,
@@ -162,20 +176,54 @@ impl<P: PermissionMarker> FromRequestParts<AppState> for RequirePermission<P> {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let current = CurrentAdmin::from_request_parts(parts, state).await?;
-        if permission::role_grants(current.admin.role_id, P::PERMISSION) {
-            Ok(Self {
+        if current.permissions.contains(P::PERMISSION) {
+            return Ok(Self {
                 current,
                 _permission: std::marker::PhantomData,
-            })
-        } else {
-            Err(AppError::Forbidden(format!(
-                "Your role ({}) does not include the permission {}. An administrator with the manage_roles permission can grant it.",
-                current.admin.role_name,
-                P::PERMISSION.as_str()
-            ))
-            .into_response())
+            });
         }
+        Err(access_denied(state, parts, &current, P::PERMISSION).await)
     }
+}
+
+/// The Access Denied answer (F08), audit-logged.
+async fn access_denied(
+    state: &AppState,
+    parts: &Parts,
+    current: &CurrentAdmin,
+    missing: Permission,
+) -> Response {
+    let granters = db::role::granters(&state.db).await.unwrap_or_default();
+    let ip = client_addr(parts).ip.to_string();
+    let user_agent = parts
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let path = parts.uri.path();
+    let entry = db::audit::Entry {
+        actor: &format!("admin:{}", current.admin.id),
+        action: "access.denied",
+        subject: &crate::web::routes::loggable_path(path),
+        detail: &format!(
+            "{} ({}) lacks {}",
+            current.admin.username,
+            current.admin.role_name,
+            missing.as_str()
+        ),
+        ip: &ip,
+        user_agent,
+    };
+    if let Err(e) = db::audit::insert(&state.db, state.clock.unix(), &entry).await {
+        tracing::warn!(error = %e, "could not audit an access denial");
+    }
+    AppError::AccessDenied {
+        action: missing.action(),
+        missing: vec![missing.as_str()],
+        role: current.admin.role_name.clone(),
+        granters,
+    }
+    .into_response()
 }
 
 /// The CSRF token for this page's forms.

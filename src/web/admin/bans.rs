@@ -2,7 +2,7 @@
 
 use crate::account::FieldError;
 use crate::app::AppState;
-use crate::auth::permission::{Permission, role_grants};
+use crate::auth::permission::Permission;
 use crate::web::error::AppResult;
 use crate::web::extract::{
     CsrfToken, Form, ManageBannedIps, Peer, RequirePermission, ViewBannedIps,
@@ -54,7 +54,7 @@ async fn page_for(
         nav: Some(super::nav(current, csrf.clone())),
         notice,
         csrf,
-        can_manage: role_grants(current.admin.role_id, Permission::ManageBannedIps),
+        can_manage: current.permissions.contains(Permission::ManageBannedIps),
         bans,
         form_ip: form.ip.chars().take(64).collect(),
         form_reason: form.reason.chars().take(200).collect(),
