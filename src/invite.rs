@@ -79,11 +79,13 @@ pub async fn invite_admin(
     }
     let now = state.clock.unix();
     let token = crate::token::generate().map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let role = if role_id == crate::auth::permission::FULL_ADMINISTRATOR {
-        "Full Administrator"
-    } else {
-        "an administrator"
+    let Some(role) = db::role::find(&state.db, role_id).await? else {
+        return Err(CreateError::Invalid(vec![account::FieldError {
+            field: "role_id",
+            message: "Choose one of the roles.".into(),
+        }]));
     };
+    let role = role.name.as_str();
     let rendered = crate::mail::template::InviteAdmin {
         portal: crate::reset::portal_name(state),
         inviter: inviter.username.clone(),

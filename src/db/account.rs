@@ -356,3 +356,33 @@ where
     .fetch_optional(ex)
     .await
 }
+
+/// Sets an admin's role and disabled flag.
+pub async fn update_admin<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id: i64,
+    role_id: i64,
+    disabled: bool,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE admins SET role_id = $2, disabled = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(role_id)
+        .bind(i64::from(disabled))
+        .bind(now)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// Deletes an admin.
+pub async fn delete_admin<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM admins WHERE id = $1")
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -282,7 +282,8 @@ pub struct AdminsPage {
     pub nav: Option<Nav>,
     pub notice: Option<String>,
     pub csrf: String,
-    pub admins: Vec<(String, String, String, bool)>,
+    pub admins: Vec<crate::db::account::AdminRow>,
+    pub roles: Vec<crate::db::role::RoleRow>,
     pub email: String,
     pub errors: FieldErrors,
 }

@@ -66,7 +66,7 @@ fn table() -> Router<AppState> {
         .route("/admin/password/reset/{token}", get(reset::get_admin_form).post(reset::post_admin_form))    // one-time token
         .route("/admin/invite/{token}", get(admin::admins::get_accept).post(admin::admins::post_accept))     // one-time token
         .route("/admin/setup/{token}", get(admin::setup::get_setup).post(admin::setup::post_setup))          // one-time token
-        .route("/admin", get(admin::dashboard::get_dashboard))                                               // RequirePermission<MainHomepage>
+        .route("/admin", get(admin::dashboard::get_dashboard))                                               // main_homepage, else redirect to the role's landing page
         .route("/admin/health", get(admin::health::get_health))                                              // RequirePermission<ViewSystemHealth>
         .route("/admin/health/fix", post(admin::health::post_fix))                                           // RequirePermission<ConfigureGeneralSettings>
         .route("/admin/proxy", get(admin::proxy::get_proxy))                                                 // RequirePermission<ViewSystemHealth>
@@ -74,6 +74,11 @@ fn table() -> Router<AppState> {
         .route("/admin/bans", get(admin::bans::get_bans).post(admin::bans::post_ban))                        // View/ManageBannedIps
         .route("/admin/admins", get(admin::admins::get_admins))                                              // RequirePermission<ManageAdmins>
         .route("/admin/admins/invite", post(admin::admins::post_invite))                                     // RequirePermission<ManageAdmins>
+        .route("/admin/admins/{id}", get(admin::admin_edit::get_admin).post(admin::admin_edit::post_admin))   // RequirePermission<ManageAdmins>
+        .route("/admin/admins/{id}/delete", post(admin::admin_edit::post_delete))                              // RequirePermission<ManageAdmins>
+        .route("/admin/roles", get(admin::roles::get_roles).post(admin::roles::post_create))                   // RequirePermission<ManageRoles>
+        .route("/admin/roles/{id}", get(admin::roles::get_role).post(admin::roles::post_role))                 // RequirePermission<ManageRoles>
+        .route("/admin/roles/{id}/delete", post(admin::roles::post_delete))                                    // RequirePermission<ManageRoles>
         .route("/admin/mail", get(admin::mail::get_mail))                                                    // RequirePermission<ViewMailLog>
         .route("/admin/two-factor", get(admin::two_factor::get_page))                                         // RequirePermission<ConfigureTwoFactor>
         .route("/admin/two-factor/duo", post(admin::two_factor::post_duo))                                     // RequirePermission<ConfigureTwoFactor>

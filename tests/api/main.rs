@@ -13,6 +13,7 @@ mod f01_proxy;
 mod f02_logouts;
 mod f05_system_url;
 mod f06_cookies_csrf_storage;
+mod f08_access;
 mod f12_duo;
 mod hashing;
 mod login;

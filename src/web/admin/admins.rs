@@ -32,17 +32,15 @@ async fn admins_page(
     email: &str,
     errors: Vec<FieldError>,
 ) -> AppResult<Response> {
-    let admins = crate::db::account::list_admins(&state.db)
-        .await?
-        .into_iter()
-        .map(|a| (a.username, a.email, a.role_name, a.disabled))
-        .collect();
+    let admins = crate::db::account::list_admins(&state.db).await?;
+    let roles = crate::db::role::list(&state.db).await?;
     Ok(page::render(&AdminsPage {
         title: "Administrators",
         nav: Some(super::nav(&gate.current, csrf.clone())),
         notice,
         csrf,
         admins,
+        roles,
         email: email.chars().take(254).collect(),
         errors: FieldErrors(errors),
     }))
@@ -66,6 +64,8 @@ pub async fn get_admins(
 pub struct InviteForm {
     #[serde(default)]
     email: String,
+    #[serde(default)]
+    role_id: Option<i64>,
 }
 
 /// Sends an invitation.
@@ -80,7 +80,7 @@ pub async fn post_invite(
         &state,
         &gate.current.admin,
         &form.email,
-        FULL_ADMINISTRATOR,
+        form.role_id.unwrap_or(FULL_ADMINISTRATOR),
         &addr.ip.to_string(),
     )
     .await

@@ -1,15 +1,21 @@
-//! `GET /admin`: the admin dashboard.
+//! `GET /admin`: the admin dashboard, and the landing page after sign-in. An admin whose role
+//! lacks `main_homepage` is sent to the first page their role does allow, so no role lands on
+//! an Access Denied page right after signing in.
 
-use crate::web::extract::{CsrfToken, MainHomepage, RequirePermission};
+use crate::auth::permission::{LANDING, Permission};
+use crate::web::extract::{CsrfToken, CurrentAdmin};
 use crate::web::page::{self, AdminDashboardPage};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 
-/// The dashboard.
-pub async fn get_dashboard(
-    gate: RequirePermission<MainHomepage>,
-    CsrfToken(csrf): CsrfToken,
-) -> Response {
-    let current = gate.current;
+/// The dashboard (gate: `main_homepage`, else a redirect to the role's landing page).
+pub async fn get_dashboard(current: CurrentAdmin, CsrfToken(csrf): CsrfToken) -> Response {
+    if !current.permissions.contains(Permission::MainHomepage) {
+        let landing = LANDING
+            .iter()
+            .find(|(p, _)| current.permissions.contains(*p))
+            .map_or("/admin/account/security", |(_, path)| path);
+        return Redirect::to(landing).into_response();
+    }
     page::render(&AdminDashboardPage {
         title: "Dashboard",
         nav: Some(super::nav(&current, csrf)),

@@ -1,5 +1,6 @@
 //! Admin-area pages, one file per page.
 
+pub mod admin_edit;
 pub mod admins;
 pub mod bans;
 pub mod dashboard;
@@ -8,6 +9,7 @@ pub mod login;
 pub mod mail;
 pub mod password;
 pub mod proxy;
+pub mod roles;
 pub mod sessions;
 pub mod settings;
 pub mod setup;
