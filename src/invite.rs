@@ -299,9 +299,15 @@ pub async fn accept_user(
     {
         return Err(AcceptError::Link(TokenState::Used { at: now }));
     }
-    db::account::add_client_user(&mut *tx, client_id, user_id, now)
-        .await
-        .map_err(CreateError::from)?;
+    db::account::add_client_user(
+        &mut *tx,
+        client_id,
+        user_id,
+        &crate::auth::client_permission::ClientPermissions::invited_default().to_stored(),
+        now,
+    )
+    .await
+    .map_err(CreateError::from)?;
     tx.commit().await.map_err(CreateError::from)?;
     tracing::info!(client_id, user_id, "client account invitation accepted");
     Ok((user_id, client_id))

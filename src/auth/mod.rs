@@ -2,6 +2,7 @@
 //!
 //! The web layer turns [`login::LoginError`] into pages; nothing here knows about HTTP.
 
+pub mod client_permission;
 pub mod hasher;
 pub mod login;
 pub mod password;

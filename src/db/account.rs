@@ -306,11 +306,13 @@ pub async fn add_client_user<'e>(
     ex: impl Executor<'e, Database = Db>,
     client_id: i64,
     user_id: i64,
+    permissions: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO client_users (client_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (client_id, user_id) DO NOTHING")
+    sqlx::query("INSERT INTO client_users (client_id, user_id, permissions, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (client_id, user_id) DO NOTHING")
         .bind(client_id)
         .bind(user_id)
+        .bind(permissions)
         .bind(now)
         .execute(ex)
         .await

@@ -9,6 +9,7 @@
 pub mod account;
 pub mod audit;
 pub mod ban;
+pub mod client;
 pub mod counter;
 pub mod key;
 pub mod mail;

@@ -10,6 +10,8 @@ pub struct SessionRow {
     pub realm: String,
     pub subject_id: i64,
     pub client_id: Option<i64>,
+    /// Set when an admin signed in as this client ("login as client").
+    pub impersonator_admin_id: Option<i64>,
     pub ip: String,
     pub user_agent: String,
     pub remember: bool,
@@ -24,7 +26,7 @@ pub struct SessionRow {
 macro_rules! select_session {
     ($rest:literal) => {
         concat!(
-            "SELECT id_hash, realm, subject_id, client_id, ip, user_agent, remember, created_at, \
+            "SELECT id_hash, realm, subject_id, client_id, impersonator_admin_id, ip, user_agent, remember, created_at, \
              last_seen_at, expires_at, ended_at, end_reason FROM sessions ",
             $rest
         )
@@ -37,6 +39,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<SessionRow, sqlx::Error> {
         realm: row.try_get("realm")?,
         subject_id: row.try_get("subject_id")?,
         client_id: row.try_get("client_id")?,
+        impersonator_admin_id: row.try_get("impersonator_admin_id")?,
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
         remember: flag(row.try_get("remember")?),
@@ -55,8 +58,8 @@ pub async fn insert<'e>(
     marker_hash: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO sessions (id_hash, realm, subject_id, client_id, ip, user_agent, remember, created_at, last_seen_at, expires_at, signin_marker_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO sessions (id_hash, realm, subject_id, client_id, ip, user_agent, remember, created_at, last_seen_at, expires_at, signin_marker_hash, impersonator_admin_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&row.id_hash)
     .bind(&row.realm)
@@ -69,6 +72,7 @@ pub async fn insert<'e>(
     .bind(row.last_seen_at)
     .bind(row.expires_at)
     .bind(marker_hash)
+    .bind(row.impersonator_admin_id)
     .execute(ex)
     .await
     .map(|_| ())
@@ -262,4 +266,18 @@ pub async fn stepped_up_at<'e>(
         .fetch_optional(ex)
         .await
         .map(Option::flatten)
+}
+
+/// Makes `client_id` the session's active client account (the account switcher).
+pub async fn set_client<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id_hash: &str,
+    client_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET client_id = $2 WHERE id_hash = $1 AND ended_at IS NULL")
+        .bind(id_hash)
+        .bind(client_id)
+        .execute(ex)
+        .await
+        .map(|_| ())
 }

@@ -81,6 +81,7 @@ pub async fn session_write(state: &AppState) -> CheckResult {
         realm: "probe".into(),
         subject_id: 0,
         client_id: None,
+        impersonator_admin_id: None,
         ip: "0.0.0.0".into(),
         user_agent: "portcullis doctor".into(),
         remember: false,

@@ -106,6 +106,8 @@ pub struct Session {
     pub realm: Realm,
     pub subject_id: i64,
     pub client_id: Option<i64>,
+    /// The admin signed in as this client, when this is an impersonation.
+    pub impersonator_admin_id: Option<i64>,
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
@@ -139,6 +141,8 @@ pub struct SignIn<'a> {
     pub realm: Realm,
     pub subject_id: i64,
     pub client_id: Option<i64>,
+    /// The admin signing in as the client ("login as client"); `None` for a real sign-in.
+    pub impersonator: Option<i64>,
     pub ip: IpAddr,
     pub user_agent: &'a str,
     pub remember: bool,
@@ -166,6 +170,7 @@ pub async fn start(state: &AppState, sign_in: SignIn<'_>) -> Result<Started, sql
         realm: sign_in.realm.as_str().to_owned(),
         subject_id: sign_in.subject_id,
         client_id: sign_in.client_id,
+        impersonator_admin_id: sign_in.impersonator,
         ip: sign_in.ip.to_string(),
         user_agent: sign_in.user_agent.chars().take(300).collect(),
         remember,
@@ -201,6 +206,7 @@ fn into_session(row: db::session::SessionRow, realm: Realm) -> Session {
         realm,
         subject_id: row.subject_id,
         client_id: row.client_id,
+        impersonator_admin_id: row.impersonator_admin_id,
         created_at: row.created_at,
         last_seen_at: row.last_seen_at,
         expires_at: row.expires_at,

@@ -77,10 +77,90 @@ async fn account_or_sign_in<T>(
     }
 }
 
-/// A signed-in client-area user.
+/// The client account a signed-in user is working in, and what they may do there.
+#[derive(Debug, Clone)]
+pub struct ActiveAccount {
+    pub client_id: i64,
+    pub label: String,
+    pub is_owner: bool,
+    pub permissions: crate::auth::client_permission::ClientPermissions,
+}
+
+/// A signed-in client-area user, their active account (if they still belong to it) and, for
+/// "login as client", the admin behind the session.
 pub struct CurrentClient {
     pub session: Session,
     pub user: db::account::UserRow,
+    pub account: Option<ActiveAccount>,
+    /// The impersonating admin's username.
+    pub impersonator: Option<String>,
+}
+
+impl CurrentClient {
+    /// The navigation bar, with the impersonation banner when there is one.
+    pub fn nav(&self, csrf: String) -> crate::web::page::Nav {
+        crate::web::page::Nav {
+            admin: false,
+            name: self.user.first_name.clone(),
+            csrf,
+            impersonation: self.impersonator.as_ref().map(|admin| {
+                (
+                    format!(
+                        "{} {} <{}>",
+                        self.user.first_name, self.user.last_name, self.user.email
+                    ),
+                    admin.clone(),
+                )
+            }),
+        }
+    }
+
+    /// The active account, or a 403 explaining there is none.
+    ///
+    /// # Errors
+    /// `Forbidden` when the user belongs to no account (any more).
+    pub fn account(&self) -> Result<&ActiveAccount, AppError> {
+        self.account.as_ref().ok_or_else(|| {
+            AppError::Forbidden(
+                "You do not belong to a client account (any more). If you were removed from one, ask its owner to invite you again.".into(),
+            )
+        })
+    }
+
+    /// The active account if the user may use `permission` in it.
+    ///
+    /// # Errors
+    /// `Forbidden` naming the permission and who can grant it (the account's owner).
+    pub fn require(
+        &self,
+        permission: crate::auth::client_permission::ClientPermission,
+    ) -> Result<&ActiveAccount, AppError> {
+        let account = self.account()?;
+        if account.is_owner || account.permissions.contains(permission) {
+            Ok(account)
+        } else {
+            Err(AppError::Forbidden(format!(
+                "You may not do this in {}: it needs the permission \"{}\" ({}). The account's owner can give it to you on their Users page.",
+                account.label,
+                permission.label(),
+                permission.as_str()
+            )))
+        }
+    }
+
+    /// Refuses pages that change the client's credentials, second factors or sessions while an
+    /// admin is signed in as the client.
+    ///
+    /// # Errors
+    /// `Forbidden` during an impersonation.
+    pub fn not_impersonated(&self) -> Result<(), AppError> {
+        match &self.impersonator {
+            Some(admin) => Err(AppError::Forbidden(format!(
+                "You ({admin}) are signed in as this client. Their password, email address, two-step verification and sessions can only be changed by the client."
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for CurrentClient {
@@ -93,7 +173,38 @@ impl FromRequestParts<AppState> for CurrentClient {
         let session = live_session(parts).ok_or_else(|| Redirect::to("/login").into_response())?;
         let user = db::account::find_user_by_id(&state.db, session.subject_id).await;
         let user = account_or_sign_in(state, &session, user, |u| !u.disabled, "/login").await?;
-        Ok(Self { session, user })
+        let fail = |e: sqlx::Error| AppError::from(e).into_response();
+        let account = match session.client_id {
+            Some(id) => db::client::membership(&state.db, user.id, id)
+                .await
+                .map_err(fail)?
+                .map(|m| ActiveAccount {
+                    client_id: m.client_id,
+                    label: m.label,
+                    is_owner: m.is_owner,
+                    permissions: if m.is_owner {
+                        crate::auth::client_permission::ClientPermissions::all()
+                    } else {
+                        crate::auth::client_permission::ClientPermissions::parse(&m.permissions)
+                    },
+                }),
+            None => None,
+        };
+        let impersonator = match session.impersonator_admin_id {
+            Some(admin_id) => Some(
+                db::account::find_admin_by_id(&state.db, admin_id)
+                    .await
+                    .map_err(fail)?
+                    .map_or_else(|| format!("admin #{admin_id}"), |a| a.username),
+            ),
+            None => None,
+        };
+        Ok(Self {
+            session,
+            user,
+            account,
+            impersonator,
+        })
     }
 }
 

@@ -9,6 +9,8 @@ pub struct Nav {
     pub admin: bool,
     pub name: String,
     pub csrf: String,
+    /// While an admin is signed in as a client: "who is impersonated, by whom" for the banner.
+    pub impersonation: Option<(String, String)>,
 }
 
 /// Per-field error messages of a form.
@@ -96,7 +98,8 @@ pub struct ClientAreaPage {
     pub nav: Option<Nav>,
     pub first_name: String,
     pub email: String,
-    pub client_id: Option<i64>,
+    /// The active account's name.
+    pub account: Option<String>,
     pub verified: bool,
     pub resent: bool,
     pub csrf: String,
@@ -296,9 +299,19 @@ pub struct AccountUsersPage {
     pub notice: Option<String>,
     pub csrf: String,
     pub owner: String,
-    pub members: Vec<(String, String)>,
+    pub account: String,
+    pub members: Vec<MemberView>,
     pub email: String,
     pub errors: FieldErrors,
+}
+
+/// A user of the account, with a checkbox per client permission.
+pub struct MemberView {
+    pub user_id: i64,
+    pub email: String,
+    pub name: String,
+    /// (permission id, label, granted)
+    pub permissions: Vec<(&'static str, &'static str, bool)>,
 }
 
 #[derive(Template)]

@@ -43,6 +43,11 @@ fn table() -> Router<AppState> {
         .route("/account/sessions/end", post(client::sessions::post_end))                                    // CurrentClient
         .route("/account/sessions/end-others", post(client::sessions::post_end_others))                      // CurrentClient
         .route("/account/password", get(client::password::get_password).post(client::password::post_password)) // CurrentClient
+        .route("/account/profile", get(client::account::get_profile).post(client::account::post_profile))     // CurrentClient + account permission profile
+        .route("/account/switch", get(client::account::get_switch).post(client::account::post_switch))       // CurrentClient (membership checked)
+        .route("/account/users/{user_id}/permissions", post(client::users::post_member_permissions))          // CurrentClient (owner of the active account)
+        .route("/account/users/{user_id}/remove", post(client::users::post_member_remove))                    // CurrentClient (owner of the active account)
+        .route("/account/impersonation/end", post(client::account::post_end_impersonation))                  // CurrentClient (impersonated session)
         .route("/login/2fa", get(tf::challenge::get_challenge::<C>).post(tf::challenge::post_challenge::<C>)) // pending sign-in
         .route("/login/2fa/cancel", post(tf::challenge::post_cancel::<C>))                                  // pending sign-in
         .route("/login/2fa/enrol", get(tf::enrol::get_enrol::<C>).post(tf::enrol::post_enrol::<C>))          // pending sign-in (required policy)
@@ -74,6 +79,10 @@ fn table() -> Router<AppState> {
         .route("/admin/bans", get(admin::bans::get_bans).post(admin::bans::post_ban))                        // View/ManageBannedIps
         .route("/admin/admins", get(admin::admins::get_admins))                                              // RequirePermission<ManageAdmins>
         .route("/admin/admins/invite", post(admin::admins::post_invite))                                     // RequirePermission<ManageAdmins>
+        .route("/admin/clients", get(admin::clients::get_clients))                                            // RequirePermission<ListClients>
+        .route("/admin/clients/{id}", get(admin::clients::get_client))                                        // RequirePermission<ViewClientProfile>
+        .route("/admin/clients/{id}/transfer", post(admin::clients::post_transfer))                           // RequirePermission<ManageClientAccounts>
+        .route("/admin/clients/{id}/login-as", post(admin::clients::post_login_as))                           // RequirePermission<LoginAsClient>
         .route("/admin/admins/{id}", get(admin::admin_edit::get_admin).post(admin::admin_edit::post_admin))   // RequirePermission<ManageAdmins>
         .route("/admin/admins/{id}/delete", post(admin::admin_edit::post_delete))                              // RequirePermission<ManageAdmins>
         .route("/admin/roles", get(admin::roles::get_roles).post(admin::roles::post_create))                   // RequirePermission<ManageRoles>

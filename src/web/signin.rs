@@ -22,6 +22,7 @@ pub fn for_request<'a>(
         realm,
         subject_id,
         client_id,
+        impersonator: None,
         ip: addr.ip,
         user_agent,
         remember: false,

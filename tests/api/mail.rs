@@ -709,9 +709,16 @@ async fn an_owner_invites_a_new_person_who_creates_a_user_and_lands_in_the_share
         .await
         .unwrap();
     assert!(
-        home.contains("Welcome, Grace") && home.contains(&format!("client account #{ada_client}")),
+        home.contains("Welcome, Grace") && home.contains("working in the account Ada Lovelace"),
         "{home}"
     );
+    let active: Option<i64> = sqlx::query_scalar(
+        "SELECT client_id FROM sessions WHERE ended_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(active, Some(ada_client));
     let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients")
         .fetch_one(&app.state.db)
         .await

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod accounts;
 mod bad_input;
 mod bans;
 mod cli;
@@ -14,6 +15,7 @@ mod f02_logouts;
 mod f05_system_url;
 mod f06_cookies_csrf_storage;
 mod f08_access;
+mod f08_login_as;
 mod f12_duo;
 mod hashing;
 mod login;

@@ -3,6 +3,7 @@
 pub mod admin_edit;
 pub mod admins;
 pub mod bans;
+pub mod clients;
 pub mod dashboard;
 pub mod health;
 pub mod login;
@@ -24,5 +25,6 @@ pub fn nav(current: &CurrentAdmin, csrf: String) -> Nav {
         admin: true,
         name: current.admin.username.clone(),
         csrf,
+        impersonation: None,
     }
 }

@@ -1,7 +1,7 @@
 //! `GET /clientarea`: the signed-in client home, with a banner while the email is unverified.
 
 use crate::web::extract::{CsrfToken, CurrentClient};
-use crate::web::page::{self, ClientAreaPage, Nav};
+use crate::web::page::{self, ClientAreaPage};
 use axum::extract::Query;
 use axum::response::Response;
 
@@ -21,14 +21,10 @@ pub async fn get_clientarea(
     let verified = current.user.email_verified_at.is_some();
     page::render(&ClientAreaPage {
         title: "Client area",
-        nav: Some(Nav {
-            admin: false,
-            name: current.user.first_name.clone(),
-            csrf: csrf.clone(),
-        }),
+        nav: Some(current.nav(csrf.clone())),
         first_name: current.user.first_name,
         email: current.user.email,
-        client_id: current.session.client_id,
+        account: current.account.as_ref().map(|a| a.label.clone()),
         verified,
         resent: query.resent.is_some(),
         csrf,

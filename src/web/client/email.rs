@@ -4,7 +4,7 @@ use crate::account::{self, CreateError};
 use crate::app::AppState;
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, CurrentClient, Form};
-use crate::web::page::{self, EmailChangePage, FieldErrors, Nav};
+use crate::web::page::{self, EmailChangePage, FieldErrors};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -33,11 +33,7 @@ async fn render(
     let verified = crate::db::mail::is_verified(&state.db, user.id).await?;
     Ok(page::render(&EmailChangePage {
         title: "Your email address",
-        nav: Some(Nav {
-            admin: false,
-            name: user.first_name.clone(),
-            csrf: csrf.clone(),
-        }),
+        nav: Some(current.nav(csrf.clone())),
         notice,
         csrf,
         current: user.email,
@@ -53,6 +49,7 @@ pub async fn get_email(
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
+    current.not_impersonated()?;
     render(&state, &current, csrf, None, "", Vec::new()).await
 }
 
@@ -63,6 +60,7 @@ pub async fn post_email(
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<EmailForm>,
 ) -> AppResult<Response> {
+    current.not_impersonated()?;
     let password = SecretString::from(form.current_password);
     match account::change_email(&state, current.user.id, &form.email, &password).await {
         Ok(()) => {

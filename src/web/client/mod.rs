@@ -1,5 +1,6 @@
 //! Client-area pages, one file per page.
 
+pub mod account;
 pub mod clientarea;
 pub mod email;
 pub mod login;

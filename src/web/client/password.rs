@@ -3,7 +3,6 @@
 use crate::app::AppState;
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, CurrentClient, Form};
-use crate::web::page::Nav;
 use axum::extract::State;
 use axum::response::Response;
 
@@ -15,11 +14,10 @@ pub async fn get_password(
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
 ) -> Response {
-    let nav = Nav {
-        admin: false,
-        name: current.user.first_name.clone(),
-        csrf,
-    };
+    if let Err(refused) = current.not_impersonated() {
+        return axum::response::IntoResponse::into_response(refused);
+    }
+    let nav = current.nav(csrf);
     crate::web::password::form(
         &state,
         current.session.realm,
@@ -37,10 +35,7 @@ pub async fn post_password(
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<crate::web::password::PasswordForm>,
 ) -> AppResult<Response> {
-    let nav = Nav {
-        admin: false,
-        name: current.user.first_name.clone(),
-        csrf,
-    };
+    current.not_impersonated()?;
+    let nav = current.nav(csrf);
     crate::web::password::submit(&state, &current.session, nav, PASSWORD, form).await
 }

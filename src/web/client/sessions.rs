@@ -3,7 +3,6 @@
 use crate::app::AppState;
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, CurrentClient, Form};
-use crate::web::page::Nav;
 use crate::web::sessions::{self, EndForm};
 use axum::extract::State;
 use axum::response::Response;
@@ -16,11 +15,7 @@ pub async fn get_sessions(
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let nav = Nav {
-        admin: false,
-        name: current.user.first_name.clone(),
-        csrf,
-    };
+    let nav = current.nav(csrf);
     sessions::list(&state, &current.session, nav, BASE).await
 }
 
@@ -30,6 +25,7 @@ pub async fn post_end(
     current: CurrentClient,
     Form(form): Form<EndForm>,
 ) -> AppResult<Response> {
+    current.not_impersonated()?;
     sessions::end_one(&state, &current.session, &form.session, BASE).await
 }
 
@@ -38,5 +34,6 @@ pub async fn post_end_others(
     State(state): State<AppState>,
     current: CurrentClient,
 ) -> AppResult<Response> {
+    current.not_impersonated()?;
     sessions::end_others(&state, &current.session, BASE).await
 }

@@ -8,24 +8,23 @@ use crate::invite::{self, AcceptError};
 use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, CurrentClient, Form, Peer, SessionInfo, UserAgent};
-use crate::web::page::{self, AccountUsersPage, FieldErrors, InviteAcceptPage, Nav};
+use crate::web::page::{self, AccountUsersPage, FieldErrors, InviteAcceptPage};
 use crate::web::signin;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::{ExposeSecret as _, SecretString};
 
-async fn owned_client(state: &AppState, current: &CurrentClient) -> AppResult<i64> {
-    let client_id = current
-        .session
-        .client_id
-        .ok_or_else(|| AppError::Forbidden("You have no client account.".into()))?;
-    if crate::db::account::client_owner(&state.db, client_id).await? == Some(current.user.id) {
-        Ok(client_id)
+/// The active account, if the current user owns it (only owners manage its users).
+fn owned_client(current: &CurrentClient) -> AppResult<i64> {
+    let account = current.account()?;
+    if account.is_owner {
+        Ok(account.client_id)
     } else {
-        Err(AppError::Forbidden(
-            "Only the account's owner can invite users to it. Ask the owner to invite them.".into(),
-        ))
+        Err(AppError::Forbidden(format!(
+            "Only the owner of {} can manage its users. Ask the owner.",
+            account.label
+        )))
     }
 }
 
@@ -38,23 +37,128 @@ async fn users_page(
     email: &str,
     errors: Vec<FieldError>,
 ) -> AppResult<Response> {
+    use crate::auth::client_permission::{ClientPermission, ClientPermissions};
+    let members = crate::db::client::members(&state.db, client_id)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let granted = ClientPermissions::parse(&m.permissions);
+            page::MemberView {
+                user_id: m.user_id,
+                email: m.email,
+                name: m.name,
+                permissions: ClientPermission::ALL
+                    .into_iter()
+                    .map(|p| (p.as_str(), p.label(), granted.contains(p)))
+                    .collect(),
+            }
+        })
+        .collect();
     Ok(page::render(&AccountUsersPage {
         title: "Users of this account",
-        nav: Some(Nav {
-            admin: false,
-            name: current.user.first_name.clone(),
-            csrf: csrf.clone(),
-        }),
+        nav: Some(current.nav(csrf.clone())),
         notice,
         csrf,
         owner: format!(
             "{} {} <{}>",
             current.user.first_name, current.user.last_name, current.user.email
         ),
-        members: crate::db::account::client_members(&state.db, client_id).await?,
+        account: current
+            .account
+            .as_ref()
+            .map(|a| a.label.clone())
+            .unwrap_or_default(),
+        members,
         email: email.chars().take(254).collect(),
         errors: FieldErrors(errors),
     }))
+}
+
+/// Sets what a user may do in the owner's active account (checkbox fields named after the
+/// permissions).
+pub async fn post_member_permissions(
+    State(state): State<AppState>,
+    current: CurrentClient,
+    Path(user_id): Path<i64>,
+    Peer(addr): Peer,
+    CsrfToken(csrf): CsrfToken,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    use crate::auth::client_permission::{ClientPermission, ClientPermissions};
+    let client_id = owned_client(&current)?;
+    let mut granted = ClientPermissions::default();
+    for (key, _) in fields.iter().filter(|(k, _)| k != "csrf_token") {
+        granted.insert(ClientPermission::parse(key).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "There is no permission called {key:?}. Reload the page and try again."
+            ))
+        })?);
+    }
+    if !crate::db::client::set_permissions(&state.db, client_id, user_id, &granted.to_stored())
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    crate::db::audit::insert(
+        &state.db,
+        state.clock.unix(),
+        &crate::db::audit::Entry {
+            actor: &format!("client:{}", current.user.id),
+            action: "account.permissions_changed",
+            subject: &format!("user:{user_id}@client:{client_id}"),
+            detail: &granted.to_stored(),
+            ip: &addr.ip.to_string(),
+            user_agent: "",
+        },
+    )
+    .await?;
+    users_page(
+        &state,
+        &current,
+        client_id,
+        csrf,
+        Some("Saved.".into()),
+        "",
+        Vec::new(),
+    )
+    .await
+}
+
+/// Removes a user from the owner's active account.
+pub async fn post_member_remove(
+    State(state): State<AppState>,
+    current: CurrentClient,
+    Path(user_id): Path<i64>,
+    Peer(addr): Peer,
+    CsrfToken(csrf): CsrfToken,
+) -> AppResult<Response> {
+    let client_id = owned_client(&current)?;
+    if !crate::db::client::remove_member(&state.db, client_id, user_id).await? {
+        return Err(AppError::NotFound);
+    }
+    crate::db::audit::insert(
+        &state.db,
+        state.clock.unix(),
+        &crate::db::audit::Entry {
+            actor: &format!("client:{}", current.user.id),
+            action: "account.user_removed",
+            subject: &format!("user:{user_id}@client:{client_id}"),
+            detail: "",
+            ip: &addr.ip.to_string(),
+            user_agent: "",
+        },
+    )
+    .await?;
+    users_page(
+        &state,
+        &current,
+        client_id,
+        csrf,
+        Some("The user no longer has access to this account.".into()),
+        "",
+        Vec::new(),
+    )
+    .await
 }
 
 /// `?invited=1` after an invitation.
@@ -70,7 +174,7 @@ pub async fn get_users(
     CsrfToken(csrf): CsrfToken,
     Query(q): Query<UsersQuery>,
 ) -> AppResult<Response> {
-    let client_id = owned_client(&state, &current).await?;
+    let client_id = owned_client(&current)?;
     users_page(
         &state,
         &current,
@@ -99,7 +203,7 @@ pub async fn post_invite(
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<InviteForm>,
 ) -> AppResult<Response> {
-    let client_id = owned_client(&state, &current).await?;
+    let client_id = owned_client(&current)?;
     match invite::invite_user(
         &state,
         &current.user,

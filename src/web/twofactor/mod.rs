@@ -113,6 +113,8 @@ impl<S: Side> FromRequestParts<AppState> for Signed<S> {
         let (session, subject, password_hash) = match S::REALM {
             Realm::Client => {
                 let c = CurrentClient::from_request_parts(parts, state).await?;
+                // Second factors are the client's own business, never an impersonator's.
+                c.not_impersonated().map_err(IntoResponse::into_response)?;
                 let subject = Subject {
                     realm: Realm::Client,
                     id: c.user.id,

@@ -1,0 +1,194 @@
+//! F08 "Login as Owner": an admin with `login_as_client` signs in as a client whose owner has no
+//! password and an unconfirmed address; the banner, the pages that stay out of reach, the
+//! return to the admin area, the client's own sessions, and the audit entries.
+
+use crate::helpers::{PASSWORD, TestApp, location, new_client, set_cookie_line, spawn_app};
+
+async fn admin_with_role(app: &TestApp, username: &str, role_id: i64) -> reqwest::Client {
+    app.create_admin(username).await;
+    sqlx::query("UPDATE admins SET role_id = $1 WHERE username = $2")
+        .bind(role_id)
+        .bind(username.to_owned())
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let client = new_client();
+    let r = app.admin_login_with(&client, username, PASSWORD).await;
+    client.get(app.url(&location(&r))).send().await.unwrap();
+    client
+}
+
+#[tokio::test]
+async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return() {
+    let app = spawn_app().await;
+    app.create_admin("root").await;
+    let owner = app.create_user("ada@example.com").await;
+    // Ada is signed in on her own laptop.
+    let laptop = new_client();
+    let r = app
+        .client_login_with(&laptop, &owner.email, &owner.password)
+        .await;
+    laptop.get(app.url(&location(&r))).send().await.unwrap();
+    // Then her password is gone (never set, say, for an imported account) and her email unconfirmed.
+    sqlx::query("UPDATE users SET password_hash = NULL, email_verified_at = NULL")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let client_id: i64 = sqlx::query_scalar("SELECT id FROM clients")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+
+    // Support Operator (role 3) has login_as_client; Sales Operator (role 2) does not.
+    let sales = admin_with_role(&app, "sally", 2).await;
+    let (_, csrf) = app
+        .form_page(&sales, &format!("/admin/clients/{client_id}"))
+        .await;
+    let r = app
+        .post_form(
+            &sales,
+            &format!("/admin/clients/{client_id}/login-as"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("login_as_client"));
+
+    let support = admin_with_role(&app, "sam", 3).await;
+    let (page, csrf) = app
+        .form_page(&support, &format!("/admin/clients/{client_id}"))
+        .await;
+    assert!(
+        page.contains("has no password yet") && page.contains("email not confirmed"),
+        "{page}"
+    );
+    let r = app
+        .post_form(
+            &support,
+            &format!("/admin/clients/{client_id}/login-as"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert!(location(&r).starts_with("/clientarea?signed_in="));
+    let home = support
+        .get(app.url(&location(&r)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("id=\"impersonation-banner\""), "{home}");
+    assert!(home.contains("You (sam) are signed in as"), "{home}");
+    assert!(home.contains("Return to admin"));
+    let users = support
+        .get(app.url("/account/users"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        users.contains("impersonation-banner"),
+        "the banner is on every page"
+    );
+
+    // Credentials, second factors and the client's sessions are out of reach.
+    for path in [
+        "/account/password",
+        "/account/email",
+        "/account/security",
+        "/account/security/totp",
+    ] {
+        let r = support.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+    }
+    let (sessions, csrf) = app.form_page(&support, "/account/sessions").await;
+    assert!(sessions.contains("impersonation-banner"));
+    let r = app
+        .post_form(
+            &support,
+            "/account/sessions/end-others",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = app
+        .post_form(
+            &support,
+            "/account/password",
+            &[
+                ("current_password", "x"),
+                ("password", "y"),
+                ("password_confirm", "y"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+
+    // Return to admin: the impersonation ends, the admin is back where they started.
+    let r = app
+        .post_form(
+            &support,
+            "/account/impersonation/end",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), format!("/admin/clients/{client_id}"));
+    assert!(
+        set_cookie_line(&r, "portcullis_client")
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        support
+            .get(app.url("/clientarea"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    assert_eq!(
+        support
+            .get(app.url(&format!("/admin/clients/{client_id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // Ada's own session on her laptop was never touched.
+    assert_eq!(
+        laptop
+            .get(app.url("/clientarea"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE realm = 'client' AND impersonator_admin_id IS NULL AND ended_at IS NULL")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(live, 1);
+    let audit: Vec<(String, String, String)> = sqlx::query_as("SELECT actor, action, subject FROM audit_log WHERE action LIKE 'impersonation.%' ORDER BY id")
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 2);
+    assert_eq!(audit[0].1, "impersonation.start");
+    assert_eq!(audit[1].1, "impersonation.end");
+    assert!(
+        audit
+            .iter()
+            .all(|(actor, _, subject)| actor.starts_with("admin:")
+                && subject.starts_with(&format!("client:{client_id}")))
+    );
+}
