@@ -469,6 +469,20 @@ pub async fn change_password(
         now,
     )
     .await?;
+    let actor = format!("{}:{}", session.realm.as_str(), session.subject_id);
+    db::audit::insert(
+        &mut *tx,
+        now,
+        &db::audit::Entry {
+            actor: &actor,
+            action: "password.changed",
+            subject: &actor,
+            detail: &format!("{ended} other session(s) ended"),
+            ip: &session.ip,
+            user_agent: &session.user_agent,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(ended)
 }

@@ -258,6 +258,19 @@ pub async fn complete(
     )
     .await?;
     crate::mail::queue::enqueue(&mut *tx, &address, &notice, now).await?;
+    let actor = format!("{}:{id}", realm.as_str());
+    db::audit::insert(
+        &mut *tx,
+        now,
+        &db::audit::Entry {
+            actor: &actor,
+            action: "password.reset",
+            subject: &actor,
+            detail: "password set from an emailed reset link; every session ended",
+            ..Default::default()
+        },
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(
         realm = realm.as_str(),

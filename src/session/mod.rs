@@ -258,6 +258,7 @@ pub async fn load(
     };
     if let Some(reason) = verdict {
         db::session::end(&state.db, &hash, reason.as_str(), now).await?;
+        audit_end(state, realm, row.subject_id, reason, &ip.to_string()).await?;
         tracing::info!(
             realm = realm.as_str(),
             reason = reason.as_str(),
@@ -278,7 +279,45 @@ pub async fn load(
 /// # Errors
 /// Storage errors.
 pub async fn end(state: &AppState, id_hash: &str, reason: EndReason) -> Result<bool, sqlx::Error> {
-    db::session::end(&state.db, id_hash, reason.as_str(), state.clock.unix()).await
+    let row = db::session::find_by_hash(&state.db, id_hash).await?;
+    let ended = db::session::end(&state.db, id_hash, reason.as_str(), state.clock.unix()).await?;
+    if let (true, Some(row)) = (ended, row) {
+        let realm = if row.realm == "admin" {
+            Realm::Admin
+        } else {
+            Realm::Client
+        };
+        audit_end(state, realm, row.subject_id, reason, "").await?;
+    }
+    Ok(ended)
+}
+
+/// Records a session's end in the audit log (`signout` for a sign-out).
+async fn audit_end(
+    state: &AppState,
+    realm: Realm,
+    subject_id: i64,
+    reason: EndReason,
+    ip: &str,
+) -> Result<(), sqlx::Error> {
+    let actor = format!("{}:{subject_id}", realm.as_str());
+    db::audit::insert(
+        &state.db,
+        state.clock.unix(),
+        &db::audit::Entry {
+            actor: &actor,
+            action: if reason == EndReason::Logout {
+                "signout"
+            } else {
+                "session.ended"
+            },
+            subject: &actor,
+            detail: reason.as_str(),
+            ip,
+            user_agent: "",
+        },
+    )
+    .await
 }
 
 /// Whether `now_ip` is acceptable for a session that started at `then_ip` under `binding`.

@@ -56,10 +56,28 @@ pub async fn begin_session(
 ) -> AppResult<(CookieJar, String)> {
     let realm = sign_in.realm;
     let (subject_id, ip) = (sign_in.subject_id, sign_in.ip);
+    let user_agent = sign_in.user_agent.to_owned();
+    let real = sign_in.impersonator.is_none();
     let started = session::start(state, sign_in)
         .await
         .map_err(|e| AppError::StorageUnavailable(e.to_string()))?;
     tracing::info!(realm = realm.as_str(), subject_id, %ip, "signed in");
+    if real {
+        let actor = format!("{}:{subject_id}", realm.as_str());
+        crate::db::audit::insert(
+            &state.db,
+            state.clock.unix(),
+            &crate::db::audit::Entry {
+                actor: &actor,
+                action: "signin.success",
+                subject: &actor,
+                detail: "session started",
+                ip: &ip.to_string(),
+                user_agent: &user_agent,
+            },
+        )
+        .await?;
+    }
     let jar = cookie::set(
         state,
         realm,
@@ -161,5 +179,34 @@ impl LoginQuery {
             return Some("The second step of your sign-in took longer than 10 minutes, or was already completed. Sign in again.".to_owned());
         }
         (self.reset.as_deref() == Some("done")).then(|| "Your password was changed and every session was signed out. Sign in with your new password.".to_owned())
+    }
+}
+
+/// A failed password sign-in: counted for the ban rules and written to the audit log with what
+/// was typed as the subject (the page itself never says whether the account exists).
+pub async fn record_failure(
+    state: &AppState,
+    realm: crate::session::Realm,
+    addr: crate::web::middleware::client_addr::ClientAddr,
+    user_agent: &str,
+    identifier: &str,
+) {
+    if let Err(e) = crate::ban::record_failure(state, realm, addr.ip, identifier).await {
+        tracing::warn!(error = %e, "could not record a failed sign-in");
+    }
+    let typed: String = identifier.trim().chars().take(254).collect();
+    let entry = crate::db::audit::Entry {
+        actor: "anonymous",
+        action: "signin.failure",
+        subject: &typed,
+        detail: &format!(
+            "{} sign-in: unknown account, wrong password or disabled account",
+            realm.as_str()
+        ),
+        ip: &addr.ip.to_string(),
+        user_agent,
+    };
+    if let Err(e) = crate::db::audit::insert(&state.db, state.clock.unix(), &entry).await {
+        tracing::warn!(error = %e, "could not audit a failed sign-in");
     }
 }

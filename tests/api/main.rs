@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts;
+mod audit_events;
 mod bad_input;
 mod bans;
 mod cli;

@@ -73,11 +73,7 @@ pub async fn post_login(
         }
         Err(LoginError::InvalidCredentials) => {
             tracing::warn!(ip = %addr.ip, "admin sign-in failed");
-            if let Err(e) =
-                crate::ban::record_failure(&state, Realm::Admin, addr.ip, &form.username).await
-            {
-                tracing::warn!(error = %e, "could not record a failed sign-in");
-            }
+            signin::record_failure(&state, Realm::Admin, addr, &ua, &form.username).await;
             let body = page(
                 csrf,
                 None,

@@ -88,11 +88,7 @@ pub async fn post_login(
         }
         Err(LoginError::InvalidCredentials) => {
             tracing::info!(ip = %addr.ip, "client sign-in failed");
-            if let Err(e) =
-                crate::ban::record_failure(&state, Realm::Client, addr.ip, &form.email).await
-            {
-                tracing::warn!(error = %e, "could not record a failed sign-in");
-            }
+            signin::record_failure(&state, Realm::Client, addr, &ua, &form.email).await;
             let body = page(
                 &state,
                 csrf,

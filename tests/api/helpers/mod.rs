@@ -62,11 +62,12 @@ pub async fn spawn_with(configure: impl FnOnce(&mut RawConfig)) -> TestApp {
     }
 }
 
-/// A browser-like client: keeps cookies, does not follow redirects.
+/// A browser-like client: keeps cookies, does not follow redirects, names itself.
 pub fn new_client() -> reqwest::Client {
     portcullis::net::http::install_crypto_provider();
     reqwest::Client::builder()
         .cookie_store(true)
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64) portcullis-tests")
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
