@@ -6,6 +6,7 @@
 //! in the file of its area and returns a [`CheckResult`]; a check that cannot run reports an
 //! error result rather than aborting the others.
 
+mod accounts;
 mod config_sources;
 mod csrf;
 mod mail;
@@ -122,6 +123,8 @@ pub async fn run_all(state: &AppState) -> Vec<CheckResult> {
         csrf::failures(state).await,
         mail::transport(state).await,
         mail::queue(state).await,
+        accounts::roles(state).await,
+        accounts::owners(state).await,
         two_factor::key(state),
         two_factor::duo(state).await,
     ]

@@ -10,6 +10,7 @@ mod bad_input;
 mod bans;
 mod cli;
 mod doctor;
+mod doctor_accounts;
 mod duo_protocol;
 mod f01_proxy;
 mod f02_logouts;

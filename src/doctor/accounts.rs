@@ -1,0 +1,101 @@
+//! Account checks: `admin.roles` (roles that land nowhere, admins whose role grants nothing,
+//! no Full Administrator able to sign in) and `client.owners` (accounts whose owner cannot sign
+//! in and has no way in pending).
+
+use super::{CheckResult, Severity};
+use crate::app::AppState;
+use crate::auth::permission::LANDING;
+
+/// Roles, their holders, and whether someone can still administer the portal.
+pub async fn roles(state: &AppState) -> CheckResult {
+    const ID: &str = "admin.roles";
+    let result: Result<CheckResult, sqlx::Error> = async {
+        let admins = crate::db::account::count_admins(&state.db).await?;
+        if admins == 0 {
+            return Ok(CheckResult::ok(
+                ID,
+                "No administrators yet: `portcullis serve` prints the setup link for the first one.",
+            ));
+        }
+        if crate::db::role::enabled_full_administrators(&state.db).await? == 0 {
+            return Ok(CheckResult::problem(
+                ID,
+                Severity::Error,
+                "No enabled Full Administrator can sign in.",
+                "Every Full Administrator is disabled or was deleted, so nobody can manage roles and admins.",
+                "Create one on the server: `printf '%s' \"$PASSWORD\" | portcullis admin create --username NAME --email EMAIL --password-stdin`.",
+            ));
+        }
+        let mut findings = Vec::new();
+        for role in crate::db::role::list(&state.db).await? {
+            if role.admins == 0 {
+                continue;
+            }
+            let granted = crate::db::role::permissions(&state.db, role.id).await?;
+            if granted.is_empty() {
+                findings.push(format!(
+                    "{} ({} admin(s)) grants no permission: they can only manage their own account.",
+                    role.name, role.admins
+                ));
+            } else if !LANDING.iter().any(|(p, _)| granted.contains(*p)) {
+                findings.push(format!(
+                    "{} ({} admin(s)) has no page to land on after sign-in (none of {}).",
+                    role.name,
+                    role.admins,
+                    LANDING
+                        .iter()
+                        .map(|(p, _)| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        Ok(if findings.is_empty() {
+            CheckResult::ok(ID, "Every role in use grants a page to land on, and a Full Administrator can sign in.")
+        } else {
+            CheckResult::problem(
+                ID,
+                Severity::Warning,
+                "Some admins hold a role that gives them nothing useful to open.",
+                "Their role lacks every landing permission, so after signing in they only reach their own account pages (the classic \"Access Denied\" after login).",
+                "Edit the role at /admin/roles (for example add main_homepage), or give those admins another role.",
+            )
+            .with_details(findings)
+        })
+    }
+    .await;
+    result.unwrap_or_else(|e| CheckResult::storage_failed(ID, &e))
+}
+
+/// Client accounts whose owner has no password (or is disabled) and no pending reset link.
+pub async fn owners(state: &AppState) -> CheckResult {
+    const ID: &str = "client.owners";
+    let now = state.clock.unix();
+    let stuck: Result<Vec<(i64, String)>, sqlx::Error> = sqlx::query_as(
+        "SELECT c.id, u.email FROM clients c JOIN users u ON u.id = c.owner_user_id \
+         WHERE (u.password_hash IS NULL OR u.disabled = 1) AND NOT EXISTS (SELECT 1 FROM one_time_tokens t \
+         WHERE t.purpose = 'password_reset:client' AND t.subject_id = u.id AND t.used_at IS NULL AND t.expires_at > $1) \
+         ORDER BY c.id LIMIT 20",
+    )
+    .bind(now)
+    .fetch_all(&state.db)
+    .await;
+    match stuck {
+        Err(e) => CheckResult::storage_failed(ID, &e),
+        Ok(rows) if rows.is_empty() => {
+            CheckResult::ok(ID, "Every client account's owner can sign in or has a reset link pending.")
+        }
+        Ok(rows) => CheckResult::problem(
+            ID,
+            Severity::Warning,
+            format!("{} client account(s) have an owner who cannot sign in.", rows.len()),
+            "The owner has no password (for example an imported account) or is disabled, and no password reset link is pending, so nobody can act for the account.",
+            "Send the owner a password reset (they can request one at /password/reset), or use \"Log in as the owner\" at /admin/clients/ID to act for them.",
+        )
+        .with_details(
+            rows.into_iter()
+                .map(|(id, email)| format!("account #{id}: {email}"))
+                .collect(),
+        ),
+    }
+}
