@@ -16,12 +16,14 @@
 //! - [`csrf`]: stateless CSRF tokens.
 //! - [`mail`]: the outgoing mail queue, its sender, transports and templates.
 //! - [`twofactor`]: TOTP, backup codes, WebAuthn, Duo, pending sign-ins; [`sealing`]: secrets at rest.
+//! - [`audit`]: audit retention (the events themselves are written through `db::audit`).
 //! - [`doctor`]: diagnostic checks.
 //! - [`web`]: HTTP only.
 //! - [`cli`], [`run`]: the command line.
 
 pub mod account;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod ban;
 pub mod cli;

@@ -91,6 +91,7 @@ async fn serve(mut config: Config, no_migrate: bool) -> anyhow::Result<()> {
     if let Some(hours) = app.state.config.cloudflare_refresh_hours {
         tokio::spawn(refresh_cloudflare_every(app.state.clone(), hours));
     }
+    tokio::spawn(purge_audit_daily(app.state.clone()));
     app.run_until(shutdown_signal()).await
 }
 
@@ -103,6 +104,19 @@ async fn refresh_cloudflare_every(state: AppState, hours: u32) {
         every.tick().await;
         if let Err(e) = crate::proxy::refresh_cloudflare(&state).await {
             tracing::warn!(error = %e, "scheduled Cloudflare range refresh failed");
+        }
+    }
+}
+
+/// Removes audit events past retention, shortly after start and then daily. TODO(#7): move to
+/// the scheduler with the other housekeeping.
+async fn purge_audit_daily(state: AppState) {
+    tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(86_400));
+    loop {
+        every.tick().await;
+        if let Err(e) = crate::audit::purge_expired(&state).await {
+            tracing::warn!(error = %e, "audit retention cleanup failed");
         }
     }
 }

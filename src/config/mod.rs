@@ -61,6 +61,7 @@ pub struct RawConfig {
     pub bans: RawBans,
     pub mail: RawMail,
     pub two_factor: RawTwoFactor,
+    pub audit: RawAudit,
     pub log: RawLog,
 }
 
@@ -157,6 +158,21 @@ pub struct RawStorage {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct RawAudit {
+    pub retention_days: u32,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        // A year: long enough for the usual incident reviews and card-industry audits.
+        Self {
+            retention_days: 365,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RawLog {
     pub format: String,
     pub filter: String,
@@ -176,6 +192,7 @@ impl Default for RawConfig {
             bans: RawBans::default(),
             mail: RawMail::default(),
             two_factor: RawTwoFactor::default(),
+            audit: RawAudit::default(),
             log: RawLog::default(),
         }
     }
@@ -426,6 +443,8 @@ pub struct Config {
     pub admin_password_reset: bool,
     pub mail: MailConfig,
     pub two_factor: TwoFactorConfig,
+    /// Audit events older than this many days are removed; `None` keeps them forever.
+    pub audit_retention_days: Option<u32>,
     pub min_free_bytes: u64,
     pub log_format: LogFormat,
     pub log_filter: String,
@@ -851,6 +870,17 @@ impl RawConfig {
             admin_password_reset: self.auth.admin_password_reset,
             mail,
             two_factor,
+            audit_retention_days: match self.audit.retention_days {
+                0 => None,
+                d @ 1..=36_500 => Some(d),
+                d => {
+                    return Err(ConfigError::new(
+                        "audit.retention_days",
+                        &d,
+                        "0 (keep forever) or a number of days from 1 to 36500",
+                    ));
+                }
+            },
             min_free_bytes: self.storage.min_free_mb.saturating_mul(1024 * 1024),
             log_format,
             log_filter: self.log.filter.clone(),

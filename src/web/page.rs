@@ -266,6 +266,36 @@ pub struct MailLogPage {
 }
 
 #[derive(Template)]
+#[template(path = "audit.html")]
+pub struct AuditPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub from: String,
+    pub to: String,
+    /// The filter field that is wrong, and why.
+    pub error: Option<(&'static str, String)>,
+    /// The CSV link carrying the same filters.
+    pub export: String,
+    /// The next (older) page, when there is one.
+    pub next: Option<String>,
+    pub events: Vec<AuditRowView>,
+}
+
+/// One audit event as shown.
+pub struct AuditRowView {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+#[derive(Template)]
 #[template(path = "email_change.html")]
 pub struct EmailChangePage {
     pub title: &'static str,

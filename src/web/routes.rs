@@ -89,6 +89,8 @@ fn table() -> Router<AppState> {
         .route("/admin/roles/{id}", get(admin::roles::get_role).post(admin::roles::post_role))                 // RequirePermission<ManageRoles>
         .route("/admin/roles/{id}/delete", post(admin::roles::post_delete))                                    // RequirePermission<ManageRoles>
         .route("/admin/mail", get(admin::mail::get_mail))                                                    // RequirePermission<ViewMailLog>
+        .route("/admin/audit", get(admin::audit::get_audit))                                                // RequirePermission<ViewAuditLog>
+        .route("/admin/audit.csv", get(admin::audit::get_audit_csv))                                        // RequirePermission<ViewAuditLog>
         .route("/admin/two-factor", get(admin::two_factor::get_page))                                         // RequirePermission<ConfigureTwoFactor>
         .route("/admin/two-factor/duo", post(admin::two_factor::post_duo))                                     // RequirePermission<ConfigureTwoFactor>
         .route("/admin/two-factor/duo/remove", post(admin::two_factor::post_duo_remove))                       // RequirePermission<ConfigureTwoFactor>

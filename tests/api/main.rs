@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts;
 mod audit_events;
+mod audit_log;
 mod bad_input;
 mod bans;
 mod cli;

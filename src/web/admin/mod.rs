@@ -2,6 +2,7 @@
 
 pub mod admin_edit;
 pub mod admins;
+pub mod audit;
 pub mod bans;
 pub mod clients;
 pub mod dashboard;
