@@ -95,7 +95,7 @@ pub async fn queue_verification(
             .config
             .system_url
             .join(&format!("/verify-email/{}", token.plain)),
-        expires: crate::clock::display(now + VERIFY_LIFETIME),
+        expires: state.show_time(now + VERIFY_LIFETIME),
     }
     .render()
     .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
@@ -540,7 +540,7 @@ pub async fn change_email(
             "Hello {},\n\nThe email address of your account was changed from {} to {new_email} at {}.\n\nIf this was not you, reset your password at {} and contact support.",
             user.first_name,
             user.email,
-            crate::clock::display(now),
+            state.show_time(now),
             state.config.system_url.join("/password/reset")
         ),
     }

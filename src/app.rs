@@ -32,6 +32,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A stored instant as people read it, in the configured timezone.
+    pub fn show_time(&self, unix: i64) -> String {
+        crate::clock::display(unix, &self.settings.snapshot().values.timezone)
+    }
+
     /// Opens storage and loads keys; migrates first when `migrate` is true.
     ///
     /// # Errors

@@ -91,7 +91,7 @@ pub async fn add(
     crate::db::ban::upsert(&mut *tx, &ban).await?;
     let until = ban.expires_at.map_or_else(
         || "until lifted".to_owned(),
-        |t| format!("until {}", crate::clock::display(t)),
+        |t| format!("until {}", state.show_time(t)),
     );
     crate::db::setting::audit(
         &mut *tx,

@@ -43,6 +43,9 @@ pub enum Command {
     /// Mail: send a test message through the configured transport
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Run every scheduled task that is due, once, and exit (for a system cron every 5 minutes);
+    /// exit 0 when every task that ran succeeded, 2 otherwise
+    Cron,
     /// Run every diagnostic check; exit 0 all ok, 1 warnings, 2 failures
     Doctor {
         /// Print one JSON object instead of text

@@ -94,7 +94,7 @@ pub async fn invite_admin(
             .config
             .system_url
             .join(&format!("/admin/invite/{}", token.plain)),
-        expires: crate::clock::display(now + LIFETIME),
+        expires: state.show_time(now + LIFETIME),
     }
     .render()
     .map_err(|e| anyhow::anyhow!(e.to_string()))?;
@@ -234,7 +234,7 @@ pub async fn invite_user(
             .config
             .system_url
             .join(&format!("/invite/{}", token.plain)),
-        expires: crate::clock::display(now + LIFETIME),
+        expires: state.show_time(now + LIFETIME),
     }
     .render()
     .map_err(|e| anyhow::anyhow!(e.to_string()))?;

@@ -17,6 +17,7 @@
 //! - [`mail`]: the outgoing mail queue, its sender, transports and templates.
 //! - [`twofactor`]: TOTP, backup codes, WebAuthn, Duo, pending sign-ins; [`sealing`]: secrets at rest.
 //! - [`audit`]: audit retention (the events themselves are written through `db::audit`).
+//! - [`scheduler`]: scheduled tasks (housekeeping, daily tasks), leases and run records.
 //! - [`doctor`]: diagnostic checks.
 //! - [`web`]: HTTP only.
 //! - [`cli`], [`run`]: the command line.
@@ -39,6 +40,7 @@ pub mod net;
 pub mod proxy;
 pub mod reset;
 pub mod run;
+pub mod scheduler;
 pub mod sealing;
 pub mod session;
 pub mod settings;

@@ -118,7 +118,7 @@ pub async fn request(
             .config
             .system_url
             .join(&format!("{}/{}", base_path(realm), token.plain)),
-        expires: crate::clock::display(now + LIFETIME),
+        expires: state.show_time(now + LIFETIME),
     }
     .render()
     .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
@@ -232,7 +232,7 @@ pub async fn complete(
     let notice = PasswordChanged {
         portal: portal_name(state),
         name,
-        when: crate::clock::display(now),
+        when: state.show_time(now),
         reset_link: state.config.system_url.join(base_path(realm)),
     }
     .render()
@@ -281,15 +281,15 @@ pub async fn complete(
 }
 
 /// The message for a link that cannot be used: which of unknown, expired (and when) or used.
-pub fn link_problem(state: TokenState, request_again: &str) -> String {
+pub fn link_problem(state: TokenState, request_again: &str, zone: &crate::clock::Zone) -> String {
     match state {
         TokenState::Expired { at } => format!(
             "This link expired at {}. Request a new one at {request_again}.",
-            crate::clock::display(at)
+            crate::clock::display(at, zone)
         ),
         TokenState::Used { at } => format!(
             "This link was already used at {}. Request a new one at {request_again} if you need to.",
-            crate::clock::display(at)
+            crate::clock::display(at, zone)
         ),
         TokenState::Unknown | TokenState::Valid { .. } => format!(
             "This link is not one we sent, or it was copied incompletely. Check that the whole link was opened, or request a new one at {request_again}."

@@ -32,6 +32,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Ban(command) => ban(config, command).await,
         Command::Proxy(ProxyCommand::RefreshCloudflare) => refresh_cloudflare(config).await,
         Command::Mail(MailCommand::Test { to }) => mail_test(config, &to).await,
+        Command::Cron => cron(config).await,
         Command::Doctor { json, fix } => return doctor_command(config, json, fix.as_deref()).await,
     };
     match result {
@@ -88,37 +89,40 @@ async fn serve(mut config: Config, no_migrate: bool) -> anyhow::Result<()> {
         );
     }
     tokio::spawn(crate::mail::sender::run_forever(app.state.clone()));
-    if let Some(hours) = app.state.config.cloudflare_refresh_hours {
-        tokio::spawn(refresh_cloudflare_every(app.state.clone(), hours));
-    }
-    tokio::spawn(purge_audit_daily(app.state.clone()));
+    tokio::spawn(crate::scheduler::run_forever(app.state.clone()));
     app.run_until(shutdown_signal()).await
 }
 
-/// Keeps Cloudflare's ranges current while serving. TODO(#7): move to the scheduler, which
-/// records heartbeats and runs it on one node at a time.
-async fn refresh_cloudflare_every(state: AppState, hours: u32) {
-    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(u64::from(hours) * 3600));
-    loop {
-        every.tick().await;
-        if let Err(e) = crate::proxy::refresh_cloudflare(&state).await {
-            tracing::warn!(error = %e, "scheduled Cloudflare range refresh failed");
-        }
+/// `portcullis cron`: one scheduler run, reported task by task.
+async fn cron(config: Config) -> anyhow::Result<()> {
+    let state = open_migrated(config).await?;
+    let report = crate::scheduler::run_due(&state, crate::scheduler::Process::Cron).await?;
+    for t in &report.tasks {
+        let mark = if t.ok { "ok    " } else { "FAILED" };
+        println!(
+            "{mark} {:<20} {:>6} ms  {}",
+            t.task, t.duration_ms, t.detail
+        );
     }
-}
-
-/// Removes audit events past retention, shortly after start and then daily. TODO(#7): move to
-/// the scheduler with the other housekeeping.
-async fn purge_audit_daily(state: AppState) {
-    tokio::time::sleep(std::time::Duration::from_secs(120)).await;
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(86_400));
-    loop {
-        every.tick().await;
-        if let Err(e) = crate::audit::purge_expired(&state).await {
-            tracing::warn!(error = %e, "audit retention cleanup failed");
-        }
+    for task in &report.held_elsewhere {
+        println!("held   {task:<20}           running in another process");
     }
+    if report.tasks.is_empty() && report.held_elsewhere.is_empty() {
+        println!("Nothing was due.");
+    }
+    let failed: Vec<&str> = report
+        .tasks
+        .iter()
+        .filter(|t| !t.ok)
+        .map(|t| t.task)
+        .collect();
+    anyhow::ensure!(
+        failed.is_empty(),
+        "{} task(s) failed: {}; the next run retries them",
+        failed.len(),
+        failed.join(", ")
+    );
+    Ok(())
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
@@ -250,7 +254,7 @@ async fn ban(config: Config, command: BanCommand) -> anyhow::Result<()> {
             for b in bans {
                 let until = b.expires_at.map_or_else(
                     || "until lifted".to_owned(),
-                    |t| format!("until {}", crate::clock::display(t)),
+                    |t| format!("until {}", state.show_time(t)),
                 );
                 println!("{}\t{until}\tby {}\t{}", b.ip, b.created_by, b.reason);
             }

@@ -17,7 +17,8 @@ use std::sync::{Arc, RwLock};
 pub const REFRESH_SECONDS: i64 = 5;
 
 /// The keys admins may change at run time, in display order.
-pub const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 10] = [
+    "timezone",
     "proxy.header",
     "proxy.trusted",
     "bans.admin_failures",
@@ -50,6 +51,8 @@ pub struct BanRule {
 /// The typed values of the runtime keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Values {
+    /// The one zone for displayed times and daily schedules.
+    pub timezone: crate::clock::Zone,
     pub proxy_header: ForwardHeader,
     pub proxy_trusted: Vec<String>,
     pub admin_bans: BanRule,
@@ -84,6 +87,9 @@ impl Values {
                 .ok_or_else(|| err(what))
         };
         match key {
+            "timezone" => {
+                self.timezone = crate::clock::Zone::parse(text).map_err(|help| err(&help))?;
+            }
             "proxy.header" => {
                 self.proxy_header = ForwardHeader::parse(text).ok_or_else(|| {
                     err("one of X-Forwarded-For, Forwarded, X-Real-IP, CF-Connecting-IP")
@@ -140,6 +146,7 @@ impl Values {
     /// The text form of `key`'s value.
     pub fn text(&self, key: &str) -> String {
         match key {
+            "timezone" => self.timezone.name().to_owned(),
             "proxy.header" => self.proxy_header.name().to_owned(),
             "proxy.trusted" => self.proxy_trusted.join("\n"),
             "bans.whitelist" => self.whitelist.join("\n"),
@@ -261,7 +268,12 @@ pub async fn load(
             continue;
         };
         match values.set(&key, &value) {
-            Ok(()) => slot.1 = format!("database (set by {by} at {})", crate::clock::display(at)),
+            Ok(()) => {
+                slot.1 = format!(
+                    "database (set by {by} at {})",
+                    crate::clock::display(at, &crate::clock::Zone::utc())
+                );
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "ignoring an invalid stored setting");
                 slot.1 = format!(
@@ -276,7 +288,7 @@ pub async fn load(
             Some((v4, v6, at, source)) => {
                 let mut nets = crate::net::cloudflare::parse_list(&v4, false).unwrap_or_default();
                 nets.extend(crate::net::cloudflare::parse_list(&v6, true).unwrap_or_default());
-                (nets, crate::clock::display(at), source)
+                (nets, crate::clock::display(at, &values.timezone), source)
             }
             None => (
                 crate::net::cloudflare::built_in(),
@@ -380,6 +392,7 @@ mod tests {
 
     fn values() -> Values {
         Values {
+            timezone: crate::clock::Zone::utc(),
             proxy_header: ForwardHeader::XForwardedFor,
             proxy_trusted: vec!["loopback".into()],
             admin_bans: BanRule {

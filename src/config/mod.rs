@@ -51,6 +51,9 @@ impl ConfigError {
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
     pub data_dir: String,
+    /// The IANA zone for displayed times and daily tasks (a runtime setting; this is its boot
+    /// value).
+    pub timezone: String,
     pub server: RawServer,
     pub database: RawDatabase,
     pub proxy: RawProxy,
@@ -62,6 +65,8 @@ pub struct RawConfig {
     pub mail: RawMail,
     pub two_factor: RawTwoFactor,
     pub audit: RawAudit,
+    pub scheduler: RawScheduler,
+    pub automation: RawAutomation,
     pub log: RawLog,
 }
 
@@ -173,6 +178,36 @@ impl Default for RawAudit {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct RawScheduler {
+    pub enabled: bool,
+    pub cleanup_interval_minutes: u32,
+}
+
+impl Default for RawScheduler {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            cleanup_interval_minutes: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAutomation {
+    pub daily_hour: u32,
+}
+
+impl Default for RawAutomation {
+    fn default() -> Self {
+        // 03:00: after midnight's traffic, before the working day, and outside the hour that
+        // most daylight-saving changes skip or repeat (01:00-02:00 in Europe and America).
+        Self { daily_hour: 3 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RawLog {
     pub format: String,
     pub filter: String,
@@ -182,6 +217,7 @@ impl Default for RawConfig {
     fn default() -> Self {
         Self {
             data_dir: "./data".into(),
+            timezone: "UTC".into(),
             server: RawServer::default(),
             database: RawDatabase::default(),
             proxy: RawProxy::default(),
@@ -193,6 +229,8 @@ impl Default for RawConfig {
             mail: RawMail::default(),
             two_factor: RawTwoFactor::default(),
             audit: RawAudit::default(),
+            scheduler: RawScheduler::default(),
+            automation: RawAutomation::default(),
             log: RawLog::default(),
         }
     }
@@ -416,6 +454,8 @@ pub enum LogFormat {
 }
 
 /// The validated configuration.
+// Independent switches, each a key of its own in the file; an enum would not read better.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
@@ -445,6 +485,12 @@ pub struct Config {
     pub two_factor: TwoFactorConfig,
     /// Audit events older than this many days are removed; `None` keeps them forever.
     pub audit_retention_days: Option<u32>,
+    /// Whether `serve` runs the scheduler in-process.
+    pub scheduler_enabled: bool,
+    /// The period of the cleanup tasks, in seconds.
+    pub cleanup_interval_seconds: i64,
+    /// The local hour (in the configured zone) at which daily tasks become due.
+    pub daily_hour: i8,
     pub min_free_bytes: u64,
     pub log_format: LogFormat,
     pub log_filter: String,
@@ -632,6 +678,7 @@ impl RawConfig {
             ban_seconds: 60,
         };
         let mut values = Values {
+            timezone: crate::clock::Zone::utc(),
             proxy_header: crate::net::client_ip::ForwardHeader::XForwardedFor,
             proxy_trusted: Vec::new(),
             admin_bans: rule,
@@ -640,6 +687,7 @@ impl RawConfig {
         };
         let b = &self.bans;
         let pairs = [
+            ("timezone", self.timezone.clone()),
             ("proxy.header", self.proxy.header.clone()),
             ("proxy.trusted", self.proxy.trusted.join("\n")),
             ("bans.admin_failures", b.admin_failures.to_string()),
@@ -878,6 +926,29 @@ impl RawConfig {
                         "audit.retention_days",
                         &d,
                         "0 (keep forever) or a number of days from 1 to 36500",
+                    ));
+                }
+            },
+            scheduler_enabled: self.scheduler.enabled,
+            cleanup_interval_seconds: match self.scheduler.cleanup_interval_minutes {
+                // At most an hour, so a run is recorded at least hourly and cron.heartbeat
+                // (quiet for two hours = warning) cannot fire on a healthy scheduler.
+                m @ 1..=60 => i64::from(m) * 60,
+                m => {
+                    return Err(ConfigError::new(
+                        "scheduler.cleanup_interval_minutes",
+                        &m,
+                        "a number of minutes from 1 to 60",
+                    ));
+                }
+            },
+            daily_hour: match self.automation.daily_hour {
+                h @ 0..=23 => i8::try_from(h).unwrap_or(3),
+                h => {
+                    return Err(ConfigError::new(
+                        "automation.daily_hour",
+                        &h,
+                        "an hour from 0 to 23 (in the configured timezone)",
                     ));
                 }
             },

@@ -23,7 +23,7 @@ pub async fn failures(state: &AppState) -> CheckResult {
                 "{}: {} (last {} on {})",
                 r.label,
                 r.count,
-                crate::clock::display(r.last_seen),
+                state.show_time(r.last_seen),
                 r.sample
             )
         })

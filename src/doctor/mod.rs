@@ -11,9 +11,11 @@ mod config_sources;
 mod csrf;
 mod mail;
 mod proxy;
+mod scheduler;
 mod session;
 mod storage;
 mod system_url;
+mod time;
 mod two_factor;
 
 use crate::app::AppState;
@@ -24,6 +26,8 @@ use serde::Serialize;
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Ok,
+    /// Worth knowing, needs nothing done (exit code 0).
+    Info,
     Warning,
     Error,
 }
@@ -33,6 +37,7 @@ impl Severity {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
+            Self::Info => "info",
             Self::Warning => "warning",
             Self::Error => "error",
         }
@@ -127,6 +132,9 @@ pub async fn run_all(state: &AppState) -> Vec<CheckResult> {
         accounts::owners(state).await,
         two_factor::key(state),
         two_factor::duo(state).await,
+        time::zone(state).await,
+        scheduler::session_gc(state).await,
+        scheduler::heartbeat(state).await,
     ]
 }
 
@@ -142,7 +150,7 @@ pub fn overall(results: &[CheckResult]) -> Severity {
 /// The doctor's exit code: 0 all ok, 1 warnings only, 2 any error.
 pub fn exit_code(results: &[CheckResult]) -> u8 {
     match overall(results) {
-        Severity::Ok => 0,
+        Severity::Ok | Severity::Info => 0,
         Severity::Warning => 1,
         Severity::Error => 2,
     }
@@ -170,6 +178,9 @@ pub async fn fix(state: &AppState, id: &str, actor: &str, from: &str) -> Result<
     }
     match id {
         "proxy.cloudflare" => crate::proxy::trust_cloudflare(state, actor, from)
+            .await
+            .map_err(|e| FixError::Failed(id.to_owned(), e.to_string())),
+        "session.gc" => scheduler::fix_session_gc(state, actor, from)
             .await
             .map_err(|e| FixError::Failed(id.to_owned(), e.to_string())),
         _ => Err(FixError::NotFixable(id.to_owned())),

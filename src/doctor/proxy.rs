@@ -40,8 +40,8 @@ pub async fn cloudflare(state: &AppState) -> CheckResult {
             "Running behind Cloudflare, but its ranges are not trusted: {} request(s) in the last 24 hours came through Cloudflare (sample peer {}, first {}, last {}). This may cause sign-in sessions to end early.",
             seen.count,
             seen.sample,
-            crate::clock::display(seen.first_seen),
-            crate::clock::display(seen.last_seen)
+            state.show_time(seen.first_seen),
+            state.show_time(seen.last_seen)
         ),
         "Every visitor appears to come from a Cloudflare edge address: bans hit everyone behind one edge node, IP-bound sessions end when the edge changes, and logs show Cloudflare instead of customers.",
         "Apply the fix: the button on System Health or `portcullis doctor --fix proxy.cloudflare` trusts Cloudflare's current ranges and reads the client address from CF-Connecting-IP.",

@@ -144,5 +144,5 @@ pub async fn cookie_loss(state: &AppState) -> CheckResult {
         },
         "Redirect all http traffic to the System URL at the proxy, make sure the proxy passes the Host header unchanged, and check that browsers accept cookies for the site.",
     )
-    .with_details(rows.iter().map(|r| format!("last at {} on {}", crate::clock::display(r.last_seen), r.sample)).collect())
+    .with_details(rows.iter().map(|r| format!("last at {} on {}", state.show_time(r.last_seen), r.sample)).collect())
 }

@@ -31,7 +31,7 @@ pub async fn check(state: &AppState) -> CheckResult {
                 "{total} request(s) in the last 24 hours used another address than the System URL {url}; the most common was {} ({} times, last at {}).",
                 top.label,
                 top.count,
-                crate::clock::display(top.last_seen)
+                state.show_time(top.last_seen)
             ),
             "Links, bookmarks or a proxy point at an address other than the System URL. Pages were redirected and forms refused, which users experience as failed sign-ins.",
             format!(
@@ -42,7 +42,7 @@ pub async fn check(state: &AppState) -> CheckResult {
         .with_details(
             foreign
                 .iter()
-                .map(|r| format!("{}: {} request(s), last {} ({})", r.label, r.count, crate::clock::display(r.last_seen), r.sample))
+                .map(|r| format!("{}: {} request(s), last {} ({})", r.label, r.count, state.show_time(r.last_seen), r.sample))
                 .collect(),
         );
     }

@@ -23,11 +23,6 @@ pub fn backoff(base: i64, failed_attempts: i64) -> i64 {
     base.saturating_mul(1_i64 << exponent).min(86_400)
 }
 
-fn node_id() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
-    format!("{host}:{}", std::process::id())
-}
-
 /// What became of one delivery attempt.
 enum Outcome {
     Sent,
@@ -92,7 +87,7 @@ pub async fn run_once(state: &AppState) -> Result<Summary, sqlx::Error> {
     if !state.config.mail.enabled {
         return Ok(summary);
     }
-    let owner = node_id();
+    let owner = crate::scheduler::node_id();
     loop {
         let now = state.clock.unix();
         let claimed =

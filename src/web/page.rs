@@ -269,6 +269,8 @@ pub struct MailLogPage {
 #[template(path = "audit.html")]
 pub struct AuditPage {
     pub title: &'static str,
+    /// The configured zone the times and day filters are in.
+    pub zone: String,
     pub nav: Option<Nav>,
     pub actor: String,
     pub action: String,

@@ -63,15 +63,19 @@ pub async fn post_request(
 async fn usable(state: &AppState, realm: Realm, token: &str) -> AppResult<()> {
     match reset::token_state(state, realm, token).await? {
         TokenState::Valid { .. } => Ok(()),
-        other => Err(invalid(realm, other)),
+        other => Err(invalid(state, realm, other)),
     }
 }
 
-fn invalid(realm: Realm, token_state: TokenState) -> AppError {
+fn invalid(state: &AppState, realm: Realm, token_state: TokenState) -> AppError {
     let (request_again, _) = paths(realm);
     AppError::LinkInvalid {
         title: INVALID_TITLE,
-        message: reset::link_problem(token_state, request_again),
+        message: reset::link_problem(
+            token_state,
+            request_again,
+            &state.settings.snapshot().values.timezone,
+        ),
         unknown: matches!(token_state, TokenState::Unknown),
     }
 }
@@ -120,7 +124,7 @@ pub async fn post_form(
     let password = SecretString::from(form.password);
     match reset::complete(state, realm, token, &password, &form.password_confirm).await {
         Ok(()) => Ok(Redirect::to(&format!("{}?reset=done", paths(realm).1)).into_response()),
-        Err(CompleteError::Link(token_state)) => Err(invalid(realm, token_state)),
+        Err(CompleteError::Link(token_state)) => Err(invalid(state, realm, token_state)),
         Err(CompleteError::Create(crate::account::CreateError::Invalid(errors))) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             form_page(state, realm, token, csrf, errors),

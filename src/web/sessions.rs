@@ -34,8 +34,8 @@ pub async fn list(
             } else {
                 r.user_agent
             },
-            created: crate::clock::display(r.created_at),
-            last_seen: crate::clock::display(r.last_seen_at),
+            created: state.show_time(r.created_at),
+            last_seen: state.show_time(r.last_seen_at),
         })
         .collect();
     let csrf = nav.csrf.clone();

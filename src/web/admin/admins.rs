@@ -95,12 +95,13 @@ pub async fn post_invite(
     }
 }
 
-fn link_error(token_state: TokenState) -> AppError {
+fn link_error(state: &AppState, token_state: TokenState) -> AppError {
     AppError::LinkInvalid {
         title: "This invitation cannot be used",
         message: crate::reset::link_problem(
             token_state,
             "the admin who invited you (ask for a new invitation)",
+            &state.settings.snapshot().values.timezone,
         ),
         unknown: matches!(token_state, TokenState::Unknown),
     }
@@ -148,7 +149,7 @@ pub async fn get_accept(
 ) -> AppResult<Response> {
     let (_, email) = invite::invitation(&state, &token)
         .await?
-        .map_err(link_error)?;
+        .map_err(|t| link_error(&state, t))?;
     Ok(page::render(&accept_page(
         &state,
         &token,
@@ -171,7 +172,7 @@ pub async fn post_accept(
 ) -> AppResult<Response> {
     let (_, email) = invite::invitation(&state, &token)
         .await?
-        .map_err(link_error)?;
+        .map_err(|t| link_error(&state, t))?;
     let password = SecretString::from(form.password.clone());
     let result = if form.password_confirm == *password.expose_secret() {
         invite::accept_admin(&state, &token, &form.username, &password).await
@@ -189,7 +190,7 @@ pub async fn post_accept(
                 signin::for_request(Realm::Admin, admin_id, None, addr, &ua, loaded.as_ref());
             signin::start_session(&state, sign_in, "/admin").await
         }
-        Err(AcceptError::Link(token_state)) => Err(link_error(token_state)),
+        Err(AcceptError::Link(token_state)) => Err(link_error(&state, token_state)),
         Err(AcceptError::Create(CreateError::Invalid(errors))) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             page::render(&accept_page(&state, &token, email, csrf, &form, errors)),

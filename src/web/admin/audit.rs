@@ -44,7 +44,7 @@ impl AuditQuery {
     }
 
     /// The database filter, or the field that is wrong.
-    fn filter(&self, limit: i64) -> Result<Filter, BadField> {
+    fn filter(&self, limit: i64, zone: &crate::clock::Zone) -> Result<Filter, BadField> {
         let day = |field: &'static str, value: &str, end: bool| -> Result<i64, BadField> {
             let value = value.trim();
             if value.is_empty() {
@@ -60,8 +60,8 @@ impl AuditQuery {
             } else {
                 date
             };
-            // Dates are days in UTC, the zone every stored instant is in.
-            date.to_zoned(jiff::tz::TimeZone::UTC)
+            // Days are the configured zone's days, as every time on the page is shown in it.
+            date.to_zoned(zone.tz().clone())
                 .map(|z| z.timestamp().as_second())
                 .map_err(|_| bad())
         };
@@ -111,7 +111,8 @@ pub async fn get_audit(
     CsrfToken(csrf): CsrfToken,
     Query(q): Query<AuditQuery>,
 ) -> AppResult<Response> {
-    let (rows, error, status) = match q.filter(PAGE + 1) {
+    let (rows, error, status) = match q.filter(PAGE + 1, &state.settings.snapshot().values.timezone)
+    {
         Ok(filter) => (
             db::audit::search(&state.db, &filter).await?,
             None,
@@ -137,6 +138,7 @@ pub async fn get_audit(
     };
     let body = AuditPage {
         title: "Audit log",
+        zone: state.settings.snapshot().values.timezone.name().to_owned(),
         nav: Some(super::nav(&gate.current, csrf)),
         actor: AuditQuery::trimmed(&q.actor),
         action: AuditQuery::trimmed(&q.action),
@@ -149,7 +151,7 @@ pub async fn get_audit(
         events: rows
             .into_iter()
             .map(|r| AuditRowView {
-                at: crate::clock::display(r.at),
+                at: state.show_time(r.at),
                 actor: r.actor,
                 action: r.action,
                 subject: r.subject,
@@ -170,7 +172,7 @@ pub async fn get_audit_csv(
     UserAgent(ua): UserAgent,
     Query(q): Query<AuditQuery>,
 ) -> AppResult<Response> {
-    let mut filter = match q.filter(1000) {
+    let mut filter = match q.filter(1000, &state.settings.snapshot().values.timezone) {
         Ok(f) => f,
         Err(bad) => {
             return Ok((
@@ -275,21 +277,31 @@ mod tests {
     }
 
     #[test]
-    fn dates_are_whole_utc_days_and_bad_ones_name_the_field() {
+    fn dates_are_whole_days_of_the_zone_and_bad_ones_name_the_field() {
         let q = AuditQuery {
             from: "2026-11-28".into(),
             to: "2026-11-28".into(),
             ..AuditQuery::default()
         };
-        let f = q.filter(10).expect("valid dates");
+        let f = q
+            .filter(10, &crate::clock::Zone::utc())
+            .expect("valid dates");
         assert_eq!(f.from, 1_795_824_000);
         assert_eq!(f.to - f.from, 86_400);
         let bad = AuditQuery {
             to: "28/11/2026".into(),
             ..AuditQuery::default()
         };
-        let err = bad.filter(10).expect_err("invalid date");
+        let err = bad
+            .filter(10, &crate::clock::Zone::utc())
+            .expect_err("invalid date");
         assert_eq!(err.field, "to");
+        // In Tokyo (UTC+9) the day starts nine hours earlier.
+        let tokyo = crate::clock::Zone::parse("Asia/Tokyo").expect("zone");
+        assert_eq!(
+            q.filter(10, &tokyo).expect("dates").from,
+            1_795_824_000 - 9 * 3600
+        );
         assert!(err.message.contains("2026-11-28"));
     }
 }

@@ -43,7 +43,7 @@ async fn page_for(
         .map(|b| BanView {
             until: b
                 .expires_at
-                .map_or_else(|| "until lifted".into(), crate::clock::display),
+                .map_or_else(|| "until lifted".into(), |at| state.show_time(at)),
             ip: b.ip,
             reason: b.reason,
             by: b.created_by,

@@ -33,11 +33,11 @@ pub async fn get_mail(
         .await?
         .into_iter()
         .map(|m| MailRowView {
-            created: crate::clock::display(m.created_at),
+            created: state.show_time(m.created_at),
             to: m.to_addr,
             template: m.template,
             state: m.state,
-            next: crate::clock::display(m.next_attempt_at),
+            next: state.show_time(m.next_attempt_at),
             attempts: m.attempts,
             reply: m.last_reply,
         })

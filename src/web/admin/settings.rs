@@ -12,6 +12,11 @@ use std::collections::BTreeMap;
 
 fn describe(key: &str) -> (&'static str, &'static str, bool) {
     match key {
+        "timezone" => (
+            "Timezone",
+            "An IANA name such as Europe/London: every time shown and the hour of daily tasks. Times are stored in UTC whatever this says.",
+            false,
+        ),
         "proxy.header" => (
             "Client address header",
             "X-Forwarded-For, Forwarded, X-Real-IP or CF-Connecting-IP.",

@@ -53,8 +53,8 @@ async fn usable(state: &AppState, token: &str) -> AppResult<()> {
     let why = match account::setup_state(state, token).await? {
         TokenState::Valid { .. } => return Ok(()),
         TokenState::Unknown => "This setup link is not valid. Restart `portcullis serve` to print a new one (only while no admin exists), or create an admin with `portcullis admin create`.".to_owned(),
-        TokenState::Expired { at } => format!("This setup link expired at {}. Restart `portcullis serve` to print a new one.", crate::clock::display(at)),
-        TokenState::Used { at } => format!("This setup link was already used at {}. Sign in at /admin/login.", crate::clock::display(at)),
+        TokenState::Expired { at } => format!("This setup link expired at {}. Restart `portcullis serve` to print a new one.", state.show_time(at)),
+        TokenState::Used { at } => format!("This setup link was already used at {}. Sign in at /admin/login.", state.show_time(at)),
     };
     Err(AppError::Forbidden(why))
 }

@@ -223,12 +223,13 @@ pub async fn post_invite(
     }
 }
 
-fn link_error(token_state: TokenState) -> AppError {
+fn link_error(state: &AppState, token_state: TokenState) -> AppError {
     AppError::LinkInvalid {
         title: "This invitation cannot be used",
         message: crate::reset::link_problem(
             token_state,
             "the account owner (ask for a new invitation)",
+            &state.settings.snapshot().values.timezone,
         ),
         unknown: matches!(token_state, TokenState::Unknown),
     }
@@ -295,7 +296,7 @@ pub async fn get_accept(
 ) -> AppResult<Response> {
     let (_, email) = invite::user_invitation(&state, &token)
         .await?
-        .map_err(link_error)?;
+        .map_err(|t| link_error(&state, t))?;
     let (existing, signed_in) = acceptor(&state, &email, loaded.as_ref()).await?;
     Ok(accept_page(
         &token,
@@ -321,7 +322,7 @@ pub async fn post_accept(
 ) -> AppResult<Response> {
     let (_, email) = invite::user_invitation(&state, &token)
         .await?
-        .map_err(link_error)?;
+        .map_err(|t| link_error(&state, t))?;
     let (existing, signed_in) = acceptor(&state, &email, loaded.as_ref()).await?;
     if existing.is_some() && !signed_in {
         return Err(AppError::Forbidden(format!(
@@ -365,7 +366,7 @@ pub async fn post_accept(
             );
             signin::start_session(&state, sign_in, "/clientarea").await
         }
-        Err(AcceptError::Link(token_state)) => Err(link_error(token_state)),
+        Err(AcceptError::Link(token_state)) => Err(link_error(&state, token_state)),
         Err(AcceptError::Create(CreateError::Invalid(errors))) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             accept_page(

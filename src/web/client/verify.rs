@@ -38,6 +38,7 @@ pub async fn get_verify(
             message: crate::reset::link_problem(
                 token_state,
                 "your client area (sign in and choose \"Send the link again\")",
+                &state.settings.snapshot().values.timezone,
             ),
             unknown: matches!(token_state, TokenState::Unknown),
         });

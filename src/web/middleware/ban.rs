@@ -29,7 +29,7 @@ pub async fn refuse_banned(
         Ok(Some(ban)) => AppError::Banned {
             ip: addr.ip.to_string(),
             reason: ban.reason,
-            until: ban.expires_at.map(crate::clock::display),
+            until: ban.expires_at.map(|at| state.show_time(at)),
         }
         .into_response(),
         Err(e) => AppError::StorageUnavailable(e.to_string()).into_response(),

@@ -98,10 +98,3 @@ pub struct AdminTwoFactorPage {
     pub duo_status: Option<String>,
     pub redirect_uris: Vec<String>,
 }
-
-/// A date for lists, in UTC until the timezone setting lands.
-pub fn date(unix: i64) -> String {
-    jiff::Timestamp::from_second(unix)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
-}

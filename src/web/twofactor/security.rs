@@ -2,7 +2,7 @@
 //! step-up (the password, or a code from a current factor, within the last ten minutes), so a
 //! session left open on someone's desk cannot be used to swap in the attacker's phone.
 
-use super::pages::{BackupCodesPage, KeyView, SecurityPage, TotpSetupPage, date};
+use super::pages::{BackupCodesPage, KeyView, SecurityPage, TotpSetupPage};
 use super::{STEP_UP_SECONDS, Side, Signed, stepped_up};
 use crate::app::AppState;
 use crate::auth::password::Verification;
@@ -61,8 +61,10 @@ pub(super) async fn render<S: Side>(
             .map(|k| KeyView {
                 id: k.id,
                 name: k.name.clone(),
-                added: date(k.created_at),
-                last_used: k.last_used_at.map_or_else(|| "never".into(), date),
+                added: state.show_time(k.created_at),
+                last_used: k
+                    .last_used_at
+                    .map_or_else(|| "never".into(), |at| state.show_time(at)),
             })
             .collect(),
         duo_available,

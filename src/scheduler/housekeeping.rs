@@ -1,0 +1,163 @@
+//! The cleanup tasks: expired sessions, links, pending sign-ins, WebAuthn ceremonies, rate-limit
+//! entries, bans and old failed sign-ins (F09).
+//!
+//! Rows are removed in batches of [`BATCH`] through an index, yielding between batches, so a
+//! backlog of a million rows never holds the database's write lock for more than a few
+//! milliseconds at a time and sign-ins keep flowing while it is cleared. A run stops after
+//! [`TIME_BUDGET`] and leaves the rest to the next period, so it always ends inside its lease.
+
+use crate::app::AppState;
+use crate::db::housekeeping as hk;
+use std::time::{Duration, Instant};
+
+/// Rows per statement.
+pub const BATCH: i64 = 2_000;
+/// The longest one cleanup run works before handing over to the next period.
+pub const TIME_BUDGET: Duration = Duration::from_secs(240);
+/// Ended and expired rows are kept this long after they stop counting, so the "why was I signed
+/// out" message (F02) and the doctor's 24-hour counters still find them.
+pub const KEEP_SECONDS: i64 = 2 * 86_400;
+
+/// What a cleanup run removed, and whether rows were left for the next run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub rows: u64,
+    pub unfinished: bool,
+}
+
+impl Removed {
+    /// A line for the run log.
+    pub fn describe(&self, what: &str) -> String {
+        if self.unfinished {
+            format!(
+                "removed {} {what}; more remain (time budget reached), continuing next run",
+                self.rows
+            )
+        } else {
+            format!("removed {} {what}", self.rows)
+        }
+    }
+}
+
+/// Calls `step` (one bounded delete) until it removes less than a batch or the budget is spent.
+async fn drain<F, Fut>(
+    started: Instant,
+    removed: &mut Removed,
+    mut step: F,
+) -> Result<(), sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, sqlx::Error>>,
+{
+    loop {
+        if started.elapsed() > TIME_BUDGET {
+            removed.unfinished = true;
+            return Ok(());
+        }
+        let n = step().await?;
+        removed.rows += n;
+        if n < u64::try_from(BATCH).unwrap_or(u64::MAX) {
+            return Ok(());
+        }
+        // Give waiting requests the write lock between batches.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The idle limits per kind of session: `(realm, remember, idle seconds)`.
+pub fn idle_limits(state: &AppState) -> [(&'static str, i64, i64); 4] {
+    let c = &state.config.client_session;
+    let a = &state.config.admin_session;
+    [
+        ("client", 0, c.idle_seconds),
+        ("client", 1, c.remember_seconds.unwrap_or(c.idle_seconds)),
+        ("admin", 0, a.idle_seconds),
+        ("admin", 1, a.remember_seconds.unwrap_or(a.idle_seconds)),
+    ]
+}
+
+/// Removes sessions that ended, ran out their lifetime, or idled out, more than
+/// [`KEEP_SECONDS`] ago.
+///
+/// # Errors
+/// A database error; what was removed before it stays removed.
+pub async fn sessions(state: &AppState) -> Result<Removed, sqlx::Error> {
+    let started = Instant::now();
+    let now = state.clock.unix();
+    let cutoff = now - KEEP_SECONDS;
+    let db = &state.db;
+    let mut removed = Removed::default();
+    drain(started, &mut removed, || {
+        hk::ended_sessions(db, cutoff, BATCH)
+    })
+    .await?;
+    drain(started, &mut removed, || {
+        hk::lapsed_sessions(db, cutoff, BATCH)
+    })
+    .await?;
+    for (realm, remember, idle) in idle_limits(state) {
+        let idle_cutoff = cutoff - idle;
+        drain(started, &mut removed, || {
+            hk::idle_sessions(db, realm, remember, idle_cutoff, BATCH)
+        })
+        .await?;
+    }
+    Ok(removed)
+}
+
+/// Removes expired one-time links, pending sign-ins, WebAuthn ceremonies and rate-limit entries.
+///
+/// # Errors
+/// A database error; what was removed before it stays removed.
+pub async fn links(state: &AppState) -> Result<Removed, sqlx::Error> {
+    let started = Instant::now();
+    let now = state.clock.unix();
+    let db = &state.db;
+    let mut removed = Removed::default();
+    // Expired links stay a while so "this link expired at 14:05" (F10) can still be said.
+    let links_cutoff = now - KEEP_SECONDS;
+    drain(started, &mut removed, || {
+        hk::expired_links(db, links_cutoff, BATCH)
+    })
+    .await?;
+    let day = now - 86_400;
+    drain(started, &mut removed, || {
+        hk::expired_pending_signins(db, day, BATCH)
+    })
+    .await?;
+    drain(started, &mut removed, || {
+        hk::expired_ceremonies(db, now, BATCH)
+    })
+    .await?;
+    // Rate limits look back at most an hour.
+    drain(started, &mut removed, || {
+        hk::old_request_log(db, day, BATCH)
+    })
+    .await?;
+    Ok(removed)
+}
+
+/// Removes bans that ran out and failed sign-ins older than every counting window.
+///
+/// # Errors
+/// A database error; what was removed before it stays removed.
+pub async fn bans(state: &AppState) -> Result<Removed, sqlx::Error> {
+    let started = Instant::now();
+    let now = state.clock.unix();
+    let db = &state.db;
+    let settings = crate::settings::current(state).await;
+    let window = settings
+        .values
+        .admin_bans
+        .window_seconds
+        .max(settings.values.client_bans.window_seconds);
+    let mut removed = Removed::default();
+    drain(started, &mut removed, || hk::expired_bans(db, now, BATCH)).await?;
+    // A day beyond the longest window: the doctor and the bans page count the last 24 hours.
+    let failures_cutoff = now - window.max(86_400) - 86_400;
+    drain(started, &mut removed, || {
+        hk::old_login_failures(db, failures_cutoff, BATCH)
+    })
+    .await?;
+    Ok(removed)
+}
