@@ -179,12 +179,6 @@ pub fn local_view(at: Timestamp) -> LocalView {
     }
 }
 
-/// The wall clock, for comparing with another machine's clock (the database server's). Every
-/// other reader of the time goes through a [`Clock`].
-pub fn wall_now() -> Timestamp {
-    Timestamp::now()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,11 +73,12 @@ pub async fn idle_sessions<'e>(
 }
 
 /// How many sessions match the three conditions above with the given cutoffs, and the oldest
-/// moment one of them ended. `idle` holds `(realm, remember, cutoff)` per kind of session.
+/// moment one of them ended. `idle` holds `(realm, remember, cutoff, idle seconds)` per kind of
+/// session.
 pub async fn stale_sessions(
     pool: &super::Pool,
     ended_cutoff: i64,
-    idle: &[(&str, i64, i64)],
+    idle: &[(&str, i64, i64, i64)],
 ) -> Result<(i64, Option<i64>), sqlx::Error> {
     let (mut count, mut oldest): (i64, Option<i64>) = sqlx::query_as(
         "SELECT COUNT(*), MIN(CASE WHEN ended_at IS NOT NULL THEN ended_at ELSE expires_at END) \
@@ -86,7 +87,7 @@ pub async fn stale_sessions(
     .bind(ended_cutoff)
     .fetch_one(pool)
     .await?;
-    for (realm, remember, cutoff) in idle {
+    for (realm, remember, cutoff, idle_seconds) in idle {
         // Sessions already counted above (lifetime over) are left out here.
         let (n, first): (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*), MIN(last_seen_at) FROM sessions WHERE last_seen_at < $1 \
@@ -99,6 +100,8 @@ pub async fn stale_sessions(
         .fetch_one(pool)
         .await?;
         count += n;
+        // An idle session ended when its idle time ran out after it was last seen.
+        let first = first.map(|seen| seen + idle_seconds);
         oldest = match (oldest, first) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -19,9 +19,9 @@ pub async fn session_gc(state: &AppState) -> CheckResult {
     let now = state.clock.unix();
     let interval = state.config.cleanup_interval_seconds;
     let cutoff = now - KEEP_SECONDS - 2 * interval;
-    let idle: Vec<(&str, i64, i64)> = housekeeping::idle_limits(state)
+    let idle: Vec<(&str, i64, i64, i64)> = housekeeping::idle_limits(state)
         .into_iter()
-        .map(|(realm, remember, idle)| (realm, remember, cutoff - idle))
+        .map(|(realm, remember, idle)| (realm, remember, cutoff - idle, idle))
         .collect();
     let (count, oldest) = match db::housekeeping::stale_sessions(&state.db, cutoff, &idle).await {
         Ok(found) => found,

@@ -167,13 +167,16 @@ pub async fn zone(state: &AppState) -> CheckResult {
     }
     match crate::db::scheduler::database_now(&state.db).await {
         Ok(db_now) => {
-            let skew = db_now - crate::clock::wall_now().as_second();
-            details.push(format!("database clock minus this host's clock: {skew} s"));
+            // Against the clock every instant Portcullis stores comes from.
+            let skew = db_now - state.clock.unix();
+            details.push(format!(
+                "database clock minus this process's clock: {skew} s"
+            ));
             if skew.abs() > MAX_SKEW_SECONDS {
                 return CheckResult::problem(
                     ID,
                     Severity::Warning,
-                    format!("The database server's clock is {skew} seconds off this host's."),
+                    format!("The database server's clock is {skew} seconds off this process's."),
                     "One of the machines does not synchronise its clock. Portcullis takes every instant from the application host, so sessions are unaffected, but nodes whose clocks differ disagree on expiries.",
                     "Run NTP (chrony or systemd-timesyncd) on every host, then check again.",
                 )
@@ -199,7 +202,7 @@ pub async fn zone(state: &AppState) -> CheckResult {
     CheckResult::ok(
         ID,
         format!(
-            "Every process uses {} ({} now), and the database's clock agrees.",
+            "All processes use {} ({} now), and the database's clock agrees.",
             zone.name(),
             offset_text(zone.offset_seconds(now))
         ),

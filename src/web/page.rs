@@ -298,6 +298,42 @@ pub struct AuditRowView {
 }
 
 #[derive(Template)]
+#[template(path = "scheduler.html")]
+pub struct SchedulerPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub zone: String,
+    /// Whether this web server runs the scheduler itself.
+    pub enabled: bool,
+    pub tasks: Vec<TaskView>,
+    pub runs: Vec<RunView>,
+}
+
+/// One scheduled task as shown.
+pub struct TaskView {
+    pub name: &'static str,
+    pub what: &'static str,
+    pub schedule: String,
+    pub last: String,
+    pub result: String,
+    pub ok: bool,
+    /// The process holding it now, if any.
+    pub running: Option<String>,
+}
+
+/// One scheduler run as shown.
+pub struct RunView {
+    pub started: String,
+    pub process: String,
+    pub node: String,
+    pub zone: String,
+    pub local: String,
+    pub finished: bool,
+    pub failures: i64,
+    pub tasks: Vec<String>,
+}
+
+#[derive(Template)]
 #[template(path = "email_change.html")]
 pub struct EmailChangePage {
     pub title: &'static str,

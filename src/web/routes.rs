@@ -75,6 +75,7 @@ fn table() -> Router<AppState> {
         .route("/admin/health", get(admin::health::get_health))                                              // RequirePermission<ViewSystemHealth>
         .route("/admin/health/fix", post(admin::health::post_fix))                                           // RequirePermission<ConfigureGeneralSettings>
         .route("/admin/proxy", get(admin::proxy::get_proxy))                                                 // RequirePermission<ViewSystemHealth>
+        .route("/admin/scheduler", get(admin::scheduler::get_scheduler))                                     // RequirePermission<ViewSystemHealth>
         .route("/admin/settings", get(admin::settings::get_settings).post(admin::settings::post_settings))   // RequirePermission<ConfigureGeneralSettings>
         .route("/admin/bans", get(admin::bans::get_bans).post(admin::bans::post_ban))                        // View/ManageBannedIps
         .route("/admin/admins", get(admin::admins::get_admins))                                              // RequirePermission<ManageAdmins>

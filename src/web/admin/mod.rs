@@ -12,6 +12,7 @@ pub mod mail;
 pub mod password;
 pub mod proxy;
 pub mod roles;
+pub mod scheduler;
 pub mod sessions;
 pub mod settings;
 pub mod setup;

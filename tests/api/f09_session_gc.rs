@@ -1,0 +1,149 @@
+//! F09, sessions are not removed: with the scheduler stopped, expired sessions pile up; the
+//! doctor's `session.gc` finds them (count, oldest, last cleanup), the cleanup removes them in
+//! batches without touching live sessions or recently ended ones, and the check passes after.
+
+use crate::helpers::*;
+use portcullis::scheduler::{Process, housekeeping, run_due};
+
+/// Stores `n` client sessions last seen at `seen`, shaped as sign-ins store them.
+async fn stored_sessions(app: &TestApp, n: i64, seen: i64) {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, realm, subject_id, ip, user_agent, remember, created_at, last_seen_at, expires_at) \
+         WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $1) \
+         SELECT 'bulk-' || $2 || '-' || i, 'client', 1, '203.0.113.7', 'Mozilla/5.0', 0, $2, $2, $2 + 86400 FROM k",
+    )
+    .bind(n)
+    .bind(seen)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+}
+
+async fn count_sessions(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn f09_expired_sessions_left_by_a_stopped_scheduler_are_detected_and_removed_in_batches() {
+    let app = spawn_app().await;
+    let user = app.create_user("ada@example.com").await;
+    // Real sign-ins that are then abandoned, plus many more like them.
+    for _ in 0..3 {
+        let r = app.client_login_via(&user, PASSWORD, &[]).await;
+        assert_eq!(r.status(), 303);
+    }
+    let start = app.state.clock.unix();
+    let bulk = 2 * housekeeping::BATCH + 500;
+    stored_sessions(&app, bulk, start).await;
+    assert_eq!(app.doctor_check("session.gc").await.severity.as_str(), "ok");
+
+    // Three days pass with no scheduler running.
+    app.clock.advance(3 * 86_400);
+    let found = app.doctor_check("session.gc").await;
+    assert_eq!(found.severity.as_str(), "error", "{found:?}");
+    assert!(found.fixable);
+    let total = bulk + 3;
+    assert!(
+        found
+            .summary
+            .starts_with(&format!("{total} expired session(s)")),
+        "{}",
+        found.summary
+    );
+    assert!(
+        found.summary.contains("The oldest ended at 2026-11-28"),
+        "{}",
+        found.summary
+    );
+    assert!(found.summary.contains("never run"), "{}", found.summary);
+    assert!(
+        found
+            .next_step
+            .contains("portcullis doctor --fix session.gc")
+    );
+
+    // A live session signed in now, and one ended now, must survive the cleanup.
+    let live = new_client();
+    let r = app.client_login_with(&live, &user.email, PASSWORD).await;
+    live.get(app.url(&location(&r))).send().await.unwrap();
+    let ended = new_client();
+    let r = app.client_login_with(&ended, &user.email, PASSWORD).await;
+    ended.get(app.url(&location(&r))).send().await.unwrap();
+    let (_, csrf) = app.form_page(&ended, "/clientarea").await;
+    app.post_form(&ended, "/logout", &[("csrf_token", &csrf)])
+        .await;
+
+    let report = run_due(&app.state, Process::Serve).await.unwrap();
+    let cleanup = report
+        .tasks
+        .iter()
+        .find(|t| t.task == "sessions.cleanup")
+        .unwrap();
+    assert!(cleanup.ok);
+    // More than two batches' worth: the batches continue until the backlog is gone.
+    assert_eq!(cleanup.detail, format!("removed {total} session(s)"));
+    assert_eq!(count_sessions(&app).await, 2);
+    let r = live.get(app.url("/clientarea")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the live session is untouched");
+
+    let after = app.doctor_check("session.gc").await;
+    assert_eq!(after.severity.as_str(), "ok", "{after:?}");
+    assert!(
+        after.summary.contains("Session cleanup last ran at"),
+        "{}",
+        after.summary
+    );
+}
+
+#[tokio::test]
+async fn f09_a_backlog_while_cleanup_runs_is_a_warning_and_the_fix_clears_it() {
+    let app = spawn_app().await;
+    let admin = app.create_admin("root").await;
+    run_due(&app.state, Process::Serve).await.unwrap();
+    // Rows the last run did not get to (older than anything the run saw).
+    stored_sessions(&app, 50, app.state.clock.unix() - 10 * 86_400).await;
+    let behind = app.doctor_check("session.gc").await;
+    assert_eq!(behind.severity.as_str(), "warning", "{behind:?}");
+    assert!(behind.fixable);
+
+    // The System Health fix button runs the cleanup now, and says so.
+    app.admin_login(&admin).await;
+    let (_, csrf) = app.form_page(&app.client, "/admin/health").await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/health/fix",
+            &[("id", "session.gc"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.doctor_check("session.gc").await.severity.as_str(), "ok");
+    let audited: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'doctor.fix' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(audited, "session.gc: removed 50 expired session(s)");
+}
+
+#[tokio::test]
+async fn f09_the_cli_fix_removes_them_from_another_process() {
+    let app = spawn_app().await;
+    app.use_real_time();
+    stored_sessions(&app, 20, app.state.clock.unix() - 10 * 86_400).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["doctor", "--fix", "session.gc"])
+        .env_remove("PORTCULLIS_CONFIG")
+        .env("PORTCULLIS__DATA_DIR", app.dir.path())
+        .env("RUST_LOG", "warn")
+        .current_dir(app.dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Removed 20 expired session(s)."), "{text}");
+    assert_eq!(count_sessions(&app).await, 0);
+}

@@ -1,0 +1,250 @@
+//! The scheduler: each task once per period with two schedulers at once (in-process and as two
+//! real `portcullis cron` processes), lease take-over after a crash, the pause after a failure,
+//! the cron.heartbeat thresholds, `portcullis cron` output, and the admin page.
+
+use crate::helpers::*;
+use portcullis::app::AppState;
+use portcullis::scheduler::{Process, run_due};
+use std::collections::BTreeMap;
+use std::process::Command;
+
+async fn runs_per_task(state: &AppState) -> BTreeMap<String, i64> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT task, COUNT(*) FROM scheduler_task_runs GROUP BY task")
+            .fetch_all(&state.db)
+            .await
+            .unwrap();
+    rows.into_iter().collect()
+}
+
+/// A second node: its own pool and caches on the same database.
+async fn second_node(app: &TestApp) -> AppState {
+    AppState::open((*app.state.config).clone(), app.clock.clone(), false)
+        .await
+        .unwrap()
+}
+
+fn quiet(c: &mut portcullis::config::RawConfig) {
+    // No network in tests: the Cloudflare refresh is off unless a test points it at a fake.
+    c.proxy.cloudflare_refresh_hours = 0;
+}
+
+#[tokio::test]
+async fn two_schedulers_started_together_run_each_task_once_per_period() {
+    let app = spawn_with(quiet).await;
+    let other = second_node(&app).await;
+    let (a, b) = tokio::join!(
+        run_due(&app.state, Process::Serve),
+        run_due(&other, Process::Serve)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let ran = a.tasks.len() + b.tasks.len();
+    // sessions, links and bans cleanup, audit retention, run history (mail is serve's own sender).
+    assert_eq!(ran, 5, "a: {a:?}\nb: {b:?}");
+    assert!(runs_per_task(&app.state).await.values().all(|n| *n == 1));
+
+    // Nothing is due again within the period, whoever asks.
+    let again = run_due(&other, Process::Serve).await.unwrap();
+    assert!(again.tasks.is_empty(), "{again:?}");
+    assert!(again.run_id.is_none(), "an idle tick writes no record");
+
+    // Next cleanup period: the three cleanups run once more, the daily tasks do not.
+    app.clock.advance(300);
+    let (a, b) = tokio::join!(
+        run_due(&app.state, Process::Serve),
+        run_due(&other, Process::Serve)
+    );
+    let names: Vec<&str> = a
+        .unwrap()
+        .tasks
+        .iter()
+        .chain(b.unwrap().tasks.iter())
+        .map(|t| t.task)
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        ["bans.cleanup", "links.cleanup", "sessions.cleanup"]
+    );
+    let counts = runs_per_task(&app.state).await;
+    assert_eq!(counts["sessions.cleanup"], 2);
+    assert_eq!(counts["audit.retention"], 1);
+}
+
+#[tokio::test]
+async fn two_cron_processes_at_once_run_each_task_once() {
+    let app = spawn_with(quiet).await;
+    app.use_real_time();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .arg("cron")
+            .env_remove("PORTCULLIS_CONFIG")
+            .env("PORTCULLIS__DATA_DIR", app.dir.path())
+            .env("PORTCULLIS__PROXY__CLOUDFLARE_REFRESH_HOURS", "0")
+            .env("PORTCULLIS__MAIL__TRANSPORT", "file")
+            .env("RUST_LOG", "warn")
+            .current_dir(app.dir.path())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let (first, second) = (
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    );
+    assert!(first.status.success() && second.status.success());
+    let counts = runs_per_task(&app.state).await;
+    // The three cleanups, mail sending, and the two daily tasks: once each.
+    assert_eq!(counts.len(), 6, "{counts:?}");
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    let cron_runs: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM scheduler_runs WHERE process = 'cron'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(cron_runs, 2, "every cron invocation is recorded");
+}
+
+#[tokio::test]
+async fn a_crashed_holder_loses_its_lease_when_the_lease_runs_out() {
+    let app = spawn_with(quiet).await;
+    // A process took the lease and died without releasing it.
+    sqlx::query(
+        "INSERT INTO scheduler_tasks (task, lease_holder, lease_until) VALUES ('sessions.cleanup', 'dead-host:4242', $1)",
+    )
+    .bind(app.state.clock.unix() + 600)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let report = run_due(&app.state, Process::Serve).await.unwrap();
+    assert_eq!(report.held_elsewhere, ["sessions.cleanup"]);
+    assert!(report.tasks.iter().all(|t| t.task != "sessions.cleanup"));
+    app.clock.advance(601);
+    let report = run_due(&app.state, Process::Serve).await.unwrap();
+    assert!(
+        report
+            .tasks
+            .iter()
+            .any(|t| t.task == "sessions.cleanup" && t.ok)
+    );
+}
+
+#[tokio::test]
+async fn a_failing_task_waits_before_it_is_tried_again() {
+    // Cloudflare's list URL points at a port nobody listens on.
+    let app = spawn_with(|c| {
+        c.proxy.cloudflare_refresh_hours = 24;
+        c.proxy.cloudflare_url = "http://127.0.0.1:9".into();
+    })
+    .await;
+    let first = run_due(&app.state, Process::Serve).await.unwrap();
+    let failed = first
+        .tasks
+        .iter()
+        .find(|t| t.task == "cloudflare.refresh")
+        .expect("the refresh ran");
+    assert!(!failed.ok);
+    assert!(failed.detail.contains("127.0.0.1:9"), "{}", failed.detail);
+    assert!(!first.ok());
+    app.clock.advance(60);
+    let tick = run_due(&app.state, Process::Serve).await.unwrap();
+    assert!(
+        tick.tasks.iter().all(|t| t.task != "cloudflare.refresh"),
+        "not retried on the next tick"
+    );
+    app.clock.advance(900);
+    let later = run_due(&app.state, Process::Serve).await.unwrap();
+    assert!(later.tasks.iter().any(|t| t.task == "cloudflare.refresh"));
+}
+
+#[tokio::test]
+async fn cron_heartbeat_is_error_when_never_run_ok_after_a_run_then_warning_then_error() {
+    let app = spawn_with(quiet).await;
+    let never = app.doctor_check("cron.heartbeat").await;
+    assert_eq!(never.severity.as_str(), "error");
+    assert!(never.summary.contains("never run"), "{}", never.summary);
+    assert!(
+        never.next_step.contains("portcullis"),
+        "{}",
+        never.next_step
+    );
+
+    run_due(&app.state, Process::Serve).await.unwrap();
+    let fresh = app.doctor_check("cron.heartbeat").await;
+    assert_eq!(fresh.severity.as_str(), "ok", "{fresh:?}");
+
+    // Two hours and a minute without a run.
+    app.clock.advance(121 * 60);
+    let quiet_check = app.doctor_check("cron.heartbeat").await;
+    assert_eq!(quiet_check.severity.as_str(), "warning", "{quiet_check:?}");
+    assert!(
+        quiet_check.summary.contains("121 minutes"),
+        "{}",
+        quiet_check.summary
+    );
+
+    // More than a (long) day: the daily tasks are overdue.
+    app.clock.advance(24 * 3600);
+    let stopped = app.doctor_check("cron.heartbeat").await;
+    assert_eq!(stopped.severity.as_str(), "error", "{stopped:?}");
+    assert!(
+        stopped.summary.contains("audit.retention last completed"),
+        "{}",
+        stopped.summary
+    );
+
+    // A run brings it back.
+    run_due(&app.state, Process::Serve).await.unwrap();
+    assert_eq!(
+        app.doctor_check("cron.heartbeat").await.severity.as_str(),
+        "ok"
+    );
+}
+
+#[tokio::test]
+async fn portcullis_cron_prints_each_task_and_the_admin_page_lists_runs() {
+    let app = spawn_with(quiet).await;
+    app.use_real_time();
+    let cron = || {
+        Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .arg("cron")
+            .env_remove("PORTCULLIS_CONFIG")
+            .env("PORTCULLIS__DATA_DIR", app.dir.path())
+            .env("PORTCULLIS__PROXY__CLOUDFLARE_REFRESH_HOURS", "0")
+            .env("PORTCULLIS__MAIL__TRANSPORT", "file")
+            .env("TZ", "America/New_York")
+            .env("RUST_LOG", "warn")
+            .current_dir(app.dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = cron();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    for task in [
+        "sessions.cleanup",
+        "links.cleanup",
+        "bans.cleanup",
+        "audit.retention",
+    ] {
+        assert!(text.contains(task), "{text}");
+    }
+    assert!(text.contains("removed 0 session(s)"), "{text}");
+    let again = cron();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("Nothing was due."));
+
+    let admin = app.create_admin("root").await;
+    app.admin_login(&admin).await;
+    let html = app.get("/admin/scheduler").await.text().await.unwrap();
+    assert!(html.contains("sessions.cleanup"));
+    assert!(
+        html.contains("America/New_York"),
+        "the cron process's own zone is shown"
+    );
+    assert!(
+        html.contains("nothing was due"),
+        "the idle cron run is listed"
+    );
+    assert!(html.contains("daily from 03:00 UTC"), "{html}");
+}
