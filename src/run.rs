@@ -351,7 +351,7 @@ async fn doctor_command(config: Config, json: bool, fix: Option<&str>) -> ExitCo
 
 fn print_report(results: &[CheckResult], json: bool) {
     if json {
-        println!("{}", serde_json::json!({ "checks": results }));
+        println!("{}", doctor::json_report(results));
         return;
     }
     for r in results {

@@ -4,9 +4,11 @@
 //! [`run_all`]. Checks read only the configuration and the database (never in-memory state of a
 //! server), so the doctor run as a separate process sees what the server saw. Each check lives
 //! in the file of its area and returns a [`CheckResult`]; a check that cannot run reports an
-//! error result rather than aborting the others.
+//! error result rather than aborting the others. [`json_report`] is the one JSON shape, printed
+//! by the CLI and served by System Health; [`Area`] groups checks for both.
 
 mod accounts;
+mod area;
 mod config_sources;
 mod csrf;
 mod mail;
@@ -17,6 +19,8 @@ mod storage;
 mod system_url;
 mod time;
 mod two_factor;
+
+pub use area::{Area, AreaGroup, group};
 
 use crate::app::AppState;
 use serde::Serialize;
@@ -185,4 +189,37 @@ pub async fn fix(state: &AppState, id: &str, actor: &str, from: &str) -> Result<
             .map_err(|e| FixError::Failed(id.to_owned(), e.to_string())),
         _ => Err(FixError::NotFixable(id.to_owned())),
     }
+}
+
+impl CheckResult {
+    /// What this check's fix button says: what the fix does, in a few words, because "Apply
+    /// settings now" on every check leaves the admin guessing what will change.
+    pub fn fix_label(&self) -> &'static str {
+        match self.id {
+            "proxy.cloudflare" => "Trust Cloudflare's ranges now",
+            "session.gc" => "Remove expired sessions now",
+            _ => "Apply the fix",
+        }
+    }
+}
+
+/// One check in the JSON report: every field of [`CheckResult`] unchanged, plus its area.
+#[derive(Serialize)]
+struct Reported<'a> {
+    #[serde(flatten)]
+    check: &'a CheckResult,
+    area: Area,
+}
+
+/// The JSON report, `{"checks": [...]}`: `portcullis doctor --json` prints it and System Health
+/// serves it to JSON callers, so scripts get the same answer from either.
+pub fn json_report(results: &[CheckResult]) -> serde_json::Value {
+    let checks: Vec<Reported<'_>> = results
+        .iter()
+        .map(|check| Reported {
+            check,
+            area: check.area(),
+        })
+        .collect();
+    serde_json::json!({ "checks": checks })
 }

@@ -143,7 +143,14 @@ pub struct HealthPage {
     pub notice: Option<String>,
     pub csrf: String,
     pub overall: &'static str,
-    pub checks: Vec<crate::doctor::CheckResult>,
+    /// How many checks are ok, warnings and errors.
+    pub ok: usize,
+    pub warnings: usize,
+    pub errors: usize,
+    pub areas: Vec<crate::doctor::AreaGroup>,
+    /// Whether the admin may apply fixes (`configure_general_settings`); without it the page
+    /// says who can rather than offering a button that ends on Access Denied.
+    pub can_fix: bool,
 }
 
 #[derive(Template)]

@@ -21,7 +21,7 @@ async fn system_health_needs_an_admin_and_lists_every_check() {
         "csrf.failures",
     ] {
         assert!(
-            body.contains(&format!("</span> {id}</h2>")),
+            body.contains(&format!("</span> {id}</h3>")),
             "{id} missing from the page"
         );
     }

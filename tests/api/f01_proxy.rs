@@ -68,7 +68,7 @@ async fn hostile_forwarding_headers_resolve_to_something_sane_and_are_reported()
     );
 }
 
-async fn behind_unconfigured_cloudflare() -> TestApp {
+pub(crate) async fn behind_unconfigured_cloudflare() -> TestApp {
     // Cloudflare's list is served by a local stand-in that says loopback is Cloudflare, so the
     // test's own connections arrive "from Cloudflare"; loopback is deliberately not trusted.
     let url = fake_cloudflare("127.0.0.0/8\n", "::1/128\n").await;
@@ -118,7 +118,7 @@ async fn f01_cloudflare_traffic_with_untrusted_ranges_fails_the_doctor_and_the_b
 
     app.admin_login(&admin).await;
     let health = app.get("/admin/health").await.text().await.unwrap();
-    assert!(health.contains("Apply settings now"));
+    assert!(health.contains("ranges now</button>"));
     let r = app
         .post_form(
             &app.client,

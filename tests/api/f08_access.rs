@@ -53,7 +53,7 @@ fn admin_routes() -> Vec<(&'static str, String)> {
     routes
 }
 
-async fn admin_with_role(
+pub(crate) async fn admin_with_role(
     app: &TestApp,
     username: &str,
     role: &str,

@@ -12,6 +12,7 @@ mod bans;
 mod cli;
 mod doctor;
 mod doctor_accounts;
+mod doctor_states;
 mod duo_protocol;
 mod f01_proxy;
 mod f02_logouts;

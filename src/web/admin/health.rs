@@ -1,14 +1,18 @@
-//! `GET /admin/health`: System Health, the doctor's checks in the browser, and
+//! `GET /admin/health`: System Health, the doctor's checks grouped by area in the browser, or
+//! for JSON callers exactly the report `portcullis doctor --json` prints; and
 //! `POST /admin/health/fix`: a check's one-step fix (audit-logged).
 
 use crate::app::AppState;
-use crate::doctor;
+use crate::auth::permission::Permission;
+use crate::doctor::{self, Severity};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{
     ConfigureGeneralSettings, CsrfToken, Form, Peer, RequirePermission, ViewSystemHealth,
 };
+use crate::web::middleware::negotiate::wants_json;
 use crate::web::page::{self, HealthPage};
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// `?fixed=ID` after a fix was applied.
@@ -17,25 +21,43 @@ pub struct HealthQuery {
     fixed: Option<String>,
 }
 
-/// Runs every check and shows the results.
+/// Runs every check and shows the results by area, or returns the CLI's JSON report.
 pub async fn get_health(
     State(state): State<AppState>,
     gate: RequirePermission<ViewSystemHealth>,
     CsrfToken(csrf): CsrfToken,
     Query(query): Query<HealthQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let checks = doctor::run_all(&state).await;
+    if wants_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
+        return axum::Json(doctor::json_report(&checks)).into_response();
+    }
     let notice = query
         .fixed
         .filter(|id| checks.iter().any(|c| c.id == id))
         .map(|id| format!("Applied the fix for {id}. The check below shows the result."));
+    let count = |s: Severity| checks.iter().filter(|c| c.severity == s).count();
+    let (ok, warnings, errors) = (
+        count(Severity::Ok),
+        count(Severity::Warning),
+        count(Severity::Error),
+    );
+    let overall = doctor::overall(&checks).as_str();
     page::render(&HealthPage {
         title: "System Health",
         nav: Some(super::nav(&gate.current, csrf.clone())),
         notice,
         csrf,
-        overall: doctor::overall(&checks).as_str(),
-        checks,
+        overall,
+        ok,
+        warnings,
+        errors,
+        areas: doctor::group(checks),
+        can_fix: gate
+            .current
+            .permissions
+            .contains(Permission::ConfigureGeneralSettings),
     })
 }
 
