@@ -145,6 +145,7 @@ pub struct HealthPage {
     pub overall: &'static str,
     /// How many checks are ok, warnings and errors.
     pub ok: usize,
+    pub info: usize,
     pub warnings: usize,
     pub errors: usize,
     pub areas: Vec<crate::doctor::AreaGroup>,

@@ -38,8 +38,9 @@ pub async fn get_health(
         .filter(|id| checks.iter().any(|c| c.id == id))
         .map(|id| format!("Applied the fix for {id}. The check below shows the result."));
     let count = |s: Severity| checks.iter().filter(|c| c.severity == s).count();
-    let (ok, warnings, errors) = (
+    let (ok, info, warnings, errors) = (
         count(Severity::Ok),
+        count(Severity::Info),
         count(Severity::Warning),
         count(Severity::Error),
     );
@@ -51,6 +52,7 @@ pub async fn get_health(
         csrf,
         overall,
         ok,
+        info,
         warnings,
         errors,
         areas: doctor::group(checks),
