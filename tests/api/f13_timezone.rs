@@ -271,3 +271,29 @@ async fn f13_a_zone_that_does_not_exist_is_refused_at_start_and_on_the_settings_
     assert!(html.contains("id=\"timezone-error\""), "{html}");
     assert!(html.contains("Europe/London"));
 }
+
+#[tokio::test]
+async fn f13_a_stored_zone_this_host_does_not_know_is_an_error_and_utc_is_used() {
+    let app = spawn_with(london).await;
+    // Stored by a node whose tz database knows a zone this one does not (or by hand).
+    sqlx::query(
+        "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ('timezone', 'America/Ciudad_Juarez_Old', $1, 'admin:root')",
+    )
+    .bind(app.state.clock.unix())
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let check = app.doctor_check("time.zone").await;
+    assert_eq!(check.severity.as_str(), "error", "{check:?}");
+    assert!(
+        check.summary.contains("Europe/London is used instead"),
+        "the boot value stays in force: {}",
+        check.summary
+    );
+    assert!(
+        check.cause.contains("America/Ciudad_Juarez_Old"),
+        "{}",
+        check.cause
+    );
+    assert!(check.next_step.contains("/admin/settings"));
+}
