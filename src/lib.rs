@@ -18,6 +18,7 @@
 //! - [`twofactor`]: TOTP, backup codes, WebAuthn, Duo, pending sign-ins; [`sealing`]: secrets at rest.
 //! - [`audit`]: audit retention (the events themselves are written through `db::audit`).
 //! - [`scheduler`]: scheduled tasks (housekeeping, daily tasks), leases and run records.
+//! - [`license`]: the licensing server (products, licences, verify decisions, signing keys).
 //! - [`doctor`]: diagnostic checks.
 //! - [`web`]: HTTP only.
 //! - [`cli`], [`run`]: the command line.
@@ -35,6 +36,7 @@ pub mod db;
 pub mod doctor;
 pub mod event;
 pub mod invite;
+pub mod license;
 pub mod mail;
 pub mod net;
 pub mod proxy;

@@ -180,13 +180,14 @@ pub const FULL_ADMINISTRATOR: i64 = 1;
 
 /// Pages that land an admin after sign-in, in order of preference; the first one the role
 /// grants is where `/admin` sends them.
-pub const LANDING: [(Permission, &str); 6] = [
+pub const LANDING: [(Permission, &str); 7] = [
     (Permission::MainHomepage, "/admin"),
     (Permission::ListClients, "/admin/clients"),
     (Permission::ViewSystemHealth, "/admin/health"),
     (Permission::ViewBannedIps, "/admin/bans"),
     (Permission::ViewMailLog, "/admin/mail"),
     (Permission::ViewAuditLog, "/admin/audit"),
+    (Permission::ManageLicenses, "/admin/licenses"),
 ];
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod client;
 pub mod counter;
 pub mod housekeeping;
 pub mod key;
+pub mod license;
 pub mod mail;
 pub mod one_time_token;
 pub mod role;

@@ -270,7 +270,8 @@ permission_markers!(
     ConfigureGeneralSettings,
     ConfigureTwoFactor,
     ViewBannedIps,
-    ManageBannedIps
+    ManageBannedIps,
+    ManageLicenses
 );
 
 /// A signed-in admin whose role grants `P`.

@@ -4,6 +4,7 @@
 //! them to status codes and pages.
 
 pub mod admin;
+pub mod api;
 pub mod client;
 pub mod cookie;
 pub mod error;

@@ -341,6 +341,78 @@ pub struct RunView {
     pub tasks: Vec<String>,
 }
 
+/// One licence in a list.
+pub struct LicenseRowView {
+    pub id: i64,
+    pub product: String,
+    pub client_id: i64,
+    pub hint: String,
+    pub status: String,
+    pub expires: Option<String>,
+    pub domains: String,
+    pub ips: String,
+    pub directories: String,
+    pub reissues: i64,
+    pub last_check: String,
+}
+
+/// One check in a licence's access log.
+pub struct LicenseCheckView {
+    pub at: String,
+    pub remote_ip: String,
+    pub identity: String,
+    pub version: String,
+    pub verdict: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_licenses.html")]
+pub struct LicensesPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub products: Vec<crate::db::license::Product>,
+    pub licenses: Vec<LicenseRowView>,
+    /// Signing keys: id, public key, state.
+    pub keys: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_license.html")]
+pub struct LicensePage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub key: String,
+    pub stored_status: String,
+    pub expires_input: String,
+    pub max_reissues: i64,
+    pub row: LicenseRowView,
+    pub checks: Vec<LicenseCheckView>,
+}
+
+/// One licence as its owner sees it.
+pub struct ClientLicenseView {
+    pub row: LicenseRowView,
+    pub key: String,
+    pub reissues_left: i64,
+}
+
+#[derive(Template)]
+#[template(path = "account_licenses.html")]
+pub struct ClientLicensesPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub licenses: Vec<ClientLicenseView>,
+}
+
 #[derive(Template)]
 #[template(path = "email_change.html")]
 pub struct EmailChangePage {

@@ -26,6 +26,9 @@ fn table() -> Router<AppState> {
         .route("/healthz", get(system::get_healthz))                                                         // none
         .route("/static/portcullis.css", get(system::get_stylesheet))                                        // none
         .route("/static/webauthn.js", get(system::get_webauthn_script))                                      // none
+        // Machine API (JSON, no session, no CSRF token; see web::api)
+        .route("/api/license/v1/verify", post(crate::web::api::license::post_verify))                    // none (rate-limited per key and address)
+        .route("/api/license/v1/keys", get(crate::web::api::license::get_keys))                            // none (public keys)
         // Client area
         .route("/login", get(client::login::get_login).post(client::login::post_login))                      // none (pre-session form)
         .route("/logout", post(client::login::post_logout))                                                  // CSRF only
@@ -47,6 +50,8 @@ fn table() -> Router<AppState> {
         .route("/account/switch", get(client::account::get_switch).post(client::account::post_switch))       // CurrentClient (membership checked)
         .route("/account/users/{user_id}/permissions", post(client::users::post_member_permissions))          // CurrentClient (owner of the active account)
         .route("/account/users/{user_id}/remove", post(client::users::post_member_remove))                    // CurrentClient (owner of the active account)
+        .route("/account/licenses", get(client::licenses::get_licenses))                                     // CurrentClient + account permission products
+        .route("/account/licenses/{license_id}/reissue", post(client::licenses::post_reissue))               // CurrentClient + account permission products (own account's licence)
         .route("/account/impersonation/end", post(client::account::post_end_impersonation))                  // CurrentClient (impersonated session)
         .route("/login/2fa", get(tf::challenge::get_challenge::<C>).post(tf::challenge::post_challenge::<C>)) // pending sign-in
         .route("/login/2fa/cancel", post(tf::challenge::post_cancel::<C>))                                  // pending sign-in
@@ -89,6 +94,11 @@ fn table() -> Router<AppState> {
         .route("/admin/roles", get(admin::roles::get_roles).post(admin::roles::post_create))                   // RequirePermission<ManageRoles>
         .route("/admin/roles/{id}", get(admin::roles::get_role).post(admin::roles::post_role))                 // RequirePermission<ManageRoles>
         .route("/admin/roles/{id}/delete", post(admin::roles::post_delete))                                    // RequirePermission<ManageRoles>
+        .route("/admin/licenses", get(admin::licenses::get_licenses).post(admin::licenses::post_issue))        // RequirePermission<ManageLicenses>
+        .route("/admin/licenses/products", post(admin::licenses::post_product))                            // RequirePermission<ManageLicenses>
+        .route("/admin/licenses/keys/rotate", post(admin::licenses::post_rotate))                          // RequirePermission<ManageLicenses>
+        .route("/admin/licenses/{id}", get(admin::licenses::get_license).post(admin::licenses::post_license)) // RequirePermission<ManageLicenses>
+        .route("/admin/licenses/{id}/reissue", post(admin::licenses::post_reissue))                        // RequirePermission<ManageLicenses>
         .route("/admin/mail", get(admin::mail::get_mail))                                                    // RequirePermission<ViewMailLog>
         .route("/admin/audit", get(admin::audit::get_audit))                                                // RequirePermission<ViewAuditLog>
         .route("/admin/audit.csv", get(admin::audit::get_audit_csv))                                        // RequirePermission<ViewAuditLog>

@@ -46,6 +46,9 @@ struct World {
     carol: i64,
     a: i64,
     b: i64,
+    /// A licence of account B, and its key.
+    b_license: i64,
+    b_key: String,
 }
 
 async fn world() -> World {
@@ -67,6 +70,30 @@ async fn world() -> World {
     // Carol owns an account of her own too (create_user makes one); make A her only shared one.
     add_member(&app, b, ada, "profile,products").await;
     add_member(&app, a, carol, "").await;
+    let product = portcullis::db::license::insert_product(
+        &app.state.db,
+        &portcullis::db::license::Product {
+            id: 0,
+            name: "Bobware".into(),
+            key_prefix: "BOBW".into(),
+            check_interval_days: 7,
+            grace_days: 3,
+            max_reissues: 3,
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let (b_license, b_key) = portcullis::license::issue(
+        &app.state,
+        &portcullis::license::IssueRequest {
+            product_id: product,
+            client_id: b,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     World {
         app,
         ada,
@@ -74,6 +101,8 @@ async fn world() -> World {
         carol,
         a,
         b,
+        b_license,
+        b_key,
     }
 }
 
@@ -220,7 +249,9 @@ async fn no_client_route_reads_or_changes_another_accounts_data() {
             continue;
         }
         // Point every id at account B's people.
-        let concrete = path.replace("{user_id}", &w.ada.to_string());
+        let concrete = path
+            .replace("{user_id}", &w.ada.to_string())
+            .replace("{license_id}", &w.b_license.to_string());
         let handlers = line.split("//").next().unwrap();
         for method in ["GET", "POST"] {
             if !handlers.contains(&format!("{}(", method.to_lowercase())) {
@@ -240,7 +271,10 @@ async fn no_client_route_reads_or_changes_another_accounts_data() {
             let status = r.status().as_u16();
             let body = r.text().await.unwrap();
             assert!(
-                !body.contains("Bobcorp") && !body.contains("bob@example.com"),
+                !body.contains("Bobcorp")
+                    && !body.contains("bob@example.com")
+                    && !body.contains(&w.b_key)
+                    && !body.contains("Bobware"),
                 "{method} {path} ({status}) leaked account B: {body}"
             );
             checked += 1;
@@ -264,6 +298,12 @@ async fn no_client_route_reads_or_changes_another_accounts_data() {
     .await
     .unwrap();
     assert_eq!(perms, "profile,products");
+    let reissues: i64 = sqlx::query_scalar("SELECT reissues FROM licenses WHERE id = $1")
+        .bind(w.b_license)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(reissues, 0, "B's licence was not reissued from A");
     // And A's data was not changed by someone without the permission either.
     let a_name: Option<String> =
         sqlx::query_scalar("SELECT company_name FROM clients WHERE id = $1")

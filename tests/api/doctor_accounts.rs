@@ -16,13 +16,11 @@ async fn admin_roles_warns_about_roles_that_land_nowhere_and_fails_without_a_ful
     .fetch_one(&app.state.db)
     .await
     .unwrap();
-    sqlx::query(
-        "INSERT INTO role_permissions (role_id, permission) VALUES ($1, 'manage_licenses')",
-    )
-    .bind(role)
-    .execute(&app.state.db)
-    .await
-    .unwrap();
+    sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, 'api_access')")
+        .bind(role)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
     sqlx::query("UPDATE admins SET role_id = $1 WHERE username = 'nora'")
         .bind(role)
         .execute(&app.state.db)

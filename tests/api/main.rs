@@ -24,6 +24,7 @@ mod f09_session_gc;
 mod f12_duo;
 mod f13_timezone;
 mod hashing;
+mod licensing;
 mod login;
 mod mail;
 mod password;

@@ -7,6 +7,7 @@ pub mod bans;
 pub mod clients;
 pub mod dashboard;
 pub mod health;
+pub mod licenses;
 pub mod login;
 pub mod mail;
 pub mod password;

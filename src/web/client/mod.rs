@@ -3,6 +3,7 @@
 pub mod account;
 pub mod clientarea;
 pub mod email;
+pub mod licenses;
 pub mod login;
 pub mod password;
 pub mod register;

@@ -20,7 +20,7 @@ pub const COUNTER: &str = "origin.non_canonical";
 
 /// Paths served on any origin.
 fn exempt(path: &str) -> bool {
-    path == "/healthz" || path.starts_with("/static/")
+    path == "/healthz" || path.starts_with("/static/") || crate::web::api::is_api(path)
 }
 
 /// The origin the browser used, `scheme://host[:port]`, lowercased, default port omitted.

@@ -61,7 +61,8 @@ pub async fn verify(State(state): State<AppState>, request: Request, next: Next)
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
+    ) || crate::web::api::is_api(request.uri().path())
+    {
         return next.run(request).await;
     }
     let path = request.uri().path().to_owned();

@@ -1,0 +1,214 @@
+//! `POST /api/license/v1/verify`: the decision for one check, logged and signed.
+
+use crate::app::AppState;
+use crate::db;
+use license_verifier::key;
+use license_verifier::protocol::{
+    Answer, Bindings, Mismatch, SignedAnswer, Status, VerifyRequest, Which,
+};
+
+/// The presented identity in the form bindings are compared in: domains lowercase without a
+/// trailing dot, addresses in their canonical text form, directories without a trailing slash.
+fn normalise(which: Which, value: &str) -> String {
+    let v = value.trim();
+    match which {
+        Which::Domain => v.trim_end_matches('.').to_ascii_lowercase(),
+        Which::Ip => v
+            .parse::<std::net::IpAddr>()
+            .map_or_else(|_| v.to_owned(), |ip| ip.to_string()),
+        Which::Directory => {
+            let t = v.trim_end_matches('/');
+            if t.is_empty() {
+                "/".to_owned()
+            } else {
+                t.to_owned()
+            }
+        }
+    }
+}
+
+/// Why a request is refused before any decision.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+    #[error("{0}")]
+    Signing(#[from] anyhow::Error),
+}
+
+/// Decides, records and signs the answer to one check.
+///
+/// # Errors
+/// A request without its identity fields (400), storage or signing failures.
+pub async fn verify(
+    state: &AppState,
+    req: &VerifyRequest,
+    remote_ip: &str,
+) -> Result<SignedAnswer, VerifyError> {
+    let missing: Vec<&str> = [
+        ("key", &req.key),
+        ("domain", &req.domain),
+        ("ip", &req.ip),
+        ("directory", &req.directory),
+        ("nonce", &req.nonce),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.trim().is_empty())
+    .map(|(k, _)| k)
+    .collect();
+    if !missing.is_empty() {
+        return Err(VerifyError::BadRequest(format!(
+            "missing: {}; an installation presents its key, domain, ip, directory and a nonce",
+            missing.join(", ")
+        )));
+    }
+    if [
+        &req.key,
+        &req.domain,
+        &req.ip,
+        &req.directory,
+        &req.nonce,
+        &req.verifier_version,
+    ]
+    .iter()
+    .any(|v| v.len() > 512)
+    {
+        return Err(VerifyError::BadRequest(
+            "a field is longer than 512 bytes".into(),
+        ));
+    }
+    let now = state.clock.unix();
+    let presented = [
+        (Which::Domain, normalise(Which::Domain, &req.domain)),
+        (Which::Ip, normalise(Which::Ip, &req.ip)),
+        (
+            Which::Directory,
+            normalise(Which::Directory, &req.directory),
+        ),
+    ];
+    let mut answer = Answer {
+        v: 1,
+        key_id: String::new(),
+        issued_at: now,
+        nonce: req.nonce.clone(),
+        license_key: req.key.trim().to_owned(),
+        status: Status::Unknown,
+        product: String::new(),
+        bindings: Bindings::default(),
+        mismatch: None,
+        expires_at: None,
+        // Unknown and malformed keys: ask again in a day, no grace.
+        next_check_due: now + 86_400,
+        grace_until: now,
+        reissue_url: state.config.system_url.join("/account/licenses"),
+        reissues_left: None,
+    };
+    let mut license_id = None;
+    match key::validate(&req.key) {
+        Err(_) => answer.status = Status::Malformed,
+        Ok(canonical) => {
+            answer.license_key.clone_from(&canonical);
+            if let Some(license) =
+                db::license::by_key_hash(&state.db, &super::key_hash(&canonical)).await?
+            {
+                license_id = Some(license.id);
+                decide(state, &license, &presented, now, &mut answer).await?;
+            }
+        }
+    }
+    let (key_id, secret) = super::signing::active(state).await?;
+    answer.key_id.clone_from(&key_id);
+    let verdict = serde_json::to_value(answer.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let verdict = match &answer.mismatch {
+        Some(m) => format!("{verdict}: {} {}", m.which.as_str(), m.presented),
+        None => verdict,
+    };
+    db::license::log_check(
+        &state.db,
+        &db::license::Check {
+            license_id,
+            at: now,
+            remote_ip: remote_ip.to_owned(),
+            domain: presented[0].1.clone(),
+            ip: presented[1].1.clone(),
+            directory: presented[2].1.clone(),
+            verifier_version: req.verifier_version.chars().take(64).collect(),
+            verdict,
+        },
+    )
+    .await?;
+    Ok(SignedAnswer::sign(&answer, &key_id, &secret))
+}
+
+/// Fills `answer` for a known licence: status, bindings (binding empty lists to this place),
+/// and the check schedule.
+async fn decide(
+    state: &AppState,
+    license: &db::license::License,
+    presented: &[(Which, String); 3],
+    now: i64,
+    answer: &mut Answer,
+) -> Result<(), sqlx::Error> {
+    let product = db::license::find_product(&state.db, license.product_id).await?;
+    let (interval, grace, max) = product.as_ref().map_or((7, 3, 3), |p| {
+        (p.check_interval_days, p.grace_days, p.max_reissues)
+    });
+    answer.product = product.map(|p| p.name).unwrap_or_default();
+    answer.expires_at = license.expires_at;
+    answer.next_check_due = now + interval * 86_400;
+    answer.grace_until = answer.next_check_due + grace * 86_400;
+    answer.reissues_left = u32::try_from((max - license.reissues).max(0)).ok();
+    db::license::touch(&state.db, license.id, now).await?;
+    match super::effective_status(license, now) {
+        "suspended" => {
+            answer.status = Status::Suspended;
+            return Ok(());
+        }
+        "expired" => {
+            answer.status = Status::Expired;
+            answer.expires_at = Some(license.expires_at.unwrap_or(now));
+            return Ok(());
+        }
+        _ => {}
+    }
+    db::license::bind_empty(
+        &state.db,
+        license.id,
+        std::slice::from_ref(&presented[0].1),
+        std::slice::from_ref(&presented[1].1),
+        std::slice::from_ref(&presented[2].1),
+    )
+    .await?;
+    let bound = db::license::find(&state.db, license.id)
+        .await?
+        .unwrap_or_else(|| license.clone());
+    answer.bindings = Bindings {
+        domains: bound.domains.clone(),
+        ips: bound.ips.clone(),
+        directories: bound.directories.clone(),
+    };
+    for (which, value) in presented {
+        let allowed = match which {
+            Which::Domain => &bound.domains,
+            Which::Ip => &bound.ips,
+            Which::Directory => &bound.directories,
+        };
+        let matches = allowed.iter().any(|a| normalise(*which, a) == *value);
+        if !matches {
+            answer.status = Status::BindingMismatch;
+            answer.mismatch = Some(Mismatch {
+                which: *which,
+                presented: value.clone(),
+                allowed: allowed.clone(),
+            });
+            return Ok(());
+        }
+    }
+    answer.status = Status::Active;
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! `POST /api/license/v1/verify` (a licence check, answered with a signed document) and
+//! `GET /api/license/v1/keys` (the public keys that verify the answers). Rate-limited per key and
+//! per address.
+
+use crate::app::AppState;
+use crate::license::verify::{VerifyError, verify};
+use crate::web::extract::Peer;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use license_verifier::protocol::VerifyRequest;
+use serde_json::json;
+
+/// Checks per key per minute: an installation checks weekly, so more is a loop or abuse.
+pub const PER_KEY_PER_MINUTE: i64 = 10;
+/// Checks per address per minute: one host may run many licensed installations.
+pub const PER_ADDRESS_PER_MINUTE: i64 = 60;
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(json!({ "status": status.as_u16(), "error": code, "message": message.into() })),
+    )
+        .into_response()
+}
+
+/// One check.
+pub async fn post_verify(State(state): State<AppState>, Peer(addr): Peer, body: Bytes) -> Response {
+    let request: VerifyRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("the body must be a JSON verify request: {e}"),
+            );
+        }
+    };
+    let now = state.clock.unix();
+    let ip = addr.ip.to_string();
+    let key = request.key.trim().to_ascii_uppercase();
+    for (kind, value, limit) in [
+        ("license_ip", ip.as_str(), PER_ADDRESS_PER_MINUTE),
+        ("license_key", key.as_str(), PER_KEY_PER_MINUTE),
+    ] {
+        let counted_key = crate::token::hash(value);
+        match crate::db::mail::count_request(&state.db, kind, &counted_key, now, now - 60).await {
+            Ok(n) if n > limit => {
+                let mut r = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!(
+                        "more than {limit} checks a minute from this {}; try again in a minute",
+                        if kind == "license_ip" {
+                            "address"
+                        } else {
+                            "key"
+                        }
+                    ),
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+                return r;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "licence check: storage unavailable");
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "storage is unavailable; try again shortly",
+                );
+            }
+        }
+    }
+    match verify(&state, &request, &ip).await {
+        Ok(signed) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(signed)).into_response(),
+        Err(VerifyError::BadRequest(why)) => error(StatusCode::BAD_REQUEST, "bad_request", why),
+        Err(e) => {
+            tracing::warn!(error = %e, "licence check failed");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the licensing server cannot answer now; try again shortly",
+            )
+        }
+    }
+}
+
+/// The public keys.
+pub async fn get_keys(State(state): State<AppState>) -> Response {
+    match crate::license::signing::published(&state).await {
+        Ok(keys) => axum::Json(keys).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot publish licence keys");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the signing keys cannot be read now",
+            )
+        }
+    }
+}

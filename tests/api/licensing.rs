@@ -1,0 +1,508 @@
+//! The licensing server over HTTP: products and licences issued from the admin pages, signed
+//! verify answers checked with the published keys, first-check binding, moved installations
+//! named by what moved (F04), reissue and its limit, statuses, key rotation, the access log,
+//! rate limits and bad requests.
+
+use crate::helpers::*;
+use license_verifier::protocol::{
+    KeyList, SignedAnswer, Status, VERIFY_PATH, VerifyRequest, Which,
+};
+
+/// An admin signed in with the app's client; a product "Acme Panel" (prefix ACME, at most
+/// `max_reissues`) and a licence for Ada's account issued through the admin pages.
+async fn issued(app: &TestApp, max_reissues: &str, preset_domain: &str) -> (i64, String) {
+    let admin = app.create_admin("root").await;
+    app.create_user("ada@example.com").await;
+    app.admin_login(&admin).await;
+    let (_, csrf) = app.form_page(&app.client, "/admin/licenses").await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/licenses/products",
+            &[
+                ("name", "Acme Panel"),
+                ("key_prefix", "acme"),
+                ("check_interval_days", "7"),
+                ("grace_days", "3"),
+                ("max_reissues", max_reissues),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (html, csrf) = app.form_page(&app.client, "/admin/licenses").await;
+    let product = html
+        .split("<option value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the product is offered")
+        .to_owned();
+    let client: i64 = sqlx::query_scalar("SELECT id FROM clients LIMIT 1")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/licenses",
+            &[
+                ("product_id", product.as_str()),
+                ("client_id", client.to_string().as_str()),
+                ("domains", preset_domain),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let page = location(&r);
+    let id: i64 = page.rsplit('/').next().unwrap().parse().unwrap();
+    let html = app.get(&page).await.text().await.unwrap();
+    let key = html
+        .split("<code id=\"license-key\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert!(key.starts_with("ACME-"), "{key}");
+    license_verifier::key::validate(&key).expect("a well-formed key");
+    (id, key)
+}
+
+fn request(key: &str, domain: &str, ip: &str, directory: &str) -> VerifyRequest {
+    VerifyRequest {
+        key: key.into(),
+        domain: domain.into(),
+        ip: ip.into(),
+        directory: directory.into(),
+        nonce: format!("nonce-{domain}-{ip}-{directory}"),
+        verifier_version: "test/1".into(),
+    }
+}
+
+async fn keys(app: &TestApp) -> KeyList {
+    let r = reqwest::get(app.url("/api/license/v1/keys")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// Posts a check and verifies the signed answer with the published keys.
+async fn check(app: &TestApp, req: &VerifyRequest) -> license_verifier::protocol::Answer {
+    let r = reqwest::Client::new()
+        .post(app.url(VERIFY_PATH))
+        .json(req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let signed: SignedAnswer = r.json().await.unwrap();
+    let answer = signed
+        .verify(&keys(app).await.keys)
+        .expect("a valid signature");
+    assert_eq!(answer.nonce, req.nonce, "the nonce is echoed");
+    answer
+}
+
+#[tokio::test]
+async fn f04_the_first_check_binds_and_a_moved_domain_ip_or_directory_is_named() {
+    let app = spawn_app().await;
+    let (id, key) = issued(&app, "3", "").await;
+    let home = request(&key, "Shop.Example.com.", "203.0.113.10", "/var/www/panel/");
+    let first = check(&app, &home).await;
+    assert_eq!(first.status, Status::Active);
+    assert_eq!(first.bindings.domains, ["shop.example.com"]);
+    assert_eq!(first.bindings.ips, ["203.0.113.10"]);
+    assert_eq!(first.bindings.directories, ["/var/www/panel"]);
+    assert_eq!(first.product, "Acme Panel");
+    assert_eq!(first.next_check_due - first.issued_at, 7 * 86_400);
+    assert_eq!(first.grace_until - first.next_check_due, 3 * 86_400);
+    assert_eq!(first.reissues_left, Some(3));
+    // Lowercase typing of the key is forgiven; the same place is still valid.
+    let again = check(
+        &app,
+        &request(
+            &key.to_lowercase(),
+            "shop.example.com",
+            "203.0.113.10",
+            "/var/www/panel",
+        ),
+    )
+    .await;
+    assert_eq!(again.status, Status::Active);
+
+    for (moved, which, presented) in [
+        (
+            request(&key, "www.example.org", "203.0.113.10", "/var/www/panel"),
+            Which::Domain,
+            "www.example.org",
+        ),
+        (
+            request(&key, "shop.example.com", "198.51.100.4", "/var/www/panel"),
+            Which::Ip,
+            "198.51.100.4",
+        ),
+        (
+            request(&key, "shop.example.com", "203.0.113.10", "/home/shop/panel"),
+            Which::Directory,
+            "/home/shop/panel",
+        ),
+    ] {
+        let answer = check(&app, &moved).await;
+        assert_eq!(answer.status, Status::BindingMismatch);
+        let m = answer.mismatch.expect("the mismatch is named");
+        assert_eq!(m.which, which);
+        assert_eq!(m.presented, presented);
+        assert_eq!(m.allowed.len(), 1);
+        assert!(
+            answer.reissue_url.ends_with("/account/licenses"),
+            "{}",
+            answer.reissue_url
+        );
+    }
+
+    // The access log shows every check with what was presented.
+    let html = app
+        .get(&format!("/admin/licenses/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("binding_mismatch: domain www.example.org"),
+        "{html}"
+    );
+    assert!(html.contains("shop.example.com · 203.0.113.10 · /var/www/panel"));
+}
+
+#[tokio::test]
+async fn f04_the_owner_reissues_the_next_check_rebinds_and_the_limit_holds() {
+    let app = spawn_app().await;
+    let (_, key) = issued(&app, "1", "").await;
+    check(
+        &app,
+        &request(&key, "old.example.com", "203.0.113.10", "/srv/app"),
+    )
+    .await;
+    let moved = request(&key, "new.example.com", "198.51.100.7", "/srv/app");
+    assert_eq!(check(&app, &moved).await.status, Status::BindingMismatch);
+
+    // Ada (the owner) sees the licence with its key and reissues it.
+    let ada = new_client();
+    let r = app
+        .client_login_with(&ada, "ada@example.com", PASSWORD)
+        .await;
+    ada.get(app.url(&location(&r))).send().await.unwrap();
+    let (html, csrf) = app.form_page(&ada, "/account/licenses").await;
+    assert!(html.contains(&key), "the owner reads the key");
+    assert!(html.contains("old.example.com"));
+    let id: i64 = sqlx::query_scalar("SELECT id FROM licenses")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let r = app
+        .post_form(
+            &ada,
+            &format!("/account/licenses/{id}/reissue"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let answer = check(&app, &moved).await;
+    assert_eq!(
+        answer.status,
+        Status::Active,
+        "the next check binds the new place"
+    );
+    assert_eq!(answer.bindings.domains, ["new.example.com"]);
+    assert_eq!(answer.reissues_left, Some(0));
+
+    // The product allows one reissue: a second is refused with the reason.
+    let (_, csrf) = app.form_page(&ada, "/account/licenses").await;
+    let r = app
+        .post_form(
+            &ada,
+            &format!("/account/licenses/{id}/reissue"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("already reissued 1 times"), "{html}");
+    let domains: String = sqlx::query_scalar("SELECT domains FROM licenses")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        domains, "new.example.com",
+        "a refused reissue keeps the bindings"
+    );
+    let audited: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'license.reissued'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn preset_bindings_statuses_unknown_and_malformed_keys_are_all_signed_verdicts() {
+    let app = spawn_app().await;
+    let (id, key) = issued(&app, "3", "licensed.example.com").await;
+    let elsewhere = check(
+        &app,
+        &request(&key, "first.example.com", "203.0.113.1", "/a"),
+    )
+    .await;
+    assert_eq!(
+        elsewhere.status,
+        Status::BindingMismatch,
+        "a preset domain is not bound over"
+    );
+    let home = request(&key, "licensed.example.com", "203.0.113.1", "/a");
+    assert_eq!(check(&app, &home).await.status, Status::Active);
+
+    // Suspended, then expired by date, from the admin page.
+    let (_, csrf) = app
+        .form_page(&app.client, &format!("/admin/licenses/{id}"))
+        .await;
+    app.post_form(
+        &app.client,
+        &format!("/admin/licenses/{id}"),
+        &[("status", "suspended"), ("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(check(&app, &home).await.status, Status::Suspended);
+    let (_, csrf) = app
+        .form_page(&app.client, &format!("/admin/licenses/{id}"))
+        .await;
+    app.post_form(
+        &app.client,
+        &format!("/admin/licenses/{id}"),
+        &[
+            ("status", "active"),
+            ("expires", "2026-11-30"),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(check(&app, &home).await.status, Status::Active);
+    app.clock.advance(3 * 86_400);
+    let expired = check(&app, &home).await;
+    assert_eq!(expired.status, Status::Expired);
+    assert_eq!(
+        expired.expires_at,
+        Some(1_796_083_200),
+        "the end of 30 November, UTC"
+    );
+
+    // A key nobody issued, and a mistyped one.
+    let mut other: Vec<char> = key.chars().collect();
+    let unknown = license_verifier::key::compose("ACME", &[1; 20]).unwrap();
+    assert_eq!(
+        check(&app, &request(&unknown, "a.example", "203.0.113.1", "/"))
+            .await
+            .status,
+        Status::Unknown
+    );
+    let last = other.len() - 2;
+    other[last] = if other[last] == 'A' { 'B' } else { 'A' };
+    let typo: String = other.into_iter().collect();
+    assert_eq!(
+        check(&app, &request(&typo, "a.example", "203.0.113.1", "/"))
+            .await
+            .status,
+        Status::Malformed
+    );
+}
+
+#[tokio::test]
+async fn rotation_signs_with_a_new_key_and_keeps_the_old_one_published() {
+    let app = spawn_app().await;
+    let (_, key) = issued(&app, "3", "").await;
+    let req = request(&key, "shop.example.com", "203.0.113.10", "/srv");
+    let before = check(&app, &req).await;
+    let old_keys = keys(&app).await;
+    assert_eq!(old_keys.keys.len(), 1);
+    let (_, csrf) = app.form_page(&app.client, "/admin/licenses").await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/licenses/keys/rotate",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let after = check(&app, &req).await;
+    assert_ne!(after.key_id, before.key_id);
+    let published = keys(&app).await;
+    assert_eq!(published.keys.len(), 2);
+    assert!(
+        published.keys.iter().any(|k| k.key_id == before.key_id),
+        "the old key stays published"
+    );
+    // A verifier that pinned only the old key refuses the new answers.
+    let r = reqwest::Client::new()
+        .post(app.url(VERIFY_PATH))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    let signed: SignedAnswer = r.json().await.unwrap();
+    assert!(signed.verify(&old_keys.keys).is_err());
+}
+
+#[tokio::test]
+async fn checks_are_rate_limited_per_key_and_bad_requests_are_clear() {
+    let app = spawn_app().await;
+    let (_, key) = issued(&app, "3", "").await;
+    let http = reqwest::Client::new();
+    let req = request(&key, "shop.example.com", "203.0.113.10", "/srv");
+    for _ in 0..10 {
+        let r = http
+            .post(app.url(VERIFY_PATH))
+            .json(&req)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = http
+        .post(app.url(VERIFY_PATH))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "60");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "rate_limited");
+    app.clock.advance(61);
+    let r = http
+        .post(app.url(VERIFY_PATH))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the limit is per minute");
+
+    let r = http
+        .post(app.url(VERIFY_PATH))
+        .body("{not json")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("JSON verify request")
+    );
+    let mut missing = req.clone();
+    missing.domain = String::new();
+    missing.directory = " ".into();
+    let r = http
+        .post(app.url(VERIFY_PATH))
+        .json(&missing)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing: domain, directory"),
+        "{body}"
+    );
+
+    // The API needs no session or CSRF token and answers on another host name too.
+    let other_host = app.url(VERIFY_PATH).replace("127.0.0.1", "localhost");
+    let r = http
+        .post(other_host)
+        .header("origin", "https://evil.example")
+        .json(&request(&key, "x.example", "203.0.113.9", "/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn licence_pages_need_their_permissions() {
+    let app = spawn_app().await;
+    let (_, key) = issued(&app, "3", "").await;
+    // Carol works in Ada's account without the products permission.
+    app.create_user("carol@example.com").await;
+    let (ada_account, carol): (i64, i64) = (
+        sqlx::query_scalar("SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = 'ada@example.com'").fetch_one(&app.state.db).await.unwrap(),
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'carol@example.com'").fetch_one(&app.state.db).await.unwrap(),
+    );
+    sqlx::query("INSERT INTO client_users (client_id, user_id, permissions, created_at) VALUES ($1, $2, 'profile', 0)")
+        .bind(ada_account)
+        .bind(carol)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let browser = new_client();
+    let r = app
+        .client_login_with(&browser, "carol@example.com", PASSWORD)
+        .await;
+    browser.get(app.url(&location(&r))).send().await.unwrap();
+    let (_, csrf) = app.form_page(&browser, "/account/switch").await;
+    app.post_form(
+        &browser,
+        "/account/switch",
+        &[
+            ("client_id", ada_account.to_string().as_str()),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    let r = browser
+        .get(app.url("/account/licenses"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(!r.text().await.unwrap().contains(&key));
+    // Carol's own account has no licences, and Ada's licence is not hers to reissue there.
+    let (_, csrf) = app.form_page(&browser, "/account/switch").await;
+    let own: i64 = sqlx::query_scalar("SELECT id FROM clients WHERE owner_user_id = $1")
+        .bind(carol)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    app.post_form(
+        &browser,
+        "/account/switch",
+        &[
+            ("client_id", own.to_string().as_str()),
+            ("csrf_token", &csrf),
+        ],
+    )
+    .await;
+    let html = browser
+        .get(app.url("/account/licenses"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("This account has no licences."));
+    let (_, csrf) = app.form_page(&browser, "/account/licenses").await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM licenses")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let r = app
+        .post_form(
+            &browser,
+            &format!("/account/licenses/{id}/reissue"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 404);
+}
