@@ -43,6 +43,9 @@ pub enum Command {
     /// Mail: send a test message through the configured transport
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Software licences: check one against a licensing server
+    #[command(subcommand)]
+    License(LicenseCommand),
     /// Run every scheduled task that is due, once, and exit (for a system cron every 5 minutes);
     /// exit 0 when every task that ran succeeded, 2 otherwise
     Cron,
@@ -123,6 +126,39 @@ pub enum BanCommand {
 pub enum ProxyCommand {
     /// Download Cloudflare's current ranges from proxy.cloudflare_url and store them
     RefreshCloudflare,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    /// Check a licence now and print every step (DNS, connect, TLS, HTTP, signature) and the
+    /// verdict; exit 0 when the licence may be used, 1 when not
+    Check(LicenseCheck),
+}
+
+#[derive(Debug, Args)]
+pub struct LicenseCheck {
+    /// The licensing server, e.g. https://portal.example.com
+    #[arg(long)]
+    pub server: String,
+    /// The licence key
+    #[arg(long)]
+    pub key: String,
+    /// This installation's domain
+    #[arg(long, default_value = "")]
+    pub domain: String,
+    /// This installation's IP address
+    #[arg(long, default_value = "")]
+    pub ip: String,
+    /// This installation's directory
+    #[arg(long, default_value = "")]
+    pub directory: String,
+    /// A pinned public key, KEY_ID=BASE64URL (repeatable); without one, the server's published
+    /// keys are fetched and trusted for this check only
+    #[arg(long = "public-key", value_name = "KEY_ID=KEY")]
+    pub public_keys: Vec<String>,
+    /// Extra trusted CA certificates (PEM), for a server with a private CA
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,7 +2,9 @@
 
 use crate::account::{self, CreateError, NewAdmin, NewUser};
 use crate::app::{AppState, Application};
-use crate::cli::{AdminCommand, BanCommand, Cli, Command, MailCommand, ProxyCommand, UserCommand};
+use crate::cli::{
+    AdminCommand, BanCommand, Cli, Command, LicenseCommand, MailCommand, ProxyCommand, UserCommand,
+};
 use crate::clock::SystemClock;
 use crate::config::{self, Config, LogFormat};
 use crate::doctor::{self, CheckResult, Severity};
@@ -33,6 +35,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Proxy(ProxyCommand::RefreshCloudflare) => refresh_cloudflare(config).await,
         Command::Mail(MailCommand::Test { to }) => mail_test(config, &to).await,
         Command::Cron => cron(config).await,
+        Command::License(LicenseCommand::Check(args)) => return license_check(&args).await,
         Command::Doctor { json, fix } => return doctor_command(config, json, fix.as_deref()).await,
     };
     match result {
@@ -91,6 +94,85 @@ async fn serve(mut config: Config, no_migrate: bool) -> anyhow::Result<()> {
     tokio::spawn(crate::mail::sender::run_forever(app.state.clone()));
     tokio::spawn(crate::scheduler::run_forever(app.state.clone()));
     app.run_until(shutdown_signal()).await
+}
+
+/// `portcullis license check`: every step and the verdict; 0 usable, 1 not, 2 bad arguments.
+async fn license_check(args: &crate::cli::LicenseCheck) -> ExitCode {
+    use crate::clock::Clock as _;
+    let now = SystemClock.unix();
+    let extra_roots = match &args.ca_file {
+        None => Vec::new(),
+        Some(path) => match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| license_verifier::certificates_from_pem(&pem))
+        {
+            Ok(roots) => roots,
+            Err(e) => {
+                eprintln!("error: --ca-file {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let pins = if args.public_keys.is_empty() {
+        let server = args.server.clone();
+        let roots = extra_roots.clone();
+        let fetched = tokio::task::spawn_blocking(move || {
+            license_verifier::fetch_keys_with_steps(
+                &server,
+                license_verifier::Timeouts::default(),
+                &roots,
+            )
+        })
+        .await;
+        let Ok((result, steps)) = fetched else {
+            eprintln!("error: the key download could not run");
+            return ExitCode::from(2);
+        };
+        for step in &steps {
+            println!("keys     {step}");
+        }
+        match result {
+            Ok(list) => {
+                println!(
+                    "keys     trusting the {} key(s) the server published, for this check only; software must pin them (--public-key)",
+                    list.keys.len()
+                );
+                list.keys
+            }
+            Err((step, detail)) => {
+                println!("verdict: no connection at the {step:?} step: {detail}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        match crate::license::client::parse_pins(&args.public_keys) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: --public-key {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let target = crate::license::client::Target {
+        server_url: args.server.clone(),
+        key: args.key.clone(),
+        domain: args.domain.clone(),
+        ip: args.ip.clone(),
+        directory: args.directory.clone(),
+        pins,
+        extra_roots,
+        identity_setting: "Pass --domain, --ip and --directory (the installation's own values, as its configuration states them).".into(),
+    };
+    let (verdict, steps) = crate::license::client::check_online(target, now).await;
+    for step in &steps {
+        println!("check    {step}");
+    }
+    println!("verdict: {verdict}");
+    if verdict.is_usable() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// `portcullis cron`: one scheduler run, reported task by task.

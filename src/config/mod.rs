@@ -15,6 +15,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
+mod license;
+pub use license::{LicenseConfig, RawLicense};
 mod two_factor;
 pub use two_factor::{
     DuoAdminUsername, DuoOutage, KeySource as SealingKeySource, Policy, RawTwoFactor,
@@ -67,6 +69,7 @@ pub struct RawConfig {
     pub audit: RawAudit,
     pub scheduler: RawScheduler,
     pub automation: RawAutomation,
+    pub license: RawLicense,
     pub log: RawLog,
 }
 
@@ -231,6 +234,7 @@ impl Default for RawConfig {
             audit: RawAudit::default(),
             scheduler: RawScheduler::default(),
             automation: RawAutomation::default(),
+            license: RawLicense::default(),
             log: RawLog::default(),
         }
     }
@@ -485,6 +489,8 @@ pub struct Config {
     pub two_factor: TwoFactorConfig,
     /// Audit events older than this many days are removed; `None` keeps them forever.
     pub audit_retention_days: Option<u32>,
+    /// A licence this installation holds, checked by `license.connection`.
+    pub license: Option<LicenseConfig>,
     /// Whether `serve` runs the scheduler in-process.
     pub scheduler_enabled: bool,
     /// The period of the cleanup tasks, in seconds.
@@ -631,14 +637,19 @@ fn sources(figment: &Figment, raw: &RawConfig) -> Vec<KeySource> {
                     _ => "default".to_owned(),
                 },
             );
-            let value = if key.contains("password") || key.contains("secret") {
-                "(redacted)".to_owned()
-            } else {
-                value
-            };
+            let value = redacted(&key, value);
             KeySource { key, value, source }
         })
         .collect()
+}
+
+/// The value as the doctor may show it: passwords, secrets and the licence key never appear.
+fn redacted(key: &str, value: String) -> String {
+    if key.contains("password") || key.contains("secret") || key == "license.key" {
+        "(redacted)".to_owned()
+    } else {
+        value
+    }
 }
 
 fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
@@ -929,6 +940,7 @@ impl RawConfig {
                     ));
                 }
             },
+            license: self.license.validate()?,
             scheduler_enabled: self.scheduler.enabled,
             cleanup_interval_seconds: match self.scheduler.cleanup_interval_minutes {
                 // At most an hour, so a run is recorded at least hourly and cron.heartbeat
@@ -966,8 +978,8 @@ impl RawConfig {
                 );
                 flat.into_iter()
                     .map(|(key, value)| KeySource {
+                        value: redacted(&key, value),
                         key,
-                        value,
                         source: "set in code".into(),
                     })
                     .collect()

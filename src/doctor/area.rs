@@ -18,6 +18,7 @@ pub enum Area {
     Accounts,
     TwoFactor,
     Time,
+    Licensing,
     /// An id whose prefix no area claims yet; shown last rather than dropped.
     Other,
 }
@@ -36,6 +37,7 @@ impl Area {
             "admin" | "client" => Self::Accounts,
             "two_factor" => Self::TwoFactor,
             "time" | "cron" => Self::Time,
+            "license" => Self::Licensing,
             _ => Self::Other,
         }
     }
@@ -51,6 +53,7 @@ impl Area {
             Self::Accounts => "Accounts and roles",
             Self::TwoFactor => "Two-step verification",
             Self::Time => "Time and scheduled tasks",
+            Self::Licensing => "Licensing",
             Self::Other => "Other checks",
         }
     }
@@ -66,6 +69,7 @@ impl Area {
             Self::Accounts => "accounts",
             Self::TwoFactor => "two-factor",
             Self::Time => "time",
+            Self::Licensing => "licensing",
             Self::Other => "other",
         }
     }
@@ -134,7 +138,8 @@ mod tests {
             ("two_factor.duo", Area::TwoFactor),
             ("time.zone", Area::Time),
             ("cron.heartbeat", Area::Time),
-            ("license.connection", Area::Other),
+            ("license.connection", Area::Licensing),
+            ("future.check", Area::Other),
         ] {
             assert_eq!(Area::of(id), area, "{id}");
         }

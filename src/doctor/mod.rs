@@ -11,6 +11,7 @@ mod accounts;
 mod area;
 mod config_sources;
 mod csrf;
+mod license;
 mod mail;
 mod proxy;
 mod scheduler;
@@ -139,6 +140,7 @@ pub async fn run_all(state: &AppState) -> Vec<CheckResult> {
         time::zone(state).await,
         scheduler::session_gc(state).await,
         scheduler::heartbeat(state).await,
+        license::connection(state).await,
     ]
 }
 

@@ -5,6 +5,7 @@
 //! licence key is a bearer secret: only its SHA-256 finds it, and the key itself is sealed with
 //! the installation's sealing key so the owner can still read it in the client area.
 
+pub mod client;
 pub mod signing;
 pub mod verify;
 

@@ -24,6 +24,7 @@ mod f09_session_gc;
 mod f12_duo;
 mod f13_timezone;
 mod hashing;
+mod license_client;
 mod licensing;
 mod login;
 mod mail;

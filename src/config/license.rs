@@ -1,0 +1,74 @@
+//! The `[license]` section: a licence this installation itself holds, checked by the doctor's
+//! `license.connection` (F07) against the vendor's licensing server.
+
+use super::ConfigError;
+use serde::{Deserialize, Serialize};
+
+/// Keys as written in the file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLicense {
+    pub server_url: String,
+    pub key: String,
+    pub domain: String,
+    pub ip: String,
+    pub directory: String,
+    pub public_keys: Vec<String>,
+}
+
+/// A configured licence; `None` in [`super::Config`] when `server_url` is empty.
+#[derive(Debug, Clone)]
+pub struct LicenseConfig {
+    pub server_url: String,
+    pub key: String,
+    pub domain: String,
+    pub ip: String,
+    pub directory: String,
+    pub pins: Vec<license_verifier::protocol::PublicKey>,
+}
+
+impl RawLicense {
+    /// Validates the section.
+    ///
+    /// # Errors
+    /// A server URL that is not http(s), a malformed key, or public keys not of the form
+    /// `KEY_ID=BASE64URL`; each names its key.
+    pub fn validate(&self) -> Result<Option<LicenseConfig>, ConfigError> {
+        if self.server_url.trim().is_empty() {
+            return Ok(None);
+        }
+        let url = self.server_url.trim().trim_end_matches('/').to_owned();
+        if !matches!(
+            url::Url::parse(&url)
+                .map(|u| u.scheme().to_owned())
+                .as_deref(),
+            Ok("http" | "https")
+        ) {
+            return Err(ConfigError::new(
+                "license.server_url",
+                &self.server_url,
+                "the licensing server's http(s) URL, e.g. https://portal.example.com",
+            ));
+        }
+        let key = license_verifier::key::validate(&self.key)
+            .map_err(|e| ConfigError::new("license.key", &self.key, e.to_string()))?;
+        if self.public_keys.is_empty() {
+            return Err(ConfigError::new(
+                "license.public_keys",
+                &"[]",
+                "at least one KEY_ID=BASE64URL entry, as /api/license/v1/keys lists them",
+            ));
+        }
+        let pins = crate::license::client::parse_pins(&self.public_keys).map_err(|e| {
+            ConfigError::new("license.public_keys", &self.public_keys.join(", "), e)
+        })?;
+        Ok(Some(LicenseConfig {
+            server_url: url,
+            key,
+            domain: self.domain.trim().to_owned(),
+            ip: self.ip.trim().to_owned(),
+            directory: self.directory.trim().to_owned(),
+            pins,
+        }))
+    }
+}

@@ -1,0 +1,81 @@
+//! `license.connection` (F07): the licence this installation holds (section `[license]`),
+//! checked online now, step by step, so "No Connection" says where the connection failed.
+
+use super::{CheckResult, Severity};
+use crate::app::AppState;
+use license_verifier::{StepKind, Verdict};
+
+/// The check.
+pub async fn connection(state: &AppState) -> CheckResult {
+    const ID: &str = "license.connection";
+    let Some(license) = state.config.license.clone() else {
+        return CheckResult::ok(ID, "No licence is configured (section [license]).");
+    };
+    let target = crate::license::client::Target {
+        server_url: license.server_url.clone(),
+        key: license.key.clone(),
+        domain: license.domain.clone(),
+        ip: license.ip.clone(),
+        directory: license.directory.clone(),
+        pins: license.pins.clone(),
+        extra_roots: Vec::new(),
+        identity_setting:
+            "Set license.domain, license.ip and license.directory in the configuration file.".into(),
+    };
+    let (verdict, steps) = crate::license::client::check_online(target, state.clock.unix()).await;
+    let details: Vec<String> = steps.iter().map(ToString::to_string).collect();
+    let server = &license.server_url;
+    let (cause, next) = match &verdict {
+        Verdict::Valid | Verdict::ValidOffline { .. } => {
+            return CheckResult::ok(
+                ID,
+                format!("The licence is valid; {server} answered every step."),
+            )
+            .with_details(details);
+        }
+        Verdict::NoConnection { step, .. } => match step {
+            StepKind::Dns => (
+                "The server's name does not resolve from this host.",
+                "Check /etc/resolv.conf and that this host's DNS resolver answers for the licensing server's name (`getent hosts NAME`).",
+            ),
+            StepKind::Connect => (
+                "No TCP connection: a firewall drops outgoing connections, or the server is down.",
+                "Allow outgoing connections to the licensing server's port (443 for https) in the host and hosting provider's firewalls; try `curl -v` to the server URL from this host.",
+            ),
+            StepKind::Tls => (
+                "The TLS handshake failed: the certificate is not trusted (an intercepting proxy, an expired or self-signed certificate) or no common protocol.",
+                "Look at the certificate this host receives (`openssl s_client -connect HOST:443`); remove TLS interception for this host or install the CA certificate.",
+            ),
+            StepKind::Http(_) => (
+                "The server answered with an HTTP error.",
+                "Check the server URL (it must be the licensing server's base URL); a 429 means too many checks a minute; 5xx means the server has a problem: try again later or contact the vendor.",
+            ),
+            StepKind::Signature => (
+                "Something answered, but not with an answer signed by a pinned key: a proxy or captive portal in between, or the vendor rotated keys.",
+                "Compare license.public_keys with the server's /api/license/v1/keys, and make sure nothing between this host and the server rewrites responses.",
+            ),
+        },
+        Verdict::IdentityIncomplete { .. } => (
+            "The installation's identity is not configured.",
+            "Set license.domain, license.ip and license.directory.",
+        ),
+        Verdict::BindingMismatch { .. } => (
+            "The licence is bound to another domain, address or directory.",
+            "If the installation moved, reissue the licence in the vendor's client area; the next check binds it here.",
+        ),
+        Verdict::MalformedKey { .. } | Verdict::UnknownKey => (
+            "The server does not know this key.",
+            "Copy the key again from the vendor's client area into license.key.",
+        ),
+        Verdict::Suspended | Verdict::Expired { .. } => (
+            "The vendor suspended the licence, or it expired.",
+            "Renew or reactivate it with the vendor.",
+        ),
+        Verdict::ClockMovedBack { .. } => (
+            "This host's clock is earlier than a time already seen.",
+            "Fix the clock (NTP).",
+        ),
+    };
+    CheckResult::problem(ID, Severity::Error, verdict.to_string(), cause, next)
+        .with_details(details)
+}

@@ -1,0 +1,274 @@
+//! Checking a licence from this side: `portcullis license check` and code serving a web request
+//! give the same verdict because the identity comes from configuration (F03); the doctor's
+//! `license.connection` names the step where the connection fails (F07).
+
+use crate::helpers::*;
+use license_verifier::protocol::KeyList;
+use std::process::Command;
+
+/// A licensing server (the test app) with one licence; returns it, the key and the pins.
+async fn licensing_server() -> (TestApp, String, Vec<String>) {
+    let app = spawn_app().await;
+    app.use_real_time();
+    app.create_user("ada@example.com").await;
+    let client: i64 = sqlx::query_scalar("SELECT id FROM clients LIMIT 1")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let product = portcullis::db::license::insert_product(
+        &app.state.db,
+        &portcullis::db::license::Product {
+            id: 0,
+            name: "Acme Panel".into(),
+            key_prefix: "ACME".into(),
+            check_interval_days: 7,
+            grace_days: 3,
+            max_reissues: 3,
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let (_, key) = portcullis::license::issue(
+        &app.state,
+        &portcullis::license::IssueRequest {
+            product_id: product,
+            client_id: client,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let keys: KeyList = reqwest::get(app.url("/api/license/v1/keys"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pins = keys
+        .keys
+        .iter()
+        .map(|k| format!("{}={}", k.key_id, k.public_key))
+        .collect();
+    (app, key, pins)
+}
+
+/// Runs `portcullis license check` off the test's runtime (which also serves the licensing
+/// server, so waiting on the process in place would block the server).
+async fn cli_check(
+    server: &str,
+    key: &str,
+    identity: &[(&str, &str)],
+    pins: &[String],
+) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    let dir = tempfile::tempdir().unwrap();
+    cmd.args(["license", "check", "--server", server, "--key", key])
+        .env_remove("PORTCULLIS_CONFIG")
+        .env("PORTCULLIS__DATA_DIR", dir.path())
+        .env("RUST_LOG", "warn");
+    for (flag, value) in identity {
+        cmd.args([*flag, *value]);
+    }
+    for pin in pins {
+        cmd.args(["--public-key", pin]);
+    }
+    let out = tokio::task::spawn_blocking(move || {
+        let out = cmd.output().unwrap();
+        drop(dir);
+        out
+    })
+    .await
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn verdict_line(output: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix("verdict: "))
+        .unwrap_or_else(|| panic!("no verdict in {output}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn f03_the_cli_and_code_serving_a_web_request_give_the_same_verdict() {
+    let (app, key, pins) = licensing_server().await;
+    let identity = [
+        ("--domain", "shop.example.com"),
+        ("--ip", "203.0.113.10"),
+        ("--directory", "/srv/shop"),
+    ];
+    let (ok, cli) = cli_check(&app.address, &key, &identity, &pins).await;
+    assert!(ok, "{cli}");
+    for step in ["DNS", "connect", "HTTP: 200", "signature"] {
+        assert!(cli.contains(step), "the CLI prints the {step} step: {cli}");
+    }
+
+    // A web application that checks its licence while serving a request: the request's Host
+    // and forwarding headers are an attacker's, the identity is the configured one.
+    let server = app.address.clone();
+    let pinned = portcullis::license::client::parse_pins(&pins).unwrap();
+    let licence_key = key.clone();
+    let web = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let target = portcullis::license::client::Target {
+                server_url: server.clone(),
+                key: licence_key.clone(),
+                domain: "shop.example.com".into(),
+                ip: "203.0.113.10".into(),
+                directory: "/srv/shop".into(),
+                pins: pinned.clone(),
+                ..Default::default()
+            };
+            async move {
+                let now = jiff::Timestamp::now().as_second();
+                portcullis::license::client::check_online(target, now)
+                    .await
+                    .0
+                    .to_string()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, web).await });
+    let from_web = reqwest::Client::new()
+        .get(format!("http://{addr}/"))
+        .header("host", "evil.example")
+        .header("x-forwarded-for", "198.51.100.66")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(from_web, verdict_line(&cli));
+
+    // Both checks presented the same identity to the server.
+    let presented: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT domain, ip, directory FROM license_checks ORDER BY id")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(presented.len(), 2);
+    assert_eq!(presented[0], presented[1]);
+    assert_eq!(presented[0].0, "shop.example.com");
+}
+
+#[tokio::test]
+async fn f03_a_missing_identity_is_named_with_where_to_set_it() {
+    let (app, key, pins) = licensing_server().await;
+    let (ok, out) = cli_check(
+        &app.address,
+        &key,
+        &[("--domain", "shop.example.com"), ("--directory", "/srv")],
+        &pins,
+    )
+    .await;
+    assert!(!ok);
+    let verdict = verdict_line(&out);
+    assert!(
+        verdict.contains("IP address") || verdict.contains("ip"),
+        "{verdict}"
+    );
+    assert!(verdict.contains("--ip"), "{verdict}");
+    let checks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM license_checks")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(checks, 0, "nothing is sent with an incomplete identity");
+}
+
+/// A server that answers every request with HTTP 500.
+async fn broken_server() -> String {
+    let router = axum::Router::new()
+        .fallback(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom") });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn f07_license_connection_names_the_failing_step() {
+    let (server, key, pins) = licensing_server().await;
+    let with = |url: String, pins: Vec<String>| {
+        let key = key.clone();
+        move |c: &mut portcullis::config::RawConfig| {
+            c.license.server_url = url;
+            c.license.key = key;
+            c.license.domain = "shop.example.com".into();
+            c.license.ip = "203.0.113.10".into();
+            c.license.directory = "/srv/shop".into();
+            c.license.public_keys = pins;
+        }
+    };
+    let good = spawn_with(with(server.address.clone(), pins.clone())).await;
+    good.use_real_time();
+    let ok = good.doctor_check("license.connection").await;
+    assert_eq!(ok.severity.as_str(), "ok", "{ok:?}");
+    assert!(
+        ok.details.iter().any(|d| d.contains("signature")),
+        "{:?}",
+        ok.details
+    );
+
+    let cases = [
+        (
+            "http://licensing.invalid".to_owned(),
+            pins.clone(),
+            "Cannot resolve",
+            "DNS resolver",
+        ),
+        (
+            "http://127.0.0.1:9".to_owned(),
+            pins.clone(),
+            "",
+            "firewall",
+        ),
+        (broken_server().await, pins.clone(), "500", "HTTP error"),
+        // The real server, but pinned to a key it does not sign with.
+        (
+            server.address.clone(),
+            vec![format!(
+                "{}=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                pins[0].split('=').next().unwrap()
+            )],
+            "",
+            "pinned key",
+        ),
+    ];
+    for (url, pins, summary_has, cause_has) in cases {
+        let app = spawn_with(with(url.clone(), pins)).await;
+        app.use_real_time();
+        let check = app.doctor_check("license.connection").await;
+        assert_eq!(check.severity.as_str(), "error", "{url}: {check:?}");
+        assert!(
+            check.summary.contains(summary_has),
+            "{url}: {}",
+            check.summary
+        );
+        assert!(
+            check.cause.contains(cause_has) || check.next_step.contains(cause_has),
+            "{url}: {} / {}",
+            check.cause,
+            check.next_step
+        );
+        assert!(!check.details.is_empty(), "{url}: the steps are listed");
+    }
+
+    // Not configured: nothing to check.
+    let none = spawn_app().await;
+    assert_eq!(
+        none.doctor_check("license.connection")
+            .await
+            .severity
+            .as_str(),
+        "ok"
+    );
+}
