@@ -53,5 +53,8 @@ CREATE TABLE license_signing_keys (
     secret_sealed TEXT NOT NULL,
     public_key TEXT NOT NULL,
     created_at BIGINT NOT NULL,
+    -- A new key is published first and signs only once activated, so vendors can ship it in
+    -- their software before answers depend on it.
+    activated_at BIGINT,
     retired_at BIGINT
 );

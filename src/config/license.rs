@@ -16,6 +16,48 @@ pub struct RawLicense {
     pub public_keys: Vec<String>,
 }
 
+/// The `[license_server]` section: how often installations may ask.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLicenseServer {
+    pub per_key_per_minute: u32,
+    pub per_address_per_minute: u32,
+}
+
+impl Default for RawLicenseServer {
+    fn default() -> Self {
+        // An installation checks weekly: ten a minute for one key is a loop or abuse. One host
+        // may run many licensed installations, hence more per address.
+        Self {
+            per_key_per_minute: 10,
+            per_address_per_minute: 60,
+        }
+    }
+}
+
+impl RawLicenseServer {
+    /// The limits, each from 1 to 1,000,000.
+    ///
+    /// # Errors
+    /// Names the key that is out of range.
+    pub fn validate(&self) -> Result<(i64, i64), ConfigError> {
+        let check = |key: &str, v: u32| {
+            if (1..=1_000_000).contains(&v) {
+                Ok(i64::from(v))
+            } else {
+                Err(ConfigError::new(key, &v, "a number from 1 to 1000000"))
+            }
+        };
+        Ok((
+            check("license_server.per_key_per_minute", self.per_key_per_minute)?,
+            check(
+                "license_server.per_address_per_minute",
+                self.per_address_per_minute,
+            )?,
+        ))
+    }
+}
+
 /// A configured licence; `None` in [`super::Config`] when `server_url` is empty.
 #[derive(Debug, Clone)]
 pub struct LicenseConfig {

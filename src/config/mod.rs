@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use url::Url;
 
 mod license;
-pub use license::{LicenseConfig, RawLicense};
+pub use license::{LicenseConfig, RawLicense, RawLicenseServer};
 mod two_factor;
 pub use two_factor::{
     DuoAdminUsername, DuoOutage, KeySource as SealingKeySource, Policy, RawTwoFactor,
@@ -70,6 +70,7 @@ pub struct RawConfig {
     pub scheduler: RawScheduler,
     pub automation: RawAutomation,
     pub license: RawLicense,
+    pub license_server: RawLicenseServer,
     pub log: RawLog,
 }
 
@@ -235,6 +236,7 @@ impl Default for RawConfig {
             scheduler: RawScheduler::default(),
             automation: RawAutomation::default(),
             license: RawLicense::default(),
+            license_server: RawLicenseServer::default(),
             log: RawLog::default(),
         }
     }
@@ -491,6 +493,8 @@ pub struct Config {
     pub audit_retention_days: Option<u32>,
     /// A licence this installation holds, checked by `license.connection`.
     pub license: Option<LicenseConfig>,
+    /// Verify requests allowed per key and per address, per minute.
+    pub license_limits: (i64, i64),
     /// Whether `serve` runs the scheduler in-process.
     pub scheduler_enabled: bool,
     /// The period of the cleanup tasks, in seconds.
@@ -941,6 +945,7 @@ impl RawConfig {
                 }
             },
             license: self.license.validate()?,
+            license_limits: self.license_server.validate()?,
             scheduler_enabled: self.scheduler.enabled,
             cleanup_interval_seconds: match self.scheduler.cleanup_interval_minutes {
                 // At most an hour, so a run is recorded at least hourly and cron.heartbeat

@@ -341,6 +341,7 @@ pub struct SigningKey {
     pub secret_sealed: String,
     pub public_key: String,
     pub created_at: i64,
+    pub activated_at: Option<i64>,
     pub retired_at: Option<i64>,
 }
 
@@ -349,7 +350,7 @@ pub async fn signing_keys<'e>(
     ex: impl Executor<'e, Database = Db>,
 ) -> Result<Vec<SigningKey>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT key_id, secret_sealed, public_key, created_at, retired_at FROM license_signing_keys ORDER BY created_at DESC, key_id DESC",
+        "SELECT key_id, secret_sealed, public_key, created_at, activated_at, retired_at FROM license_signing_keys ORDER BY created_at DESC, key_id DESC",
     )
     .fetch_all(ex)
     .await?;
@@ -360,6 +361,7 @@ pub async fn signing_keys<'e>(
                 secret_sealed: r.try_get("secret_sealed")?,
                 public_key: r.try_get("public_key")?,
                 created_at: r.try_get("created_at")?,
+                activated_at: r.try_get("activated_at")?,
                 retired_at: r.try_get("retired_at")?,
             })
         })
@@ -372,29 +374,39 @@ pub async fn insert_signing_key<'e>(
     k: &SigningKey,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO license_signing_keys (key_id, secret_sealed, public_key, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO license_signing_keys (key_id, secret_sealed, public_key, created_at, activated_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&k.key_id)
     .bind(&k.secret_sealed)
     .bind(&k.public_key)
     .bind(k.created_at)
+    .bind(k.activated_at)
     .execute(ex)
     .await
     .map(|_| ())
 }
 
-/// Retires every active key except `keep`.
-pub async fn retire_others<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    keep: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE license_signing_keys SET retired_at = $2 WHERE key_id <> $1 AND retired_at IS NULL",
+/// Makes `key_id` the signing key and retires the key that signed before (it stays
+/// published). Returns false when there is no such published, unretired key.
+pub async fn activate(pool: &super::Pool, key_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE license_signing_keys SET activated_at = $2 WHERE key_id = $1 AND retired_at IS NULL",
     )
-    .bind(keep)
+    .bind(key_id)
     .bind(now)
-    .execute(ex)
-    .await
-    .map(|_| ())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE license_signing_keys SET retired_at = $2 WHERE key_id <> $1 AND retired_at IS NULL AND activated_at IS NOT NULL",
+    )
+    .bind(key_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }

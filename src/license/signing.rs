@@ -1,6 +1,7 @@
-//! The Ed25519 keys that sign verify answers: created on first use, sealed at rest, rotatable.
-//! Retired keys stay published, so answers signed before a rotation still verify in the field
-//! until vendors ship the new key; only the newest key signs.
+//! The Ed25519 keys that sign verify answers: created on first use, sealed at rest, rotated in
+//! two steps. A new key is first only published (`GET /api/license/v1/keys`), so vendors can
+//! ship it in their software; once activated it signs, and the key before it is retired but
+//! stays published, so answers it signed still verify in the field.
 
 use crate::app::AppState;
 use crate::db;
@@ -8,21 +9,22 @@ use license_verifier::protocol::{KeyList, PublicKey, public_key_of};
 
 const CONTEXT: &str = "license-signing-key";
 
-/// The key that signs now: its id and secret.
+/// The key that signs now, creating (and activating) the first one on first use.
 ///
 /// # Errors
 /// Storage, randomness or sealing failures.
 pub async fn active(state: &AppState) -> anyhow::Result<(String, [u8; 32])> {
-    let keys = db::license::signing_keys(&state.db).await?;
-    let key = if let Some(k) = keys.into_iter().find(|k| k.retired_at.is_none()) {
+    let signing = |keys: Vec<db::license::SigningKey>| {
+        keys.into_iter()
+            .filter(|k| k.retired_at.is_none() && k.activated_at.is_some())
+            .max_by_key(|k| k.activated_at)
+    };
+    let key = if let Some(k) = signing(db::license::signing_keys(&state.db).await?) {
         k
     } else {
-        create(state).await?;
-        db::license::signing_keys(&state.db)
-            .await?
-            .into_iter()
-            .find(|k| k.retired_at.is_none())
-            .ok_or_else(|| anyhow::anyhow!("no active signing key after creating one"))?
+        create(state, true).await?;
+        signing(db::license::signing_keys(&state.db).await?)
+            .ok_or_else(|| anyhow::anyhow!("no signing key after creating one"))?
     };
     let secret: [u8; 32] = state
         .sealing
@@ -38,17 +40,19 @@ pub async fn active(state: &AppState) -> anyhow::Result<(String, [u8; 32])> {
     Ok((key.key_id, secret))
 }
 
-async fn create(state: &AppState) -> anyhow::Result<String> {
+async fn create(state: &AppState, activate: bool) -> anyhow::Result<String> {
     let secret = crate::token::random_bytes::<32>()?;
     let id_bytes = crate::token::random_bytes::<6>()?;
     let key_id = format!("k{}", crate::token::hex(&id_bytes));
+    let now = state.clock.unix();
     db::license::insert_signing_key(
         &state.db,
         &db::license::SigningKey {
             key_id: key_id.clone(),
             secret_sealed: state.sealing.seal(&secret, CONTEXT)?,
             public_key: public_key_of(&secret),
-            created_at: state.clock.unix(),
+            created_at: now,
+            activated_at: activate.then_some(now),
             retired_at: None,
         },
     )
@@ -56,17 +60,24 @@ async fn create(state: &AppState) -> anyhow::Result<String> {
     Ok(key_id)
 }
 
-/// Creates a new signing key and retires the others; returns the new key's id.
+/// Adds a key that is published but does not sign yet; returns its id.
 ///
 /// # Errors
 /// Storage, randomness or sealing failures.
-pub async fn rotate(state: &AppState) -> anyhow::Result<String> {
-    let key_id = create(state).await?;
-    db::license::retire_others(&state.db, &key_id, state.clock.unix()).await?;
-    Ok(key_id)
+pub async fn add(state: &AppState) -> anyhow::Result<String> {
+    active(state).await?;
+    create(state, false).await
 }
 
-/// Every public key, active first, for `GET /api/license/v1/keys`.
+/// Makes a published key the signing key; the previous one is retired (still published).
+///
+/// # Errors
+/// Storage errors; `Ok(false)` when there is no such unretired key.
+pub async fn activate(state: &AppState, key_id: &str) -> Result<bool, sqlx::Error> {
+    db::license::activate(&state.db, key_id, state.clock.unix()).await
+}
+
+/// Every published key, for `GET /api/license/v1/keys`.
 ///
 /// # Errors
 /// Storage errors.

@@ -314,7 +314,7 @@ async fn preset_bindings_statuses_unknown_and_malformed_keys_are_all_signed_verd
 }
 
 #[tokio::test]
-async fn rotation_signs_with_a_new_key_and_keeps_the_old_one_published() {
+async fn a_new_key_is_published_first_then_signs_and_the_old_one_stays_published() {
     let app = spawn_app().await;
     let (_, key) = issued(&app, "3", "").await;
     let req = request(&key, "shop.example.com", "203.0.113.10", "/srv");
@@ -325,20 +325,45 @@ async fn rotation_signs_with_a_new_key_and_keeps_the_old_one_published() {
     let r = app
         .post_form(
             &app.client,
-            "/admin/licenses/keys/rotate",
+            "/admin/licenses/keys/add",
             &[("csrf_token", &csrf)],
         )
         .await;
     assert_eq!(r.status(), 303);
+    let with_new = keys(&app).await;
+    assert_eq!(with_new.keys.len(), 2, "the new key is published at once");
+    let new_id = with_new
+        .keys
+        .iter()
+        .find(|k| k.key_id != before.key_id)
+        .unwrap()
+        .key_id
+        .clone();
+    assert_eq!(
+        check(&app, &req).await.key_id,
+        before.key_id,
+        "but it does not sign yet"
+    );
+    let (html, csrf) = app.form_page(&app.client, "/admin/licenses").await;
+    assert!(html.contains("published, not signing yet"));
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/licenses/keys/activate",
+            &[("key_id", new_id.as_str()), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
     let after = check(&app, &req).await;
-    assert_ne!(after.key_id, before.key_id);
+    assert_eq!(after.key_id, new_id);
     let published = keys(&app).await;
     assert_eq!(published.keys.len(), 2);
     assert!(
         published.keys.iter().any(|k| k.key_id == before.key_id),
         "the old key stays published"
     );
-    // A verifier that pinned only the old key refuses the new answers.
+    // A verifier that pinned only the old key refuses the new answers; one that shipped the new
+    // key in time accepts them.
     let r = reqwest::Client::new()
         .post(app.url(VERIFY_PATH))
         .json(&req)
@@ -347,6 +372,7 @@ async fn rotation_signs_with_a_new_key_and_keeps_the_old_one_published() {
         .unwrap();
     let signed: SignedAnswer = r.json().await.unwrap();
     assert!(signed.verify(&old_keys.keys).is_err());
+    assert!(signed.verify(&with_new.keys).is_ok());
 }
 
 #[tokio::test]

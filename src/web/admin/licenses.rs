@@ -94,14 +94,12 @@ async fn list_page(
         .await?
         .into_iter()
         .map(|k| {
-            (
-                k.key_id,
-                k.public_key,
-                k.retired_at.map_or_else(
-                    || "signing".to_owned(),
-                    |at| format!("retired {}", state.show_time(at)),
-                ),
-            )
+            let status = match (k.activated_at, k.retired_at) {
+                (_, Some(at)) => format!("retired {}, still published", state.show_time(at)),
+                (Some(_), None) => "signing".to_owned(),
+                (None, None) => "published, not signing yet".to_owned(),
+            };
+            (k.key_id, k.public_key, status)
         })
         .collect();
     let status = if error.is_some() {
@@ -480,15 +478,14 @@ pub async fn post_reissue(
     }
 }
 
-/// Creates a new signing key; the old ones stay published (retired) so answers they signed
-/// still verify.
-pub async fn post_rotate(
+/// Publishes a new key that does not sign yet.
+pub async fn post_key_add(
     State(state): State<AppState>,
     gate: Gate,
     Peer(addr): Peer,
     UserAgent(ua): UserAgent,
 ) -> AppResult<Response> {
-    let key_id = crate::license::signing::rotate(&state)
+    let key_id = crate::license::signing::add(&state)
         .await
         .map_err(AppError::Unexpected)?;
     audit(
@@ -496,9 +493,42 @@ pub async fn post_rotate(
         &gate,
         &addr.ip.to_string(),
         &ua,
-        "license.key_rotated",
+        "license.key_added",
         &key_id,
-        "new signing key",
+        "published, not signing yet",
+    )
+    .await?;
+    Ok(Redirect::to("/admin/licenses").into_response())
+}
+
+/// The key-activation form.
+#[derive(serde::Deserialize)]
+pub struct ActivateForm {
+    key_id: String,
+}
+
+/// Starts signing with a published key; the previous signing key is retired but stays
+/// published, so answers it signed still verify.
+pub async fn post_key_activate(
+    State(state): State<AppState>,
+    gate: Gate,
+    Peer(addr): Peer,
+    UserAgent(ua): UserAgent,
+    CsrfToken(csrf): CsrfToken,
+    Form(form): Form<ActivateForm>,
+) -> AppResult<Response> {
+    if !crate::license::signing::activate(&state, &form.key_id).await? {
+        let message = format!("There is no published, unretired key {:?}.", form.key_id);
+        return list_page(&state, &gate, csrf, None, Some(message)).await;
+    }
+    audit(
+        &state,
+        &gate,
+        &addr.ip.to_string(),
+        &ua,
+        "license.key_activated",
+        &form.key_id,
+        "signs from now on",
     )
     .await?;
     Ok(Redirect::to("/admin/licenses").into_response())

@@ -12,11 +12,6 @@ use axum::response::{IntoResponse, Response};
 use license_verifier::protocol::VerifyRequest;
 use serde_json::json;
 
-/// Checks per key per minute: an installation checks weekly, so more is a loop or abuse.
-pub const PER_KEY_PER_MINUTE: i64 = 10;
-/// Checks per address per minute: one host may run many licensed installations.
-pub const PER_ADDRESS_PER_MINUTE: i64 = 60;
-
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (
         status,
@@ -40,9 +35,10 @@ pub async fn post_verify(State(state): State<AppState>, Peer(addr): Peer, body: 
     let now = state.clock.unix();
     let ip = addr.ip.to_string();
     let key = request.key.trim().to_ascii_uppercase();
+    let (per_key, per_address) = state.config.license_limits;
     for (kind, value, limit) in [
-        ("license_ip", ip.as_str(), PER_ADDRESS_PER_MINUTE),
-        ("license_key", key.as_str(), PER_KEY_PER_MINUTE),
+        ("license_ip", ip.as_str(), per_address),
+        ("license_key", key.as_str(), per_key),
     ] {
         let counted_key = crate::token::hash(value);
         match crate::db::mail::count_request(&state.db, kind, &counted_key, now, now - 60).await {
