@@ -114,6 +114,11 @@ impl CheckResult {
     }
 }
 
+/// The `license.connection` check alone (the scheduler re-checks the licence daily with it).
+pub async fn license_connection(state: &AppState) -> CheckResult {
+    license::connection(state).await
+}
+
 /// The window most counters are judged over.
 pub const WINDOW: i64 = 24 * 3600;
 

@@ -154,7 +154,10 @@ pub async fn heartbeat(state: &AppState) -> CheckResult {
     )];
     let mut overdue = Vec::new();
     for task in Task::ALL {
-        if task.schedule(state, Process::Cron) != Some(Schedule::Daily) {
+        // The licence re-check fails when the vendor's server does; license.connection says so.
+        if task.schedule(state, Process::Cron) != Some(Schedule::Daily)
+            || task == Task::LicenseRecheck
+        {
             continue;
         }
         let done = tasks

@@ -64,11 +64,12 @@ pub enum Task {
     CloudflareRefresh,
     AuditRetention,
     RunHistory,
+    LicenseRecheck,
 }
 
 impl Task {
     /// Every task.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::SessionsCleanup,
         Self::LinksCleanup,
         Self::BansCleanup,
@@ -76,6 +77,7 @@ impl Task {
         Self::CloudflareRefresh,
         Self::AuditRetention,
         Self::RunHistory,
+        Self::LicenseRecheck,
     ];
 
     /// The stable name, as stored and shown.
@@ -88,6 +90,7 @@ impl Task {
             Self::CloudflareRefresh => "cloudflare.refresh",
             Self::AuditRetention => "audit.retention",
             Self::RunHistory => "scheduler.history",
+            Self::LicenseRecheck => "license.recheck",
         }
     }
 
@@ -103,6 +106,9 @@ impl Task {
             Self::CloudflareRefresh => "downloads Cloudflare's current address ranges",
             Self::AuditRetention => "removes audit events older than audit.retention_days",
             Self::RunHistory => "removes scheduler run records older than 30 days",
+            Self::LicenseRecheck => {
+                "checks this installation's own licence ([license]) with its server"
+            }
         }
     }
 
@@ -122,6 +128,7 @@ impl Task {
                 .cloudflare_refresh_hours
                 .map(|h| Schedule::Every(i64::from(h) * 3600)),
             Self::AuditRetention | Self::RunHistory => Some(Schedule::Daily),
+            Self::LicenseRecheck => state.config.license.is_some().then_some(Schedule::Daily),
         }
     }
 
@@ -160,6 +167,14 @@ impl Task {
                 .await
                 .map(|n| format!("removed {n} audit event(s)"))
                 .map_err(text),
+            Self::LicenseRecheck => {
+                let check = crate::doctor::license_connection(state).await;
+                if check.severity == crate::doctor::Severity::Ok {
+                    Ok(check.summary)
+                } else {
+                    Err(format!("{} {}", check.summary, check.next_step))
+                }
+            }
             Self::RunHistory => {
                 let before = state.clock.unix() - HISTORY_DAYS * 86_400;
                 let mut total = 0;

@@ -272,3 +272,36 @@ async fn f07_license_connection_names_the_failing_step() {
         "ok"
     );
 }
+
+#[tokio::test]
+async fn the_scheduler_rechecks_the_installations_licence_daily() {
+    let (server, key, pins) = licensing_server().await;
+    let app = spawn_with(|c| {
+        c.proxy.cloudflare_refresh_hours = 0;
+        c.license.server_url = server.address.clone();
+        c.license.key = key.clone();
+        c.license.domain = "portal.example.com".into();
+        c.license.ip = "203.0.113.20".into();
+        c.license.directory = "/opt/portcullis".into();
+        c.license.public_keys = pins.clone();
+    })
+    .await;
+    app.use_real_time();
+    let report = portcullis::scheduler::run_due(&app.state, portcullis::scheduler::Process::Serve)
+        .await
+        .unwrap();
+    let recheck = report
+        .tasks
+        .iter()
+        .find(|t| t.task == "license.recheck")
+        .expect("the licence is re-checked");
+    assert!(recheck.ok, "{recheck:?}");
+    let bound: String = sqlx::query_scalar("SELECT domains FROM licenses")
+        .fetch_one(&server.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        bound, "portal.example.com",
+        "the configured identity was presented"
+    );
+}
