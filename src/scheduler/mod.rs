@@ -386,15 +386,19 @@ pub async fn run_due(state: &AppState, process: Process) -> Result<RunReport, sq
 /// Records this web server's view of time now and then, and runs the scheduler every [`TICK`]
 /// when enabled, until the process ends.
 pub async fn run_forever(state: AppState) {
-    let mut last_view = (i64::MIN, String::new());
+    // When this server last recorded its view of time, and under which zone.
+    let mut last_view: Option<(i64, String)> = None;
     loop {
         let now = state.clock.unix();
         let current = crate::settings::current(&state).await;
         let zone = current.values.timezone.name();
         // Hourly, and at once when an admin changes the zone, so the doctor compares fresh views.
-        if now - last_view.0 >= 3600 || last_view.1 != zone {
+        let due = last_view
+            .as_ref()
+            .is_none_or(|(at, recorded)| now - *at >= 3600 || recorded != zone);
+        if due {
             match store::record_view(&state.db, &view(&state, "web")).await {
-                Ok(()) => last_view = (now, zone.to_owned()),
+                Ok(()) => last_view = Some((now, zone.to_owned())),
                 Err(e) => tracing::warn!(error = %e, "could not record the web server's time view"),
             }
         }

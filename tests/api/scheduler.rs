@@ -248,3 +248,62 @@ async fn portcullis_cron_prints_each_task_and_the_admin_page_lists_runs() {
     );
     assert!(html.contains("daily from 03:00 UTC"), "{html}");
 }
+
+#[tokio::test]
+async fn portcullis_serve_runs_the_scheduler_and_records_its_view_of_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("serve")
+        .env_remove("PORTCULLIS_CONFIG")
+        .env("PORTCULLIS__DATA_DIR", dir.path())
+        .env("PORTCULLIS__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "PORTCULLIS__SERVER__SYSTEM_URL",
+            format!("http://127.0.0.1:{port}/"),
+        )
+        .env("PORTCULLIS__PROXY__CLOUDFLARE_REFRESH_HOURS", "0")
+        .env("PORTCULLIS__TIMEZONE", "Europe/London")
+        .env("TZ", "America/New_York")
+        .env("RUST_LOG", "warn")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!(
+        "sqlite://{}?mode=ro",
+        dir.path().join("portcullis.db").display()
+    );
+    let mut seen = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let Ok(pool) = portcullis::db::connect(&url, 1).await else {
+            continue;
+        };
+        let found: Option<(String, String, i64)> = sqlx::query_as(
+            "SELECT v.local_zone, v.zone, (SELECT COUNT(*) FROM scheduler_runs WHERE process = 'serve') \
+             FROM process_views v WHERE v.process = 'web'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .ok()
+        .flatten();
+        if let Some(row) = found.filter(|r| r.2 > 0) {
+            seen = Some(row);
+            break;
+        }
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let (local, zone, runs) = seen.unwrap_or_else(|| panic!("serve recorded no run: {stderr}"));
+    assert_eq!(local, "America/New_York");
+    assert_eq!(zone, "Europe/London");
+    assert!(runs >= 1);
+}
