@@ -176,17 +176,24 @@ async fn decide(
         }
         _ => {}
     }
-    db::license::bind_empty(
-        &state.db,
-        license.id,
-        std::slice::from_ref(&presented[0].1),
-        std::slice::from_ref(&presented[1].1),
-        std::slice::from_ref(&presented[2].1),
-    )
-    .await?;
-    let bound = db::license::find(&state.db, license.id)
-        .await?
-        .unwrap_or_else(|| license.clone());
+    // Only a licence with an unbound list is written to (the first check after issue or
+    // reissue); the usual check reads.
+    let bound =
+        if license.domains.is_empty() || license.ips.is_empty() || license.directories.is_empty() {
+            db::license::bind_empty(
+                &state.db,
+                license.id,
+                std::slice::from_ref(&presented[0].1),
+                std::slice::from_ref(&presented[1].1),
+                std::slice::from_ref(&presented[2].1),
+            )
+            .await?;
+            db::license::find(&state.db, license.id)
+                .await?
+                .unwrap_or_else(|| license.clone())
+        } else {
+            license.clone()
+        };
     answer.bindings = Bindings {
         domains: bound.domains.clone(),
         ips: bound.ips.clone(),
