@@ -763,13 +763,16 @@ impl RawConfig {
                 "sqlite://{}?mode=rwc",
                 data_dir.join("portcullis.db").display()
             )
-        } else if self.database.url.starts_with("sqlite:") {
+        } else if self.database.url.starts_with("sqlite:")
+            || self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://")
+        {
             self.database.url.clone()
         } else {
             return Err(ConfigError::new(
                 "database.url",
                 &redact_url(&self.database.url),
-                "a sqlite: URL such as sqlite://./data/portcullis.db (PostgreSQL support is planned)",
+                "a sqlite: URL such as sqlite://./data/portcullis.db, or postgres://USER:PASSWORD@HOST/DATABASE",
             ));
         };
         if !(1..=1000).contains(&self.database.max_connections) {

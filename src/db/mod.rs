@@ -34,6 +34,25 @@ pub type Db = sqlx::Any;
 pub type Pool = sqlx::AnyPool;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Whether `pool` is connected to PostgreSQL (otherwise SQLite).
+pub fn is_postgres(pool: &Pool) -> bool {
+    pool.connect_options()
+        .database_url
+        .scheme()
+        .starts_with("postgres")
+}
+
+/// The migrations of the pool's engine: twin directories kept in lockstep (same versions, same
+/// tables, columns and indexes; `tests/api/schema.rs` compares them on live databases).
+fn migrator(pool: &Pool) -> &'static sqlx::migrate::Migrator {
+    if is_postgres(pool) {
+        &POSTGRES_MIGRATIONS
+    } else {
+        &SQLITE_MIGRATIONS
+    }
+}
 
 /// Opens the pool for `url`, creating the SQLite file (and its folder) on first use.
 ///
@@ -80,7 +99,7 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
 /// # Errors
 /// When a migration fails or the database holds migrations this binary does not know.
 pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
-    SQLITE_MIGRATIONS
+    migrator(pool)
         .run(pool)
         .await
         .context("database migration failed")
@@ -97,10 +116,15 @@ pub async fn pending_migrations(pool: &Pool) -> anyhow::Result<usize> {
             .await
         {
             Ok(rows) => rows,
-            Err(sqlx::Error::Database(e)) if e.message().contains("no such table") => Vec::new(),
+            Err(sqlx::Error::Database(e))
+                if e.message().contains("no such table")
+                    || e.message().contains("does not exist") =>
+            {
+                Vec::new()
+            }
             Err(e) => return Err(e.into()),
         };
-    Ok(SQLITE_MIGRATIONS
+    Ok(migrator(pool)
         .iter()
         .filter(|m| !applied.iter().any(|(v,)| *v == m.version))
         .count())

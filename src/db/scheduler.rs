@@ -347,8 +347,11 @@ pub async fn latest_view<'e>(
 }
 
 /// The database server's clock, in unix seconds (for the skew check).
-pub async fn database_now<'e>(ex: impl Executor<'e, Database = Db>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT CAST(strftime('%s', 'now') AS BIGINT)")
-        .fetch_one(ex)
-        .await
+pub async fn database_now(pool: &super::Pool) -> Result<i64, sqlx::Error> {
+    let sql = if super::is_postgres(pool) {
+        "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)"
+    } else {
+        "SELECT CAST(strftime('%s', 'now') AS BIGINT)"
+    };
+    sqlx::query_scalar(sql).fetch_one(pool).await
 }

@@ -158,11 +158,14 @@ async fn the_cli_lists_and_lifts_a_ban_for_a_locked_out_admin() {
     let admin = app.create_admin("alice").await;
     fail_admin(&app, 3, &[]).await;
     let dir = app.dir.path().to_owned();
+    let db_url = app.state.config.database_url.clone();
     let run = move |args: &'static [&'static str]| {
         let dir = dir.clone();
+        let db_url = db_url.clone();
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
                 .env("PORTCULLIS__DATA_DIR", &dir)
+                .env("PORTCULLIS__DATABASE__URL", &db_url)
                 .args(args)
                 .output()
                 .unwrap()

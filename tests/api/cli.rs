@@ -299,8 +299,10 @@ async fn the_doctor_as_a_separate_process_sees_what_the_server_counted() {
             .await;
     }
     let dir = app.dir.path().to_owned();
+    let db_url = app.state.config.database_url.clone();
     let out = tokio::task::spawn_blocking(move || {
         portcullis(&dir)
+            .env("PORTCULLIS__DATABASE__URL", &db_url)
             .args(["doctor", "--json"])
             .output()
             .unwrap()

@@ -257,6 +257,7 @@ async fn system_health_as_json_is_the_report_portcullis_doctor_json_prints() {
     let web: Value = response.json().await.unwrap();
 
     let dir = app.dir.path().to_owned();
+    let db_url = app.state.config.database_url.clone();
     let (listen, system_url) = (
         format!("127.0.0.1:{}", app.port),
         format!("{}/", app.address),
@@ -265,6 +266,7 @@ async fn system_health_as_json_is_the_report_portcullis_doctor_json_prints() {
         std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .env_remove("PORTCULLIS_CONFIG")
             .env("PORTCULLIS__DATA_DIR", &dir)
+            .env("PORTCULLIS__DATABASE__URL", &db_url)
             .env("PORTCULLIS__SERVER__LISTEN", listen)
             .env("PORTCULLIS__SERVER__SYSTEM_URL", system_url)
             .env("RUST_LOG", "warn")

@@ -182,9 +182,11 @@ async fn f01_the_cli_fix_reaches_a_running_server_within_the_refresh_bound() {
     app.use_real_time();
     app.get("/login").await;
     let dir = app.dir.path().to_owned();
+    let db_url = app.state.config.database_url.clone();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .env("PORTCULLIS__DATA_DIR", &dir)
+            .env("PORTCULLIS__DATABASE__URL", &db_url)
             .args(["doctor", "--fix", "proxy.cloudflare"])
             .output()
             .unwrap()
@@ -407,11 +409,14 @@ async fn the_refresh_command_stores_a_good_list_and_refuses_a_bad_one_with_exit_
     let bad = fake_cloudflare("", "2400:cb00::/32\n").await;
     let app = spawn_app().await;
     let dir = app.dir.path().to_owned();
+    let db_url = app.state.config.database_url.clone();
     let run = move |url: String| {
         let dir = dir.clone();
+        let db_url = db_url.clone();
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
                 .env("PORTCULLIS__DATA_DIR", &dir)
+                .env("PORTCULLIS__DATABASE__URL", &db_url)
                 .env("PORTCULLIS__PROXY__CLOUDFLARE_URL", url)
                 .args(["proxy", "refresh-cloudflare"])
                 .output()

@@ -202,10 +202,22 @@ async fn f06_csrf_failures_are_counted_by_kind_for_the_doctor() {
 async fn f06_a_read_only_database_gives_a_503_page_not_a_redirect_and_the_doctor_fails_the_probe() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
-    // A second server on the same database file, opened read-only: sessions cannot be written.
-    let db = app.dir.path().join("portcullis.db");
+    // A second server on the same database, connected read-only (SQLite: the file opened
+    // read-only; PostgreSQL: every transaction read-only, as on a standby): sessions cannot be
+    // written.
+    let read_only = if portcullis::db::is_postgres(&app.state.db) {
+        format!(
+            "{}?options=-c%20default_transaction_read_only%3Don",
+            app.state.config.database_url
+        )
+    } else {
+        format!(
+            "sqlite://{}?mode=ro",
+            app.dir.path().join("portcullis.db").display()
+        )
+    };
     let ro = spawn_with(|c| {
-        c.database.url = format!("sqlite://{}?mode=ro", db.display());
+        c.database.url = read_only;
         c.database.migrate_on_start = false;
     })
     .await;

@@ -139,6 +139,7 @@ async fn f09_the_cli_fix_removes_them_from_another_process() {
         .args(["doctor", "--fix", "session.gc"])
         .env_remove("PORTCULLIS_CONFIG")
         .env("PORTCULLIS__DATA_DIR", app.dir.path())
+        .env("PORTCULLIS__DATABASE__URL", &app.state.config.database_url)
         .env("RUST_LOG", "warn")
         .current_dir(app.dir.path())
         .output()

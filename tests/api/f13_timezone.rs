@@ -20,6 +20,7 @@ fn cron(app: &TestApp, env: &[(&str, &str)]) -> std::process::Output {
         .env_remove("PORTCULLIS_CONFIG")
         .env_remove("TZ")
         .env("PORTCULLIS__DATA_DIR", app.dir.path())
+        .env("PORTCULLIS__DATABASE__URL", &app.state.config.database_url)
         .env("PORTCULLIS__PROXY__CLOUDFLARE_REFRESH_HOURS", "0")
         .env("PORTCULLIS__MAIL__TRANSPORT", "file")
         .env("RUST_LOG", "warn")

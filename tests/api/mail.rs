@@ -724,7 +724,8 @@ async fn an_owner_invites_a_new_person_who_creates_a_user_and_lands_in_the_share
         "{home}"
     );
     let active: Option<i64> = sqlx::query_scalar(
-        "SELECT client_id FROM sessions WHERE ended_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        "SELECT s.client_id FROM sessions s JOIN users u ON u.id = s.subject_id \
+         WHERE s.realm = 'client' AND s.ended_at IS NULL AND u.email = 'grace@example.com'",
     )
     .fetch_one(&app.state.db)
     .await

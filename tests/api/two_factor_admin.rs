@@ -136,6 +136,7 @@ async fn the_break_glass_command_removes_an_admins_factors() {
         std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .env_remove("PORTCULLIS_CONFIG")
             .env("PORTCULLIS__DATA_DIR", app.dir.path())
+            .env("PORTCULLIS__DATABASE__URL", &app.state.config.database_url)
             .env("RUST_LOG", "warn")
             .current_dir(app.dir.path())
             .args(args)

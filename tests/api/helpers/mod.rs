@@ -31,6 +31,28 @@ pub async fn spawn_app() -> TestApp {
     spawn_with(|_| {}).await
 }
 
+/// With `PORTCULLIS_TEST_POSTGRES` set to a PostgreSQL server URL (any database on it, by a
+/// role that may create databases), a fresh database on that server for this test; otherwise
+/// `None` and the test uses SQLite in its temporary folder.
+pub async fn test_database_url() -> Option<String> {
+    let admin = std::env::var("PORTCULLIS_TEST_POSTGRES").ok()?;
+    let name = format!(
+        "portcullis_test_{}",
+        portcullis::token::hex(&portcullis::token::random_bytes::<8>().unwrap())
+    );
+    let pool = portcullis::db::connect(&admin, 1)
+        .await
+        .expect("PORTCULLIS_TEST_POSTGRES must reach a PostgreSQL server");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .expect("the test role may create databases");
+    pool.close().await;
+    let mut url = url::Url::parse(&admin).expect("a URL");
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
 /// Starts the real application after `configure` adjusts the configuration.
 pub async fn spawn_with(configure: impl FnOnce(&mut RawConfig)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -44,6 +66,9 @@ pub async fn spawn_with(configure: impl FnOnce(&mut RawConfig)) -> TestApp {
     };
     raw.server.listen = format!("127.0.0.1:{port}");
     raw.server.system_url = format!("http://127.0.0.1:{port}/");
+    if let Some(url) = test_database_url().await {
+        raw.database.url = url;
+    }
     configure(&mut raw);
     let config = raw.validate().expect("valid test configuration");
     let clock = Arc::new(MockClock::new("2026-11-28T12:00:00Z".parse().unwrap()));
@@ -321,12 +346,19 @@ impl TestApp {
         self.clock.set(jiff::Timestamp::now());
     }
 
-    /// The address recorded for the newest session of a realm.
+    /// The address recorded for the newest client-area session.
+    ///
+    /// Sessions carry no sequence number, so the clock moves on a second afterwards: the next
+    /// session is then strictly newer, on SQLite and PostgreSQL alike.
     pub async fn last_session_ip(&self) -> String {
-        sqlx::query_scalar("SELECT ip FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1")
-            .fetch_one(&self.state.db)
-            .await
-            .unwrap()
+        let ip = sqlx::query_scalar(
+            "SELECT ip FROM sessions WHERE realm = 'client' ORDER BY created_at DESC LIMIT 1",
+        )
+        .fetch_one(&self.state.db)
+        .await
+        .unwrap();
+        self.clock.advance(1);
+        ip
     }
 
     /// Signs a user in from a fresh client that sends `headers` with every request.
