@@ -31,6 +31,7 @@ mod mail;
 mod password;
 mod register;
 mod scheduler;
+mod schema;
 mod sessions;
 mod setup;
 mod storage;
