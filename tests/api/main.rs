@@ -28,6 +28,7 @@ mod license_client;
 mod licensing;
 mod login;
 mod mail;
+mod nodes;
 mod password;
 mod register;
 mod scheduler;

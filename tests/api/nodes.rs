@@ -1,0 +1,136 @@
+//! Several nodes on one database: two `portcullis serve` processes behind one System URL (as
+//! behind a load balancer). A session started on node A is valid on node B, and ending it on B
+//! ends it on A at once. Runs on SQLite (two processes, one file) and, in the PostgreSQL pass,
+//! on PostgreSQL.
+
+use crate::helpers::*;
+use std::process::{Child, Command, Stdio};
+
+struct Node {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts a node on `port` with the shared System URL and database.
+fn node(dir: &std::path::Path, database_url: &str, port: u16, system_url: &str) -> Node {
+    let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("serve")
+        .env_remove("PORTCULLIS_CONFIG")
+        .env("PORTCULLIS__DATA_DIR", dir)
+        .env("PORTCULLIS__DATABASE__URL", database_url)
+        .env("PORTCULLIS__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("PORTCULLIS__SERVER__SYSTEM_URL", system_url)
+        .env("PORTCULLIS__PROXY__CLOUDFLARE_REFRESH_HOURS", "0")
+        .env("PORTCULLIS__MAIL__TRANSPORT", "file")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Node { child, port }
+}
+
+/// A browser that reaches `node` while addressing the shared System URL's host, as a load
+/// balancer would pass it on.
+async fn get(browser: &reqwest::Client, node: &Node, path: &str, host: &str) -> reqwest::Response {
+    browser
+        .get(format!("http://127.0.0.1:{}{path}", node.port))
+        .header("host", host)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn wait_ready(node: &Node) {
+    for _ in 0..100 {
+        if reqwest::get(format!("http://127.0.0.1:{}/healthz", node.port))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("node on port {} did not start", node.port);
+}
+
+#[tokio::test]
+async fn a_session_from_node_a_works_on_node_b_and_ending_it_on_b_ends_it_on_a() {
+    // The test app migrates the database and creates the user; the nodes share it.
+    let app = spawn_app().await;
+    app.use_real_time();
+    let user = app.create_user("ada@example.com").await;
+    let database_url = app.state.config.database_url.clone();
+    let (port_a, port_b) = (free_port(), free_port());
+    let host = format!("127.0.0.1:{port_a}");
+    let system_url = format!("http://{host}/");
+    let a = node(app.dir.path(), &database_url, port_a, &system_url);
+    let b = node(app.dir.path(), &database_url, port_b, &system_url);
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+
+    // Sign in on A.
+    let browser = new_client();
+    let page = get(&browser, &a, "/login", &host)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_from(&page);
+    let r = browser
+        .post(format!("http://127.0.0.1:{port_a}/login"))
+        .header("host", &host)
+        .form(&[
+            ("email", user.email.as_str()),
+            ("password", user.password.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let next = location(&r);
+    assert_eq!(get(&browser, &a, &next, &host).await.status(), 200);
+
+    // The same cookie on B: the session lives in the database, not in A's memory.
+    let r = get(&browser, &b, "/clientarea", &host).await;
+    assert_eq!(r.status(), 200, "the session is valid on node B");
+
+    // Sign out on B; A refuses the session on the very next request.
+    let page = get(&browser, &b, "/clientarea", &host)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_from(&page);
+    let r = browser
+        .post(format!("http://127.0.0.1:{port_b}/logout"))
+        .header("host", &host)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let r = get(&browser, &a, "/clientarea", &host).await;
+    assert_eq!(
+        r.status(),
+        303,
+        "node A no longer accepts the ended session"
+    );
+    assert!(location(&r).starts_with("/login"), "{}", location(&r));
+}
