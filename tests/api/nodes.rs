@@ -134,3 +134,46 @@ async fn a_session_from_node_a_works_on_node_b_and_ending_it_on_b_ends_it_on_a()
     );
     assert!(location(&r).starts_with("/login"), "{}", location(&r));
 }
+
+#[tokio::test]
+async fn a_ban_recorded_by_node_a_is_enforced_by_node_b() {
+    let app = spawn_app().await;
+    app.use_real_time();
+    app.create_admin("alice").await;
+    let database_url = app.state.config.database_url.clone();
+    let (port_a, port_b) = (free_port(), free_port());
+    let host = format!("127.0.0.1:{port_a}");
+    let system_url = format!("http://{host}/");
+    let a = node(app.dir.path(), &database_url, port_a, &system_url);
+    let b = node(app.dir.path(), &database_url, port_b, &system_url);
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+    assert_eq!(get(&new_client(), &b, "/login", &host).await.status(), 200);
+
+    // Three wrong admin passwords on A (the default threshold) ban this address.
+    for _ in 0..3 {
+        let browser = new_client();
+        let page = get(&browser, &a, "/admin/login", &host)
+            .await
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_from(&page);
+        let r = browser
+            .post(format!("http://127.0.0.1:{port_a}/admin/login"))
+            .header("host", &host)
+            .form(&[
+                ("username", "alice"),
+                ("password", "wrong-password-123"),
+                ("csrf_token", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    // B has never seen a failure itself, and refuses the address at once.
+    let r = get(&new_client(), &b, "/login", &host).await;
+    assert_eq!(r.status(), 403, "node B enforces node A's ban");
+    assert!(r.text().await.unwrap().contains("127.0.0.1"));
+}
