@@ -1,7 +1,7 @@
 //! Several nodes on one database: two `portcullis serve` processes behind one System URL (as
 //! behind a load balancer). A session started on node A is valid on node B, and ending it on B
-//! ends it on A at once. Runs on SQLite (two processes, one file) and, in the PostgreSQL pass,
-//! on PostgreSQL.
+//! ends it on A at once; a ban recorded by A is enforced by B. Runs on SQLite (two processes,
+//! one file) and, in the PostgreSQL pass, on PostgreSQL.
 
 use crate::helpers::*;
 use std::process::{Child, Command, Stdio};
