@@ -1,7 +1,8 @@
 //! Several nodes on one database: two `portcullis serve` processes behind one System URL (as
 //! behind a load balancer). A session started on node A is valid on node B, and ending it on B
-//! ends it on A at once; a ban recorded by A is enforced by B. Runs on SQLite (two processes,
-//! one file) and, in the PostgreSQL pass, on PostgreSQL.
+//! ends it on A at once; a ban recorded by A is enforced by B; a setting saved on A applies on
+//! B within the settings refresh bound. Runs on SQLite (two processes, one file) and, in the
+//! PostgreSQL pass, on PostgreSQL.
 
 use crate::helpers::*;
 use std::process::{Child, Command, Stdio};
@@ -176,4 +177,97 @@ async fn a_ban_recorded_by_node_a_is_enforced_by_node_b() {
     let r = get(&new_client(), &b, "/login", &host).await;
     assert_eq!(r.status(), 403, "node B enforces node A's ban");
     assert!(r.text().await.unwrap().contains("127.0.0.1"));
+}
+
+#[tokio::test]
+async fn a_setting_saved_on_node_a_applies_on_node_b_within_the_refresh_bound() {
+    let app = spawn_app().await;
+    app.use_real_time();
+    let admin = app.create_admin("alice").await;
+    let database_url = app.state.config.database_url.clone();
+    let (port_a, port_b) = (free_port(), free_port());
+    let host = format!("127.0.0.1:{port_a}");
+    let system_url = format!("http://{host}/");
+    let a = node(app.dir.path(), &database_url, port_a, &system_url);
+    let b = node(app.dir.path(), &database_url, port_b, &system_url);
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+
+    let browser = new_client();
+    let page = get(&browser, &a, "/admin/login", &host)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let r = browser
+        .post(format!("http://127.0.0.1:{port_a}/admin/login"))
+        .header("host", &host)
+        .form(&[
+            ("username", admin.username.as_str()),
+            ("password", admin.password.as_str()),
+            ("csrf_token", csrf_from(&page).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let shows_london = |html: &str| html.contains("value=\"Europe/London\"");
+    let on_b = get(&browser, &b, "/admin/settings", &host)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !shows_london(&on_b),
+        "the admin session works on B too, with UTC still"
+    );
+
+    // Save the timezone on A (every other field as it is).
+    let page = get(&browser, &a, "/admin/settings", &host)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut form = vec![
+        ("csrf_token".to_owned(), csrf_from(&page)),
+        ("timezone".to_owned(), "Europe/London".to_owned()),
+    ];
+    for key in portcullis::settings::KEYS
+        .iter()
+        .filter(|k| **k != "timezone")
+    {
+        let value = portcullis::settings::current(&app.state)
+            .await
+            .values
+            .text(key);
+        form.push(((*key).to_owned(), value));
+    }
+    let r = browser
+        .post(format!("http://127.0.0.1:{port_a}/admin/settings"))
+        .header("host", &host)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // B re-reads settings at most REFRESH_SECONDS after its last read; allow twice that.
+    let bound = portcullis::settings::REFRESH_SECONDS * 2;
+    let mut applied = false;
+    for _ in 0..bound * 4 {
+        let html = get(&browser, &b, "/admin/settings", &host)
+            .await
+            .text()
+            .await
+            .unwrap();
+        if shows_london(&html) {
+            applied = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(
+        applied,
+        "node B did not apply the new timezone within {bound} s"
+    );
 }
