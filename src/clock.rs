@@ -144,18 +144,22 @@ impl Zone {
     }
 }
 
+/// An offset from UTC as people write it: `+09:00`, `-05:00`.
+pub fn offset_text(seconds: i64) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.unsigned_abs();
+    format!("{sign}{:02}:{:02}", s / 3600, (s % 3600) / 60)
+}
+
 /// Formats a stored unix instant for people, in the configured zone, naming the zone's
 /// abbreviation so a reader never has to guess ("2026-11-28 14:05 GMT").
 pub fn display(unix: i64, zone: &Zone) -> String {
     Timestamp::from_second(unix).map_or_else(
         |_| "an unknown time".to_owned(),
         |t| {
-            let z = t.to_zoned(zone.tz.clone());
-            if zone.name == "UTC" {
-                z.strftime("%Y-%m-%d %H:%M UTC").to_string()
-            } else {
-                z.strftime("%Y-%m-%d %H:%M %Z").to_string()
-            }
+            t.to_zoned(zone.tz.clone())
+                .strftime("%Y-%m-%d %H:%M %Z")
+                .to_string()
         },
     )
 }

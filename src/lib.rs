@@ -16,7 +16,6 @@
 //! - [`csrf`]: stateless CSRF tokens.
 //! - [`mail`]: the outgoing mail queue, its sender, transports and templates.
 //! - [`twofactor`]: TOTP, backup codes, WebAuthn, Duo, pending sign-ins; [`sealing`]: secrets at rest.
-//! - [`audit`]: audit retention (the events themselves are written through `db::audit`).
 //! - [`scheduler`]: scheduled tasks (housekeeping, daily tasks), leases and run records.
 //! - [`license`]: the licensing server (products, licences, verify decisions, signing keys).
 //! - [`doctor`]: diagnostic checks.
@@ -25,7 +24,6 @@
 
 pub mod account;
 pub mod app;
-pub mod audit;
 pub mod auth;
 pub mod ban;
 pub mod cli;

@@ -115,6 +115,18 @@ fn license(r: &sqlx::any::AnyRow) -> Result<License, sqlx::Error> {
     })
 }
 
+/// A query over `licenses` returning every column [`license`] reads; the condition is a literal
+/// so the SQL stays `'static`.
+macro_rules! select_licenses {
+    ($condition:literal) => {
+        concat!(
+            "SELECT id, product_id, client_id, key_sealed, key_hint, status, expires_at, domains, \
+             ips, directories, reissues, created_at, last_check_at FROM licenses ",
+            $condition
+        )
+    };
+}
+
 /// What a new licence starts with.
 #[derive(Debug, Clone)]
 pub struct NewLicense<'a> {
@@ -158,13 +170,10 @@ pub async fn by_key_hash<'e>(
     ex: impl Executor<'e, Database = Db>,
     key_hash: &str,
 ) -> Result<Option<License>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT id, product_id, client_id, key_sealed, key_hint, status, expires_at, domains, ips, directories, reissues, created_at, last_check_at \
-         FROM licenses WHERE key_hash = $1",
-    )
-    .bind(key_hash)
-    .fetch_optional(ex)
-    .await?;
+    let row = sqlx::query(select_licenses!("WHERE key_hash = $1"))
+        .bind(key_hash)
+        .fetch_optional(ex)
+        .await?;
     row.as_ref().map(license).transpose()
 }
 
@@ -173,13 +182,10 @@ pub async fn find<'e>(
     ex: impl Executor<'e, Database = Db>,
     id: i64,
 ) -> Result<Option<License>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT id, product_id, client_id, key_sealed, key_hint, status, expires_at, domains, ips, directories, reissues, created_at, last_check_at \
-         FROM licenses WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(ex)
-    .await?;
+    let row = sqlx::query(select_licenses!("WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(ex)
+        .await?;
     row.as_ref().map(license).transpose()
 }
 
@@ -188,10 +194,9 @@ pub async fn list<'e>(
     ex: impl Executor<'e, Database = Db>,
     client_id: i64,
 ) -> Result<Vec<License>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, product_id, client_id, key_sealed, key_hint, status, expires_at, domains, ips, directories, reissues, created_at, last_check_at \
-         FROM licenses WHERE ($1 = 0 OR client_id = $1) ORDER BY id DESC LIMIT 500",
-    )
+    let rows = sqlx::query(select_licenses!(
+        "WHERE ($1 = 0 OR client_id = $1) ORDER BY id DESC LIMIT 500"
+    ))
     .bind(client_id)
     .fetch_all(ex)
     .await?;

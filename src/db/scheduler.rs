@@ -4,8 +4,19 @@
 use super::Db;
 use sqlx::{Executor, Row as _};
 
+/// What a claim came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This caller holds the lease now.
+    Taken,
+    /// Due, but another process holds the lease.
+    HeldElsewhere,
+    /// Not due: the period is done, or a failed run is waiting before its retry.
+    NotDue,
+}
+
 /// Takes the lease on `task` for `holder` until `lease_until`, when nobody holds it and the
-/// period `period` has not been completed. Returns whether this caller now holds it.
+/// period `period` has not been completed.
 ///
 /// The check and the take are one `UPDATE`, so two processes racing for the same task cannot
 /// both win, on SQLite (one writer at a time) or PostgreSQL (row lock).
@@ -16,7 +27,7 @@ pub async fn claim(
     now: i64,
     lease_until: i64,
     period: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Claim, sqlx::Error> {
     sqlx::query("INSERT INTO scheduler_tasks (task) VALUES ($1) ON CONFLICT (task) DO NOTHING")
         .bind(task)
         .execute(pool)
@@ -32,7 +43,23 @@ pub async fn claim(
     .bind(period)
     .execute(pool)
     .await?;
-    Ok(taken.rows_affected() == 1)
+    if taken.rows_affected() == 1 {
+        return Ok(Claim::Taken);
+    }
+    let held: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM scheduler_tasks WHERE task = $1 AND lease_holder <> '' \
+         AND lease_until > $2 AND done_period <> $3",
+    )
+    .bind(task)
+    .bind(now)
+    .bind(period)
+    .fetch_one(pool)
+    .await?;
+    Ok(if held > 0 {
+        Claim::HeldElsewhere
+    } else {
+        Claim::NotDue
+    })
 }
 
 /// What one task's run came to.

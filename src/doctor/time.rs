@@ -4,17 +4,11 @@
 
 use super::{CheckResult, Severity};
 use crate::app::AppState;
-use crate::clock::Zone;
+use crate::clock::{Zone, offset_text};
 use crate::db::scheduler::View;
 
 /// Clock skew against the database above this is reported.
 pub const MAX_SKEW_SECONDS: i64 = 5;
-
-fn offset_text(seconds: i64) -> String {
-    let sign = if seconds < 0 { '-' } else { '+' };
-    let s = seconds.unsigned_abs();
-    format!("{sign}{:02}:{:02}", s / 3600, (s % 3600) / 60)
-}
 
 fn describe(view: &View) -> String {
     let label = match view.process.as_str() {

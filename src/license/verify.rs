@@ -7,26 +7,6 @@ use license_verifier::protocol::{
     Answer, Bindings, Mismatch, SignedAnswer, Status, VerifyRequest, Which,
 };
 
-/// The presented identity in the form bindings are compared in: domains lowercase without a
-/// trailing dot, addresses in their canonical text form, directories without a trailing slash.
-fn normalise(which: Which, value: &str) -> String {
-    let v = value.trim();
-    match which {
-        Which::Domain => v.trim_end_matches('.').to_ascii_lowercase(),
-        Which::Ip => v
-            .parse::<std::net::IpAddr>()
-            .map_or_else(|_| v.to_owned(), |ip| ip.to_string()),
-        Which::Directory => {
-            let t = v.trim_end_matches('/');
-            if t.is_empty() {
-                "/".to_owned()
-            } else {
-                t.to_owned()
-            }
-        }
-    }
-}
-
 /// Why a request is refused before any decision.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -81,12 +61,9 @@ pub async fn verify(
     }
     let now = state.clock.unix();
     let presented = [
-        (Which::Domain, normalise(Which::Domain, &req.domain)),
-        (Which::Ip, normalise(Which::Ip, &req.ip)),
-        (
-            Which::Directory,
-            normalise(Which::Directory, &req.directory),
-        ),
+        (Which::Domain, Which::Domain.normalise(&req.domain)),
+        (Which::Ip, Which::Ip.normalise(&req.ip)),
+        (Which::Directory, Which::Directory.normalise(&req.directory)),
     ];
     let mut answer = Answer {
         v: 1,
@@ -205,7 +182,7 @@ async fn decide(
             Which::Ip => &bound.ips,
             Which::Directory => &bound.directories,
         };
-        let matches = allowed.iter().any(|a| normalise(*which, a) == *value);
+        let matches = allowed.iter().any(|a| which.normalise(a) == *value);
         if !matches {
             answer.status = Status::BindingMismatch;
             answer.mismatch = Some(Mismatch {

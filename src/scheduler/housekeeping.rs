@@ -1,5 +1,6 @@
 //! The cleanup tasks: expired sessions, links, pending sign-ins, WebAuthn ceremonies, rate-limit
-//! entries, bans and old failed sign-ins (F09).
+//! entries, bans and old failed sign-ins (F09), audit events past `audit.retention_days`, and old
+//! scheduler run records.
 //!
 //! Rows are removed in batches of [`BATCH`] through an index, pausing [`PAUSE`] between batches,
 //! so a backlog of a million rows holds the database's write lock for tens of milliseconds at a
@@ -163,6 +164,37 @@ pub async fn bans(state: &AppState) -> Result<Removed, sqlx::Error> {
     let failures_cutoff = now - window.max(86_400) - 86_400;
     drain(started, &mut removed, || {
         hk::old_login_failures(db, failures_cutoff, BATCH)
+    })
+    .await?;
+    Ok(removed)
+}
+
+/// Removes audit events older than `audit.retention_days` (nothing when it is 0).
+///
+/// # Errors
+/// A database error; what was removed before it stays removed.
+pub async fn audit(state: &AppState) -> Result<Removed, sqlx::Error> {
+    let mut removed = Removed::default();
+    let Some(days) = state.config.audit_retention_days else {
+        return Ok(removed);
+    };
+    let before = state.clock.unix() - i64::from(days) * 86_400;
+    drain(Instant::now(), &mut removed, || {
+        crate::db::audit::purge_before(&state.db, before, BATCH)
+    })
+    .await?;
+    Ok(removed)
+}
+
+/// Removes scheduler run records older than [`super::HISTORY_DAYS`].
+///
+/// # Errors
+/// A database error; what was removed before it stays removed.
+pub async fn run_history(state: &AppState) -> Result<Removed, sqlx::Error> {
+    let before = state.clock.unix() - super::HISTORY_DAYS * 86_400;
+    let mut removed = Removed::default();
+    drain(Instant::now(), &mut removed, || {
+        crate::db::scheduler::purge_runs_before(&state.db, before, BATCH)
     })
     .await?;
     Ok(removed)

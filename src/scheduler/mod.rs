@@ -163,9 +163,9 @@ impl Task {
                 .await
                 .map(|r| format!("{} IPv4 and {} IPv6 ranges from {}", r.v4, r.v6, r.source))
                 .map_err(|e| e.to_string()),
-            Self::AuditRetention => crate::audit::purge_expired(state)
+            Self::AuditRetention => housekeeping::audit(state)
                 .await
-                .map(|n| format!("removed {n} audit event(s)"))
+                .map(|r| r.describe("audit event(s)"))
                 .map_err(text),
             Self::LicenseRecheck => {
                 let check = crate::doctor::license_connection(state).await;
@@ -175,20 +175,10 @@ impl Task {
                     Err(format!("{} {}", check.summary, check.next_step))
                 }
             }
-            Self::RunHistory => {
-                let before = state.clock.unix() - HISTORY_DAYS * 86_400;
-                let mut total = 0;
-                loop {
-                    let n = store::purge_runs_before(&state.db, before, 1_000)
-                        .await
-                        .map_err(text)?;
-                    total += n;
-                    if n < 1_000 {
-                        break;
-                    }
-                }
-                Ok(format!("removed {total} run record(s)"))
-            }
+            Self::RunHistory => housekeeping::run_history(state)
+                .await
+                .map(|r| r.describe("run record(s)"))
+                .map_err(text),
         }
     }
 }
@@ -323,16 +313,13 @@ pub async fn run_due(state: &AppState, process: Process) -> Result<RunReport, sq
             &period,
         )
         .await?;
-        if !claimed {
-            let held = store::tasks(&state.db).await?.into_iter().any(|t| {
-                t.task == task.name()
-                    && !t.lease_holder.is_empty()
-                    && t.lease_until > now.as_second()
-            });
-            if held {
+        match claimed {
+            store::Claim::Taken => {}
+            store::Claim::HeldElsewhere => {
                 report.held_elsewhere.push(task.name());
+                continue;
             }
-            continue;
+            store::Claim::NotDue => continue,
         }
         let run_id = record(&mut report).await?;
         report.run_id = Some(run_id);

@@ -234,7 +234,10 @@ async fn retention_removes_only_events_older_than_the_setting() {
     insert("recent.event").await;
     app.clock.advance(11 * 86_400);
     // More than two batches are past retention; the recent one is 11 days old.
-    let removed = portcullis::audit::purge_expired(&app.state).await.unwrap();
+    let removed = portcullis::scheduler::housekeeping::audit(&app.state)
+        .await
+        .unwrap()
+        .rows;
     assert_eq!(removed, 12_000);
     let left: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log")
         .fetch_all(&app.state.db)
@@ -257,7 +260,10 @@ async fn retention_removes_only_events_older_than_the_setting() {
     .unwrap();
     keep.clock.advance(10_000 * 86_400);
     assert_eq!(
-        portcullis::audit::purge_expired(&keep.state).await.unwrap(),
+        portcullis::scheduler::housekeeping::audit(&keep.state)
+            .await
+            .unwrap()
+            .rows,
         0
     );
 }

@@ -70,12 +70,9 @@ async fn wait_ready(node: &Node) {
     panic!("node on port {} did not start", node.port);
 }
 
-#[tokio::test]
-async fn a_session_from_node_a_works_on_node_b_and_ending_it_on_b_ends_it_on_a() {
-    // The test app migrates the database and creates the user; the nodes share it.
-    let app = spawn_app().await;
-    app.use_real_time();
-    let user = app.create_user("ada@example.com").await;
+/// Two nodes on the test app's database, behind one System URL (node A's address); returns them
+/// and the host both are addressed by.
+async fn two_nodes(app: &TestApp) -> (Node, Node, String) {
     let database_url = app.state.config.database_url.clone();
     let (port_a, port_b) = (free_port(), free_port());
     let host = format!("127.0.0.1:{port_a}");
@@ -84,6 +81,33 @@ async fn a_session_from_node_a_works_on_node_b_and_ending_it_on_b_ends_it_on_a()
     let b = node(app.dir.path(), &database_url, port_b, &system_url);
     wait_ready(&a).await;
     wait_ready(&b).await;
+    (a, b, host)
+}
+
+/// A form POST to `node`, addressed to the shared host.
+async fn post<T: serde::Serialize + ?Sized>(
+    browser: &reqwest::Client,
+    node: &Node,
+    path: &str,
+    host: &str,
+    form: &T,
+) -> reqwest::Response {
+    browser
+        .post(format!("http://127.0.0.1:{}{path}", node.port))
+        .header("host", host)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_session_from_node_a_works_on_node_b_and_ending_it_on_b_ends_it_on_a() {
+    // The test app migrates the database and creates the user; the nodes share it.
+    let app = spawn_app().await;
+    app.use_real_time();
+    let user = app.create_user("ada@example.com").await;
+    let (a, b, host) = two_nodes(&app).await;
 
     // Sign in on A.
     let browser = new_client();
@@ -93,17 +117,18 @@ async fn a_session_from_node_a_works_on_node_b_and_ending_it_on_b_ends_it_on_a()
         .await
         .unwrap();
     let csrf = csrf_from(&page);
-    let r = browser
-        .post(format!("http://127.0.0.1:{port_a}/login"))
-        .header("host", &host)
-        .form(&[
+    let r = post(
+        &browser,
+        &a,
+        "/login",
+        &host,
+        &[
             ("email", user.email.as_str()),
             ("password", user.password.as_str()),
             ("csrf_token", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let next = location(&r);
     assert_eq!(get(&browser, &a, &next, &host).await.status(), 200);
@@ -119,13 +144,14 @@ async fn a_session_from_node_a_works_on_node_b_and_ending_it_on_b_ends_it_on_a()
         .await
         .unwrap();
     let csrf = csrf_from(&page);
-    let r = browser
-        .post(format!("http://127.0.0.1:{port_b}/logout"))
-        .header("host", &host)
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post(
+        &browser,
+        &b,
+        "/logout",
+        &host,
+        &[("csrf_token", csrf.as_str())],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let r = get(&browser, &a, "/clientarea", &host).await;
     assert_eq!(
@@ -141,14 +167,7 @@ async fn a_ban_recorded_by_node_a_is_enforced_by_node_b() {
     let app = spawn_app().await;
     app.use_real_time();
     app.create_admin("alice").await;
-    let database_url = app.state.config.database_url.clone();
-    let (port_a, port_b) = (free_port(), free_port());
-    let host = format!("127.0.0.1:{port_a}");
-    let system_url = format!("http://{host}/");
-    let a = node(app.dir.path(), &database_url, port_a, &system_url);
-    let b = node(app.dir.path(), &database_url, port_b, &system_url);
-    wait_ready(&a).await;
-    wait_ready(&b).await;
+    let (a, b, host) = two_nodes(&app).await;
     assert_eq!(get(&new_client(), &b, "/login", &host).await.status(), 200);
 
     // Three wrong admin passwords on A (the default threshold) ban this address.
@@ -160,17 +179,18 @@ async fn a_ban_recorded_by_node_a_is_enforced_by_node_b() {
             .await
             .unwrap();
         let csrf = csrf_from(&page);
-        let r = browser
-            .post(format!("http://127.0.0.1:{port_a}/admin/login"))
-            .header("host", &host)
-            .form(&[
+        let r = post(
+            &browser,
+            &a,
+            "/admin/login",
+            &host,
+            &[
                 ("username", "alice"),
                 ("password", "wrong-password-123"),
                 ("csrf_token", csrf.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(r.status(), 401);
     }
     // B has never seen a failure itself, and refuses the address at once.
@@ -184,14 +204,7 @@ async fn a_setting_saved_on_node_a_applies_on_node_b_within_the_refresh_bound() 
     let app = spawn_app().await;
     app.use_real_time();
     let admin = app.create_admin("alice").await;
-    let database_url = app.state.config.database_url.clone();
-    let (port_a, port_b) = (free_port(), free_port());
-    let host = format!("127.0.0.1:{port_a}");
-    let system_url = format!("http://{host}/");
-    let a = node(app.dir.path(), &database_url, port_a, &system_url);
-    let b = node(app.dir.path(), &database_url, port_b, &system_url);
-    wait_ready(&a).await;
-    wait_ready(&b).await;
+    let (a, b, host) = two_nodes(&app).await;
 
     let browser = new_client();
     let page = get(&browser, &a, "/admin/login", &host)
@@ -199,17 +212,18 @@ async fn a_setting_saved_on_node_a_applies_on_node_b_within_the_refresh_bound() 
         .text()
         .await
         .unwrap();
-    let r = browser
-        .post(format!("http://127.0.0.1:{port_a}/admin/login"))
-        .header("host", &host)
-        .form(&[
+    let r = post(
+        &browser,
+        &a,
+        "/admin/login",
+        &host,
+        &[
             ("username", admin.username.as_str()),
             ("password", admin.password.as_str()),
             ("csrf_token", csrf_from(&page).as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let shows_london = |html: &str| html.contains("value=\"Europe/London\"");
     let on_b = get(&browser, &b, "/admin/settings", &host)
@@ -242,13 +256,7 @@ async fn a_setting_saved_on_node_a_applies_on_node_b_within_the_refresh_bound() 
             .text(key);
         form.push(((*key).to_owned(), value));
     }
-    let r = browser
-        .post(format!("http://127.0.0.1:{port_a}/admin/settings"))
-        .header("host", &host)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = post(&browser, &a, "/admin/settings", &host, &form).await;
     assert_eq!(r.status(), 200);
 
     // B re-reads settings at most REFRESH_SECONDS after its last read; allow twice that.

@@ -60,6 +60,27 @@ impl Which {
             Self::Directory => "directory",
         }
     }
+
+    /// The form in which values are compared, on the server and in the verifier alike: domains
+    /// lowercase without a final dot, addresses in their canonical text, directories without a
+    /// trailing slash (except `/` itself).
+    pub fn normalise(self, value: &str) -> String {
+        let v = value.trim();
+        match self {
+            Self::Domain => v.trim_end_matches('.').to_ascii_lowercase(),
+            Self::Ip => v
+                .parse::<std::net::IpAddr>()
+                .map_or_else(|_| v.to_owned(), |ip| ip.to_string()),
+            Self::Directory => {
+                let t = v.trim_end_matches('/');
+                if t.is_empty() && v.starts_with('/') {
+                    "/".to_owned()
+                } else {
+                    t.to_owned()
+                }
+            }
+        }
+    }
 }
 
 /// The places a licence is bound to (empty lists bind at the first check).

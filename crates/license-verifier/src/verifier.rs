@@ -4,8 +4,6 @@
 //! backwards is refused before a saved answer could be trusted with it, and the server is asked
 //! only when the saved answer is not current, so daily checks cost one request a week or so.
 
-use std::net::IpAddr;
-
 use crate::config::{Config, Timeouts};
 use crate::http::{self, Failure, Target};
 use crate::key;
@@ -349,24 +347,9 @@ fn unusable_reason(answer: &Answer, key: &str, id: &Identity<'_>, now: i64) -> O
     None
 }
 
-/// Compares identity values as the server would: domains without case or a final dot,
-/// addresses by value, directories without a trailing slash.
+/// Compares identity values exactly as the server does ([`Which::normalise`]).
 fn same(which: Which, a: &str, b: &str) -> bool {
-    match which {
-        Which::Domain => a
-            .trim_end_matches('.')
-            .eq_ignore_ascii_case(b.trim_end_matches('.')),
-        Which::Ip => match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
-            (Ok(x), Ok(y)) => x == y,
-            _ => a == b,
-        },
-        Which::Directory => {
-            let trim = |s: &str| s.len() > 1 && s.ends_with('/');
-            let a = if trim(a) { a.trim_end_matches('/') } else { a };
-            let b = if trim(b) { b.trim_end_matches('/') } else { b };
-            a == b
-        }
-    }
+    which.normalise(a) == which.normalise(b)
 }
 
 fn status_word(s: Status) -> &'static str {

@@ -2,6 +2,7 @@
 //! recent runs with each process's view of time (F09, F13).
 
 use crate::app::AppState;
+use crate::clock::offset_text;
 use crate::db::scheduler as store;
 use crate::scheduler::{Process, Schedule, Task};
 use crate::web::error::AppResult;
@@ -12,12 +13,6 @@ use axum::response::Response;
 
 /// Runs shown.
 const RUNS: i64 = 50;
-
-fn offset(seconds: i64) -> String {
-    let sign = if seconds < 0 { '-' } else { '+' };
-    let s = seconds.unsigned_abs();
-    format!("UTC{sign}{:02}:{:02}", s / 3600, (s % 3600) / 60)
-}
 
 /// The page.
 pub async fn get_scheduler(
@@ -74,11 +69,15 @@ pub async fn get_scheduler(
             started: state.show_time(r.view.at),
             process: r.view.process.clone(),
             node: r.view.node.clone(),
-            zone: format!("{} ({})", r.view.zone, offset(r.view.zone_offset_seconds)),
+            zone: format!(
+                "{} (UTC{})",
+                r.view.zone,
+                offset_text(r.view.zone_offset_seconds)
+            ),
             local: format!(
-                "{} ({}){}",
+                "{} (UTC{}){}",
                 r.view.local_zone,
-                offset(r.view.local_offset_seconds),
+                offset_text(r.view.local_offset_seconds),
                 if r.view.tz_env.is_empty() {
                     String::new()
                 } else {
