@@ -87,12 +87,16 @@ pub struct Application {
     pub address: SocketAddr,
 }
 
+/// How long `serve` waits at start for a database that does not accept connections yet.
+pub const DATABASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Application {
     /// Builds the application and binds `config.listen` (port 0 picks a free port).
     ///
     /// # Errors
     /// Storage errors and a listen address that cannot be bound.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        db::wait_reachable(&config.database_url, DATABASE_PATIENCE).await?;
         let listen = config.listen;
         let listener = tokio::net::TcpListener::bind(listen)
             .await

@@ -209,9 +209,19 @@ async fn cron(config: Config) -> anyhow::Result<()> {
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
     let pool = crate::db::connect(&config.database_url, 1).await?;
-    let before = crate::db::pending_migrations(&pool).await?;
+    let before = crate::db::migration_state(&pool).await?;
     crate::db::migrate(&pool).await?;
-    println!("Database is up to date ({before} migration(s) applied now).");
+    println!(
+        "Database is up to date ({} migration(s) applied now).",
+        before.pending
+    );
+    if !before.newer.is_empty() {
+        println!(
+            "The database also has {} migration(s) from a newer Portcullis ({:?}); this binary works with that schema, but upgrade it to match the other nodes.",
+            before.newer.len(),
+            before.newer
+        );
+    }
     Ok(())
 }
 
@@ -403,12 +413,13 @@ async fn doctor_command(config: Config, json: bool, fix: Option<&str>) -> ExitCo
     let state = match AppState::open(config, Arc::new(SystemClock), false).await {
         Ok(s) => s,
         Err(e) => {
+            let (cause, next) = crate::db::outage::explain(&e);
             let result = CheckResult::problem(
-                "database",
+                "database.connection",
                 Severity::Error,
                 "The doctor cannot open the database.",
-                format!("{e:#}"),
-                "Check database.url and data_dir, then run `portcullis migrate`.",
+                cause,
+                next,
             );
             print_report(&[result], json);
             return ExitCode::from(2);

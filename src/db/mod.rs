@@ -16,6 +16,7 @@ pub mod key;
 pub mod license;
 pub mod mail;
 pub mod one_time_token;
+pub mod outage;
 pub mod role;
 pub mod scheduler;
 pub mod session;
@@ -24,8 +25,10 @@ pub mod two_factor;
 
 use anyhow::Context as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
 use sqlx::{ConnectOptions as _, Executor as _};
 use std::str::FromStr as _;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// The database driver used everywhere.
@@ -33,8 +36,19 @@ pub type Db = sqlx::Any;
 /// A pool of connections to the configured database.
 pub type Pool = sqlx::AnyPool;
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+// Both tolerate migrations newer than the binary (`ignore_missing`): during a rolling upgrade the
+// first upgraded node migrates, and a node still on the previous version must be able to restart
+// against that schema. Migrations are therefore additive (docs/deployment.md, "Upgrading"), and
+// the doctor reports such a node (`database.migrations`).
+static SQLITE_MIGRATIONS: LazyLock<Migrator> =
+    LazyLock::new(|| tolerant(sqlx::migrate!("./migrations/sqlite")));
+static POSTGRES_MIGRATIONS: LazyLock<Migrator> =
+    LazyLock::new(|| tolerant(sqlx::migrate!("./migrations/postgres")));
+
+fn tolerant(mut migrator: Migrator) -> Migrator {
+    migrator.set_ignore_missing(true);
+    migrator
+}
 
 /// Whether `pool` is connected to PostgreSQL (otherwise SQLite).
 pub fn is_postgres(pool: &Pool) -> bool {
@@ -46,7 +60,7 @@ pub fn is_postgres(pool: &Pool) -> bool {
 
 /// The migrations of the pool's engine: twin directories kept in lockstep (same versions, same
 /// tables, columns and indexes; `tests/api/schema.rs` compares them on live databases).
-fn migrator(pool: &Pool) -> &'static sqlx::migrate::Migrator {
+fn migrator(pool: &Pool) -> &'static Migrator {
     if is_postgres(pool) {
         &POSTGRES_MIGRATIONS
     } else {
@@ -78,8 +92,12 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // Ping each connection before use, so one that died with the database server (a restart,
+        // a failover) is replaced instead of failing a request.
+        .test_before_acquire(true)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
+                outage::report_connected();
                 if conn.backend_name() == "SQLite" {
                     conn.execute(
                         "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
@@ -94,6 +112,39 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
         .with_context(|| format!("cannot open the database at {}", crate::config::redact_url(url)))
 }
 
+/// Waits until the database at `url` accepts a connection, for at most `patience`.
+///
+/// `serve` calls this first, so nodes started together with their database server (a boot, a
+/// failover) wait for it instead of exiting. Only a connection that could not be made is waited
+/// for: a wrong password or a malformed URL fails at once.
+///
+/// # Errors
+/// The last connection error, when the database refused for another reason or did not become
+/// reachable in time.
+pub async fn wait_reachable(url: &str, patience: Duration) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        match connect(url, 1).await {
+            Ok(pool) => {
+                pool.close().await;
+                return Ok(());
+            }
+            Err(e)
+                if outage::find_connection_error(&e).is_some() && started.elapsed() < patience =>
+            {
+                tracing::warn!(
+                    error = %format!("{e:#}"),
+                    waited_seconds = started.elapsed().as_secs(),
+                    limit_seconds = patience.as_secs(),
+                    "database not reachable yet; retrying"
+                );
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Applies the embedded migrations that have not run yet.
 ///
 /// # Errors
@@ -105,11 +156,20 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
         .context("database migration failed")
 }
 
-/// Whether every embedded migration has been applied.
+/// How the database's applied migrations compare with this binary's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    /// Migrations of this binary not applied yet.
+    pub pending: usize,
+    /// Applied migrations this binary does not know (a newer node migrated: rolling upgrade).
+    pub newer: Vec<i64>,
+}
+
+/// Compares the applied migrations with the embedded ones.
 ///
 /// # Errors
 /// When the migrations table cannot be read.
-pub async fn pending_migrations(pool: &Pool) -> anyhow::Result<usize> {
+pub async fn migration_state(pool: &Pool) -> anyhow::Result<MigrationState> {
     let applied: Vec<(i64,)> =
         match sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
             .fetch_all(pool)
@@ -124,10 +184,18 @@ pub async fn pending_migrations(pool: &Pool) -> anyhow::Result<usize> {
             }
             Err(e) => return Err(e.into()),
         };
-    Ok(migrator(pool)
-        .iter()
-        .filter(|m| !applied.iter().any(|(v,)| *v == m.version))
-        .count())
+    let known = migrator(pool);
+    Ok(MigrationState {
+        pending: known
+            .iter()
+            .filter(|m| !applied.iter().any(|(v,)| *v == m.version))
+            .count(),
+        newer: applied
+            .iter()
+            .map(|(v,)| *v)
+            .filter(|v| !known.iter().any(|m| m.version == *v))
+            .collect(),
+    })
 }
 
 /// The filesystem path of a SQLite URL, if it is one.

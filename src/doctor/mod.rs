@@ -130,6 +130,7 @@ pub async fn run_all(state: &AppState) -> Vec<CheckResult> {
         proxy::cloudflare(state).await,
         proxy::sanity(state).await,
         storage::disk(state),
+        storage::connection(state).await,
         storage::session_write(state).await,
         storage::migrations(state).await,
         session::timeout(state),

@@ -119,18 +119,34 @@ pub async fn session_write(state: &AppState) -> CheckResult {
     }
 }
 
-/// Fails when migrations are pending (a server started with `database.migrate_on_start = false`).
+/// Fails when migrations are pending (a server started with `database.migrate_on_start = false`);
+/// warns when the database was migrated by a newer binary (a rolling upgrade half done).
 pub async fn migrations(state: &AppState) -> CheckResult {
     const ID: &str = "database.migrations";
-    match crate::db::pending_migrations(&state.db).await {
-        Ok(0) => CheckResult::ok(ID, "The database schema is up to date."),
-        Ok(n) => CheckResult::problem(
+    match crate::db::migration_state(&state.db).await {
+        Ok(m) if m.pending > 0 => CheckResult::problem(
             ID,
             Severity::Error,
-            format!("{n} database migration(s) have not been applied."),
+            format!("{} database migration(s) have not been applied.", m.pending),
             "The binary is newer than the database schema.",
             "Run `portcullis migrate`.",
         ),
+        Ok(m) if !m.newer.is_empty() => CheckResult::problem(
+            ID,
+            Severity::Warning,
+            format!(
+                "The database has {} migration(s) this binary does not know ({}).",
+                m.newer.len(),
+                m.newer
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "A newer Portcullis migrated the database: a rolling upgrade is under way or was left half done. Migrations only add, so this node keeps working meanwhile.",
+            "Upgrade this node to the version the other nodes run (docs/deployment.md, \"Upgrading\").",
+        ),
+        Ok(_) => CheckResult::ok(ID, "The database schema is up to date."),
         Err(e) => CheckResult::problem(
             ID,
             Severity::Error,
@@ -138,5 +154,41 @@ pub async fn migrations(state: &AppState) -> CheckResult {
             e.to_string(),
             "Check database.url and run `portcullis migrate`.",
         ),
+    }
+}
+
+/// The database answers: its engine and version, how long a round trip takes, the pool's size.
+pub async fn connection(state: &AppState) -> CheckResult {
+    const ID: &str = "database.connection";
+    let version_query = if crate::db::is_postgres(&state.db) {
+        "SELECT version()"
+    } else {
+        "SELECT 'SQLite ' || sqlite_version()"
+    };
+    let started = std::time::Instant::now();
+    match sqlx::query_scalar::<_, String>(version_query)
+        .fetch_one(&state.db)
+        .await
+    {
+        Ok(version) => CheckResult::ok(
+            ID,
+            format!(
+                "{} answered in {} ms; pool of at most {} connection(s), {} open now.",
+                version.split(" on ").next().unwrap_or(&version),
+                started.elapsed().as_millis(),
+                state.config.database_max_connections,
+                state.db.size()
+            ),
+        ),
+        Err(e) => {
+            let (cause, next) = crate::db::outage::explain(&anyhow::Error::from(e));
+            CheckResult::problem(
+                ID,
+                Severity::Error,
+                "The database does not answer.",
+                cause,
+                next,
+            )
+        }
     }
 }

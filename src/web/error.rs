@@ -35,6 +35,9 @@ pub enum AppError {
     /// The session store cannot be written or read (F06, F02).
     #[error("session storage unavailable: {0}")]
     StorageUnavailable(String),
+    /// The database cannot be reached (a lost connection; the pool keeps reconnecting).
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(String),
     /// Too many password verifications queued.
     #[error("busy")]
     Busy,
@@ -68,7 +71,23 @@ pub enum AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
+        if crate::db::outage::is_connection_error(&e) {
+            crate::db::outage::report_lost(&e);
+            return Self::DatabaseUnavailable(e.to_string());
+        }
         Self::Unexpected(e.into())
+    }
+}
+
+impl AppError {
+    /// A session or ban lookup that failed: a lost connection says so; anything else is the
+    /// store refusing reads or writes (read-only file, full disk).
+    pub fn storage(e: &sqlx::Error) -> Self {
+        if crate::db::outage::is_connection_error(e) {
+            crate::db::outage::report_lost(e);
+            return Self::DatabaseUnavailable(e.to_string());
+        }
+        Self::StorageUnavailable(e.to_string())
     }
 }
 
@@ -157,6 +176,10 @@ impl AppError {
                 "The server could not write to its session storage (for example the database is read-only or the disk is full), so you cannot stay signed in. Nothing is wrong with your password. Please try again later; the operator has been told.".into(),
                 vec![],
             ),
+            Self::DatabaseUnavailable(_) => database_unavailable(),
+            Self::Unexpected(e) if crate::db::outage::find_connection_error(e).is_some() => {
+                database_unavailable()
+            }
             Self::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
@@ -229,7 +252,10 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
-            Self::Unexpected(e) => tracing::error!(error = ?e, "request failed"),
+            Self::Unexpected(e) => match crate::db::outage::find_connection_error(e) {
+                Some(lost) => crate::db::outage::report_lost(lost),
+                None => tracing::error!(error = ?e, "request failed"),
+            },
             Self::StorageUnavailable(e) => {
                 tracing::error!(error = %e, "session storage unavailable");
             }
@@ -243,7 +269,7 @@ impl IntoResponse for AppError {
             nav: None,
         };
         let mut response = (status, page::render(&body)).into_response();
-        if matches!(self, Self::Busy | Self::StorageUnavailable(_)) {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -297,4 +323,15 @@ impl From<crate::account::CreateError> for AppError {
             invalid @ CreateError::Invalid(_) => Self::BadRequest(invalid.to_string()),
         }
     }
+}
+
+/// The page for a lost database connection: temporary, nothing the person did, nothing lost.
+fn database_unavailable() -> (StatusCode, &'static str, String, String, Vec<String>) {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unavailable",
+        "The portal cannot reach its database".into(),
+        "This is temporary and nothing you entered was lost: you are still signed in. Please try again in a minute; the operator has been told.".into(),
+        vec![],
+    )
 }

@@ -54,6 +54,7 @@ async fn with_the_database_unavailable_every_check_that_reads_it_reports_an_erro
         "proxy.cloudflare",
         "proxy.sanity",
         "storage.session_write",
+        "database.connection",
         "database.migrations",
         "session.logouts",
         "session.cookie_loss",

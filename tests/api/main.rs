@@ -10,6 +10,7 @@ mod audit_log;
 mod bad_input;
 mod bans;
 mod cli;
+mod database_outage;
 mod doctor;
 mod doctor_accounts;
 mod doctor_states;

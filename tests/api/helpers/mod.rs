@@ -4,6 +4,7 @@ pub mod fake_duo;
 pub mod otp;
 pub mod passkey;
 pub mod smtp;
+pub mod tcp_cut;
 
 use portcullis::app::{AppState, Application};
 use portcullis::clock::MockClock;
