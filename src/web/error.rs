@@ -252,10 +252,13 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
-            Self::Unexpected(e) => match crate::db::outage::find_connection_error(e) {
-                Some(lost) => crate::db::outage::report_lost(lost),
-                None => tracing::error!(error = ?e, "request failed"),
-            },
+            Self::Unexpected(e) => {
+                if let Some(lost) = crate::db::outage::find_connection_error(e) {
+                    crate::db::outage::report_lost(lost);
+                } else {
+                    tracing::error!(error = ?e, "request failed");
+                }
+            }
             Self::StorageUnavailable(e) => {
                 tracing::error!(error = %e, "session storage unavailable");
             }

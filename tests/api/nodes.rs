@@ -1,7 +1,9 @@
 //! Several nodes on one database: two `portcullis serve` processes behind one System URL (as
 //! behind a load balancer). A session started on node A is valid on node B, and ending it on B
 //! ends it on A at once; a ban recorded by A is enforced by B; a setting saved on A applies on
-//! B within the settings refresh bound. Runs on SQLite (two processes, one file) and, in the
+//! B within the settings refresh bound; with both nodes' mail senders running each queued email
+//! is sent once; with both schedulers and a system cron each task runs once per period; a
+//! rolling restart loses no session. Runs on SQLite (two processes, one file) and, in the
 //! PostgreSQL pass, on PostgreSQL.
 
 use crate::helpers::*;
@@ -29,6 +31,17 @@ fn free_port() -> u16 {
 
 /// Starts a node on `port` with the shared System URL and database.
 fn node(dir: &std::path::Path, database_url: &str, port: u16, system_url: &str) -> Node {
+    node_with(dir, database_url, port, system_url, &[])
+}
+
+/// Starts a node with extra `PORTCULLIS__*` settings (later ones win over the defaults here).
+fn node_with(
+    dir: &std::path::Path,
+    database_url: &str,
+    port: u16,
+    system_url: &str,
+    extra: &[(&str, String)],
+) -> Node {
     let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .arg("serve")
         .env_remove("PORTCULLIS_CONFIG")
@@ -39,6 +52,7 @@ fn node(dir: &std::path::Path, database_url: &str, port: u16, system_url: &str) 
         .env("PORTCULLIS__PROXY__CLOUDFLARE_REFRESH_HOURS", "0")
         .env("PORTCULLIS__MAIL__TRANSPORT", "file")
         .env("RUST_LOG", "warn")
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -101,6 +115,31 @@ async fn post<T: serde::Serialize + ?Sized>(
         .unwrap()
 }
 
+/// Signs `user` in through `node` and follows the redirect to the client area.
+async fn sign_in(browser: &reqwest::Client, node: &Node, host: &str, user: &TestUser) {
+    let page = get(browser, node, "/login", host)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_from(&page);
+    let r = post(
+        browser,
+        node,
+        "/login",
+        host,
+        &[
+            ("email", user.email.as_str()),
+            ("password", user.password.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let next = location(&r);
+    assert_eq!(get(browser, node, &next, host).await.status(), 200);
+}
+
 #[tokio::test]
 async fn a_session_from_node_a_works_on_node_b_and_ending_it_on_b_ends_it_on_a() {
     // The test app migrates the database and creates the user; the nodes share it.
@@ -111,27 +150,7 @@ async fn a_session_from_node_a_works_on_node_b_and_ending_it_on_b_ends_it_on_a()
 
     // Sign in on A.
     let browser = new_client();
-    let page = get(&browser, &a, "/login", &host)
-        .await
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_from(&page);
-    let r = post(
-        &browser,
-        &a,
-        "/login",
-        &host,
-        &[
-            ("email", user.email.as_str()),
-            ("password", user.password.as_str()),
-            ("csrf_token", csrf.as_str()),
-        ],
-    )
-    .await;
-    assert_eq!(r.status(), 303);
-    let next = location(&r);
-    assert_eq!(get(&browser, &a, &next, &host).await.status(), 200);
+    sign_in(&browser, &a, &host, &user).await;
 
     // The same cookie on B: the session lives in the database, not in A's memory.
     let r = get(&browser, &b, "/clientarea", &host).await;
@@ -277,5 +296,224 @@ async fn a_setting_saved_on_node_a_applies_on_node_b_within_the_refresh_bound() 
     assert!(
         applied,
         "node B did not apply the new timezone within {bound} s"
+    );
+}
+
+#[tokio::test]
+async fn with_both_nodes_sending_each_queued_email_is_sent_exactly_once() {
+    const COUNT: usize = 60;
+    let app = spawn_app().await;
+    app.use_real_time();
+    let smtp = crate::helpers::smtp::SmtpPeer::start("accept", None);
+    let mail = [
+        ("PORTCULLIS__MAIL__TRANSPORT", "smtp".to_owned()),
+        ("PORTCULLIS__MAIL__SMTP_HOST", "127.0.0.1".to_owned()),
+        ("PORTCULLIS__MAIL__SMTP_PORT", smtp.port.to_string()),
+        ("PORTCULLIS__MAIL__SMTP_TLS", "none".to_owned()),
+        ("PORTCULLIS__MAIL__POLL_SECONDS", "1".to_owned()),
+    ];
+    let database_url = app.state.config.database_url.clone();
+    let (port_a, port_b) = (free_port(), free_port());
+    let system_url = format!("http://127.0.0.1:{port_a}/");
+    let a = node_with(app.dir.path(), &database_url, port_a, &system_url, &mail);
+    let b = node_with(app.dir.path(), &database_url, port_b, &system_url, &mail);
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+
+    // Queued while both senders poll every second, so they compete for every batch.
+    for n in 0..COUNT {
+        portcullis::mail::queue::send_generic(
+            &app.state,
+            &format!("user{n}@example.com"),
+            &format!("Message number {n:03}"),
+            "Sent by one node only.",
+        )
+        .await
+        .unwrap();
+    }
+    for _ in 0..300 {
+        if smtp.messages().len() >= COUNT {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Two more polls of both nodes: a duplicate would arrive now.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let received = smtp.messages();
+    assert_eq!(received.len(), COUNT, "every message once, none twice");
+    for n in 0..COUNT {
+        let subject = format!("Message number {n:03}");
+        assert_eq!(
+            received.iter().filter(|m| m.contains(&subject)).count(),
+            1,
+            "{subject}"
+        );
+    }
+    let (sent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM mail_messages WHERE state = 'sent'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(sent, i64::try_from(COUNT).unwrap());
+}
+
+#[tokio::test]
+async fn with_two_schedulers_and_a_system_cron_each_task_runs_once_per_period() {
+    let app = spawn_app().await;
+    app.use_real_time();
+    let database_url = app.state.config.database_url.clone();
+    let (port_a, port_b) = (free_port(), free_port());
+    let system_url = format!("http://127.0.0.1:{port_a}/");
+    // Both nodes' in-process schedulers tick at start; `portcullis cron` starts with them.
+    let a = node(app.dir.path(), &database_url, port_a, &system_url);
+    let b = node(app.dir.path(), &database_url, port_b, &system_url);
+    let cron = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("cron")
+        .env_remove("PORTCULLIS_CONFIG")
+        .env("PORTCULLIS__DATA_DIR", app.dir.path())
+        .env("PORTCULLIS__DATABASE__URL", &database_url)
+        .env("PORTCULLIS__MAIL__TRANSPORT", "file")
+        .env("PORTCULLIS__PROXY__CLOUDFLARE_REFRESH_HOURS", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+    let cron = tokio::task::spawn_blocking(move || cron.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(cron.status.success(), "cron failed");
+    // Both web schedulers have ticked once they recorded their view of time (first thing).
+    for _ in 0..100 {
+        let (views,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM process_views WHERE process = 'web'")
+                .fetch_one(&app.state.db)
+                .await
+                .unwrap();
+        if views >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+
+    let runs: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT task, COUNT(*) FROM scheduler_task_runs GROUP BY task ORDER BY task",
+    )
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    let names: Vec<&str> = runs.iter().map(|(t, _)| t.as_str()).collect();
+    for task in [
+        "sessions.cleanup",
+        "links.cleanup",
+        "bans.cleanup",
+        "mail.send",
+    ] {
+        assert!(names.contains(&task), "{task} ran: {runs:?}");
+    }
+    for (task, count) in &runs {
+        assert_eq!(
+            *count, 1,
+            "{task} ran {count} times in one period: {runs:?}"
+        );
+    }
+    let (processes,): (i64,) =
+        sqlx::query_as("SELECT COUNT(DISTINCT node) FROM process_views WHERE process = 'web'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(processes, 2, "both web schedulers were running");
+}
+
+#[tokio::test]
+async fn a_rolling_restart_loses_no_session() {
+    let app = spawn_app().await;
+    app.use_real_time();
+    let user = app.create_user("ada@example.com").await;
+    let (a, b, host) = two_nodes(&app).await;
+    let browser = new_client();
+    sign_in(&browser, &a, &host, &user).await;
+
+    // Node A stops as systemd stops it (SIGTERM: finish requests, then exit cleanly) ...
+    let port_a = a.port;
+    let mut a = a;
+    let stopped = Command::new("kill")
+        .args(["-TERM", &a.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let status = tokio::task::spawn_blocking(move || {
+        let status = a.child.wait().unwrap();
+        (status, a)
+    })
+    .await
+    .unwrap()
+    .0;
+    assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
+    // ... the load balancer sends the same browser to B meanwhile ...
+    assert_eq!(get(&browser, &b, "/clientarea", &host).await.status(), 200);
+    // ... and the upgraded A comes back on its port with the session intact.
+    let system_url = format!("http://{host}/");
+    let a = node(
+        app.dir.path(),
+        &app.state.config.database_url,
+        port_a,
+        &system_url,
+    );
+    wait_ready(&a).await;
+    let page = get(&browser, &a, "/clientarea", &host).await;
+    assert_eq!(page.status(), 200, "the session survived the restart");
+    // B restarts in turn; A carries the session.
+    drop(b);
+    assert_eq!(get(&browser, &a, "/clientarea", &host).await.status(), 200);
+}
+
+#[tokio::test]
+async fn concurrent_claims_of_the_mail_queue_never_share_a_message() {
+    const COUNT: i64 = 400;
+    // The race the two senders above run into only now and then, forced: many claimers at the
+    // same instant, on the database's own connections (several on PostgreSQL at once).
+    let app = spawn_app().await;
+    for n in 0..COUNT {
+        portcullis::mail::queue::send_generic(&app.state, "x@example.com", &format!("m{n}"), "b")
+            .await
+            .unwrap();
+    }
+    let now = portcullis::clock::Clock::unix(app.clock.as_ref());
+    let mut claimers = tokio::task::JoinSet::new();
+    for c in 0..8 {
+        let db = app.state.db.clone();
+        claimers.spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = portcullis::db::mail::claim_due(
+                    &db,
+                    &format!("claimer{c}"),
+                    now,
+                    now + 900,
+                    10,
+                )
+                .await
+                .unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|m| m.id));
+            }
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(claimed) = claimers.join_next().await {
+        all.extend(claimed.unwrap());
+    }
+    let claimed = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), claimed, "a message was claimed twice");
+    assert_eq!(
+        i64::try_from(claimed).unwrap(),
+        COUNT,
+        "every message claimed"
     );
 }
