@@ -73,7 +73,18 @@ pub fn report_connected() {
 pub fn explain(error: &anyhow::Error) -> (String, &'static str) {
     let detail = format!("{error:#}");
     let sqlx_error = error.chain().find_map(|c| c.downcast_ref::<sqlx::Error>());
+    let tls = (
+        "The TLS handshake with the database failed: its certificate is not signed by a trusted CA, or does not name the host in database.url.",
+        "Check sslmode and sslrootcert (the CA file) in database.url, and that the host is the one in the server's certificate.",
+    );
     let (why, next) = match sqlx_error {
+        // sqlx reports a failed handshake as an I/O error, so the words decide.
+        Some(sqlx::Error::Tls(_)) => tls,
+        Some(sqlx::Error::Io(_))
+            if detail.contains("certificate") || detail.to_lowercase().contains("tls") =>
+        {
+            tls
+        }
         Some(sqlx::Error::Io(io)) if io.kind() == std::io::ErrorKind::ConnectionRefused => (
             "Nothing accepts connections at the database's host and port: the database server is stopped, or database.url names the wrong host or port.",
             "Start the database server (for example `systemctl start postgresql`) or correct database.url.",
@@ -85,10 +96,6 @@ pub fn explain(error: &anyhow::Error) -> (String, &'static str) {
         Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut) => (
             "The connection to the database failed or timed out: a firewall, a network fault, or a server too busy to answer.",
             "Check that this machine can reach the database's port (e.g. `pg_isready -h HOST -p PORT`) and the server's log.",
-        ),
-        Some(sqlx::Error::Tls(_)) => (
-            "The TLS handshake with the database failed.",
-            "Check sslmode in database.url and the server's certificate (sslrootcert).",
         ),
         Some(sqlx::Error::Database(e))
             if e.code().is_some_and(|c| c == "28P01" || c == "28000") =>

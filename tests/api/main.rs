@@ -31,6 +31,7 @@ mod login;
 mod mail;
 mod nodes;
 mod password;
+mod postgres_tls;
 mod register;
 mod scheduler;
 mod schema;
