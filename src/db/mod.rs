@@ -77,6 +77,8 @@ fn migrator(pool: &Pool) -> &'static Migrator {
 /// When the folder cannot be created or the database cannot be opened.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
     sqlx::any::install_default_drivers();
+    // TLS to PostgreSQL (sslmode) uses rustls, which needs the process's crypto provider.
+    crate::net::http::install_crypto_provider();
     if let Some(path) = sqlite_path(url) {
         if let Some(dir) = std::path::Path::new(&path).parent() {
             if !dir.as_os_str().is_empty() {
