@@ -66,6 +66,14 @@ impl AppState {
         let settings = Arc::new(crate::settings::Store::new(effective, clock.unix()));
         let mailer = crate::mail::from_config(&config.mail)?;
         let sealing = Arc::new(crate::sealing::SealingKey::load(&config.two_factor.key)?);
+        let check = sealing.check_value();
+        match db::key::get_or_create(&pool, SEALING_CHECK, &check, clock.unix()).await {
+            Ok(stored) if stored != check => tracing::error!(
+                "this node's two-factor sealing key is not the one the database's secrets were sealed with; second factors will fail here (run `portcullis doctor`, check two_factor.key)"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot record the sealing key's check value"),
+        }
         Ok(Self {
             config: Arc::new(config),
             db: pool,
@@ -86,6 +94,9 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     pub address: SocketAddr,
 }
+
+/// The installation key row holding the sealing key's check value.
+pub const SEALING_CHECK: &str = "sealing_check";
 
 /// How long `serve` waits at start for a database that does not accept connections yet.
 pub const DATABASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);

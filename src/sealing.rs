@@ -63,6 +63,14 @@ impl SealingKey {
         Self { aead, mac, file }
     }
 
+    /// A value that identifies this key without revealing it: stored in the database by the
+    /// first node, so a node started with another key (a second host that created its own key
+    /// file) is detected before its users' second factors fail at random.
+    pub fn check_value(&self) -> String {
+        URL_SAFE_NO_PAD
+            .encode(&hmac::sign(&self.mac, b"portcullis sealing key check").as_ref()[..16])
+    }
+
     /// Loads the configured key, creating the key file on first start.
     ///
     /// # Errors

@@ -141,7 +141,7 @@ pub async fn run_all(state: &AppState) -> Vec<CheckResult> {
         mail::queue(state).await,
         accounts::roles(state).await,
         accounts::owners(state).await,
-        two_factor::key(state),
+        two_factor::key(state).await,
         two_factor::duo(state).await,
         time::zone(state).await,
         scheduler::session_gc(state).await,

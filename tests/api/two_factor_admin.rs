@@ -232,3 +232,32 @@ async fn a_seed_sealed_with_another_key_fails_with_an_explanation_not_a_panic() 
     assert!(body.contains("sealing key"), "{body}");
     let _ = csrf_from;
 }
+
+#[tokio::test]
+async fn a_second_node_with_its_own_sealing_key_is_an_error_naming_the_shared_key() {
+    // Node A creates its key file and records the key's check value in the database.
+    let a = spawn_app().await;
+    assert_eq!(
+        a.doctor_check("two_factor.key").await.severity,
+        portcullis::doctor::Severity::Ok
+    );
+    // Node B on the same database, on another host: it made its own key file.
+    let database_url = a.state.config.database_url.clone();
+    let b = crate::helpers::spawn_with(|c| c.database.url = database_url).await;
+    let check = b.doctor_check("two_factor.key").await;
+    assert_eq!(
+        check.severity,
+        portcullis::doctor::Severity::Error,
+        "{check:?}"
+    );
+    assert!(check.summary.contains("not the key"), "{check:?}");
+    assert!(
+        check.next_step.contains("same two_factor.secret_key"),
+        "{check:?}"
+    );
+    // Node A is still right.
+    assert_eq!(
+        a.doctor_check("two_factor.key").await.severity,
+        portcullis::doctor::Severity::Ok
+    );
+}
