@@ -8,6 +8,7 @@
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
 const { REPO } = require('./servers');
@@ -40,6 +41,23 @@ class Browser {
     return new Browser(flow, browser);
   }
 
+  // A browser whose profile blocks every cookie (Chromium's own "Block all cookies" setting,
+  // written into the profile's Preferences before start): it really refuses the session cookie.
+  static async launchWithCookiesBlocked(flow) {
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-e2e-profile-'));
+    fs.mkdirSync(path.join(profile, 'Default'));
+    fs.writeFileSync(
+      path.join(profile, 'Default', 'Preferences'),
+      JSON.stringify({ profile: { default_content_setting_values: { cookies: 2 } } }),
+    );
+    const context = await chromium.launchPersistentContext(profile, { executablePath: EXECUTABLE, viewport: WIDTHS[0][1] });
+    const browser = new Browser(flow, null);
+    browser.persistent = { context, profile };
+    await context.addInitScript(reportCspViolations);
+    context.on('page', (page) => browser.watch(page));
+    return browser;
+  }
+
   constructor(flow, browser) {
     this.flow = flow;
     this.browser = browser;
@@ -52,6 +70,7 @@ class Browser {
   // A fresh browser profile: cookies, storage and the virtual authenticator do not leak
   // between contexts.
   async newContext(options = {}) {
+    if (this.persistent) return this.persistent.context;
     const context = await this.browser.newContext({ viewport: WIDTHS[0][1], ...options });
     await context.addInitScript(reportCspViolations);
     context.on('page', (page) => this.watch(page));
@@ -130,9 +149,16 @@ class Browser {
   }
 
   async close() {
-    await this.browser.close();
+    if (this.persistent) {
+      await this.persistent.context.close();
+      fs.rmSync(this.persistent.profile, { recursive: true, force: true });
+    } else {
+      await this.browser.close();
+    }
     // What the gallery needs (titles, order) and what axe found at any impact, for the record.
-    fs.writeFileSync(path.join(SHOT_DIR, `${this.flow}.json`), JSON.stringify(this.shots, null, 1));
+    if (this.shots.length > 0) {
+      fs.writeFileSync(path.join(SHOT_DIR, `${this.flow}.json`), JSON.stringify(this.shots, null, 1));
+    }
     const logDir = path.join(REPO, 'target', 'e2e-logs', this.flow);
     fs.mkdirSync(logDir, { recursive: true });
     fs.writeFileSync(path.join(logDir, 'axe.json'), JSON.stringify(this.axe, null, 1));
