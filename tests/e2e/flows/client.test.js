@@ -137,7 +137,7 @@ describe('client area', () => {
     browser.expectStatus(401);
     await signIn(p, person.email, person.password);
     await p.waitForSelector('#login-error');
-    await browser.check(p, 'login-error', 'Sign-in refused', { shot: true });
+    await browser.check(p, 'login-error', 'Sign-in refused');
     await signIn(p, person.email, newPassword);
     await p.waitForURL((url) => url.pathname === '/clientarea');
     person.password = newPassword;
