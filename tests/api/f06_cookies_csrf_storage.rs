@@ -246,3 +246,48 @@ async fn f06_a_read_only_database_gives_a_503_page_not_a_redirect_and_the_doctor
         Severity::Ok
     );
 }
+
+#[tokio::test]
+async fn f06_a_form_sent_from_plain_http_to_an_https_portal_gets_the_cookie_loss_page() {
+    // A TLS-terminating proxy that also passes plain http through, and tells us https either
+    // way: the browser is on http://, where it would not keep the Secure session cookie.
+    let app = spawn_with(|c| {
+        c.server.system_url = c.server.system_url.replace("http://", "https://");
+    })
+    .await;
+    let user = app.create_user("ada@example.com").await;
+    let page = app
+        .client
+        .get(app.url("/login"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csrf = csrf_from(&page.text().await.unwrap());
+    let r = app
+        .client
+        .post(app.url("/login"))
+        .header("x-forwarded-proto", "https")
+        .header("origin", format!("http://127.0.0.1:{}", app.port))
+        .form(&[
+            ("email", user.email.as_str()),
+            ("password", user.password.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("did not keep the sign-in cookie"), "{body}");
+    assert!(body.contains("plain http"), "{body}");
+    assert!(!body.contains("another website"), "{body}");
+    let check = app.doctor_check("session.cookie_loss").await;
+    assert_eq!(
+        check.severity,
+        portcullis::doctor::Severity::Warning,
+        "{check:?}"
+    );
+    assert!(check.cause.contains("plain http"), "{check:?}");
+}

@@ -56,6 +56,21 @@ fn cross_site(request: &Request, system_origin: &str) -> bool {
         .is_some_and(|o| o != system_origin)
 }
 
+/// Whether a form comes from a plain-http page of the System URL's own https host: the browser
+/// reached the portal over http (a proxy that passes http through while telling us https), where
+/// it does not keep the `Secure` session cookie (F06). Said as that, not as "another website".
+fn plain_http_of_system(request: &Request, system_url: &crate::config::SystemUrl) -> bool {
+    if !system_url.is_https() {
+        return false;
+    }
+    request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .and_then(|o| url::Url::parse(o).ok())
+        .is_some_and(|o| o.scheme() == "http" && o.host_str() == Some(system_url.host()))
+}
+
 /// Verifies the request's token; passes safe methods through.
 pub async fn verify(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if matches!(
@@ -75,6 +90,25 @@ pub async fn verify(State(state): State<AppState>, request: Request, next: Next)
         return AppError::PayloadTooLarge.into_response();
     };
     let request = Request::from_parts(parts, Body::from(bytes.clone()));
+    if plain_http_of_system(&request, &state.config.system_url) {
+        let now = state.clock.unix();
+        if let Err(e) = crate::db::counter::record(
+            &state.db,
+            crate::web::middleware::session::COOKIE_LOSS_COUNTER,
+            "form_over_plain_http",
+            &path,
+            now,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "could not record a form sent over plain http");
+        }
+        return AppError::CookieLoss {
+            https_system_url: true,
+            secure_cookie: true,
+        }
+        .into_response();
+    }
     let result = if cross_site(&request, &state.config.system_url.origin()) {
         Err(CsrfFailure::CrossSite)
     } else {

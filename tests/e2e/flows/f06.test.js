@@ -1,5 +1,6 @@
-// F06 in a real browser: a browser that refuses the session cookie gets the page explaining
-// the lost cookie after signing in, never a redirect back to the sign-in page. Also a check of
+// F06 in a real browser: a browser that refuses the session cookie, and one on plain http to an
+// https portal (a Secure cookie it would not keep), get the page explaining the lost cookie,
+// never a redirect back to the sign-in page. Also a check of
 // this suite's own checks: on a real Portcullis page, a script the CSP forbids and an input
 // without a label are caught, so "no violation" elsewhere means something.
 'use strict';
@@ -44,6 +45,39 @@ describe('F06 and the checks themselves', () => {
       browser.assertClean();
     } finally {
       await browser.close();
+    }
+  });
+
+  test('F06: a Secure cookie over plain http gets the cookie-loss page, not a loop', async () => {
+    // An https portal whose proxy also passes plain http through and says "https" either way.
+    // portal.test is not loopback, so Chromium treats http://portal.test as insecure and will
+    // not keep a Secure cookie there; the browser sends the proxy's header itself.
+    const portal = await startPortcullis('f06-secure', { systemUrl: (port) => `https://portal.test:${port}/` });
+    const browser = await Browser.launch('f06-secure', { args: ['--host-resolver-rules=MAP portal.test 127.0.0.1'] });
+    try {
+      const user = portal.createUser('ada@example.com', 'Ada', 'Lovelace');
+      const page = await browser.newPage({ extraHTTPHeaders: { 'X-Forwarded-Proto': 'https' } });
+      const documents = [];
+      page.on('response', (r) => {
+        if (r.request().resourceType() === 'document') documents.push(`${r.status()} ${new URL(r.url()).pathname}`);
+      });
+      await page.goto(`http://portal.test:${portal.port}/login`);
+      await page.getByLabel('Email address').fill(user.email);
+      await page.getByLabel('Password', { exact: true }).fill(user.password);
+      browser.expectStatus(400);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForLoadState('load');
+      assert.equal(await page.textContent('h1'), 'Your browser did not keep the sign-in cookie');
+      assert.match(await page.textContent('main'), /reached over plain http/);
+      assert.deepEqual(documents, ['200 /login', '400 /login'], 'one sign-in, one explanation, no loop');
+      await browser.check(page, 'secure-cookie-over-http', 'F06: a Secure cookie over plain http', { shot: false });
+      // Chromium reports, as a console error, that it ignores the Cross-Origin-Opener-Policy
+      // header on an insecure origin: that is this deliberately broken set-up, not a page fault.
+      browser.problems = browser.problems.filter((p) => !/Cross-Origin-Opener-Policy/.test(p));
+      browser.assertClean();
+    } finally {
+      await browser.close();
+      await portal.stop();
     }
   });
 
