@@ -11,6 +11,7 @@ mod bad_input;
 mod bans;
 mod cli;
 mod database_outage;
+mod deployment_docs;
 mod doctor;
 mod doctor_accounts;
 mod doctor_states;

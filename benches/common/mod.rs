@@ -1,0 +1,111 @@
+//! What the benchmarks share: the real application on a loopback port with a client signed in
+//! over HTTP, as a browser would be.
+
+use portcullis::app::{AppState, Application};
+use portcullis::clock::MockClock;
+use portcullis::config::RawConfig;
+use reqwest::header::LOCATION;
+use std::sync::Arc;
+
+/// The running application and a signed-in client's cookies.
+pub struct Bench {
+    pub address: String,
+    pub state: AppState,
+    /// Holds the live session cookie; shared by every load client.
+    pub jar: Arc<reqwest::cookie::Jar>,
+    _dir: tempfile::TempDir,
+}
+
+/// A browser-like client: the shared cookie jar, no redirects followed.
+pub fn client(jar: &Arc<reqwest::cookie::Jar>) -> reqwest::Client {
+    portcullis::net::http::install_crypto_provider();
+    reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn csrf_from(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("the page has a CSRF field") + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// Builds the app the way the API tests do (on SQLite in the temp folder, or on `database_url`) (temp data dir, mock clock, port bound first so the
+/// System URL can name it) and signs a client in over HTTP.
+pub async fn start(database_url: Option<String>) -> Bench {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut raw = RawConfig {
+        data_dir: dir.path().display().to_string(),
+        ..RawConfig::default()
+    };
+    raw.server.listen = format!("127.0.0.1:{port}");
+    raw.server.system_url = format!("http://127.0.0.1:{port}/");
+    if let Some(url) = database_url {
+        raw.database.url = url;
+    }
+    let config = raw.validate().unwrap();
+    // A clock that never moves: the live session never idles out and is never touched, so the
+    // load is the same read-only request from start to end.
+    let clock = Arc::new(MockClock::new("2026-11-28T12:00:00Z".parse().unwrap()));
+    let app = Application::with_listener(config, clock, listener)
+        .await
+        .unwrap();
+    let state = app.state.clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let address = format!("http://127.0.0.1:{port}");
+
+    let password = secrecy::SecretString::from("violet-harbour-crane-1987".to_owned());
+    portcullis::account::create_user(
+        &state,
+        &portcullis::account::NewUser {
+            email: "ada@example.com",
+            first_name: "Ada",
+            last_name: "Lovelace",
+            password: &password,
+            verified: true,
+            owns_account: true,
+        },
+    )
+    .await
+    .unwrap();
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let browser = client(&jar);
+    let page = browser
+        .get(format!("{address}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_from(&page);
+    let signed_in = browser
+        .post(format!("{address}/login"))
+        .form(&[
+            ("email", "ada@example.com"),
+            ("password", "violet-harbour-crane-1987"),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303, "sign-in redirects");
+    let next = signed_in.headers()[LOCATION].to_str().unwrap().to_owned();
+    let landed = browser
+        .get(format!("{address}{next}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.status(), 200, "the redirect target answers");
+    Bench {
+        address,
+        state,
+        jar,
+        _dir: dir,
+    }
+}
