@@ -29,6 +29,9 @@ pub fn is_connection_error(error: &sqlx::Error) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(e) => e.code().is_some_and(|c| is_connection_state(&c)),
+        // A peer that closes the socket while a new connection negotiates TLS (sslmode=prefer
+        // asks first) is reported as a protocol error about the SSLRequest answer.
+        sqlx::Error::Protocol(message) => message.contains("SSLRequest"),
         _ => false,
     }
 }
@@ -39,6 +42,11 @@ pub fn find_connection_error(error: &anyhow::Error) -> Option<&sqlx::Error> {
         .chain()
         .filter_map(|cause| cause.downcast_ref::<sqlx::Error>())
         .find(|e| is_connection_error(e))
+}
+
+/// Whether a lost connection has been met and no new connection made since.
+pub fn is_down() -> bool {
+    DOWN_SINCE.load(Ordering::Acquire) != 0
 }
 
 /// Records that a request met a lost connection; logs at error level only for the first one of
@@ -128,6 +136,9 @@ mod tests {
         assert!(is_connection_error(&sqlx::Error::PoolTimedOut));
         assert!(!is_connection_error(&sqlx::Error::RowNotFound));
         assert!(!is_connection_error(&sqlx::Error::Protocol("bad".into())));
+        assert!(is_connection_error(&sqlx::Error::Protocol(
+            "unexpected response from SSLRequest: 0x00".into()
+        )));
     }
 
     #[test]
