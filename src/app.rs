@@ -25,6 +25,8 @@ pub struct AppState {
     pub settings: Arc<crate::settings::Store>,
     /// Diagnostic events waiting to be written.
     pub events: Arc<crate::event::Events>,
+    /// Recent ban lookups of this node (`ban::CACHE_FOR`).
+    pub bans: Arc<crate::ban::BanCache>,
     /// The configured mail transport.
     pub mailer: Arc<dyn crate::mail::Mailer>,
     /// Seals two-factor secrets at rest.
@@ -82,6 +84,7 @@ impl AppState {
             csrf_key: Arc::from(csrf_key.into_bytes().into_boxed_slice()),
             settings,
             events: Arc::new(crate::event::Events::default()),
+            bans: Arc::new(crate::ban::BanCache::default()),
             mailer,
             sealing,
         })

@@ -2,19 +2,80 @@
 //!
 //! Failures are counted per resolved client address (and per account from that address, which
 //! names the targeted accounts in the ban's reason) in the database, so every node sees every
-//! failure and enforces every ban. Whitelisted addresses are never banned.
+//! failure and enforces every ban (another node's within [`CACHE_FOR`]). Whitelisted addresses
+//! are never banned.
 
 use crate::app::AppState;
 use crate::db::ban::BanRow;
 use crate::session::Realm;
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a node reuses what the database said about an address. A ban recorded by this node
+/// applies here at once; one recorded by another node, or lifted from the command line, applies
+/// here within this bound. Checking every request against the database cost a round trip each,
+/// a quarter of a session-checked page's queries on PostgreSQL (benches/engines.rs).
+pub const CACHE_FOR: Duration = Duration::from_secs(1);
+/// Addresses remembered at most; a full cache is emptied rather than scanned.
+const CACHE_MAX: usize = 10_000;
+
+/// What the cache knows about an address.
+enum Cached {
+    /// A recent answer: the ban, or none.
+    Known(Option<BanRow>),
+    /// Nothing recent: ask the database.
+    Ask,
+}
+
+/// Recent answers of the ban lookup, per address (this node only).
+#[derive(Debug, Default)]
+pub struct BanCache {
+    // Monotonic ages only decide when to ask the database again; whether a ban is still in
+    // force is always judged by the application clock.
+    entries: Mutex<HashMap<IpAddr, (Instant, Option<BanRow>)>>,
+}
+
+impl BanCache {
+    fn get(&self, ip: IpAddr) -> Cached {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match entries.get(&ip) {
+            Some((at, ban)) if at.elapsed() < CACHE_FOR => Cached::Known(ban.clone()),
+            _ => Cached::Ask,
+        }
+    }
+
+    fn put(&self, ip: IpAddr, ban: Option<BanRow>) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= CACHE_MAX && !entries.contains_key(&ip) {
+            entries.clear();
+        }
+        entries.insert(ip, (Instant::now(), ban));
+    }
+}
 
 /// The ban in force on `ip`, if any.
 ///
 /// # Errors
 /// Storage errors.
 pub async fn active(state: &AppState, ip: IpAddr) -> Result<Option<BanRow>, sqlx::Error> {
-    crate::db::ban::active(&state.db, &ip.to_string(), state.clock.unix()).await
+    let now = state.clock.unix();
+    let ban = match state.bans.get(ip) {
+        Cached::Known(ban) => ban,
+        Cached::Ask => {
+            let found = crate::db::ban::active(&state.db, &ip.to_string(), now).await?;
+            state.bans.put(ip, found.clone());
+            found
+        }
+    };
+    Ok(ban.filter(|b| b.expires_at.is_none_or(|until| until > now)))
 }
 
 /// Records a failed sign-in and bans the address when the realm's threshold is reached.
@@ -63,6 +124,7 @@ pub async fn record_failure(
         created_by: "automatic".into(),
     };
     crate::db::ban::upsert(&state.db, &ban).await?;
+    state.bans.put(ip, Some(ban.clone()));
     tracing::warn!(ip = %ip, realm = realm.as_str(), failures = by_ip, "address banned after failed sign-ins");
     Ok(Some(ban))
 }
@@ -102,7 +164,9 @@ pub async fn add(
         from,
     )
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    state.bans.put(ip, Some(ban));
+    Ok(())
 }
 
 /// Lifts the ban on an address; returns whether there was one.
@@ -122,5 +186,6 @@ pub async fn lift(
         crate::db::setting::audit(&mut *tx, now, actor, "ban.lift", &ip.to_string(), from).await?;
     }
     tx.commit().await?;
+    state.bans.put(ip, None);
     Ok(existed)
 }

@@ -3,9 +3,14 @@
 //! This module owns *where and how many*: every hash or verification from [`super::password`]
 //! costs about 20 ms of CPU and 19 MiB, so run on the async workers it would stall every other
 //! request, and queued without bound it would grow memory under a sign-in flood. A [`Hasher`]
-//! runs at most `concurrency` of them at once on tokio's blocking threads, lets at most `queue`
-//! more callers wait, and answers anyone beyond that with [`HashError::Busy`] at once (the web
-//! layer turns that into 503 with `Retry-After`).
+//! runs at most `concurrency` of them at once on its own `concurrency` threads, lets at most
+//! `queue` more callers wait, and answers anyone beyond that with [`HashError::Busy`] at once
+//! (the web layer turns that into 503 with `Retry-After`).
+//!
+//! Own threads rather than tokio's blocking pool: the allocator keeps a freed 19 MiB block in
+//! the arena of the thread that used it, so hashes spread over the blocking pool's many threads
+//! left a block in each (a 500-connection sign-in flood peaked at 507 MiB). A fixed set of
+//! threads bounds that to one block per thread (`bench/run`, measurement 5).
 //!
 //! It does not know hash formats or password rules; those live in [`super::password`] and
 //! [`super::policy`]. Passwords arrive as [`SecretString`] and are only exposed inside the
@@ -39,8 +44,13 @@ pub struct Hasher {
     inner: Arc<Inner>,
 }
 
+/// Work for a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
+
 #[derive(Debug)]
 struct Inner {
+    /// The hashing threads' queue; they exit when the last `Hasher` clone is dropped.
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
     /// One permit per hash allowed to run at once. Shared by `Arc` so that permits can move
     /// into the blocking task.
     running: Arc<Semaphore>,
@@ -69,8 +79,32 @@ impl Hasher {
     pub fn new(concurrency: usize, queue: usize) -> Self {
         // `Semaphore::new` panics above MAX_PERMITS; a misconfigured number must not crash us.
         let concurrency = concurrency.clamp(1, Semaphore::MAX_PERMITS);
+        let (jobs, queue_rx) = std::sync::mpsc::channel::<Job>();
+        let queue_rx = Arc::new(std::sync::Mutex::new(queue_rx));
+        for n in 0..concurrency {
+            let queue_rx = Arc::clone(&queue_rx);
+            let spawned = std::thread::Builder::new()
+                .name(format!("portcullis-hash-{n}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while taking a job, never while running it.
+                        let job = queue_rx
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
         Self {
             inner: Arc::new(Inner {
+                jobs: std::sync::Mutex::new(jobs),
                 running: Arc::new(Semaphore::new(concurrency)),
                 admitted: AtomicUsize::new(0),
                 limit: concurrency.saturating_add(queue),
@@ -156,15 +190,32 @@ impl Hasher {
             .acquire_owned()
             .await
             .map_err(|_| HashError::Unexpected("the hashing pool is closed".to_owned()))?;
-        let task = tokio::task::spawn_blocking(move || {
-            // The blocking task, not the caller, holds the permit and the slot: once started, a
-            // hash keeps the CPU busy until it ends even if the caller has gone away, so
-            // releasing them at cancellation would let abandoned hashes pile up unbounded.
-            let _permit = permit;
-            let _admission = admission;
-            work()
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            // The job, not the caller, holds the permit and the slot: once started, a hash keeps
+            // the CPU busy until it ends even if the caller has gone away, so releasing them at
+            // cancellation would let abandoned hashes pile up unbounded.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+            // Free the slot before answering, so a caller that looks right after sees it free.
+            drop(permit);
+            drop(admission);
+            let _ = done.send(result);
         });
-        task.await.map_err(|e| HashError::Unexpected(e.to_string()))
+        self.inner
+            .jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(job)
+            .map_err(|_| HashError::Unexpected("the hashing threads have stopped".to_owned()))?;
+        match answer.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) => Err(HashError::Unexpected(
+                "the hashing task panicked".to_owned(),
+            )),
+            Err(_) => Err(HashError::Unexpected(
+                "the hashing task was lost".to_owned(),
+            )),
+        }
     }
 }
 

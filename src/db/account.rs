@@ -51,7 +51,7 @@ fn admin_from(row: &sqlx::any::AnyRow) -> Result<AdminRow, sqlx::Error> {
     })
 }
 
-fn user_from(row: &sqlx::any::AnyRow) -> Result<UserRow, sqlx::Error> {
+pub(crate) fn user_from(row: &sqlx::any::AnyRow) -> Result<UserRow, sqlx::Error> {
     Ok(UserRow {
         id: row.try_get("id")?,
         email: row.try_get("email")?,

@@ -171,25 +171,26 @@ impl FromRequestParts<AppState> for CurrentClient {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let session = live_session(parts).ok_or_else(|| Redirect::to("/login").into_response())?;
-        let user = db::account::find_user_by_id(&state.db, session.subject_id).await;
+        let found =
+            db::client::user_with_membership(&state.db, session.subject_id, session.client_id)
+                .await;
+        let (user, membership) = match found {
+            Ok(Some((user, membership))) => (Ok(Some(user)), membership),
+            Ok(None) => (Ok(None), None),
+            Err(e) => (Err(e), None),
+        };
         let user = account_or_sign_in(state, &session, user, |u| !u.disabled, "/login").await?;
         let fail = |e: sqlx::Error| AppError::from(e).into_response();
-        let account = match session.client_id {
-            Some(id) => db::client::membership(&state.db, user.id, id)
-                .await
-                .map_err(fail)?
-                .map(|m| ActiveAccount {
-                    client_id: m.client_id,
-                    label: m.label,
-                    is_owner: m.is_owner,
-                    permissions: if m.is_owner {
-                        crate::auth::client_permission::ClientPermissions::all()
-                    } else {
-                        crate::auth::client_permission::ClientPermissions::parse(&m.permissions)
-                    },
-                }),
-            None => None,
-        };
+        let account = membership.map(|m| ActiveAccount {
+            client_id: m.client_id,
+            label: m.label,
+            is_owner: m.is_owner,
+            permissions: if m.is_owner {
+                crate::auth::client_permission::ClientPermissions::all()
+            } else {
+                crate::auth::client_permission::ClientPermissions::parse(&m.permissions)
+            },
+        });
         let impersonator = match session.impersonator_admin_id {
             Some(admin_id) => Some(
                 db::account::find_admin_by_id(&state.db, admin_id)

@@ -1,6 +1,6 @@
 //! Several nodes on one database: two `portcullis serve` processes behind one System URL (as
 //! behind a load balancer). A session started on node A is valid on node B, and ending it on B
-//! ends it on A at once; a ban recorded by A is enforced by B; a setting saved on A applies on
+//! ends it on A at once; a ban recorded by A is enforced by B within the ban cache's bound; a setting saved on A applies on
 //! B within the settings refresh bound; with both nodes' mail senders running each queued email
 //! is sent once; with both schedulers and a system cron each task runs once per period; a
 //! rolling restart loses no session. Runs on SQLite (two processes, one file) and, in the
@@ -212,7 +212,9 @@ async fn a_ban_recorded_by_node_a_is_enforced_by_node_b() {
         .await;
         assert_eq!(r.status(), 401);
     }
-    // B has never seen a failure itself, and refuses the address at once.
+    // B has never seen a failure itself, and refuses the address once its last answer for it
+    // (from the first request above) is older than the ban cache's bound.
+    tokio::time::sleep(portcullis::ban::CACHE_FOR).await;
     let r = get(&new_client(), &b, "/login", &host).await;
     assert_eq!(r.status(), 403, "node B enforces node A's ban");
     assert!(r.text().await.unwrap().contains("127.0.0.1"));
