@@ -97,6 +97,54 @@ pub async fn user_with_membership<'e>(
     Ok(Some((user, membership)))
 }
 
+/// A client-area user and their place in the active account, read with their session.
+pub type ClientUser = (super::account::UserRow, Option<Membership>);
+
+/// A session row by its id hash and, for a client-area session, its user and the user's place
+/// in the session's active account, in one query. Every client-area request needs all three,
+/// and on PostgreSQL each query is a network round trip (benches/engines.rs).
+pub async fn session_with_user<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id_hash: &str,
+) -> Result<Option<(super::session::SessionRow, Option<ClientUser>)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT s.id_hash, s.realm, s.subject_id, s.client_id, s.impersonator_admin_id, s.ip, s.user_agent, \
+         s.remember, s.created_at, s.last_seen_at, s.expires_at, s.ended_at, s.end_reason, \
+         u.id, u.email, u.first_name, u.last_name, u.password_hash, u.disabled, u.email_verified_at, \
+         COALESCE(NULLIF(c.company_name, ''), o.first_name || ' ' || o.last_name) AS label, \
+         CASE WHEN c.owner_user_id = s.subject_id THEN 1 ELSE 0 END AS is_owner, \
+         COALESCE(m.permissions, '') AS permissions, \
+         CASE WHEN c.id IS NOT NULL AND (c.owner_user_id = s.subject_id OR m.user_id IS NOT NULL) THEN 1 ELSE 0 END AS member \
+         FROM sessions s \
+         LEFT JOIN users u ON s.realm = 'client' AND u.id = s.subject_id \
+         LEFT JOIN clients c ON s.realm = 'client' AND c.id = s.client_id \
+         LEFT JOIN users o ON o.id = c.owner_user_id \
+         LEFT JOIN client_users m ON m.client_id = c.id AND m.user_id = s.subject_id \
+         WHERE s.id_hash = $1",
+    )
+    .bind(id_hash)
+    .fetch_optional(ex)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let session = super::session::from_row(&row)?;
+    let user_id: Option<i64> = row.try_get("id")?;
+    let user = match user_id {
+        Some(_) => {
+            let member: i64 = row.try_get("member")?;
+            let membership = if member == 1 {
+                Some(membership_from(&row)?)
+            } else {
+                None
+            };
+            Some((super::account::user_from(&row)?, membership))
+        }
+        None => None,
+    };
+    Ok(Some((session, user)))
+}
+
 /// A user of an account besides its owner.
 #[derive(Debug, Clone)]
 pub struct Member {

@@ -33,7 +33,7 @@ macro_rules! select_session {
     };
 }
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<SessionRow, sqlx::Error> {
+pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<SessionRow, sqlx::Error> {
     Ok(SessionRow {
         id_hash: row.try_get("id_hash")?,
         realm: row.try_get("realm")?,

@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::config::{IpBinding, RealmSessionPolicy};
 use crate::db;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Which side of Portcullis a session belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +114,23 @@ pub struct Session {
     pub expires_at: i64,
     pub ip: String,
     pub user_agent: String,
+    /// A client-area session's user and active account as read with it (`None` for admins,
+    /// for a session just started, or when the user no longer exists).
+    pub client_user: Option<ClientUser>,
+}
+
+/// A client-area user read with their session. Its `Debug` names only the user, so a logged
+/// session never shows the password hash.
+#[derive(Clone)]
+pub struct ClientUser(pub Arc<db::client::ClientUser>);
+
+impl std::fmt::Debug for ClientUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientUser")
+            .field("user_id", &self.0.0.id)
+            .field("client_id", &self.0.1.as_ref().map(|m| m.client_id))
+            .finish()
+    }
 }
 
 /// What a presented session cookie turned out to be.
@@ -212,6 +230,7 @@ fn into_session(row: db::session::SessionRow, realm: Realm) -> Session {
         expires_at: row.expires_at,
         ip: row.ip,
         user_agent: row.user_agent,
+        client_user: None,
     }
 }
 
@@ -230,7 +249,14 @@ pub async fn load(
         return Ok(Lookup::Unknown);
     }
     let hash = crate::token::hash(cookie_value);
-    let Some(row) = db::session::find_by_hash(&state.db, &hash).await? else {
+    let found = match realm {
+        // The client area reads the user and the active account with the session (one query).
+        Realm::Client => db::client::session_with_user(&state.db, &hash).await?,
+        Realm::Admin => db::session::find_by_hash(&state.db, &hash)
+            .await?
+            .map(|row| (row, None)),
+    };
+    let Some((row, client_user)) = found else {
         return Ok(Lookup::Unknown);
     };
     if row.realm != realm.as_str() {
@@ -267,6 +293,7 @@ pub async fn load(
         return Ok(Lookup::Ended(reason));
     }
     let mut session = into_session(row, realm);
+    session.client_user = client_user.map(|u| ClientUser(Arc::new(u)));
     if now - session.last_seen_at >= state.config.activity_update_seconds {
         db::session::touch(&state.db, &hash, now).await?;
         session.last_seen_at = now;

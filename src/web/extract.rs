@@ -171,9 +171,15 @@ impl FromRequestParts<AppState> for CurrentClient {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let session = live_session(parts).ok_or_else(|| Redirect::to("/login").into_response())?;
-        let found =
-            db::client::user_with_membership(&state.db, session.subject_id, session.client_id)
-                .await;
+        // Read with the session by the pipeline; asked again only for a session started during
+        // this request or whose user was not found.
+        let found = match &session.client_user {
+            Some(known) => Ok(Some((*known.0).clone())),
+            None => {
+                db::client::user_with_membership(&state.db, session.subject_id, session.client_id)
+                    .await
+            }
+        };
         let (user, membership) = match found {
             Ok(Some((user, membership))) => (Ok(Some(user)), membership),
             Ok(None) => (Ok(None), None),
