@@ -1,8 +1,10 @@
-//! Micro-benchmark of pipeline steps 1 and 2: client address resolution and the ban check.
+//! Micro-benchmarks of the per-request pieces: client address resolution, session id hashing,
+//! the CSRF check and TOTP verification (in memory), then the ban check and the session lookup
+//! (on SQLite).
 //!
 //! Prints nanoseconds per operation (machine-dependent) and, more usefully, ratios to a baseline
-//! measured in the same run: parsing one IP address for resolution, and `SELECT 1` on the same
-//! SQLite pool for the ban check. Run with `cargo bench --bench pipeline`.
+//! measured in the same run: parsing one IP address for the in-memory pieces, and `SELECT 1` on
+//! the same SQLite pool for the queries. Run with `cargo bench --bench pipeline`.
 
 use portcullis::net::client_ip::{ForwardHeader, resolve};
 use portcullis::net::range::RangeSet;
@@ -97,6 +99,39 @@ fn main() {
     });
     row("hostile 72 KiB X-Forwarded-For (bounded)", worst, baseline);
 
+    println!("\nPer-request pieces (same baseline)");
+    let cookie = "tt5WGzEL559g2aKQbS9vTfzkYG8dj5iWbjWnXZC6Ovk";
+    let hashing = per_op(1_000_000, || {
+        black_box(portcullis::token::hash(black_box(cookie)));
+    });
+    row("session id hashing (SHA-256 of the cookie)", hashing, baseline);
+    let key = [7_u8; 32];
+    let session_hash = portcullis::token::hash(cookie);
+    let token = portcullis::csrf::session_token(&key, &session_hash);
+    let csrf = per_op(1_000_000, || {
+        black_box(portcullis::csrf::verify(
+            &key,
+            Some(black_box(token.as_str())),
+            Some(&session_hash),
+            false,
+            1_800_000_000,
+        ))
+        .unwrap();
+    });
+    row("CSRF check (HMAC, constant-time compare)", csrf, baseline);
+    let seed = [42_u8; 20];
+    let now = 1_800_000_000;
+    let code = portcullis::twofactor::totp::code_at(&seed, now);
+    let totp = per_op(200_000, || {
+        black_box(portcullis::twofactor::totp::matching_step(
+            &seed,
+            black_box(&code),
+            now,
+        ))
+        .unwrap();
+    });
+    row("TOTP verification (window of 3 steps)", totp, baseline);
+
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -152,6 +187,38 @@ fn main() {
         })
         .await;
         row("ban check, address banned", hit, select_one);
+
+        // 10,000 client sessions, then the lookup a client-area request makes for its cookie.
+        for i in 0..10_000_u32 {
+            let row = portcullis::db::session::SessionRow {
+                id_hash: portcullis::token::hash(&format!("session-{i}")),
+                realm: "client".into(),
+                subject_id: 1,
+                client_id: None,
+                impersonator_admin_id: None,
+                ip: "203.0.113.7".into(),
+                user_agent: "bench".into(),
+                remember: false,
+                created_at: 0,
+                last_seen_at: 0,
+                expires_at: i64::MAX / 2,
+                ended_at: None,
+                end_reason: None,
+            };
+            portcullis::db::session::insert(&pool, &row, None).await.unwrap();
+        }
+        println!("\nSession lookup (SQLite, 10,000 sessions stored)");
+        let wanted = portcullis::token::hash("session-5000");
+        let lookup = per_op_async(50_000, || async {
+            black_box(
+                portcullis::db::client::session_with_user(&pool, &wanted)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
+        })
+        .await;
+        row("session with its user and account (one query)", lookup, select_one);
     });
     println!("\nAbsolute times depend on the machine; the ratios are the result.");
 }
