@@ -104,7 +104,11 @@ fn main() {
     let hashing = per_op(1_000_000, || {
         black_box(portcullis::token::hash(black_box(cookie)));
     });
-    row("session id hashing (SHA-256 of the cookie)", hashing, baseline);
+    row(
+        "session id hashing (SHA-256 of the cookie)",
+        hashing,
+        baseline,
+    );
     let key = [7_u8; 32];
     let session_hash = portcullis::token::hash(cookie);
     let token = portcullis::csrf::session_token(&key, &session_hash);
@@ -205,7 +209,9 @@ fn main() {
                 ended_at: None,
                 end_reason: None,
             };
-            portcullis::db::session::insert(&pool, &row, None).await.unwrap();
+            portcullis::db::session::insert(&pool, &row, None)
+                .await
+                .unwrap();
         }
         println!("\nSession lookup (SQLite, 10,000 sessions stored)");
         let wanted = portcullis::token::hash("session-5000");
@@ -218,7 +224,11 @@ fn main() {
             );
         })
         .await;
-        row("session with its user and account (one query)", lookup, select_one);
+        row(
+            "session with its user and account (one query)",
+            lookup,
+            select_one,
+        );
     });
     println!("\nAbsolute times depend on the machine; the ratios are the result.");
 }
