@@ -14,6 +14,7 @@ async fn tls_url(ca: &str) -> Option<String> {
     };
     let mut url = url::Url::parse(&direct).unwrap();
     url.set_host(Some("localhost")).unwrap();
+    url.set_query(None);
     url.query_pairs_mut()
         .append_pair("sslmode", "verify-full")
         .append_pair("sslrootcert", ca);
