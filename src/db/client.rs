@@ -64,39 +64,6 @@ pub async fn membership<'e>(
     row.as_ref().map(membership_from).transpose()
 }
 
-/// A user and their place in the account `client_id` (if given and they belong to it), in one
-/// query: every client-area request needs both, and on PostgreSQL each query is a round trip.
-pub async fn user_with_membership<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    user_id: i64,
-    client_id: Option<i64>,
-) -> Result<Option<(super::account::UserRow, Option<Membership>)>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, u.disabled, u.email_verified_at, \
-         a.client_id, a.label, a.is_owner, a.permissions FROM users u LEFT JOIN ( \
-           SELECT c.id AS client_id, COALESCE(NULLIF(c.company_name, ''), o.first_name || ' ' || o.last_name) AS label, \
-           CASE WHEN c.owner_user_id = $1 THEN 1 ELSE 0 END AS is_owner, COALESCE(m.permissions, '') AS permissions \
-           FROM clients c JOIN users o ON o.id = c.owner_user_id \
-           LEFT JOIN client_users m ON m.client_id = c.id AND m.user_id = $1 \
-           WHERE c.id = $2 AND (c.owner_user_id = $1 OR m.user_id IS NOT NULL) \
-         ) a ON 1 = 1 WHERE u.id = $1",
-    )
-    .bind(user_id)
-    .bind(client_id)
-    .fetch_optional(ex)
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let user = super::account::user_from(&row)?;
-    let client: Option<i64> = row.try_get("client_id")?;
-    let membership = match client {
-        Some(_) => Some(membership_from(&row)?),
-        None => None,
-    };
-    Ok(Some((user, membership)))
-}
-
 /// A client-area user and their place in the active account, read with their session.
 pub type ClientUser = (super::account::UserRow, Option<Membership>);
 

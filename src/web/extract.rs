@@ -175,10 +175,7 @@ impl FromRequestParts<AppState> for CurrentClient {
         // this request or whose user was not found.
         let found = match &session.client_user {
             Some(known) => Ok(Some((*known.0).clone())),
-            None => {
-                db::client::user_with_membership(&state.db, session.subject_id, session.client_id)
-                    .await
-            }
+            None => unread_client_user(state, &session).await,
         };
         let (user, membership) = match found {
             Ok(Some((user, membership))) => (Ok(Some(user)), membership),
@@ -213,6 +210,21 @@ impl FromRequestParts<AppState> for CurrentClient {
             impersonator,
         })
     }
+}
+
+/// The user and active account of a client session the pipeline did not read them with.
+async fn unread_client_user(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<db::client::ClientUser>, sqlx::Error> {
+    let Some(user) = db::account::find_user_by_id(&state.db, session.subject_id).await? else {
+        return Ok(None);
+    };
+    let membership = match session.client_id {
+        Some(id) => db::client::membership(&state.db, user.id, id).await?,
+        None => None,
+    };
+    Ok(Some((user, membership)))
 }
 
 /// A signed-in admin and what their role allows.

@@ -206,10 +206,10 @@ async fn f06_a_read_only_database_gives_a_503_page_not_a_redirect_and_the_doctor
     // read-only; PostgreSQL: every transaction read-only, as on a standby): sessions cannot be
     // written.
     let read_only = if portcullis::db::is_postgres(&app.state.db) {
-        format!(
-            "{}?options=-c%20default_transaction_read_only%3Don",
-            app.state.config.database_url
-        )
+        let mut url = url::Url::parse(&app.state.config.database_url).unwrap();
+        url.query_pairs_mut()
+            .append_pair("options", "-c default_transaction_read_only=on");
+        url.to_string()
     } else {
         format!(
             "sqlite://{}?mode=ro",
