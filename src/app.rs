@@ -68,12 +68,11 @@ impl AppState {
         let settings = Arc::new(crate::settings::Store::new(effective, clock.unix()));
         let mailer = crate::mail::from_config(&config.mail)?;
         let sealing = Arc::new(crate::sealing::SealingKey::load(&config.two_factor.key)?);
-        let check = sealing.check_value();
-        match db::key::get_or_create(&pool, SEALING_CHECK, &check, clock.unix()).await {
-            Ok(stored) if stored != check => tracing::error!(
+        match sealing_key_recorded(&pool, &sealing, clock.unix()).await {
+            Ok(false) => tracing::error!(
                 "this node's two-factor sealing key is not the one the database's secrets were sealed with; second factors will fail here (run `portcullis doctor`, check two_factor.key)"
             ),
-            Ok(_) => {}
+            Ok(true) => {}
             Err(e) => tracing::warn!(error = %e, "cannot record the sealing key's check value"),
         }
         Ok(Self {
@@ -99,7 +98,21 @@ pub struct Application {
 }
 
 /// The installation key row holding the sealing key's check value.
-pub const SEALING_CHECK: &str = "sealing_check";
+const SEALING_CHECK: &str = "sealing_check";
+
+/// Whether `sealing` is the key the database records (the first node records its own), so a
+/// node that made its own key file is caught before its users' second factors fail.
+///
+/// # Errors
+/// Storage errors.
+pub async fn sealing_key_recorded(
+    pool: &db::Pool,
+    sealing: &crate::sealing::SealingKey,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let check = sealing.check_value();
+    Ok(db::key::get_or_create(pool, SEALING_CHECK, &check, now).await? == check)
+}
 
 /// How long `serve` waits at start for a database that does not accept connections yet.
 pub const DATABASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);

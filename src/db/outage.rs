@@ -1,17 +1,17 @@
 //! A lost database connection: recognising it, and reporting it once per outage.
 //!
-//! sqlx's pool already retries: every connection is pinged before it is handed out, so a
-//! connection that died with the database server is dropped and a new one opened, and the pool
-//! keeps trying until its acquire timeout. What is left to us is to tell a lost connection
-//! apart from every other database error (it becomes a 503 "try again" page rather than a 500),
-//! and to say so in the log once when the outage starts and once when it ends, instead of once
-//! per request.
+//! sqlx's pool keeps trying to open connections until its acquire timeout. What is left to us is
+//! to tell a lost connection apart from every other database error (it becomes a 503 "try again"
+//! page rather than a 500), to say so in the log once when the outage starts and once when it
+//! ends instead of once per request, and to tell the pool while an outage is seen, so it checks
+//! connections before and after use and drops the dead ones (`db::connect`).
 
 use crate::clock::{Clock as _, SystemClock};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// When the current outage was first seen (unix seconds), or 0 while connected. One per process:
-/// a server has one pool, so this only decides which log lines are written.
+/// a server has one pool. It decides which log lines are written and whether the pool pings
+/// connections around each use.
 static DOWN_SINCE: AtomicI64 = AtomicI64::new(0);
 
 /// SQLSTATE classes that mean "the connection, not the statement, failed" (PostgreSQL): class 08

@@ -7,32 +7,22 @@ use crate::app::AppState;
 /// The key that seals second-factor secrets must be readable by its owner only.
 pub async fn key(state: &AppState) -> CheckResult {
     const ID: &str = "two_factor.key";
-    let check = state.sealing.check_value();
-    match crate::db::key::get_or_create(
-        &state.db,
-        crate::app::SEALING_CHECK,
-        &check,
-        state.clock.unix(),
-    )
-    .await
-    {
-        Ok(stored) if stored != check => {
-            return CheckResult::problem(
-                ID,
-                Severity::Error,
-                "This node's sealing key is not the key the database's two-factor secrets were sealed with.",
-                format!(
-                    "The database records the key first used with it, and this node's key ({}) differs: typically a second node that created its own key file instead of sharing the first node's. TOTP, backup codes and Duo fail on this node while the others work.",
-                    state.sealing.file.as_ref().map_or_else(
-                        || "from two_factor.secret_key".to_owned(),
-                        |f| format!("file {}", f.display())
-                    )
-                ),
-                "Give every node the same key: copy the key file from the first node (mode 0600), or set the same two_factor.secret_key (PORTCULLIS__TWO_FACTOR__SECRET_KEY) on all nodes; then restart this node.",
-            );
-        }
-        // Unreadable: database.connection reports that; the key file can still be checked.
-        Ok(_) | Err(_) => {}
+    // An unreadable record is left to database.connection; the key file can still be checked.
+    let recorded = crate::app::sealing_key_recorded(&state.db, &state.sealing, state.clock.unix());
+    if let Ok(false) = recorded.await {
+        return CheckResult::problem(
+            ID,
+            Severity::Error,
+            "This node's sealing key is not the key the database's two-factor secrets were sealed with.",
+            format!(
+                "The database records the key first used with it, and this node's key ({}) differs: typically a second node that created its own key file instead of sharing the first node's. TOTP, backup codes and Duo fail on this node while the others work.",
+                state.sealing.file.as_ref().map_or_else(
+                    || "from two_factor.secret_key".to_owned(),
+                    |f| format!("file {}", f.display())
+                )
+            ),
+            "Give every node the same key: copy the key file from the first node (mode 0600), or set the same two_factor.secret_key (PORTCULLIS__TWO_FACTOR__SECRET_KEY) on all nodes; then restart this node.",
+        );
     }
     match &state.sealing.file {
         None => CheckResult::ok(ID, "The sealing key comes from two_factor.secret_key."),

@@ -82,12 +82,13 @@ impl From<sqlx::Error> for AppError {
 impl AppError {
     /// A session or ban lookup that failed: a lost connection says so; anything else is the
     /// store refusing reads or writes (read-only file, full disk).
-    pub fn storage(e: &sqlx::Error) -> Self {
-        if crate::db::outage::is_connection_error(e) {
-            crate::db::outage::report_lost(e);
-            return Self::DatabaseUnavailable(e.to_string());
+    pub fn storage(e: impl Into<anyhow::Error>) -> Self {
+        let e = e.into();
+        if let Some(lost) = crate::db::outage::find_connection_error(&e) {
+            crate::db::outage::report_lost(lost);
+            return Self::DatabaseUnavailable(format!("{e:#}"));
         }
-        Self::StorageUnavailable(e.to_string())
+        Self::StorageUnavailable(format!("{e:#}"))
     }
 }
 

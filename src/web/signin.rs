@@ -60,7 +60,7 @@ pub async fn begin_session(
     let real = sign_in.impersonator.is_none();
     let started = session::start(state, sign_in)
         .await
-        .map_err(|e| AppError::storage(&e))?;
+        .map_err(AppError::storage)?;
     tracing::info!(realm = realm.as_str(), subject_id, %ip, "signed in");
     if real {
         let actor = format!("{}:{subject_id}", realm.as_str());
@@ -113,10 +113,7 @@ pub async fn after_password(
     }
     let value = crate::twofactor::pending::start(state, &sign_in, identifier, must_enrol)
         .await
-        .map_err(|e| match crate::db::outage::find_connection_error(&e) {
-            Some(_) => AppError::Unexpected(e),
-            None => AppError::StorageUnavailable(e.to_string()),
-        })?;
+        .map_err(AppError::storage)?;
     let next = if must_enrol {
         format!("{login}/2fa/enrol")
     } else {
@@ -158,7 +155,7 @@ pub async fn sign_out(
     if let Some(s) = loaded.and_then(LoadedSession::live) {
         session::end(state, &s.id_hash, session::EndReason::Logout)
             .await
-            .map_err(|e| AppError::storage(&e))?;
+            .map_err(AppError::storage)?;
     }
     Ok(Redirect::to(login_path).into_response())
 }

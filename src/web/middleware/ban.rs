@@ -32,6 +32,6 @@ pub async fn refuse_banned(
             until: ban.expires_at.map(|at| state.show_time(at)),
         }
         .into_response(),
-        Err(e) => AppError::storage(&e).into_response(),
+        Err(e) => AppError::storage(e).into_response(),
     }
 }

@@ -88,7 +88,7 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
         Ok(Some(Lookup::Live(s))) => SessionState::Live(s),
         Ok(Some(Lookup::Ended(r))) => SessionState::Ended(r),
         Ok(Some(Lookup::Unknown)) => SessionState::Unknown,
-        Err(e) => return AppError::storage(&e).into_response(),
+        Err(e) => return AppError::storage(e).into_response(),
     };
     if let Some(marker) = marker(&request) {
         let result = check_marker(&state, &session_state, &marker, path).await;
@@ -115,12 +115,12 @@ async fn check_marker(
         // The browser returned the cookie: the marker has served its purpose.
         crate::db::session::clear_marker(&state.db, &s.id_hash)
             .await
-            .map_err(|e| AppError::storage(&e))?;
+            .map_err(AppError::storage)?;
         return Ok(());
     }
     let issued = crate::db::session::find_by_marker(&state.db, &marker_hash)
         .await
-        .map_err(|e| AppError::storage(&e))?;
+        .map_err(AppError::storage)?;
     if issued.is_some_and(|row| row.ended_at.is_none()) {
         let now = state.clock.unix();
         if let Err(e) = crate::db::counter::record(
