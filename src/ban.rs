@@ -123,7 +123,19 @@ pub async fn record_failure(
         expires_at: Some(now + rule.ban_seconds),
         created_by: "automatic".into(),
     };
-    crate::db::ban::upsert(&state.db, &ban).await?;
+    let mut tx = state.db.begin().await?;
+    crate::db::ban::upsert(&mut *tx, &ban).await?;
+    crate::db::setting::audit_about(
+        &mut *tx,
+        now,
+        "system",
+        "ban.add",
+        &ip.to_string(),
+        &format!("automatic: {}", ban.reason),
+        &ip.to_string(),
+    )
+    .await?;
+    tx.commit().await?;
     state.bans.put(ip, Some(ban.clone()));
     tracing::warn!(ip = %ip, realm = realm.as_str(), failures = by_ip, "address banned after failed sign-ins");
     Ok(Some(ban))
@@ -155,11 +167,12 @@ pub async fn add(
         || "until lifted".to_owned(),
         |t| format!("until {}", state.show_time(t)),
     );
-    crate::db::setting::audit(
+    crate::db::setting::audit_about(
         &mut *tx,
         now,
         actor,
         "ban.add",
+        &ip.to_string(),
         &format!("{ip} {until}: {}", ban.reason),
         from,
     )
@@ -183,7 +196,8 @@ pub async fn lift(
     let mut tx = state.db.begin().await?;
     let existed = crate::db::ban::delete(&mut *tx, &ip.to_string()).await?;
     if existed {
-        crate::db::setting::audit(&mut *tx, now, actor, "ban.lift", &ip.to_string(), from).await?;
+        let ip = ip.to_string();
+        crate::db::setting::audit_about(&mut *tx, now, actor, "ban.lift", &ip, &ip, from).await?;
     }
     tx.commit().await?;
     state.bans.put(ip, None);

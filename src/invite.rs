@@ -9,6 +9,7 @@ use crate::account::{self, CreateError, NewAdmin};
 use crate::app::AppState;
 use crate::db;
 use crate::db::one_time_token::TokenState;
+use crate::session::Requester;
 use secrecy::SecretString;
 
 /// Purpose label of admin invitation links.
@@ -59,8 +60,8 @@ pub async fn invite_admin(
     inviter: &db::account::AdminRow,
     email: &str,
     role_id: i64,
-    from: &str,
-) -> Result<(), CreateError> {
+    from: &Requester<'_>,
+) -> Result<Option<String>, CreateError> {
     let email = email.trim();
     if let Some(m) = account::check_email(email) {
         return Err(CreateError::Invalid(vec![account::FieldError {
@@ -86,14 +87,15 @@ pub async fn invite_admin(
         }]));
     };
     let role = role.name.as_str();
+    let link = state
+        .config
+        .system_url
+        .join(&format!("/admin/invite/{}", token.plain));
     let rendered = crate::mail::template::InviteAdmin {
         portal: crate::reset::portal_name(state),
         inviter: inviter.username.clone(),
         role: role.to_owned(),
-        link: state
-            .config
-            .system_url
-            .join(&format!("/admin/invite/{}", token.plain)),
+        link: link.clone(),
         expires: state.show_time(now + LIFETIME),
     }
     .render()
@@ -109,17 +111,23 @@ pub async fn invite_admin(
         now,
     )
     .await?;
-    db::setting::audit(
+    db::audit::insert(
         &mut *tx,
         now,
-        &format!("admin:{}", inviter.username),
-        "admin.invite",
-        &format!("{email} as {role}"),
-        from,
+        &db::audit::Entry {
+            actor: &format!("admin:{}", inviter.id),
+            action: "admin.invite",
+            subject: email,
+            detail: &format!("{email} as {role}"),
+            ip: from.ip,
+            user_agent: from.user_agent,
+        },
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    // With sending switched off the message only waits in the queue, so the inviter is given
+    // the link to pass on; otherwise it travels by email alone.
+    Ok((!state.config.mail.enabled).then_some(link))
 }
 
 /// What a token of `purpose` grants (an id and an email), or why it cannot be used.
@@ -194,6 +202,17 @@ pub async fn accept_admin(
     )
     .await
     .map_err(CreateError::from)?;
+    db::setting::audit_about(
+        &state.db,
+        state.clock.unix(),
+        &format!("admin:{id}"),
+        "admin.invitation_accepted",
+        &format!("admin:{id}"),
+        &format!("{username} <{email}> joined through an invitation"),
+        "",
+    )
+    .await
+    .map_err(CreateError::from)?;
     tracing::info!(admin_id = id, "admin invitation accepted");
     Ok(id)
 }
@@ -210,7 +229,7 @@ pub async fn invite_user(
     owner: &db::account::UserRow,
     client_id: i64,
     email: &str,
-    from: &str,
+    by: &db::audit::Entry<'_>,
 ) -> Result<(), CreateError> {
     let email = email.trim();
     if let Some(m) = account::check_email(email) {
@@ -249,11 +268,20 @@ pub async fn invite_user(
         now,
     )
     .await?;
+    db::audit::insert(
+        &mut *tx,
+        now,
+        &db::audit::Entry {
+            action: "account.user_invited",
+            subject: &format!("client:{client_id}"),
+            ..*by
+        },
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(
         client_id,
         owner = owner.id,
-        from,
         "client account invitation queued"
     );
     Ok(())
@@ -305,6 +333,17 @@ pub async fn accept_user(
         user_id,
         &crate::auth::client_permission::ClientPermissions::invited_default().to_stored(),
         now,
+    )
+    .await
+    .map_err(CreateError::from)?;
+    db::setting::audit_about(
+        &mut *tx,
+        now,
+        &format!("client:{user_id}"),
+        "account.invitation_accepted",
+        &format!("user:{user_id}@client:{client_id}"),
+        "joined the account through an invitation",
+        "",
     )
     .await
     .map_err(CreateError::from)?;

@@ -291,6 +291,7 @@ async fn admin_reset_two_factor(config: Config, username: &str) -> anyhow::Resul
     crate::twofactor::manage::reset(
         &state,
         &target,
+        "cli",
         &format!("command line (user {operator})"),
         "cli",
     )

@@ -371,11 +371,12 @@ pub async fn change(
     for (key, _) in changes {
         let text = values.text(key);
         crate::db::setting::upsert(&mut *tx, key, &text, now, actor).await?;
-        crate::db::setting::audit(
+        crate::db::setting::audit_about(
             &mut *tx,
             now,
             actor,
             "setting.change",
+            &format!("setting:{key}"),
             &format!("{key} = {}", text.replace('\n', ", ")),
             ip,
         )

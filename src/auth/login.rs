@@ -15,14 +15,46 @@ use secrecy::SecretString;
 /// Why a sign-in did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
-    /// Wrong password, unknown account or disabled account: one answer for all.
+    /// Wrong password, unknown account or disabled account: one answer for all. Which it was
+    /// is carried for the audit log only.
     #[error("Login Details Incorrect. Please try again.")]
-    InvalidCredentials,
+    InvalidCredentials(Refusal),
     /// Too many sign-ins are being verified right now.
     #[error("the server is busy verifying other sign-ins")]
     Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// Why the credentials were refused: written to the audit log (for the operator chasing a
+/// "my password does not work" call), never shown on the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    UnknownAccount,
+    /// The account exists but has no usable password (never set, or a hash we cannot read).
+    NoPassword,
+    WrongPassword,
+    Disabled,
+}
+
+impl Refusal {
+    /// The audit log's wording.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownAccount => "no account has this name",
+            Self::NoPassword => "the account has no usable password",
+            Self::WrongPassword => "wrong password",
+            Self::Disabled => "the account is disabled",
+        }
+    }
+
+    fn of(found: bool, has_password: bool, matched: bool) -> Self {
+        match (found, has_password, matched) {
+            (false, _, _) => Self::UnknownAccount,
+            (true, false, _) => Self::NoPassword,
+            _ => Self::WrongPassword,
+        }
+    }
 }
 
 impl From<sqlx::Error> for LoginError {
@@ -74,12 +106,17 @@ pub async fn client(
 ) -> Result<db::account::UserRow, LoginError> {
     let user = db::account::find_user_by_email(&state.db, email.trim()).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let has_password = stored.is_some();
     let outcome = check(state, password.clone(), stored).await?;
-    let (Some(user), Some(needs_upgrade)) = (user, outcome) else {
-        return Err(LoginError::InvalidCredentials);
+    let (Some(user), Some(needs_upgrade)) = (user.clone(), outcome) else {
+        return Err(LoginError::InvalidCredentials(Refusal::of(
+            user.is_some(),
+            has_password,
+            outcome.is_some(),
+        )));
     };
     if user.disabled {
-        return Err(LoginError::InvalidCredentials);
+        return Err(LoginError::InvalidCredentials(Refusal::Disabled));
     }
     if needs_upgrade {
         if let Some(hash) = upgrade(state, password.clone()).await {
@@ -106,11 +143,15 @@ pub async fn admin(
     let admin = db::account::find_admin_by_username(&state.db, username.trim()).await?;
     let stored = admin.as_ref().map(|a| a.password_hash.clone());
     let outcome = check(state, password.clone(), stored).await?;
-    let (Some(admin), Some(needs_upgrade)) = (admin, outcome) else {
-        return Err(LoginError::InvalidCredentials);
+    let (Some(admin), Some(needs_upgrade)) = (admin.clone(), outcome) else {
+        return Err(LoginError::InvalidCredentials(Refusal::of(
+            admin.is_some(),
+            true,
+            outcome.is_some(),
+        )));
     };
     if admin.disabled {
-        return Err(LoginError::InvalidCredentials);
+        return Err(LoginError::InvalidCredentials(Refusal::Disabled));
     }
     if needs_upgrade {
         if let Some(hash) = upgrade(state, password.clone()).await {

@@ -163,6 +163,22 @@ impl PermissionSet {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+
+    /// The permissions of `self` that `holder` lacks: an admin may grant (through a role they
+    /// edit or assign) only what they hold themselves, so `manage_roles` or `manage_admins`
+    /// never becomes a way to any other permission.
+    #[must_use]
+    pub fn beyond(self, holder: Self) -> Self {
+        Self(self.0 & !holder.0)
+    }
+
+    /// The permissions' names, comma-separated, for messages.
+    pub fn names(self) -> String {
+        self.iter()
+            .map(Permission::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 impl FromIterator<Permission> for PermissionSet {

@@ -18,12 +18,63 @@ pub struct Entry<'a> {
     pub user_agent: &'a str,
 }
 
+/// Where the request being served came from, set once per request by the pipeline's first
+/// step. Every entry written while serving it takes its client address and user agent from
+/// here when the caller left them empty, so domain code deep below a handler (bans, settings,
+/// second factors) records them without threading them through every call.
+#[derive(Debug, Clone)]
+pub struct RequestOrigin {
+    pub ip: std::net::IpAddr,
+    /// The raw header (a cheap clone); decoded only when an entry is written.
+    pub user_agent: Option<axum::http::HeaderValue>,
+}
+
+tokio::task_local! {
+    static ORIGIN: RequestOrigin;
+}
+
+/// Runs `work` (a request's handling) with `origin` as the default of its audit entries.
+pub async fn with_origin<F: std::future::Future>(origin: RequestOrigin, work: F) -> F::Output {
+    ORIGIN.scope(origin, work).await
+}
+
+/// The current request's address and user agent, if an entry is written while serving one.
+fn current_origin() -> Option<(String, String)> {
+    ORIGIN
+        .try_with(|o| {
+            let ua = o
+                .user_agent
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            (o.ip.to_string(), ua)
+        })
+        .ok()
+}
+
 /// Appends an event.
 pub async fn insert<'e>(
     ex: impl Executor<'e, Database = Db>,
     now: i64,
     entry: &Entry<'_>,
 ) -> Result<(), sqlx::Error> {
+    let origin = if entry.ip.is_empty() || entry.user_agent.is_empty() {
+        current_origin()
+    } else {
+        None
+    };
+    let (ip, user_agent) = match &origin {
+        Some((ip, ua)) => (
+            if entry.ip.is_empty() { ip } else { entry.ip },
+            if entry.user_agent.is_empty() {
+                ua
+            } else {
+                entry.user_agent
+            },
+        ),
+        None => (entry.ip, entry.user_agent),
+    };
     sqlx::query(
         "INSERT INTO audit_log (at, actor, action, subject, detail, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -32,8 +83,8 @@ pub async fn insert<'e>(
     .bind(entry.action)
     .bind(entry.subject)
     .bind(entry.detail)
-    .bind(entry.ip)
-    .bind(entry.user_agent.chars().take(300).collect::<String>())
+    .bind(ip)
+    .bind(user_agent.chars().take(300).collect::<String>())
     .execute(ex)
     .await
     .map(|_| ())

@@ -141,6 +141,21 @@ pub async fn granters<'e>(
 }
 
 /// How many enabled Full Administrators there are.
+/// On PostgreSQL, locks the enabled Full Administrators' rows for the transaction, so two
+/// admins demoted at once cannot both pass the "not the last one" check. (SQLite's single
+/// writer already serialises the transactions that change them.)
+pub async fn lock_full_administrators(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    postgres: bool,
+) -> Result<(), sqlx::Error> {
+    if postgres {
+        sqlx::query("SELECT id FROM admins WHERE role_id = 1 AND disabled = 0 FOR UPDATE")
+            .fetch_all(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn enabled_full_administrators<'e>(
     ex: impl Executor<'e, Database = Db>,
 ) -> Result<i64, sqlx::Error> {

@@ -67,7 +67,33 @@ pub async fn store_network_list<'e>(
     .map(|_| ())
 }
 
-/// Appends to the audit log an event without a separate subject or user agent (see
+/// Appends to the audit log an event about `subject` (the client address and user agent come
+/// from the request being served, see [`super::audit::RequestOrigin`]).
+pub async fn audit_about<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    now: i64,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+    ip: &str,
+) -> Result<(), sqlx::Error> {
+    super::audit::insert(
+        ex,
+        now,
+        &super::audit::Entry {
+            actor,
+            action,
+            subject,
+            detail,
+            ip,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Appends to the audit log an event without a separate subject (see
 /// [`super::audit::insert`] for the full form).
 pub async fn audit<'e>(
     ex: impl Executor<'e, Database = Db>,

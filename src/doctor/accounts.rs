@@ -4,7 +4,19 @@
 
 use super::{CheckResult, Severity};
 use crate::app::AppState;
-use crate::auth::permission::LANDING;
+use crate::auth::permission::{LANDING, Permission};
+
+/// Permissions that are useless without another: the page or button of the first lives on a
+/// page gated by the second ("Create X" without "Manage X", F08).
+const NEEDS: [(Permission, Permission); 4] = [
+    (Permission::ManageBannedIps, Permission::ViewBannedIps),
+    (Permission::LoginAsClient, Permission::ViewClientProfile),
+    (
+        Permission::ManageClientAccounts,
+        Permission::ViewClientProfile,
+    ),
+    (Permission::ViewClientProfile, Permission::ListClients),
+];
 
 /// Roles, their holders, and whether someone can still administer the portal.
 pub async fn roles(state: &AppState) -> CheckResult {
@@ -49,6 +61,17 @@ pub async fn roles(state: &AppState) -> CheckResult {
                         .join(", ")
                 ));
             }
+            for (has, needs) in NEEDS {
+                if granted.contains(has) && !granted.contains(needs) {
+                    findings.push(format!(
+                        "{} ({} admin(s)) grants {} without {}, whose page holds its form or button.",
+                        role.name,
+                        role.admins,
+                        has.as_str(),
+                        needs.as_str()
+                    ));
+                }
+            }
         }
         Ok(if findings.is_empty() {
             CheckResult::ok(ID, "Every role in use grants a page to land on, and a Full Administrator can sign in.")
@@ -56,9 +79,9 @@ pub async fn roles(state: &AppState) -> CheckResult {
             CheckResult::problem(
                 ID,
                 Severity::Warning,
-                "Some admins hold a role that gives them nothing useful to open.",
-                "Their role lacks every landing permission, so after signing in they only reach their own account pages (the classic \"Access Denied\" after login).",
-                "Edit the role at /admin/roles (for example add main_homepage), or give those admins another role.",
+                "Some admins hold a role that gives them nothing useful to open, or a permission they cannot reach.",
+                "A role without any landing permission leaves its admins on their own account pages after sign-in, and a permission without the one whose page holds its form cannot be used: both end in the classic \"Access Denied\".",
+                "Edit the role at /admin/roles (add main_homepage, or the permission named in the details), or give those admins another role.",
             )
             .with_details(findings)
         })
@@ -67,28 +90,48 @@ pub async fn roles(state: &AppState) -> CheckResult {
     result.unwrap_or_else(|e| CheckResult::storage_failed(ID, &e))
 }
 
+/// The owner has no password or is disabled, and no unused password reset link is pending
+/// (an invitation never gives an existing owner a way in: it creates or adds other users).
+macro_rules! stuck_owner {
+    () => {
+        "WHERE (u.password_hash IS NULL OR u.disabled = 1) AND NOT EXISTS (SELECT 1 FROM one_time_tokens t \
+         WHERE t.purpose = 'password_reset:client' AND t.subject_id = u.id AND t.used_at IS NULL AND t.expires_at > $1)"
+    };
+}
+
 /// Client accounts whose owner has no password (or is disabled) and no pending reset link.
 pub async fn owners(state: &AppState) -> CheckResult {
     const ID: &str = "client.owners";
     let now = state.clock.unix();
-    let stuck: Result<Vec<(i64, String)>, sqlx::Error> = sqlx::query_as(
-        "SELECT c.id, u.email FROM clients c JOIN users u ON u.id = c.owner_user_id \
-         WHERE (u.password_hash IS NULL OR u.disabled = 1) AND NOT EXISTS (SELECT 1 FROM one_time_tokens t \
-         WHERE t.purpose = 'password_reset:client' AND t.subject_id = u.id AND t.used_at IS NULL AND t.expires_at > $1) \
-         ORDER BY c.id LIMIT 20",
-    )
-    .bind(now)
-    .fetch_all(&state.db)
+    // The count is taken apart from the listed examples, which stop at 20.
+    let found = async {
+        let total: i64 = sqlx::query_scalar(concat!(
+            "SELECT COUNT(*) FROM clients c JOIN users u ON u.id = c.owner_user_id ",
+            stuck_owner!()
+        ))
+        .bind(now)
+        .fetch_one(&state.db)
+        .await?;
+        let rows: Vec<(i64, String)> = sqlx::query_as(concat!(
+            "SELECT c.id, u.email FROM clients c JOIN users u ON u.id = c.owner_user_id ",
+            stuck_owner!(),
+            " ORDER BY c.id LIMIT 20"
+        ))
+        .bind(now)
+        .fetch_all(&state.db)
+        .await?;
+        Ok::<_, sqlx::Error>((total, rows))
+    }
     .await;
-    match stuck {
+    match found {
         Err(e) => CheckResult::storage_failed(ID, &e),
-        Ok(rows) if rows.is_empty() => {
+        Ok((0, _)) => {
             CheckResult::ok(ID, "Every client account's owner can sign in or has a reset link pending.")
         }
-        Ok(rows) => CheckResult::problem(
+        Ok((total, rows)) => CheckResult::problem(
             ID,
             Severity::Warning,
-            format!("{} client account(s) have an owner who cannot sign in.", rows.len()),
+            format!("{total} client account(s) have an owner who cannot sign in."),
             "The owner has no password (for example an imported account) or is disabled, and no password reset link is pending, so nobody can act for the account.",
             "Send the owner a password reset (they can request one at /password/reset), or use \"Log in as the owner\" at /admin/clients/ID to act for them.",
         )

@@ -284,7 +284,11 @@ pub async fn load(
     };
     if let Some(reason) = verdict {
         db::session::end(&state.db, &hash, reason.as_str(), now).await?;
-        audit_end(state, realm, row.subject_id, reason, &ip.to_string()).await?;
+        let from = Requester {
+            ip: &ip.to_string(),
+            user_agent: "",
+        };
+        audit_end(state, &row, reason, &from).await?;
         tracing::info!(
             realm = realm.as_str(),
             reason = reason.as_str(),
@@ -301,47 +305,72 @@ pub async fn load(
     Ok(Lookup::Live(session))
 }
 
+/// Where the request that causes an audited event came from. Empty fields are filled from the
+/// session itself (its address and user agent) when the event concerns one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Requester<'a> {
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
 /// Ends a session (sign-out, or "end this session" from the list).
 ///
 /// # Errors
 /// Storage errors.
-pub async fn end(state: &AppState, id_hash: &str, reason: EndReason) -> Result<bool, sqlx::Error> {
+pub async fn end(
+    state: &AppState,
+    id_hash: &str,
+    reason: EndReason,
+    from: &Requester<'_>,
+) -> Result<bool, sqlx::Error> {
     let row = db::session::find_by_hash(&state.db, id_hash).await?;
     let ended = db::session::end(&state.db, id_hash, reason.as_str(), state.clock.unix()).await?;
     if let (true, Some(row)) = (ended, row) {
-        let realm = if row.realm == "admin" {
-            Realm::Admin
-        } else {
-            Realm::Client
-        };
-        audit_end(state, realm, row.subject_id, reason, "").await?;
+        audit_end(state, &row, reason, from).await?;
     }
     Ok(ended)
 }
 
-/// Records a session's end in the audit log (`signout` for a sign-out).
+/// Records a session's end in the audit log: `signout` for a sign-out, `session.ended` for any
+/// other reason, and `impersonation.end` (by the admin) for a "login as client" session, so an
+/// admin's return, sign-out or timeout is never recorded as the client's own doing.
 async fn audit_end(
     state: &AppState,
-    realm: Realm,
-    subject_id: i64,
+    row: &db::session::SessionRow,
     reason: EndReason,
-    ip: &str,
+    from: &Requester<'_>,
 ) -> Result<(), sqlx::Error> {
-    let actor = format!("{}:{subject_id}", realm.as_str());
+    let subject = format!("{}:{}", row.realm, row.subject_id);
+    let (actor, action, subject) = match row.impersonator_admin_id {
+        Some(admin) => (
+            format!("admin:{admin}"),
+            "impersonation.end",
+            format!("client:{} ({subject})", row.client_id.unwrap_or_default()),
+        ),
+        None => (
+            subject.clone(),
+            if reason == EndReason::Logout {
+                "signout"
+            } else {
+                "session.ended"
+            },
+            subject,
+        ),
+    };
     db::audit::insert(
         &state.db,
         state.clock.unix(),
         &db::audit::Entry {
             actor: &actor,
-            action: if reason == EndReason::Logout {
-                "signout"
-            } else {
-                "session.ended"
-            },
-            subject: &actor,
+            action,
+            subject: &subject,
             detail: reason.as_str(),
-            ip,
-            user_agent: "",
+            ip: if from.ip.is_empty() { &row.ip } else { from.ip },
+            user_agent: if from.user_agent.is_empty() {
+                &row.user_agent
+            } else {
+                from.user_agent
+            },
         },
     )
     .await

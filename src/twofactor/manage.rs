@@ -65,7 +65,17 @@ pub async fn audit(
     detail: &str,
     ip: &str,
 ) -> Result<(), sqlx::Error> {
-    db::setting::audit(&state.db, state.clock.unix(), actor, action, detail, ip).await
+    // Every caller changes its own factors (or, for Duo's settings, the installation's).
+    db::setting::audit_about(
+        &state.db,
+        state.clock.unix(),
+        actor,
+        action,
+        actor,
+        detail,
+        ip,
+    )
+    .await
 }
 
 /// Removes every factor of `target` (TOTP, backup codes, keys, Duo), records who did it, and
@@ -76,16 +86,18 @@ pub async fn audit(
 pub async fn reset(
     state: &AppState,
     target: &Subject,
+    actor_id: &str,
     by: &str,
     ip: &str,
 ) -> Result<(), sqlx::Error> {
     let mut tx = state.db.begin().await?;
     db::two_factor::remove_all(&mut tx, target.realm.as_str(), target.id).await?;
-    db::setting::audit(
+    db::setting::audit_about(
         &mut *tx,
         state.clock.unix(),
-        by,
+        actor_id,
         "two_factor.reset",
+        &actor(target.realm, target.id),
         &format!(
             "removed every second factor of {} ({})",
             actor(target.realm, target.id),

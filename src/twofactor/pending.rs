@@ -94,11 +94,13 @@ pub async fn fail(state: &AppState, pending: &PendingRow) -> Result<Failure, sql
     if let Ok(ip) = pending.ip.parse() {
         crate::ban::record_failure(state, realm, ip, &pending.identifier).await?;
     }
-    crate::db::setting::audit(
+    let who = format!("{}:{}", pending.realm, pending.subject_id);
+    crate::db::setting::audit_about(
         &state.db,
         state.clock.unix(),
-        &format!("{}:{}", pending.realm, pending.subject_id),
+        &who,
         "signin.second_factor_failed",
+        &who,
         &format!("{failures} wrong codes; the sign-in was cancelled"),
         &pending.ip,
     )

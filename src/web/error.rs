@@ -312,7 +312,7 @@ impl From<crate::auth::login::LoginError> for AppError {
         match e {
             LoginError::Busy => Self::Busy,
             LoginError::Unexpected(e) => Self::Unexpected(e),
-            LoginError::InvalidCredentials => Self::Forbidden(e.to_string()),
+            LoginError::InvalidCredentials(_) => Self::Forbidden(e.to_string()),
         }
     }
 }

@@ -61,6 +61,7 @@ fn live_session(parts: &Parts) -> Option<Session> {
 /// (reason `revoked`) and sends the browser to the sign-in page.
 async fn account_or_sign_in<T>(
     state: &AppState,
+    parts: &Parts,
     session: &Session,
     account: Result<Option<T>, sqlx::Error>,
     enabled: impl Fn(&T) -> bool,
@@ -69,9 +70,15 @@ async fn account_or_sign_in<T>(
     match account.map_err(|e| AppError::from(e).into_response())? {
         Some(account) if enabled(&account) => Ok(account),
         _ => {
-            crate::session::end(state, &session.id_hash, crate::session::EndReason::Revoked)
-                .await
-                .map_err(|e| AppError::from(e).into_response())?;
+            let origin = Origin::of(parts);
+            crate::session::end(
+                state,
+                &session.id_hash,
+                crate::session::EndReason::Revoked,
+                &origin.requester(),
+            )
+            .await
+            .map_err(|e| AppError::from(e).into_response())?;
             Err(Redirect::to(login).into_response())
         }
     }
@@ -148,6 +155,23 @@ impl CurrentClient {
         }
     }
 
+    /// The audit log's actor: the user, or during "login as client" the admin behind the
+    /// session, so what an admin does as a client is never recorded as the client's doing.
+    pub fn actor(&self) -> String {
+        match self.session.impersonator_admin_id {
+            Some(admin) => format!("admin:{admin}"),
+            None => format!("client:{}", self.user.id),
+        }
+    }
+
+    /// An audit detail, noting whom the admin was signed in as during "login as client".
+    pub fn detail(&self, detail: &str) -> String {
+        match self.session.impersonator_admin_id {
+            Some(_) => format!("{detail} (signed in as client:{})", self.user.id),
+            None => detail.to_owned(),
+        }
+    }
+
     /// Refuses pages that change the client's credentials, second factors or sessions while an
     /// admin is signed in as the client.
     ///
@@ -182,8 +206,8 @@ impl FromRequestParts<AppState> for CurrentClient {
             Ok(None) => (Ok(None), None),
             Err(e) => (Err(e), None),
         };
-        let user = account_or_sign_in(state, &session, user, |u| !u.disabled, "/login").await?;
-        let fail = |e: sqlx::Error| AppError::from(e).into_response();
+        let user =
+            account_or_sign_in(state, parts, &session, user, |u| !u.disabled, "/login").await?;
         let account = membership.map(|m| ActiveAccount {
             client_id: m.client_id,
             label: m.label,
@@ -195,12 +219,7 @@ impl FromRequestParts<AppState> for CurrentClient {
             },
         });
         let impersonator = match session.impersonator_admin_id {
-            Some(admin_id) => Some(
-                db::account::find_admin_by_id(&state.db, admin_id)
-                    .await
-                    .map_err(fail)?
-                    .map_or_else(|| format!("admin #{admin_id}"), |a| a.username),
-            ),
+            Some(admin_id) => Some(impersonating_admin(state, parts, &session, admin_id).await?),
             None => None,
         };
         Ok(Self {
@@ -209,6 +228,43 @@ impl FromRequestParts<AppState> for CurrentClient {
             account,
             impersonator,
         })
+    }
+}
+
+/// The admin behind a "login as client" session, checked on every request: an admin who was
+/// disabled or deleted, or whose role no longer grants `login_as_client`, loses the client's
+/// session at once (ended as `revoked`), so taking the permission away takes effect now.
+async fn impersonating_admin(
+    state: &AppState,
+    parts: &Parts,
+    session: &Session,
+    admin_id: i64,
+) -> Result<String, Response> {
+    let fail = |e: sqlx::Error| AppError::from(e).into_response();
+    let admin = db::account::find_admin_by_id(&state.db, admin_id)
+        .await
+        .map_err(fail)?;
+    let allowed = match &admin {
+        Some(a) if !a.disabled => db::role::permissions(&state.db, a.role_id)
+            .await
+            .map_err(fail)?
+            .contains(Permission::LoginAsClient),
+        _ => false,
+    };
+    match admin {
+        Some(a) if allowed => Ok(a.username),
+        _ => {
+            let origin = Origin::of(parts);
+            crate::session::end(
+                state,
+                &session.id_hash,
+                crate::session::EndReason::Revoked,
+                &origin.requester(),
+            )
+            .await
+            .map_err(fail)?;
+            Err(Redirect::to("/admin").into_response())
+        }
     }
 }
 
@@ -244,8 +300,15 @@ impl FromRequestParts<AppState> for CurrentAdmin {
         let session =
             live_session(parts).ok_or_else(|| Redirect::to("/admin/login").into_response())?;
         let admin = db::account::find_admin_by_id(&state.db, session.subject_id).await;
-        let admin =
-            account_or_sign_in(state, &session, admin, |a| !a.disabled, "/admin/login").await?;
+        let admin = account_or_sign_in(
+            state,
+            parts,
+            &session,
+            admin,
+            |a| !a.disabled,
+            "/admin/login",
+        )
+        .await?;
         let permissions = db::role::permissions(&state.db, admin.role_id)
             .await
             .map_err(|e| AppError::from(e).into_response())?;
@@ -393,15 +456,51 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ua = parts
-            .headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .chars()
-            .take(300)
-            .collect();
-        Ok(Self(ua))
+        Ok(Self(user_agent_of(parts)))
+    }
+}
+
+fn user_agent_of(parts: &Parts) -> String {
+    parts
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect()
+}
+
+/// Where a request came from (the resolved client address and the user agent), for audit
+/// entries.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl Origin {
+    fn of(parts: &Parts) -> Self {
+        Self {
+            ip: client_addr(parts).ip.to_string(),
+            user_agent: user_agent_of(parts),
+        }
+    }
+
+    /// The borrowed form the domain functions take.
+    pub fn requester(&self) -> crate::session::Requester<'_> {
+        crate::session::Requester {
+            ip: &self.ip,
+            user_agent: &self.user_agent,
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts))
     }
 }
 

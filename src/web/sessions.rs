@@ -59,7 +59,7 @@ pub async fn end_one(
     target: &str,
     back: &str,
 ) -> AppResult<Response> {
-    crate::db::session::end_for_subject(
+    let ended = crate::db::session::end_for_subject(
         &state.db,
         current.realm.as_str(),
         current.subject_id,
@@ -68,7 +68,32 @@ pub async fn end_one(
         state.clock.unix(),
     )
     .await?;
+    audit_ended(state, current, u64::from(ended), "one other session").await?;
     Ok(Redirect::to(back).into_response())
+}
+
+/// Records that the subject ended their own sessions from the list (the address and user
+/// agent are the request's).
+async fn audit_ended(
+    state: &AppState,
+    current: &Session,
+    ended: u64,
+    which: &str,
+) -> Result<(), sqlx::Error> {
+    if ended == 0 {
+        return Ok(());
+    }
+    let who = format!("{}:{}", current.realm.as_str(), current.subject_id);
+    crate::db::setting::audit_about(
+        &state.db,
+        state.clock.unix(),
+        &who,
+        "session.ended",
+        &who,
+        &format!("revoked: {which} ended from the sessions page ({ended})"),
+        "",
+    )
+    .await
 }
 
 /// Ends every other session of the subject.
@@ -76,7 +101,7 @@ pub async fn end_one(
 /// # Errors
 /// Storage errors.
 pub async fn end_others(state: &AppState, current: &Session, back: &str) -> AppResult<Response> {
-    crate::db::session::end_all_for_subject(
+    let ended = crate::db::session::end_all_for_subject(
         &state.db,
         current.realm.as_str(),
         current.subject_id,
@@ -85,6 +110,7 @@ pub async fn end_others(state: &AppState, current: &Session, back: &str) -> AppR
         state.clock.unix(),
     )
     .await?;
+    audit_ended(state, current, ended, "every other session").await?;
     Ok(Redirect::to(back).into_response())
 }
 

@@ -150,12 +150,18 @@ pub fn previous_session_notice(
 pub async fn sign_out(
     state: &AppState,
     loaded: Option<&LoadedSession>,
+    origin: &crate::web::extract::Origin,
     login_path: &str,
 ) -> AppResult<Response> {
     if let Some(s) = loaded.and_then(LoadedSession::live) {
-        session::end(state, &s.id_hash, session::EndReason::Logout)
-            .await
-            .map_err(AppError::storage)?;
+        session::end(
+            state,
+            &s.id_hash,
+            session::EndReason::Logout,
+            &origin.requester(),
+        )
+        .await
+        .map_err(AppError::storage)?;
     }
     Ok(Redirect::to(login_path).into_response())
 }
@@ -190,6 +196,7 @@ pub async fn record_failure(
     addr: crate::web::middleware::client_addr::ClientAddr,
     user_agent: &str,
     identifier: &str,
+    why: crate::auth::login::Refusal,
 ) {
     if let Err(e) = crate::ban::record_failure(state, realm, addr.ip, identifier).await {
         tracing::warn!(error = %e, "could not record a failed sign-in");
@@ -199,10 +206,7 @@ pub async fn record_failure(
         actor: "anonymous",
         action: "signin.failure",
         subject: &typed,
-        detail: &format!(
-            "{} sign-in: unknown account, wrong password or disabled account",
-            realm.as_str()
-        ),
+        detail: &format!("{} sign-in: {}", realm.as_str(), why.as_str()),
         ip: &addr.ip.to_string(),
         user_agent,
     };

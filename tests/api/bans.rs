@@ -228,7 +228,7 @@ async fn admins_add_and_lift_bans_in_the_admin_area() {
     assert!(
         page.contains("203.0.113.9")
             && page.contains("card testing")
-            && page.contains("admin:alice"),
+            && page.contains(&app.admin_actor("alice").await),
         "{page}"
     );
     let banned = new_client()

@@ -150,7 +150,7 @@ async fn f01_cloudflare_traffic_with_untrusted_ranges_fails_the_doctor_and_the_b
         .await
         .unwrap();
     assert!(
-        audit.contains(&("admin:alice".into(), "doctor.fix".into())),
+        audit.contains(&(app.admin_actor("alice").await, "doctor.fix".into())),
         "{audit:?}"
     );
 }
@@ -324,7 +324,10 @@ async fn settings_refuse_a_bad_cidr_next_to_its_field_and_save_good_values_with_
     let body = r.text().await.unwrap();
     assert!(body.contains("Settings saved."));
     assert!(
-        body.contains("Now from: database (set by admin:alice"),
+        body.contains(&format!(
+            "Now from: database (set by {}",
+            app.admin_actor("alice").await
+        )),
         "{body}"
     );
     let settings = portcullis::settings::current(&app.state).await;

@@ -584,7 +584,11 @@ async fn an_admin_invites_another_admin_whose_link_works_once_and_is_replaced_by
             .post_form(
                 &app.client,
                 "/admin/admins/invite",
-                &[("email", "bob@example.com"), ("csrf_token", &csrf)],
+                &[
+                    ("email", "bob@example.com"),
+                    ("role_id", "1"),
+                    ("csrf_token", &csrf),
+                ],
             )
             .await;
         assert_eq!(location(&r), "/admin/admins?invited=1");
@@ -637,6 +641,7 @@ async fn an_admin_invites_another_admin_whose_link_works_once_and_is_replaced_by
             "/admin/admins/invite",
             &[
                 ("email", "bob@example.com"),
+                ("role_id", "1"),
                 (
                     "csrf_token",
                     &csrf_from(&app.get("/admin/admins").await.text().await.unwrap()),
@@ -649,16 +654,25 @@ async fn an_admin_invites_another_admin_whose_link_works_once_and_is_replaced_by
         .fetch_all(&app.state.db)
         .await
         .unwrap();
-    // Two invitations, then bob's first sign-in (through his link) and root's earlier one.
+    // Two invitations, bob's acceptance, then his first sign-in (through his link) and root's
+    // earlier one.
     assert_eq!(
         audit.iter().filter(|a| *a == "admin.invite").count(),
         2,
         "{audit:?}"
     );
-    assert!(
+    assert_eq!(
         audit
             .iter()
-            .all(|a| a == "admin.invite" || a == "signin.success"),
+            .filter(|a| *a == "admin.invitation_accepted")
+            .count(),
+        1,
+        "{audit:?}"
+    );
+    assert!(
+        audit.iter().all(|a| a == "admin.invite"
+            || a == "admin.invitation_accepted"
+            || a == "signin.success"),
         "{audit:?}"
     );
 }

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts;
+mod admin_rules;
 mod audit_events;
 mod audit_log;
 mod bad_input;

@@ -33,14 +33,39 @@ async fn render(
     csrf: String,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let admin = db::account::find_admin_by_id(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
+    match error {
+        Some(problem) => render_status(state, gate, id, csrf, problem, status).await,
+        None => render_page(state, gate, id, csrf, None, status).await,
+    }
+}
+
+async fn render_status(
+    state: &AppState,
+    gate: &RequirePermission<ManageAdmins>,
+    id: i64,
+    csrf: String,
+    problem: String,
+    status: StatusCode,
+) -> AppResult<Response> {
+    render_page(state, gate, id, csrf, Some(problem), status).await
+}
+
+async fn render_page(
+    state: &AppState,
+    gate: &RequirePermission<ManageAdmins>,
+    id: i64,
+    csrf: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let admin = db::account::find_admin_by_id(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let body = AdminEditPage {
         title: "Edit administrator",
         nav: Some(super::nav(&gate.current, csrf.clone())),
@@ -71,6 +96,58 @@ async fn is_last_full_administrator(
     Ok(target.role_id == FULL_ADMINISTRATOR
         && !target.disabled
         && db::role::enabled_full_administrators(&state.db).await? <= 1)
+}
+
+/// Why the acting admin may not change `target` (or give them `new_role`): an admin acts only
+/// on admins, and gives only roles, whose permissions they hold themselves, so `manage_admins`
+/// is never a way to Full Administrator or to any other permission.
+async fn beyond_actor(
+    state: &AppState,
+    gate: &RequirePermission<ManageAdmins>,
+    target: &db::account::AdminRow,
+    new_role: Option<&db::role::RoleRow>,
+) -> Result<Option<String>, sqlx::Error> {
+    let held = gate.current.permissions;
+    let theirs = db::role::permissions(&state.db, target.role_id)
+        .await?
+        .beyond(held);
+    if !theirs.is_empty() {
+        return Ok(Some(format!(
+            "{} holds permissions your role ({}) does not: {}. Only an admin who holds them can change or delete this account; ask a Full Administrator.",
+            target.username,
+            gate.current.admin.role_name,
+            theirs.names()
+        )));
+    }
+    if let Some(role) = new_role {
+        let given = db::role::permissions(&state.db, role.id)
+            .await?
+            .beyond(held);
+        if !given.is_empty() {
+            return Ok(Some(format!(
+                "The role {} holds permissions your role ({}) does not: {}. Only an admin who holds them can give them; ask a Full Administrator.",
+                role.name,
+                gate.current.admin.role_name,
+                given.names()
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Ends an admin's own sessions and the client sessions they opened with "login as client";
+/// returns the audit detail's note of how many.
+async fn end_sessions(
+    tx: &mut sqlx::Transaction<'static, db::Db>,
+    id: i64,
+    now: i64,
+) -> Result<String, sqlx::Error> {
+    let reason = EndReason::Revoked.as_str();
+    let own = db::session::end_all_for_subject(&mut **tx, "admin", id, None, reason, now).await?;
+    let as_client = db::session::end_impersonations_by(&mut **tx, id, reason, now).await?;
+    Ok(format!(
+        "; ended {own} admin session(s) and {as_client} login-as-client session(s)"
+    ))
 }
 
 /// The form's fields.
@@ -105,6 +182,9 @@ pub async fn post_admin(
         )
         .await;
     };
+    if let Some(problem) = beyond_actor(&state, &gate, &target, Some(&role)).await? {
+        return render_status(&state, &gate, id, csrf, problem, StatusCode::FORBIDDEN).await;
+    }
     let disabled = form.disabled.is_some();
     let leaves_full = role.id != FULL_ADMINISTRATOR || disabled;
     if leaves_full && is_last_full_administrator(&state, &target).await? {
@@ -122,20 +202,29 @@ pub async fn post_admin(
     }
     let now = state.clock.unix();
     let mut tx = state.db.begin().await?;
+    db::role::lock_full_administrators(&mut tx, db::is_postgres(&state.db)).await?;
     db::account::update_admin(&mut *tx, id, role.id, disabled, now).await?;
-    if disabled && !target.disabled {
-        db::session::end_all_for_subject(
-            &mut *tx,
-            "admin",
+    // Checked again inside the transaction: another admin may have been demoted meanwhile.
+    if leaves_full && db::role::enabled_full_administrators(&mut *tx).await? == 0 {
+        tx.rollback().await?;
+        return render(
+            &state,
+            &gate,
             id,
-            None,
-            EndReason::Revoked.as_str(),
-            now,
+            csrf,
+            Some(format!(
+                "{} is the last enabled Full Administrator: they cannot be demoted or disabled.",
+                target.username
+            )),
         )
-        .await?;
+        .await;
+    }
+    let mut ended = String::new();
+    if disabled && !target.disabled {
+        ended = end_sessions(&mut tx, id, now).await?;
     }
     let detail = format!(
-        "{}: role {} -> {}, {}",
+        "{}: role {} -> {}, {}{ended}",
         target.username,
         target.role_name,
         role.name,
@@ -170,6 +259,9 @@ pub async fn post_delete(
     let target = db::account::find_admin_by_id(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    if let Some(problem) = beyond_actor(&state, &gate, &target, None).await? {
+        return render_status(&state, &gate, id, csrf, problem, StatusCode::FORBIDDEN).await;
+    }
     if is_last_full_administrator(&state, &target).await? {
         return render(
             &state,
@@ -185,17 +277,24 @@ pub async fn post_delete(
     }
     let now = state.clock.unix();
     let mut tx = state.db.begin().await?;
-    db::session::end_all_for_subject(
-        &mut *tx,
-        "admin",
-        id,
-        None,
-        EndReason::Revoked.as_str(),
-        now,
-    )
-    .await?;
+    db::role::lock_full_administrators(&mut tx, db::is_postgres(&state.db)).await?;
+    let ended = end_sessions(&mut tx, id, now).await?;
     db::two_factor::remove_all(&mut tx, "admin", id).await?;
     db::account::delete_admin(&mut *tx, id).await?;
+    if db::role::enabled_full_administrators(&mut *tx).await? == 0 {
+        tx.rollback().await?;
+        return render(
+            &state,
+            &gate,
+            id,
+            csrf,
+            Some(format!(
+                "{} is the last enabled Full Administrator and cannot be deleted.",
+                target.username
+            )),
+        )
+        .await;
+    }
     db::audit::insert(
         &mut *tx,
         now,
@@ -203,7 +302,7 @@ pub async fn post_delete(
             actor: &format!("admin:{}", gate.current.admin.id),
             action: "admin.deleted",
             subject: &format!("admin:{id}"),
-            detail: &target.username,
+            detail: &format!("{}{ended}", target.username),
             ip: &addr.ip.to_string(),
             user_agent: &ua,
         },

@@ -3,13 +3,12 @@
 
 use crate::account::{CreateError, FieldError};
 use crate::app::AppState;
-use crate::auth::permission::FULL_ADMINISTRATOR;
 use crate::db::one_time_token::TokenState;
 use crate::invite::{self, AcceptError};
 use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{
-    CsrfToken, Form, ManageAdmins, Peer, RequirePermission, SessionInfo, UserAgent,
+    CsrfToken, Form, ManageAdmins, Origin, Peer, RequirePermission, SessionInfo, UserAgent,
 };
 use crate::web::page::{self, AdminsPage, FieldErrors, SetupPage};
 use crate::web::signin;
@@ -72,20 +71,78 @@ pub struct InviteForm {
 pub async fn post_invite(
     State(state): State<AppState>,
     gate: RequirePermission<ManageAdmins>,
-    Peer(addr): Peer,
+    origin: Origin,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<InviteForm>,
 ) -> AppResult<Response> {
+    // No role is assumed: a forgotten choice must not make a Full Administrator.
+    let Some(role_id) = form.role_id else {
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            admins_page(
+                &state,
+                &gate,
+                csrf,
+                None,
+                &form.email,
+                vec![FieldError {
+                    field: "role_id",
+                    message: "Choose the role the new admin will have.".into(),
+                }],
+            )
+            .await?,
+        )
+            .into_response());
+    };
+    if let Some(role) = crate::db::role::find(&state.db, role_id).await? {
+        let grants = crate::db::role::permissions(&state.db, role.id).await?;
+        let beyond = grants.beyond(gate.current.permissions);
+        if !beyond.is_empty() {
+            return Ok((
+                StatusCode::FORBIDDEN,
+                admins_page(
+                    &state,
+                    &gate,
+                    csrf,
+                    None,
+                    &form.email,
+                    vec![FieldError {
+                        field: "role_id",
+                        message: format!(
+                            "The role {} holds permissions your role ({}) does not: {}. Only an admin who holds them can give them; ask a Full Administrator.",
+                            role.name,
+                            gate.current.admin.role_name,
+                            beyond.names()
+                        ),
+                    }],
+                )
+                .await?,
+            )
+                .into_response());
+        }
+    }
     match invite::invite_admin(
         &state,
         &gate.current.admin,
         &form.email,
-        form.role_id.unwrap_or(FULL_ADMINISTRATOR),
-        &addr.ip.to_string(),
+        role_id,
+        &origin.requester(),
     )
     .await
     {
-        Ok(()) => Ok(Redirect::to("/admin/admins?invited=1").into_response()),
+        Ok(None) => Ok(Redirect::to("/admin/admins?invited=1").into_response()),
+        Ok(Some(link)) => admins_page(
+            &state,
+            &gate,
+            csrf,
+            Some(format!(
+                "Sending email is switched off (mail.enabled = false), so the invitation was not emailed. Give {} this one-time link yourself; it works once and for 7 days: {link}",
+                form.email.trim()
+            )),
+            "",
+            Vec::new(),
+        )
+        .await,
         Err(CreateError::Invalid(errors)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             admins_page(&state, &gate, csrf, None, &form.email, errors).await?,

@@ -127,7 +127,7 @@ pub async fn post_ban(
         let page = page_for(&state, &gate.current, csrf, None, &form, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
-    let actor = format!("admin:{}", gate.current.admin.username);
+    let actor = format!("admin:{}", gate.current.admin.id);
     crate::ban::add(
         &state,
         ip,
@@ -153,7 +153,7 @@ pub async fn post_lift(
     Peer(addr): Peer,
     Form(form): Form<LiftForm>,
 ) -> AppResult<Response> {
-    let actor = format!("admin:{}", gate.current.admin.username);
+    let actor = format!("admin:{}", gate.current.admin.id);
     let lifted = match crate::net::client_ip::parse_entry(&form.ip) {
         Some(ip) => crate::ban::lift(&state, ip, &actor, &addr.ip.to_string()).await?,
         None => false,

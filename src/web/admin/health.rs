@@ -76,7 +76,7 @@ pub async fn post_fix(
     Peer(addr): Peer,
     Form(form): Form<FixForm>,
 ) -> AppResult<Response> {
-    let actor = format!("admin:{}", gate.current.admin.username);
+    let actor = format!("admin:{}", gate.current.admin.id);
     match doctor::fix(&state, &form.id, &actor, &addr.ip.to_string()).await {
         Ok(message) => {
             tracing::info!(check = %form.id, actor, "doctor fix applied: {message}");

@@ -71,13 +71,13 @@ pub async fn post_login(
                 signin::for_request(Realm::Admin, admin.id, None, addr, &ua, loaded.as_ref());
             signin::after_password(&state, sign_in, &form.username, "/admin", "/admin/login").await
         }
-        Err(LoginError::InvalidCredentials) => {
+        Err(refused @ LoginError::InvalidCredentials(why)) => {
             tracing::warn!(ip = %addr.ip, "admin sign-in failed");
-            signin::record_failure(&state, Realm::Admin, addr, &ua, &form.username).await;
+            signin::record_failure(&state, Realm::Admin, addr, &ua, &form.username, why).await;
             let body = page(
                 csrf,
                 None,
-                Some(LoginError::InvalidCredentials.to_string()),
+                Some(refused.to_string()),
                 form.username.chars().take(64).collect(),
             );
             Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
@@ -90,6 +90,7 @@ pub async fn post_login(
 pub async fn post_logout(
     State(state): State<AppState>,
     SessionInfo(loaded): SessionInfo,
+    origin: crate::web::extract::Origin,
 ) -> AppResult<Response> {
-    signin::sign_out(&state, loaded.as_ref(), "/admin/login").await
+    signin::sign_out(&state, loaded.as_ref(), &origin, "/admin/login").await
 }

@@ -239,6 +239,31 @@ pub async fn post_role(
             }
         }
     }
+    // Only what the editor holds may be granted, or taken from a role: otherwise
+    // `manage_roles` would reach every other permission through the editor's own role.
+    let held = gate.current.permissions;
+    let before = db::role::permissions(&state.db, id).await?;
+    let beyond = granted.beyond(held);
+    let beyond_before = before.beyond(held);
+    if !beyond.is_empty() || !beyond_before.is_empty() {
+        let names = if beyond.is_empty() {
+            beyond_before
+        } else {
+            beyond
+        };
+        return edit_page(
+            &state,
+            &gate,
+            id,
+            csrf,
+            Some(format!(
+                "Your role ({}) does not hold {}: you can only grant, or edit a role that holds, permissions you hold yourself. Ask a Full Administrator.",
+                gate.current.admin.role_name,
+                names.names()
+            )),
+        )
+        .await;
+    }
     let mut tx = state.db.begin().await?;
     if let Err(e) = db::role::update(&mut tx, id, &name, granted).await {
         if e.as_database_error()

@@ -130,7 +130,7 @@ pub async fn post_settings(
         .iter()
         .filter_map(|k| form.get(*k).map(|v| (*k, v.clone())))
         .collect();
-    let actor = format!("admin:{}", gate.current.admin.username);
+    let actor = format!("admin:{}", gate.current.admin.id);
     match settings::change(&state, &changes, &actor, &addr.ip.to_string()).await {
         Ok(()) => {
             let current = settings::current(&state).await;

@@ -216,6 +216,7 @@ pub async fn post_reset(
     manage::reset(
         &state,
         &target,
+        &format!("admin:{}", gate.current.admin.id),
         &format!("administrator {}", gate.current.admin.username),
         &addr.ip.to_string(),
     )

@@ -6,7 +6,7 @@ use crate::auth::client_permission::ClientPermission;
 use crate::db;
 use crate::web::cookie;
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{CsrfToken, CurrentClient, Form, Peer, UserAgent};
+use crate::web::extract::{CsrfToken, CurrentClient, Form};
 use crate::web::page::{self, Nav};
 use askama::Template;
 use axum::extract::State;
@@ -143,34 +143,22 @@ pub async fn post_switch(
 pub async fn post_end_impersonation(
     State(state): State<AppState>,
     current: CurrentClient,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
+    origin: crate::web::extract::Origin,
 ) -> AppResult<Response> {
-    let Some(admin_id) = current.session.impersonator_admin_id else {
+    if current.session.impersonator_admin_id.is_none() {
         return Err(AppError::BadRequest(
             "This is not an admin's session as a client.".into(),
         ));
-    };
+    }
+    // Recorded by the session's end as `impersonation.end`, by the admin.
     crate::session::end(
         &state,
         &current.session.id_hash,
         crate::session::EndReason::Logout,
+        &origin.requester(),
     )
     .await?;
     let client_id = current.session.client_id.unwrap_or_default();
-    db::audit::insert(
-        &state.db,
-        state.clock.unix(),
-        &db::audit::Entry {
-            actor: &format!("admin:{admin_id}"),
-            action: "impersonation.end",
-            subject: &format!("client:{client_id} (user:{})", current.user.id),
-            detail: &current.user.email,
-            ip: &addr.ip.to_string(),
-            user_agent: &ua,
-        },
-    )
-    .await?;
     Ok((
         cookie::clear(&state, crate::session::Realm::Client),
         Redirect::to(&format!("/admin/clients/{client_id}")),

@@ -86,14 +86,14 @@ pub async fn post_login(
             sign_in.remember = form.remember.is_some();
             signin::after_password(&state, sign_in, &form.email, "/clientarea", "/login").await
         }
-        Err(LoginError::InvalidCredentials) => {
+        Err(refused @ LoginError::InvalidCredentials(why)) => {
             tracing::info!(ip = %addr.ip, "client sign-in failed");
-            signin::record_failure(&state, Realm::Client, addr, &ua, &form.email).await;
+            signin::record_failure(&state, Realm::Client, addr, &ua, &form.email, why).await;
             let body = page(
                 &state,
                 csrf,
                 None,
-                Some(LoginError::InvalidCredentials.to_string()),
+                Some(refused.to_string()),
                 form.email.chars().take(254).collect(),
             );
             Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
@@ -106,6 +106,7 @@ pub async fn post_login(
 pub async fn post_logout(
     State(state): State<AppState>,
     SessionInfo(loaded): SessionInfo,
+    origin: crate::web::extract::Origin,
 ) -> AppResult<Response> {
-    signin::sign_out(&state, loaded.as_ref(), "/login").await
+    signin::sign_out(&state, loaded.as_ref(), &origin, "/login").await
 }

@@ -103,10 +103,10 @@ pub async fn post_member_permissions(
         &state.db,
         state.clock.unix(),
         &crate::db::audit::Entry {
-            actor: &format!("client:{}", current.user.id),
+            actor: &current.actor(),
             action: "account.permissions_changed",
             subject: &format!("user:{user_id}@client:{client_id}"),
-            detail: &granted.to_stored(),
+            detail: &current.detail(&granted.to_stored()),
             ip: &addr.ip.to_string(),
             user_agent: "",
         },
@@ -140,10 +140,10 @@ pub async fn post_member_remove(
         &state.db,
         state.clock.unix(),
         &crate::db::audit::Entry {
-            actor: &format!("client:{}", current.user.id),
+            actor: &current.actor(),
             action: "account.user_removed",
             subject: &format!("user:{user_id}@client:{client_id}"),
-            detail: "",
+            detail: &current.detail("removed from the account"),
             ip: &addr.ip.to_string(),
             user_agent: "",
         },
@@ -209,7 +209,12 @@ pub async fn post_invite(
         &current.user,
         client_id,
         &form.email,
-        &addr.ip.to_string(),
+        &crate::db::audit::Entry {
+            actor: &current.actor(),
+            detail: &current.detail(&format!("invited {}", form.email.trim())),
+            ip: &addr.ip.to_string(),
+            ..Default::default()
+        },
     )
     .await
     {
@@ -258,9 +263,11 @@ async fn acceptor(
     let existing = crate::db::account::find_user_by_email(&state.db, email)
         .await?
         .map(|u| u.id);
+    // An admin signed in as the client ("login as client") does not accept invitations on
+    // their behalf: that session does not count as the invited user's.
     let signed_in_as = loaded
         .and_then(|l| l.live())
-        .is_some_and(|s| Some(s.subject_id) == existing);
+        .is_some_and(|s| Some(s.subject_id) == existing && s.impersonator_admin_id.is_none());
     Ok((existing, signed_in_as))
 }
 

@@ -91,5 +91,12 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
         peer,
         peer_trusted: resolution.peer_trusted,
     });
-    next.run(request).await
+    let origin = crate::db::audit::RequestOrigin {
+        ip: resolution.client,
+        user_agent: request
+            .headers()
+            .get(axum::http::header::USER_AGENT)
+            .cloned(),
+    };
+    crate::db::audit::with_origin(origin, next.run(request)).await
 }

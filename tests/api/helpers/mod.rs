@@ -247,6 +247,16 @@ impl TestApp {
         }
     }
 
+    /// The audit log's name of an admin (`admin:ID`).
+    pub async fn admin_actor(&self, username: &str) -> String {
+        let id: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = $1")
+            .bind(username)
+            .fetch_one(&self.state.db)
+            .await
+            .expect("the admin exists");
+        format!("admin:{id}")
+    }
+
     /// Signs a user in with `client` the way a browser does: load the form, post it.
     pub async fn client_login_with(
         &self,

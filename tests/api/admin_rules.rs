@@ -1,0 +1,666 @@
+//! The rules around admins' power: a "login as client" session ends as soon as its admin is
+//! disabled, deleted or loses `login_as_client`; an admin grants (through roles and invitations)
+//! only permissions they hold; an invitation needs an explicit role, and shows its link when
+//! sending mail is off; and what an admin does as a client is recorded as the admin's doing.
+
+use crate::f08_access::admin_with_role;
+use crate::helpers::{PASSWORD, TestApp, csrf_from, location, new_client, spawn_app, spawn_with};
+
+async fn client_id(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT id FROM clients ORDER BY id LIMIT 1")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap()
+}
+
+/// `admin` (a signed-in client) starts "login as client" for the first account and returns a
+/// client holding that client-area session.
+async fn impersonate(app: &TestApp, admin: &reqwest::Client) -> reqwest::Client {
+    let id = client_id(app).await;
+    let (_, csrf) = app.form_page(admin, &format!("/admin/clients/{id}")).await;
+    let r = app
+        .post_form(
+            admin,
+            &format!("/admin/clients/{id}/login-as"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "login as client starts");
+    // The admin's client now also holds the client-area cookie.
+    let home = admin.get(app.url(&location(&r))).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    admin.clone()
+}
+
+async fn audit_rows(app: &TestApp, action: &str) -> Vec<(String, String, String, String, String)> {
+    sqlx::query_as(
+        "SELECT actor, subject, detail, ip, user_agent FROM audit_log WHERE action = $1 ORDER BY id",
+    )
+    .bind(action.to_owned())
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn disabling_the_admin_ends_their_login_as_client_session_at_once() {
+    let app = spawn_app().await;
+    app.create_admin("root").await;
+    app.admin_login(&helpers_admin("root")).await;
+    app.create_user("ada@example.com").await;
+    let sam = admin_with_role(
+        &app,
+        "sam",
+        "Helpdesk",
+        &["list_clients", "view_client_profile", "login_as_client"],
+    )
+    .await;
+    let as_ada = impersonate(&app, &sam).await;
+    assert_eq!(
+        as_ada
+            .get(app.url("/clientarea"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // root disables sam.
+    let sam_id: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'sam'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let role: i64 = sqlx::query_scalar("SELECT role_id FROM admins WHERE id = $1")
+        .bind(sam_id)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let (_, csrf) = app
+        .form_page(&app.client, &format!("/admin/admins/{sam_id}"))
+        .await;
+    let r = app
+        .post_form(
+            &app.client,
+            &format!("/admin/admins/{sam_id}"),
+            &[
+                ("role_id", &role.to_string()),
+                ("disabled", "on"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let r = as_ada.get(app.url("/clientarea")).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        303,
+        "the client-area session ended with the admin"
+    );
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions WHERE impersonator_admin_id = $1 AND ended_at IS NULL",
+    )
+    .bind(sam_id)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(live, 0);
+    let updated = audit_rows(&app, "admin.updated").await;
+    assert!(
+        updated[0].2.contains("disabled")
+            && updated[0]
+                .2
+                .contains("ended 1 admin session(s) and 1 login-as-client session(s)"),
+        "{updated:?}"
+    );
+}
+
+#[tokio::test]
+async fn losing_login_as_client_ends_the_session_at_the_next_request() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let sam = admin_with_role(
+        &app,
+        "sam",
+        "Helpdesk",
+        &["list_clients", "view_client_profile", "login_as_client"],
+    )
+    .await;
+    let as_ada = impersonate(&app, &sam).await;
+    sqlx::query(
+        "DELETE FROM role_permissions WHERE permission = 'login_as_client' AND role_id = (SELECT role_id FROM admins WHERE username = 'sam')",
+    )
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let r = as_ada.get(app.url("/clientarea")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/admin");
+    let ended: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, detail FROM audit_log WHERE action = 'impersonation.end'")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert!(
+        ended[0].0.starts_with("admin:") && ended[0].1 == "revoked",
+        "{ended:?}"
+    );
+}
+
+fn helpers_admin(name: &str) -> crate::helpers::TestAdmin {
+    crate::helpers::TestAdmin {
+        username: name.to_owned(),
+        password: PASSWORD.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn actions_as_a_client_are_the_admins_and_return_or_sign_out_end_the_impersonation() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada@example.com").await;
+    let sam = admin_with_role(
+        &app,
+        "sam",
+        "Helpdesk",
+        &["list_clients", "view_client_profile", "login_as_client"],
+    )
+    .await;
+    let sam_actor = app.admin_actor("sam").await;
+    let as_ada = impersonate(&app, &sam).await;
+    // Inviting a colleague to Ada's account while signed in as her.
+    let (_, csrf) = app.form_page(&as_ada, "/account/users").await;
+    let r = app
+        .post_form(
+            &as_ada,
+            "/account/users/invite",
+            &[("email", "grace@example.com"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let invited = audit_rows(&app, "account.user_invited").await;
+    assert_eq!(invited.len(), 1);
+    let (actor, subject, detail, ip, ua) = &invited[0];
+    assert_eq!(actor, &sam_actor, "the admin did it, not Ada");
+    assert!(subject.starts_with("client:"));
+    assert!(detail.contains("grace@example.com") && detail.contains("signed in as client:"));
+    assert_eq!(ip, "127.0.0.1");
+    assert!(ua.contains("portcullis-tests"), "{ua}");
+
+    // "Return to admin" ends it as the admin's impersonation.end, not as Ada's sign-out.
+    let csrf = csrf_from(
+        &as_ada
+            .get(app.url("/clientarea"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let r = app
+        .post_form(
+            &as_ada,
+            "/account/impersonation/end",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let ends = audit_rows(&app, "impersonation.end").await;
+    assert_eq!(ends.len(), 1, "{ends:?}");
+    assert_eq!(ends[0].0, sam_actor);
+    assert_eq!(ends[0].2, "logout");
+    assert!(ends[0].4.contains("portcullis-tests"));
+
+    // Signing out of a second impersonation is also the admin's impersonation.end.
+    let as_ada = impersonate(&app, &sam).await;
+    let csrf = csrf_from(
+        &as_ada
+            .get(app.url("/clientarea"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let r = app
+        .post_form(&as_ada, "/logout", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(audit_rows(&app, "impersonation.end").await.len(), 2);
+    let ada_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(ada.email.clone())
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let ada_signouts: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'signout' AND actor = $1",
+    )
+    .bind(format!("client:{ada_id}"))
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(ada_signouts, 0, "Ada never signed out");
+}
+
+#[tokio::test]
+async fn an_admin_grants_only_permissions_they_hold() {
+    let app = spawn_app().await;
+    app.create_admin("root").await;
+    let hr = admin_with_role(
+        &app,
+        "hank",
+        "People",
+        &[
+            "main_homepage",
+            "manage_admins",
+            "manage_roles",
+            "view_audit_log",
+        ],
+    )
+    .await;
+    let root_id: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'root'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let hank_id: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'hank'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let people: i64 = sqlx::query_scalar("SELECT role_id FROM admins WHERE id = $1")
+        .bind(hank_id)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+
+    // Hank cannot make himself a Full Administrator…
+    let (_, csrf) = app
+        .form_page(&hr, &format!("/admin/admins/{hank_id}"))
+        .await;
+    let r = app
+        .post_form(
+            &hr,
+            &format!("/admin/admins/{hank_id}"),
+            &[("role_id", "1"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Full Administrator") && page.contains("configure_general_settings"),
+        "{page}"
+    );
+    let role: i64 = sqlx::query_scalar("SELECT role_id FROM admins WHERE id = $1")
+        .bind(hank_id)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(role, people, "unchanged");
+    // …nor disable or delete root, who holds more than he does…
+    let r = app
+        .post_form(
+            &hr,
+            &format!("/admin/admins/{root_id}"),
+            &[("role_id", "1"), ("disabled", "on"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = app
+        .post_form(
+            &hr,
+            &format!("/admin/admins/{root_id}/delete"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let root_left: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM admins WHERE id = $1 AND disabled = 0")
+            .bind(root_id)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(root_left, 1);
+    // …nor invite one…
+    let (_, csrf) = app.form_page(&hr, "/admin/admins").await;
+    let r = app
+        .post_form(
+            &hr,
+            "/admin/admins/invite",
+            &[
+                ("email", "eve@example.com"),
+                ("role_id", "1"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    // …nor add a permission he lacks to his own role.
+    let (_, csrf) = app.form_page(&hr, &format!("/admin/roles/{people}")).await;
+    let r = app
+        .post_form(
+            &hr,
+            &format!("/admin/roles/{people}"),
+            &[
+                ("name", "People"),
+                ("main_homepage", "on"),
+                ("manage_admins", "on"),
+                ("manage_roles", "on"),
+                ("view_audit_log", "on"),
+                ("manage_banned_ips", "on"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("manage_banned_ips"));
+    let granted: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM role_permissions WHERE role_id = $1 AND permission = 'manage_banned_ips'",
+    )
+    .bind(people)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(granted, 0);
+
+    // What he holds he can give: dropping view_audit_log from the role works.
+    let r = app
+        .post_form(
+            &hr,
+            &format!("/admin/roles/{people}"),
+            &[
+                ("name", "People"),
+                ("main_homepage", "on"),
+                ("manage_admins", "on"),
+                ("manage_roles", "on"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // And inviting someone with his own role works.
+    let (_, csrf) = app.form_page(&hr, "/admin/admins").await;
+    let r = app
+        .post_form(
+            &hr,
+            "/admin/admins/invite",
+            &[
+                ("email", "pat@example.com"),
+                ("role_id", &people.to_string()),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin/admins?invited=1");
+}
+
+#[tokio::test]
+async fn an_invitation_needs_a_role_and_shows_its_link_when_mail_is_off() {
+    let app = spawn_with(|c| c.mail.enabled = false).await;
+    let root = app.create_admin("root").await;
+    app.admin_login(&root).await;
+    let (_, csrf) = app.form_page(&app.client, "/admin/admins").await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/admins/invite",
+            &[("email", "bob@example.com"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 422, "no role chosen: nothing is assumed");
+    assert!(r.text().await.unwrap().contains("Choose the role"));
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/admins/invite",
+            &[
+                ("email", "bob@example.com"),
+                ("role_id", "3"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("mail.enabled = false"), "{page}");
+    let start = page
+        .find(&app.url("/admin/invite/"))
+        .expect("the link is shown");
+    let link: String = page[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '<')
+        .collect();
+    let bob = new_client();
+    let (form, csrf) = app.form_page(&bob, &link.replace(&app.address, "")).await;
+    assert!(form.contains("bob@example.com"), "{form}");
+    let path = link.replace(&app.address, "");
+    let r = app
+        .post_form(
+            &bob,
+            &path,
+            &[
+                ("username", "bob"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let role: i64 = sqlx::query_scalar("SELECT role_id FROM admins WHERE username = 'bob'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(role, 3, "the role chosen, Support Operator");
+    let invite = audit_rows(&app, "admin.invite").await;
+    assert_eq!(invite[0].0, app.admin_actor("root").await);
+    assert_eq!(invite[0].1, "bob@example.com");
+    assert!(invite[0].4.contains("portcullis-tests"));
+}
+
+#[tokio::test]
+async fn an_admin_signed_in_as_a_client_cannot_accept_an_invitation_for_them() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada@example.com").await;
+    let bea = app.create_user("bea@example.com").await;
+    // Bea invites Ada to her account.
+    let bea_client = new_client();
+    let r = app
+        .client_login_with(&bea_client, &bea.email, &bea.password)
+        .await;
+    bea_client.get(app.url(&location(&r))).send().await.unwrap();
+    let (_, csrf) = app.form_page(&bea_client, "/account/users").await;
+    app.post_form(
+        &bea_client,
+        "/account/users/invite",
+        &[("email", ada.email.as_str()), ("csrf_token", &csrf)],
+    )
+    .await;
+    let body: String = sqlx::query_scalar(
+        "SELECT text_body FROM mail_messages WHERE template = 'invite_user' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    let start = body.find(&app.url("/invite/")).unwrap();
+    let path: String = body[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect::<String>()
+        .replace(&app.address, "");
+    // Ada's account is the first one; sam signs in as her.
+    let sam = admin_with_role(
+        &app,
+        "sam",
+        "Helpdesk",
+        &["list_clients", "view_client_profile", "login_as_client"],
+    )
+    .await;
+    let as_ada = impersonate(&app, &sam).await;
+    let page = as_ada
+        .get(app.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Sign in as") || page.contains("sign in"),
+        "{page}"
+    );
+    let (_, csrf) = app.form_page(&as_ada, "/clientarea").await;
+    let r = app
+        .post_form(&as_ada, &path, &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(r.status(), 403);
+    let joined: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM client_users cu JOIN users u ON u.id = cu.user_id WHERE u.email = 'ada@example.com'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(joined, 0, "Ada did not join Bea's account");
+}
+
+#[tokio::test]
+async fn audited_events_carry_actor_subject_address_and_user_agent() {
+    let app = spawn_app().await;
+    let root = app.create_admin("root").await;
+    app.admin_login(&root).await;
+    app.create_user("ada@example.com").await;
+    let off = app.create_user("off@example.com").await;
+    sqlx::query("UPDATE users SET disabled = 1 WHERE email = 'off@example.com'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    // Three refused sign-ins, each with its reason in the log (never on the page).
+    for (email, password) in [
+        ("ada@example.com", "not the password"),
+        ("nobody@example.com", PASSWORD),
+        (off.email.as_str(), PASSWORD),
+    ] {
+        let r = app.client_login_with(&new_client(), email, password).await;
+        assert_eq!(r.status(), 401);
+    }
+    let failures = audit_rows(&app, "signin.failure").await;
+    let reasons: Vec<&str> = failures.iter().map(|f| f.2.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "client sign-in: wrong password",
+            "client sign-in: no account has this name",
+            "client sign-in: the account is disabled"
+        ]
+    );
+
+    // A ban added and lifted, a setting changed, and the admin's other session ended.
+    let (_, csrf) = app.form_page(&app.client, "/admin/bans").await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/bans",
+            &[
+                ("ip", "203.0.113.9"),
+                ("reason", "card testing"),
+                ("minutes", "60"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/bans/lift",
+            &[("ip", "203.0.113.9"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (_, csrf) = app.form_page(&app.client, "/admin/settings").await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/settings",
+            &[("bans.client_failures", "7"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    app.admin_login_with(&new_client(), "root", PASSWORD).await;
+    let (_, csrf) = app.form_page(&app.client, "/admin/sessions").await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/sessions/end-others",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+
+    let root_actor = app.admin_actor("root").await;
+    for (action, actor, subject) in [
+        ("ban.add", root_actor.as_str(), "203.0.113.9"),
+        ("ban.lift", root_actor.as_str(), "203.0.113.9"),
+        (
+            "setting.change",
+            root_actor.as_str(),
+            "setting:bans.client_failures",
+        ),
+        ("session.ended", root_actor.as_str(), root_actor.as_str()),
+        ("signin.failure", "anonymous", "ada@example.com"),
+        ("signin.success", root_actor.as_str(), root_actor.as_str()),
+    ] {
+        let rows = audit_rows(&app, action).await;
+        let row = rows.first().unwrap_or_else(|| panic!("no {action} entry"));
+        assert_eq!(row.0, actor, "{action}: {row:?}");
+        assert_eq!(row.1, subject, "{action}: {row:?}");
+        assert_eq!(row.3, "127.0.0.1", "{action}: {row:?}");
+        assert!(row.4.contains("portcullis-tests"), "{action}: {row:?}");
+    }
+}
+
+#[tokio::test]
+async fn doctor_admin_roles_names_a_permission_whose_page_the_role_lacks() {
+    let app = spawn_app().await;
+    app.create_admin("root").await;
+    admin_with_role(
+        &app,
+        "bouncer",
+        "Bouncer",
+        &["main_homepage", "manage_banned_ips"],
+    )
+    .await;
+    let check = app.doctor_check("admin.roles").await;
+    assert_eq!(
+        check.severity,
+        portcullis::doctor::Severity::Warning,
+        "{check:?}"
+    );
+    assert!(
+        check
+            .details
+            .iter()
+            .any(|d| d.contains("Bouncer")
+                && d.contains("manage_banned_ips without view_banned_ips")),
+        "{check:?}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_client_owners_counts_every_stuck_account_beyond_the_listed_ones() {
+    let app = spawn_app().await;
+    for i in 0..23 {
+        app.create_user(&format!("owner{i}@example.com")).await;
+    }
+    sqlx::query("UPDATE users SET password_hash = NULL")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let check = app.doctor_check("client.owners").await;
+    assert_eq!(check.severity, portcullis::doctor::Severity::Warning);
+    assert!(
+        check.summary.starts_with("23 client account(s)"),
+        "{check:?}"
+    );
+    assert_eq!(check.details.len(), 20, "the examples stop at 20");
+}
