@@ -98,6 +98,12 @@ pub struct ErrorInfo {
     pub status: u16,
     pub error: &'static str,
     pub message: String,
+    /// The page's heading and detail lines, kept so the page can be drawn again with the
+    /// impersonation banner (`middleware::banner`); JSON callers get `message`.
+    #[serde(skip)]
+    pub title: String,
+    #[serde(skip)]
+    pub details: Vec<String>,
     /// For `access_denied`: the action, the missing permissions, the role, who can grant them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access: Option<serde_json::Value>,
@@ -296,6 +302,8 @@ impl IntoResponse for AppError {
             status: status.as_u16(),
             error: code,
             message,
+            title,
+            details,
             access,
         });
         response

@@ -44,7 +44,8 @@ pub struct ErrorPage<'a> {
     pub title: &'a str,
     pub message: &'a str,
     pub details: &'a [String],
-    /// Always `None`: error pages must render without a database, so no signed-in bar.
+    /// `None`, since error pages must render without a database, except during "login as
+    /// client", when `middleware::banner` draws the page again with the banner.
     pub nav: Option<Nav>,
 }
 

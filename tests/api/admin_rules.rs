@@ -664,3 +664,55 @@ async fn doctor_client_owners_counts_every_stuck_account_beyond_the_listed_ones(
     );
     assert_eq!(check.details.len(), 20, "the examples stop at 20");
 }
+
+#[tokio::test]
+async fn a_refused_page_during_login_as_client_keeps_the_banner_and_its_return_button() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let sam = admin_with_role(
+        &app,
+        "sam",
+        "Helpdesk",
+        &["list_clients", "view_client_profile", "login_as_client"],
+    )
+    .await;
+    let as_ada = impersonate(&app, &sam).await;
+    let r = as_ada.get(app.url("/account/email")).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("id=\"impersonation-banner\"")
+            && page.contains("You (sam) are signed in as")
+            && page.contains("Return to admin"),
+        "{page}"
+    );
+    // The button on that page works: it ends the impersonation.
+    let r = app
+        .post_form(
+            &as_ada,
+            "/account/impersonation/end",
+            &[("csrf_token", &csrf_from(&page))],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert!(location(&r).starts_with("/admin/clients/"));
+    // A refusal outside "login as client" still has no bar.
+    let ada = new_client();
+    let r = app
+        .client_login_with(&ada, "ada@example.com", PASSWORD)
+        .await;
+    ada.get(app.url(&location(&r))).send().await.unwrap();
+    let page = ada
+        .get(app.url("/account/sessions/nothing-here"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Not found") || page.contains("not found"),
+        "{page}"
+    );
+    assert!(!page.contains("impersonation-banner"));
+}

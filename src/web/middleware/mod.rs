@@ -10,6 +10,7 @@
 //! Around them, [`security_headers`] and [`negotiate`] shape every response.
 
 pub mod ban;
+pub mod banner;
 pub mod canonical_origin;
 pub mod client_addr;
 pub mod csrf;

@@ -96,12 +96,20 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
             return e.into_response();
         }
     }
+    let impersonated = match &session_state {
+        SessionState::Live(s) if s.impersonator_admin_id.is_some() => Some(s.clone()),
+        _ => None,
+    };
     request.extensions_mut().insert(LoadedSession {
         realm,
         cookie: value,
         state: session_state,
     });
-    next.run(request).await
+    let response = next.run(request).await;
+    match impersonated {
+        Some(s) => super::banner::on_error_page(&state, &s, response).await,
+        None => response,
+    }
 }
 
 async fn check_marker(
