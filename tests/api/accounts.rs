@@ -2,7 +2,7 @@
 //! owners managing users, ownership transfer by an admin, and isolation between accounts on
 //! every client-area route.
 
-use crate::helpers::{PASSWORD, TestApp, csrf_from, location, new_client, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, location, new_client, spawn_app};
 
 async fn id_of(app: &TestApp, email: &'static str) -> i64 {
     sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
@@ -665,11 +665,52 @@ async fn only_an_admin_transfers_ownership_and_only_to_a_user_of_the_account() {
         "the old owner keeps every permission: {ada_perms}"
     );
 
-    // The client area has no way to transfer ownership at all.
-    let list = app.get("/admin/clients?q=ada").await.text().await.unwrap();
-    assert!(
-        list.contains("ada@example.com") || list.contains("carol@example.com"),
-        "{list}"
-    );
-    let _ = csrf_from;
+    // The client area has no way to transfer ownership: no client route is about it, and Ada,
+    // who kept every permission in A, cannot take A back with anything a client might try.
+    for (method, path) in client_routes() {
+        assert!(
+            !path.contains("transfer") && !path.contains("owner"),
+            "{method} {path} looks like a client-side transfer"
+        );
+    }
+    let ada = signed_in(app, "ada@example.com").await;
+    let (_, csrf) = app.form_page(&ada, "/account/switch").await;
+    let (a, ada_id) = (w.a.to_string(), w.ada.to_string());
+    let r = app
+        .post_form(
+            &ada,
+            "/account/switch",
+            &[("client_id", a.as_str()), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(location(&r), "/clientarea");
+    let claim = [
+        ("csrf_token", csrf.as_str()),
+        ("client_id", a.as_str()),
+        ("user_id", ada_id.as_str()),
+        ("owner_user_id", ada_id.as_str()),
+        ("company_name", "Ada's again"),
+    ];
+    for path in [
+        "/account/transfer".to_owned(),
+        "/account/owner".to_owned(),
+        format!("/account/users/{}/transfer", w.ada),
+        format!("/account/users/{}/owner", w.ada),
+        format!("/clients/{}/transfer", w.a),
+    ] {
+        let r = app.post_form(&ada, &path, &claim).await;
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // The profile form saves the name and ignores an owner field.
+    let r = app.post_form(&ada, "/account/profile", &claim).await;
+    assert_eq!(r.status(), 200);
+    let (name, owner): (String, i64) =
+        sqlx::query_as("SELECT company_name, owner_user_id FROM clients WHERE id = $1")
+            .bind(w.a)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!((name.as_str(), owner), ("Ada's again", w.carol));
+    let r = ada.get(app.url("/account/users")).send().await.unwrap();
+    assert_eq!(r.status(), 403, "Ada is no longer A's owner");
 }
