@@ -2,7 +2,8 @@
 //! table with an admin whose role grants nothing) and by the very permission its comment in the
 //! table names (every other permission is refused, that one alone lets through), the Access
 //! Denied page says what, which, whose role and who can grant it, roles are edited with
-//! checkboxes, and the last Full Administrator is protected.
+//! checkboxes, the last Full Administrator is protected, and deleting another admin removes
+//! them and ends their sessions.
 
 use crate::helpers::{PASSWORD, TestApp, csrf_from, location, new_client, spawn_app};
 use portcullis::auth::permission::Permission;
@@ -538,4 +539,85 @@ async fn the_last_full_administrator_cannot_be_demoted_disabled_or_deleted() {
         )
         .await;
     assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn deleting_an_admin_removes_them_ends_their_sessions_and_is_audited() {
+    let app = spawn_app().await;
+    let root = app.create_admin("root").await;
+    app.admin_login(&root).await;
+    app.create_admin("leaving").await;
+    let (root_id, id): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT id FROM admins WHERE username = 'root'), (SELECT id FROM admins WHERE username = 'leaving')",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    // The admin to delete is signed in on two browsers.
+    let browsers = [new_client(), new_client()];
+    for browser in &browsers {
+        let r = app.admin_login_with(browser, "leaving", PASSWORD).await;
+        let r = browser.get(app.url(&location(&r))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    let (_, csrf) = app
+        .form_page(&app.client, &format!("/admin/admins/{id}"))
+        .await;
+    let r = app
+        .post_form(
+            &app.client,
+            &format!("/admin/admins/{id}/delete"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/admin/admins");
+
+    // Gone: not stored, not listed, cannot sign in, and both browsers are signed out.
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admins WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let list = app.get("/admin/admins").await.text().await.unwrap();
+    assert!(
+        list.contains("root@example.com") && !list.contains("leaving@example.com"),
+        "{list}"
+    );
+    for browser in &browsers {
+        let r = browser.get(app.url("/admin")).send().await.unwrap();
+        assert_eq!(location(&r), "/admin/login");
+    }
+    let ended: Vec<(Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT ended_at, end_reason FROM sessions WHERE realm = 'admin' AND subject_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(ended.len(), 2);
+    assert!(
+        ended
+            .iter()
+            .all(|(at, reason)| at.is_some() && reason.as_deref() == Some("revoked")),
+        "{ended:?}"
+    );
+    let r = app
+        .admin_login_with(&new_client(), "leaving", PASSWORD)
+        .await;
+    assert_eq!(r.status(), 401);
+
+    // Recorded, by whom and about whom; and the deleting admin is still signed in.
+    let (actor, subject, detail): (String, String, String) = sqlx::query_as(
+        "SELECT actor, subject, detail FROM audit_log WHERE action = 'admin.deleted'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(actor, format!("admin:{root_id}"));
+    assert_eq!(subject, format!("admin:{id}"));
+    assert_eq!(detail, "leaving");
+    assert_eq!(app.get("/admin/admins").await.status(), 200);
 }
