@@ -195,6 +195,26 @@ pub async fn end_all_for_subject<'e>(
     Ok(done.rows_affected())
 }
 
+/// Ends every live client-area session an admin opened with "login as client" (the admin is
+/// being deleted: nobody may go on acting as the client in their name).
+pub async fn end_impersonations_by<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    admin_id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2, signin_marker_hash = NULL \
+         WHERE impersonator_admin_id = $3 AND ended_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(admin_id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Live sessions of a subject, newest first.
 pub async fn list_live_for_subject<'e>(
     ex: impl Executor<'e, Database = Db>,

@@ -307,3 +307,74 @@ async fn f08_login_as_works_for_an_owner_locked_by_two_factor_unconfirmed_or_wit
     .unwrap();
     assert_eq!(started, 3);
 }
+
+#[tokio::test]
+async fn deleting_an_admin_ends_the_client_sessions_they_opened_as_a_client() {
+    let app = spawn_app().await;
+    let root = app.create_admin("root").await;
+    app.admin_login(&root).await;
+    let owner = app.create_user("ada@example.com").await;
+    let laptop = new_client();
+    let r = app
+        .client_login_with(&laptop, &owner.email, &owner.password)
+        .await;
+    laptop.get(app.url(&location(&r))).send().await.unwrap();
+    let client_id: i64 = sqlx::query_scalar("SELECT id FROM clients")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    // Sam (Support Operator) is signed in as Ada's account when Sam's admin account is deleted.
+    let support = admin_with_role(&app, "sam", 3).await;
+    let sam: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'sam'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let (_, csrf) = app
+        .form_page(&support, &format!("/admin/clients/{client_id}"))
+        .await;
+    let r = app
+        .post_form(
+            &support,
+            &format!("/admin/clients/{client_id}/login-as"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    let r = support.get(app.url(&location(&r))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, csrf) = app
+        .form_page(&app.client, &format!("/admin/admins/{sam}"))
+        .await;
+    let r = app
+        .post_form(
+            &app.client,
+            &format!("/admin/admins/{sam}/delete"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin/admins");
+
+    // The client area no longer answers the deleted admin; Ada's own session goes on.
+    let r = support.get(app.url("/clientarea")).send().await.unwrap();
+    assert_eq!(
+        location(&r),
+        "/login",
+        "a deleted admin stays signed in as the client"
+    );
+    let open: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions WHERE impersonator_admin_id = $1 AND ended_at IS NULL",
+    )
+    .bind(sam)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(open, 0);
+    assert_eq!(
+        laptop
+            .get(app.url("/clientarea"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}

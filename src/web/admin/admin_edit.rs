@@ -158,7 +158,8 @@ pub async fn post_admin(
     Ok(Redirect::to("/admin/admins").into_response())
 }
 
-/// Deletes an admin and ends their sessions.
+/// Deletes an admin and ends their sessions, the client-area ones they opened as a client
+/// included.
 pub async fn post_delete(
     State(state): State<AppState>,
     gate: RequirePermission<ManageAdmins>,
@@ -194,6 +195,7 @@ pub async fn post_delete(
         now,
     )
     .await?;
+    db::session::end_impersonations_by(&mut *tx, id, EndReason::Revoked.as_str(), now).await?;
     db::two_factor::remove_all(&mut tx, "admin", id).await?;
     db::account::delete_admin(&mut *tx, id).await?;
     db::audit::insert(
