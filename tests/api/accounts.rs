@@ -2,7 +2,7 @@
 //! owners managing users, ownership transfer by an admin, and isolation between accounts on
 //! every client-area route.
 
-use crate::helpers::{PASSWORD, TestApp, csrf_from, location, new_client, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, location, new_client, spawn_app};
 
 async fn id_of(app: &TestApp, email: &'static str) -> i64 {
     sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
@@ -315,6 +315,310 @@ async fn no_client_route_reads_or_changes_another_accounts_data() {
     let _ = w.carol;
 }
 
+/// Client routes outside the client area proper: public pages, sign-in and its second step, and
+/// one-time links (where holding the token is the authorisation). Every other client route is
+/// walked by the isolation tests, which fail for a route in neither place.
+const OUTSIDE_THE_CLIENT_AREA: [&str; 18] = [
+    "/",
+    "/healthz",
+    "/static/portcullis.css",
+    "/static/webauthn.js",
+    "/login",
+    "/logout",
+    "/register",
+    "/password/reset",
+    "/password/reset/{token}",
+    "/verify-email/{token}",
+    "/invite/{token}",
+    "/login/2fa",
+    "/login/2fa/cancel",
+    "/login/2fa/enrol",
+    "/login/2fa/webauthn/options",
+    "/login/2fa/webauthn",
+    "/login/2fa/duo",
+    "/login/2fa/duo/callback",
+];
+
+/// Every `(method, path)` of the route table outside `/admin` and `/api/`, read from its source.
+fn client_routes() -> Vec<(&'static str, &'static str)> {
+    let source = include_str!("../../src/web/routes.rs");
+    let mut routes = Vec::new();
+    for line in source
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with(".route(\""))
+    {
+        let path = line[8..].split('"').next().unwrap();
+        if path == "/admin" || path.starts_with("/admin/") || path.starts_with("/api/") {
+            continue;
+        }
+        let handlers = line.split("//").next().unwrap();
+        for method in ["get", "post"] {
+            if handlers.contains(&format!("{method}(")) {
+                routes.push((if method == "get" { "GET" } else { "POST" }, path));
+            }
+        }
+    }
+    routes
+}
+
+/// What account B has, as rows: its name and owner, its users, its licence, its owner's
+/// sessions and security key, and every invitation link issued so far (B's, at the time).
+async fn account_b_rows(w: &World, tokens: &[String]) -> Vec<String> {
+    let db = &w.app.state.db;
+    let mut rows = Vec::new();
+    let client: (String, i64) =
+        sqlx::query_as("SELECT company_name, owner_user_id FROM clients WHERE id = $1")
+            .bind(w.b)
+            .fetch_one(db)
+            .await
+            .unwrap();
+    rows.push(format!("client {client:?}"));
+    let users: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT user_id, permissions FROM client_users WHERE client_id = $1 ORDER BY user_id",
+    )
+    .bind(w.b)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    rows.push(format!("users {users:?}"));
+    let licenses: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+        "SELECT id, key_hash, status, domains, reissues FROM licenses WHERE client_id = $1 ORDER BY id",
+    )
+    .bind(w.b)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    rows.push(format!("licences {licenses:?}"));
+    let sessions: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT id_hash, ended_at FROM sessions WHERE realm = 'client' AND subject_id = $1 ORDER BY id_hash",
+    )
+    .bind(w.bob)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    rows.push(format!("sessions {sessions:?}"));
+    let keys: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, name FROM webauthn_keys WHERE realm = 'client' AND subject_id = $1 ORDER BY id",
+    )
+    .bind(w.bob)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    rows.push(format!("keys {keys:?}"));
+    for hash in tokens {
+        let token: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT purpose, used_at FROM one_time_tokens WHERE token_hash = $1")
+                .bind(hash)
+                .fetch_optional(db)
+                .await
+                .unwrap();
+        rows.push(format!("token {token:?}"));
+    }
+    rows
+}
+
+#[tokio::test]
+async fn an_owner_with_every_permission_reaches_no_other_accounts_data_on_any_client_route() {
+    let w = world().await;
+    let app = &w.app;
+    // Ada owns A, so she holds every permission there; for this test she is no user of B.
+    sqlx::query("DELETE FROM client_users WHERE client_id = $1 AND user_id = $2")
+        .bind(w.b)
+        .bind(w.ada)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    // B has a user of its own, a pending invitation, and a signed-in owner with a security key.
+    app.create_user("erin@example.com").await;
+    let erin = id_of(app, "erin@example.com").await;
+    add_member(app, w.b, erin, "profile").await;
+    let bob = signed_in(app, "bob@example.com").await;
+    let (_, bob_csrf) = app.form_page(&bob, "/account/users").await;
+    let r = app
+        .post_form(
+            &bob,
+            "/account/users/invite",
+            &[("email", "frank@example.com"), ("csrf_token", &bob_csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let tokens: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM one_time_tokens")
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(!tokens.is_empty(), "Bob's invitation is stored");
+    let bob_key: i64 = sqlx::query_scalar(
+        "INSERT INTO webauthn_keys (realm, subject_id, name, credential_id, passkey, created_at) \
+         VALUES ('client', $1, 'Bobkey-7', 'bob-credential', '{}', 0) RETURNING id",
+    )
+    .bind(w.bob)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    let bob_session: String = sqlx::query_scalar(
+        "SELECT id_hash FROM sessions WHERE realm = 'client' AND subject_id = $1 AND ended_at IS NULL",
+    )
+    .bind(w.bob)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    let before = account_b_rows(&w, &tokens).await;
+
+    // Ada works in A (her own account is her only one now) and has stepped up, so the
+    // security pages act rather than ask for her password.
+    let ada = signed_in(app, "ada@example.com").await;
+    crate::helpers::otp::step_up(app, &ada, "/account/security", PASSWORD).await;
+    let (_, csrf) = app.form_page(&ada, "/account/switch").await;
+    let (b, erin_id, bob_id, key, license) = (
+        w.b.to_string(),
+        erin.to_string(),
+        w.bob.to_string(),
+        bob_key.to_string(),
+        w.b_license.to_string(),
+    );
+    // Every field a client-area form takes, each naming something of B's.
+    let aimed_at_b: Vec<(&str, &str)> = vec![
+        ("csrf_token", &csrf),
+        ("client_id", &b),
+        ("user_id", &erin_id),
+        ("session", &bob_session),
+        ("id", &key),
+        ("license_id", &license),
+        ("company_name", "Pwned"),
+        ("email", "pwned@example.com"),
+    ];
+    // The member-permission form takes only permission names: every one of them.
+    let mut every_permission: Vec<(&str, &str)> = vec![("csrf_token", &csrf)];
+    every_permission.extend(
+        portcullis::auth::client_permission::ClientPermission::ALL.map(|p| (p.as_str(), "1")),
+    );
+    let secrets = [
+        "Bobcorp",
+        "bob@example.com",
+        "erin@example.com",
+        "frank@example.com",
+        "Bobware",
+        "Bobkey-7",
+        w.b_key.as_str(),
+        bob_session.as_str(),
+    ];
+
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (method, path) in client_routes() {
+        if OUTSIDE_THE_CLIENT_AREA.contains(&path) {
+            continue;
+        }
+        if !(path.starts_with("/account/") || path == "/clientarea") {
+            problems.push(format!(
+                "{method} {path} is not walked: add it here or to the list"
+            ));
+            continue;
+        }
+        let targets: Vec<String> = if path.contains("{user_id}") {
+            [&bob_id, &erin_id]
+                .iter()
+                .map(|id| path.replace("{user_id}", id))
+                .collect()
+        } else if path.contains("{license_id}") {
+            vec![path.replace("{license_id}", &license)]
+        } else if path.contains('{') {
+            problems.push(format!(
+                "{method} {path} takes an id this test does not aim at B"
+            ));
+            continue;
+        } else {
+            vec![path.to_owned()]
+        };
+        // A page is asked for as it is and with B's ids in its query; a form is posted with B's
+        // ids and with every permission name.
+        let bodies: Vec<(&str, &[(&str, &str)])> = if method == "GET" {
+            vec![("nothing", &[]), ("B's ids", &aimed_at_b[1..])]
+        } else {
+            vec![
+                ("B's ids", &aimed_at_b[..]),
+                ("every permission", &every_permission[..]),
+            ]
+        };
+        for concrete in &targets {
+            for (label, fields) in &bodies {
+                let request = if method == "GET" {
+                    let query = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(fields.iter())
+                        .finish();
+                    ada.get(app.url(&format!("{concrete}?{query}")))
+                } else {
+                    ada.post(app.url(concrete)).form(fields)
+                };
+                let r = request.send().await.unwrap();
+                let (status, to) = (r.status().as_u16(), location(&r));
+                let body = r.text().await.unwrap();
+                checked += 1;
+                let what = format!("{method} {concrete} with {label} -> {status} {to}");
+                if let Some(secret) = secrets.iter().find(|s| body.contains(**s)) {
+                    problems.push(format!("{what} shows B's {secret:?}: {body}"));
+                }
+                if to.starts_with("/login") {
+                    problems.push(format!("{what}: the walk lost its session"));
+                }
+                // Refused for the id, not for a permission: A's owner holds them all.
+                let expected: &[u16] = if path.contains("{license_id}")
+                    || (path.contains("{user_id}") && *label == "every permission")
+                {
+                    &[404]
+                } else if path.contains("{user_id}") {
+                    &[400, 404]
+                } else if path == "/account/switch" && method == "POST" {
+                    &[403]
+                } else {
+                    &[]
+                };
+                if !expected.is_empty() && !expected.contains(&status) {
+                    problems.push(format!("{what}, expected {expected:?}: {body}"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(checked >= 45, "{checked} requests");
+
+    // Ada is still signed in to A, and B is exactly as it was, in the database and to Bob.
+    let r = ada.get(app.url("/clientarea")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(account_b_rows(&w, &tokens).await, before);
+    let users = bob
+        .get(app.url("/account/users"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(users.contains("erin@example.com"), "{users}");
+    let licences = bob
+        .get(app.url("/account/licenses"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(licences.contains(&w.b_key), "{licences}");
+    let profile = bob
+        .get(app.url("/account/profile"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        profile.contains("Bobcorp") && !profile.contains("Pwned"),
+        "{profile}"
+    );
+}
+
 #[tokio::test]
 async fn only_an_admin_transfers_ownership_and_only_to_a_user_of_the_account() {
     let w = world().await;
@@ -365,11 +669,53 @@ async fn only_an_admin_transfers_ownership_and_only_to_a_user_of_the_account() {
         ada_perms.contains("manage_products"),
         "the old owner keeps every permission: {ada_perms}"
     );
-    // The client area has no way to transfer ownership at all.
-    let list = app.get("/admin/clients?q=ada").await.text().await.unwrap();
-    assert!(
-        list.contains("ada@example.com") || list.contains("carol@example.com"),
-        "{list}"
-    );
-    let _ = csrf_from;
+
+    // The client area has no way to transfer ownership: no client route is about it, and Ada,
+    // who kept every permission in A, cannot take A back with anything a client might try.
+    for (method, path) in client_routes() {
+        assert!(
+            !path.contains("transfer") && !path.contains("owner"),
+            "{method} {path} looks like a client-side transfer"
+        );
+    }
+    let ada = signed_in(app, "ada@example.com").await;
+    let (_, csrf) = app.form_page(&ada, "/account/switch").await;
+    let (a, ada_id) = (w.a.to_string(), w.ada.to_string());
+    let r = app
+        .post_form(
+            &ada,
+            "/account/switch",
+            &[("client_id", a.as_str()), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(location(&r), "/clientarea");
+    let claim = [
+        ("csrf_token", csrf.as_str()),
+        ("client_id", a.as_str()),
+        ("user_id", ada_id.as_str()),
+        ("owner_user_id", ada_id.as_str()),
+        ("company_name", "Ada's again"),
+    ];
+    for path in [
+        "/account/transfer".to_owned(),
+        "/account/owner".to_owned(),
+        format!("/account/users/{}/transfer", w.ada),
+        format!("/account/users/{}/owner", w.ada),
+        format!("/clients/{}/transfer", w.a),
+    ] {
+        let r = app.post_form(&ada, &path, &claim).await;
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // The profile form saves the name and ignores an owner field.
+    let r = app.post_form(&ada, "/account/profile", &claim).await;
+    assert_eq!(r.status(), 200);
+    let (name, owner): (String, i64) =
+        sqlx::query_as("SELECT company_name, owner_user_id FROM clients WHERE id = $1")
+            .bind(w.a)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!((name.as_str(), owner), ("Ada's again", w.carol));
+    let r = ada.get(app.url("/account/users")).send().await.unwrap();
+    assert_eq!(r.status(), 403, "Ada is no longer A's owner");
 }

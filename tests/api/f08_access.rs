@@ -1,9 +1,12 @@
 //! F08 and the roles: every admin route is gated by a permission (checked by walking the route
-//! table with an admin whose role grants nothing), the Access Denied page says what, which,
-//! whose role and who can grant it, roles are edited with checkboxes, and the last Full
-//! Administrator is protected.
+//! table with an admin whose role grants nothing) and by the very permission its comment in the
+//! table names (every other permission is refused, that one alone lets through), the Access
+//! Denied page says what, which, whose role and who can grant it, roles are edited with
+//! checkboxes, the last Full Administrator is protected, and deleting another admin removes
+//! them and ends their sessions.
 
 use crate::helpers::{PASSWORD, TestApp, csrf_from, location, new_client, spawn_app};
+use portcullis::auth::permission::Permission;
 use serde_json::Value;
 
 /// Admin routes that need no permission: sign-in and its second step, one-time links, the
@@ -29,8 +32,8 @@ const NO_PERMISSION: [&str; 18] = [
     "/admin/account/password",
 ];
 
-/// Every `(method, path)` of the route table under `/admin`, read from its source.
-fn admin_routes() -> Vec<(&'static str, String)> {
+/// Every `(method, path, gate comment)` of the route table under `/admin`, read from its source.
+fn admin_routes() -> Vec<(&'static str, String, &'static str)> {
     let source = include_str!("../../src/web/routes.rs");
     let mut routes = Vec::new();
     for line in source
@@ -42,15 +45,68 @@ fn admin_routes() -> Vec<(&'static str, String)> {
         if !(path == "/admin" || path.starts_with("/admin/")) {
             continue;
         }
-        let handlers = line.split("//").next().unwrap();
+        let (handlers, comment) = line.split_once("//").unwrap_or((line, ""));
+        let comment = comment.trim();
         if handlers.contains("get(") {
-            routes.push(("GET", path.clone()));
+            routes.push(("GET", path.clone(), comment));
         }
         if handlers.contains("post(") {
-            routes.push(("POST", path.clone()));
+            routes.push(("POST", path.clone(), comment));
         }
     }
     routes
+}
+
+/// The permission a route's gate comment names for `method`: `RequirePermission<P>` (every
+/// method), `View/ManageX` (`ViewX` to read with GET, `ManageX` to change with POST), or a
+/// stored name first (`main_homepage, else ...`); `None` when it names none.
+fn named_permission(method: &str, comment: &str) -> Option<Permission> {
+    fn from_type_name(name: &str) -> Option<Permission> {
+        let mut stored = String::new();
+        for (i, c) in name.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                stored.push('_');
+            }
+            stored.push(c.to_ascii_lowercase());
+        }
+        Permission::parse(&stored)
+    }
+    if let Some((_, rest)) = comment.split_once("RequirePermission<") {
+        return from_type_name(rest.split('>').next()?);
+    }
+    let first = comment.split([' ', ',']).next()?;
+    if let Some((read, change)) = first.split_once('/') {
+        // The noun starts at the change verb's second capital: `Manage|BannedIps`.
+        let noun_start = change
+            .char_indices()
+            .skip(1)
+            .find(|(_, c)| c.is_ascii_uppercase())?
+            .0;
+        let name = if method == "GET" {
+            format!("{read}{}", &change[noun_start..])
+        } else {
+            change.to_owned()
+        };
+        return from_type_name(&name);
+    }
+    Permission::parse(first)
+}
+
+/// Gives role `role_id` exactly `permissions` (read again on the admin's next request).
+async fn set_role(app: &TestApp, role_id: i64, permissions: impl Iterator<Item = Permission>) {
+    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
+        .bind(role_id)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    for p in permissions {
+        sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
+            .bind(role_id)
+            .bind(p.as_str())
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+    }
 }
 
 pub(crate) async fn admin_with_role(
@@ -109,7 +165,7 @@ async fn every_admin_route_outside_the_short_list_needs_a_permission() {
     assert!(routes.len() > 40, "the route table was read: {routes:?}");
     let mut unguarded = Vec::new();
     // Signing out would end the walk; it needs no permission anyway.
-    for (method, path) in routes.iter().filter(|(_, p)| p != "/admin/logout") {
+    for (method, path, _) in routes.iter().filter(|(_, p, _)| p != "/admin/logout") {
         let concrete = path.replace("{id}", "1").replace("{token}", "x");
         let request = match *method {
             "GET" => client.get(app.url(&concrete)),
@@ -146,6 +202,92 @@ async fn every_admin_route_outside_the_short_list_needs_a_permission() {
 }
 
 #[tokio::test]
+async fn each_admin_route_is_refused_without_exactly_the_permission_its_comment_names() {
+    let app = spawn_app().await;
+    app.create_admin("root").await;
+    // One admin whose role changes between requests: permissions are read on every request.
+    let client = admin_with_role(&app, "probe", "Probe", &[]).await;
+    let role_id: i64 = sqlx::query_scalar("SELECT role_id FROM admins WHERE username = 'probe'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let page = client
+        .get(app.url("/admin/account/security"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_from(&page);
+    let send = |method: &str, path: &str| {
+        let url = app.url(&path.replace("{id}", "1").replace("{token}", "x"));
+        let request = if method == "GET" {
+            client.get(url)
+        } else {
+            client
+                .post(url)
+                .header("x-csrf-token", &csrf)
+                .form(&[("csrf_token", csrf.as_str())])
+        };
+        request.header("accept", "application/json").send()
+    };
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (method, path, comment) in admin_routes() {
+        let exempt =
+            NO_PERMISSION.contains(&path.as_str()) || path.starts_with("/admin/account/security");
+        let Some(permission) = named_permission(method, comment) else {
+            if !exempt {
+                problems.push(format!("{method} {path}: the comment names no permission"));
+            }
+            continue;
+        };
+        let what = format!("{method} {path} ({})", permission.as_str());
+
+        // Every permission but the named one: Access Denied, naming it and what it allows.
+        set_role(
+            &app,
+            role_id,
+            Permission::ALL.into_iter().filter(|p| *p != permission),
+        )
+        .await;
+        let r = send(method, &path).await.unwrap();
+        let (status, to) = (r.status().as_u16(), location(&r));
+        if path == "/admin" {
+            // The landing page sends a role without the dashboard to its first page instead.
+            if status != 303 || to == "/admin" || to.starts_with("/admin/login") {
+                problems.push(format!("{what} without it -> {status} {to}"));
+            }
+        } else {
+            let json: Value = r.json().await.unwrap_or_default();
+            let named = json["error"] == "access_denied"
+                && json["access"]["missing"] == serde_json::json!([permission.as_str()])
+                && json["access"]["action"] == permission.action();
+            if status != 403 || !named {
+                problems.push(format!("{what} without it -> {status} {to} {json}"));
+            }
+        }
+
+        // Only the named one: let through (whatever the empty form then gets).
+        set_role(&app, role_id, std::iter::once(permission)).await;
+        let r = send(method, &path).await.unwrap();
+        let (status, to) = (r.status().as_u16(), location(&r));
+        let body = r.text().await.unwrap();
+        let landed = path != "/admin" || status == 200;
+        // A 403 past the gate is the handler's own rule (an admin with only manage_admins may
+        // not delete a Full Administrator), not the gate: the gate's refusal is access_denied.
+        let gated = status == 403 && body.contains("\"access_denied\"");
+        if gated || to.starts_with("/admin/login") || !landed {
+            problems.push(format!("{what} with only it -> {status} {to} {body}"));
+        }
+        checked += 1;
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(checked >= 35, "{checked} gated route methods");
+}
+
+#[tokio::test]
 async fn f08_access_denied_names_the_action_the_permission_the_role_and_who_can_grant_it() {
     let app = spawn_app().await;
     app.create_admin("root").await;
@@ -171,6 +313,7 @@ async fn f08_access_denied_names_the_action_the_permission_the_role_and_who_can_
     assert_eq!(r.status(), 403);
     let json: Value = r.json().await.unwrap();
     assert_eq!(json["error"], "access_denied");
+    assert_eq!(json["access"]["action"], "see banned addresses");
     assert_eq!(json["access"]["missing"][0], "view_banned_ips");
     assert_eq!(json["access"]["role"], "Helpdesk");
     assert_eq!(json["access"]["granters"][0], "root");
@@ -399,4 +542,88 @@ async fn the_last_full_administrator_cannot_be_demoted_disabled_or_deleted() {
         )
         .await;
     assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn deleting_an_admin_removes_them_ends_their_sessions_and_is_audited() {
+    let app = spawn_app().await;
+    let root = app.create_admin("root").await;
+    app.admin_login(&root).await;
+    app.create_admin("leaving").await;
+    let (root_id, id): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT id FROM admins WHERE username = 'root'), (SELECT id FROM admins WHERE username = 'leaving')",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    // The admin to delete is signed in on two browsers.
+    let browsers = [new_client(), new_client()];
+    for browser in &browsers {
+        let r = app.admin_login_with(browser, "leaving", PASSWORD).await;
+        let r = browser.get(app.url(&location(&r))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    let (_, csrf) = app
+        .form_page(&app.client, &format!("/admin/admins/{id}"))
+        .await;
+    let r = app
+        .post_form(
+            &app.client,
+            &format!("/admin/admins/{id}/delete"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/admin/admins");
+
+    // Gone: not stored, not listed, cannot sign in, and both browsers are signed out.
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admins WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let list = app.get("/admin/admins").await.text().await.unwrap();
+    assert!(
+        list.contains("root@example.com") && !list.contains("leaving@example.com"),
+        "{list}"
+    );
+    for browser in &browsers {
+        let r = browser.get(app.url("/admin")).send().await.unwrap();
+        assert_eq!(location(&r), "/admin/login");
+    }
+    let ended: Vec<(Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT ended_at, end_reason FROM sessions WHERE realm = 'admin' AND subject_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(ended.len(), 2);
+    assert!(
+        ended
+            .iter()
+            .all(|(at, reason)| at.is_some() && reason.as_deref() == Some("revoked")),
+        "{ended:?}"
+    );
+    let r = app
+        .admin_login_with(&new_client(), "leaving", PASSWORD)
+        .await;
+    assert_eq!(r.status(), 401);
+
+    // Recorded, by whom and about whom; and the deleting admin is still signed in.
+    let (actor, subject, detail): (String, String, String) = sqlx::query_as(
+        "SELECT actor, subject, detail FROM audit_log WHERE action = 'admin.deleted'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(actor, format!("admin:{root_id}"));
+    assert_eq!(subject, format!("admin:{id}"));
+    assert_eq!(
+        detail,
+        "leaving; ended 2 admin session(s) and 0 login-as-client session(s)"
+    );
+    assert_eq!(app.get("/admin/admins").await.status(), 200);
 }

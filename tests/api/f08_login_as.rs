@@ -1,6 +1,8 @@
 //! F08 "Login as Owner": an admin with `login_as_client` signs in as a client whose owner has no
 //! password and an unconfirmed address; the banner, the pages that stay out of reach, the
-//! return to the admin area, the client's own sessions, and the audit entries.
+//! return to the admin area, the client's own sessions, and the audit entries. It works just
+//! the same for an owner whose own sign-in needs a second factor, one with only an unconfirmed
+//! address and one with only no password.
 
 use crate::helpers::{PASSWORD, TestApp, location, new_client, set_cookie_line, spawn_app};
 
@@ -190,5 +192,189 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
             .iter()
             .all(|(actor, _, subject)| actor.starts_with("admin:")
                 && subject.starts_with(&format!("client:{client_id}")))
+    );
+}
+
+#[tokio::test]
+async fn f08_login_as_works_for_an_owner_locked_by_two_factor_unconfirmed_or_without_a_password() {
+    let app = spawn_app().await;
+    app.create_admin("root").await;
+    for email in [
+        "locked@example.com",
+        "unconfirmed@example.com",
+        "nopassword@example.com",
+    ] {
+        app.create_user(email).await;
+    }
+    // The first owner turns TOTP on: their own sign-in now stops at the second step.
+    let own = new_client();
+    let r = app
+        .client_login_with(&own, "locked@example.com", PASSWORD)
+        .await;
+    own.get(app.url(&location(&r))).send().await.unwrap();
+    crate::helpers::otp::enable_totp(&app, &own, "/account/security", PASSWORD).await;
+    let r = app
+        .client_login_with(&new_client(), "locked@example.com", PASSWORD)
+        .await;
+    assert_eq!(location(&r), "/login/2fa", "a password alone is not enough");
+    // The second has a password but never confirmed the address; the third has no password.
+    sqlx::query(
+        "UPDATE users SET email_verified_at = NULL WHERE email = 'unconfirmed@example.com'",
+    )
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE users SET password_hash = NULL WHERE email = 'nopassword@example.com'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+
+    let support = admin_with_role(&app, "sam", 3).await;
+    let sam: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'sam'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    for (email, state) in [
+        ("locked@example.com", "two-step verification on"),
+        (
+            "unconfirmed@example.com",
+            "has a password, email not confirmed",
+        ),
+        (
+            "nopassword@example.com",
+            "has no password yet, email confirmed",
+        ),
+    ] {
+        let (client_id, user_id): (i64, i64) = sqlx::query_as(
+            "SELECT c.id, u.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = $1",
+        )
+        .bind(email)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        let (page, csrf) = app
+            .form_page(&support, &format!("/admin/clients/{client_id}"))
+            .await;
+        assert!(page.contains(state), "{email}: {page}");
+        let r = app
+            .post_form(
+                &support,
+                &format!("/admin/clients/{client_id}/login-as"),
+                &[("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "{email}");
+        assert!(
+            location(&r).starts_with("/clientarea?signed_in="),
+            "{email}"
+        );
+        let r = support.get(app.url(&location(&r))).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{email}");
+        let home = r.text().await.unwrap();
+        let banner = crate::helpers::otp::between(&home, "id=\"impersonation-banner\">", "</div>");
+        assert!(
+            banner.contains("You (sam) are signed in as") && banner.contains(email),
+            "{email}: {banner}"
+        );
+        let (subject, impersonator): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT subject_id, impersonator_admin_id FROM sessions WHERE realm = 'client' AND ended_at IS NULL AND impersonator_admin_id IS NOT NULL",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        assert_eq!((subject, impersonator), (user_id, Some(sam)), "{email}");
+        let csrf = crate::helpers::csrf_from(&home);
+        let r = app
+            .post_form(
+                &support,
+                "/account/impersonation/end",
+                &[("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(location(&r), format!("/admin/clients/{client_id}"));
+    }
+    // The locked owner's second factor is untouched: their own sign-in still asks for it.
+    let r = app
+        .client_login_with(&new_client(), "locked@example.com", PASSWORD)
+        .await;
+    assert_eq!(location(&r), "/login/2fa");
+    let started: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'impersonation.start' AND actor = $1",
+    )
+    .bind(format!("admin:{sam}"))
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(started, 3);
+}
+
+#[tokio::test]
+async fn deleting_an_admin_ends_the_client_sessions_they_opened_as_a_client() {
+    let app = spawn_app().await;
+    let root = app.create_admin("root").await;
+    app.admin_login(&root).await;
+    let owner = app.create_user("ada@example.com").await;
+    let laptop = new_client();
+    let r = app
+        .client_login_with(&laptop, &owner.email, &owner.password)
+        .await;
+    laptop.get(app.url(&location(&r))).send().await.unwrap();
+    let client_id: i64 = sqlx::query_scalar("SELECT id FROM clients")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    // Sam (Support Operator) is signed in as Ada's account when Sam's admin account is deleted.
+    let support = admin_with_role(&app, "sam", 3).await;
+    let sam: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'sam'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let (_, csrf) = app
+        .form_page(&support, &format!("/admin/clients/{client_id}"))
+        .await;
+    let r = app
+        .post_form(
+            &support,
+            &format!("/admin/clients/{client_id}/login-as"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    let r = support.get(app.url(&location(&r))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, csrf) = app
+        .form_page(&app.client, &format!("/admin/admins/{sam}"))
+        .await;
+    let r = app
+        .post_form(
+            &app.client,
+            &format!("/admin/admins/{sam}/delete"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin/admins");
+
+    // The client area no longer answers the deleted admin; Ada's own session goes on.
+    let r = support.get(app.url("/clientarea")).send().await.unwrap();
+    assert_eq!(
+        location(&r),
+        "/login",
+        "a deleted admin stays signed in as the client"
+    );
+    let open: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions WHERE impersonator_admin_id = $1 AND ended_at IS NULL",
+    )
+    .bind(sam)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(open, 0);
+    assert_eq!(
+        laptop
+            .get(app.url("/clientarea"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
     );
 }

@@ -247,7 +247,8 @@ pub async fn post_admin(
     Ok(Redirect::to("/admin/admins").into_response())
 }
 
-/// Deletes an admin and ends their sessions.
+/// Deletes an admin and ends their sessions, the client-area ones they opened as a client
+/// included.
 pub async fn post_delete(
     State(state): State<AppState>,
     gate: RequirePermission<ManageAdmins>,
