@@ -5,7 +5,7 @@
 //! Rows are removed in batches of [`BATCH`] through an index, pausing [`PAUSE`] between batches,
 //! so a backlog of a million rows holds the database's write lock for tens of milliseconds at a
 //! time on a 2-core machine and leaves the CPU to requests in between:
-//! sign-ins keep flowing while it is cleared, with request p99 about twice its usual value
+//! sign-ins keep flowing while it is cleared, with request p99 about 2.5 times its usual value
 //! (`benches/cleanup.rs`, docs/performance.md). A run stops after [`TIME_BUDGET`] and leaves the
 //! rest to the next period, so it always ends inside its lease.
 
