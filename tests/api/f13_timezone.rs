@@ -298,3 +298,31 @@ async fn f13_a_stored_zone_this_host_does_not_know_is_an_error_and_utc_is_used()
     );
     assert!(check.next_step.contains("/admin/settings"));
 }
+
+#[tokio::test]
+async fn f13_who_set_a_stored_setting_and_when_is_shown_in_the_configured_zone() {
+    // Booted with UTC; the database sets Tokyo, so every label is in Tokyo time, including the
+    // one of the timezone setting itself.
+    let app = spawn_app().await;
+    let now = app.state.clock.unix();
+    for (key, value) in [("timezone", "Asia/Tokyo"), ("proxy.header", "X-Real-IP")] {
+        sqlx::query(
+            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, 'admin:root')",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    }
+    let settings = portcullis::settings::reload(&app.state).await.unwrap();
+    for key in ["timezone", "proxy.header"] {
+        let (_, source) = settings.sources.iter().find(|(k, _)| k == key).unwrap();
+        // 2026-11-28 12:00 UTC is 21:00 in Tokyo.
+        assert_eq!(
+            source, "database (set by admin:root at 2026-11-28 21:00 JST)",
+            "{key}"
+        );
+    }
+}
