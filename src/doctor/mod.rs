@@ -22,6 +22,7 @@ mod time;
 mod two_factor;
 
 pub use area::{Area, AreaGroup, group};
+pub use scheduler::{DAILY_ERROR_SECONDS, QUIET_WARNING_SECONDS};
 
 use crate::app::AppState;
 use serde::Serialize;

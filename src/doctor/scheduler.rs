@@ -9,8 +9,9 @@ use crate::scheduler::{Process, Schedule, Task};
 
 /// No run for this long is a warning.
 pub const QUIET_WARNING_SECONDS: i64 = 120 * 60;
-/// Daily tasks not completed for this long is an error: the longest local day (25 hours, when
-/// clocks go back) plus ten minutes for a five-minute cron to come round.
+/// Daily tasks not completed for this long is an error: 24 hours, plus the hour a day gains when
+/// clocks go back (a daily task at 03:00 local then runs 25 hours after the last), plus ten
+/// minutes for a five-minute cron to come round.
 pub const DAILY_ERROR_SECONDS: i64 = 25 * 3600 + 600;
 
 /// Expired sessions still stored longer than twice the cleanup interval past their keeping time.

@@ -204,6 +204,94 @@ async fn cron_heartbeat_is_error_when_never_run_ok_after_a_run_then_warning_then
 }
 
 #[tokio::test]
+async fn cron_heartbeat_is_ok_up_to_120_quiet_minutes_and_a_warning_at_121() {
+    let app = spawn_with(quiet).await;
+    run_due(&app.state, Process::Serve).await.unwrap();
+    app.clock.advance(119 * 60);
+    let at_119 = app.doctor_check("cron.heartbeat").await;
+    assert_eq!(at_119.severity.as_str(), "ok", "{at_119:?}");
+    app.clock.advance(60);
+    let at_120 = app.doctor_check("cron.heartbeat").await;
+    assert_eq!(at_120.severity.as_str(), "ok", "{at_120:?}");
+    app.clock.advance(60);
+    let at_121 = app.doctor_check("cron.heartbeat").await;
+    assert_eq!(at_121.severity.as_str(), "warning", "{at_121:?}");
+    assert!(at_121.summary.contains("121 minutes"), "{}", at_121.summary);
+}
+
+#[tokio::test]
+async fn cron_heartbeat_is_an_error_when_runs_happen_but_a_daily_task_never_completed() {
+    let app = spawn_with(quiet).await;
+    // audit.retention is held by a process that hangs; every other task runs.
+    sqlx::query(
+        "INSERT INTO scheduler_tasks (task, lease_holder, lease_until) VALUES ('audit.retention', 'stuck-host:7', $1)",
+    )
+    .bind(app.state.clock.unix() + 600)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let report = run_due(&app.state, Process::Serve).await.unwrap();
+    assert_eq!(report.held_elsewhere, ["audit.retention"]);
+    assert!(report.tasks.iter().any(|t| t.task == "scheduler.history"));
+    let check = app.doctor_check("cron.heartbeat").await;
+    assert_eq!(check.severity.as_str(), "error", "{check:?}");
+    assert_eq!(
+        check.summary,
+        "Daily tasks have not completed within a day: audit.retention has never completed."
+    );
+    assert!(
+        check
+            .details
+            .iter()
+            .any(|d| d.starts_with("scheduler.history completed at")),
+        "{:?}",
+        check.details
+    );
+}
+
+#[tokio::test]
+async fn cron_heartbeat_daily_error_starts_just_after_25_hours_10_minutes() {
+    use portcullis::doctor::DAILY_ERROR_SECONDS;
+    // 24 hours, plus the hour a day gains when clocks go back, plus ten minutes for a 5-minute
+    // cron to come round.
+    assert_eq!(DAILY_ERROR_SECONDS, 24 * 3600 + 3600 + 600);
+    let app = spawn_with(quiet).await;
+    run_due(&app.state, Process::Serve).await.unwrap();
+    // Runs keep happening, but the daily tasks are held by a process that hangs from now on.
+    let hold_daily = |until: i64| {
+        let db = app.state.db.clone();
+        async move {
+            sqlx::query(
+                "UPDATE scheduler_tasks SET lease_holder = 'stuck-host:7', lease_until = $1 \
+                 WHERE task IN ('audit.retention', 'scheduler.history')",
+            )
+            .bind(until)
+            .execute(&db)
+            .await
+            .unwrap();
+        }
+    };
+    hold_daily(app.state.clock.unix() + 2 * DAILY_ERROR_SECONDS).await;
+    app.clock.advance(DAILY_ERROR_SECONDS);
+    let report = run_due(&app.state, Process::Serve).await.unwrap();
+    assert!(
+        report.held_elsewhere.contains(&"audit.retention"),
+        "{report:?}"
+    );
+    assert!(report.tasks.iter().any(|t| t.task == "sessions.cleanup"));
+    let at_limit = app.doctor_check("cron.heartbeat").await;
+    assert_eq!(at_limit.severity.as_str(), "ok", "{at_limit:?}");
+    app.clock.advance(1);
+    let over = app.doctor_check("cron.heartbeat").await;
+    assert_eq!(over.severity.as_str(), "error", "{over:?}");
+    assert!(
+        over.summary.contains("audit.retention last completed at"),
+        "{}",
+        over.summary
+    );
+}
+
+#[tokio::test]
 async fn portcullis_cron_prints_each_task_and_the_admin_page_lists_runs() {
     let app = spawn_with(quiet).await;
     app.use_real_time();
