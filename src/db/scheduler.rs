@@ -200,21 +200,27 @@ pub async fn add_task_run(
     .map(|_| ())
 }
 
+/// How a run ended.
+#[derive(Debug, Clone, Copy)]
+pub struct RunEnd {
+    pub finished_at: i64,
+    pub tasks_run: i64,
+    pub failures: i64,
+    /// Measured on the process's monotonic clock, so it is right even when the wall clock jumps.
+    pub duration_ms: i64,
+}
+
 /// Closes a run record.
-pub async fn finish_run(
-    pool: &super::Pool,
-    run_id: i64,
-    now: i64,
-    tasks_run: i64,
-    failures: i64,
-) -> Result<(), sqlx::Error> {
+pub async fn finish_run(pool: &super::Pool, run_id: i64, end: RunEnd) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE scheduler_runs SET finished_at = $2, tasks_run = $3, failures = $4 WHERE id = $1",
+        "UPDATE scheduler_runs SET finished_at = $2, tasks_run = $3, failures = $4, \
+         duration_ms = $5 WHERE id = $1",
     )
     .bind(run_id)
-    .bind(now)
-    .bind(tasks_run)
-    .bind(failures)
+    .bind(end.finished_at)
+    .bind(end.tasks_run)
+    .bind(end.failures)
+    .bind(end.duration_ms)
     .execute(pool)
     .await
     .map(|_| ())
@@ -228,6 +234,7 @@ pub struct RunRow {
     pub finished_at: i64,
     pub tasks_run: i64,
     pub failures: i64,
+    pub duration_ms: i64,
 }
 
 fn run_row(r: &sqlx::any::AnyRow) -> Result<RunRow, sqlx::Error> {
@@ -246,6 +253,7 @@ fn run_row(r: &sqlx::any::AnyRow) -> Result<RunRow, sqlx::Error> {
         finished_at: r.try_get("finished_at")?,
         tasks_run: r.try_get("tasks_run")?,
         failures: r.try_get("failures")?,
+        duration_ms: r.try_get("duration_ms")?,
     })
 }
 
@@ -257,7 +265,7 @@ pub async fn recent_runs<'e>(
 ) -> Result<Vec<RunRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, started_at, finished_at, process, node, tz_env, local_zone, \
-         local_offset_seconds, zone, zone_offset_seconds, tasks_run, failures \
+         local_offset_seconds, zone, zone_offset_seconds, tasks_run, failures, duration_ms \
          FROM scheduler_runs WHERE ($1 = '' OR process = $1) ORDER BY id DESC LIMIT $2",
     )
     .bind(process)
@@ -316,6 +324,21 @@ pub async fn purge_runs_before<'e>(
     .bind(batch)
     .execute(ex)
     .await?;
+    Ok(done.rows_affected())
+}
+
+/// Removes the views of time of processes that have not recorded one since `before`: each
+/// restart of a web server is a new node name (host and process id), so without this the table
+/// grows by a row per restart. It stays small (a row per process started in the kept time), so
+/// one statement does.
+pub async fn purge_views_before<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    before: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM process_views WHERE recorded_at < $1")
+        .bind(before)
+        .execute(ex)
+        .await?;
     Ok(done.rows_affected())
 }
 

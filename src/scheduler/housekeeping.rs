@@ -187,7 +187,9 @@ pub async fn audit(state: &AppState) -> Result<Removed, sqlx::Error> {
     Ok(removed)
 }
 
-/// Removes scheduler run records older than [`super::HISTORY_DAYS`].
+/// Removes scheduler run records, and the views of time of processes that have recorded none,
+/// older than [`super::HISTORY_DAYS`] (a web server records its view hourly, so a live one is
+/// never that old).
 ///
 /// # Errors
 /// A database error; what was removed before it stays removed.
@@ -198,5 +200,6 @@ pub async fn run_history(state: &AppState) -> Result<Removed, sqlx::Error> {
         crate::db::scheduler::purge_runs_before(&state.db, before, BATCH)
     })
     .await?;
+    removed.rows += crate::db::scheduler::purge_views_before(&state.db, before).await?;
     Ok(removed)
 }
