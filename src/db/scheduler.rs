@@ -62,6 +62,66 @@ pub async fn claim(
     })
 }
 
+/// Who holds a task's lease, when [`take_lease`] could not take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub holder: String,
+    pub until: i64,
+}
+
+/// Takes (or, for its own holder, extends) the lease on `task` until `lease_until`, whatever
+/// the period: for running a task's work outside its schedule (the doctor's fix), so it never
+/// runs alongside the scheduler's run of the same task. A failed task's retry wait does not
+/// stop it. `Err(Held)` names the process holding it.
+pub async fn take_lease(
+    pool: &super::Pool,
+    task: &str,
+    holder: &str,
+    now: i64,
+    lease_until: i64,
+) -> Result<Result<(), Held>, sqlx::Error> {
+    sqlx::query("INSERT INTO scheduler_tasks (task) VALUES ($1) ON CONFLICT (task) DO NOTHING")
+        .bind(task)
+        .execute(pool)
+        .await?;
+    let taken = sqlx::query(
+        "UPDATE scheduler_tasks SET lease_holder = $2, lease_until = $3 WHERE task = $1 \
+         AND (lease_holder = '' OR lease_holder = $2 OR lease_until <= $4)",
+    )
+    .bind(task)
+    .bind(holder)
+    .bind(lease_until)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    if taken.rows_affected() == 1 {
+        return Ok(Ok(()));
+    }
+    let (holder, until): (String, i64) =
+        sqlx::query_as("SELECT lease_holder, lease_until FROM scheduler_tasks WHERE task = $1")
+            .bind(task)
+            .fetch_one(pool)
+            .await?;
+    Ok(Err(Held { holder, until }))
+}
+
+/// Gives up a lease taken with [`take_lease`]; the task is then free for the scheduler.
+pub async fn release_lease(
+    pool: &super::Pool,
+    task: &str,
+    holder: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE scheduler_tasks SET lease_holder = '', lease_until = 0 \
+         WHERE task = $1 AND lease_holder = $2",
+    )
+    .bind(task)
+    .bind(holder)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
 /// What one task's run came to.
 #[derive(Debug, Clone)]
 pub struct Outcome<'a> {

@@ -14,7 +14,14 @@ const CHECKS_MD: &str = include_str!("../../docs/checks.md");
 #[tokio::test]
 async fn every_check_the_doctor_runs_has_a_row_in_docs_checks_md_with_its_area() {
     let app = spawn_app().await;
-    for check in portcullis::doctor::run_all(&app.state).await {
+    let checks = portcullis::doctor::run_all(&app.state).await;
+    let ids: Vec<&str> = checks.iter().map(|c| c.id).collect();
+    assert_eq!(
+        ids,
+        portcullis::doctor::CHECK_IDS,
+        "doctor::CHECK_IDS (which --fix looks ids up in) lists every check in order"
+    );
+    for check in checks {
         let row = format!("| `{}` | {} |", check.id, check.area().title());
         assert!(
             CHECKS_MD.contains(&row),
