@@ -119,8 +119,13 @@ pub async fn fix_session_gc(
         "{} (doctor --fix session.gc by {actor})",
         crate::scheduler::node_id()
     );
-    let lease =
-        |now: i64| db::scheduler::take_lease(&state.db, task, &holder, now, now + LEASE_SECONDS);
+    // The lease covers one pass and a minute more, not the scheduler's ten minutes: when a web
+    // request is dropped mid-pass (the proxy gave up), nothing releases it, and the scheduler
+    // should not wait long for a lease nobody uses.
+    let hold = i64::try_from(budget.as_secs()).unwrap_or(LEASE_SECONDS) + 60;
+    let lease = |now: i64| {
+        db::scheduler::take_lease(&state.db, task, &holder, now, now + hold.min(LEASE_SECONDS))
+    };
     if let Err(held) = lease(state.clock.unix()).await.map_err(failed)? {
         return Err(FixError::Busy(
             ID.to_owned(),
