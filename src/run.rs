@@ -427,9 +427,10 @@ async fn doctor_command(config: Config, json: bool, fix: Option<&str>) -> ExitCo
         }
     };
     if let Some(id) = fix {
-        return match doctor::fix(&state, id, "cli", "local").await {
-            Ok(message) => {
-                println!("{message}");
+        // No proxy times the CLI out: a bounded fix runs pass after pass until it is done.
+        return match doctor::fix(&state, id, "cli", "local", doctor::FixScope::UntilDone).await {
+            Ok(fixed) => {
+                println!("{}", fixed.message);
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -263,17 +263,16 @@ pub async fn load(
             ((*k).to_owned(), boot.to_owned())
         })
         .collect();
+    // Who set each stored value and when; the times are written after every value is read, so
+    // they are shown in the configured zone even when `timezone` itself is among them.
+    let mut stored_by: Vec<(usize, String, i64)> = Vec::new();
     for (key, value, at, by) in crate::db::setting::all(pool).await? {
-        let Some(slot) = sources.iter_mut().find(|(k, _)| *k == key) else {
+        let Some(index) = sources.iter().position(|(k, _)| *k == key) else {
             continue;
         };
+        let slot = &mut sources[index];
         match values.set(&key, &value) {
-            Ok(()) => {
-                slot.1 = format!(
-                    "database (set by {by} at {})",
-                    crate::clock::display(at, &crate::clock::Zone::utc())
-                );
-            }
+            Ok(()) => stored_by.push((index, by, at)),
             Err(e) => {
                 tracing::warn!(error = %e, "ignoring an invalid stored setting");
                 slot.1 = format!(
@@ -282,6 +281,12 @@ pub async fn load(
                 );
             }
         }
+    }
+    for (index, by, at) in stored_by {
+        sources[index].1 = format!(
+            "database (set by {by} at {})",
+            crate::clock::display(at, &values.timezone)
+        );
     }
     let (cloudflare, taken, source) =
         match crate::db::setting::network_list(pool, "cloudflare").await? {

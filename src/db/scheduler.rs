@@ -62,6 +62,66 @@ pub async fn claim(
     })
 }
 
+/// Who holds a task's lease, when [`take_lease`] could not take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub holder: String,
+    pub until: i64,
+}
+
+/// Takes (or, for its own holder, extends) the lease on `task` until `lease_until`, whatever
+/// the period: for running a task's work outside its schedule (the doctor's fix), so it never
+/// runs alongside the scheduler's run of the same task. A failed task's retry wait does not
+/// stop it. `Err(Held)` names the process holding it.
+pub async fn take_lease(
+    pool: &super::Pool,
+    task: &str,
+    holder: &str,
+    now: i64,
+    lease_until: i64,
+) -> Result<Result<(), Held>, sqlx::Error> {
+    sqlx::query("INSERT INTO scheduler_tasks (task) VALUES ($1) ON CONFLICT (task) DO NOTHING")
+        .bind(task)
+        .execute(pool)
+        .await?;
+    let taken = sqlx::query(
+        "UPDATE scheduler_tasks SET lease_holder = $2, lease_until = $3 WHERE task = $1 \
+         AND (lease_holder = '' OR lease_holder = $2 OR lease_until <= $4)",
+    )
+    .bind(task)
+    .bind(holder)
+    .bind(lease_until)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    if taken.rows_affected() == 1 {
+        return Ok(Ok(()));
+    }
+    let (holder, until): (String, i64) =
+        sqlx::query_as("SELECT lease_holder, lease_until FROM scheduler_tasks WHERE task = $1")
+            .bind(task)
+            .fetch_one(pool)
+            .await?;
+    Ok(Err(Held { holder, until }))
+}
+
+/// Gives up a lease taken with [`take_lease`]; the task is then free for the scheduler.
+pub async fn release_lease(
+    pool: &super::Pool,
+    task: &str,
+    holder: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE scheduler_tasks SET lease_holder = '', lease_until = 0 \
+         WHERE task = $1 AND lease_holder = $2",
+    )
+    .bind(task)
+    .bind(holder)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
 /// What one task's run came to.
 #[derive(Debug, Clone)]
 pub struct Outcome<'a> {
@@ -200,21 +260,27 @@ pub async fn add_task_run(
     .map(|_| ())
 }
 
+/// How a run ended.
+#[derive(Debug, Clone, Copy)]
+pub struct RunEnd {
+    pub finished_at: i64,
+    pub tasks_run: i64,
+    pub failures: i64,
+    /// Measured on the process's monotonic clock, so it is right even when the wall clock jumps.
+    pub duration_ms: i64,
+}
+
 /// Closes a run record.
-pub async fn finish_run(
-    pool: &super::Pool,
-    run_id: i64,
-    now: i64,
-    tasks_run: i64,
-    failures: i64,
-) -> Result<(), sqlx::Error> {
+pub async fn finish_run(pool: &super::Pool, run_id: i64, end: RunEnd) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE scheduler_runs SET finished_at = $2, tasks_run = $3, failures = $4 WHERE id = $1",
+        "UPDATE scheduler_runs SET finished_at = $2, tasks_run = $3, failures = $4, \
+         duration_ms = $5 WHERE id = $1",
     )
     .bind(run_id)
-    .bind(now)
-    .bind(tasks_run)
-    .bind(failures)
+    .bind(end.finished_at)
+    .bind(end.tasks_run)
+    .bind(end.failures)
+    .bind(end.duration_ms)
     .execute(pool)
     .await
     .map(|_| ())
@@ -228,6 +294,7 @@ pub struct RunRow {
     pub finished_at: i64,
     pub tasks_run: i64,
     pub failures: i64,
+    pub duration_ms: i64,
 }
 
 fn run_row(r: &sqlx::any::AnyRow) -> Result<RunRow, sqlx::Error> {
@@ -246,6 +313,7 @@ fn run_row(r: &sqlx::any::AnyRow) -> Result<RunRow, sqlx::Error> {
         finished_at: r.try_get("finished_at")?,
         tasks_run: r.try_get("tasks_run")?,
         failures: r.try_get("failures")?,
+        duration_ms: r.try_get("duration_ms")?,
     })
 }
 
@@ -257,7 +325,7 @@ pub async fn recent_runs<'e>(
 ) -> Result<Vec<RunRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, started_at, finished_at, process, node, tz_env, local_zone, \
-         local_offset_seconds, zone, zone_offset_seconds, tasks_run, failures \
+         local_offset_seconds, zone, zone_offset_seconds, tasks_run, failures, duration_ms \
          FROM scheduler_runs WHERE ($1 = '' OR process = $1) ORDER BY id DESC LIMIT $2",
     )
     .bind(process)
@@ -316,6 +384,21 @@ pub async fn purge_runs_before<'e>(
     .bind(batch)
     .execute(ex)
     .await?;
+    Ok(done.rows_affected())
+}
+
+/// Removes the views of time of processes that have not recorded one since `before`: each
+/// restart of a web server is a new node name (host and process id), so without this the table
+/// grows by a row per restart. It stays small (a row per process started in the kept time), so
+/// one statement does.
+pub async fn purge_views_before<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    before: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM process_views WHERE recorded_at < $1")
+        .bind(before)
+        .execute(ex)
+        .await?;
     Ok(done.rows_affected())
 }
 

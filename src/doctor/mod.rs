@@ -22,6 +22,7 @@ mod time;
 mod two_factor;
 
 pub use area::{Area, AreaGroup, group};
+pub use scheduler::{DAILY_ERROR_SECONDS, FIX_TIME_BUDGET, QUIET_WARNING_SECONDS, fix_session_gc};
 
 use crate::app::AppState;
 use serde::Serialize;
@@ -122,6 +123,33 @@ pub async fn license_connection(state: &AppState) -> CheckResult {
 /// The window most counters are judged over.
 pub const WINDOW: i64 = 24 * 3600;
 
+/// Every check's id, in the order [`run_all`] runs them (a test keeps the two in step), so a
+/// fix can tell an unknown id from one without a fix without running every check.
+pub const CHECK_IDS: [&str; 22] = [
+    "config",
+    "system_url",
+    "proxy.cloudflare",
+    "proxy.sanity",
+    "storage.disk",
+    "database.connection",
+    "storage.session_write",
+    "database.migrations",
+    "session.timeout",
+    "session.logouts",
+    "session.cookie_loss",
+    "csrf.failures",
+    "mail.transport",
+    "mail.queue",
+    "admin.roles",
+    "client.owners",
+    "two_factor.key",
+    "two_factor.duo",
+    "time.zone",
+    "session.gc",
+    "cron.heartbeat",
+    "license.connection",
+];
+
 /// Runs every check, in a stable order.
 pub async fn run_all(state: &AppState) -> Vec<CheckResult> {
     vec![
@@ -177,24 +205,63 @@ pub enum FixError {
     NotFixable(String),
     #[error("the fix for {0:?} failed: {1}")]
     Failed(String, String),
+    /// The fix would run alongside the same work in another process; nothing was done.
+    #[error("the fix for {0:?} cannot run now: {1}")]
+    Busy(String, String),
 }
 
-/// Applies the one-step fix of check `id`, on behalf of `actor` (audit-logged).
+/// What a fix did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixed {
+    /// For people: what was done (the CLI prints it).
+    pub message: String,
+    /// `(done, left)` when a bounded fix stopped at its time budget with work left.
+    pub left: Option<(u64, u64)>,
+}
+
+/// How much a fix may do in one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixScope {
+    /// One pass that ends within [`FIX_TIME_BUDGET`] (System Health: inside an HTTP request).
+    Bounded,
+    /// Bounded passes until the work is done (the CLI).
+    UntilDone,
+}
+
+/// Applies the one-step fix of check `id`, on behalf of `actor` (audit-logged). Only that
+/// check's fix runs: no other check (some reach other servers) is run first.
 ///
 /// # Errors
-/// Unknown ids, checks without a safe automatic fix, and failures applying it.
-pub async fn fix(state: &AppState, id: &str, actor: &str, from: &str) -> Result<String, FixError> {
-    let known = run_all(state).await;
-    if !known.iter().any(|c| c.id == id) {
+/// Unknown ids, checks without a safe automatic fix, a fix whose work is running elsewhere, and
+/// failures applying it.
+pub async fn fix(
+    state: &AppState,
+    id: &str,
+    actor: &str,
+    from: &str,
+    scope: FixScope,
+) -> Result<Fixed, FixError> {
+    if !CHECK_IDS.contains(&id) {
         return Err(FixError::Unknown(id.to_owned()));
     }
     match id {
         "proxy.cloudflare" => crate::proxy::trust_cloudflare(state, actor, from)
             .await
+            .map(|message| Fixed {
+                message,
+                left: None,
+            })
             .map_err(|e| FixError::Failed(id.to_owned(), e.to_string())),
-        "session.gc" => scheduler::fix_session_gc(state, actor, from)
+        "session.gc" => {
+            scheduler::fix_session_gc(
+                state,
+                actor,
+                from,
+                FIX_TIME_BUDGET,
+                scope == FixScope::UntilDone,
+            )
             .await
-            .map_err(|e| FixError::Failed(id.to_owned(), e.to_string())),
+        }
         _ => Err(FixError::NotFixable(id.to_owned())),
     }
 }

@@ -1,16 +1,18 @@
 //! `session.gc` (F09: expired sessions left behind) and `cron.heartbeat` (F09, F13: the
 //! scheduled tasks stopped running).
 
-use super::{CheckResult, Severity};
+use super::{CheckResult, FixError, Fixed, Severity};
 use crate::app::AppState;
 use crate::db;
 use crate::scheduler::housekeeping::{self, KEEP_SECONDS};
-use crate::scheduler::{Process, Schedule, Task};
+use crate::scheduler::{LEASE_SECONDS, Process, Schedule, Task};
+use std::time::Duration;
 
 /// No run for this long is a warning.
 pub const QUIET_WARNING_SECONDS: i64 = 120 * 60;
-/// Daily tasks not completed for this long is an error: the longest local day (25 hours, when
-/// clocks go back) plus ten minutes for a five-minute cron to come round.
+/// Daily tasks not completed for this long is an error: 24 hours, plus the hour a day gains when
+/// clocks go back (a daily task at 03:00 local then runs 25 hours after the last), plus ten
+/// minutes for a five-minute cron to come round.
 pub const DAILY_ERROR_SECONDS: i64 = 25 * 3600 + 600;
 
 /// Expired sessions still stored longer than twice the cleanup interval past their keeping time.
@@ -92,33 +94,101 @@ pub async fn session_gc(state: &AppState) -> CheckResult {
     result
 }
 
-/// Runs the session cleanup now, repeatedly until nothing is left, and audit-logs it.
+/// How long one pass of the session cleanup fix may run: System Health runs it inside the
+/// HTTP request, and nginx gives up on an upstream after 30 s (`proxy_read_timeout` in
+/// docs/deployment/nginx.conf), so a pass ends well before that.
+pub const FIX_TIME_BUDGET: Duration = Duration::from_secs(20);
+
+/// Runs the session cleanup now under the `sessions.cleanup` task's lease, so it never runs
+/// alongside the scheduler's own cleanup, for at most `budget` per pass; `until_done` repeats
+/// passes until nothing is left (the CLI, which no proxy times out). Audit-logged.
 ///
 /// # Errors
-/// A database error.
+/// The lease is held by another process ([`FixError::Busy`]), or a database error.
 pub async fn fix_session_gc(
     state: &AppState,
     actor: &str,
     from: &str,
-) -> Result<String, sqlx::Error> {
+    budget: Duration,
+    until_done: bool,
+) -> Result<Fixed, FixError> {
+    const ID: &str = "session.gc";
+    let failed = |e: sqlx::Error| FixError::Failed(ID.to_owned(), e.to_string());
+    let task = Task::SessionsCleanup.name();
+    let holder = format!(
+        "{} (doctor --fix session.gc by {actor})",
+        crate::scheduler::node_id()
+    );
+    // The lease covers one pass and a minute more, not the scheduler's ten minutes: when a web
+    // request is dropped mid-pass (the proxy gave up), nothing releases it, and the scheduler
+    // should not wait long for a lease nobody uses.
+    let hold = i64::try_from(budget.as_secs()).unwrap_or(LEASE_SECONDS) + 60;
+    let lease = |now: i64| {
+        db::scheduler::take_lease(&state.db, task, &holder, now, now + hold.min(LEASE_SECONDS))
+    };
+    if let Err(held) = lease(state.clock.unix()).await.map_err(failed)? {
+        return Err(FixError::Busy(
+            ID.to_owned(),
+            format!(
+                "the session cleanup is running right now in {} (its lease lasts until {}); it removes the expired sessions itself. See /admin/scheduler, and try again when it has finished.",
+                held.holder,
+                state.show_time(held.until)
+            ),
+        ));
+    }
     let mut total = 0;
-    loop {
-        let removed = housekeeping::sessions(state).await?;
-        total += removed.rows;
-        if !removed.unfinished {
-            break;
+    let passes = async {
+        loop {
+            let pass = housekeeping::sessions_within(state, budget).await?;
+            total += pass.rows;
+            // A pass that removed nothing within its budget will do no better the next time.
+            if !pass.unfinished || !until_done || pass.rows == 0 {
+                return Ok::<bool, sqlx::Error>(pass.unfinished);
+            }
+            // Each pass stays far inside the lease; extending it keeps the scheduler out.
+            if lease(state.clock.unix()).await?.is_err() {
+                return Ok(true);
+            }
         }
     }
+    .await;
+    // The lease goes back whatever happened, so the scheduler is not kept waiting.
+    let released = db::scheduler::release_lease(&state.db, task, &holder).await;
+    let unfinished = passes.map_err(failed)?;
+    released.map_err(failed)?;
+    let left = if unfinished {
+        housekeeping::sessions_left(state).await.map_err(failed)?
+    } else {
+        0
+    };
+    let (message, audited) = if unfinished {
+        (
+            format!(
+                "Removed {total} expired session(s) in {} s; {left} remain: run the fix again or let the scheduler finish.",
+                budget.as_secs()
+            ),
+            format!("session.gc: removed {total} expired session(s), {left} remain"),
+        )
+    } else {
+        (
+            format!("Removed {total} expired session(s)."),
+            format!("session.gc: removed {total} expired session(s)"),
+        )
+    };
     db::setting::audit(
         &state.db,
         state.clock.unix(),
         actor,
         "doctor.fix",
-        &format!("session.gc: removed {total} expired session(s)"),
+        &audited,
         from,
     )
-    .await?;
-    Ok(format!("Removed {total} expired session(s)."))
+    .await
+    .map_err(failed)?;
+    Ok(Fixed {
+        message,
+        left: unfinished.then(|| (total, u64::try_from(left).unwrap_or(0))),
+    })
 }
 
 /// Whether scheduled tasks run: any run in the last two hours, and every daily task completed

@@ -5,7 +5,7 @@
 //! Rows are removed in batches of [`BATCH`] through an index, pausing [`PAUSE`] between batches,
 //! so a backlog of a million rows holds the database's write lock for tens of milliseconds at a
 //! time on a 2-core machine and leaves the CPU to requests in between:
-//! sign-ins keep flowing while it is cleared, with request p99 about twice its usual value
+//! sign-ins keep flowing while it is cleared, with request p99 about 2.5 times its usual value
 //! (`benches/cleanup.rs`, docs/performance.md). A run stops after [`TIME_BUDGET`] and leaves the
 //! rest to the next period, so it always ends inside its lease.
 
@@ -47,9 +47,11 @@ impl Removed {
     }
 }
 
-/// Calls `step` (one bounded delete) until it removes less than a batch or the budget is spent.
+/// Calls `step` (one bounded delete) until it removes less than a batch or `budget` (counted
+/// from `started`) is spent.
 async fn drain<F, Fut>(
     started: Instant,
+    budget: Duration,
     removed: &mut Removed,
     mut step: F,
 ) -> Result<(), sqlx::Error>
@@ -58,7 +60,7 @@ where
     Fut: std::future::Future<Output = Result<u64, sqlx::Error>>,
 {
     loop {
-        if started.elapsed() > TIME_BUDGET {
+        if started.elapsed() > budget {
             removed.unfinished = true;
             return Ok(());
         }
@@ -85,27 +87,35 @@ pub fn idle_limits(state: &AppState) -> [(&'static str, i64, i64); 4] {
 }
 
 /// Removes sessions that ended, ran out their lifetime, or idled out, more than
-/// [`KEEP_SECONDS`] ago.
+/// [`KEEP_SECONDS`] ago, for at most [`TIME_BUDGET`].
 ///
 /// # Errors
 /// A database error; what was removed before it stays removed.
 pub async fn sessions(state: &AppState) -> Result<Removed, sqlx::Error> {
+    sessions_within(state, TIME_BUDGET).await
+}
+
+/// [`sessions`] for at most `budget` (the doctor's fix runs inside an HTTP request).
+///
+/// # Errors
+/// A database error; what was removed before it stays removed.
+pub async fn sessions_within(state: &AppState, budget: Duration) -> Result<Removed, sqlx::Error> {
     let started = Instant::now();
     let now = state.clock.unix();
     let cutoff = now - KEEP_SECONDS;
     let db = &state.db;
     let mut removed = Removed::default();
-    drain(started, &mut removed, || {
+    drain(started, budget, &mut removed, || {
         hk::ended_sessions(db, cutoff, BATCH)
     })
     .await?;
-    drain(started, &mut removed, || {
+    drain(started, budget, &mut removed, || {
         hk::lapsed_sessions(db, cutoff, BATCH)
     })
     .await?;
     for (realm, remember, idle) in idle_limits(state) {
         let idle_cutoff = cutoff - idle;
-        drain(started, &mut removed, || {
+        drain(started, budget, &mut removed, || {
             hk::idle_sessions(db, realm, remember, idle_cutoff, BATCH)
         })
         .await?;
@@ -124,21 +134,21 @@ pub async fn links(state: &AppState) -> Result<Removed, sqlx::Error> {
     let mut removed = Removed::default();
     // Expired links stay a while so "this link expired at 14:05" (F10) can still be said.
     let links_cutoff = now - KEEP_SECONDS;
-    drain(started, &mut removed, || {
+    drain(started, TIME_BUDGET, &mut removed, || {
         hk::expired_links(db, links_cutoff, BATCH)
     })
     .await?;
     let day = now - 86_400;
-    drain(started, &mut removed, || {
+    drain(started, TIME_BUDGET, &mut removed, || {
         hk::expired_pending_signins(db, day, BATCH)
     })
     .await?;
-    drain(started, &mut removed, || {
+    drain(started, TIME_BUDGET, &mut removed, || {
         hk::expired_ceremonies(db, now, BATCH)
     })
     .await?;
     // Rate limits look back at most an hour.
-    drain(started, &mut removed, || {
+    drain(started, TIME_BUDGET, &mut removed, || {
         hk::old_request_log(db, day, BATCH)
     })
     .await?;
@@ -160,10 +170,13 @@ pub async fn bans(state: &AppState) -> Result<Removed, sqlx::Error> {
         .window_seconds
         .max(settings.values.client_bans.window_seconds);
     let mut removed = Removed::default();
-    drain(started, &mut removed, || hk::expired_bans(db, now, BATCH)).await?;
+    drain(started, TIME_BUDGET, &mut removed, || {
+        hk::expired_bans(db, now, BATCH)
+    })
+    .await?;
     // A day beyond the longest window: the doctor and the bans page count the last 24 hours.
     let failures_cutoff = now - window.max(86_400) - 86_400;
-    drain(started, &mut removed, || {
+    drain(started, TIME_BUDGET, &mut removed, || {
         hk::old_login_failures(db, failures_cutoff, BATCH)
     })
     .await?;
@@ -180,23 +193,39 @@ pub async fn audit(state: &AppState) -> Result<Removed, sqlx::Error> {
         return Ok(removed);
     };
     let before = state.clock.unix() - i64::from(days) * 86_400;
-    drain(Instant::now(), &mut removed, || {
+    drain(Instant::now(), TIME_BUDGET, &mut removed, || {
         crate::db::audit::purge_before(&state.db, before, BATCH)
     })
     .await?;
     Ok(removed)
 }
 
-/// Removes scheduler run records older than [`super::HISTORY_DAYS`].
+/// Removes scheduler run records, and the views of time of processes that have recorded none,
+/// older than [`super::HISTORY_DAYS`] (a web server records its view hourly, so a live one is
+/// never that old).
 ///
 /// # Errors
 /// A database error; what was removed before it stays removed.
 pub async fn run_history(state: &AppState) -> Result<Removed, sqlx::Error> {
     let before = state.clock.unix() - super::HISTORY_DAYS * 86_400;
     let mut removed = Removed::default();
-    drain(Instant::now(), &mut removed, || {
+    drain(Instant::now(), TIME_BUDGET, &mut removed, || {
         crate::db::scheduler::purge_runs_before(&state.db, before, BATCH)
     })
     .await?;
+    removed.rows += crate::db::scheduler::purge_views_before(&state.db, before).await?;
     Ok(removed)
+}
+
+/// How many sessions [`sessions`] would remove now (what a bounded pass left behind).
+///
+/// # Errors
+/// A database error.
+pub async fn sessions_left(state: &AppState) -> Result<i64, sqlx::Error> {
+    let cutoff = state.clock.unix() - KEEP_SECONDS;
+    let idle: Vec<(&str, i64, i64, i64)> = idle_limits(state)
+        .into_iter()
+        .map(|(realm, remember, idle)| (realm, remember, cutoff - idle, idle))
+        .collect();
+    Ok(hk::stale_sessions(&state.db, cutoff, &idle).await?.0)
 }

@@ -105,7 +105,9 @@ impl Task {
             Self::MailSend => "sends queued email that is due",
             Self::CloudflareRefresh => "downloads Cloudflare's current address ranges",
             Self::AuditRetention => "removes audit events older than audit.retention_days",
-            Self::RunHistory => "removes scheduler run records older than 30 days",
+            Self::RunHistory => {
+                "removes scheduler run records, and views of time of processes gone quiet, older than 30 days"
+            }
             Self::LicenseRecheck => {
                 "checks this installation's own licence ([license]) with its server"
             }
@@ -177,7 +179,7 @@ impl Task {
             }
             Self::RunHistory => housekeeping::run_history(state)
                 .await
-                .map(|r| r.describe("run record(s)"))
+                .map(|r| r.describe("run record(s) and old process view(s)"))
                 .map_err(text),
         }
     }
@@ -284,6 +286,7 @@ pub async fn run_due(state: &AppState, process: Process) -> Result<RunReport, sq
     }
     let zone = state.settings.snapshot().values.timezone.clone();
     let holder = node_id();
+    let run_started = Instant::now();
     let mut report = RunReport::default();
     let record = |report: &mut RunReport| {
         let view = view(state, process.as_str());
@@ -358,14 +361,13 @@ pub async fn run_due(state: &AppState, process: Process) -> Result<RunReport, sq
     }
     if let Some(id) = report.run_id {
         let failures = report.tasks.iter().filter(|t| !t.ok).count();
-        store::finish_run(
-            &state.db,
-            id,
-            state.clock.unix(),
-            i64::try_from(report.tasks.len()).unwrap_or(i64::MAX),
-            i64::try_from(failures).unwrap_or(i64::MAX),
-        )
-        .await?;
+        let end = store::RunEnd {
+            finished_at: state.clock.unix(),
+            tasks_run: i64::try_from(report.tasks.len()).unwrap_or(i64::MAX),
+            failures: i64::try_from(failures).unwrap_or(i64::MAX),
+            duration_ms: i64::try_from(run_started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        };
+        store::finish_run(&state.db, id, end).await?;
     }
     Ok(report)
 }

@@ -43,6 +43,9 @@ pub enum AppError {
     Busy,
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The work asked for is being done by another process right now.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// An admin's role lacks a permission (F08): says what, which, whose role, and who can help.
     #[error("access denied: {action}")]
     AccessDenied {
@@ -198,6 +201,13 @@ impl AppError {
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "Access Denied".into(),
+                why.clone(),
+                vec![],
+            ),
+            Self::Conflict(why) => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "Not now".into(),
                 why.clone(),
                 vec![],
             ),

@@ -338,6 +338,8 @@ pub struct RunView {
     pub zone: String,
     pub local: String,
     pub finished: bool,
+    /// When it ended and how long it took ("2026-11-28 12:00 GMT, after 35 ms").
+    pub ended: String,
     pub failures: i64,
     pub tasks: Vec<String>,
 }

@@ -14,7 +14,14 @@ const CHECKS_MD: &str = include_str!("../../docs/checks.md");
 #[tokio::test]
 async fn every_check_the_doctor_runs_has_a_row_in_docs_checks_md_with_its_area() {
     let app = spawn_app().await;
-    for check in portcullis::doctor::run_all(&app.state).await {
+    let checks = portcullis::doctor::run_all(&app.state).await;
+    let ids: Vec<&str> = checks.iter().map(|c| c.id).collect();
+    assert_eq!(
+        ids,
+        portcullis::doctor::CHECK_IDS,
+        "doctor::CHECK_IDS (which --fix looks ids up in) lists every check in order"
+    );
+    for check in checks {
         let row = format!("| `{}` | {} |", check.id, check.area().title());
         assert!(
             CHECKS_MD.contains(&row),
@@ -63,10 +70,22 @@ async fn with_the_database_unavailable_every_check_that_reads_it_reports_an_erro
         "admin.roles",
         "client.owners",
         "two_factor.duo",
+        "time.zone",
+        "session.gc",
+        "cron.heartbeat",
     ] {
         let check = results.iter().find(|c| c.id == id).unwrap();
         assert_eq!(check.severity, Severity::Error, "{check:?}");
         assert!(!check.next_step.is_empty(), "{check:?}");
+    }
+    // The scheduler's and time checks say that they could not read, not that a finding holds
+    // (no sessions overdue, no run, no zone disagreement).
+    for id in ["time.zone", "session.gc", "cron.heartbeat"] {
+        let check = results.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(
+            check.summary, "This check could not read the database.",
+            "{check:?}"
+        );
     }
     for id in [
         "config",
@@ -77,6 +96,66 @@ async fn with_the_database_unavailable_every_check_that_reads_it_reports_an_erro
         let check = results.iter().find(|c| c.id == id).unwrap();
         assert_eq!(check.severity, Severity::Ok, "{check:?}");
     }
+}
+
+#[tokio::test]
+async fn a_migration_newer_than_the_binary_is_a_warning_naming_its_version() {
+    let app = spawn_app().await;
+    // A newer node migrated the database during a rolling upgrade: its row is copied from the
+    // newest one this binary applied, under a later version.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         SELECT 29991231000000, 'from a newer binary', success, checksum, execution_time \
+         FROM _sqlx_migrations ORDER BY version DESC LIMIT 1",
+    )
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let check = app.doctor_check("database.migrations").await;
+    assert_eq!(check.severity, Severity::Warning, "{check:?}");
+    assert!(
+        check
+            .summary
+            .contains("1 migration(s) this binary does not know (29991231000000)"),
+        "{}",
+        check.summary
+    );
+    assert!(check.next_step.contains("Upgrade this node"), "{check:?}");
+}
+
+#[tokio::test]
+async fn a_session_ended_by_a_storage_error_makes_session_logouts_an_error() {
+    let app = spawn_app().await;
+    let user = app.create_user("ada@example.com").await;
+    app.client_login(&user).await;
+    let id_hash: String = sqlx::query_scalar("SELECT id_hash FROM sessions WHERE realm = 'client'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let ended = portcullis::session::end(
+        &app.state,
+        &id_hash,
+        portcullis::session::EndReason::StorageError,
+        &portcullis::session::Requester::default(),
+    )
+    .await
+    .unwrap();
+    assert!(ended);
+    let check = app.doctor_check("session.logouts").await;
+    assert_eq!(check.severity, Severity::Error, "{check:?}");
+    assert!(
+        check
+            .summary
+            .contains("1 session(s) ended because of storage errors"),
+        "{}",
+        check.summary
+    );
+    assert!(
+        check.next_step.contains("storage.session_write"),
+        "{}",
+        check.next_step
+    );
+    assert!(check.details.contains(&"storage_error: 1".to_owned()));
 }
 
 /// The HTML between `<section class="area"` openings, each with its `<h2>` heading text.

@@ -148,3 +148,114 @@ async fn f09_the_cli_fix_removes_them_from_another_process() {
     assert!(text.contains("Removed 20 expired session(s)."), "{text}");
     assert_eq!(count_sessions(&app).await, 0);
 }
+
+/// The System Health page of a signed-in Full Administrator.
+async fn health_page(app: &TestApp) -> String {
+    app.get("/admin/health").await.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn f09_system_health_offers_the_session_cleanup_fix_with_its_label() {
+    let app = spawn_app().await;
+    let admin = app.create_admin("root").await;
+    stored_sessions(&app, 5, app.state.clock.unix() - 10 * 86_400).await;
+    app.admin_login(&admin).await;
+    let body = health_page(&app).await;
+    let form = body
+        .split("<form method=\"post\" action=\"/admin/health/fix\"")
+        .skip(1)
+        .find(|f| f.contains("name=\"id\" value=\"session.gc\""))
+        .unwrap_or_else(|| panic!("no fix form for session.gc: {body}"));
+    let label = form
+        .split("<button type=\"submit\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</button>").next())
+        .unwrap();
+    assert_eq!(label, "Remove expired sessions now");
+}
+
+#[tokio::test]
+async fn f09_the_fix_refuses_while_another_process_holds_the_cleanup_lease() {
+    let app = spawn_app().await;
+    let admin = app.create_admin("root").await;
+    stored_sessions(&app, 30, app.state.clock.unix() - 10 * 86_400).await;
+    // The scheduler on another node is cleaning up right now.
+    sqlx::query(
+        "INSERT INTO scheduler_tasks (task, lease_holder, lease_until) VALUES ('sessions.cleanup', 'web-2:4242', $1)",
+    )
+    .bind(app.state.clock.unix() + 300)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    app.admin_login(&admin).await;
+    let before = count_sessions(&app).await;
+    let (_, csrf) = app.form_page(&app.client, "/admin/health").await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/health/fix",
+            &[("id", "session.gc"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("the session cleanup is running right now in web-2:4242"),
+        "{html}"
+    );
+    assert!(html.contains("try again when it has finished"), "{html}");
+    assert_eq!(count_sessions(&app).await, before, "nothing was removed");
+    let holder: String = sqlx::query_scalar(
+        "SELECT lease_holder FROM scheduler_tasks WHERE task = 'sessions.cleanup'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(holder, "web-2:4242", "the other process keeps its lease");
+    let fixes: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'doctor.fix'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(fixes, 0);
+}
+
+#[tokio::test]
+async fn f09_a_fix_pass_stops_at_its_time_budget_and_says_how_many_remain() {
+    let app = spawn_app().await;
+    stored_sessions(&app, 50, app.state.clock.unix() - 10 * 86_400).await;
+    // The budget is spent before the first batch, so this pass removes nothing.
+    let fixed = portcullis::doctor::fix_session_gc(
+        &app.state,
+        "admin:root",
+        "203.0.113.9",
+        std::time::Duration::ZERO,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(fixed.left, Some((0, 50)));
+    assert_eq!(
+        fixed.message,
+        "Removed 0 expired session(s) in 0 s; 50 remain: run the fix again or let the scheduler finish."
+    );
+    assert!(portcullis::doctor::FIX_TIME_BUDGET < std::time::Duration::from_secs(30));
+    // The lease went back: the scheduler's cleanup takes it and removes the rest.
+    let report = run_due(&app.state, Process::Serve).await.unwrap();
+    assert!(report.held_elsewhere.is_empty(), "{report:?}");
+    assert_eq!(count_sessions(&app).await, 0);
+
+    // System Health says what such a pass left.
+    let admin = app.create_admin("root").await;
+    app.admin_login(&admin).await;
+    let body = app
+        .get("/admin/health?fixed=session.gc&done=0&left=50")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("it removed 0 and 50 remain. Run it again, or let the scheduler finish."),
+        "{body}"
+    );
+}

@@ -298,3 +298,124 @@ async fn f13_a_stored_zone_this_host_does_not_know_is_an_error_and_utc_is_used()
     );
     assert!(check.next_step.contains("/admin/settings"));
 }
+
+/// This host's own local zone, read the way every process records it
+/// (`clock::local_view`), when the time zone database knows it by name.
+fn host_zone() -> String {
+    let local = portcullis::clock::local_view(jiff::Timestamp::now());
+    if portcullis::clock::Zone::parse(&local.zone).is_ok() {
+        local.zone
+    } else {
+        // No named zone: the doctor counts a nameless local zone at offset 0 as UTC.
+        assert_eq!(
+            local.offset_seconds, 0,
+            "this host's local zone has no name and is not UTC: {local:?}"
+        );
+        "UTC".to_owned()
+    }
+}
+
+/// The app configured with the host's own zone, so nothing differs from it.
+async fn spawn_in_host_zone(zone: &str) -> TestApp {
+    let zone = zone.to_owned();
+    spawn_with(move |c| {
+        c.timezone = zone;
+        c.proxy.cloudflare_refresh_hours = 0;
+    })
+    .await
+}
+
+/// The mock clock set `seconds` ahead of the real time.
+fn ahead_of_real_time(app: &TestApp, seconds: i64) {
+    app.clock.set(
+        jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_secs(seconds))
+            .unwrap(),
+    );
+}
+
+#[tokio::test]
+async fn f13_time_zone_is_ok_when_every_process_and_the_host_use_the_configured_zone() {
+    let zone = host_zone();
+    let app = spawn_in_host_zone(&zone).await;
+    app.use_real_time();
+    record_web_view(&app).await;
+    // The cron process gets this process's TZ (if any), so its local zone is the host's too.
+    let tz = std::env::var("TZ").unwrap_or_default();
+    let mut env = vec![("PORTCULLIS__TIMEZONE", zone.as_str())];
+    if !tz.is_empty() {
+        env.push(("TZ", tz.as_str()));
+    }
+    cron(&app, &env);
+    let check = app.doctor_check("time.zone").await;
+    assert_eq!(check.severity.as_str(), "ok", "{check:?}");
+    assert!(
+        check
+            .summary
+            .starts_with(&format!("All processes use {zone} "))
+            && check.summary.ends_with("and the database's clock agrees."),
+        "{}",
+        check.summary
+    );
+    // The web server, the cron run and this doctor run were all compared.
+    assert!(
+        check.details.iter().any(|d| d.starts_with("web server on"))
+            && check
+                .details
+                .iter()
+                .any(|d| d.starts_with("last `portcullis cron` run on")),
+        "{:?}",
+        check.details
+    );
+}
+
+#[tokio::test]
+async fn f13_a_database_clock_3_seconds_off_is_fine_and_10_seconds_off_is_a_warning() {
+    let zone = host_zone();
+    let app = spawn_in_host_zone(&zone).await;
+    ahead_of_real_time(&app, 3);
+    let close = app.doctor_check("time.zone").await;
+    assert_eq!(close.severity.as_str(), "ok", "{close:?}");
+    assert!(!close.summary.contains("seconds off"), "{}", close.summary);
+
+    ahead_of_real_time(&app, 10);
+    let far = app.doctor_check("time.zone").await;
+    assert_eq!(far.severity.as_str(), "warning", "{far:?}");
+    // The database is behind this process's (mock) clock; a second may tick meanwhile.
+    assert!(
+        ["-9", "-10", "-11"]
+            .iter()
+            .any(|n| far.summary.contains(&format!("clock is {n} seconds off"))),
+        "{}",
+        far.summary
+    );
+    assert!(far.next_step.contains("NTP"), "{}", far.next_step);
+}
+
+#[tokio::test]
+async fn f13_who_set_a_stored_setting_and_when_is_shown_in_the_configured_zone() {
+    // Booted with UTC; the database sets Tokyo, so every label is in Tokyo time, including the
+    // one of the timezone setting itself.
+    let app = spawn_app().await;
+    let now = app.state.clock.unix();
+    for (key, value) in [("timezone", "Asia/Tokyo"), ("proxy.header", "X-Real-IP")] {
+        sqlx::query(
+            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, 'admin:root')",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    }
+    let settings = portcullis::settings::reload(&app.state).await.unwrap();
+    for key in ["timezone", "proxy.header"] {
+        let (_, source) = settings.sources.iter().find(|(k, _)| k == key).unwrap();
+        // 2026-11-28 12:00 UTC is 21:00 in Tokyo.
+        assert_eq!(
+            source, "database (set by admin:root at 2026-11-28 21:00 JST)",
+            "{key}"
+        );
+    }
+}

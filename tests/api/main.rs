@@ -27,6 +27,7 @@ mod f09_session_gc;
 mod f12_duo;
 mod f13_timezone;
 mod hashing;
+mod housekeeping;
 mod license_client;
 mod licensing;
 mod login;

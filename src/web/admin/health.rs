@@ -15,10 +15,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-/// `?fixed=ID` after a fix was applied.
+/// `?fixed=ID` after a fix was applied; `&done=N&left=M` when a bounded fix stopped at its
+/// time budget with work left (numbers only, so nothing from the address is shown as text).
 #[derive(serde::Deserialize)]
 pub struct HealthQuery {
     fixed: Option<String>,
+    done: Option<u64>,
+    left: Option<u64>,
 }
 
 /// Runs every check and shows the results by area, or returns the CLI's JSON report.
@@ -36,7 +39,13 @@ pub async fn get_health(
     let notice = query
         .fixed
         .filter(|id| checks.iter().any(|c| c.id == id))
-        .map(|id| format!("Applied the fix for {id}. The check below shows the result."));
+        .map(|id| match (query.done, query.left) {
+            (Some(done), Some(left)) if left > 0 => format!(
+                "The fix for {id} stopped after {} s, as it must inside a web request: it removed {done} and {left} remain. Run it again, or let the scheduler finish.",
+                doctor::FIX_TIME_BUDGET.as_secs()
+            ),
+            _ => format!("Applied the fix for {id}. The check below shows the result."),
+        });
     let count = |s: Severity| checks.iter().filter(|c| c.severity == s).count();
     let (ok, info, warnings, errors) = (
         count(Severity::Ok),
@@ -77,18 +86,21 @@ pub async fn post_fix(
     Form(form): Form<FixForm>,
 ) -> AppResult<Response> {
     let actor = format!("admin:{}", gate.current.admin.id);
-    match doctor::fix(&state, &form.id, &actor, &addr.ip.to_string()).await {
-        Ok(message) => {
-            tracing::info!(check = %form.id, actor, "doctor fix applied: {message}");
-            Ok(Redirect::to(&format!(
-                "/admin/health?fixed={}",
-                url::form_urlencoded::byte_serialize(form.id.as_bytes()).collect::<String>()
-            ))
-            .into_response())
+    let from = addr.ip.to_string();
+    match doctor::fix(&state, &form.id, &actor, &from, doctor::FixScope::Bounded).await {
+        Ok(fixed) => {
+            tracing::info!(check = %form.id, actor, "doctor fix applied: {}", fixed.message);
+            let id = url::form_urlencoded::byte_serialize(form.id.as_bytes()).collect::<String>();
+            let to = match fixed.left {
+                Some((done, left)) => format!("/admin/health?fixed={id}&done={done}&left={left}"),
+                None => format!("/admin/health?fixed={id}"),
+            };
+            Ok(Redirect::to(&to).into_response())
         }
         Err(e @ (doctor::FixError::Unknown(_) | doctor::FixError::NotFixable(_))) => {
             Err(AppError::BadRequest(e.to_string()))
         }
+        Err(doctor::FixError::Busy(_, why)) => Err(AppError::Conflict(why)),
         Err(e) => Err(AppError::Unexpected(anyhow::anyhow!(e.to_string()))),
     }
 }

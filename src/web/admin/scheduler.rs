@@ -85,6 +85,15 @@ pub async fn get_scheduler(
                 }
             ),
             finished: r.finished_at > 0,
+            ended: if r.finished_at > 0 {
+                format!(
+                    "{}, after {} ms",
+                    state.show_time(r.finished_at),
+                    r.duration_ms
+                )
+            } else {
+                String::new()
+            },
             failures: r.failures,
             tasks: task_runs
                 .iter()
