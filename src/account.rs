@@ -478,8 +478,10 @@ pub async fn change_password(
             action: "password.changed",
             subject: &actor,
             detail: &format!("{ended} other session(s) ended"),
-            ip: &session.ip,
-            user_agent: &session.user_agent,
+            // The request's address and user agent (db::audit::RequestOrigin), not those the
+            // session signed in with.
+            ip: "",
+            user_agent: "",
         },
     )
     .await?;
