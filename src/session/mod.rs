@@ -345,7 +345,12 @@ async fn audit_end(
         Some(admin) => (
             format!("admin:{admin}"),
             "impersonation.end",
-            format!("client:{} ({subject})", row.client_id.unwrap_or_default()),
+            // The same form as impersonation.start's subject.
+            format!(
+                "client:{} (user:{})",
+                row.client_id.unwrap_or_default(),
+                row.subject_id
+            ),
         ),
         None => (
             subject.clone(),
