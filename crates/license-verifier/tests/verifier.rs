@@ -285,6 +285,33 @@ fn clock_moved_back_is_detected_beyond_the_tolerance() {
 }
 
 #[test]
+fn a_clock_an_hour_behind_the_server_is_not_a_clock_moved_back() {
+    // The server's signed issued_at is an hour ahead of this installation's clock.
+    let server = FakeServer::start(answering(Status::Active, NOW + 3600, |_| {}));
+    let v = Verifier::new(config(&server.url(), "slow-clock"));
+    let (verdict, steps) = v.check_with_steps(NOW);
+    assert_eq!(verdict, Verdict::Valid, "{steps:#?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.stage == "clock" && s.ok && s.detail.contains("1 h 0 min behind")),
+        "the offset is reported, not refused: {steps:#?}"
+    );
+    // The next checks, offline from the saved answer, still pass on the slow clock.
+    assert_eq!(v.check(NOW + 60), Verdict::Valid);
+    assert_eq!(v.check(NOW + 120), Verdict::Valid);
+    server.stop();
+    // A real rollback against this installation's own earlier readings is still caught.
+    assert_eq!(
+        v.check(NOW - DAY),
+        Verdict::ClockMovedBack {
+            last_seen: NOW + 120,
+            now: NOW - DAY
+        }
+    );
+}
+
+#[test]
 fn suspended_is_mapped_and_never_used_offline() {
     let server = FakeServer::start(answering(Status::Suspended, NOW, |_| {}));
     let v = Verifier::new(config(&server.url(), "suspended"));
