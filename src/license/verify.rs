@@ -153,6 +153,14 @@ async fn decide(
         }
         _ => {}
     }
+    // The preset lists are compared first, and only a check that matches every one of them
+    // binds the empty lists: a check from the wrong place must not record its IP or directory.
+    if let Some(m) = mismatch(license, presented) {
+        answer.status = Status::BindingMismatch;
+        answer.bindings = bindings_of(license);
+        answer.mismatch = Some(m);
+        return Ok(());
+    }
     // Only a licence with an unbound list is written to (the first check after issue or
     // reissue); the usual check reads.
     let bound =
@@ -171,28 +179,39 @@ async fn decide(
         } else {
             license.clone()
         };
-    answer.bindings = Bindings {
-        domains: bound.domains.clone(),
-        ips: bound.ips.clone(),
-        directories: bound.directories.clone(),
-    };
-    for (which, value) in presented {
-        let allowed = match which {
-            Which::Domain => &bound.domains,
-            Which::Ip => &bound.ips,
-            Which::Directory => &bound.directories,
-        };
-        let matches = allowed.iter().any(|a| which.normalise(a) == *value);
-        if !matches {
-            answer.status = Status::BindingMismatch;
-            answer.mismatch = Some(Mismatch {
-                which: *which,
-                presented: value.clone(),
-                allowed: allowed.clone(),
-            });
-            return Ok(());
-        }
+    answer.bindings = bindings_of(&bound);
+    // Of two first checks racing from different places, the one that bound first wins; the
+    // other meets the lists it bound.
+    if let Some(m) = mismatch(&bound, presented) {
+        answer.status = Status::BindingMismatch;
+        answer.mismatch = Some(m);
+        return Ok(());
     }
     answer.status = Status::Active;
     Ok(())
+}
+
+fn bindings_of(license: &db::license::License) -> Bindings {
+    Bindings {
+        domains: license.domains.clone(),
+        ips: license.ips.clone(),
+        directories: license.directories.clone(),
+    }
+}
+
+/// The first presented value not in its list; an empty list (not bound yet) matches anything.
+fn mismatch(license: &db::license::License, presented: &[(Which, String); 3]) -> Option<Mismatch> {
+    presented.iter().find_map(|(which, value)| {
+        let allowed = match which {
+            Which::Domain => &license.domains,
+            Which::Ip => &license.ips,
+            Which::Directory => &license.directories,
+        };
+        let matches = allowed.is_empty() || allowed.iter().any(|a| which.normalise(a) == *value);
+        (!matches).then(|| Mismatch {
+            which: *which,
+            presented: value.clone(),
+            allowed: allowed.clone(),
+        })
+    })
 }

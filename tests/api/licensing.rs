@@ -314,6 +314,38 @@ async fn preset_bindings_statuses_unknown_and_malformed_keys_are_all_signed_verd
 }
 
 #[tokio::test]
+async fn a_check_from_the_wrong_domain_binds_nothing_and_the_right_one_binds_its_own_place() {
+    let app = spawn_app().await;
+    let (_, key) = issued(&app, "3", "licensed.example.com").await;
+    let wrong = check(
+        &app,
+        &request(&key, "elsewhere.example.com", "198.51.100.66", "/tmp/x"),
+    )
+    .await;
+    assert_eq!(wrong.status, Status::BindingMismatch);
+    assert_eq!(wrong.mismatch.expect("named").which, Which::Domain);
+    let (ips, directories): (String, String) =
+        sqlx::query_as("SELECT ips, directories FROM licenses")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        (ips.as_str(), directories.as_str()),
+        ("", ""),
+        "a refused check binds nothing"
+    );
+    let right = check(
+        &app,
+        &request(&key, "licensed.example.com", "203.0.113.77", "/srv/panel"),
+    )
+    .await;
+    assert_eq!(right.status, Status::Active);
+    assert_eq!(right.bindings.ips, ["203.0.113.77"]);
+    assert_eq!(right.bindings.directories, ["/srv/panel"]);
+    assert_eq!(right.bindings.domains, ["licensed.example.com"]);
+}
+
+#[tokio::test]
 async fn a_new_key_is_published_first_then_signs_and_the_old_one_stays_published() {
     let app = spawn_app().await;
     let (_, key) = issued(&app, "3", "").await;
