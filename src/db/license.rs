@@ -45,6 +45,26 @@ pub async fn insert_product<'e>(
     .await
 }
 
+/// Changes a product's name, check interval, grace and maximum reissues; the key prefix stays,
+/// because every issued key carries it. Returns false when there is no such product.
+pub async fn update_product<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    p: &Product,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE license_products SET name = $2, check_interval_days = $3, grace_days = $4, max_reissues = $5 \
+         WHERE id = $1",
+    )
+    .bind(p.id)
+    .bind(&p.name)
+    .bind(p.check_interval_days)
+    .bind(p.grace_days)
+    .bind(p.max_reissues)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Every product, by name.
 pub async fn products<'e>(
     ex: impl Executor<'e, Database = Db>,

@@ -380,6 +380,16 @@ pub struct LicensesPage {
 }
 
 #[derive(Template)]
+#[template(path = "admin_product.html")]
+pub struct ProductPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub error: Option<String>,
+    pub product: crate::db::license::Product,
+}
+
+#[derive(Template)]
 #[template(path = "admin_license.html")]
 pub struct LicensePage {
     pub title: &'static str,

@@ -346,6 +346,123 @@ async fn a_check_from_the_wrong_domain_binds_nothing_and_the_right_one_binds_its
 }
 
 #[tokio::test]
+async fn an_admin_reissue_stops_at_the_maximum_and_raising_it_on_the_product_allows_another() {
+    let app = spawn_app().await;
+    let (id, key) = issued(&app, "1", "").await;
+    let place = request(&key, "one.example.com", "203.0.113.10", "/srv");
+    check(&app, &place).await;
+    let reissue = |csrf: String| {
+        let app = &app;
+        async move {
+            app.post_form(
+                &app.client,
+                &format!("/admin/licenses/{id}/reissue"),
+                &[("csrf_token", csrf.as_str())],
+            )
+            .await
+        }
+    };
+    let (_, csrf) = app
+        .form_page(&app.client, &format!("/admin/licenses/{id}"))
+        .await;
+    let r = reissue(csrf).await;
+    assert_eq!(r.status(), 303, "the first reissue is allowed");
+    let (html, csrf) = app
+        .form_page(&app.client, &format!("/admin/licenses/{id}"))
+        .await;
+    assert!(html.contains("1 of at most 1"), "{html}");
+    let r = reissue(csrf).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Raise the product&#39;s maximum"), "{html}");
+    let reissues: i64 = sqlx::query_scalar("SELECT reissues FROM licenses")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(reissues, 1, "a refused reissue is not counted");
+
+    // The product's edit form: the key prefix is shown but not editable.
+    let product: i64 = sqlx::query_scalar("SELECT id FROM license_products")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let edit = format!("/admin/licenses/products/{product}");
+    let (html, csrf) = app.form_page(&app.client, &edit).await;
+    assert!(html.contains("<code>ACME</code>"), "{html}");
+    assert!(!html.contains("name=\"key_prefix\""), "{html}");
+    // A bad value is refused with the field named, and nothing changes.
+    let r = app
+        .post_form(
+            &app.client,
+            &edit,
+            &[
+                ("name", "Acme Panel"),
+                ("check_interval_days", "7"),
+                ("grace_days", "many"),
+                ("max_reissues", "2"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("Grace period"));
+    let max: i64 = sqlx::query_scalar("SELECT max_reissues FROM license_products")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(max, 1);
+    let r = app
+        .post_form(
+            &app.client,
+            &edit,
+            &[
+                ("name", "Acme Panel Pro"),
+                ("check_interval_days", "14"),
+                ("grace_days", "5"),
+                ("max_reissues", "2"),
+                ("key_prefix", "EVIL"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (name, prefix, interval, grace, max): (String, String, i64, i64, i64) = sqlx::query_as(
+        "SELECT name, key_prefix, check_interval_days, grace_days, max_reissues FROM license_products",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        (name.as_str(), prefix.as_str(), interval, grace, max),
+        ("Acme Panel Pro", "ACME", 14, 5, 2),
+        "the prefix stays whatever the form sends"
+    );
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'license.product_updated'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert!(detail.contains("at most 2 reissues (was Acme Panel: check every 7 days, 3 days' grace, at most 1 reissues)"), "{detail}");
+
+    // The raised maximum allows another reissue, and the new schedule is in the next answer.
+    let (_, csrf) = app
+        .form_page(&app.client, &format!("/admin/licenses/{id}"))
+        .await;
+    assert_eq!(reissue(csrf).await.status(), 303);
+    let answer = check(
+        &app,
+        &request(&key, "two.example.com", "203.0.113.11", "/srv"),
+    )
+    .await;
+    assert_eq!(answer.status, Status::Active);
+    assert_eq!(answer.bindings.domains, ["two.example.com"]);
+    assert_eq!(answer.reissues_left, Some(0));
+    assert_eq!(answer.product, "Acme Panel Pro");
+    assert_eq!(answer.next_check_due - answer.issued_at, 14 * 86_400);
+    assert_eq!(answer.grace_until - answer.next_check_due, 5 * 86_400);
+}
+
+#[tokio::test]
 async fn a_new_key_is_published_first_then_signs_and_the_old_one_stays_published() {
     let app = spawn_app().await;
     let (_, key) = issued(&app, "3", "").await;
