@@ -105,7 +105,9 @@ impl Task {
             Self::MailSend => "sends queued email that is due",
             Self::CloudflareRefresh => "downloads Cloudflare's current address ranges",
             Self::AuditRetention => "removes audit events older than audit.retention_days",
-            Self::RunHistory => "removes scheduler run records older than 30 days",
+            Self::RunHistory => {
+                "removes scheduler run records older than 30 days and licence checks older than 90 days"
+            }
             Self::LicenseRecheck => {
                 "checks this installation's own licence ([license]) with its server"
             }
@@ -177,7 +179,7 @@ impl Task {
             }
             Self::RunHistory => housekeeping::run_history(state)
                 .await
-                .map(|r| r.describe("run record(s)"))
+                .map(|r| r.describe("run record(s) and licence check(s)"))
                 .map_err(text),
         }
     }

@@ -363,6 +363,8 @@ pub struct LicenseCheckView {
     pub identity: String,
     pub version: String,
     pub verdict: String,
+    /// The presented key masked (prefix and short hash), for checks that matched no licence.
+    pub key_hint: String,
 }
 
 #[derive(Template)]
@@ -375,6 +377,8 @@ pub struct LicensesPage {
     pub error: Option<String>,
     pub products: Vec<crate::db::license::Product>,
     pub licenses: Vec<LicenseRowView>,
+    /// The newest checks with a key no licence has (unknown or malformed).
+    pub unmatched: Vec<LicenseCheckView>,
     /// Signing keys: id, public key, state.
     pub keys: Vec<(String, String, String)>,
 }

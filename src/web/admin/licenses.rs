@@ -80,6 +80,17 @@ pub(crate) fn row_view(
     }
 }
 
+fn check_view(state: &AppState, c: db::license::Check) -> LicenseCheckView {
+    LicenseCheckView {
+        at: state.show_time(c.at),
+        remote_ip: c.remote_ip,
+        identity: format!("{} · {} · {}", c.domain, c.ip, c.directory),
+        version: c.verifier_version,
+        verdict: c.verdict,
+        key_hint: c.key_hint,
+    }
+}
+
 async fn list_page(
     state: &AppState,
     gate: &Gate,
@@ -92,6 +103,11 @@ async fn list_page(
     for l in db::license::list(&state.db, 0).await? {
         licenses.push(row_view(state, &l, &products));
     }
+    let unmatched = db::license::unmatched_checks(&state.db, 50)
+        .await?
+        .into_iter()
+        .map(|c| check_view(state, c))
+        .collect();
     let keys = db::license::signing_keys(&state.db)
         .await?
         .into_iter()
@@ -119,6 +135,7 @@ async fn list_page(
             error,
             products,
             licenses,
+            unmatched,
             keys,
         }),
     )
@@ -472,13 +489,7 @@ async fn detail_page(
     let checks = db::license::checks(&state.db, id, 50)
         .await?
         .into_iter()
-        .map(|c| LicenseCheckView {
-            at: state.show_time(c.at),
-            remote_ip: c.remote_ip,
-            identity: format!("{} · {} · {}", c.domain, c.ip, c.directory),
-            version: c.verifier_version,
-            verdict: c.verdict,
-        })
+        .map(|c| check_view(state, c))
         .collect();
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -521,7 +532,7 @@ pub async fn get_license(
     Query(q): Query<DoneQuery>,
 ) -> AppResult<Response> {
     let notice = match q.done.as_str() {
-        "reissued" => Some("Reissued: the bindings are cleared; the next check binds the licence to where it runs.".to_owned()),
+        "reissued" => Some("Reissued: the bindings made by checks are cleared (preset ones stay); the next check binds the licence to where it runs.".to_owned()),
         "saved" => Some("Saved.".to_owned()),
         _ => None,
     };
