@@ -305,3 +305,109 @@ async fn the_scheduler_rechecks_the_installations_licence_daily() {
         "the configured identity was presented"
     );
 }
+
+#[tokio::test]
+async fn f07_a_product_with_default_interval_and_grace_keeps_the_verifier_valid_offline_three_days_past_due()
+ {
+    let (app, stop) = spawn_stoppable().await;
+    let admin = app.create_admin("root").await;
+    app.create_user("ada@example.com").await;
+    app.admin_login(&admin).await;
+    let (_, csrf) = app.form_page(&app.client, "/admin/licenses").await;
+    // Name and prefix only: the interval and grace are not entered.
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/licenses/products",
+            &[
+                ("name", "Acme Panel"),
+                ("key_prefix", "ACME"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (product, interval, grace): (i64, i64, i64) =
+        sqlx::query_as("SELECT id, check_interval_days, grace_days FROM license_products")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!((interval, grace), (7, 3), "the defaults");
+    let client: i64 = sqlx::query_scalar("SELECT id FROM clients LIMIT 1")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let (_, key) = portcullis::license::issue(
+        &app.state,
+        &portcullis::license::IssueRequest {
+            product_id: product,
+            client_id: client,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let keys: KeyList = reqwest::get(app.url("/api/license/v1/keys"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // The vendor's software: the crate as a library, on the server's (mock) time.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = license_verifier::Config::new(
+        app.address.clone(),
+        keys.keys,
+        key,
+        dir.path().join("licence.json"),
+    );
+    config.domain = Some("shop.example.com".into());
+    config.ip = Some("203.0.113.10".into());
+    config.directory = Some("/srv/shop".into());
+    let verifier = std::sync::Arc::new(license_verifier::Verifier::new(config));
+    let check_at = |now: i64| {
+        let verifier = verifier.clone();
+        async move {
+            tokio::task::spawn_blocking(move || verifier.check_with_steps(now))
+                .await
+                .unwrap()
+        }
+    };
+    let t0 = app.state.clock.unix();
+    let (verdict, steps) = check_at(t0).await;
+    assert_eq!(verdict, license_verifier::Verdict::Valid, "{steps:#?}");
+
+    stop.send(()).unwrap();
+    let port = app.port;
+    let mut closed = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(closed, "the server stopped");
+
+    let day = 86_400;
+    let grace_until = t0 + 10 * day;
+    let (verdict, steps) = check_at(t0 + 8 * day).await;
+    assert_eq!(
+        verdict,
+        license_verifier::Verdict::ValidOffline { grace_until },
+        "past the 7-day check, inside the 3 days' grace: {steps:#?}"
+    );
+    let (verdict, steps) = check_at(grace_until + 1).await;
+    match verdict {
+        license_verifier::Verdict::NoConnection {
+            step: license_verifier::StepKind::Connect,
+            grace_until: Some(g),
+            ..
+        } => assert_eq!(g, grace_until),
+        other => panic!("{other:?} {steps:#?}"),
+    }
+}
