@@ -245,7 +245,7 @@ impl Verifier {
         let target = Target::parse(&c.server_url).map_err(|e| {
             steps.push(Step::failed("URL", e.clone()));
             Failure {
-                kind: StepKind::Dns,
+                kind: StepKind::Url,
                 detail: e,
             }
         })?;
@@ -456,7 +456,7 @@ pub fn fetch_keys_with_steps(
 ) -> (Result<KeyList, (StepKind, String)>, Vec<Step>) {
     let mut steps = Vec::new();
     let result = (|| {
-        let target = Target::parse(server_url).map_err(|e| (StepKind::Dns, e))?;
+        let target = Target::parse(server_url).map_err(|e| (StepKind::Url, e))?;
         let (status, body) = http::request(
             &target,
             "GET",

@@ -118,6 +118,30 @@ fn f07_dns_failure_names_the_host() {
 }
 
 #[test]
+fn a_bad_server_url_is_a_configuration_problem_not_dns() {
+    let v = Verifier::new(config("ftp://licence.example.com", "bad-url"));
+    let (verdict, steps) = v.check_with_steps(NOW);
+    match &verdict {
+        Verdict::NoConnection {
+            step: StepKind::Url,
+            detail,
+            ..
+        } => assert!(detail.contains("https://"), "{detail}"),
+        other => panic!("{other:?} {steps:#?}"),
+    }
+    let text = verdict.to_string();
+    assert!(
+        text.contains("configuration") && !text.contains("DNS"),
+        "{text}"
+    );
+    assert!(!stages(&steps).contains(&"DNS"), "no network: {steps:#?}");
+    assert!(matches!(
+        fetch_keys("ftp://licence.example.com", Timeouts::default(), &[]),
+        Err((StepKind::Url, _))
+    ));
+}
+
+#[test]
 fn f07_refused_connection_is_the_connect_step() {
     let port = closed_port();
     let v = Verifier::new(config(&format!("http://127.0.0.1:{port}"), "refused"));
