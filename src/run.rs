@@ -140,7 +140,13 @@ async fn license_check(args: &crate::cli::LicenseCheck) -> ExitCode {
                 list.keys
             }
             Err((step, detail)) => {
-                println!("verdict: no connection at the {step:?} step: {detail}");
+                // The same human message as a failed check at this step, never debug text.
+                let verdict = license_verifier::Verdict::NoConnection {
+                    step,
+                    detail,
+                    grace_until: None,
+                };
+                println!("verdict: {verdict}");
                 return ExitCode::from(1);
             }
         }

@@ -14,6 +14,8 @@ pub struct RawLicense {
     pub ip: String,
     pub directory: String,
     pub public_keys: Vec<String>,
+    /// Extra CA certificates (PEM) to trust for the licensing server, for a private CA.
+    pub ca_file: String,
 }
 
 /// The `[license_server]` section: how often installations may ask.
@@ -66,16 +68,21 @@ pub struct LicenseConfig {
     pub domain: String,
     pub ip: String,
     pub directory: String,
+    /// Whether `domain` is the System URL's host because `license.domain` was left empty.
+    pub domain_from_system_url: bool,
     pub pins: Vec<license_verifier::protocol::PublicKey>,
+    /// `license.ca_file`, read when a check runs (empty: the public web PKI only).
+    pub ca_file: String,
 }
 
 impl RawLicense {
-    /// Validates the section.
+    /// Validates the section. An empty `domain` is the System URL's host (F03: the identity
+    /// comes from configuration, and the System URL is where this installation runs).
     ///
     /// # Errors
     /// A server URL that is not http(s), a malformed key, or public keys not of the form
     /// `KEY_ID=BASE64URL`; each names its key.
-    pub fn validate(&self) -> Result<Option<LicenseConfig>, ConfigError> {
+    pub fn validate(&self, system_url_host: &str) -> Result<Option<LicenseConfig>, ConfigError> {
         if self.server_url.trim().is_empty() {
             return Ok(None);
         }
@@ -104,13 +111,21 @@ impl RawLicense {
         let pins = crate::license::client::parse_pins(&self.public_keys).map_err(|e| {
             ConfigError::new("license.public_keys", &self.public_keys.join(", "), e)
         })?;
+        let domain_from_system_url = self.domain.trim().is_empty();
+        let domain = if domain_from_system_url {
+            system_url_host.trim().to_owned()
+        } else {
+            self.domain.trim().to_owned()
+        };
         Ok(Some(LicenseConfig {
             server_url: url,
             key,
-            domain: self.domain.trim().to_owned(),
+            domain,
             ip: self.ip.trim().to_owned(),
             directory: self.directory.trim().to_owned(),
+            domain_from_system_url,
             pins,
+            ca_file: self.ca_file.trim().to_owned(),
         }))
     }
 }

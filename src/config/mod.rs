@@ -903,6 +903,7 @@ impl RawConfig {
                 "a tracing filter such as info or portcullis=debug,info",
             ));
         }
+        let license = self.license.validate(system_url.host())?;
         Ok(Config {
             data_dir,
             listen,
@@ -947,7 +948,7 @@ impl RawConfig {
                     ));
                 }
             },
-            license: self.license.validate()?,
+            license,
             license_limits: self.license_server.validate()?,
             scheduler_enabled: self.scheduler.enabled,
             cleanup_interval_seconds: match self.scheduler.cleanup_interval_minutes {

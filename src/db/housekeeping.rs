@@ -158,6 +158,22 @@ pub async fn expired_ceremonies<'e>(
     .await
 }
 
+/// Licence checks (the access log) older than `cutoff`.
+pub async fn old_license_checks<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    cutoff: i64,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    run(
+        ex,
+        "DELETE FROM license_checks WHERE id IN \
+         (SELECT id FROM license_checks WHERE at < $1 ORDER BY at LIMIT $2)",
+        cutoff,
+        batch,
+    )
+    .await
+}
+
 /// Rate-limit entries older than `cutoff`.
 pub async fn old_request_log<'e>(
     ex: impl Executor<'e, Database = Db>,

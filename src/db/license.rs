@@ -45,6 +45,26 @@ pub async fn insert_product<'e>(
     .await
 }
 
+/// Changes a product's name, check interval, grace and maximum reissues; the key prefix stays,
+/// because every issued key carries it. Returns false when there is no such product.
+pub async fn update_product<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    p: &Product,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE license_products SET name = $2, check_interval_days = $3, grace_days = $4, max_reissues = $5 \
+         WHERE id = $1",
+    )
+    .bind(p.id)
+    .bind(&p.name)
+    .bind(p.check_interval_days)
+    .bind(p.grace_days)
+    .bind(p.max_reissues)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Every product, by name.
 pub async fn products<'e>(
     ex: impl Executor<'e, Database = Db>,
@@ -148,8 +168,9 @@ pub async fn insert<'e>(
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO licenses (product_id, client_id, key_hash, key_sealed, key_hint, expires_at, domains, ips, directories, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        "INSERT INTO licenses (product_id, client_id, key_hash, key_sealed, key_hint, expires_at, domains, ips, directories, \
+         preset_domains, preset_ips, preset_directories, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $7, $8, $9, $10) RETURNING id",
     )
     .bind(l.product_id)
     .bind(l.client_id)
@@ -240,15 +261,16 @@ pub async fn touch<'e>(
         .map(|_| ())
 }
 
-/// Clears the bindings and counts a reissue, unless the product's maximum is reached. Returns
-/// whether it was done.
+/// Clears the bindings made by checks (back to the admin's preset lists) and counts a reissue,
+/// unless the product's maximum is reached. Returns whether it was done.
 pub async fn reissue<'e>(
     ex: impl Executor<'e, Database = Db>,
     id: i64,
     max_reissues: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE licenses SET domains = '', ips = '', directories = '', reissues = reissues + 1 \
+        "UPDATE licenses SET domains = preset_domains, ips = preset_ips, directories = preset_directories, \
+         reissues = reissues + 1 \
          WHERE id = $1 AND reissues < $2",
     )
     .bind(id)
@@ -285,6 +307,8 @@ pub struct Check {
     pub directory: String,
     pub verifier_version: String,
     pub verdict: String,
+    /// The presented key masked: its prefix and a short hash, never the key.
+    pub key_hint: String,
 }
 
 /// Logs a check.
@@ -293,8 +317,8 @@ pub async fn log_check<'e>(
     c: &Check,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO license_checks (license_id, at, remote_ip, domain, ip, directory, verifier_version, verdict) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO license_checks (license_id, at, remote_ip, domain, ip, directory, verifier_version, verdict, key_hint) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(c.license_id)
     .bind(c.at)
@@ -304,9 +328,24 @@ pub async fn log_check<'e>(
     .bind(&c.directory)
     .bind(&c.verifier_version)
     .bind(&c.verdict)
+    .bind(&c.key_hint)
     .execute(ex)
     .await
     .map(|_| ())
+}
+
+fn check_row(r: &sqlx::any::AnyRow) -> Result<Check, sqlx::Error> {
+    Ok(Check {
+        license_id: r.try_get("license_id")?,
+        at: r.try_get("at")?,
+        remote_ip: r.try_get("remote_ip")?,
+        domain: r.try_get("domain")?,
+        ip: r.try_get("ip")?,
+        directory: r.try_get("directory")?,
+        verifier_version: r.try_get("verifier_version")?,
+        verdict: r.try_get("verdict")?,
+        key_hint: r.try_get("key_hint")?,
+    })
 }
 
 /// The newest checks of a licence.
@@ -316,27 +355,29 @@ pub async fn checks<'e>(
     limit: i64,
 ) -> Result<Vec<Check>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT license_id, at, remote_ip, domain, ip, directory, verifier_version, verdict FROM license_checks \
+        "SELECT license_id, at, remote_ip, domain, ip, directory, verifier_version, verdict, key_hint FROM license_checks \
          WHERE license_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(license_id)
     .bind(limit)
     .fetch_all(ex)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Check {
-                license_id: r.try_get("license_id")?,
-                at: r.try_get("at")?,
-                remote_ip: r.try_get("remote_ip")?,
-                domain: r.try_get("domain")?,
-                ip: r.try_get("ip")?,
-                directory: r.try_get("directory")?,
-                verifier_version: r.try_get("verifier_version")?,
-                verdict: r.try_get("verdict")?,
-            })
-        })
-        .collect()
+    rows.iter().map(check_row).collect()
+}
+
+/// The newest checks that matched no licence (unknown and malformed keys).
+pub async fn unmatched_checks<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    limit: i64,
+) -> Result<Vec<Check>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT license_id, at, remote_ip, domain, ip, directory, verifier_version, verdict, key_hint FROM license_checks \
+         WHERE license_id IS NULL ORDER BY at DESC, id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(check_row).collect()
 }
 
 /// A signing key as stored.

@@ -11,6 +11,26 @@ pub async fn connection(state: &AppState) -> CheckResult {
     let Some(license) = state.config.license.clone() else {
         return CheckResult::ok(ID, "No licence is configured (section [license]).");
     };
+    // A private CA's certificates are read now, so a changed file needs no restart.
+    let extra_roots = if license.ca_file.is_empty() {
+        Vec::new()
+    } else {
+        match std::fs::read(&license.ca_file)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| license_verifier::certificates_from_pem(&pem))
+        {
+            Ok(roots) => roots,
+            Err(e) => {
+                return CheckResult::problem(
+                    ID,
+                    Severity::Error,
+                    format!("license.ca_file {}: {e}", license.ca_file),
+                    "The CA certificates to trust for the licensing server cannot be read.",
+                    "Point license.ca_file at a readable PEM file with the CA's certificate, or leave it empty for a server with a public certificate.",
+                );
+            }
+        }
+    };
     let target = crate::license::client::Target {
         server_url: license.server_url.clone(),
         key: license.key.clone(),
@@ -18,9 +38,9 @@ pub async fn connection(state: &AppState) -> CheckResult {
         ip: license.ip.clone(),
         directory: license.directory.clone(),
         pins: license.pins.clone(),
-        extra_roots: Vec::new(),
+        extra_roots,
         identity_setting:
-            "Set license.domain, license.ip and license.directory in the configuration file.".into(),
+            "Set license.ip and license.directory in the configuration file (license.domain defaults to the System URL's host).".into(),
     };
     let (verdict, steps) = crate::license::client::check_online(target, state.clock.unix()).await;
     let details: Vec<String> = steps.iter().map(ToString::to_string).collect();
@@ -34,6 +54,10 @@ pub async fn connection(state: &AppState) -> CheckResult {
             .with_details(details);
         }
         Verdict::NoConnection { step, .. } => match step {
+            StepKind::Url => (
+                "license.server_url is not a usable http(s) URL.",
+                "Set license.server_url to the licensing server's base URL, e.g. https://portal.example.com.",
+            ),
             StepKind::Dns => (
                 "The server's name does not resolve from this host.",
                 "Check /etc/resolv.conf and that this host's DNS resolver answers for the licensing server's name (`getent hosts NAME`).",
@@ -44,7 +68,7 @@ pub async fn connection(state: &AppState) -> CheckResult {
             ),
             StepKind::Tls => (
                 "The TLS handshake failed: the certificate is not trusted (an intercepting proxy, an expired or self-signed certificate) or no common protocol.",
-                "Look at the certificate this host receives (`openssl s_client -connect HOST:443`); remove TLS interception for this host or install the CA certificate.",
+                "Look at the certificate this host receives (`openssl s_client -connect HOST:443`); remove TLS interception for this host, or for a private CA set license.ca_file to its certificate (PEM).",
             ),
             StepKind::Http(_) => (
                 "The server answered with an HTTP error.",
@@ -57,7 +81,7 @@ pub async fn connection(state: &AppState) -> CheckResult {
         },
         Verdict::IdentityIncomplete { .. } => (
             "The installation's identity is not configured.",
-            "Set license.domain, license.ip and license.directory.",
+            "Set license.ip and license.directory (license.domain defaults to the System URL's host).",
         ),
         Verdict::BindingMismatch { .. } => (
             "The licence is bound to another domain, address or directory.",

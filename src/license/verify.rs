@@ -116,10 +116,66 @@ pub async fn verify(
             directory: presented[2].1.clone(),
             verifier_version: req.verifier_version.chars().take(64).collect(),
             verdict,
+            key_hint: key_hint(&req.key),
         },
     )
     .await?;
     Ok(SignedAnswer::sign(&answer, &key_id, &secret))
+}
+
+/// The presented key masked for the access log: up to 10 characters before the first `-` (the
+/// product prefix), then the first 8 hex digits of its SHA-256. Enough to group checks of one
+/// key and to compare with a key a customer sends; never the key, which is a bearer secret.
+pub fn key_hint(presented: &str) -> String {
+    let trimmed = presented.trim().to_ascii_uppercase();
+    let canonical = key::validate(&trimmed).unwrap_or(trimmed);
+    let prefix: String = canonical
+        .split('-')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(10)
+        .collect();
+    let hash = crate::token::hash(&canonical);
+    format!("{prefix}-…#{}", &hash[..8.min(hash.len())])
+}
+
+/// Logs a check refused before any decision (rate-limited, a bad request) when its key belongs
+/// to a licence, so the licence's access log shows every check. Checks with no known key are
+/// not logged here: a flood of them would only fill the table.
+///
+/// # Errors
+/// Storage errors.
+pub async fn log_refused(
+    state: &AppState,
+    req: &VerifyRequest,
+    remote_ip: &str,
+    verdict: &str,
+) -> Result<(), sqlx::Error> {
+    let Ok(canonical) = key::validate(&req.key) else {
+        return Ok(());
+    };
+    let Some(license) = db::license::by_key_hash(&state.db, &super::key_hash(&canonical)).await?
+    else {
+        return Ok(());
+    };
+    let field = |which: Which, v: &str| which.normalise(&v.chars().take(512).collect::<String>());
+    db::license::log_check(
+        &state.db,
+        &db::license::Check {
+            license_id: Some(license.id),
+            at: state.clock.unix(),
+            remote_ip: remote_ip.to_owned(),
+            domain: field(Which::Domain, &req.domain),
+            ip: field(Which::Ip, &req.ip),
+            directory: field(Which::Directory, &req.directory),
+            verifier_version: req.verifier_version.chars().take(64).collect(),
+            verdict: verdict.to_owned(),
+            key_hint: key_hint(&canonical),
+        },
+    )
+    .await
 }
 
 /// Fills `answer` for a known licence: status, bindings (binding empty lists to this place),
@@ -147,11 +203,20 @@ async fn decide(
             return Ok(());
         }
         "expired" => {
+            // Set expired by hand without a date: no date is known, so none is invented (the
+            // verifier then says "has expired", not "expired on" the moment of this check).
             answer.status = Status::Expired;
-            answer.expires_at = Some(license.expires_at.unwrap_or(now));
             return Ok(());
         }
         _ => {}
+    }
+    // The preset lists are compared first, and only a check that matches every one of them
+    // binds the empty lists: a check from the wrong place must not record its IP or directory.
+    if let Some(m) = mismatch(license, presented) {
+        answer.status = Status::BindingMismatch;
+        answer.bindings = bindings_of(license);
+        answer.mismatch = Some(m);
+        return Ok(());
     }
     // Only a licence with an unbound list is written to (the first check after issue or
     // reissue); the usual check reads.
@@ -171,28 +236,39 @@ async fn decide(
         } else {
             license.clone()
         };
-    answer.bindings = Bindings {
-        domains: bound.domains.clone(),
-        ips: bound.ips.clone(),
-        directories: bound.directories.clone(),
-    };
-    for (which, value) in presented {
-        let allowed = match which {
-            Which::Domain => &bound.domains,
-            Which::Ip => &bound.ips,
-            Which::Directory => &bound.directories,
-        };
-        let matches = allowed.iter().any(|a| which.normalise(a) == *value);
-        if !matches {
-            answer.status = Status::BindingMismatch;
-            answer.mismatch = Some(Mismatch {
-                which: *which,
-                presented: value.clone(),
-                allowed: allowed.clone(),
-            });
-            return Ok(());
-        }
+    answer.bindings = bindings_of(&bound);
+    // Of two first checks racing from different places, the one that bound first wins; the
+    // other meets the lists it bound.
+    if let Some(m) = mismatch(&bound, presented) {
+        answer.status = Status::BindingMismatch;
+        answer.mismatch = Some(m);
+        return Ok(());
     }
     answer.status = Status::Active;
     Ok(())
+}
+
+fn bindings_of(license: &db::license::License) -> Bindings {
+    Bindings {
+        domains: license.domains.clone(),
+        ips: license.ips.clone(),
+        directories: license.directories.clone(),
+    }
+}
+
+/// The first presented value not in its list; an empty list (not bound yet) matches anything.
+fn mismatch(license: &db::license::License, presented: &[(Which, String); 3]) -> Option<Mismatch> {
+    presented.iter().find_map(|(which, value)| {
+        let allowed = match which {
+            Which::Domain => &license.domains,
+            Which::Ip => &license.ips,
+            Which::Directory => &license.directories,
+        };
+        let matches = allowed.is_empty() || allowed.iter().any(|a| which.normalise(a) == *value);
+        (!matches).then(|| Mismatch {
+            which: *which,
+            presented: value.clone(),
+            allowed: allowed.clone(),
+        })
+    })
 }

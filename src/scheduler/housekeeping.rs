@@ -1,6 +1,6 @@
 //! The cleanup tasks: expired sessions, links, pending sign-ins, WebAuthn ceremonies, rate-limit
-//! entries, bans and old failed sign-ins (F09), audit events past `audit.retention_days`, and old
-//! scheduler run records.
+//! entries, bans and old failed sign-ins (F09), audit events past `audit.retention_days`, old
+//! scheduler run records and licence checks older than 90 days.
 //!
 //! Rows are removed in batches of [`BATCH`] through an index, pausing [`PAUSE`] between batches,
 //! so a backlog of a million rows holds the database's write lock for tens of milliseconds at a
@@ -200,20 +200,32 @@ pub async fn audit(state: &AppState) -> Result<Removed, sqlx::Error> {
     Ok(removed)
 }
 
+/// How long licence checks (each licence's access log) are kept. Long enough to answer "when
+/// did this installation last check, and from where" for a quarter; a daily checker writes
+/// one row a day at most, so a licence's log stays short.
+pub const LICENSE_CHECK_DAYS: i64 = 90;
+
 /// Removes scheduler run records, and the views of time of processes that have recorded none,
 /// older than [`super::HISTORY_DAYS`] (a web server records its view hourly, so a live one is
-/// never that old).
+/// never that old), and licence checks older than [`LICENSE_CHECK_DAYS`].
 ///
 /// # Errors
 /// A database error; what was removed before it stays removed.
 pub async fn run_history(state: &AppState) -> Result<Removed, sqlx::Error> {
-    let before = state.clock.unix() - super::HISTORY_DAYS * 86_400;
+    let started = Instant::now();
+    let now = state.clock.unix();
+    let before = now - super::HISTORY_DAYS * 86_400;
     let mut removed = Removed::default();
-    drain(Instant::now(), TIME_BUDGET, &mut removed, || {
+    drain(started, TIME_BUDGET, &mut removed, || {
         crate::db::scheduler::purge_runs_before(&state.db, before, BATCH)
     })
     .await?;
     removed.rows += crate::db::scheduler::purge_views_before(&state.db, before).await?;
+    let checks_before = now - LICENSE_CHECK_DAYS * 86_400;
+    drain(started, TIME_BUDGET, &mut removed, || {
+        hk::old_license_checks(&state.db, checks_before, BATCH)
+    })
+    .await?;
     Ok(removed)
 }
 

@@ -106,7 +106,7 @@ impl Task {
             Self::CloudflareRefresh => "downloads Cloudflare's current address ranges",
             Self::AuditRetention => "removes audit events older than audit.retention_days",
             Self::RunHistory => {
-                "removes scheduler run records, and views of time of processes gone quiet, older than 30 days"
+                "removes scheduler run records and views of time of processes gone quiet (older than 30 days) and licence checks older than 90 days"
             }
             Self::LicenseRecheck => {
                 "checks this installation's own licence ([license]) with its server"
@@ -179,7 +179,7 @@ impl Task {
             }
             Self::RunHistory => housekeeping::run_history(state)
                 .await
-                .map(|r| r.describe("run record(s) and old process view(s)"))
+                .map(|r| r.describe("run record(s), old process view(s) and licence check(s)"))
                 .map_err(text),
         }
     }

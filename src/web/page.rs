@@ -366,6 +366,8 @@ pub struct LicenseCheckView {
     pub identity: String,
     pub version: String,
     pub verdict: String,
+    /// The presented key masked (prefix and short hash), for checks that matched no licence.
+    pub key_hint: String,
 }
 
 #[derive(Template)]
@@ -378,8 +380,20 @@ pub struct LicensesPage {
     pub error: Option<String>,
     pub products: Vec<crate::db::license::Product>,
     pub licenses: Vec<LicenseRowView>,
+    /// The newest checks with a key no licence has (unknown or malformed).
+    pub unmatched: Vec<LicenseCheckView>,
     /// Signing keys: id, public key, state.
     pub keys: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_product.html")]
+pub struct ProductPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub error: Option<String>,
+    pub product: crate::db::license::Product,
 }
 
 #[derive(Template)]

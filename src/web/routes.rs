@@ -96,6 +96,7 @@ fn table() -> Router<AppState> {
         .route("/admin/roles/{id}/delete", post(admin::roles::post_delete))                                    // RequirePermission<ManageRoles>
         .route("/admin/licenses", get(admin::licenses::get_licenses).post(admin::licenses::post_issue))        // RequirePermission<ManageLicenses>
         .route("/admin/licenses/products", post(admin::licenses::post_product))                            // RequirePermission<ManageLicenses>
+        .route("/admin/licenses/products/{id}", get(admin::licenses::get_product).post(admin::licenses::post_product_edit)) // RequirePermission<ManageLicenses>
         .route("/admin/licenses/keys/add", post(admin::licenses::post_key_add))                             // RequirePermission<ManageLicenses>
         .route("/admin/licenses/keys/activate", post(admin::licenses::post_key_activate))                   // RequirePermission<ManageLicenses>
         .route("/admin/licenses/{id}", get(admin::licenses::get_license).post(admin::licenses::post_license)) // RequirePermission<ManageLicenses>

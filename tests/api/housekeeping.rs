@@ -168,7 +168,7 @@ async fn run_history_removes_views_of_time_of_processes_quiet_for_30_days() {
     let report = run_due(s, Process::Serve).await.unwrap();
     assert_eq!(
         detail_of(&report, "scheduler.history"),
-        "removed 1 run record(s) and old process view(s)"
+        "removed 1 run record(s), old process view(s) and licence check(s)"
     );
     assert_eq!(
         keys(s, "SELECT node FROM process_views").await,

@@ -305,3 +305,270 @@ async fn the_scheduler_rechecks_the_installations_licence_daily() {
         "the configured identity was presented"
     );
 }
+
+#[tokio::test]
+async fn f07_a_product_with_default_interval_and_grace_keeps_the_verifier_valid_offline_three_days_past_due()
+ {
+    let (app, stop) = spawn_stoppable().await;
+    let admin = app.create_admin("root").await;
+    app.create_user("ada@example.com").await;
+    app.admin_login(&admin).await;
+    let (_, csrf) = app.form_page(&app.client, "/admin/licenses").await;
+    // Name and prefix only: the interval and grace are not entered.
+    let r = app
+        .post_form(
+            &app.client,
+            "/admin/licenses/products",
+            &[
+                ("name", "Acme Panel"),
+                ("key_prefix", "ACME"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (product, interval, grace): (i64, i64, i64) =
+        sqlx::query_as("SELECT id, check_interval_days, grace_days FROM license_products")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!((interval, grace), (7, 3), "the defaults");
+    let client: i64 = sqlx::query_scalar("SELECT id FROM clients LIMIT 1")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let (_, key) = portcullis::license::issue(
+        &app.state,
+        &portcullis::license::IssueRequest {
+            product_id: product,
+            client_id: client,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let keys: KeyList = reqwest::get(app.url("/api/license/v1/keys"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // The vendor's software: the crate as a library, on the server's (mock) time.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = license_verifier::Config::new(
+        app.address.clone(),
+        keys.keys,
+        key,
+        dir.path().join("licence.json"),
+    );
+    config.domain = Some("shop.example.com".into());
+    config.ip = Some("203.0.113.10".into());
+    config.directory = Some("/srv/shop".into());
+    let verifier = std::sync::Arc::new(license_verifier::Verifier::new(config));
+    let check_at = |now: i64| {
+        let verifier = verifier.clone();
+        async move {
+            tokio::task::spawn_blocking(move || verifier.check_with_steps(now))
+                .await
+                .unwrap()
+        }
+    };
+    let t0 = app.state.clock.unix();
+    let (verdict, steps) = check_at(t0).await;
+    assert_eq!(verdict, license_verifier::Verdict::Valid, "{steps:#?}");
+
+    stop.send(()).unwrap();
+    let port = app.port;
+    let mut closed = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(closed, "the server stopped");
+
+    let day = 86_400;
+    let grace_until = t0 + 10 * day;
+    let (verdict, steps) = check_at(t0 + 8 * day).await;
+    assert_eq!(
+        verdict,
+        license_verifier::Verdict::ValidOffline { grace_until },
+        "past the 7-day check, inside the 3 days' grace: {steps:#?}"
+    );
+    let (verdict, steps) = check_at(grace_until + 1).await;
+    match verdict {
+        license_verifier::Verdict::NoConnection {
+            step: license_verifier::StepKind::Connect,
+            grace_until: Some(g),
+            ..
+        } => assert_eq!(g, grace_until),
+        other => panic!("{other:?} {steps:#?}"),
+    }
+}
+
+/// A TLS server on 127.0.0.1 with a fresh self-signed certificate for `localhost` that answers
+/// every request with HTTP 500; returns its URL and the certificate as PEM.
+fn self_signed_tls_server() -> (String, String) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::io::{Read as _, Write as _};
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let pem = ck.cert.pem();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![CertificateDer::from(ck.cert.der().to_vec())], key)
+        .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            // A client that refuses the certificate ends the handshake here: that connection only.
+            let mut buf = [0u8; 4096];
+            if tls.read(&mut buf).is_ok_and(|n| n > 0) {
+                let _ = tls.write_all(
+                    b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nboom",
+                );
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            }
+        }
+    });
+    (format!("https://localhost:{port}"), pem)
+}
+
+#[tokio::test]
+async fn f07_license_connection_names_the_tls_step_for_an_untrusted_certificate_and_ca_file_trusts_it()
+ {
+    let (_server, key, pins) = licensing_server().await;
+    let (url, pem) = self_signed_tls_server();
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &pem).unwrap();
+    let configure = |ca_file: String| {
+        let (url, key, pins) = (url.clone(), key.clone(), pins.clone());
+        move |c: &mut portcullis::config::RawConfig| {
+            c.license.server_url = url;
+            c.license.key = key;
+            c.license.ip = "203.0.113.10".into();
+            c.license.directory = "/srv/shop".into();
+            c.license.public_keys = pins;
+            c.license.ca_file = ca_file;
+        }
+    };
+    let untrusted = spawn_with(configure(String::new())).await;
+    untrusted.use_real_time();
+    let check = untrusted.doctor_check("license.connection").await;
+    assert_eq!(check.severity.as_str(), "error", "{check:?}");
+    assert!(check.cause.contains("TLS handshake failed"), "{check:?}");
+    assert!(check.next_step.contains("license.ca_file"), "{check:?}");
+    assert!(
+        check.details.iter().any(|d| d.starts_with("TLS: FAILED")),
+        "{:?}",
+        check.details
+    );
+
+    // Trusting the certificate with license.ca_file: TLS passes, and the HTTP step is next.
+    let trusted = spawn_with(configure(ca.path().display().to_string())).await;
+    trusted.use_real_time();
+    let check = trusted.doctor_check("license.connection").await;
+    assert_eq!(check.severity.as_str(), "error", "{check:?}");
+    assert!(check.summary.contains("500"), "{check:?}");
+    assert!(check.cause.contains("HTTP error"), "{check:?}");
+
+    // An unreadable ca_file is named.
+    let missing = spawn_with(configure("/nonexistent/ca.pem".into())).await;
+    let check = missing.doctor_check("license.connection").await;
+    assert_eq!(check.severity.as_str(), "error");
+    assert!(
+        check
+            .summary
+            .contains("license.ca_file /nonexistent/ca.pem"),
+        "{check:?}"
+    );
+}
+
+#[tokio::test]
+async fn f03_the_licence_domain_defaults_to_the_system_urls_host() {
+    let (server, key, pins) = licensing_server().await;
+    let app = spawn_with(|c| {
+        c.server.system_url = "https://portal.example.com/".into();
+        c.license.server_url = server.address.clone();
+        c.license.key = key.clone();
+        c.license.ip = "203.0.113.20".into();
+        c.license.directory = "/opt/portcullis".into();
+        c.license.public_keys = pins.clone();
+    })
+    .await;
+    app.use_real_time();
+    let license = app.state.config.license.as_ref().unwrap();
+    assert_eq!(license.domain, "portal.example.com");
+    assert!(license.domain_from_system_url);
+    let check = app.doctor_check("license.connection").await;
+    assert_eq!(check.severity.as_str(), "ok", "{check:?}");
+    let presented: String = sqlx::query_scalar("SELECT domain FROM license_checks")
+        .fetch_one(&server.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        presented, "portal.example.com",
+        "the server saw the System URL's host"
+    );
+
+    // A configured domain wins.
+    let explicit = spawn_with(|c| {
+        c.server.system_url = "https://portal.example.com/".into();
+        c.license.server_url = server.address.clone();
+        c.license.key = key.clone();
+        c.license.domain = "licensed.example.net".into();
+        c.license.public_keys = pins.clone();
+    })
+    .await;
+    let license = explicit.state.config.license.as_ref().unwrap();
+    assert_eq!(license.domain, "licensed.example.net");
+    assert!(!license.domain_from_system_url);
+}
+
+#[tokio::test]
+async fn the_cli_fetches_the_keys_without_public_key_and_prints_a_human_failure() {
+    let (app, key, _) = licensing_server().await;
+    let identity = [
+        ("--domain", "shop.example.com"),
+        ("--ip", "203.0.113.10"),
+        ("--directory", "/srv/shop"),
+    ];
+    let (ok, out) = cli_check(&app.address, &key, &identity, &[]).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("trusting the 1 key(s) the server published"),
+        "{out}"
+    );
+    assert!(out.contains("signature: ok"), "{out}");
+
+    // Nothing listens: the key download fails at connect, said as the verdict's message.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let (ok, out) = cli_check(&url, &key, &identity, &[]).await;
+    assert!(!ok);
+    let verdict = verdict_line(&out);
+    assert!(verdict.contains("firewall"), "{verdict}");
+    assert!(
+        !verdict.contains("Connect step"),
+        "no debug text: {verdict}"
+    );
+}

@@ -8,6 +8,10 @@
 //! - [`Config`], [`Verifier`]: configure once, then [`Verifier::check`] gives a [`Verdict`];
 //!   [`Verifier::check_with_steps`] also lists each [`Step`] taken, for diagnostics.
 //! - [`fetch_keys`]: the server's public keys, to pin them.
+//!
+//! The vendor's guide (the crate's README) follows; its Rust example is compiled as a doctest.
+#![doc = ""]
+#![doc = include_str!("../README.md")]
 
 mod config;
 mod http;

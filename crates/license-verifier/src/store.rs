@@ -2,8 +2,10 @@
 //!
 //! The answer keeps its server signature and is verified again on every load, so editing the
 //! file (to extend the grace, say) makes it untrusted rather than useful. The last-seen time is
-//! not signed (nothing local can sign it); that is why the clock check also uses the answer's
-//! signed `issued_at`, which an edit cannot move.
+//! this installation's own clock at its latest check, never the server's `issued_at`: rollback
+//! is a local clock going back against its own earlier readings, and a clock that merely runs
+//! behind the server's must not look like one (it would refuse every check after each online
+//! one). The last-seen time is not signed (nothing local can sign it).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -29,9 +31,9 @@ pub(crate) struct Local {
 }
 
 impl Local {
-    /// The latest time known to have passed: the clock must not be before it.
+    /// The latest local clock reading of a check: the clock must not be before it.
     pub(crate) fn seen(&self) -> i64 {
-        self.last_seen.max(self.answer.issued_at)
+        self.last_seen
     }
 }
 

@@ -10,6 +10,9 @@ use crate::protocol::Which;
 /// Where a check that needed the server stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepKind {
+    /// The configured server URL is not a usable `http(s)://host[:port]` URL: a configuration
+    /// mistake, found before any network use (so it is never reported as a DNS failure).
+    Url,
     /// The server's name did not resolve.
     Dns,
     /// No TCP connection to any of its addresses.
@@ -25,6 +28,7 @@ pub enum StepKind {
 impl fmt::Display for StepKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Url => f.write_str("URL"),
             Self::Dns => f.write_str("DNS"),
             Self::Connect => f.write_str("connect"),
             Self::Tls => f.write_str("TLS"),
@@ -213,6 +217,11 @@ impl fmt::Display for Verdict {
                 grace_until,
             } => {
                 match step {
+                    StepKind::Url => write!(
+                        f,
+                        "{detail}. The licence server URL in the configuration is not usable: it \
+                         must look like https://licence.example.com (no network was used)."
+                    ),
                     StepKind::Dns => write!(
                         f,
                         "{detail}. Check this server's DNS resolver (/etc/resolv.conf) and the \

@@ -143,6 +143,7 @@ impl Verifier {
             ));
         }
 
+        let previous_seen = local.as_ref().map(|l| l.last_seen);
         // Only an active answer for this key and this place may stand in for the server.
         let usable = local.filter(|l| {
             let why_not = unusable_reason(&l.answer, &key, &id, now);
@@ -171,7 +172,22 @@ impl Verifier {
 
         match self.ask_server(&key, &id, steps) {
             Ok((signed, answer)) => {
-                match store::save(&c.key_file, &signed, now) {
+                // The server's signed time only tells how far this clock is off; a clock that
+                // runs behind is not one moved back, so only the local reading is stored.
+                let behind = answer.issued_at - now;
+                if behind > c.clock_tolerance_secs {
+                    steps.push(Step::ok(
+                        "clock",
+                        format!(
+                            "{} behind the licence server's clock ({}); the licence still works, \
+                             but enable NTP so offline grace ends when the server means it to",
+                            duration_words(behind),
+                            iso_utc(answer.issued_at)
+                        ),
+                    ));
+                }
+                let last_seen = previous_seen.map_or(now, |seen| seen.max(now));
+                match store::save(&c.key_file, &signed, last_seen) {
                     Ok(()) => steps.push(Step::ok(
                         "store",
                         format!("answer saved to {}", c.key_file.display()),
@@ -229,7 +245,7 @@ impl Verifier {
         let target = Target::parse(&c.server_url).map_err(|e| {
             steps.push(Step::failed("URL", e.clone()));
             Failure {
-                kind: StepKind::Dns,
+                kind: StepKind::Url,
                 detail: e,
             }
         })?;
@@ -288,6 +304,16 @@ impl Verifier {
                 })
             }
         }
+    }
+}
+
+/// "2 h 5 min" style, for clock offsets.
+fn duration_words(secs: i64) -> String {
+    let (days, hours, minutes) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (days, hours) {
+        (0, 0) => format!("{minutes} min"),
+        (0, _) => format!("{hours} h {minutes} min"),
+        _ => format!("{days} d {hours} h"),
     }
 }
 
@@ -430,7 +456,7 @@ pub fn fetch_keys_with_steps(
 ) -> (Result<KeyList, (StepKind, String)>, Vec<Step>) {
     let mut steps = Vec::new();
     let result = (|| {
-        let target = Target::parse(server_url).map_err(|e| (StepKind::Dns, e))?;
+        let target = Target::parse(server_url).map_err(|e| (StepKind::Url, e))?;
         let (status, body) = http::request(
             &target,
             "GET",

@@ -118,6 +118,30 @@ fn f07_dns_failure_names_the_host() {
 }
 
 #[test]
+fn a_bad_server_url_is_a_configuration_problem_not_dns() {
+    let v = Verifier::new(config("ftp://licence.example.com", "bad-url"));
+    let (verdict, steps) = v.check_with_steps(NOW);
+    match &verdict {
+        Verdict::NoConnection {
+            step: StepKind::Url,
+            detail,
+            ..
+        } => assert!(detail.contains("https://"), "{detail}"),
+        other => panic!("{other:?} {steps:#?}"),
+    }
+    let text = verdict.to_string();
+    assert!(
+        text.contains("configuration") && !text.contains("DNS"),
+        "{text}"
+    );
+    assert!(!stages(&steps).contains(&"DNS"), "no network: {steps:#?}");
+    assert!(matches!(
+        fetch_keys("ftp://licence.example.com", Timeouts::default(), &[]),
+        Err((StepKind::Url, _))
+    ));
+}
+
+#[test]
 fn f07_refused_connection_is_the_connect_step() {
     let port = closed_port();
     let v = Verifier::new(config(&format!("http://127.0.0.1:{port}"), "refused"));
@@ -282,6 +306,33 @@ fn clock_moved_back_is_detected_beyond_the_tolerance() {
     assert!(verdict.to_string().contains("2026-12-01"), "{verdict}");
     // A small correction (under 10 minutes) is tolerated.
     assert_eq!(v.check(NOW + 3 * DAY - 300), Verdict::Valid);
+}
+
+#[test]
+fn a_clock_an_hour_behind_the_server_is_not_a_clock_moved_back() {
+    // The server's signed issued_at is an hour ahead of this installation's clock.
+    let server = FakeServer::start(answering(Status::Active, NOW + 3600, |_| {}));
+    let v = Verifier::new(config(&server.url(), "slow-clock"));
+    let (verdict, steps) = v.check_with_steps(NOW);
+    assert_eq!(verdict, Verdict::Valid, "{steps:#?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.stage == "clock" && s.ok && s.detail.contains("1 h 0 min behind")),
+        "the offset is reported, not refused: {steps:#?}"
+    );
+    // The next checks, offline from the saved answer, still pass on the slow clock.
+    assert_eq!(v.check(NOW + 60), Verdict::Valid);
+    assert_eq!(v.check(NOW + 120), Verdict::Valid);
+    server.stop();
+    // A real rollback against this installation's own earlier readings is still caught.
+    assert_eq!(
+        v.check(NOW - DAY),
+        Verdict::ClockMovedBack {
+            last_seen: NOW + 120,
+            now: NOW - DAY
+        }
+    );
 }
 
 #[test]

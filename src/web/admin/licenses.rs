@@ -6,7 +6,9 @@ use crate::db;
 use crate::license::{self, IssueRequest};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form, ManageLicenses, Peer, RequirePermission, UserAgent};
-use crate::web::page::{self, LicenseCheckView, LicensePage, LicenseRowView, LicensesPage};
+use crate::web::page::{
+    self, LicenseCheckView, LicensePage, LicenseRowView, LicensesPage, ProductPage,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -78,6 +80,17 @@ pub(crate) fn row_view(
     }
 }
 
+fn check_view(state: &AppState, c: db::license::Check) -> LicenseCheckView {
+    LicenseCheckView {
+        at: state.show_time(c.at),
+        remote_ip: c.remote_ip,
+        identity: format!("{} · {} · {}", c.domain, c.ip, c.directory),
+        version: c.verifier_version,
+        verdict: c.verdict,
+        key_hint: c.key_hint,
+    }
+}
+
 async fn list_page(
     state: &AppState,
     gate: &Gate,
@@ -90,6 +103,11 @@ async fn list_page(
     for l in db::license::list(&state.db, 0).await? {
         licenses.push(row_view(state, &l, &products));
     }
+    let unmatched = db::license::unmatched_checks(&state.db, 50)
+        .await?
+        .into_iter()
+        .map(|c| check_view(state, c))
+        .collect();
     let keys = db::license::signing_keys(&state.db)
         .await?
         .into_iter()
@@ -117,6 +135,7 @@ async fn list_page(
             error,
             products,
             licenses,
+            unmatched,
             keys,
         }),
     )
@@ -132,17 +151,63 @@ pub async fn get_licenses(
     list_page(&state, &gate, csrf, None, None).await
 }
 
-/// The new-product form.
+/// The new-product form (the edit form is the same without `key_prefix`). Empty or omitted
+/// numbers take the defaults: check every 7 days, 3 days' grace, 3 reissues.
 #[derive(serde::Deserialize)]
 pub struct ProductForm {
     name: String,
+    #[serde(default)]
     key_prefix: String,
+    #[serde(default)]
     check_interval_days: String,
+    #[serde(default)]
     grace_days: String,
+    #[serde(default)]
     max_reissues: String,
 }
 
-fn number(field: &str, text: &str, range: std::ops::RangeInclusive<i64>) -> Result<i64, String> {
+/// The defaults the issue (F07) names: a check every 7 days, 3 days' grace; 3 reissues.
+const DEFAULT_INTERVAL_DAYS: i64 = 7;
+const DEFAULT_GRACE_DAYS: i64 = 3;
+const DEFAULT_MAX_REISSUES: i64 = 3;
+
+impl ProductForm {
+    /// The validated fields other than the key prefix.
+    fn product(&self, id: i64, key_prefix: String) -> Result<db::license::Product, String> {
+        let name = self.name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err("Name: 1 to 100 characters.".to_owned());
+        }
+        Ok(db::license::Product {
+            id,
+            name: name.to_owned(),
+            key_prefix,
+            check_interval_days: number(
+                "Check interval",
+                &self.check_interval_days,
+                1..=365,
+                DEFAULT_INTERVAL_DAYS,
+            )?,
+            grace_days: number("Grace period", &self.grace_days, 0..=90, DEFAULT_GRACE_DAYS)?,
+            max_reissues: number(
+                "Maximum reissues",
+                &self.max_reissues,
+                0..=1000,
+                DEFAULT_MAX_REISSUES,
+            )?,
+        })
+    }
+}
+
+fn number(
+    field: &str,
+    text: &str,
+    range: std::ops::RangeInclusive<i64>,
+    default: i64,
+) -> Result<i64, String> {
+    if text.trim().is_empty() {
+        return Ok(default);
+    }
     text.trim()
         .parse::<i64>()
         .ok()
@@ -165,30 +230,18 @@ pub async fn post_product(
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<ProductForm>,
 ) -> AppResult<Response> {
-    let name = form.name.trim();
     let prefix = form.key_prefix.trim().to_ascii_uppercase();
-    let parsed = (|| {
-        if name.is_empty() || name.len() > 100 {
-            return Err("Name: 1 to 100 characters.".to_owned());
-        }
-        if !(2..=10).contains(&prefix.len())
-            || !prefix
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        {
-            return Err(format!(
-                "Key prefix: {prefix:?} must be 2 to 10 letters A-Z or digits."
-            ));
-        }
-        Ok(db::license::Product {
-            id: 0,
-            name: name.to_owned(),
-            key_prefix: prefix.clone(),
-            check_interval_days: number("Check interval", &form.check_interval_days, 1..=365)?,
-            grace_days: number("Grace period", &form.grace_days, 0..=90)?,
-            max_reissues: number("Maximum reissues", &form.max_reissues, 0..=1000)?,
-        })
-    })();
+    let parsed = if !(2..=10).contains(&prefix.len())
+        || !prefix
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        Err(format!(
+            "Key prefix: {prefix:?} must be 2 to 10 letters A-Z or digits."
+        ))
+    } else {
+        form.product(0, prefix)
+    };
     let product = match parsed {
         Ok(p) => p,
         Err(e) => return list_page(&state, &gate, csrf, None, Some(e)).await,
@@ -222,6 +275,97 @@ pub async fn post_product(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn product_page(
+    gate: &Gate,
+    csrf: String,
+    product: db::license::Product,
+    error: Option<String>,
+) -> Response {
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        page::render(&ProductPage {
+            title: "Product",
+            nav: Some(super::nav(&gate.current, csrf.clone())),
+            csrf,
+            error,
+            product,
+        }),
+    )
+        .into_response()
+}
+
+/// A product's edit form.
+pub async fn get_product(
+    State(state): State<AppState>,
+    gate: Gate,
+    Path(id): Path<i64>,
+    CsrfToken(csrf): CsrfToken,
+) -> AppResult<Response> {
+    let product = db::license::find_product(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(product_page(&gate, csrf, product, None))
+}
+
+/// Saves a product's name, check interval, grace and maximum reissues (the key prefix stays:
+/// issued keys carry it). Takes effect at each licence's next check or reissue.
+pub async fn post_product_edit(
+    State(state): State<AppState>,
+    gate: Gate,
+    Path(id): Path<i64>,
+    Peer(addr): Peer,
+    UserAgent(ua): UserAgent,
+    CsrfToken(csrf): CsrfToken,
+    Form(form): Form<ProductForm>,
+) -> AppResult<Response> {
+    let before = db::license::find_product(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let product = match form.product(id, before.key_prefix.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            // Show what was typed, so the admin corrects rather than retypes.
+            let mut shown = before.clone();
+            form.name.trim().clone_into(&mut shown.name);
+            return Ok(product_page(&gate, csrf, shown, Some(e)));
+        }
+    };
+    match db::license::update_product(&state.db, &product).await {
+        Ok(true) => {}
+        Ok(false) => return Err(AppError::NotFound),
+        Err(e)
+            if e.as_database_error()
+                .is_some_and(sqlx::error::DatabaseError::is_unique_violation) =>
+        {
+            let message = format!("Another product is called {:?}.", product.name);
+            return Ok(product_page(&gate, csrf, product, Some(message)));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let describe = |p: &db::license::Product| {
+        format!(
+            "{}: check every {} days, {} days' grace, at most {} reissues",
+            p.name, p.check_interval_days, p.grace_days, p.max_reissues
+        )
+    };
+    audit(
+        &state,
+        &gate,
+        &addr.ip.to_string(),
+        &ua,
+        "license.product_updated",
+        &format!("product:{id}"),
+        &format!("{} (was {})", describe(&product), describe(&before)),
+    )
+    .await?;
+    Ok(Redirect::to("/admin/licenses").into_response())
 }
 
 /// The issue form.
@@ -345,13 +489,7 @@ async fn detail_page(
     let checks = db::license::checks(&state.db, id, 50)
         .await?
         .into_iter()
-        .map(|c| LicenseCheckView {
-            at: state.show_time(c.at),
-            remote_ip: c.remote_ip,
-            identity: format!("{} · {} · {}", c.domain, c.ip, c.directory),
-            version: c.verifier_version,
-            verdict: c.verdict,
-        })
+        .map(|c| check_view(state, c))
         .collect();
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -394,7 +532,7 @@ pub async fn get_license(
     Query(q): Query<DoneQuery>,
 ) -> AppResult<Response> {
     let notice = match q.done.as_str() {
-        "reissued" => Some("Reissued: the bindings are cleared; the next check binds the licence to where it runs.".to_owned()),
+        "reissued" => Some("Reissued: the bindings made by checks are cleared (preset ones stay); the next check binds the licence to where it runs.".to_owned()),
         "saved" => Some("Saved.".to_owned()),
         _ => None,
     };
@@ -472,7 +610,7 @@ pub async fn post_reissue(
             Ok(Redirect::to(&format!("/admin/licenses/{id}?done=reissued")).into_response())
         }
         license::Reissue::LimitReached(max) => {
-            detail_page(&state, &gate, id, csrf, None, Some(format!("This licence was reissued {max} times, the product's maximum. Raise the product's maximum or issue a new licence."))).await
+            detail_page(&state, &gate, id, csrf, None, Some(format!("This licence was reissued {max} times, the product's maximum. Raise the product's maximum (Licences, Products, the product's name) or issue a new licence."))).await
         }
         license::Reissue::NotFound => Err(AppError::NotFound),
     }

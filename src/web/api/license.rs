@@ -20,6 +20,13 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
         .into_response()
 }
 
+/// Logs a refused check of a known key; a failure to log does not change the answer.
+async fn log_refused(state: &AppState, request: &VerifyRequest, ip: &str, verdict: &str) {
+    if let Err(e) = crate::license::verify::log_refused(state, request, ip, verdict).await {
+        tracing::warn!(error = %e, "licence check: cannot log a refused check");
+    }
+}
+
 /// One check.
 pub async fn post_verify(State(state): State<AppState>, Peer(addr): Peer, body: Bytes) -> Response {
     let request: VerifyRequest = match serde_json::from_slice(&body) {
@@ -57,6 +64,7 @@ pub async fn post_verify(State(state): State<AppState>, Peer(addr): Peer, body: 
                 );
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+                log_refused(&state, &request, &ip, "rate_limited").await;
                 return r;
             }
             Ok(_) => {}
@@ -72,7 +80,10 @@ pub async fn post_verify(State(state): State<AppState>, Peer(addr): Peer, body: 
     }
     match verify(&state, &request, &ip).await {
         Ok(signed) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(signed)).into_response(),
-        Err(VerifyError::BadRequest(why)) => error(StatusCode::BAD_REQUEST, "bad_request", why),
+        Err(VerifyError::BadRequest(why)) => {
+            log_refused(&state, &request, &ip, "bad_request").await;
+            error(StatusCode::BAD_REQUEST, "bad_request", why)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "licence check failed");
             error(

@@ -84,10 +84,10 @@ pub async fn post_reissue(
                 &state.db,
                 state.clock.unix(),
                 &db::audit::Entry {
-                    actor: &format!("client:{}", current.user.id),
+                    actor: &current.actor(),
                     action: "license.reissued",
                     subject: &format!("license:{license_id}"),
-                    detail: "by the account",
+                    detail: &current.detail("by the account"),
                     ip: &addr.ip.to_string(),
                     user_agent: &ua,
                 },

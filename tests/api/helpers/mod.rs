@@ -56,6 +56,24 @@ pub async fn test_database_url() -> Option<String> {
 
 /// Starts the real application after `configure` adjusts the configuration.
 pub async fn spawn_with(configure: impl FnOnce(&mut RawConfig)) -> TestApp {
+    spawn_until(configure, std::future::pending()).await
+}
+
+/// Like [`spawn_app`], but the server stops (and its port closes) when the returned sender is
+/// used or dropped: for clients that must meet a server that went away.
+pub async fn spawn_stoppable() -> (TestApp, tokio::sync::oneshot::Sender<()>) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = spawn_until(|_| {}, async move {
+        let _ = stopped.await;
+    })
+    .await;
+    (app, stop)
+}
+
+async fn spawn_until(
+    configure: impl FnOnce(&mut RawConfig),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -77,7 +95,7 @@ pub async fn spawn_with(configure: impl FnOnce(&mut RawConfig)) -> TestApp {
         .await
         .expect("application builds");
     let state = app.state.clone();
-    tokio::spawn(app.run_until(std::future::pending()));
+    tokio::spawn(app.run_until(shutdown));
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
