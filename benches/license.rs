@@ -3,6 +3,12 @@
 //! `cargo bench --bench license`; absolute rates depend on the machine, the ratio says what a
 //! check costs (a licence lookup, two rate-limit counters, the access log row, an Ed25519
 //! signature) next to a bare request.
+//!
+//! The load looks like production: many installations, each checking now and then, under the
+//! default rate limits (10 a minute per key, 60 per address). Each check presents the next of
+//! `LICENCES` keys from the next of as many addresses (`X-Forwarded-For` through the default
+//! trusted loopback proxy), so no key or address comes near its limit and every answer must be
+//! a 200.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,8 +68,6 @@ fn main() {
         };
         raw.server.listen = format!("127.0.0.1:{port}");
         raw.server.system_url = format!("http://127.0.0.1:{port}/");
-        raw.license_server.per_key_per_minute = 1_000_000;
-        raw.license_server.per_address_per_minute = 1_000_000;
         let app = portcullis::app::Application::with_listener(
             raw.validate().unwrap(),
             Arc::new(portcullis::clock::SystemClock),
@@ -100,22 +104,28 @@ fn main() {
         )
         .await
         .unwrap();
-        let (_, key) = portcullis::license::issue(
-            &state,
-            &portcullis::license::IssueRequest {
-                product_id: product,
-                client_id: 1,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        let (clients, duration) = if full() {
-            (16, Duration::from_secs(5))
+        let (clients, duration, licences) = if full() {
+            (16, Duration::from_secs(5), 2_000)
         } else {
-            (2, Duration::from_millis(300))
+            (2, Duration::from_millis(300), 100)
         };
+        let mut keys = Vec::with_capacity(licences);
+        for _ in 0..licences {
+            let (_, key) = portcullis::license::issue(
+                &state,
+                &portcullis::license::IssueRequest {
+                    product_id: product,
+                    client_id: 1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            keys.push(key);
+        }
+        let keys = Arc::new(keys);
+        let next = Arc::new(AtomicU64::new(0));
+        let base = format!("http://127.0.0.1:{port}");
         let health = base.clone();
         let ceiling = drive(clients, duration, move |c| {
             let url = format!("{health}/healthz");
@@ -123,18 +133,29 @@ fn main() {
         })
         .await;
         let verify = format!("{base}/api/license/v1/verify");
-        let body = serde_json::json!({
-            "key": key, "domain": "shop.example.com", "ip": "203.0.113.10",
-            "directory": "/srv/shop", "nonce": "bench", "verifier_version": "bench"
-        });
         let checks = drive(clients, duration, move |c| {
-            let (url, body) = (verify.clone(), body.clone());
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            #[expect(clippy::cast_possible_truncation, reason = "an index below `licences`")]
+            let i = (n % keys.len() as u64) as usize;
+            let [_, _, a, b] = u32::try_from(i).unwrap().to_be_bytes();
+            let (url, body) = (
+                verify.clone(),
+                serde_json::json!({
+                    "key": keys[i], "domain": format!("shop{i}.example.com"), "ip": format!("10.9.{a}.{b}"),
+                    "directory": "/srv/shop", "nonce": "bench", "verifier_version": "bench"
+                }),
+            );
             tokio::spawn(async move {
-                c.post(url).json(&body).send().await.map_or(0, |r| r.status().as_u16())
+                c.post(url)
+                    .header("x-forwarded-for", format!("10.9.{a}.{b}"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_or(0, |r| r.status().as_u16())
             })
         })
         .await;
-        println!("licence verification, {clients} concurrent clients, {duration:?} each (absolute rates are machine-dependent):");
+        println!("licence verification, {licences} licences checked in turn from as many addresses under the default rate limits, {clients} concurrent clients, {duration:?} each (absolute rates are machine-dependent):");
         println!("  GET /healthz                 {ceiling:>9.0} req/s  (baseline)");
         println!(
             "  POST /api/license/v1/verify  {checks:>9.0} req/s  ratio {:.3}",

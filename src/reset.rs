@@ -89,9 +89,15 @@ pub async fn request(
 ) -> Result<(), sqlx::Error> {
     let now = state.clock.unix();
     let email = email.trim();
-    let from_address =
-        db::mail::count_request(&state.db, "reset_address", &ip.to_string(), now, now - 3600)
-            .await?;
+    let from_address = db::mail::count_request(
+        &state.db,
+        "reset_address",
+        &ip.to_string(),
+        now,
+        now - 3600,
+        PER_ADDRESS_PER_HOUR,
+    )
+    .await?;
     if from_address > PER_ADDRESS_PER_HOUR {
         tracing::info!(%ip, "password reset requests from this address are rate-limited");
         return Ok(());
@@ -105,6 +111,7 @@ pub async fn request(
         &format!("{}:{id}", realm.as_str()),
         now,
         now - 3600,
+        PER_ACCOUNT_PER_HOUR,
     )
     .await?;
     if !enabled || for_account > PER_ACCOUNT_PER_HOUR {

@@ -168,29 +168,40 @@ where
 }
 
 /// Counts a rate-limited request and returns how many of its kind and key happened since `since`
-/// (including this one).
+/// (including this one), or `limit + 1` when this one is over the limit (and then not recorded).
 pub async fn count_request<'e, E>(
     ex: E,
     kind: &str,
     key: &str,
     now: i64,
     since: i64,
+    limit: i64,
 ) -> Result<i64, sqlx::Error>
 where
     E: Executor<'e, Database = Db> + Copy,
 {
+    // Counting stops past the limit and a refused request is not recorded, so one key never
+    // holds more than `limit` rows a window: a flood costs each request a bounded index range,
+    // not a count of everything the flood sent before it.
+    let before: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM request_log WHERE kind = $1 AND key = $2 AND at > $3 LIMIT $4) AS recent",
+    )
+    .bind(kind)
+    .bind(key)
+    .bind(since)
+    .bind(limit.saturating_add(1).max(1))
+    .fetch_one(ex)
+    .await?;
+    if before >= limit {
+        return Ok(limit.saturating_add(1));
+    }
     sqlx::query("INSERT INTO request_log (kind, key, at) VALUES ($1, $2, $3)")
         .bind(kind)
         .bind(key)
         .bind(now)
         .execute(ex)
         .await?;
-    sqlx::query_scalar("SELECT COUNT(*) FROM request_log WHERE kind = $1 AND key = $2 AND at > $3")
-        .bind(kind)
-        .bind(key)
-        .bind(since)
-        .fetch_one(ex)
-        .await
+    Ok(before + 1)
 }
 
 /// Marks a user's email address verified.

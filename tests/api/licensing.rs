@@ -799,6 +799,17 @@ async fn checks_from_one_address_are_limited_per_minute_across_keys() {
             .contains("more than 3 checks a minute from this address"),
         "{body}"
     );
+    // A flood is refused without growing the log it is counted in: refused checks are not
+    // recorded, so every later count reads at most the limit's rows.
+    for n in 10..30 {
+        assert_eq!(send(n).await.unwrap().status(), 429);
+    }
+    let counted: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM request_log WHERE kind = 'license_ip'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(counted, 3);
     app.clock.advance(61);
     assert_eq!(send(5).await.unwrap().status(), 200);
 }

@@ -48,7 +48,9 @@ pub async fn post_verify(State(state): State<AppState>, Peer(addr): Peer, body: 
         ("license_key", key.as_str(), per_key),
     ] {
         let counted_key = crate::token::hash(value);
-        match crate::db::mail::count_request(&state.db, kind, &counted_key, now, now - 60).await {
+        match crate::db::mail::count_request(&state.db, kind, &counted_key, now, now - 60, limit)
+            .await
+        {
             Ok(n) if n > limit => {
                 let mut r = error(
                     StatusCode::TOO_MANY_REQUESTS,

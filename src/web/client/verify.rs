@@ -72,6 +72,7 @@ pub async fn post_resend(
         &current.user.id.to_string(),
         now,
         now - 3600,
+        RESENDS_PER_HOUR,
     )
     .await?;
     if sent > RESENDS_PER_HOUR {
