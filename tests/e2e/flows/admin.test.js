@@ -78,6 +78,24 @@ describe('admin area', () => {
     await page.getByRole('link', { name: 'alice' }).click();
     await page.waitForURL((url) => /^\/admin\/admins\/\d+$/.test(url.pathname));
     await browser.check(page, 'admin-edit', 'An admin: role, disable, delete');
+    // A licensed product, added with its defaults, then its own page (name, interval, grace,
+    // reissues; the key prefix stays).
+    await page.goto(server.url('/admin/licenses'));
+    await page.getByLabel('Product name').fill('Hosting Panel');
+    await page.getByLabel('Key prefix (2 to 10 letters or digits)').fill('PANEL');
+    await page.getByRole('button', { name: 'Add product' }).click();
+    await page.getByRole('link', { name: 'Hosting Panel' }).click();
+    await page.waitForURL((url) => /^\/admin\/licenses\/products\/\d+$/.test(url.pathname));
+    assert.equal(await page.getByLabel('Maximum reissues (empty: 3)').inputValue(), '3');
+    await browser.check(page, 'product-edit', 'A licensed product: interval, grace, reissues');
+    await page.getByLabel('Maximum reissues (empty: 3)').fill('5');
+    await page.getByRole('button', { name: 'Save product' }).click();
+    await page.waitForLoadState();
+    await page.goto(server.url('/admin/licenses'));
+    assert.match(await page.textContent('main'), /at most 5/);
+    // The invitation form asks for a role and assumes none.
+    await page.goto(server.url('/admin/admins'));
+    assert.equal(await page.getByLabel('Role').inputValue(), '');
     browser.assertClean();
   });
 
