@@ -167,8 +167,9 @@ where
     Ok((oldest, queued, failed))
 }
 
-/// Counts a rate-limited request and returns how many of its kind and key happened since `since`
-/// (including this one), or `limit + 1` when this one is over the limit (and then not recorded).
+/// Counts a rate-limited request against `limit` requests of its kind and key since `since`:
+/// returns 1 when it is within the limit (and recorded), `limit + 1` when it is over (and then
+/// not recorded), so callers compare the answer with the limit.
 pub async fn count_request<'e, E>(
     ex: E,
     kind: &str,
@@ -178,30 +179,29 @@ pub async fn count_request<'e, E>(
     limit: i64,
 ) -> Result<i64, sqlx::Error>
 where
-    E: Executor<'e, Database = Db> + Copy,
+    E: Executor<'e, Database = Db>,
 {
-    // Counting stops past the limit and a refused request is not recorded, so one key never
-    // holds more than `limit` rows a window: a flood costs each request a bounded index range,
-    // not a count of everything the flood sent before it.
-    let before: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM request_log WHERE kind = $1 AND key = $2 AND at > $3 LIMIT $4) AS recent",
+    // One statement (one round trip): the row goes in only while fewer than `limit` were counted. Counting stops
+    // at the limit and a refused request is not recorded, so one key never holds more than
+    // `limit` rows a window: a flood costs each request a bounded index range, not a count of
+    // everything the flood sent before it.
+    let done = sqlx::query(
+        "INSERT INTO request_log (kind, key, at) SELECT $1, $2, $3 \
+         WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM request_log WHERE kind = $1 AND key = $2 AND at > $4 LIMIT $5) AS recent) < $5",
     )
     .bind(kind)
     .bind(key)
+    .bind(now)
     .bind(since)
-    .bind(limit.saturating_add(1).max(1))
-    .fetch_one(ex)
+    .bind(limit.max(0))
+    .execute(ex)
     .await?;
-    if before >= limit {
-        return Ok(limit.saturating_add(1));
-    }
-    sqlx::query("INSERT INTO request_log (kind, key, at) VALUES ($1, $2, $3)")
-        .bind(kind)
-        .bind(key)
-        .bind(now)
-        .execute(ex)
-        .await?;
-    Ok(before + 1)
+    Ok(if done.rows_affected() == 1 {
+        // Within the limit; callers only compare with it.
+        1
+    } else {
+        limit.saturating_add(1)
+    })
 }
 
 /// Marks a user's email address verified.
