@@ -9,7 +9,6 @@ use crate::account::{self, CreateError, NewAdmin};
 use crate::app::AppState;
 use crate::db;
 use crate::db::one_time_token::TokenState;
-use crate::session::Requester;
 use secrecy::SecretString;
 
 /// Purpose label of admin invitation links.
@@ -60,7 +59,6 @@ pub async fn invite_admin(
     inviter: &db::account::AdminRow,
     email: &str,
     role_id: i64,
-    from: &Requester<'_>,
 ) -> Result<Option<String>, CreateError> {
     let email = email.trim();
     if let Some(m) = account::check_email(email) {
@@ -119,8 +117,8 @@ pub async fn invite_admin(
             action: "admin.invite",
             subject: email,
             detail: &format!("{email} as {role}"),
-            ip: from.ip,
-            user_agent: from.user_agent,
+            // The request's address and user agent (db::audit::RequestOrigin).
+            ..Default::default()
         },
     )
     .await?;

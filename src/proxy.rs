@@ -122,11 +122,12 @@ pub async fn trust_cloudflare(
         from,
     )
     .await?;
-    crate::db::setting::audit(
+    crate::db::setting::audit_about(
         &state.db,
         state.clock.unix(),
         actor,
         "doctor.fix",
+        "proxy.cloudflare",
         "proxy.cloudflare",
         from,
     )

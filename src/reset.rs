@@ -89,7 +89,7 @@ pub async fn request(
 ) -> Result<(), sqlx::Error> {
     let now = state.clock.unix();
     let email = email.trim();
-    let from_address = db::mail::count_request(
+    let from_address = db::mail::admit_request(
         &state.db,
         "reset_address",
         &ip.to_string(),
@@ -98,14 +98,14 @@ pub async fn request(
         PER_ADDRESS_PER_HOUR,
     )
     .await?;
-    if from_address > PER_ADDRESS_PER_HOUR {
+    if !from_address {
         tracing::info!(%ip, "password reset requests from this address are rate-limited");
         return Ok(());
     }
     let Some((id, address, name, enabled)) = account_by_email(state, realm, email).await? else {
         return Ok(());
     };
-    let for_account = db::mail::count_request(
+    let for_account = db::mail::admit_request(
         &state.db,
         "reset_account",
         &format!("{}:{id}", realm.as_str()),
@@ -114,7 +114,7 @@ pub async fn request(
         PER_ACCOUNT_PER_HOUR,
     )
     .await?;
-    if !enabled || for_account > PER_ACCOUNT_PER_HOUR {
+    if !enabled || !for_account {
         return Ok(());
     }
     let token = crate::token::generate().map_err(|e| sqlx::Error::Protocol(e.to_string()))?;

@@ -167,17 +167,16 @@ where
     Ok((oldest, queued, failed))
 }
 
-/// Counts a rate-limited request against `limit` requests of its kind and key since `since`:
-/// returns 1 when it is within the limit (and recorded), `limit + 1` when it is over (and then
-/// not recorded), so callers compare the answer with the limit.
-pub async fn count_request<'e, E>(
+/// Admits a rate-limited request if fewer than `limit` of its kind and key were admitted since
+/// `since`, and records it; a refused request is not recorded.
+pub async fn admit_request<'e, E>(
     ex: E,
     kind: &str,
     key: &str,
     now: i64,
     since: i64,
     limit: i64,
-) -> Result<i64, sqlx::Error>
+) -> Result<bool, sqlx::Error>
 where
     E: Executor<'e, Database = Db>,
 {
@@ -196,12 +195,7 @@ where
     .bind(limit.max(0))
     .execute(ex)
     .await?;
-    Ok(if done.rows_affected() == 1 {
-        // Within the limit; callers only compare with it.
-        1
-    } else {
-        limit.saturating_add(1)
-    })
+    Ok(done.rows_affected() == 1)
 }
 
 /// Marks a user's email address verified.

@@ -92,27 +92,3 @@ pub async fn audit_about<'e>(
     )
     .await
 }
-
-/// Appends to the audit log an event without a separate subject (see
-/// [`super::audit::insert`] for the full form).
-pub async fn audit<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    now: i64,
-    actor: &str,
-    action: &str,
-    detail: &str,
-    ip: &str,
-) -> Result<(), sqlx::Error> {
-    super::audit::insert(
-        ex,
-        now,
-        &super::audit::Entry {
-            actor,
-            action,
-            detail,
-            ip,
-            ..Default::default()
-        },
-    )
-    .await
-}

@@ -175,11 +175,12 @@ pub async fn fix_session_gc(
             format!("session.gc: removed {total} expired session(s)"),
         )
     };
-    db::setting::audit(
+    db::setting::audit_about(
         &state.db,
         state.clock.unix(),
         actor,
         "doctor.fix",
+        "session.gc",
         &audited,
         from,
     )

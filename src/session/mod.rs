@@ -284,11 +284,7 @@ pub async fn load(
     };
     if let Some(reason) = verdict {
         db::session::end(&state.db, &hash, reason.as_str(), now).await?;
-        let from = Requester {
-            ip: &ip.to_string(),
-            user_agent: "",
-        };
-        audit_end(state, &row, reason, &from).await?;
+        audit_end(state, &row, reason).await?;
         tracing::info!(
             realm = realm.as_str(),
             reason = reason.as_str(),
@@ -305,40 +301,27 @@ pub async fn load(
     Ok(Lookup::Live(session))
 }
 
-/// Where the request that causes an audited event came from. Empty fields are filled from the
-/// session itself (its address and user agent) when the event concerns one.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Requester<'a> {
-    pub ip: &'a str,
-    pub user_agent: &'a str,
-}
-
 /// Ends a session (sign-out, or "end this session" from the list).
 ///
 /// # Errors
 /// Storage errors.
-pub async fn end(
-    state: &AppState,
-    id_hash: &str,
-    reason: EndReason,
-    from: &Requester<'_>,
-) -> Result<bool, sqlx::Error> {
+pub async fn end(state: &AppState, id_hash: &str, reason: EndReason) -> Result<bool, sqlx::Error> {
     let row = db::session::find_by_hash(&state.db, id_hash).await?;
     let ended = db::session::end(&state.db, id_hash, reason.as_str(), state.clock.unix()).await?;
     if let (true, Some(row)) = (ended, row) {
-        audit_end(state, &row, reason, from).await?;
+        audit_end(state, &row, reason).await?;
     }
     Ok(ended)
 }
 
 /// Records a session's end in the audit log: `signout` for a sign-out, `session.ended` for any
 /// other reason, and `impersonation.end` (by the admin) for a "login as client" session, so an
-/// admin's return, sign-out or timeout is never recorded as the client's own doing.
+/// admin's return, sign-out or timeout is never recorded as the client's own doing. The address
+/// and user agent are those of the request that ended it (`db::audit::RequestOrigin`).
 async fn audit_end(
     state: &AppState,
     row: &db::session::SessionRow,
     reason: EndReason,
-    from: &Requester<'_>,
 ) -> Result<(), sqlx::Error> {
     let subject = format!("{}:{}", row.realm, row.subject_id);
     let (actor, action, subject) = match row.impersonator_admin_id {
@@ -370,12 +353,8 @@ async fn audit_end(
             action,
             subject: &subject,
             detail: reason.as_str(),
-            ip: if from.ip.is_empty() { &row.ip } else { from.ip },
-            user_agent: if from.user_agent.is_empty() {
-                &row.user_agent
-            } else {
-                from.user_agent
-            },
+            ip: "",
+            user_agent: "",
         },
     )
     .await

@@ -61,7 +61,6 @@ fn live_session(parts: &Parts) -> Option<Session> {
 /// (reason `revoked`) and sends the browser to the sign-in page.
 async fn account_or_sign_in<T>(
     state: &AppState,
-    parts: &Parts,
     session: &Session,
     account: Result<Option<T>, sqlx::Error>,
     enabled: impl Fn(&T) -> bool,
@@ -70,15 +69,9 @@ async fn account_or_sign_in<T>(
     match account.map_err(|e| AppError::from(e).into_response())? {
         Some(account) if enabled(&account) => Ok(account),
         _ => {
-            let origin = Origin::of(parts);
-            crate::session::end(
-                state,
-                &session.id_hash,
-                crate::session::EndReason::Revoked,
-                &origin.requester(),
-            )
-            .await
-            .map_err(|e| AppError::from(e).into_response())?;
+            crate::session::end(state, &session.id_hash, crate::session::EndReason::Revoked)
+                .await
+                .map_err(|e| AppError::from(e).into_response())?;
             Err(Redirect::to(login).into_response())
         }
     }
@@ -106,20 +99,7 @@ pub struct CurrentClient {
 impl CurrentClient {
     /// The navigation bar, with the impersonation banner when there is one.
     pub fn nav(&self, csrf: String) -> crate::web::page::Nav {
-        crate::web::page::Nav {
-            admin: false,
-            name: self.user.first_name.clone(),
-            csrf,
-            impersonation: self.impersonator.as_ref().map(|admin| {
-                (
-                    format!(
-                        "{} {} <{}>",
-                        self.user.first_name, self.user.last_name, self.user.email
-                    ),
-                    admin.clone(),
-                )
-            }),
-        }
+        crate::web::page::Nav::client(&self.user, csrf, self.impersonator.as_deref())
     }
 
     /// The active account, or a 403 explaining there is none.
@@ -206,8 +186,7 @@ impl FromRequestParts<AppState> for CurrentClient {
             Ok(None) => (Ok(None), None),
             Err(e) => (Err(e), None),
         };
-        let user =
-            account_or_sign_in(state, parts, &session, user, |u| !u.disabled, "/login").await?;
+        let user = account_or_sign_in(state, &session, user, |u| !u.disabled, "/login").await?;
         let account = membership.map(|m| ActiveAccount {
             client_id: m.client_id,
             label: m.label,
@@ -219,7 +198,7 @@ impl FromRequestParts<AppState> for CurrentClient {
             },
         });
         let impersonator = match session.impersonator_admin_id {
-            Some(admin_id) => Some(impersonating_admin(state, parts, &session, admin_id).await?),
+            Some(admin_id) => Some(impersonating_admin(state, &session, admin_id).await?),
             None => None,
         };
         Ok(Self {
@@ -236,7 +215,6 @@ impl FromRequestParts<AppState> for CurrentClient {
 /// session at once (ended as `revoked`), so taking the permission away takes effect now.
 async fn impersonating_admin(
     state: &AppState,
-    parts: &Parts,
     session: &Session,
     admin_id: i64,
 ) -> Result<String, Response> {
@@ -254,15 +232,9 @@ async fn impersonating_admin(
     match admin {
         Some(a) if allowed => Ok(a.username),
         _ => {
-            let origin = Origin::of(parts);
-            crate::session::end(
-                state,
-                &session.id_hash,
-                crate::session::EndReason::Revoked,
-                &origin.requester(),
-            )
-            .await
-            .map_err(fail)?;
+            crate::session::end(state, &session.id_hash, crate::session::EndReason::Revoked)
+                .await
+                .map_err(fail)?;
             Err(Redirect::to("/admin").into_response())
         }
     }
@@ -300,15 +272,8 @@ impl FromRequestParts<AppState> for CurrentAdmin {
         let session =
             live_session(parts).ok_or_else(|| Redirect::to("/admin/login").into_response())?;
         let admin = db::account::find_admin_by_id(&state.db, session.subject_id).await;
-        let admin = account_or_sign_in(
-            state,
-            parts,
-            &session,
-            admin,
-            |a| !a.disabled,
-            "/admin/login",
-        )
-        .await?;
+        let admin =
+            account_or_sign_in(state, &session, admin, |a| !a.disabled, "/admin/login").await?;
         let permissions = db::role::permissions(&state.db, admin.role_id)
             .await
             .map_err(|e| AppError::from(e).into_response())?;
@@ -388,12 +353,6 @@ async fn access_denied(
     missing: Permission,
 ) -> Response {
     let granters = db::role::granters(&state.db).await.unwrap_or_default();
-    let ip = client_addr(parts).ip.to_string();
-    let user_agent = parts
-        .headers
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
     let path = parts.uri.path();
     let entry = db::audit::Entry {
         actor: &format!("admin:{}", current.admin.id),
@@ -405,8 +364,8 @@ async fn access_denied(
             current.admin.role_name,
             missing.as_str()
         ),
-        ip: &ip,
-        user_agent,
+        // The request's address and user agent (db::audit::RequestOrigin).
+        ..Default::default()
     };
     if let Err(e) = db::audit::insert(&state.db, state.clock.unix(), &entry).await {
         tracing::warn!(error = %e, "could not audit an access denial");
@@ -469,39 +428,6 @@ fn user_agent_of(parts: &Parts) -> String {
         .chars()
         .take(300)
         .collect()
-}
-
-/// Where a request came from (the resolved client address and the user agent), for audit
-/// entries.
-#[derive(Debug, Clone)]
-pub struct Origin {
-    pub ip: String,
-    pub user_agent: String,
-}
-
-impl Origin {
-    fn of(parts: &Parts) -> Self {
-        Self {
-            ip: client_addr(parts).ip.to_string(),
-            user_agent: user_agent_of(parts),
-        }
-    }
-
-    /// The borrowed form the domain functions take.
-    pub fn requester(&self) -> crate::session::Requester<'_> {
-        crate::session::Requester {
-            ip: &self.ip,
-            user_agent: &self.user_agent,
-        }
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Origin {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::of(parts))
-    }
 }
 
 /// The client address, as an extractor.

@@ -13,6 +13,28 @@ pub struct Nav {
     pub impersonation: Option<(String, String)>,
 }
 
+impl Nav {
+    /// A client-area user's bar; with `impersonator` (an admin's username), the "login as
+    /// client" banner naming both.
+    pub fn client(
+        user: &crate::db::account::UserRow,
+        csrf: String,
+        impersonator: Option<&str>,
+    ) -> Self {
+        Self {
+            admin: false,
+            name: user.first_name.clone(),
+            csrf,
+            impersonation: impersonator.map(|admin| {
+                (
+                    format!("{} {} <{}>", user.first_name, user.last_name, user.email),
+                    admin.to_owned(),
+                )
+            }),
+        }
+    }
+}
+
 /// Per-field error messages of a form.
 #[derive(Default)]
 pub struct FieldErrors(pub Vec<crate::account::FieldError>);

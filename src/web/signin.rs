@@ -150,18 +150,12 @@ pub fn previous_session_notice(
 pub async fn sign_out(
     state: &AppState,
     loaded: Option<&LoadedSession>,
-    origin: &crate::web::extract::Origin,
     login_path: &str,
 ) -> AppResult<Response> {
     if let Some(s) = loaded.and_then(LoadedSession::live) {
-        session::end(
-            state,
-            &s.id_hash,
-            session::EndReason::Logout,
-            &origin.requester(),
-        )
-        .await
-        .map_err(AppError::storage)?;
+        session::end(state, &s.id_hash, session::EndReason::Logout)
+            .await
+            .map_err(AppError::storage)?;
     }
     Ok(Redirect::to(login_path).into_response())
 }

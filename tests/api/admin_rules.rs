@@ -32,6 +32,17 @@ async fn impersonate(app: &TestApp, admin: &reqwest::Client) -> reqwest::Client 
     admin.clone()
 }
 
+/// Sam, an admin whose role "Helpdesk" lets him find clients and sign in as them.
+async fn helpdesk_sam(app: &TestApp) -> reqwest::Client {
+    admin_with_role(
+        app,
+        "sam",
+        "Helpdesk",
+        &["list_clients", "view_client_profile", "login_as_client"],
+    )
+    .await
+}
+
 async fn audit_rows(app: &TestApp, action: &str) -> Vec<(String, String, String, String, String)> {
     sqlx::query_as(
         "SELECT actor, subject, detail, ip, user_agent FROM audit_log WHERE action = $1 ORDER BY id",
@@ -45,16 +56,10 @@ async fn audit_rows(app: &TestApp, action: &str) -> Vec<(String, String, String,
 #[tokio::test]
 async fn disabling_the_admin_ends_their_login_as_client_session_at_once() {
     let app = spawn_app().await;
-    app.create_admin("root").await;
-    app.admin_login(&helpers_admin("root")).await;
+    let root = app.create_admin("root").await;
+    app.admin_login(&root).await;
     app.create_user("ada@example.com").await;
-    let sam = admin_with_role(
-        &app,
-        "sam",
-        "Helpdesk",
-        &["list_clients", "view_client_profile", "login_as_client"],
-    )
-    .await;
+    let sam = helpdesk_sam(&app).await;
     let as_ada = impersonate(&app, &sam).await;
     assert_eq!(
         as_ada
@@ -119,13 +124,7 @@ async fn disabling_the_admin_ends_their_login_as_client_session_at_once() {
 async fn losing_login_as_client_ends_the_session_at_the_next_request() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
-    let sam = admin_with_role(
-        &app,
-        "sam",
-        "Helpdesk",
-        &["list_clients", "view_client_profile", "login_as_client"],
-    )
-    .await;
+    let sam = helpdesk_sam(&app).await;
     let as_ada = impersonate(&app, &sam).await;
     sqlx::query(
         "DELETE FROM role_permissions WHERE permission = 'login_as_client' AND role_id = (SELECT role_id FROM admins WHERE username = 'sam')",
@@ -148,24 +147,11 @@ async fn losing_login_as_client_ends_the_session_at_the_next_request() {
     );
 }
 
-fn helpers_admin(name: &str) -> crate::helpers::TestAdmin {
-    crate::helpers::TestAdmin {
-        username: name.to_owned(),
-        password: PASSWORD.to_owned(),
-    }
-}
-
 #[tokio::test]
 async fn actions_as_a_client_are_the_admins_and_return_or_sign_out_end_the_impersonation() {
     let app = spawn_app().await;
     let ada = app.create_user("ada@example.com").await;
-    let sam = admin_with_role(
-        &app,
-        "sam",
-        "Helpdesk",
-        &["list_clients", "view_client_profile", "login_as_client"],
-    )
-    .await;
+    let sam = helpdesk_sam(&app).await;
     let sam_actor = app.admin_actor("sam").await;
     let as_ada = impersonate(&app, &sam).await;
     // Inviting a colleague to Ada's account while signed in as her.
@@ -489,13 +475,7 @@ async fn an_admin_signed_in_as_a_client_cannot_accept_an_invitation_for_them() {
         .collect::<String>()
         .replace(&app.address, "");
     // Ada's account is the first one; sam signs in as her.
-    let sam = admin_with_role(
-        &app,
-        "sam",
-        "Helpdesk",
-        &["list_clients", "view_client_profile", "login_as_client"],
-    )
-    .await;
+    let sam = helpdesk_sam(&app).await;
     let as_ada = impersonate(&app, &sam).await;
     let page = as_ada
         .get(app.url(&path))
@@ -669,13 +649,7 @@ async fn doctor_client_owners_counts_every_stuck_account_beyond_the_listed_ones(
 async fn a_refused_page_during_login_as_client_keeps_the_banner_and_its_return_button() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
-    let sam = admin_with_role(
-        &app,
-        "sam",
-        "Helpdesk",
-        &["list_clients", "view_client_profile", "login_as_client"],
-    )
-    .await;
+    let sam = helpdesk_sam(&app).await;
     let as_ada = impersonate(&app, &sam).await;
     let r = as_ada.get(app.url("/account/email")).send().await.unwrap();
     assert_eq!(r.status(), 403);

@@ -136,7 +136,6 @@ async fn a_session_ended_by_a_storage_error_makes_session_logouts_an_error() {
         &app.state,
         &id_hash,
         portcullis::session::EndReason::StorageError,
-        &portcullis::session::Requester::default(),
     )
     .await
     .unwrap();

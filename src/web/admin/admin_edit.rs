@@ -26,36 +26,8 @@ pub struct AdminEditPage {
     pub roles: Vec<db::role::RoleRow>,
 }
 
+/// The form, with `error` (answered with `status`) when a change was refused.
 async fn render(
-    state: &AppState,
-    gate: &RequirePermission<ManageAdmins>,
-    id: i64,
-    csrf: String,
-    error: Option<String>,
-) -> AppResult<Response> {
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    match error {
-        Some(problem) => render_status(state, gate, id, csrf, problem, status).await,
-        None => render_page(state, gate, id, csrf, None, status).await,
-    }
-}
-
-async fn render_status(
-    state: &AppState,
-    gate: &RequirePermission<ManageAdmins>,
-    id: i64,
-    csrf: String,
-    problem: String,
-    status: StatusCode,
-) -> AppResult<Response> {
-    render_page(state, gate, id, csrf, Some(problem), status).await
-}
-
-async fn render_page(
     state: &AppState,
     gate: &RequirePermission<ManageAdmins>,
     id: i64,
@@ -84,18 +56,13 @@ pub async fn get_admin(
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    render(&state, &gate, id, csrf, None).await
+    render(&state, &gate, id, csrf, None, StatusCode::OK).await
 }
 
-/// Whether removing `target` from the Full Administrators (demotion, disabling, deletion)
-/// would leave none who can sign in.
-async fn is_last_full_administrator(
-    state: &AppState,
-    target: &db::account::AdminRow,
-) -> Result<bool, sqlx::Error> {
-    Ok(target.role_id == FULL_ADMINISTRATOR
-        && !target.disabled
-        && db::role::enabled_full_administrators(&state.db).await? <= 1)
+/// Whether `target` counts among the enabled Full Administrators, whose last one may be neither
+/// demoted, disabled nor deleted.
+fn is_enabled_full_administrator(target: &db::account::AdminRow) -> bool {
+    target.role_id == FULL_ADMINISTRATOR && !target.disabled
 }
 
 /// Why the acting admin may not change `target` (or give them `new_role`): an admin acts only
@@ -119,20 +86,30 @@ async fn beyond_actor(
             theirs.names()
         )));
     }
-    if let Some(role) = new_role {
-        let given = db::role::permissions(&state.db, role.id)
-            .await?
-            .beyond(held);
-        if !given.is_empty() {
-            return Ok(Some(format!(
-                "The role {} holds permissions your role ({}) does not: {}. Only an admin who holds them can give them; ask a Full Administrator.",
-                role.name,
-                gate.current.admin.role_name,
-                given.names()
-            )));
-        }
+    match new_role {
+        Some(role) => role_beyond(state, gate, role).await,
+        None => Ok(None),
     }
-    Ok(None)
+}
+
+/// Why the acting admin may not give `role` (to an admin, or in an invitation): it holds
+/// permissions they lack.
+pub(super) async fn role_beyond(
+    state: &AppState,
+    gate: &RequirePermission<ManageAdmins>,
+    role: &db::role::RoleRow,
+) -> Result<Option<String>, sqlx::Error> {
+    let given = db::role::permissions(&state.db, role.id)
+        .await?
+        .beyond(gate.current.permissions);
+    Ok((!given.is_empty()).then(|| {
+        format!(
+            "The role {} holds permissions your role ({}) does not: {}. Only an admin who holds them can give them; ask a Full Administrator.",
+            role.name,
+            gate.current.admin.role_name,
+            given.names()
+        )
+    }))
 }
 
 /// Ends an admin's own sessions and the client sessions they opened with "login as client";
@@ -179,15 +156,34 @@ pub async fn post_admin(
             id,
             csrf,
             Some("Choose one of the roles.".into()),
+            StatusCode::BAD_REQUEST,
         )
         .await;
     };
     if let Some(problem) = beyond_actor(&state, &gate, &target, Some(&role)).await? {
-        return render_status(&state, &gate, id, csrf, problem, StatusCode::FORBIDDEN).await;
+        return render(
+            &state,
+            &gate,
+            id,
+            csrf,
+            Some(problem),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
     }
     let disabled = form.disabled.is_some();
     let leaves_full = role.id != FULL_ADMINISTRATOR || disabled;
-    if leaves_full && is_last_full_administrator(&state, &target).await? {
+    let now = state.clock.unix();
+    let mut tx = state.db.begin().await?;
+    db::role::lock_full_administrators(&mut tx, db::is_postgres(&state.db)).await?;
+    db::account::update_admin(&mut *tx, id, role.id, disabled, now).await?;
+    // Counted inside the transaction (the rows locked on PostgreSQL), so two admins demoted at
+    // once cannot both pass.
+    if leaves_full
+        && is_enabled_full_administrator(&target)
+        && db::role::enabled_full_administrators(&mut *tx).await? == 0
+    {
+        tx.rollback().await?;
         return render(
             &state,
             &gate,
@@ -197,25 +193,7 @@ pub async fn post_admin(
                 "{} is the last enabled Full Administrator: they cannot be demoted or disabled. Make someone else a Full Administrator first.",
                 target.username
             )),
-        )
-        .await;
-    }
-    let now = state.clock.unix();
-    let mut tx = state.db.begin().await?;
-    db::role::lock_full_administrators(&mut tx, db::is_postgres(&state.db)).await?;
-    db::account::update_admin(&mut *tx, id, role.id, disabled, now).await?;
-    // Checked again inside the transaction: another admin may have been demoted meanwhile.
-    if leaves_full && db::role::enabled_full_administrators(&mut *tx).await? == 0 {
-        tx.rollback().await?;
-        return render(
-            &state,
-            &gate,
-            id,
-            csrf,
-            Some(format!(
-                "{} is the last enabled Full Administrator: they cannot be demoted or disabled.",
-                target.username
-            )),
+            StatusCode::BAD_REQUEST,
         )
         .await;
     }
@@ -261,18 +239,13 @@ pub async fn post_delete(
         .await?
         .ok_or(AppError::NotFound)?;
     if let Some(problem) = beyond_actor(&state, &gate, &target, None).await? {
-        return render_status(&state, &gate, id, csrf, problem, StatusCode::FORBIDDEN).await;
-    }
-    if is_last_full_administrator(&state, &target).await? {
         return render(
             &state,
             &gate,
             id,
             csrf,
-            Some(format!(
-                "{} is the last enabled Full Administrator and cannot be deleted.",
-                target.username
-            )),
+            Some(problem),
+            StatusCode::FORBIDDEN,
         )
         .await;
     }
@@ -282,7 +255,9 @@ pub async fn post_delete(
     let ended = end_sessions(&mut tx, id, now).await?;
     db::two_factor::remove_all(&mut tx, "admin", id).await?;
     db::account::delete_admin(&mut *tx, id).await?;
-    if db::role::enabled_full_administrators(&mut *tx).await? == 0 {
+    if is_enabled_full_administrator(&target)
+        && db::role::enabled_full_administrators(&mut *tx).await? == 0
+    {
         tx.rollback().await?;
         return render(
             &state,
@@ -293,6 +268,7 @@ pub async fn post_delete(
                 "{} is the last enabled Full Administrator and cannot be deleted.",
                 target.username
             )),
+            StatusCode::BAD_REQUEST,
         )
         .await;
     }

@@ -8,7 +8,7 @@ use crate::invite::{self, AcceptError};
 use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{
-    CsrfToken, Form, ManageAdmins, Origin, Peer, RequirePermission, SessionInfo, UserAgent,
+    CsrfToken, Form, ManageAdmins, Peer, RequirePermission, SessionInfo, UserAgent,
 };
 use crate::web::page::{self, AdminsPage, FieldErrors, SetupPage};
 use crate::web::signin;
@@ -71,7 +71,6 @@ pub struct InviteForm {
 pub async fn post_invite(
     State(state): State<AppState>,
     gate: RequirePermission<ManageAdmins>,
-    origin: Origin,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<InviteForm>,
 ) -> AppResult<Response> {
@@ -94,39 +93,34 @@ pub async fn post_invite(
         )
             .into_response());
     };
-    if let Some(role) = crate::db::role::find(&state.db, role_id).await? {
-        let grants = crate::db::role::permissions(&state.db, role.id).await?;
-        let beyond = grants.beyond(gate.current.permissions);
-        if !beyond.is_empty() {
-            return Ok((
-                StatusCode::FORBIDDEN,
-                admins_page(
-                    &state,
-                    &gate,
-                    csrf,
-                    None,
-                    &form.email,
-                    vec![FieldError {
-                        field: "role_id",
-                        message: format!(
-                            "The role {} holds permissions your role ({}) does not: {}. Only an admin who holds them can give them; ask a Full Administrator.",
-                            role.name,
-                            gate.current.admin.role_name,
-                            beyond.names()
-                        ),
-                    }],
-                )
-                .await?,
+    let role = crate::db::role::find(&state.db, role_id).await?;
+    let refusal = match &role {
+        Some(role) => super::admin_edit::role_beyond(&state, &gate, role).await?,
+        None => None,
+    };
+    if let Some(message) = refusal {
+        return Ok((
+            StatusCode::FORBIDDEN,
+            admins_page(
+                &state,
+                &gate,
+                csrf,
+                None,
+                &form.email,
+                vec![FieldError {
+                    field: "role_id",
+                    message,
+                }],
             )
-                .into_response());
-        }
+            .await?,
+        )
+            .into_response());
     }
     match invite::invite_admin(
         &state,
         &gate.current.admin,
         &form.email,
         role_id,
-        &origin.requester(),
     )
     .await
     {

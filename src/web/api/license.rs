@@ -48,10 +48,10 @@ pub async fn post_verify(State(state): State<AppState>, Peer(addr): Peer, body: 
         ("license_key", key.as_str(), per_key),
     ] {
         let counted_key = crate::token::hash(value);
-        match crate::db::mail::count_request(&state.db, kind, &counted_key, now, now - 60, limit)
+        match crate::db::mail::admit_request(&state.db, kind, &counted_key, now, now - 60, limit)
             .await
         {
-            Ok(n) if n > limit => {
+            Ok(false) => {
                 let mut r = error(
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limited",
@@ -69,7 +69,7 @@ pub async fn post_verify(State(state): State<AppState>, Peer(addr): Peer, body: 
                 log_refused(&state, &request, &ip, "rate_limited").await;
                 return r;
             }
-            Ok(_) => {}
+            Ok(true) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "licence check: storage unavailable");
                 return error(

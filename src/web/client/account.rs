@@ -143,7 +143,6 @@ pub async fn post_switch(
 pub async fn post_end_impersonation(
     State(state): State<AppState>,
     current: CurrentClient,
-    origin: crate::web::extract::Origin,
 ) -> AppResult<Response> {
     if current.session.impersonator_admin_id.is_none() {
         return Err(AppError::BadRequest(
@@ -155,7 +154,6 @@ pub async fn post_end_impersonation(
         &state,
         &current.session.id_hash,
         crate::session::EndReason::Logout,
-        &origin.requester(),
     )
     .await?;
     let client_id = current.session.client_id.unwrap_or_default();

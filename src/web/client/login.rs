@@ -106,7 +106,6 @@ pub async fn post_login(
 pub async fn post_logout(
     State(state): State<AppState>,
     SessionInfo(loaded): SessionInfo,
-    origin: crate::web::extract::Origin,
 ) -> AppResult<Response> {
-    signin::sign_out(&state, loaded.as_ref(), &origin, "/login").await
+    signin::sign_out(&state, loaded.as_ref(), "/login").await
 }

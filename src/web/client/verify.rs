@@ -66,7 +66,7 @@ pub async fn post_resend(
     if crate::db::mail::is_verified(&state.db, current.user.id).await? {
         return Ok(Redirect::to("/clientarea").into_response());
     }
-    let sent = crate::db::mail::count_request(
+    let admitted = crate::db::mail::admit_request(
         &state.db,
         "verify_resend",
         &current.user.id.to_string(),
@@ -75,7 +75,7 @@ pub async fn post_resend(
         RESENDS_PER_HOUR,
     )
     .await?;
-    if sent > RESENDS_PER_HOUR {
+    if !admitted {
         return Err(AppError::Forbidden(format!(
             "A confirmation link was sent {RESENDS_PER_HOUR} times in the last hour. Wait a little, and check your spam folder; each link works for {} minutes.",
             VERIFY_LIFETIME / 60

@@ -29,15 +29,8 @@ pub async fn on_error_page(state: &AppState, session: &Session, response: Respon
         Ok(Some(a)) => a.username,
         _ => format!("admin #{admin_id}"),
     };
-    let nav = Nav {
-        admin: false,
-        name: user.first_name.clone(),
-        csrf: crate::csrf::session_token(&state.csrf_key, &session.id_hash),
-        impersonation: Some((
-            format!("{} {} <{}>", user.first_name, user.last_name, user.email),
-            admin,
-        )),
-    };
+    let csrf = crate::csrf::session_token(&state.csrf_key, &session.id_hash);
+    let nav = Nav::client(user, csrf, Some(&admin));
     let body = page::render(&ErrorPage {
         title: &info.title,
         message: &info.message,
