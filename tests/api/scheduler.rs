@@ -500,9 +500,14 @@ async fn portcullis_serve_runs_the_scheduler_and_records_its_view_of_time() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = serve(dir.path(), &[]);
     let mut seen = None;
-    for _ in 0..100 {
+    for _ in 0..300 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        if let Some(row) = serve_records(dir.path()).await.filter(|r| r.2 > 0) {
+        // A run's row is written when it starts and its task rows as each task ends, so wait
+        // for both rather than reading between the two writes.
+        if let Some(row) = serve_records(dir.path())
+            .await
+            .filter(|r| r.2 > 0 && r.3 > 0)
+        {
             seen = Some(row);
             break;
         }
