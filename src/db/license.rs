@@ -104,6 +104,10 @@ pub struct License {
     pub domains: Vec<String>,
     pub ips: Vec<String>,
     pub directories: Vec<String>,
+    /// The lists the admin set; the rest of each list above was bound by a check.
+    pub preset_domains: Vec<String>,
+    pub preset_ips: Vec<String>,
+    pub preset_directories: Vec<String>,
     pub reissues: i64,
     pub created_at: i64,
     pub last_check_at: Option<i64>,
@@ -129,6 +133,9 @@ fn license(r: &sqlx::any::AnyRow) -> Result<License, sqlx::Error> {
         domains: lines(&r.try_get::<String, _>("domains")?),
         ips: lines(&r.try_get::<String, _>("ips")?),
         directories: lines(&r.try_get::<String, _>("directories")?),
+        preset_domains: lines(&r.try_get::<String, _>("preset_domains")?),
+        preset_ips: lines(&r.try_get::<String, _>("preset_ips")?),
+        preset_directories: lines(&r.try_get::<String, _>("preset_directories")?),
         reissues: r.try_get("reissues")?,
         created_at: r.try_get("created_at")?,
         last_check_at: r.try_get("last_check_at")?,
@@ -141,7 +148,8 @@ macro_rules! select_licenses {
     ($condition:literal) => {
         concat!(
             "SELECT id, product_id, client_id, key_sealed, key_hint, status, expires_at, domains, \
-             ips, directories, reissues, created_at, last_check_at FROM licenses ",
+             ips, directories, preset_domains, preset_ips, preset_directories, reissues, \
+             created_at, last_check_at FROM licenses ",
             $condition
         )
     };

@@ -193,7 +193,10 @@ async fn f04_the_owner_reissues_the_next_check_rebinds_and_the_limit_holds() {
     ada.get(app.url(&location(&r))).send().await.unwrap();
     let (html, csrf) = app.form_page(&ada, "/account/licenses").await;
     assert!(html.contains(&key), "the owner reads the key");
-    assert!(html.contains("old.example.com"));
+    assert!(
+        html.contains("old.example.com (bound by a check)"),
+        "{html}"
+    );
     let id: i64 = sqlx::query_scalar("SELECT id FROM licenses")
         .fetch_one(&app.state.db)
         .await
@@ -894,9 +897,13 @@ async fn a_reissue_keeps_preset_bindings_and_clears_only_those_bound_at_a_check(
     )
     .await;
     assert_eq!(first.status, Status::Active);
-    let (_, csrf) = app
+    // The page tells the admin which entries a reissue would clear.
+    let (html, csrf) = app
         .form_page(&app.client, &format!("/admin/licenses/{id}"))
         .await;
+    assert!(html.contains("licensed.example.com (preset)"), "{html}");
+    assert!(html.contains("203.0.113.1 (bound by a check)"), "{html}");
+    assert!(html.contains("/old (bound by a check)"), "{html}");
     let r = app
         .post_form(
             &app.client,
@@ -915,6 +922,15 @@ async fn a_reissue_keeps_preset_bindings_and_clears_only_those_bound_at_a_check(
         ("licensed.example.com", "", ""),
         "the preset domain stays; the bound IP and directory are cleared"
     );
+    let html = app
+        .get(&format!("/admin/licenses/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("licensed.example.com (preset)"), "{html}");
+    assert!(!html.contains("bound by a check"), "{html}");
+    assert!(html.contains("bound at the next check"), "{html}");
     let moved_domain = check(
         &app,
         &request(&key, "other.example.com", "198.51.100.2", "/new"),

@@ -53,6 +53,22 @@ fn entries(text: &str) -> Result<Vec<String>, String> {
     Ok(list)
 }
 
+/// A binding list with where each entry came from, so whoever reads it knows what a reissue
+/// clears: "a (preset), b (bound by a check)".
+fn origins(list: &[String], preset: &[String]) -> String {
+    list.iter()
+        .map(|entry| {
+            let origin = if preset.contains(entry) {
+                "preset"
+            } else {
+                "bound by a check"
+            };
+            format!("{entry} ({origin})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A licence row for lists.
 pub(crate) fn row_view(
     state: &AppState,
@@ -70,9 +86,9 @@ pub(crate) fn row_view(
         hint: l.key_hint.clone(),
         status: license::effective_status(l, now).to_owned(),
         expires: l.expires_at.map(|at| state.show_time(at)),
-        domains: l.domains.join(", "),
-        ips: l.ips.join(", "),
-        directories: l.directories.join(", "),
+        domains: origins(&l.domains, &l.preset_domains),
+        ips: origins(&l.ips, &l.preset_ips),
+        directories: origins(&l.directories, &l.preset_directories),
         reissues: l.reissues,
         last_check: l
             .last_check_at
