@@ -86,6 +86,21 @@ pub struct ActiveAccount {
     pub permissions: crate::auth::client_permission::ClientPermissions,
 }
 
+impl From<db::client::Membership> for ActiveAccount {
+    fn from(m: db::client::Membership) -> Self {
+        Self {
+            client_id: m.client_id,
+            label: m.label,
+            is_owner: m.is_owner,
+            permissions: if m.is_owner {
+                crate::auth::client_permission::ClientPermissions::all()
+            } else {
+                crate::auth::client_permission::ClientPermissions::parse(&m.permissions)
+            },
+        }
+    }
+}
+
 /// A signed-in client-area user, their active account (if they still belong to it) and, for
 /// "login as client", the admin behind the session.
 pub struct CurrentClient {
@@ -99,7 +114,12 @@ pub struct CurrentClient {
 impl CurrentClient {
     /// The navigation bar, with the impersonation banner when there is one.
     pub fn nav(&self, csrf: String) -> crate::web::page::Nav {
-        crate::web::page::Nav::client(&self.user, csrf, self.impersonator.as_deref())
+        crate::web::page::Nav::client(
+            &self.user,
+            csrf,
+            self.account.as_ref(),
+            self.impersonator.as_deref(),
+        )
     }
 
     /// The active account, or a 403 explaining there is none.
@@ -187,16 +207,7 @@ impl FromRequestParts<AppState> for CurrentClient {
             Err(e) => (Err(e), None),
         };
         let user = account_or_sign_in(state, &session, user, |u| !u.disabled, "/login").await?;
-        let account = membership.map(|m| ActiveAccount {
-            client_id: m.client_id,
-            label: m.label,
-            is_owner: m.is_owner,
-            permissions: if m.is_owner {
-                crate::auth::client_permission::ClientPermissions::all()
-            } else {
-                crate::auth::client_permission::ClientPermissions::parse(&m.permissions)
-            },
-        });
+        let account = membership.map(ActiveAccount::from);
         let impersonator = match session.impersonator_admin_id {
             Some(admin_id) => Some(impersonating_admin(state, &session, admin_id).await?),
             None => None,

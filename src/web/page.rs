@@ -4,27 +4,154 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::auth::client_permission::ClientPermission;
+use crate::auth::permission::{Permission, PermissionSet};
+use crate::web::extract::ActiveAccount;
+
 /// The signed-in navigation bar.
 pub struct Nav {
     pub admin: bool,
     pub name: String,
     pub csrf: String,
+    /// The pages this person may open, in bar order: a link that can only lead to "Access
+    /// denied" is left out rather than shown.
+    pub links: Vec<NavLink>,
     /// While an admin is signed in as a client: "who is impersonated, by whom" for the banner.
     pub impersonation: Option<(String, String)>,
 }
 
+/// One link of the bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+}
+
+const fn link(href: &'static str, label: &'static str) -> NavLink {
+    NavLink { href, label }
+}
+
+/// The admin bar: each page with the permission that opens it (`None`: every admin's own page).
+const ADMIN_LINKS: [(NavLink, Option<Permission>); 15] = [
+    (link("/admin", "Dashboard"), Some(Permission::MainHomepage)),
+    (
+        link("/admin/health", "System Health"),
+        Some(Permission::ViewSystemHealth),
+    ),
+    (
+        link("/admin/scheduler", "Tasks"),
+        Some(Permission::ViewSystemHealth),
+    ),
+    (link("/admin/bans", "Bans"), Some(Permission::ViewBannedIps)),
+    (link("/admin/mail", "Mail"), Some(Permission::ViewMailLog)),
+    (
+        link("/admin/audit", "Audit log"),
+        Some(Permission::ViewAuditLog),
+    ),
+    (
+        link("/admin/clients", "Clients"),
+        Some(Permission::ListClients),
+    ),
+    (
+        link("/admin/licenses", "Licences"),
+        Some(Permission::ManageLicenses),
+    ),
+    (
+        link("/admin/admins", "Admins"),
+        Some(Permission::ManageAdmins),
+    ),
+    (link("/admin/roles", "Roles"), Some(Permission::ManageRoles)),
+    (
+        link("/admin/settings", "Settings"),
+        Some(Permission::ConfigureGeneralSettings),
+    ),
+    (
+        link("/admin/two-factor", "Two-step"),
+        Some(Permission::ConfigureTwoFactor),
+    ),
+    (link("/admin/sessions", "Sessions"), None),
+    (link("/admin/account/password", "Password"), None),
+    (link("/admin/account/security", "Security"), None),
+];
+
+/// Who a client-area page is open to.
+#[derive(Clone, Copy)]
+enum Opens {
+    Everyone,
+    /// Refused during "login as client": the client's own credentials, second factors, sessions.
+    OwnUserOnly,
+    Owner,
+    Permission(ClientPermission),
+}
+
+const CLIENT_LINKS: [(NavLink, Opens); 9] = [
+    (link("/clientarea", "Home"), Opens::Everyone),
+    (link("/account/sessions", "Sessions"), Opens::OwnUserOnly),
+    (link("/account/users", "Users"), Opens::Owner),
+    (
+        link("/account/licenses", "Licences"),
+        Opens::Permission(ClientPermission::Products),
+    ),
+    (
+        link("/account/profile", "Profile"),
+        Opens::Permission(ClientPermission::Profile),
+    ),
+    (link("/account/switch", "Accounts"), Opens::Everyone),
+    (link("/account/email", "Email"), Opens::OwnUserOnly),
+    (link("/account/password", "Password"), Opens::OwnUserOnly),
+    (link("/account/security", "Security"), Opens::OwnUserOnly),
+];
+
+/// The admin bar's links for an admin whose role grants `permissions`.
+pub fn admin_links(permissions: PermissionSet) -> Vec<NavLink> {
+    ADMIN_LINKS
+        .iter()
+        .filter(|(_, needs)| needs.is_none_or(|p| permissions.contains(p)))
+        .map(|(l, _)| *l)
+        .collect()
+}
+
+/// The client bar's links in the active `account` (none: the user belongs to no account), for
+/// the user themselves or, with `impersonated`, for an admin signed in as them.
+pub fn client_links(account: Option<&ActiveAccount>, impersonated: bool) -> Vec<NavLink> {
+    let owner = account.is_some_and(|a| a.is_owner);
+    CLIENT_LINKS
+        .iter()
+        .filter(|(_, opens)| match opens {
+            Opens::Everyone => true,
+            Opens::OwnUserOnly => !impersonated,
+            Opens::Owner => owner,
+            Opens::Permission(p) => owner || account.is_some_and(|a| a.permissions.contains(*p)),
+        })
+        .map(|(l, _)| *l)
+        .collect()
+}
+
 impl Nav {
-    /// A client-area user's bar; with `impersonator` (an admin's username), the "login as
-    /// client" banner naming both.
+    /// A signed-in admin's bar.
+    pub fn admin(name: String, csrf: String, permissions: PermissionSet) -> Self {
+        Self {
+            admin: true,
+            name,
+            csrf,
+            links: admin_links(permissions),
+            impersonation: None,
+        }
+    }
+
+    /// A client-area user's bar for the active `account`; with `impersonator` (an admin's
+    /// username), the "login as client" banner naming both.
     pub fn client(
         user: &crate::db::account::UserRow,
         csrf: String,
+        account: Option<&ActiveAccount>,
         impersonator: Option<&str>,
     ) -> Self {
         Self {
             admin: false,
             name: user.first_name.clone(),
             csrf,
+            links: client_links(account, impersonator.is_some()),
             impersonation: impersonator.map(|admin| {
                 (
                     format!("{} {} <{}>", user.first_name, user.last_name, user.email),

@@ -2,7 +2,7 @@
 //! owners managing users, ownership transfer by an admin, and isolation between accounts on
 //! every client-area route.
 
-use crate::helpers::{PASSWORD, TestApp, location, new_client, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, bar_links, location, new_client, spawn_app};
 
 async fn id_of(app: &TestApp, email: &'static str) -> i64 {
     sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
@@ -216,6 +216,80 @@ async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
     assert_eq!(
         audit,
         ["account.permissions_changed", "account.user_removed"]
+    );
+}
+
+#[tokio::test]
+async fn the_bar_links_only_the_pages_the_active_account_opens_to_this_user() {
+    let w = world().await;
+    let app = &w.app;
+    let page = |client: reqwest::Client| async move {
+        let html = client
+            .get(app.url("/clientarea"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        bar_links(&html)
+    };
+    let switch = |client: reqwest::Client, to: i64| async move {
+        let (_, csrf) = app.form_page(&client, "/account/switch").await;
+        let r = app
+            .post_form(
+                &client,
+                "/account/switch",
+                &[
+                    ("client_id", to.to_string().as_str()),
+                    ("csrf_token", &csrf),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+    };
+    let own = [
+        "/clientarea",
+        "/account/sessions",
+        "/account/users",
+        "/account/licenses",
+        "/account/profile",
+        "/account/switch",
+        "/account/email",
+        "/account/password",
+        "/account/security",
+    ];
+    // Ada owns A: every page.
+    let ada = signed_in(app, "ada@example.com").await;
+    assert_eq!(page(ada.clone()).await, own);
+    // In B she has profile and products: no users page.
+    switch(ada.clone(), w.b).await;
+    let in_b = page(ada.clone()).await;
+    assert_eq!(
+        in_b,
+        own.iter()
+            .filter(|p| **p != "/account/users")
+            .copied()
+            .collect::<Vec<_>>()
+    );
+    // Every link offered opens.
+    for path in &in_b {
+        let r = ada.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    // Carol in A with no permissions: her own pages and the switcher only.
+    let carol = signed_in(app, "carol@example.com").await;
+    switch(carol.clone(), w.a).await;
+    assert_eq!(
+        page(carol).await,
+        [
+            "/clientarea",
+            "/account/sessions",
+            "/account/switch",
+            "/account/email",
+            "/account/password",
+            "/account/security",
+        ]
     );
 }
 

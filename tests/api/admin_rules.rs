@@ -4,7 +4,9 @@
 //! sending mail is off; and what an admin does as a client is recorded as the admin's doing.
 
 use crate::f08_access::admin_with_role;
-use crate::helpers::{PASSWORD, TestApp, csrf_from, location, new_client, spawn_app, spawn_with};
+use crate::helpers::{
+    PASSWORD, TestApp, bar_links, csrf_from, location, new_client, spawn_app, spawn_with,
+};
 
 async fn client_id(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT id FROM clients ORDER BY id LIMIT 1")
@@ -51,6 +53,87 @@ async fn audit_rows(app: &TestApp, action: &str) -> Vec<(String, String, String,
     .fetch_all(&app.state.db)
     .await
     .unwrap()
+}
+
+async fn bar_of(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, Vec<String>) {
+    let r = client.get(app.url(path)).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, bar_links(&r.text().await.unwrap()))
+}
+
+#[tokio::test]
+async fn the_bar_links_only_pages_the_role_opens_and_an_impersonated_bar_leaves_out_the_clients_own()
+ {
+    let app = spawn_app().await;
+    let root = app.create_admin("root").await;
+    app.admin_login(&root).await;
+    app.create_user("ada@example.com").await;
+    let (_, full) = bar_of(&app, &app.client, "/admin/sessions").await;
+    assert_eq!(
+        full.len(),
+        15,
+        "a Full Administrator sees every page: {full:?}"
+    );
+
+    let sam = helpdesk_sam(&app).await;
+    let (_, bar) = bar_of(&app, &sam, "/admin/clients").await;
+    assert_eq!(
+        bar,
+        [
+            "/admin/clients",
+            "/admin/sessions",
+            "/admin/account/password",
+            "/admin/account/security",
+        ]
+    );
+    // Every link offered opens; the security page (its own bar) agrees.
+    for path in &bar {
+        let (status, on_it) = bar_of(&app, &sam, path).await;
+        assert_eq!((status, &on_it), (200, &bar), "{path}");
+    }
+
+    // As Ada: her account's pages, none of her own credentials, sessions or second factors;
+    // a refused page keeps the same bar (and the banner).
+    let as_ada = impersonate(&app, &sam).await;
+    let expected = [
+        "/clientarea",
+        "/account/users",
+        "/account/licenses",
+        "/account/profile",
+        "/account/switch",
+    ];
+    assert_eq!(
+        bar_of(&app, &as_ada, "/clientarea").await,
+        (200, expected.map(str::to_owned).to_vec())
+    );
+    assert_eq!(
+        bar_of(&app, &as_ada, "/account/password").await,
+        (403, expected.map(str::to_owned).to_vec())
+    );
+}
+
+#[tokio::test]
+async fn for_a_role_of_any_one_permission_every_bar_link_opens_and_every_page_left_out_does_not() {
+    let app = spawn_app().await;
+    let root = app.create_admin("root").await;
+    app.admin_login(&root).await;
+    let (_, every) = bar_of(&app, &app.client, "/admin/sessions").await;
+    for (i, permission) in portcullis::auth::permission::Permission::ALL
+        .iter()
+        .enumerate()
+    {
+        let name = permission.as_str();
+        let admin = admin_with_role(&app, &format!("only{i}"), name, &[name]).await;
+        let (_, bar) = bar_of(&app, &admin, "/admin/sessions").await;
+        for path in &every {
+            let status = admin.get(app.url(path)).send().await.unwrap().status();
+            assert_eq!(
+                status == 200,
+                bar.contains(path),
+                "{name}: {path} answers {status}, bar {bar:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

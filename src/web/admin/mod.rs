@@ -24,10 +24,5 @@ use crate::web::page::Nav;
 
 /// The navigation bar for a signed-in admin.
 pub fn nav(current: &CurrentAdmin, csrf: String) -> Nav {
-    Nav {
-        admin: true,
-        name: current.admin.username.clone(),
-        csrf,
-        impersonation: None,
-    }
+    Nav::admin(current.admin.username.clone(), csrf, current.permissions)
 }

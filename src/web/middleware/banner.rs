@@ -6,6 +6,7 @@
 use crate::app::AppState;
 use crate::session::Session;
 use crate::web::error::ErrorInfo;
+use crate::web::extract::ActiveAccount;
 use crate::web::page::{self, ErrorPage, Nav};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,15 +23,16 @@ pub async fn on_error_page(state: &AppState, session: &Session, response: Respon
     if response.status() == StatusCode::SERVICE_UNAVAILABLE {
         return response;
     }
-    let Some(user) = session.client_user.as_ref().map(|u| &u.0.0) else {
+    let Some((user, membership)) = session.client_user.as_ref().map(|u| &*u.0) else {
         return response;
     };
+    let account = membership.clone().map(ActiveAccount::from);
     let admin = match crate::db::account::find_admin_by_id(&state.db, admin_id).await {
         Ok(Some(a)) => a.username,
         _ => format!("admin #{admin_id}"),
     };
     let csrf = crate::csrf::session_token(&state.csrf_key, &session.id_hash);
-    let nav = Nav::client(user, csrf, Some(&admin));
+    let nav = Nav::client(user, csrf, account.as_ref(), Some(&admin));
     let body = page::render(&ErrorPage {
         title: &info.title,
         message: &info.message,

@@ -100,6 +100,8 @@ pub struct Signed<S: Side> {
     pub subject: Subject,
     /// The stored password hash, for step-up.
     pub password_hash: Option<String>,
+    /// The bar's links for this person.
+    pub nav_links: Vec<crate::web::page::NavLink>,
     _side: std::marker::PhantomData<S>,
 }
 
@@ -110,7 +112,7 @@ impl<S: Side> FromRequestParts<AppState> for Signed<S> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let (session, subject, password_hash) = match S::REALM {
+        let (session, subject, password_hash, nav_links) = match S::REALM {
             Realm::Client => {
                 let c = CurrentClient::from_request_parts(parts, state).await?;
                 // Second factors are the client's own business, never an impersonator's.
@@ -124,7 +126,8 @@ impl<S: Side> FromRequestParts<AppState> for Signed<S> {
                         .to_owned(),
                     email: c.user.email,
                 };
-                (c.session, subject, c.user.password_hash)
+                let links = crate::web::page::client_links(c.account.as_ref(), false);
+                (c.session, subject, c.user.password_hash, links)
             }
             Realm::Admin => {
                 let a = CurrentAdmin::from_request_parts(parts, state).await?;
@@ -135,13 +138,15 @@ impl<S: Side> FromRequestParts<AppState> for Signed<S> {
                     display_name: a.admin.username,
                     email: a.admin.email,
                 };
-                (a.session, subject, Some(a.admin.password_hash))
+                let links = crate::web::page::admin_links(a.permissions);
+                (a.session, subject, Some(a.admin.password_hash), links)
             }
         };
         Ok(Self {
             session,
             subject,
             password_hash,
+            nav_links,
             _side: std::marker::PhantomData,
         })
     }

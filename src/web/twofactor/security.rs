@@ -21,6 +21,7 @@ fn nav<S: Side>(signed: &Signed<S>, csrf: &str) -> Nav {
         admin: S::REALM == crate::session::Realm::Admin,
         name: signed.subject.display_name.clone(),
         csrf: csrf.to_owned(),
+        links: signed.nav_links.clone(),
         impersonation: None,
     }
 }

@@ -137,6 +137,18 @@ pub fn csrf_from(html: &str) -> String {
     html[start..end].to_owned()
 }
 
+/// The links of a page's signed-in bar (`<nav aria-label="Account">`), in order.
+pub fn bar_links(html: &str) -> Vec<String> {
+    let start = html
+        .find("<nav aria-label=\"Account\">")
+        .unwrap_or_else(|| panic!("the page has the signed-in bar: {html}"));
+    let bar = &html[start..start + html[start..].find("</nav>").unwrap()];
+    bar.split("<a href=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
 /// The `Location` header.
 pub fn location(response: &reqwest::Response) -> String {
     response
