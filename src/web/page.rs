@@ -253,6 +253,9 @@ pub struct ClientAreaPage {
     pub verified: bool,
     pub resent: bool,
     pub csrf: String,
+    /// During "login as client": the client's own email and sessions are out of reach, so
+    /// the page offers neither.
+    pub impersonated: bool,
 }
 
 /// One row of the sessions table.

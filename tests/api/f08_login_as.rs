@@ -4,7 +4,9 @@
 //! the same for an owner whose own sign-in needs a second factor, one with only an unconfirmed
 //! address and one with only no password.
 
-use crate::helpers::{PASSWORD, TestApp, location, new_client, set_cookie_line, spawn_app};
+use crate::helpers::{
+    PASSWORD, TestApp, csrf_from, location, new_client, set_cookie_line, spawn_app,
+};
 
 async fn admin_with_role(app: &TestApp, username: &str, role_id: i64) -> reqwest::Client {
     app.create_admin(username).await;
@@ -84,6 +86,24 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
     assert!(home.contains("id=\"impersonation-banner\""), "{home}");
     assert!(home.contains("You (sam) are signed in as"), "{home}");
     assert!(home.contains("Return to admin"));
+    // Her address is unconfirmed, but confirming it is hers to do: the page offers no resend
+    // and no link to her sessions, and a resend posted anyway is refused and sends nothing.
+    assert!(home.contains("Please confirm your email address"), "{home}");
+    assert!(!home.contains("Send the link again"), "{home}");
+    assert!(!home.contains("href=\"/account/sessions\""), "{home}");
+    let r = app
+        .post_form(
+            &support,
+            "/account/verify-email/resend",
+            &[("csrf_token", &csrf_from(&home))],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_messages")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "no confirmation link was queued");
     let users = support
         .get(app.url("/account/users"))
         .send()

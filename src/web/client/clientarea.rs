@@ -28,5 +28,6 @@ pub async fn get_clientarea(
         verified,
         resent: query.resent.is_some(),
         csrf,
+        impersonated: current.impersonator.is_some(),
     })
 }

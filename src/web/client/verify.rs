@@ -62,6 +62,8 @@ pub async fn post_resend(
     State(state): State<AppState>,
     current: CurrentClient,
 ) -> AppResult<Response> {
+    // Confirming the address is the client's own business, like changing it.
+    current.not_impersonated()?;
     let now = state.clock.unix();
     if crate::db::mail::is_verified(&state.db, current.user.id).await? {
         return Ok(Redirect::to("/clientarea").into_response());
