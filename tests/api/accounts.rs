@@ -38,6 +38,24 @@ async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
     client
 }
 
+/// `client` switches to account `to`, which it belongs to, and lands in the client area;
+/// returns the session's CSRF token.
+async fn switch_to(app: &TestApp, client: &reqwest::Client, to: i64) -> String {
+    let (_, csrf) = app.form_page(client, "/account/switch").await;
+    let r = app
+        .post_form(
+            client,
+            "/account/switch",
+            &[
+                ("client_id", to.to_string().as_str()),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/clientarea");
+    csrf
+}
+
 /// Ada owns A, Bob owns B ("Bobcorp"); Ada may also use B; Carol may use A with no permissions.
 struct World {
     app: TestApp,
@@ -223,30 +241,8 @@ async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
 async fn the_bar_links_only_the_pages_the_active_account_opens_to_this_user() {
     let w = world().await;
     let app = &w.app;
-    let page = |client: reqwest::Client| async move {
-        let html = client
-            .get(app.url("/clientarea"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        bar_links(&html)
-    };
-    let switch = |client: reqwest::Client, to: i64| async move {
-        let (_, csrf) = app.form_page(&client, "/account/switch").await;
-        let r = app
-            .post_form(
-                &client,
-                "/account/switch",
-                &[
-                    ("client_id", to.to_string().as_str()),
-                    ("csrf_token", &csrf),
-                ],
-            )
-            .await;
-        assert_eq!(r.status(), 303);
+    let bar = |client: reqwest::Client| async move {
+        bar_links(&app.text_with(&client, "/clientarea").await)
     };
     let own = [
         "/clientarea",
@@ -261,10 +257,10 @@ async fn the_bar_links_only_the_pages_the_active_account_opens_to_this_user() {
     ];
     // Ada owns A: every page.
     let ada = signed_in(app, "ada@example.com").await;
-    assert_eq!(page(ada.clone()).await, own);
+    assert_eq!(bar(ada.clone()).await, own);
     // In B she has profile and products: no users page.
-    switch(ada.clone(), w.b).await;
-    let in_b = page(ada.clone()).await;
+    switch_to(app, &ada, w.b).await;
+    let in_b = bar(ada.clone()).await;
     assert_eq!(
         in_b,
         own.iter()
@@ -279,9 +275,9 @@ async fn the_bar_links_only_the_pages_the_active_account_opens_to_this_user() {
     }
     // Carol in A with no permissions: her own pages and the switcher only.
     let carol = signed_in(app, "carol@example.com").await;
-    switch(carol.clone(), w.a).await;
+    switch_to(app, &carol, w.a).await;
     assert_eq!(
-        page(carol).await,
+        bar(carol).await,
         [
             "/clientarea",
             "/account/sessions",
@@ -299,16 +295,7 @@ async fn no_client_route_reads_or_changes_another_accounts_data() {
     let app = &w.app;
     // Carol works in A (switch there: her own account is first otherwise) with no permissions.
     let carol = signed_in(app, "carol@example.com").await;
-    let (_, csrf) = app.form_page(&carol, "/account/switch").await;
-    app.post_form(
-        &carol,
-        "/account/switch",
-        &[
-            ("client_id", w.a.to_string().as_str()),
-            ("csrf_token", &csrf),
-        ],
-    )
-    .await;
+    let csrf = switch_to(app, &carol, w.a).await;
     let source = include_str!("../../src/web/routes.rs");
     let mut checked = 0;
     for line in source

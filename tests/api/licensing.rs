@@ -923,11 +923,8 @@ async fn a_reissue_keeps_preset_bindings_and_clears_only_those_bound_at_a_check(
         "the preset domain stays; the bound IP and directory are cleared"
     );
     let html = app
-        .get(&format!("/admin/licenses/{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text_with(&app.client, &format!("/admin/licenses/{id}"))
+        .await;
     assert!(html.contains("licensed.example.com (preset)"), "{html}");
     assert!(!html.contains("bound by a check"), "{html}");
     assert!(html.contains("bound at the next check"), "{html}");

@@ -206,6 +206,18 @@ impl TestApp {
             .expect("request")
     }
 
+    /// The body of `path` fetched with `client`.
+    pub async fn text_with(&self, client: &reqwest::Client, path: &str) -> String {
+        client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("body")
+    }
+
     /// Fetches a page and returns its body and CSRF token.
     pub async fn form_page(&self, client: &reqwest::Client, path: &str) -> (String, String) {
         let body = client
