@@ -446,7 +446,9 @@ async fn an_admin_grants_only_permissions_they_hold() {
             ],
         )
         .await;
-    assert_eq!(r.status(), 200);
+    assert_eq!(location(&r), format!("/admin/roles?saved={people}"));
+    let saved = app.text_with(&hr, &location(&r)).await;
+    assert!(saved.contains("Saved the role People."), "{saved}");
     // And inviting someone with his own role works.
     let (_, csrf) = app.form_page(&hr, "/admin/admins").await;
     let r = app

@@ -388,8 +388,8 @@ async fn roles_are_edited_with_grouped_checkboxes_and_take_effect_at_once() {
             ],
         )
         .await;
-    assert_eq!(r.status(), 200);
     let billing_id: i64 = edit.rsplit('/').next().unwrap().parse().unwrap();
+    assert_eq!(location(&r), format!("/admin/roles?saved={billing_id}"));
 
     // Give an admin the role: mail log allowed, bans denied, /admin lands on the mail log.
     app.create_admin("bill").await;
@@ -467,7 +467,10 @@ async fn roles_are_edited_with_grouped_checkboxes_and_take_effect_at_once() {
             &[("csrf_token", &csrf)],
         )
         .await;
-    assert_eq!(r.status(), 200);
+    assert_eq!(location(&r), "/admin/roles?deleted=1");
+    let listed = app.get(&location(&r)).await.text().await.unwrap();
+    assert!(listed.contains("The role was deleted."), "{listed}");
+    assert!(!listed.contains("Billing"), "{listed}");
     let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE action LIKE 'role.%' OR action LIKE 'admin.%' ORDER BY id")
         .fetch_all(&app.state.db)
         .await

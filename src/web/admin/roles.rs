@@ -85,13 +85,29 @@ async fn list(
     Ok((status, page::render(&body)).into_response())
 }
 
+/// `?saved=ID` or `?deleted=1` after a change: the change answers with a redirect, so reloading
+/// the list never sends the form again.
+#[derive(serde::Deserialize, Default)]
+pub struct DoneQuery {
+    saved: Option<i64>,
+    deleted: Option<String>,
+}
+
 /// Lists the roles.
 pub async fn get_roles(
     State(state): State<AppState>,
     gate: RequirePermission<ManageRoles>,
     CsrfToken(csrf): CsrfToken,
+    axum::extract::Query(done): axum::extract::Query<DoneQuery>,
 ) -> AppResult<Response> {
-    list(&state, &gate, csrf, None, None).await
+    let notice = match (done.saved, done.deleted) {
+        (Some(id), _) => db::role::find(&state.db, id)
+            .await?
+            .map(|role| format!("Saved the role {}.", role.name)),
+        (None, Some(_)) => Some("The role was deleted.".to_owned()),
+        (None, None) => None,
+    };
+    list(&state, &gate, csrf, notice, None).await
 }
 
 fn check_name(name: &str) -> Option<&'static str> {
@@ -305,14 +321,7 @@ pub async fn post_role(
     )
     .await?;
     tx.commit().await?;
-    list(
-        &state,
-        &gate,
-        csrf,
-        Some(format!("Saved the role {name}.")),
-        None,
-    )
-    .await
+    Ok(Redirect::to(&format!("/admin/roles?saved={id}")).into_response())
 }
 
 /// Deletes a role nobody holds.
@@ -354,12 +363,5 @@ pub async fn post_delete(
         },
     )
     .await?;
-    list(
-        &state,
-        &gate,
-        csrf,
-        Some(format!("Deleted the role {}.", role.name)),
-        None,
-    )
-    .await
+    Ok(Redirect::to("/admin/roles?deleted=1").into_response())
 }
