@@ -189,7 +189,9 @@ async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
             &[("products", "1"), ("csrf_token", &csrf_bob)],
         )
         .await;
-    assert_eq!(r.status(), 200);
+    assert_eq!(location(&r), "/account/users?saved=1");
+    let saved = app.text_with(&bob, &location(&r)).await;
+    assert!(saved.contains("Saved."), "{saved}");
     let r = ada.get(app.url("/account/profile")).send().await.unwrap();
     assert_eq!(r.status(), 403);
     let body = r.text().await.unwrap();
@@ -769,7 +771,12 @@ async fn only_an_admin_transfers_ownership_and_only_to_a_user_of_the_account() {
     }
     // The profile form saves the name and ignores an owner field.
     let r = app.post_form(&ada, "/account/profile", &claim).await;
-    assert_eq!(r.status(), 200);
+    assert_eq!(location(&r), "/account/profile?saved=1");
+    let saved = app.text_with(&ada, &location(&r)).await;
+    assert!(
+        saved.contains("Saved.") && saved.contains("Ada&#39;s again"),
+        "{saved}"
+    );
     let (name, owner): (String, i64) =
         sqlx::query_as("SELECT company_name, owner_user_id FROM clients WHERE id = $1")
             .bind(w.a)

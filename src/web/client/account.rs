@@ -9,7 +9,7 @@ use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, CurrentClient, Form};
 use crate::web::page::{self, Nav};
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// The account profile.
@@ -62,8 +62,16 @@ pub async fn get_profile(
     State(state): State<AppState>,
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
+    Query(q): Query<SavedQuery>,
 ) -> AppResult<Response> {
-    profile(&state, &current, csrf, None).await
+    let notice = q.saved.map(|_| "Saved.".to_owned());
+    profile(&state, &current, csrf, notice).await
+}
+
+/// `?saved=1` after the form was saved.
+#[derive(serde::Deserialize)]
+pub struct SavedQuery {
+    saved: Option<String>,
 }
 
 /// The profile form.
@@ -77,7 +85,6 @@ pub struct ProfileForm {
 pub async fn post_profile(
     State(state): State<AppState>,
     current: CurrentClient,
-    CsrfToken(csrf): CsrfToken,
     Form(form): Form<ProfileForm>,
 ) -> AppResult<Response> {
     let account = current.require(ClientPermission::Profile)?;
@@ -88,7 +95,8 @@ pub async fn post_profile(
         ));
     }
     db::client::set_company_name(&state.db, account.client_id, name).await?;
-    profile(&state, &current, csrf, Some("Saved.".into())).await
+    // A redirect, so reloading the page never sends the form again.
+    Ok(Redirect::to("/account/profile?saved=1").into_response())
 }
 
 /// Lists the user's accounts.

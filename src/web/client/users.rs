@@ -81,7 +81,6 @@ pub async fn post_member_permissions(
     current: CurrentClient,
     Path(user_id): Path<i64>,
     Peer(addr): Peer,
-    CsrfToken(csrf): CsrfToken,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     use crate::auth::client_permission::{ClientPermission, ClientPermissions};
@@ -112,16 +111,8 @@ pub async fn post_member_permissions(
         },
     )
     .await?;
-    users_page(
-        &state,
-        &current,
-        client_id,
-        csrf,
-        Some("Saved.".into()),
-        "",
-        Vec::new(),
-    )
-    .await
+    // A redirect, so reloading the page never sends the form again.
+    Ok(Redirect::to("/account/users?saved=1").into_response())
 }
 
 /// Removes a user from the owner's active account.
@@ -165,6 +156,7 @@ pub async fn post_member_remove(
 #[derive(serde::Deserialize)]
 pub struct UsersQuery {
     invited: Option<String>,
+    saved: Option<String>,
 }
 
 /// The account's users and the invitation form.
@@ -180,8 +172,11 @@ pub async fn get_users(
         &current,
         client_id,
         csrf,
-        q.invited
-            .map(|_| "The invitation is on its way.".to_owned()),
+        match (q.invited, q.saved) {
+            (Some(_), _) => Some("The invitation is on its way.".to_owned()),
+            (None, Some(_)) => Some("Saved.".to_owned()),
+            (None, None) => None,
+        },
         "",
         Vec::new(),
     )
