@@ -928,6 +928,14 @@ async fn a_reissue_keeps_preset_bindings_and_clears_only_those_bound_at_a_check(
     assert!(html.contains("licensed.example.com (preset)"), "{html}");
     assert!(!html.contains("bound by a check"), "{html}");
     assert!(html.contains("bound at the next check"), "{html}");
+    // The admin's reissue is audited with the request's address and user agent.
+    let (ip, user_agent): (String, String) =
+        sqlx::query_as("SELECT ip, user_agent FROM audit_log WHERE action = 'license.reissued'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(ip, "127.0.0.1");
+    assert!(user_agent.contains("portcullis-tests"), "{user_agent}");
     let moved_domain = check(
         &app,
         &request(&key, "other.example.com", "198.51.100.2", "/new"),

@@ -5,7 +5,7 @@ use crate::app::AppState;
 use crate::db;
 use crate::license::{self, IssueRequest};
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{CsrfToken, Form, ManageLicenses, Peer, RequirePermission, UserAgent};
+use crate::web::extract::{CsrfToken, Form, ManageLicenses, RequirePermission};
 use crate::web::page::{
     self, LicenseCheckView, LicensePage, LicenseRowView, LicensesPage, ProductPage,
 };
@@ -15,26 +15,23 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 type Gate = RequirePermission<ManageLicenses>;
 
+/// An audit entry by the signed-in admin; the client address and user agent are the request's
+/// (`db::audit::RequestOrigin`).
 async fn audit(
     state: &AppState,
     gate: &Gate,
-    ip: &str,
-    ua: &str,
     action: &str,
     subject: &str,
     detail: &str,
 ) -> Result<(), sqlx::Error> {
-    db::audit::insert(
+    db::setting::audit_about(
         &state.db,
         state.clock.unix(),
-        &db::audit::Entry {
-            actor: &format!("admin:{}", gate.current.admin.id),
-            action,
-            subject,
-            detail,
-            ip,
-            user_agent: ua,
-        },
+        &format!("admin:{}", gate.current.admin.id),
+        action,
+        subject,
+        detail,
+        "",
     )
     .await
 }
@@ -241,8 +238,6 @@ fn number(
 pub async fn post_product(
     State(state): State<AppState>,
     gate: Gate,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<ProductForm>,
 ) -> AppResult<Response> {
@@ -267,8 +262,6 @@ pub async fn post_product(
             audit(
                 &state,
                 &gate,
-                &addr.ip.to_string(),
-                &ua,
                 "license.product_created",
                 &format!("product:{id}"),
                 &format!("{} (prefix {})", product.name, product.key_prefix),
@@ -336,8 +329,6 @@ pub async fn post_product_edit(
     State(state): State<AppState>,
     gate: Gate,
     Path(id): Path<i64>,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<ProductForm>,
 ) -> AppResult<Response> {
@@ -374,8 +365,6 @@ pub async fn post_product_edit(
     audit(
         &state,
         &gate,
-        &addr.ip.to_string(),
-        &ua,
         "license.product_updated",
         &format!("product:{id}"),
         &format!("{} (was {})", describe(&product), describe(&before)),
@@ -419,8 +408,6 @@ fn end_of_day(state: &AppState, text: &str) -> Result<Option<i64>, String> {
 pub async fn post_issue(
     State(state): State<AppState>,
     gate: Gate,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<IssueForm>,
 ) -> AppResult<Response> {
@@ -468,8 +455,6 @@ pub async fn post_issue(
     audit(
         &state,
         &gate,
-        &addr.ip.to_string(),
-        &ua,
         "license.issued",
         &format!("license:{id}"),
         &format!(
@@ -568,8 +553,6 @@ pub async fn post_license(
     State(state): State<AppState>,
     gate: Gate,
     Path(id): Path<i64>,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<StatusForm>,
 ) -> AppResult<Response> {
@@ -595,8 +578,6 @@ pub async fn post_license(
     audit(
         &state,
         &gate,
-        &addr.ip.to_string(),
-        &ua,
         "license.status",
         &format!("license:{id}"),
         &format!(
@@ -616,13 +597,11 @@ pub async fn post_reissue(
     State(state): State<AppState>,
     gate: Gate,
     Path(id): Path<i64>,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     match license::reissue(&state, id).await? {
         license::Reissue::Done => {
-            audit(&state, &gate, &addr.ip.to_string(), &ua, "license.reissued", &format!("license:{id}"), "by an admin").await?;
+            audit(&state, &gate, "license.reissued", &format!("license:{id}"), "by an admin").await?;
             Ok(Redirect::to(&format!("/admin/licenses/{id}?done=reissued")).into_response())
         }
         license::Reissue::LimitReached(max) => {
@@ -633,20 +612,13 @@ pub async fn post_reissue(
 }
 
 /// Publishes a new key that does not sign yet.
-pub async fn post_key_add(
-    State(state): State<AppState>,
-    gate: Gate,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
-) -> AppResult<Response> {
+pub async fn post_key_add(State(state): State<AppState>, gate: Gate) -> AppResult<Response> {
     let key_id = crate::license::signing::add(&state)
         .await
         .map_err(AppError::Unexpected)?;
     audit(
         &state,
         &gate,
-        &addr.ip.to_string(),
-        &ua,
         "license.key_added",
         &key_id,
         "published, not signing yet",
@@ -666,8 +638,6 @@ pub struct ActivateForm {
 pub async fn post_key_activate(
     State(state): State<AppState>,
     gate: Gate,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<ActivateForm>,
 ) -> AppResult<Response> {
@@ -678,8 +648,6 @@ pub async fn post_key_activate(
     audit(
         &state,
         &gate,
-        &addr.ip.to_string(),
-        &ua,
         "license.key_activated",
         &form.key_id,
         "signs from now on",
