@@ -140,7 +140,6 @@ pub async fn granters<'e>(
     .await
 }
 
-/// How many enabled Full Administrators there are.
 /// On PostgreSQL, locks the enabled Full Administrators' rows for the transaction, so two
 /// admins demoted at once cannot both pass the "not the last one" check. (SQLite's single
 /// writer already serialises the transactions that change them.)
@@ -156,6 +155,7 @@ pub async fn lock_full_administrators(
     Ok(())
 }
 
+/// How many enabled Full Administrators there are.
 pub async fn enabled_full_administrators<'e>(
     ex: impl Executor<'e, Database = Db>,
 ) -> Result<i64, sqlx::Error> {

@@ -151,14 +151,7 @@ async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
         )
         .await;
     assert_eq!(location(&r), "/clientarea");
-    let home = ada
-        .get(app.url("/clientarea"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = app.text_with(&ada, "/clientarea").await;
     assert!(home.contains("working in the account Bobcorp"), "{home}");
     // In B she is a user with profile and products: the profile opens, the users page does not.
     assert_eq!(
@@ -650,32 +643,11 @@ async fn an_owner_with_every_permission_reaches_no_other_accounts_data_on_any_cl
     let r = ada.get(app.url("/clientarea")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(account_b_rows(&w, &tokens).await, before);
-    let users = bob
-        .get(app.url("/account/users"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let users = app.text_with(&bob, "/account/users").await;
     assert!(users.contains("erin@example.com"), "{users}");
-    let licences = bob
-        .get(app.url("/account/licenses"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let licences = app.text_with(&bob, "/account/licenses").await;
     assert!(licences.contains(&w.b_key), "{licences}");
-    let profile = bob
-        .get(app.url("/account/profile"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let profile = app.text_with(&bob, "/account/profile").await;
     assert!(
         profile.contains("Bobcorp") && !profile.contains("Pwned"),
         "{profile}"

@@ -257,16 +257,7 @@ async fn actions_as_a_client_are_the_admins_and_return_or_sign_out_end_the_imper
     assert!(ua.contains("portcullis-tests"), "{ua}");
 
     // "Return to admin" ends it as the admin's impersonation.end, not as Ada's sign-out.
-    let csrf = csrf_from(
-        &as_ada
-            .get(app.url("/clientarea"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let csrf = csrf_from(&app.text_with(&as_ada, "/clientarea").await);
     let r = app
         .post_form(
             &as_ada,
@@ -283,16 +274,7 @@ async fn actions_as_a_client_are_the_admins_and_return_or_sign_out_end_the_imper
 
     // Signing out of a second impersonation is also the admin's impersonation.end.
     let as_ada = impersonate(&app, &sam).await;
-    let csrf = csrf_from(
-        &as_ada
-            .get(app.url("/clientarea"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let csrf = csrf_from(&app.text_with(&as_ada, "/clientarea").await);
     let r = app
         .post_form(&as_ada, "/logout", &[("csrf_token", &csrf)])
         .await;
@@ -562,14 +544,7 @@ async fn an_admin_signed_in_as_a_client_cannot_accept_an_invitation_for_them() {
     // Ada's account is the first one; sam signs in as her.
     let sam = helpdesk_sam(&app).await;
     let as_ada = impersonate(&app, &sam).await;
-    let page = as_ada
-        .get(app.url(&path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.text_with(&as_ada, &path).await;
     assert!(
         page.contains("Sign in as") || page.contains("sign in"),
         "{page}"
@@ -761,14 +736,7 @@ async fn a_refused_page_during_login_as_client_keeps_the_banner_and_its_return_b
         .client_login_with(&ada, "ada@example.com", PASSWORD)
         .await;
     ada.get(app.url(&location(&r))).send().await.unwrap();
-    let page = ada
-        .get(app.url("/account/sessions/nothing-here"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.text_with(&ada, "/account/sessions/nothing-here").await;
     assert!(
         page.contains("Not found") || page.contains("not found"),
         "{page}"

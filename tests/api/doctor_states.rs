@@ -275,14 +275,7 @@ async fn an_admin_who_may_see_health_but_not_change_settings_gets_the_cli_hint_i
         .await;
     app.create_admin("root").await;
     let viewer = admin_with_role(&app, "vic", "Monitoring", &["view_system_health"]).await;
-    let body = viewer
-        .get(app.url("/admin/health"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = app.text_with(&viewer, "/admin/health").await;
     assert!(body.contains("</span> proxy.cloudflare</h3>"));
     assert!(!body.contains("action=\"/admin/health/fix\""));
     assert!(body.contains("portcullis doctor --fix proxy.cloudflare"));

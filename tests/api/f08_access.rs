@@ -152,14 +152,7 @@ async fn every_admin_route_outside_the_short_list_needs_a_permission() {
     // A role without main_homepage lands on a page it may see, not on Access Denied.
     let r = client.get(app.url("/admin")).send().await.unwrap();
     assert_eq!(location(&r), "/admin/account/security");
-    let page = client
-        .get(app.url("/admin/account/security"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.text_with(&client, "/admin/account/security").await;
     let csrf = csrf_from(&page);
     let routes = admin_routes();
     assert!(routes.len() > 40, "the route table was read: {routes:?}");
@@ -211,14 +204,7 @@ async fn each_admin_route_is_refused_without_exactly_the_permission_its_comment_
         .fetch_one(&app.state.db)
         .await
         .unwrap();
-    let page = client
-        .get(app.url("/admin/account/security"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.text_with(&client, "/admin/account/security").await;
     let csrf = csrf_from(&page);
     let send = |method: &str, path: &str| {
         let url = app.url(&path.replace("{id}", "1").replace("{token}", "x"));

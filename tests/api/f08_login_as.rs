@@ -75,14 +75,7 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
         .await;
     assert_eq!(r.status(), 303);
     assert!(location(&r).starts_with("/clientarea?signed_in="));
-    let home = support
-        .get(app.url(&location(&r)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = app.text_with(&support, &location(&r)).await;
     assert!(home.contains("id=\"impersonation-banner\""), "{home}");
     assert!(home.contains("You (sam) are signed in as"), "{home}");
     assert!(home.contains("Return to admin"));
@@ -104,14 +97,7 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
         .await
         .unwrap();
     assert_eq!(queued, 0, "no confirmation link was queued");
-    let users = support
-        .get(app.url("/account/users"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let users = app.text_with(&support, "/account/users").await;
     assert!(
         users.contains("impersonation-banner"),
         "the banner is on every page"

@@ -661,14 +661,7 @@ async fn licence_pages_need_their_permissions() {
         ],
     )
     .await;
-    let html = browser
-        .get(app.url("/account/licenses"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.text_with(&browser, "/account/licenses").await;
     assert!(html.contains("This account has no licences."));
     let (_, csrf) = app.form_page(&browser, "/account/licenses").await;
     let id: i64 = sqlx::query_scalar("SELECT id FROM licenses")

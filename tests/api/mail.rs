@@ -86,14 +86,7 @@ async fn f10_a_reset_link_from_a_real_smtp_server_works_even_opened_on_another_h
         .unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/login?reset=done");
-    let login = browser
-        .get(app.url("/login?reset=done"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let login = app.text_with(&browser, "/login?reset=done").await;
     assert!(login.contains("Your password was changed"));
 
     assert_eq!(
@@ -625,14 +618,7 @@ async fn an_admin_invites_another_admin_whose_link_works_once_and_is_replaced_by
         )
         .await;
     assert_eq!(r.status(), 303);
-    let dash = bob
-        .get(app.url(&location(&r)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let dash = app.text_with(&bob, &location(&r)).await;
     assert!(dash.contains("bob (Full Administrator)"), "{dash}");
     assert_eq!(app.get(&new).await.status(), 410, "the link works once");
     let r = app
@@ -725,14 +711,7 @@ async fn an_owner_invites_a_new_person_who_creates_a_user_and_lands_in_the_share
         )
         .await;
     assert_eq!(r.status(), 303);
-    let home = grace
-        .get(app.url(&location(&r)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = app.text_with(&grace, &location(&r)).await;
     assert!(
         home.contains("Welcome, Grace") && home.contains("working in the account Ada Lovelace"),
         "{home}"
@@ -793,14 +772,7 @@ async fn an_existing_user_must_sign_in_as_the_invited_address_to_join() {
     let path = ada_invites(&app, "bob@example.com").await;
 
     let stranger = new_client();
-    let page = stranger
-        .get(app.url(&path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.text_with(&stranger, &path).await;
     let (_, csrf) = app.form_page(&stranger, "/login").await;
     assert!(
         page.contains("already exists") && page.contains("Sign in as bob@example.com"),
