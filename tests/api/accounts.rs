@@ -132,14 +132,7 @@ async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
     let (page, csrf) = app.form_page(&ada, "/account/switch").await;
     assert!(page.contains("Bobcorp"), "{page}");
     // Ada owns A: she manages its users.
-    assert_eq!(
-        ada.get(app.url("/account/users"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_with(&ada, "/account/users").await, 200);
     let r = app
         .post_form(
             &ada,
@@ -154,14 +147,7 @@ async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
     let home = app.text_with(&ada, "/clientarea").await;
     assert!(home.contains("working in the account Bobcorp"), "{home}");
     // In B she is a user with profile and products: the profile opens, the users page does not.
-    assert_eq!(
-        ada.get(app.url("/account/profile"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_with(&ada, "/account/profile").await, 200);
     let r = ada.get(app.url("/account/users")).send().await.unwrap();
     assert_eq!(r.status(), 403);
     assert!(
@@ -201,14 +187,7 @@ async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        ada.get(app.url("/account/profile"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    assert_eq!(app.status_with(&ada, "/account/profile").await, 403);
     let r = app
         .post_form(
             &ada,

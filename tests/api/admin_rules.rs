@@ -126,7 +126,7 @@ async fn for_a_role_of_any_one_permission_every_bar_link_opens_and_every_page_le
         let admin = admin_with_role(&app, &format!("only{i}"), name, &[name]).await;
         let (_, bar) = bar_of(&app, &admin, "/admin/sessions").await;
         for path in &every {
-            let status = admin.get(app.url(path)).send().await.unwrap().status();
+            let status = app.status_with(&admin, path).await;
             assert_eq!(
                 status == 200,
                 bar.contains(path),
@@ -144,15 +144,7 @@ async fn disabling_the_admin_ends_their_login_as_client_session_at_once() {
     app.create_user("ada@example.com").await;
     let sam = helpdesk_sam(&app).await;
     let as_ada = impersonate(&app, &sam).await;
-    assert_eq!(
-        as_ada
-            .get(app.url("/clientarea"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_with(&as_ada, "/clientarea").await, 200);
 
     // root disables sam.
     let sam_id: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'sam'")

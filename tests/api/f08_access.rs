@@ -313,15 +313,7 @@ async fn f08_access_denied_names_the_action_the_permission_the_role_and_who_can_
     assert_eq!(denied[0].0, "/admin/roles");
     assert!(denied[0].1.contains("manage_roles"));
     // What the role does grant works.
-    assert_eq!(
-        support
-            .get(app.url("/admin/mail"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_with(&support, "/admin/mail").await, 200);
 }
 
 #[tokio::test]
@@ -401,22 +393,8 @@ async fn roles_are_edited_with_grouped_checkboxes_and_take_effect_at_once() {
     let r = app.admin_login_with(&bill, "bill", PASSWORD).await;
     let r = bill.get(app.url(&location(&r))).send().await.unwrap();
     assert_eq!(location(&r), "/admin/mail");
-    assert_eq!(
-        bill.get(app.url("/admin/mail"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        bill.get(app.url("/admin/bans"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    assert_eq!(app.status_with(&bill, "/admin/mail").await, 200);
+    assert_eq!(app.status_with(&bill, "/admin/bans").await, 403);
 
     // A held role cannot be deleted; once nobody holds it, it can.
     let (_, csrf) = app.form_page(&app.client, "/admin/roles").await;

@@ -152,35 +152,15 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
             .unwrap()
             .contains("Max-Age=0")
     );
+    assert_eq!(app.status_with(&support, "/clientarea").await, 303);
     assert_eq!(
-        support
-            .get(app.url("/clientarea"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        303
-    );
-    assert_eq!(
-        support
-            .get(app.url(&format!("/admin/clients/{client_id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status_with(&support, &format!("/admin/clients/{client_id}"))
+            .await,
         200
     );
 
     // Ada's own session on her laptop was never touched.
-    assert_eq!(
-        laptop
-            .get(app.url("/clientarea"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_with(&laptop, "/clientarea").await, 200);
     let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE realm = 'client' AND impersonator_admin_id IS NULL AND ended_at IS NULL")
         .fetch_one(&app.state.db)
         .await
@@ -374,13 +354,5 @@ async fn deleting_an_admin_ends_the_client_sessions_they_opened_as_a_client() {
     .await
     .unwrap();
     assert_eq!(open, 0);
-    assert_eq!(
-        laptop
-            .get(app.url("/clientarea"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_with(&laptop, "/clientarea").await, 200);
 }

@@ -6,6 +6,27 @@ use crate::helpers::*;
 use license_verifier::protocol::KeyList;
 use std::process::Command;
 
+/// Issues a licence of `product` to `client` and fetches the server's published keys.
+async fn issue_with_keys(app: &TestApp, product: i64, client: i64) -> (String, KeyList) {
+    let (_, key) = portcullis::license::issue(
+        &app.state,
+        &portcullis::license::IssueRequest {
+            product_id: product,
+            client_id: client,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let keys = reqwest::get(app.url("/api/license/v1/keys"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (key, keys)
+}
+
 /// A licensing server (the test app) with one licence; returns it, the key and the pins.
 async fn licensing_server() -> (TestApp, String, Vec<String>) {
     let app = spawn_app().await;
@@ -29,22 +50,7 @@ async fn licensing_server() -> (TestApp, String, Vec<String>) {
     )
     .await
     .unwrap();
-    let (_, key) = portcullis::license::issue(
-        &app.state,
-        &portcullis::license::IssueRequest {
-            product_id: product,
-            client_id: client,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let keys: KeyList = reqwest::get(app.url("/api/license/v1/keys"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (key, keys) = issue_with_keys(&app, product, client).await;
     let pins = keys
         .keys
         .iter()
@@ -337,22 +343,7 @@ async fn f07_a_product_with_default_interval_and_grace_keeps_the_verifier_valid_
         .fetch_one(&app.state.db)
         .await
         .unwrap();
-    let (_, key) = portcullis::license::issue(
-        &app.state,
-        &portcullis::license::IssueRequest {
-            product_id: product,
-            client_id: client,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let keys: KeyList = reqwest::get(app.url("/api/license/v1/keys"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (key, keys) = issue_with_keys(&app, product, client).await;
 
     // The vendor's software: the crate as a library, on the server's (mock) time.
     let dir = tempfile::tempdir().unwrap();

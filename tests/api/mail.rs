@@ -90,12 +90,7 @@ async fn f10_a_reset_link_from_a_real_smtp_server_works_even_opened_on_another_h
     assert!(login.contains("Your password was changed"));
 
     assert_eq!(
-        phone
-            .get(app.url("/clientarea"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status_with(&phone, "/clientarea").await,
         303,
         "every session ended"
     );
@@ -742,12 +737,7 @@ async fn an_owner_invites_a_new_person_who_creates_a_user_and_lands_in_the_share
     );
     assert_eq!(app.get(&path).await.status(), 410, "the link works once");
     assert_eq!(
-        grace
-            .get(app.url("/account/users"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status_with(&grace, "/account/users").await,
         403,
         "only the owner invites"
     );

@@ -48,15 +48,7 @@ async fn an_admin_with_totp_passes_the_admin_challenge() {
         .await;
     assert_eq!(r.status(), 303);
     assert!(location(&r).starts_with("/admin?signed_in="));
-    assert_eq!(
-        browser
-            .get(app.url(&location(&r)))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_with(&browser, &location(&r)).await, 200);
 }
 
 #[tokio::test]

@@ -206,6 +206,16 @@ impl TestApp {
             .expect("request")
     }
 
+    /// The status of `GET path` with `client`.
+    pub async fn status_with(&self, client: &reqwest::Client, path: &str) -> reqwest::StatusCode {
+        client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .status()
+    }
+
     /// The body of `path` fetched with `client`.
     pub async fn text_with(&self, client: &reqwest::Client, path: &str) -> String {
         client
