@@ -66,7 +66,21 @@ pub async fn post_verify(State(state): State<AppState>, Peer(addr): Peer, body: 
                 );
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
-                log_refused(&state, &request, &ip, "rate_limited").await;
+                // The access log shows a key's first refusal of each minute, not every one: a
+                // flood must not turn into a row per request (a bounded read decides).
+                let key_hash = crate::token::hash(&key);
+                if let Ok(true) = crate::db::mail::admit_request(
+                    &state.db,
+                    "license_refusal_logged",
+                    &key_hash,
+                    now,
+                    now - 60,
+                    1,
+                )
+                .await
+                {
+                    log_refused(&state, &request, &ip, "rate_limited").await;
+                }
                 return r;
             }
             Ok(true) => {}
