@@ -4,6 +4,7 @@
 //! sessions, CSRF protection, a canonical System URL and a `doctor` that diagnoses the classic
 //! sign-in faults. See ARCHITECTURE.md for the module map and the request pipeline.
 //!
+//! - [`domain`]: pure shared types (ids, realm, audit actors and actions).
 //! - [`config`]: boot configuration (defaults, file, environment), validated into types.
 //! - [`app`]: shared state and start-up.
 //! - [`clock`]: the only source of the current time.
@@ -32,6 +33,7 @@ pub mod config;
 pub mod csrf;
 pub mod db;
 pub mod doctor;
+pub mod domain;
 pub mod event;
 pub mod invite;
 pub mod license;

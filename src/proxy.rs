@@ -112,16 +112,16 @@ pub async fn trust_cloudflare(
     if !trusted.iter().any(|e| e.eq_ignore_ascii_case("cloudflare")) {
         trusted.push("cloudflare".into());
     }
-    crate::settings::change(
-        state,
-        &[
-            ("proxy.trusted", trusted.join("\n")),
-            ("proxy.header", "CF-Connecting-IP".into()),
-        ],
-        actor,
-        from,
-    )
-    .await?;
+    crate::settings::Settings::from(state)
+        .change(
+            &[
+                ("proxy.trusted", trusted.join("\n")),
+                ("proxy.header", "CF-Connecting-IP".into()),
+            ],
+            &crate::domain::Actor::Named(actor.to_owned()),
+            from,
+        )
+        .await?;
     crate::db::setting::audit_about(
         &state.db,
         state.clock.unix(),

@@ -317,35 +317,117 @@ pub fn from_config(config: &crate::config::Config) -> Effective {
     )
 }
 
-/// The settings in force, re-read from the database when the copy is older than
-/// [`REFRESH_SECONDS`]. Only one request re-reads; the others use the copy meanwhile.
-pub async fn current(state: &AppState) -> Arc<Effective> {
-    let held = &state.settings;
-    let now = state.clock.unix();
-    let due = now - held.loaded_at.load(Ordering::Acquire) >= REFRESH_SECONDS;
-    if due
-        && held
-            .reloading
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    {
-        if let Err(e) = reload(state).await {
-            tracing::warn!(error = %e, "could not re-read settings; keeping the previous ones");
-            held.loaded_at.store(now, Ordering::Release);
-        }
-        held.reloading.store(false, Ordering::Release);
-    }
-    held.snapshot()
+/// The runtime settings service: the settings in force on this node, re-read from the
+/// database when the copy is [`REFRESH_SECONDS`] old, and the one way to change them.
+#[derive(Clone)]
+pub struct Settings {
+    db: crate::db::Pool,
+    config: Arc<crate::config::Config>,
+    clock: Arc<dyn crate::clock::Clock>,
+    store: Arc<Store>,
 }
 
-/// Re-reads the settings now.
+impl From<&AppState> for Settings {
+    fn from(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            config: state.config.clone(),
+            clock: state.clock.clone(),
+            store: state.settings.clone(),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings in force, re-read first when this node's copy is [`REFRESH_SECONDS`] old.
+    /// One caller does the read; the others keep using the copy meanwhile.
+    pub async fn current(&self) -> Arc<Effective> {
+        let held = &self.store;
+        let now = self.clock.unix();
+        let due = now - held.loaded_at.load(Ordering::Acquire) >= REFRESH_SECONDS;
+        if due
+            && held
+                .reloading
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            if let Err(e) = self.reload().await {
+                tracing::warn!(error = %e, "could not re-read settings; keeping the previous ones");
+                held.loaded_at.store(now, Ordering::Release);
+            }
+            held.reloading.store(false, Ordering::Release);
+        }
+        held.snapshot()
+    }
+
+    /// The settings as last read, without touching the database.
+    pub fn snapshot(&self) -> Arc<Effective> {
+        self.store.snapshot()
+    }
+
+    /// A stored instant as people read it, in the configured timezone.
+    pub fn show_time(&self, unix: i64) -> String {
+        crate::clock::display(unix, &self.snapshot().values.timezone)
+    }
+
+    /// Re-reads the settings now.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn reload(&self) -> Result<Arc<Effective>, sqlx::Error> {
+        let effective = load(&self.db, &self.config).await?;
+        self.store.replace(effective, self.clock.unix());
+        Ok(self.store.snapshot())
+    }
+
+    /// Validates, stores and audits changes to several keys at once, then reloads this node.
+    ///
+    /// # Errors
+    /// The first invalid value (nothing is stored then), or a storage error.
+    pub async fn change(
+        &self,
+        changes: &[(&str, String)],
+        actor: &crate::domain::Actor,
+        ip: &str,
+    ) -> Result<(), ChangeError> {
+        let mut values = self.current().await.values.clone();
+        for (key, text) in changes {
+            values.set(key, text)?;
+        }
+        let now = self.clock.unix();
+        let actor = actor.to_string();
+        let mut tx = self.db.begin().await?;
+        for (key, _) in changes {
+            let text = values.text(key);
+            crate::db::setting::upsert(&mut *tx, key, &text, now, &actor).await?;
+            crate::db::setting::audit_about(
+                &mut *tx,
+                now,
+                &actor,
+                crate::domain::Action::SettingChanged.as_str(),
+                &format!("setting:{key}"),
+                &format!("{key} = {}", text.replace('\n', ", ")),
+                ip,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.reload().await?;
+        Ok(())
+    }
+}
+
+/// The settings in force ([`Settings::current`]).
+pub async fn current(state: &AppState) -> Arc<Effective> {
+    Settings::from(state).current().await
+}
+
+/// Re-reads the settings now ([`Settings::reload`]).
 ///
 /// # Errors
 /// Storage errors.
 pub async fn reload(state: &AppState) -> Result<Arc<Effective>, sqlx::Error> {
-    let effective = load(&state.db, &state.config).await?;
-    state.settings.replace(effective, state.clock.unix());
-    Ok(state.settings.snapshot())
+    Settings::from(state).reload().await
 }
 
 /// Why a change was not applied.
@@ -355,41 +437,6 @@ pub enum ChangeError {
     Invalid(#[from] SettingError),
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
-}
-
-/// Validates, stores and audits changes to several keys at once, then reloads this node.
-///
-/// # Errors
-/// The first invalid value (nothing is stored then), or a storage error.
-pub async fn change(
-    state: &AppState,
-    changes: &[(&str, String)],
-    actor: &str,
-    ip: &str,
-) -> Result<(), ChangeError> {
-    let mut values = current(state).await.values.clone();
-    for (key, text) in changes {
-        values.set(key, text)?;
-    }
-    let now = state.clock.unix();
-    let mut tx = state.db.begin().await?;
-    for (key, _) in changes {
-        let text = values.text(key);
-        crate::db::setting::upsert(&mut *tx, key, &text, now, actor).await?;
-        crate::db::setting::audit_about(
-            &mut *tx,
-            now,
-            actor,
-            "setting.change",
-            &format!("setting:{key}"),
-            &format!("{key} = {}", text.replace('\n', ", ")),
-            ip,
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    reload(state).await?;
-    Ok(())
 }
 
 #[cfg(test)]

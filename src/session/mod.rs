@@ -13,22 +13,9 @@ use crate::db;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// Which side of Portcullis a session belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Realm {
-    Client,
-    Admin,
-}
+pub use crate::domain::Realm;
 
 impl Realm {
-    /// Stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Client => "client",
-            Self::Admin => "admin",
-        }
-    }
-
     /// The realm's timeout and binding policy.
     pub fn policy(self, state: &AppState) -> RealmSessionPolicy {
         match self {
@@ -312,6 +299,24 @@ pub async fn end(state: &AppState, id_hash: &str, reason: EndReason) -> Result<b
         audit_end(state, &row, reason).await?;
     }
     Ok(ended)
+}
+
+/// Ends an admin's own sessions and the client sessions they opened with "login as client"
+/// (reason `revoked`), inside the caller's transaction: disabling or deleting an admin.
+/// Returns how many of each ended.
+///
+/// # Errors
+/// Storage errors.
+pub async fn revoke_admin(
+    tx: &mut sqlx::Transaction<'static, db::Db>,
+    id: crate::domain::AdminId,
+    now: i64,
+) -> Result<(u64, u64), sqlx::Error> {
+    let reason = EndReason::Revoked.as_str();
+    let own =
+        db::session::end_all_for_subject(&mut **tx, "admin", id.get(), None, reason, now).await?;
+    let as_client = db::session::end_impersonations_by(&mut **tx, id.get(), reason, now).await?;
+    Ok((own, as_client))
 }
 
 /// Records a session's end in the audit log: `signout` for a sign-out, `session.ended` for any

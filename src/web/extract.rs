@@ -273,6 +273,18 @@ pub struct CurrentAdmin {
     pub permissions: crate::auth::permission::PermissionSet,
 }
 
+impl CurrentAdmin {
+    /// The admin as an audit actor (`admin:ID`).
+    pub fn actor(&self) -> crate::domain::Actor {
+        crate::domain::Actor::Admin(self.id())
+    }
+
+    /// The admin's id.
+    pub fn id(&self) -> crate::domain::AdminId {
+        crate::domain::AdminId(self.admin.id)
+    }
+}
+
 impl FromRequestParts<AppState> for CurrentAdmin {
     type Rejection = Response;
 

@@ -16,5 +16,6 @@ pub mod reset;
 pub mod routes;
 pub mod sessions;
 pub mod signin;
+pub mod state;
 pub mod system;
 pub mod twofactor;

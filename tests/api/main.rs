@@ -28,6 +28,7 @@ mod f12_duo;
 mod f13_timezone;
 mod hashing;
 mod housekeeping;
+mod layering;
 mod license_client;
 mod licensing;
 mod login;

@@ -5,7 +5,6 @@
 use crate::app::AppState;
 use crate::auth::permission::FULL_ADMINISTRATOR;
 use crate::db;
-use crate::session::EndReason;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form, ManageAdmins, Peer, RequirePermission, UserAgent};
 use crate::web::page;
@@ -119,9 +118,8 @@ async fn end_sessions(
     id: i64,
     now: i64,
 ) -> Result<String, sqlx::Error> {
-    let reason = EndReason::Revoked.as_str();
-    let own = db::session::end_all_for_subject(&mut **tx, "admin", id, None, reason, now).await?;
-    let as_client = db::session::end_impersonations_by(&mut **tx, id, reason, now).await?;
+    let (own, as_client) =
+        crate::session::revoke_admin(tx, crate::domain::AdminId(id), now).await?;
     Ok(format!(
         "; ended {own} admin session(s) and {as_client} login-as-client session(s)"
     ))

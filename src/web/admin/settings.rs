@@ -1,7 +1,6 @@
 //! `GET/POST /admin/settings`: the runtime settings, validated field by field.
 
-use crate::app::AppState;
-use crate::settings::{self, ChangeError, KEYS};
+use crate::settings::{self, ChangeError, KEYS, Settings};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{ConfigureGeneralSettings, CsrfToken, Form, Peer, RequirePermission};
 use crate::web::page::{self, SettingField, SettingsPage};
@@ -109,18 +108,18 @@ fn render(
 
 /// The form with the values in force and where each came from.
 pub async fn get_settings(
-    State(state): State<AppState>,
+    State(settings): State<Settings>,
     gate: RequirePermission<ConfigureGeneralSettings>,
     CsrfToken(csrf): CsrfToken,
 ) -> Response {
-    let current = settings::current(&state).await;
+    let current = settings.current().await;
     let f = fields(&current, None, None);
     render(&gate, csrf, None, f)
 }
 
 /// Validates every field; saves all of them or none.
 pub async fn post_settings(
-    State(state): State<AppState>,
+    State(settings): State<Settings>,
     gate: RequirePermission<ConfigureGeneralSettings>,
     Peer(addr): Peer,
     CsrfToken(csrf): CsrfToken,
@@ -130,15 +129,17 @@ pub async fn post_settings(
         .iter()
         .filter_map(|k| form.get(*k).map(|v| (*k, v.clone())))
         .collect();
-    let actor = format!("admin:{}", gate.current.admin.id);
-    match settings::change(&state, &changes, &actor, &addr.ip.to_string()).await {
+    match settings
+        .change(&changes, &gate.current.actor(), &addr.ip.to_string())
+        .await
+    {
         Ok(()) => {
-            let current = settings::current(&state).await;
+            let current = settings.current().await;
             let f = fields(&current, None, None);
             Ok(render(&gate, csrf, Some("Settings saved.".into()), f))
         }
         Err(ChangeError::Invalid(e)) => {
-            let current = settings::current(&state).await;
+            let current = settings.current().await;
             let f = fields(&current, Some(&form), Some(&e));
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,

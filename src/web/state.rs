@@ -1,0 +1,23 @@
+//! Sub-states: a handler takes the service it calls (`State<Settings>`), not the whole
+//! [`AppState`]. Each service is built from the application state by its own `From<&AppState>`
+//! (in the service's module, which knows nothing of axum); this file only tells axum so.
+//!
+//! To let handlers take a new service, add its type to the list below.
+
+use crate::app::AppState;
+use axum::extract::FromRef;
+
+/// Implements axum's `FromRef<AppState>` for services that implement `From<&AppState>`.
+macro_rules! sub_states {
+    ($($service:ty),* $(,)?) => {
+        $(
+            impl FromRef<AppState> for $service {
+                fn from_ref(state: &AppState) -> Self {
+                    <$service>::from(state)
+                }
+            }
+        )*
+    };
+}
+
+sub_states!(crate::settings::Settings);

@@ -1,0 +1,240 @@
+//! The layering rules of ARCHITECTURE.md, held by a test: front ends (`web/`, `cli/`) reach
+//! storage only through services and never open a transaction; nothing outside `web/` knows
+//! HTTP (axum, tower); storage imports no service. The sources are parsed with `syn`, so a
+//! grouped `use crate::{db, …}` or a full path in an expression counts as much as a `use` line.
+
+use std::path::{Path, PathBuf};
+use syn::visit::Visit;
+
+/// The layer a source file belongs to, from its path below `src/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    /// `web/`, `cli/` and `main.rs`: map requests and commands to service calls.
+    FrontEnd,
+    /// `web/` is also the only place that may know HTTP.
+    Web,
+    /// `db/`: the only SQL.
+    Storage,
+    /// Everything else: services and the pure modules below them.
+    Service,
+}
+
+fn layer_of(relative: &Path) -> Layer {
+    let first = relative
+        .components()
+        .next()
+        .and_then(|c| c.as_os_str().to_str())
+        .unwrap_or("");
+    match first {
+        "web" => Layer::Web,
+        "cli" | "main.rs" => Layer::FrontEnd,
+        "db" => Layer::Storage,
+        _ => Layer::Service,
+    }
+}
+
+/// Crates only `web/` may name.
+const HTTP_CRATES: &[&str] = &["axum", "axum_extra", "tower", "tower_http", "askama_web"];
+/// Modules storage may not import: everything that is a service or a front end. Storage may
+/// use `domain`, `clock`, `config`, `net` and `auth`'s pure types.
+const ABOVE_STORAGE: &[&str] = &[
+    "account",
+    "admin",
+    "app",
+    "ban",
+    "bootstrap",
+    "cli",
+    "doctor",
+    "impersonation",
+    "invite",
+    "license",
+    "mail",
+    "proxy",
+    "reset",
+    "role",
+    "scheduler",
+    "session",
+    "settings",
+    "signin",
+    "twofactor",
+    "web",
+];
+
+/// Every path a file names: `use` trees flattened to their full paths, and paths in code.
+#[derive(Default)]
+struct Paths {
+    found: Vec<(String, usize)>,
+    begins: Vec<usize>,
+}
+
+impl Paths {
+    fn flatten(&mut self, prefix: &str, tree: &syn::UseTree) {
+        let join = |name: String| {
+            if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}::{name}")
+            }
+        };
+        match tree {
+            syn::UseTree::Path(p) => self.flatten(&join(p.ident.to_string()), &p.tree),
+            syn::UseTree::Name(n) => self
+                .found
+                .push((join(n.ident.to_string()), line(n.ident.span()))),
+            syn::UseTree::Rename(r) => {
+                self.found
+                    .push((join(r.ident.to_string()), line(r.ident.span())));
+            }
+            syn::UseTree::Glob(g) => self.found.push((join("*".into()), line(g.star_token.span))),
+            syn::UseTree::Group(g) => {
+                for t in &g.items {
+                    self.flatten(prefix, t);
+                }
+            }
+        }
+    }
+}
+
+/// Spans carry no line numbers outside a proc macro (that needs proc-macro2's
+/// `span-locations`, which would rebuild every proc macro); the item's text locates it instead.
+fn line<T>(_: T) -> usize {
+    0
+}
+
+impl<'ast> Visit<'ast> for Paths {
+    fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
+        self.flatten("", &item.tree);
+    }
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        let text: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        if let Some(first) = path.segments.first() {
+            self.found.push((text.join("::"), line(first.ident.span())));
+        }
+        syn::visit::visit_path(self, path);
+    }
+
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        if call.method == "begin" && call.args.is_empty() {
+            self.begins.push(line(call.method.span()));
+        }
+        syn::visit::visit_expr_method_call(self, call);
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        // `sqlx::query!` and friends are paths too; so is any macro's name.
+        self.visit_path(&mac.path);
+    }
+}
+
+/// The rules a file of `layer` breaks, as readable lines (`file:line: why`).
+fn violations_in(relative: &Path, source: &str) -> Vec<String> {
+    let layer = layer_of(relative);
+    let file = match syn::parse_file(source) {
+        Ok(f) => f,
+        Err(e) => return vec![format!("{}: does not parse: {e}", relative.display())],
+    };
+    let mut paths = Paths::default();
+    paths.visit_file(&file);
+    let mut out = Vec::new();
+    let at = |_: usize| relative.display().to_string();
+    for (path, n) in &paths.found {
+        let mut segs = path.split("::");
+        let first = segs.next().unwrap_or("");
+        let second = segs.next().unwrap_or("");
+        // `crate::x` and `portcullis::x` name the module x of this crate.
+        let module = if first == "crate" || first == "portcullis" {
+            second
+        } else {
+            ""
+        };
+        let front = matches!(layer, Layer::FrontEnd | Layer::Web);
+        // `sqlx::Error` is the one storage type a front end sees: what a service returns when the
+        // database is unreachable, which the error page maps to 503 (web/error.rs).
+        if front && (module == "db" || (first == "sqlx" && path != "sqlx::Error")) {
+            out.push(format!(
+                "{}: a front end names storage ({path}); call a service",
+                at(*n)
+            ));
+        }
+        if layer != Layer::Web && HTTP_CRATES.contains(&first) {
+            out.push(format!("{}: only web/ may know HTTP ({path})", at(*n)));
+        }
+        if layer == Layer::Storage && ABOVE_STORAGE.contains(&module) {
+            out.push(format!("{}: storage imports a service ({path})", at(*n)));
+        }
+    }
+    if matches!(layer, Layer::FrontEnd | Layer::Web) {
+        for n in &paths.begins {
+            out.push(format!(
+                "{}: a front end opens a transaction; the service owns it",
+                at(*n)
+            ));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read src/") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_sources_keep_the_layering_rules() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    assert!(files.len() > 50, "found only {} source files", files.len());
+    let mut all = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read a source file");
+        all.extend(violations_in(file.strip_prefix(&root).unwrap(), &text));
+    }
+    assert!(all.is_empty(), "layering broken:\n{}", all.join("\n"));
+}
+
+#[test]
+fn a_storage_import_in_a_handler_is_caught_in_every_form() {
+    let handler = Path::new("web/admin/example.rs");
+    for source in [
+        "use crate::db;",
+        "use crate::{app::AppState, db::account};",
+        "fn f() { let _ = crate::db::account::find; }",
+        "use sqlx::Row;",
+        "fn f() -> sqlx::Transaction<'static, sqlx::Any> { todo!() }",
+        "async fn f(p: P) { let _tx = p.begin().await; }",
+    ] {
+        assert_eq!(
+            violations_in(handler, source).len(),
+            1,
+            "not caught in a handler: {source}"
+        );
+    }
+    let cli = Path::new("cli/commands/user.rs");
+    assert_eq!(violations_in(cli, "use crate::db::ban;").len(), 1);
+    // The same lines are fine in a service.
+    assert!(violations_in(Path::new("account.rs"), "use crate::db;").is_empty());
+}
+
+#[test]
+fn http_outside_web_and_services_in_storage_are_caught() {
+    assert_eq!(
+        violations_in(Path::new("session/mod.rs"), "use axum::http::HeaderValue;").len(),
+        1
+    );
+    assert!(violations_in(Path::new("web/routes.rs"), "use axum::Router;").is_empty());
+    assert_eq!(
+        violations_in(Path::new("db/session.rs"), "use crate::session::EndReason;").len(),
+        1
+    );
+    assert!(violations_in(Path::new("db/session.rs"), "use crate::domain::Realm;").is_empty());
+}
