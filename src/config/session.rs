@@ -1,0 +1,115 @@
+//! The `[session]` section: each realm's idle and absolute lifetimes, "remember me" (clients
+//! only), how strictly a session is bound to its address, and how often activity is written.
+//!
+//! Sessions themselves are `crate::session`'s, which reads [`RealmSessionPolicy`] and
+//! [`IpBinding`]. [`RawSession::validate`] is called by [`super::RawConfig::validate`].
+
+use super::{ConfigError, RawSession};
+
+/// How strictly a session is bound to the address it started from (F02).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpBinding {
+    /// Never end a session because the address changed.
+    Off,
+    /// End it when the address leaves its /24 (IPv4) or /64 (IPv6).
+    Subnet,
+    /// End it on any change of address.
+    Exact,
+}
+
+impl IpBinding {
+    fn parse(key: &str, value: &str) -> Result<Self, ConfigError> {
+        match value {
+            "off" => Ok(Self::Off),
+            "subnet" => Ok(Self::Subnet),
+            "exact" => Ok(Self::Exact),
+            _ => Err(ConfigError::new(key, &value, "one of off, subnet, exact")),
+        }
+    }
+}
+
+/// Timeouts and binding for one realm's sessions, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct RealmSessionPolicy {
+    pub idle_seconds: i64,
+    pub absolute_seconds: i64,
+    /// "Remember me" lifetime; `None` where the realm does not offer it.
+    pub remember_seconds: Option<i64>,
+    pub ip_binding: IpBinding,
+}
+
+/// The validated `[session]` section.
+pub(super) struct Sessions {
+    pub client: RealmSessionPolicy,
+    pub admin: RealmSessionPolicy,
+    pub activity_update_seconds: i64,
+}
+
+impl RawSession {
+    /// Checks the client keys, then the admin keys, then the activity interval.
+    pub(super) fn validate(&self) -> Result<Sessions, ConfigError> {
+        let client_session = RealmSessionPolicy {
+            idle_seconds: positive(
+                "session.client_idle_minutes",
+                self.client_idle_minutes,
+                "minutes",
+                43_200,
+            )? * 60,
+            absolute_seconds: positive(
+                "session.client_absolute_hours",
+                self.client_absolute_hours,
+                "hours",
+                8_760,
+            )? * 3600,
+            remember_seconds: Some(
+                positive(
+                    "session.client_remember_days",
+                    self.client_remember_days,
+                    "days",
+                    365,
+                )? * 86_400,
+            ),
+            ip_binding: IpBinding::parse("session.client_ip_binding", &self.client_ip_binding)?,
+        };
+        let admin_session = RealmSessionPolicy {
+            idle_seconds: positive(
+                "session.admin_idle_minutes",
+                self.admin_idle_minutes,
+                "minutes",
+                43_200,
+            )? * 60,
+            absolute_seconds: positive(
+                "session.admin_absolute_hours",
+                self.admin_absolute_hours,
+                "hours",
+                8_760,
+            )? * 3600,
+            remember_seconds: None,
+            ip_binding: IpBinding::parse("session.admin_ip_binding", &self.admin_ip_binding)?,
+        };
+        let activity_update_seconds = positive(
+            "session.activity_update_seconds",
+            self.activity_update_seconds,
+            "seconds",
+            3600,
+        )?;
+        Ok(Sessions {
+            client: client_session,
+            admin: admin_session,
+            activity_update_seconds,
+        })
+    }
+}
+
+/// `value` if it is from 1 to `max`; otherwise an error naming the unit.
+fn positive(key: &str, value: i64, unit: &str, max: i64) -> Result<i64, ConfigError> {
+    if (1..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            key,
+            &value,
+            format!("a whole number of {unit} from 1 to {max}"),
+        ))
+    }
+}
