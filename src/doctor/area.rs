@@ -31,9 +31,6 @@ impl Area {
         if let Some(check) = super::table::find(id) {
             return check.area;
         }
-        fn prefix(id: &str) -> &str {
-            id.split_once('.').map_or(id, |(p, _)| p)
-        }
         super::CHECKS
             .iter()
             .find(|c| prefix(c.id) == prefix(id))
@@ -71,6 +68,11 @@ impl Area {
             Self::Other => "other",
         }
     }
+}
+
+/// An id's prefix: the part before the first dot, or the whole id.
+fn prefix(id: &str) -> &str {
+    id.split_once('.').map_or(id, |(p, _)| p)
 }
 
 impl Serialize for Area {

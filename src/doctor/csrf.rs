@@ -13,7 +13,8 @@ pub async fn failures(state: &AppState) -> CheckResult {
     let since = state.clock.unix() - WINDOW;
     let rows = match Diagnostics::from(state)
         .totals_since(Counter::CsrfFailure, since)
-        .await {
+        .await
+    {
         Ok(r) => r,
         Err(e) => return CheckResult::storage_failed(ID, &e),
     };

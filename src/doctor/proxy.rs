@@ -12,7 +12,8 @@ pub async fn cloudflare(state: &AppState) -> CheckResult {
     let since = state.clock.unix() - WINDOW;
     let rows = match Diagnostics::from(state)
         .totals_since(Counter::CloudflareUntrusted, since)
-        .await {
+        .await
+    {
         Ok(r) => r,
         Err(e) => return CheckResult::storage_failed(ID, &e),
     };

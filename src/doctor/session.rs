@@ -3,8 +3,8 @@
 
 use super::{CheckResult, Severity, WINDOW};
 use crate::app::AppState;
-use crate::session::EndReason;
 use crate::diagnostics::{Counter, Diagnostics};
+use crate::session::EndReason;
 
 /// Warns when an idle timeout is shorter than 15 minutes.
 pub fn timeout(state: &AppState) -> CheckResult {
@@ -123,7 +123,8 @@ pub async fn cookie_loss(state: &AppState) -> CheckResult {
     let since = state.clock.unix() - WINDOW;
     let rows = match Diagnostics::from(state)
         .totals_since(Counter::CookieLoss, since)
-        .await {
+        .await
+    {
         Ok(r) => r,
         Err(e) => return CheckResult::storage_failed(ID, &e),
     };

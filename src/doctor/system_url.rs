@@ -19,7 +19,8 @@ pub async fn check(state: &AppState) -> CheckResult {
     let since = state.clock.unix() - WINDOW;
     let foreign = match Diagnostics::from(state)
         .totals_since(Counter::NonCanonicalOrigin, since)
-        .await {
+        .await
+    {
         Ok(rows) => rows,
         Err(e) => return CheckResult::storage_failed(ID, &e),
     };

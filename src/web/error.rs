@@ -266,11 +266,9 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
-            Self::Unexpected(e) => {
-                if !outage::report_if_lost_in(e) {
-                    tracing::error!(error = ?e, "request failed");
-                }
-            }
+            // A lost database is reported (once per outage) by the guard, not logged per request.
+            Self::Unexpected(e) if outage::report_if_lost_in(e) => {}
+            Self::Unexpected(e) => tracing::error!(error = ?e, "request failed"),
             Self::StorageUnavailable(e) => {
                 tracing::error!(error = %e, "session storage unavailable");
             }

@@ -27,11 +27,9 @@ pub async fn get_scheduler(
         None => "off in this configuration".to_owned(),
         Some(Schedule::Every(s)) if s % 3600 == 0 => format!("every {} hour(s)", s / 3600),
         Some(Schedule::Every(s)) => format!("every {} minute(s)", (s / 60).max(1)),
-        Some(Schedule::Daily) => format!(
-            "daily from {:02}:00 {}",
-            overview.daily_hour,
-            zone.name()
-        ),
+        Some(Schedule::Daily) => {
+            format!("daily from {:02}:00 {}", overview.daily_hour, zone.name())
+        }
     };
     let tasks = overview
         .tasks
