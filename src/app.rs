@@ -1,16 +1,19 @@
-//! Application state and start-up: everything a request handler or a CLI command needs.
+//! Application state: everything a service, a request handler or a CLI command needs.
 //!
-//! [`AppState`] is cheap to clone (shared pointers). [`Application::build`] opens the database,
-//! applies migrations when configured to, loads the installation keys and binds the listener, so
-//! tests can build the real application on port 0 and drive it over HTTP.
+//! [`AppState`] is cheap to clone (shared pointers); [`AppState::open`] opens the database,
+//! applies migrations when asked to, and loads the installation keys and runtime settings.
+//! Services are built from it (`impl From<&AppState>` in each service's module). Starting a
+//! server (binding, the router, the workers) is `bootstrap.rs`; [`Application`] is re-exported
+//! here because tests and benchmarks know it as `app::Application`. This file knows no HTTP.
 
 use crate::auth::hasher::Hasher;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db;
 use anyhow::Context as _;
-use std::net::SocketAddr;
 use std::sync::Arc;
+
+pub use crate::bootstrap::{Application, DATABASE_PATIENCE};
 
 /// Shared state of a running Portcullis.
 #[derive(Clone)]
@@ -24,7 +27,7 @@ pub struct AppState {
     /// Runtime settings in force on this node.
     pub settings: Arc<crate::settings::Store>,
     /// Diagnostic events waiting to be written.
-    pub events: Arc<crate::event::Events>,
+    pub events: Arc<crate::diagnostics::Events>,
     /// Recent ban lookups of this node (`ban::CACHE_FOR`).
     pub bans: Arc<crate::ban::BanCache>,
     /// The configured mail transport.
@@ -82,19 +85,12 @@ impl AppState {
             hasher,
             csrf_key: Arc::from(csrf_key.into_bytes().into_boxed_slice()),
             settings,
-            events: Arc::new(crate::event::Events::default()),
+            events: Arc::new(crate::diagnostics::Events::default()),
             bans: Arc::new(crate::ban::BanCache::default()),
             mailer,
             sealing,
         })
     }
-}
-
-/// A bound, ready-to-run server.
-pub struct Application {
-    pub state: AppState,
-    listener: tokio::net::TcpListener,
-    pub address: SocketAddr,
 }
 
 /// The installation key row holding the sealing key's check value.
@@ -112,60 +108,4 @@ pub async fn sealing_key_recorded(
 ) -> Result<bool, sqlx::Error> {
     let check = sealing.check_value();
     Ok(db::key::get_or_create(pool, SEALING_CHECK, &check, now).await? == check)
-}
-
-/// How long `serve` waits at start for a database that does not accept connections yet.
-pub const DATABASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
-
-impl Application {
-    /// Builds the application and binds `config.listen` (port 0 picks a free port).
-    ///
-    /// # Errors
-    /// Storage errors and a listen address that cannot be bound.
-    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        db::wait_reachable(&config.database_url, DATABASE_PATIENCE).await?;
-        let listen = config.listen;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen} (server.listen)"))?;
-        Self::with_listener(config, clock, listener).await
-    }
-
-    /// Builds the application on a listener that is already bound (tests bind first so the
-    /// System URL can name the port).
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub async fn with_listener(
-        config: Config,
-        clock: Arc<dyn Clock>,
-        listener: tokio::net::TcpListener,
-    ) -> anyhow::Result<Self> {
-        let migrate = config.migrate_on_start;
-        let state = AppState::open(config, clock, migrate).await?;
-        let address = listener.local_addr()?;
-        Ok(Self {
-            state,
-            listener,
-            address,
-        })
-    }
-
-    /// Serves until `shutdown` resolves.
-    ///
-    /// # Errors
-    /// When the server fails.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let router = crate::web::routes::router(self.state);
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server error")
-    }
 }

@@ -6,7 +6,7 @@
 //!
 //! - [`domain`]: pure shared types (ids, realm, audit actors and actions).
 //! - [`config`]: boot configuration (defaults, file, environment), validated into types.
-//! - [`app`]: shared state and start-up.
+//! - [`app`]: shared state; [`bootstrap`]: start-up (state, router, workers).
 //! - [`clock`]: the only source of the current time.
 //! - [`db`]: the pool, migrations and every SQL query.
 //! - [`auth`]: passwords, the password policy and the sign-in decision.
@@ -19,7 +19,7 @@
 //! - [`twofactor`]: TOTP, backup codes, WebAuthn, Duo, pending sign-ins; [`sealing`]: secrets at rest.
 //! - [`scheduler`]: scheduled tasks (housekeeping, daily tasks), leases and run records.
 //! - [`license`]: the licensing server (products, licences, verify decisions, signing keys).
-//! - [`doctor`]: diagnostic checks.
+//! - [`doctor`]: diagnostic checks; [`diagnostics`]: the counters the request pipeline keeps for it.
 //! - [`web`]: HTTP only.
 //! - [`cli`], [`run`]: the command line.
 
@@ -27,19 +27,21 @@ pub mod account;
 pub mod app;
 pub mod auth;
 pub mod ban;
+pub mod bootstrap;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod csrf;
 pub mod db;
+pub mod diagnostics;
 pub mod doctor;
 pub mod domain;
-pub mod event;
 pub mod invite;
 pub mod license;
 pub mod mail;
 pub mod net;
 pub mod proxy;
+pub mod request_origin;
 pub mod reset;
 pub mod run;
 pub mod scheduler;

@@ -1,6 +1,7 @@
 //! Proxy set-up tasks: refreshing Cloudflare's ranges and the one-step Cloudflare fix (F01).
 
 use crate::app::AppState;
+use crate::domain::{Action, Actor};
 use crate::net::cloudflare::{ListError, parse_list};
 use std::time::Duration;
 
@@ -98,13 +99,14 @@ pub async fn refresh_cloudflare(state: &AppState) -> Result<Refreshed, RefreshEr
 }
 
 /// The `proxy.cloudflare` fix: trust Cloudflare's current ranges and read the client address
-/// from `CF-Connecting-IP`. Audited as a settings change by `actor`.
+/// from `CF-Connecting-IP`. Audited as a settings change by `actor`, and as the fix; `from` is
+/// the address to record (empty: the request's).
 ///
 /// # Errors
 /// Storage errors.
 pub async fn trust_cloudflare(
     state: &AppState,
-    actor: &str,
+    actor: &Actor,
     from: &str,
 ) -> Result<String, crate::settings::ChangeError> {
     let current = crate::settings::current(state).await;
@@ -118,17 +120,17 @@ pub async fn trust_cloudflare(
                 ("proxy.trusted", trusted.join("\n")),
                 ("proxy.header", "CF-Connecting-IP".into()),
             ],
-            &crate::domain::Actor::Named(actor.to_owned()),
+            actor,
             from,
         )
         .await?;
     crate::db::setting::audit_about(
         &state.db,
         state.clock.unix(),
-        actor,
-        "doctor.fix",
-        "proxy.cloudflare",
-        "proxy.cloudflare",
+        &actor.to_string(),
+        Action::DoctorFix.as_str(),
+        crate::doctor::id::PROXY_CLOUDFLARE,
+        crate::doctor::id::PROXY_CLOUDFLARE,
         from,
     )
     .await?;

@@ -7,7 +7,7 @@ use crate::cli::{
 };
 use crate::clock::SystemClock;
 use crate::config::{self, Config, LogFormat};
-use crate::doctor::{self, CheckResult, Severity};
+use crate::doctor::{self, CheckResult};
 use secrecy::SecretString;
 use std::io::BufRead as _;
 use std::process::ExitCode;
@@ -59,22 +59,6 @@ fn init_tracing(config: &Config) {
     };
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-    tracing::info!("shutting down");
-}
-
 async fn serve(mut config: Config, no_migrate: bool) -> anyhow::Result<()> {
     if no_migrate {
         config.migrate_on_start = false;
@@ -91,9 +75,8 @@ async fn serve(mut config: Config, no_migrate: bool) -> anyhow::Result<()> {
             "No admin exists yet. Create the first one within the next hour at:\n\n    {link}\n\n(or run `portcullis admin create`). The link works once."
         );
     }
-    tokio::spawn(crate::mail::sender::run_forever(app.state.clone()));
-    tokio::spawn(crate::scheduler::run_forever(app.state.clone()));
-    app.run_until(shutdown_signal()).await
+    app.start_workers();
+    app.run_until(crate::bootstrap::shutdown_signal()).await
 }
 
 /// `portcullis license check`: every step and the verdict; 0 usable, 1 not, 2 bad arguments.
@@ -214,18 +197,16 @@ async fn cron(config: Config) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let pool = crate::db::connect(&config.database_url, 1).await?;
-    let before = crate::db::migration_state(&pool).await?;
-    crate::db::migrate(&pool).await?;
+    let done = crate::bootstrap::migrate(&config).await?;
     println!(
         "Database is up to date ({} migration(s) applied now).",
-        before.pending
+        done.applied
     );
-    if !before.newer.is_empty() {
+    if !done.newer.is_empty() {
         println!(
             "The database also has {} migration(s) from a newer Portcullis ({:?}); this binary works with that schema, but upgrade it to match the other nodes.",
-            before.newer.len(),
-            before.newer
+            done.newer.len(),
+            done.newer
         );
     }
     Ok(())
@@ -420,21 +401,15 @@ async fn doctor_command(config: Config, json: bool, fix: Option<&str>) -> ExitCo
     let state = match AppState::open(config, Arc::new(SystemClock), false).await {
         Ok(s) => s,
         Err(e) => {
-            let (cause, next) = crate::db::outage::explain(&e);
-            let result = CheckResult::problem(
-                "database.connection",
-                Severity::Error,
-                "The doctor cannot open the database.",
-                cause,
-                next,
-            );
-            print_report(&[result], json);
+            print_report(&[doctor::cannot_open_database(&e)], json);
             return ExitCode::from(2);
         }
     };
     if let Some(id) = fix {
+        let actor = crate::domain::Actor::Named("cli".into());
         // No proxy times the CLI out: a bounded fix runs pass after pass until it is done.
-        return match doctor::fix(&state, id, "cli", "local", doctor::FixScope::UntilDone).await {
+        let scope = doctor::FixScope::UntilDone;
+        return match doctor::fix(&state, id, &actor, "local", scope).await {
             Ok(fixed) => {
                 println!("{}", fixed.message);
                 ExitCode::SUCCESS

@@ -18,40 +18,9 @@ pub struct Entry<'a> {
     pub user_agent: &'a str,
 }
 
-/// Where the request being served came from, set once per request by the pipeline's first
-/// step. Every entry written while serving it takes its client address and user agent from
-/// here when the caller left them empty, so domain code deep below a handler (bans, settings,
-/// second factors) records them without threading them through every call.
-#[derive(Debug, Clone)]
-pub struct RequestOrigin {
-    pub ip: std::net::IpAddr,
-    /// The raw header (a cheap clone); decoded only when an entry is written.
-    pub user_agent: Option<axum::http::HeaderValue>,
-}
-
-tokio::task_local! {
-    static ORIGIN: RequestOrigin;
-}
-
-/// Runs `work` (a request's handling) with `origin` as the default of its audit entries.
-pub async fn with_origin<F: std::future::Future>(origin: RequestOrigin, work: F) -> F::Output {
-    ORIGIN.scope(origin, work).await
-}
-
-/// The current request's address and user agent, if an entry is written while serving one.
-fn current_origin() -> Option<(String, String)> {
-    ORIGIN
-        .try_with(|o| {
-            let ua = o
-                .user_agent
-                .as_ref()
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            (o.ip.to_string(), ua)
-        })
-        .ok()
-}
+/// The request's origin (client address and user agent) that fills an entry's empty `ip` and
+/// `user_agent`; kept here under its old names for callers that know it as storage's.
+pub use crate::request_origin::{RequestOrigin, with_origin};
 
 /// Appends an event.
 pub async fn insert<'e>(
@@ -60,7 +29,7 @@ pub async fn insert<'e>(
     entry: &Entry<'_>,
 ) -> Result<(), sqlx::Error> {
     let origin = if entry.ip.is_empty() || entry.user_agent.is_empty() {
-        current_origin()
+        crate::request_origin::current()
     } else {
         None
     };

@@ -20,7 +20,7 @@ const NEEDS: [(Permission, Permission); 4] = [
 
 /// Roles, their holders, and whether someone can still administer the portal.
 pub async fn roles(state: &AppState) -> CheckResult {
-    const ID: &str = "admin.roles";
+    const ID: &str = super::id::ADMIN_ROLES;
     let result: Result<CheckResult, sqlx::Error> = async {
         let admins = crate::db::account::count_admins(&state.db).await?;
         if admins == 0 {
@@ -101,7 +101,7 @@ macro_rules! stuck_owner {
 
 /// Client accounts whose owner has no password (or is disabled) and no pending reset link.
 pub async fn owners(state: &AppState) -> CheckResult {
-    const ID: &str = "client.owners";
+    const ID: &str = super::id::CLIENT_OWNERS;
     let now = state.clock.unix();
     // The count is taken apart from the listed examples, which stop at 20.
     let found = async {

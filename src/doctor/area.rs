@@ -1,8 +1,7 @@
-//! Areas: which part of the installation a check is about, derived from its id in one place.
-//!
-//! Ids are `area.name` (or a bare area such as `config`), so the prefix before the first dot is
-//! enough: a check added later lands in its area without being listed here, and System Health,
-//! `portcullis doctor --json` and docs/checks.md all group the same way.
+//! Areas: which part of the installation a check is about. Each check's area is a column of the
+//! table of checks (`table.rs`); this file names the areas, their order and headings, and groups
+//! results by them, so System Health, `portcullis doctor --json` and docs/checks.md all group
+//! the same way.
 
 use super::{CheckResult, Severity};
 use serde::Serialize;
@@ -24,22 +23,18 @@ pub enum Area {
 }
 
 impl Area {
-    /// The area of the check with this id.
+    /// The area of the check with this id, from the table of checks. An id the table does not
+    /// list (a result made elsewhere) takes the area of a listed check with the same prefix,
+    /// the part before the first dot (every prefix belongs to one area, a test holds that), and
+    /// [`Area::Other`] when none has it.
     pub fn of(id: &str) -> Self {
-        let prefix = id.split_once('.').map_or(id, |(p, _)| p);
-        match prefix {
-            "config" | "system_url" => Self::Configuration,
-            "proxy" => Self::Proxy,
-            // `database` also covers the CLI's "cannot open the database" result.
-            "storage" | "database" => Self::Storage,
-            "session" | "csrf" => Self::Sessions,
-            "mail" => Self::Mail,
-            "admin" | "client" => Self::Accounts,
-            "two_factor" => Self::TwoFactor,
-            "time" | "cron" => Self::Time,
-            "license" => Self::Licensing,
-            _ => Self::Other,
+        if let Some(check) = super::table::find(id) {
+            return check.area;
         }
+        super::CHECKS
+            .iter()
+            .find(|c| prefix(c.id) == prefix(id))
+            .map_or(Self::Other, |c| c.area)
     }
 
     /// The heading, also the `area` value in the JSON report (so it is a stable contract).
@@ -73,6 +68,11 @@ impl Area {
             Self::Other => "other",
         }
     }
+}
+
+/// An id's prefix: the part before the first dot, or the whole id.
+fn prefix(id: &str) -> &str {
+    id.split_once('.').map_or(id, |(p, _)| p)
 }
 
 impl Serialize for Area {

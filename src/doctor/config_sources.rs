@@ -13,7 +13,7 @@ pub fn check(state: &AppState) -> CheckResult {
             .count()
     };
     CheckResult::ok(
-        "config",
+        super::id::CONFIG,
         format!(
             "{} keys: {} from a file, {} from the environment, {} defaults.",
             sources.len(),

@@ -2,16 +2,19 @@
 
 use super::{CheckResult, Severity, WINDOW};
 use crate::app::AppState;
-use crate::web::middleware::csrf::COUNTER;
+use crate::diagnostics::{Counter, Diagnostics};
 
 /// At or above this many failures a day, the pattern is worth an operator's attention.
 const THRESHOLD: i64 = 5;
 
 /// Counts CSRF failures in the last 24 hours and names the dominant kind.
 pub async fn failures(state: &AppState) -> CheckResult {
-    const ID: &str = "csrf.failures";
+    const ID: &str = super::id::CSRF_FAILURES;
     let since = state.clock.unix() - WINDOW;
-    let rows = match crate::db::counter::sum_since(&state.db, COUNTER, since).await {
+    let rows = match Diagnostics::from(state)
+        .totals_since(Counter::CsrfFailure, since)
+        .await
+    {
         Ok(r) => r,
         Err(e) => return CheckResult::storage_failed(ID, &e),
     };

@@ -7,7 +7,7 @@ use license_verifier::{StepKind, Verdict};
 
 /// The check.
 pub async fn connection(state: &AppState) -> CheckResult {
-    const ID: &str = "license.connection";
+    const ID: &str = super::id::LICENSE_CONNECTION;
     let Some(license) = state.config.license.clone() else {
         return CheckResult::ok(ID, "No licence is configured (section [license]).");
     };

@@ -5,7 +5,7 @@ use crate::app::AppState;
 
 /// Connects to the transport (TLS and authentication included) without sending.
 pub async fn transport(state: &AppState) -> CheckResult {
-    const ID: &str = "mail.transport";
+    const ID: &str = super::id::MAIL_TRANSPORT;
     if !state.config.mail.enabled {
         return CheckResult::problem(
             ID,
@@ -29,7 +29,7 @@ pub async fn transport(state: &AppState) -> CheckResult {
 
 /// Reports the oldest waiting message and recent failures.
 pub async fn queue(state: &AppState) -> CheckResult {
-    const ID: &str = "mail.queue";
+    const ID: &str = super::id::MAIL_QUEUE;
     let now = state.clock.unix();
     let (oldest, queued, failed) = match crate::db::mail::health(&state.db, now - WINDOW).await {
         Ok(h) => h,

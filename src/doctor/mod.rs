@@ -1,11 +1,13 @@
 //! The doctor: checks with stable ids that name a cause and a next step.
 //!
-//! `portcullis doctor`, the admin System Health page and (later) scheduled runs all call
-//! [`run_all`]. Checks read only the configuration and the database (never in-memory state of a
+//! `portcullis doctor`, the admin System Health page (through the [`Doctor`] service) and the
+//! daily licence re-check all run checks from the one table, [`CHECKS`] (`table.rs`: id, area,
+//! run, fix). Checks read only the configuration and the database (never in-memory state of a
 //! server), so the doctor run as a separate process sees what the server saw. Each check lives
 //! in the file of its area and returns a [`CheckResult`]; a check that cannot run reports an
 //! error result rather than aborting the others. [`json_report`] is the one JSON shape, printed
-//! by the CLI and served by System Health; [`Area`] groups checks for both.
+//! by the CLI and served by System Health; [`Area`] groups checks for both. The doctor knows no
+//! HTTP and nothing of `web/`: the counters it reads come from [`crate::diagnostics`].
 
 mod accounts;
 mod area;
@@ -18,13 +20,16 @@ mod scheduler;
 mod session;
 mod storage;
 mod system_url;
+mod table;
 mod time;
 mod two_factor;
 
 pub use area::{Area, AreaGroup, group};
 pub use scheduler::{DAILY_ERROR_SECONDS, FIX_TIME_BUDGET, QUIET_WARNING_SECONDS, fix_session_gc};
+pub use table::{CHECKS, Check, Fix, id};
 
 use crate::app::AppState;
+use crate::domain::Actor;
 use serde::Serialize;
 
 /// How bad a finding is. Ordered, so the worst of several is their maximum.
@@ -123,59 +128,38 @@ pub async fn license_connection(state: &AppState) -> CheckResult {
 /// The window most counters are judged over.
 pub const WINDOW: i64 = 24 * 3600;
 
-/// Every check's id, in the order [`run_all`] runs them (a test keeps the two in step), so a
-/// fix can tell an unknown id from one without a fix without running every check.
-pub const CHECK_IDS: [&str; 22] = [
-    "config",
-    "system_url",
-    "proxy.cloudflare",
-    "proxy.sanity",
-    "storage.disk",
-    "database.connection",
-    "storage.session_write",
-    "database.migrations",
-    "session.timeout",
-    "session.logouts",
-    "session.cookie_loss",
-    "csrf.failures",
-    "mail.transport",
-    "mail.queue",
-    "admin.roles",
-    "client.owners",
-    "two_factor.key",
-    "two_factor.duo",
-    "time.zone",
-    "session.gc",
-    "cron.heartbeat",
-    "license.connection",
-];
+/// Every check's id, in the order [`run_all`] runs them (read from [`CHECKS`]), so a fix can
+/// tell an unknown id from one without a fix without running every check.
+pub const CHECK_IDS: [&str; CHECKS.len()] = {
+    let mut ids = [""; CHECKS.len()];
+    let mut i = 0;
+    while i < ids.len() {
+        ids[i] = CHECKS[i].id;
+        i += 1;
+    }
+    ids
+};
 
-/// Runs every check, in a stable order.
+/// Runs every check, in the table's order.
 pub async fn run_all(state: &AppState) -> Vec<CheckResult> {
-    vec![
-        config_sources::check(state),
-        system_url::check(state).await,
-        proxy::cloudflare(state).await,
-        proxy::sanity(state).await,
-        storage::disk(state),
-        storage::connection(state).await,
-        storage::session_write(state).await,
-        storage::migrations(state).await,
-        session::timeout(state),
-        session::logouts(state).await,
-        session::cookie_loss(state).await,
-        csrf::failures(state).await,
-        mail::transport(state).await,
-        mail::queue(state).await,
-        accounts::roles(state).await,
-        accounts::owners(state).await,
-        two_factor::key(state).await,
-        two_factor::duo(state).await,
-        time::zone(state).await,
-        scheduler::session_gc(state).await,
-        scheduler::heartbeat(state).await,
-        license::connection(state).await,
-    ]
+    let mut results = Vec::with_capacity(CHECKS.len());
+    for check in &CHECKS {
+        results.push(check.run(state).await);
+    }
+    results
+}
+
+/// The check a database that cannot be opened at all gets (`portcullis doctor` before any other
+/// check can run): the cause named, and what to do.
+pub fn cannot_open_database(error: &anyhow::Error) -> CheckResult {
+    let (cause, next) = crate::db::outage::explain(error);
+    CheckResult::problem(
+        id::DATABASE_CONNECTION,
+        Severity::Error,
+        "The doctor cannot open the database.",
+        cause,
+        next,
+    )
 }
 
 /// The worst severity among results.
@@ -228,8 +212,9 @@ pub enum FixScope {
     UntilDone,
 }
 
-/// Applies the one-step fix of check `id`, on behalf of `actor` (audit-logged). Only that
-/// check's fix runs: no other check (some reach other servers) is run first.
+/// Applies the one-step fix of check `id`, on behalf of `actor` (audit-logged, with `from` as
+/// the address; empty takes the request's). Only that check's fix runs: no other check (some
+/// reach other servers) is run first.
 ///
 /// # Errors
 /// Unknown ids, checks without a safe automatic fix, a fix whose work is running elsewhere, and
@@ -237,44 +222,61 @@ pub enum FixScope {
 pub async fn fix(
     state: &AppState,
     id: &str,
-    actor: &str,
+    actor: &Actor,
     from: &str,
     scope: FixScope,
 ) -> Result<Fixed, FixError> {
-    if !CHECK_IDS.contains(&id) {
+    let Some(check) = table::find(id) else {
         return Err(FixError::Unknown(id.to_owned()));
-    }
-    match id {
-        "proxy.cloudflare" => crate::proxy::trust_cloudflare(state, actor, from)
-            .await
-            .map(|message| Fixed {
-                message,
-                left: None,
-            })
-            .map_err(|e| FixError::Failed(id.to_owned(), e.to_string())),
-        "session.gc" => {
-            scheduler::fix_session_gc(
-                state,
-                actor,
-                from,
-                FIX_TIME_BUDGET,
-                scope == FixScope::UntilDone,
-            )
-            .await
-        }
-        _ => Err(FixError::NotFixable(id.to_owned())),
-    }
+    };
+    let Some(fix) = check.fix else {
+        return Err(FixError::NotFixable(id.to_owned()));
+    };
+    fix.apply(state, actor, from, scope).await
 }
 
 impl CheckResult {
-    /// What this check's fix button says: what the fix does, in a few words, because "Apply
-    /// settings now" on every check leaves the admin guessing what will change.
+    /// What this check's fix button says ([`Fix::label`]).
     pub fn fix_label(&self) -> &'static str {
-        match self.id {
-            "proxy.cloudflare" => "Trust Cloudflare's ranges now",
-            "session.gc" => "Remove expired sessions now",
-            _ => "Apply the fix",
+        table::find(self.id)
+            .and_then(|c| c.fix)
+            .map_or("Apply the fix", |f| f.label)
+    }
+}
+
+/// The doctor as a service, for System Health: every check and every fix reads the whole
+/// installation (configuration, database, settings, mailer, keys), so it holds the state.
+#[derive(Clone)]
+pub struct Doctor {
+    state: AppState,
+}
+
+impl From<&AppState> for Doctor {
+    fn from(state: &AppState) -> Self {
+        Self {
+            state: state.clone(),
         }
+    }
+}
+
+impl Doctor {
+    /// Runs every check ([`run_all`]).
+    pub async fn run_all(&self) -> Vec<CheckResult> {
+        run_all(&self.state).await
+    }
+
+    /// Applies one check's fix ([`fix`]).
+    ///
+    /// # Errors
+    /// As [`fix`].
+    pub async fn fix(
+        &self,
+        id: &str,
+        actor: &Actor,
+        from: &str,
+        scope: FixScope,
+    ) -> Result<Fixed, FixError> {
+        fix(&self.state, id, actor, from, scope).await
     }
 }
 

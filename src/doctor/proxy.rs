@@ -2,15 +2,18 @@
 
 use super::{CheckResult, Severity, WINDOW};
 use crate::app::AppState;
-use crate::web::middleware::client_addr::{CLOUDFLARE_COUNTER, MALFORMED_COUNTER};
+use crate::diagnostics::{Counter, Diagnostics};
 use std::net::IpAddr;
 
 /// Fails when requests came through Cloudflare while its ranges were not trusted.
 pub async fn cloudflare(state: &AppState) -> CheckResult {
-    const ID: &str = "proxy.cloudflare";
+    const ID: &str = super::id::PROXY_CLOUDFLARE;
     let settings = crate::settings::current(state).await;
     let since = state.clock.unix() - WINDOW;
-    let rows = match crate::db::counter::sum_since(&state.db, CLOUDFLARE_COUNTER, since).await {
+    let rows = match Diagnostics::from(state)
+        .totals_since(Counter::CloudflareUntrusted, since)
+        .await
+    {
         Ok(r) => r,
         Err(e) => return CheckResult::storage_failed(ID, &e),
     };
@@ -59,12 +62,13 @@ fn looks_like_a_proxy(ip: IpAddr, settings: &crate::settings::Effective) -> bool
 /// Warns when most sign-ins of the last 7 days come from one private or proxy address, and when
 /// forwarding headers are malformed.
 pub async fn sanity(state: &AppState) -> CheckResult {
-    const ID: &str = "proxy.sanity";
+    const ID: &str = super::id::PROXY_SANITY;
     let settings = crate::settings::current(state).await;
     let now = state.clock.unix();
+    let diagnostics = Diagnostics::from(state);
     let (by_ip, malformed) = match tokio::try_join!(
         crate::db::ban::sign_ins_by_ip_since(&state.db, now - 7 * 86_400),
-        crate::db::counter::sum_since(&state.db, MALFORMED_COUNTER, now - WINDOW)
+        diagnostics.totals_since(Counter::MalformedForwarding, now - WINDOW)
     ) {
         Ok(r) => r,
         Err(e) => return CheckResult::storage_failed(ID, &e),

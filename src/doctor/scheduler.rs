@@ -4,6 +4,7 @@
 use super::{CheckResult, FixError, Fixed, Severity};
 use crate::app::AppState;
 use crate::db;
+use crate::domain::{Action, Actor};
 use crate::scheduler::housekeeping::{self, KEEP_SECONDS};
 use crate::scheduler::{LEASE_SECONDS, Process, Schedule, Task};
 use std::time::Duration;
@@ -17,7 +18,7 @@ pub const DAILY_ERROR_SECONDS: i64 = 25 * 3600 + 600;
 
 /// Expired sessions still stored longer than twice the cleanup interval past their keeping time.
 pub async fn session_gc(state: &AppState) -> CheckResult {
-    const ID: &str = "session.gc";
+    const ID: &str = super::id::SESSION_GC;
     let now = state.clock.unix();
     let interval = state.config.cleanup_interval_seconds;
     let cutoff = now - KEEP_SECONDS - 2 * interval;
@@ -101,7 +102,8 @@ pub const FIX_TIME_BUDGET: Duration = Duration::from_secs(20);
 
 /// Runs the session cleanup now under the `sessions.cleanup` task's lease, so it never runs
 /// alongside the scheduler's own cleanup, for at most `budget` per pass; `until_done` repeats
-/// passes until nothing is left (the CLI, which no proxy times out). Audit-logged.
+/// passes until nothing is left (the CLI, which no proxy times out). Audit-logged, with the
+/// actor stored as given ([`remove_expired_sessions`] takes a typed one).
 ///
 /// # Errors
 /// The lease is held by another process ([`FixError::Busy`]), or a database error.
@@ -112,7 +114,29 @@ pub async fn fix_session_gc(
     budget: Duration,
     until_done: bool,
 ) -> Result<Fixed, FixError> {
-    const ID: &str = "session.gc";
+    remove_expired_sessions(
+        state,
+        &Actor::Named(actor.to_owned()),
+        from,
+        budget,
+        until_done,
+    )
+    .await
+}
+
+/// The `session.gc` fix ([`fix_session_gc`]) on behalf of `actor`; `from` is the address to
+/// record (empty: the request's).
+///
+/// # Errors
+/// The lease is held by another process ([`FixError::Busy`]), or a database error.
+pub async fn remove_expired_sessions(
+    state: &AppState,
+    actor: &Actor,
+    from: &str,
+    budget: Duration,
+    until_done: bool,
+) -> Result<Fixed, FixError> {
+    const ID: &str = super::id::SESSION_GC;
     let failed = |e: sqlx::Error| FixError::Failed(ID.to_owned(), e.to_string());
     let task = Task::SessionsCleanup.name();
     let holder = format!(
@@ -178,9 +202,9 @@ pub async fn fix_session_gc(
     db::setting::audit_about(
         &state.db,
         state.clock.unix(),
-        actor,
-        "doctor.fix",
-        "session.gc",
+        &actor.to_string(),
+        Action::DoctorFix.as_str(),
+        ID,
         &audited,
         from,
     )
@@ -195,7 +219,7 @@ pub async fn fix_session_gc(
 /// Whether scheduled tasks run: any run in the last two hours, and every daily task completed
 /// within a day.
 pub async fn heartbeat(state: &AppState) -> CheckResult {
-    const ID: &str = "cron.heartbeat";
+    const ID: &str = super::id::CRON_HEARTBEAT;
     let now = state.clock.unix();
     let runs = match db::scheduler::recent_runs(&state.db, "", 1).await {
         Ok(r) => r,
@@ -226,7 +250,7 @@ pub async fn heartbeat(state: &AppState) -> CheckResult {
     let mut overdue = Vec::new();
     for task in Task::ALL {
         // The licence re-check fails when the vendor's server does; license.connection says so.
-        if task.schedule(state, Process::Cron) != Some(Schedule::Daily)
+        if task.schedule(&state.config, Process::Cron) != Some(Schedule::Daily)
             || task == Task::LicenseRecheck
         {
             continue;

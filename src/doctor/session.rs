@@ -3,12 +3,12 @@
 
 use super::{CheckResult, Severity, WINDOW};
 use crate::app::AppState;
+use crate::diagnostics::{Counter, Diagnostics};
 use crate::session::EndReason;
-use crate::web::middleware::session::COOKIE_LOSS_COUNTER;
 
 /// Warns when an idle timeout is shorter than 15 minutes.
 pub fn timeout(state: &AppState) -> CheckResult {
-    const ID: &str = "session.timeout";
+    const ID: &str = super::id::SESSION_TIMEOUT;
     let short: Vec<String> = [
         (
             "client",
@@ -67,7 +67,7 @@ fn advice(reason: EndReason) -> &'static str {
 
 /// Reports the share of sessions ended by something other than signing out, by reason.
 pub async fn logouts(state: &AppState) -> CheckResult {
-    const ID: &str = "session.logouts";
+    const ID: &str = super::id::SESSION_LOGOUTS;
     let since = state.clock.unix() - WINDOW;
     let rows = match crate::db::session::end_reasons_since(&state.db, since).await {
         Ok(r) => r,
@@ -119,9 +119,12 @@ pub async fn logouts(state: &AppState) -> CheckResult {
 
 /// Warns when browsers failed to return the session cookie after sign-in.
 pub async fn cookie_loss(state: &AppState) -> CheckResult {
-    const ID: &str = "session.cookie_loss";
+    const ID: &str = super::id::SESSION_COOKIE_LOSS;
     let since = state.clock.unix() - WINDOW;
-    let rows = match crate::db::counter::sum_since(&state.db, COOKIE_LOSS_COUNTER, since).await {
+    let rows = match Diagnostics::from(state)
+        .totals_since(Counter::CookieLoss, since)
+        .await
+    {
         Ok(r) => r,
         Err(e) => return CheckResult::storage_failed(ID, &e),
     };

@@ -20,7 +20,7 @@ pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
 
 /// Fails when free space under the data directory is below `storage.min_free_mb`.
 pub fn disk(state: &AppState) -> CheckResult {
-    const ID: &str = "storage.disk";
+    const ID: &str = super::id::STORAGE_DISK;
     let dir = &state.config.data_dir;
     let min = state.config.min_free_bytes;
     let mib = |b: u64| b / (1024 * 1024);
@@ -65,7 +65,7 @@ pub fn disk(state: &AppState) -> CheckResult {
 
 /// Writes a probe row into the session store, reads it back and deletes it.
 pub async fn session_write(state: &AppState) -> CheckResult {
-    const ID: &str = "storage.session_write";
+    const ID: &str = super::id::STORAGE_SESSION_WRITE;
     let now = state.clock.unix();
     let Ok(probe) = crate::token::generate() else {
         return CheckResult::problem(
@@ -122,7 +122,7 @@ pub async fn session_write(state: &AppState) -> CheckResult {
 /// Fails when migrations are pending (a server started with `database.migrate_on_start = false`);
 /// warns when the database was migrated by a newer binary (a rolling upgrade half done).
 pub async fn migrations(state: &AppState) -> CheckResult {
-    const ID: &str = "database.migrations";
+    const ID: &str = super::id::DATABASE_MIGRATIONS;
     match crate::db::migration_state(&state.db).await {
         Ok(m) if m.pending > 0 => CheckResult::problem(
             ID,
@@ -159,7 +159,7 @@ pub async fn migrations(state: &AppState) -> CheckResult {
 
 /// The database answers: its engine and version, how long a round trip takes, the pool's size.
 pub async fn connection(state: &AppState) -> CheckResult {
-    const ID: &str = "database.connection";
+    const ID: &str = super::id::DATABASE_CONNECTION;
     let version_query = if crate::db::is_postgres(&state.db) {
         "SELECT version()"
     } else {

@@ -2,7 +2,7 @@
 
 use super::{CheckResult, Severity, WINDOW};
 use crate::app::AppState;
-use crate::web::middleware::canonical_origin::COUNTER;
+use crate::diagnostics::{Counter, Diagnostics};
 
 fn is_local(host: &str) -> bool {
     host == "localhost"
@@ -14,10 +14,13 @@ fn is_local(host: &str) -> bool {
 
 /// Checks scheme and counts requests that arrived on other origins in the last 24 hours.
 pub async fn check(state: &AppState) -> CheckResult {
-    const ID: &str = "system_url";
+    const ID: &str = super::id::SYSTEM_URL;
     let url = &state.config.system_url;
     let since = state.clock.unix() - WINDOW;
-    let foreign = match crate::db::counter::sum_since(&state.db, COUNTER, since).await {
+    let foreign = match Diagnostics::from(state)
+        .totals_since(Counter::NonCanonicalOrigin, since)
+        .await
+    {
         Ok(rows) => rows,
         Err(e) => return CheckResult::storage_failed(ID, &e),
     };

@@ -6,7 +6,7 @@ use crate::app::AppState;
 
 /// The key that seals second-factor secrets must be readable by its owner only.
 pub async fn key(state: &AppState) -> CheckResult {
-    const ID: &str = "two_factor.key";
+    const ID: &str = super::id::TWO_FACTOR_KEY;
     // An unreadable record is left to database.connection; the key file can still be checked.
     let recorded = crate::app::sealing_key_recorded(&state.db, &state.sealing, state.clock.unix());
     if let Ok(false) = recorded.await {
@@ -50,7 +50,7 @@ const SKEW_WARNING_SECONDS: i64 = 30;
 
 /// The Duo application: present, well-formed, reachable, and on a clock close to ours.
 pub async fn duo(state: &AppState) -> CheckResult {
-    const ID: &str = "two_factor.duo";
+    const ID: &str = super::id::TWO_FACTOR_DUO;
     let creds = match crate::twofactor::duo::store::credentials(state).await {
         Ok(Some(c)) => c,
         Ok(None) => return CheckResult::ok(ID, "Duo is not configured."),

@@ -12,6 +12,9 @@
 //! passed. The zone comes from the `timezone` setting, never from the process's `TZ`.
 
 pub mod housekeeping;
+mod status;
+
+pub use status::{Overview, RunRecord, Scheduler, TaskStatus};
 
 use crate::app::AppState;
 use crate::clock::Zone;
@@ -117,20 +120,20 @@ impl Task {
     /// Its schedule under this configuration, or `None` when it does not apply (mail sending
     /// disabled, Cloudflare refresh turned off, or mail inside `serve`, which has its own
     /// continuous sender).
-    pub fn schedule(self, state: &AppState, process: Process) -> Option<Schedule> {
-        let cleanup = state.config.cleanup_interval_seconds;
+    pub fn schedule(self, config: &crate::config::Config, process: Process) -> Option<Schedule> {
+        let cleanup = config.cleanup_interval_seconds;
         match self {
             Self::SessionsCleanup | Self::LinksCleanup | Self::BansCleanup => {
                 Some(Schedule::Every(cleanup))
             }
-            Self::MailSend => (state.config.mail.enabled && process == Process::Cron)
-                .then_some(Schedule::Every(60)),
-            Self::CloudflareRefresh => state
-                .config
+            Self::MailSend => {
+                (config.mail.enabled && process == Process::Cron).then_some(Schedule::Every(60))
+            }
+            Self::CloudflareRefresh => config
                 .cloudflare_refresh_hours
                 .map(|h| Schedule::Every(i64::from(h) * 3600)),
             Self::AuditRetention | Self::RunHistory => Some(Schedule::Daily),
-            Self::LicenseRecheck => state.config.license.is_some().then_some(Schedule::Daily),
+            Self::LicenseRecheck => config.license.is_some().then_some(Schedule::Daily),
         }
     }
 
@@ -302,7 +305,7 @@ pub async fn run_due(state: &AppState, process: Process) -> Result<RunReport, sq
         report.run_id = Some(record(&mut report).await?);
     }
     for task in Task::ALL {
-        let Some(schedule) = task.schedule(state, process) else {
+        let Some(schedule) = task.schedule(&state.config, process) else {
             continue;
         };
         let now = state.clock.now();

@@ -6,6 +6,7 @@
 //! cause chain; the person sees a short message without internals.
 
 use crate::csrf::CsrfFailure;
+use crate::diagnostics::outage;
 use crate::web::page;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -74,8 +75,7 @@ pub enum AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
-        if crate::db::outage::is_connection_error(&e) {
-            crate::db::outage::report_lost(&e);
+        if outage::report_if_lost(&e) {
             return Self::DatabaseUnavailable(e.to_string());
         }
         Self::Unexpected(e.into())
@@ -87,8 +87,7 @@ impl AppError {
     /// store refusing reads or writes (read-only file, full disk).
     pub fn storage(e: impl Into<anyhow::Error>) -> Self {
         let e = e.into();
-        if let Some(lost) = crate::db::outage::find_connection_error(&e) {
-            crate::db::outage::report_lost(lost);
+        if outage::report_if_lost_in(&e) {
             return Self::DatabaseUnavailable(format!("{e:#}"));
         }
         Self::StorageUnavailable(format!("{e:#}"))
@@ -187,9 +186,7 @@ impl AppError {
                 vec![],
             ),
             Self::DatabaseUnavailable(_) => database_unavailable(),
-            Self::Unexpected(e) if crate::db::outage::find_connection_error(e).is_some() => {
-                database_unavailable()
-            }
+            Self::Unexpected(e) if outage::is_lost_in(e) => database_unavailable(),
             Self::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
@@ -269,13 +266,9 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
-            Self::Unexpected(e) => {
-                if let Some(lost) = crate::db::outage::find_connection_error(e) {
-                    crate::db::outage::report_lost(lost);
-                } else {
-                    tracing::error!(error = ?e, "request failed");
-                }
-            }
+            // A lost database is reported (once per outage) by the guard, not logged per request.
+            Self::Unexpected(e) if outage::report_if_lost_in(e) => {}
+            Self::Unexpected(e) => tracing::error!(error = ?e, "request failed"),
             Self::StorageUnavailable(e) => {
                 tracing::error!(error = %e, "session storage unavailable");
             }

@@ -20,4 +20,8 @@ macro_rules! sub_states {
     };
 }
 
-sub_states!(crate::settings::Settings);
+sub_states!(
+    crate::settings::Settings,
+    crate::doctor::Doctor,
+    crate::scheduler::Scheduler,
+);

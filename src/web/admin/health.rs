@@ -2,12 +2,11 @@
 //! for JSON callers exactly the report `portcullis doctor --json` prints; and
 //! `POST /admin/health/fix`: a check's one-step fix (audit-logged).
 
-use crate::app::AppState;
 use crate::auth::permission::Permission;
-use crate::doctor::{self, Severity};
+use crate::doctor::{self, Doctor, Severity};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{
-    ConfigureGeneralSettings, CsrfToken, Form, Peer, RequirePermission, ViewSystemHealth,
+    ConfigureGeneralSettings, CsrfToken, Form, RequirePermission, ViewSystemHealth,
 };
 use crate::web::middleware::negotiate::wants_json;
 use crate::web::page::{self, HealthPage};
@@ -26,13 +25,13 @@ pub struct HealthQuery {
 
 /// Runs every check and shows the results by area, or returns the CLI's JSON report.
 pub async fn get_health(
-    State(state): State<AppState>,
+    State(doctor): State<Doctor>,
     gate: RequirePermission<ViewSystemHealth>,
     CsrfToken(csrf): CsrfToken,
     Query(query): Query<HealthQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let checks = doctor::run_all(&state).await;
+    let checks = doctor.run_all().await;
     if wants_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
         return axum::Json(doctor::json_report(&checks)).into_response();
     }
@@ -80,16 +79,18 @@ pub struct FixForm {
 
 /// Applies a check's fix and returns to System Health.
 pub async fn post_fix(
-    State(state): State<AppState>,
+    State(doctor): State<Doctor>,
     gate: RequirePermission<ConfigureGeneralSettings>,
-    Peer(addr): Peer,
     Form(form): Form<FixForm>,
 ) -> AppResult<Response> {
-    let actor = format!("admin:{}", gate.current.admin.id);
-    let from = addr.ip.to_string();
-    match doctor::fix(&state, &form.id, &actor, &from, doctor::FixScope::Bounded).await {
+    let actor = gate.current.actor();
+    // The audit entry takes the request's address (an empty `from`).
+    match doctor
+        .fix(&form.id, &actor, "", doctor::FixScope::Bounded)
+        .await
+    {
         Ok(fixed) => {
-            tracing::info!(check = %form.id, actor, "doctor fix applied: {}", fixed.message);
+            tracing::info!(check = %form.id, %actor, "doctor fix applied: {}", fixed.message);
             let id = url::form_urlencoded::byte_serialize(form.id.as_bytes()).collect::<String>();
             let to = match fixed.left {
                 Some((done, left)) => format!("/admin/health?fixed={id}&done={done}&left={left}"),

@@ -1,6 +1,6 @@
 //! `GET /admin/proxy`: why Portcullis chose this request's client address (F01).
 
-use crate::app::AppState;
+use crate::settings::Settings;
 use crate::web::extract::{CsrfToken, RequirePermission, ViewSystemHealth};
 use crate::web::middleware::client_addr::{ClientAddr, resolve_request};
 use crate::web::page::{self, ProxyPage};
@@ -20,13 +20,13 @@ const FORWARDING: [&str; 7] = [
 
 /// Shows the peer, the forwarding headers, each hop's trust decision and the chosen address.
 pub async fn get_proxy(
-    State(state): State<AppState>,
+    State(settings): State<Settings>,
     gate: RequirePermission<ViewSystemHealth>,
     CsrfToken(csrf): CsrfToken,
     axum::Extension(addr): axum::Extension<ClientAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let settings = crate::settings::current(&state).await;
+    let settings = settings.current().await;
     let resolution = resolve_request(&headers, addr.peer, &settings);
     let received = FORWARDING
         .iter()

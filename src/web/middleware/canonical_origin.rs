@@ -9,14 +9,12 @@
 
 use super::client_addr::ClientAddr;
 use crate::app::AppState;
+use crate::diagnostics::{Counter, Diagnostics};
 use crate::web::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
-/// Counter name for requests on a non-canonical origin.
-pub const COUNTER: &str = "origin.non_canonical";
 
 /// Paths served on any origin.
 fn exempt(path: &str) -> bool {
@@ -73,10 +71,9 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     if used == system {
         return next.run(request).await;
     }
-    let now = state.clock.unix();
-    if let Err(e) = crate::db::counter::record(&state.db, COUNTER, &used, path, now).await {
-        tracing::warn!(error = %e, "could not record a non-canonical origin");
-    }
+    Diagnostics::from(&state)
+        .record(Counter::NonCanonicalOrigin, &used, path)
+        .await;
     if matches!(*request.method(), Method::GET | Method::HEAD) {
         let target = state.config.system_url.join(
             request

@@ -4,19 +4,18 @@
 //! [`crate::net::client_ip::resolve`] over the trusted proxies in force. Two diagnostics are
 //! counted here for the doctor: requests that look like they came through Cloudflare while its
 //! ranges are not trusted (`proxy.cloudflare_untrusted`), and malformed forwarding entries
-//! (`proxy.malformed`). Both go through the batched event log, not a write per request.
+//! (`proxy.malformed`). Both go through the batched event log, not a write per request. The
+//! rest of the request runs inside [`crate::request_origin::with_origin`], so audit entries
+//! record this address and the user agent.
 
 use crate::app::AppState;
+use crate::diagnostics::{Counter, Diagnostics};
 use crate::net::client_ip::{self, Resolution};
+use crate::request_origin::{RequestOrigin, with_origin};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::net::{IpAddr, SocketAddr};
-
-/// Counter: Cloudflare-fronted requests while Cloudflare is not trusted.
-pub const CLOUDFLARE_COUNTER: &str = "proxy.cloudflare_untrusted";
-/// Counter: forwarding header entries that could not be parsed.
-pub const MALFORMED_COUNTER: &str = "proxy.malformed";
 
 /// Who is on the other end of this request.
 #[derive(Debug, Clone, Copy)]
@@ -74,29 +73,31 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
             || headers.contains_key("cf-ray")
             || headers.contains_key("cf-connecting-ip");
         if via_cloudflare {
-            crate::event::note(&state, CLOUDFLARE_COUNTER, "untrusted", &peer.to_string()).await;
+            Diagnostics::from(&state)
+                .note(Counter::CloudflareUntrusted, "untrusted", &peer.to_string())
+                .await;
         }
     }
     if resolution.malformed > 0 {
-        crate::event::note(
-            &state,
-            MALFORMED_COUNTER,
-            settings.values.proxy_header.name(),
-            &peer.to_string(),
-        )
-        .await;
+        Diagnostics::from(&state)
+            .note(
+                Counter::MalformedForwarding,
+                settings.values.proxy_header.name(),
+                &peer.to_string(),
+            )
+            .await;
     }
     request.extensions_mut().insert(ClientAddr {
         ip: resolution.client,
         peer,
         peer_trusted: resolution.peer_trusted,
     });
-    let origin = crate::db::audit::RequestOrigin {
-        ip: resolution.client,
-        user_agent: request
+    let origin = RequestOrigin::new(
+        resolution.client,
+        request
             .headers()
             .get(axum::http::header::USER_AGENT)
-            .cloned(),
-    };
-    crate::db::audit::with_origin(origin, next.run(request)).await
+            .map(axum::http::HeaderValue::as_bytes),
+    );
+    with_origin(origin, next.run(request)).await
 }

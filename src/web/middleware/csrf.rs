@@ -13,6 +13,7 @@
 use super::session::LoadedSession;
 use crate::app::AppState;
 use crate::csrf::{self, CsrfFailure};
+use crate::diagnostics::{Counter, Diagnostics};
 use crate::web::error::AppError;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -20,8 +21,6 @@ use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-/// Counter name for CSRF failures; the label is the kind.
-pub const COUNTER: &str = "csrf.failure";
 /// The form field carrying the token.
 pub const FIELD: &str = "csrf_token";
 /// The header carrying the token for scripts.
@@ -91,18 +90,9 @@ pub async fn verify(State(state): State<AppState>, request: Request, next: Next)
     };
     let request = Request::from_parts(parts, Body::from(bytes.clone()));
     if plain_http_of_system(&request, &state.config.system_url) {
-        let now = state.clock.unix();
-        if let Err(e) = crate::db::counter::record(
-            &state.db,
-            crate::web::middleware::session::COOKIE_LOSS_COUNTER,
-            "form_over_plain_http",
-            &path,
-            now,
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "could not record a form sent over plain http");
-        }
+        Diagnostics::from(&state)
+            .record(Counter::CookieLoss, "form_over_plain_http", &path)
+            .await;
         return AppError::CookieLoss {
             https_system_url: true,
             secure_cookie: true,
@@ -133,12 +123,9 @@ pub async fn verify(State(state): State<AppState>, request: Request, next: Next)
     match result {
         Ok(()) => next.run(request).await,
         Err(kind) => {
-            let now = state.clock.unix();
-            if let Err(e) =
-                crate::db::counter::record(&state.db, COUNTER, kind.as_str(), &path, now).await
-            {
-                tracing::warn!(error = %e, "could not record a CSRF failure");
-            }
+            Diagnostics::from(&state)
+                .record(Counter::CsrfFailure, kind.as_str(), &path)
+                .await;
             tracing::info!(kind = kind.as_str(), path, "CSRF check failed");
             AppError::Csrf(kind).into_response()
         }

@@ -6,8 +6,9 @@
 //! at once (the doctor sees the problem immediately) and later ones at most every
 //! [`FLUSH_SECONDS`], as one added count. A crash loses at most that many seconds of counts,
 //! which is acceptable for diagnostics.
+//!
+//! This file only batches; [`super::Diagnostics::note`] writes what it hands back.
 
-use crate::app::AppState;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -66,20 +67,6 @@ impl Events {
         entry.count = 0;
         entry.last_flush = now;
         Some(batch)
-    }
-}
-
-/// Counts an event and writes its batch when due. Storage errors are logged, never raised:
-/// diagnostics must not break the request they observe.
-pub async fn note(state: &AppState, name: &'static str, label: &str, sample: &str) {
-    let now = state.clock.unix();
-    if let Some(b) = state.events.note(name, label, sample, now) {
-        if let Err(e) =
-            crate::db::counter::record_many(&state.db, b.name, &b.label, &b.sample, b.count, now)
-                .await
-        {
-            tracing::warn!(error = %e, counter = b.name, "could not record a diagnostic event");
-        }
     }
 }
 
