@@ -1,5 +1,5 @@
 //! F08 and the roles: every admin route is gated by a permission (checked by walking the route
-//! table with an admin whose role grants nothing) and by the very permission its comment in the
+//! table with an admin whose role grants nothing) and by the very permission its gate in the
 //! table names (every other permission is refused, that one alone lets through), the Access
 //! Denied page says what, which, whose role and who can grant it, roles are edited with
 //! checkboxes, the last Full Administrator is protected, and deleting another admin removes
@@ -7,6 +7,7 @@
 
 use crate::helpers::{PASSWORD, TestApp, csrf_from, location, new_client, spawn_app};
 use portcullis::auth::permission::Permission;
+use portcullis::web::routes::{self, Gate};
 use serde_json::Value;
 
 /// Admin routes that need no permission: sign-in and its second step, one-time links, the
@@ -32,64 +33,13 @@ const NO_PERMISSION: [&str; 18] = [
     "/admin/account/password",
 ];
 
-/// Every `(method, path, gate comment)` of the route table under `/admin`, read from its source.
-fn admin_routes() -> Vec<(&'static str, String, &'static str)> {
-    let source = include_str!("../../src/web/routes.rs");
-    let mut routes = Vec::new();
-    for line in source
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with(".route(\""))
-    {
-        let path = line[8..].split('"').next().unwrap().to_owned();
-        if !(path == "/admin" || path.starts_with("/admin/")) {
-            continue;
-        }
-        let (handlers, comment) = line.split_once("//").unwrap_or((line, ""));
-        let comment = comment.trim();
-        if handlers.contains("get(") {
-            routes.push(("GET", path.clone(), comment));
-        }
-        if handlers.contains("post(") {
-            routes.push(("POST", path.clone(), comment));
-        }
-    }
-    routes
-}
-
-/// The permission a route's gate comment names for `method`: `RequirePermission<P>` (every
-/// method), `View/ManageX` (`ViewX` to read with GET, `ManageX` to change with POST), or a
-/// stored name first (`main_homepage, else ...`); `None` when it names none.
-fn named_permission(method: &str, comment: &str) -> Option<Permission> {
-    fn from_type_name(name: &str) -> Option<Permission> {
-        let mut stored = String::new();
-        for (i, c) in name.chars().enumerate() {
-            if c.is_ascii_uppercase() && i > 0 {
-                stored.push('_');
-            }
-            stored.push(c.to_ascii_lowercase());
-        }
-        Permission::parse(&stored)
-    }
-    if let Some((_, rest)) = comment.split_once("RequirePermission<") {
-        return from_type_name(rest.split('>').next()?);
-    }
-    let first = comment.split([' ', ',']).next()?;
-    if let Some((read, change)) = first.split_once('/') {
-        // The noun starts at the change verb's second capital: `Manage|BannedIps`.
-        let noun_start = change
-            .char_indices()
-            .skip(1)
-            .find(|(_, c)| c.is_ascii_uppercase())?
-            .0;
-        let name = if method == "GET" {
-            format!("{read}{}", &change[noun_start..])
-        } else {
-            change.to_owned()
-        };
-        return from_type_name(&name);
-    }
-    Permission::parse(first)
+/// Every `(method, path, gate)` of the route table under `/admin`.
+fn admin_routes() -> Vec<(&'static str, &'static str, Gate)> {
+    routes::table()
+        .into_iter()
+        .filter(|r| r.path == "/admin" || r.path.starts_with("/admin/"))
+        .map(|r| (r.method.as_str(), r.path, r.gate))
+        .collect()
 }
 
 /// Gives role `role_id` exactly `permissions` (read again on the admin's next request).
@@ -158,7 +108,7 @@ async fn every_admin_route_outside_the_short_list_needs_a_permission() {
     assert!(routes.len() > 40, "the route table was read: {routes:?}");
     let mut unguarded = Vec::new();
     // Signing out would end the walk; it needs no permission anyway.
-    for (method, path, _) in routes.iter().filter(|(_, p, _)| p != "/admin/logout") {
+    for (method, path, gate) in routes.iter().filter(|(_, p, _)| *p != "/admin/logout") {
         let concrete = path.replace("{id}", "1").replace("{token}", "x");
         let request = match *method {
             "GET" => client.get(app.url(&concrete)),
@@ -177,10 +127,14 @@ async fn every_admin_route_outside_the_short_list_needs_a_permission() {
             && r.json::<Value>()
                 .await
                 .is_ok_and(|j| j["error"] == "access_denied");
-        let exempt =
-            NO_PERMISSION.contains(&path.as_str()) || path.starts_with("/admin/account/security");
+        let exempt = NO_PERMISSION.contains(path) || path.starts_with("/admin/account/security");
         if !denied && !exempt {
             unguarded.push(format!("{method} {path} -> {status}"));
+        }
+        // The table says the same: a permission in the gate of every route outside the list
+        // (`/admin` names main_homepage but redirects instead of refusing).
+        if exempt == gate.permission().is_some() && *path != "/admin" {
+            unguarded.push(format!("{method} {path}: the table's gate is {gate:?}"));
         }
         if denied && exempt {
             unguarded.push(format!(
@@ -195,7 +149,7 @@ async fn every_admin_route_outside_the_short_list_needs_a_permission() {
 }
 
 #[tokio::test]
-async fn each_admin_route_is_refused_without_exactly_the_permission_its_comment_names() {
+async fn each_admin_route_is_refused_without_exactly_the_permission_its_gate_names() {
     let app = spawn_app().await;
     app.create_admin("root").await;
     // One admin whose role changes between requests: permissions are read on every request.
@@ -220,12 +174,11 @@ async fn each_admin_route_is_refused_without_exactly_the_permission_its_comment_
     };
     let mut problems = Vec::new();
     let mut checked = 0;
-    for (method, path, comment) in admin_routes() {
-        let exempt =
-            NO_PERMISSION.contains(&path.as_str()) || path.starts_with("/admin/account/security");
-        let Some(permission) = named_permission(method, comment) else {
+    for (method, path, gate) in admin_routes() {
+        let exempt = NO_PERMISSION.contains(&path) || path.starts_with("/admin/account/security");
+        let Some(permission) = gate.permission() else {
             if !exempt {
-                problems.push(format!("{method} {path}: the comment names no permission"));
+                problems.push(format!("{method} {path}: the gate names no permission"));
             }
             continue;
         };
@@ -238,7 +191,7 @@ async fn each_admin_route_is_refused_without_exactly_the_permission_its_comment_
             Permission::ALL.into_iter().filter(|p| *p != permission),
         )
         .await;
-        let r = send(method, &path).await.unwrap();
+        let r = send(method, path).await.unwrap();
         let (status, to) = (r.status().as_u16(), location(&r));
         if path == "/admin" {
             // The landing page sends a role without the dashboard to its first page instead.
@@ -257,7 +210,7 @@ async fn each_admin_route_is_refused_without_exactly_the_permission_its_comment_
 
         // Only the named one: let through (whatever the empty form then gets).
         set_role(&app, role_id, std::iter::once(permission)).await;
-        let r = send(method, &path).await.unwrap();
+        let r = send(method, path).await.unwrap();
         let (status, to) = (r.status().as_u16(), location(&r));
         let body = r.text().await.unwrap();
         let landed = path != "/admin" || status == 200;
