@@ -2,7 +2,7 @@
 //! owners managing users, ownership transfer by an admin, and isolation between accounts on
 //! every client-area route.
 
-use crate::helpers::{PASSWORD, TestApp, bar_links, location, new_client, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, bar_links, location, spawn_app};
 
 async fn id_of(app: &TestApp, email: &'static str) -> i64 {
     sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
@@ -28,14 +28,6 @@ async fn add_member(app: &TestApp, client: i64, user: i64, permissions: &'static
         .execute(&app.state.db)
         .await
         .unwrap();
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
-    let client = new_client();
-    let r = app.client_login_with(&client, email, PASSWORD).await;
-    assert_eq!(r.status(), 303);
-    client.get(app.url(&location(&r))).send().await.unwrap();
-    client
 }
 
 /// `client` switches to account `to`, which it belongs to, and lands in the client area;
@@ -128,7 +120,7 @@ async fn world() -> World {
 async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
     let w = world().await;
     let app = &w.app;
-    let ada = signed_in(app, "ada@example.com").await;
+    let ada = app.signed_in_client("ada@example.com").await;
     let (page, csrf) = app.form_page(&ada, "/account/switch").await;
     assert!(page.contains("Bobcorp"), "{page}");
     // Ada owns A: she manages its users.
@@ -158,7 +150,7 @@ async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
     );
 
     // Bob takes "profile" away; Ada's next request is refused with the permission named.
-    let bob = signed_in(app, "bob@example.com").await;
+    let bob = app.signed_in_client("bob@example.com").await;
     let (users, csrf_bob) = app.form_page(&bob, "/account/users").await;
     assert!(users.contains("ada@example.com"), "{users}");
     let r = app
@@ -230,7 +222,7 @@ async fn the_bar_links_only_the_pages_the_active_account_opens_to_this_user() {
         "/account/security",
     ];
     // Ada owns A: every page.
-    let ada = signed_in(app, "ada@example.com").await;
+    let ada = app.signed_in_client("ada@example.com").await;
     assert_eq!(bar(ada.clone()).await, own);
     // In B she has profile and products: no users page.
     switch_to(app, &ada, w.b).await;
@@ -248,7 +240,7 @@ async fn the_bar_links_only_the_pages_the_active_account_opens_to_this_user() {
         assert_eq!(r.status(), 200, "{path}");
     }
     // Carol in A with no permissions: her own pages and the switcher only.
-    let carol = signed_in(app, "carol@example.com").await;
+    let carol = app.signed_in_client("carol@example.com").await;
     switch_to(app, &carol, w.a).await;
     assert_eq!(
         bar(carol).await,
@@ -268,7 +260,7 @@ async fn no_client_route_reads_or_changes_another_accounts_data() {
     let w = world().await;
     let app = &w.app;
     // Carol works in A (switch there: her own account is first otherwise) with no permissions.
-    let carol = signed_in(app, "carol@example.com").await;
+    let carol = app.signed_in_client("carol@example.com").await;
     let csrf = switch_to(app, &carol, w.a).await;
     let mut checked = 0;
     for (method, path) in client_routes() {
@@ -443,7 +435,7 @@ async fn an_owner_with_every_permission_reaches_no_other_accounts_data_on_any_cl
     app.create_user("erin@example.com").await;
     let erin = id_of(app, "erin@example.com").await;
     add_member(app, w.b, erin, "profile").await;
-    let bob = signed_in(app, "bob@example.com").await;
+    let bob = app.signed_in_client("bob@example.com").await;
     let (_, bob_csrf) = app.form_page(&bob, "/account/users").await;
     let r = app
         .post_form(
@@ -477,7 +469,7 @@ async fn an_owner_with_every_permission_reaches_no_other_accounts_data_on_any_cl
 
     // Ada works in A (her own account is her only one now) and has stepped up, so the
     // security pages act rather than ask for her password.
-    let ada = signed_in(app, "ada@example.com").await;
+    let ada = app.signed_in_client("ada@example.com").await;
     crate::helpers::otp::step_up(app, &ada, "/account/security", PASSWORD).await;
     let (_, csrf) = app.form_page(&ada, "/account/switch").await;
     let (b, erin_id, bob_id, key, license) = (
@@ -667,7 +659,7 @@ async fn only_an_admin_transfers_ownership_and_only_to_a_user_of_the_account() {
             "{method} {path} looks like a client-side transfer"
         );
     }
-    let ada = signed_in(app, "ada@example.com").await;
+    let ada = app.signed_in_client("ada@example.com").await;
     let (_, csrf) = app.form_page(&ada, "/account/switch").await;
     let (a, ada_id) = (w.a.to_string(), w.ada.to_string());
     let r = app

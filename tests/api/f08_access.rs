@@ -59,46 +59,11 @@ async fn set_role(app: &TestApp, role_id: i64, permissions: impl Iterator<Item =
     }
 }
 
-pub(crate) async fn admin_with_role(
-    app: &TestApp,
-    username: &str,
-    role: &str,
-    permissions: &[&str],
-) -> reqwest::Client {
-    app.create_admin(username).await;
-    let role_id: i64 = sqlx::query_scalar(
-        "INSERT INTO roles (name, built_in, created_at) VALUES ($1, 0, 0) RETURNING id",
-    )
-    .bind(role.to_owned())
-    .fetch_one(&app.state.db)
-    .await
-    .unwrap();
-    for p in permissions {
-        sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
-            .bind(role_id)
-            .bind((*p).to_owned())
-            .execute(&app.state.db)
-            .await
-            .unwrap();
-    }
-    sqlx::query("UPDATE admins SET role_id = $1 WHERE username = $2")
-        .bind(role_id)
-        .bind(username.to_owned())
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    let client = new_client();
-    let r = app.admin_login_with(&client, username, PASSWORD).await;
-    assert_eq!(r.status(), 303);
-    client.get(app.url(&location(&r))).send().await.unwrap();
-    client
-}
-
 #[tokio::test]
 async fn every_admin_route_outside_the_short_list_needs_a_permission() {
     let app = spawn_app().await;
     app.create_admin("root").await;
-    let client = admin_with_role(&app, "nobody", "Nobody", &[]).await;
+    let client = app.admin_with_role("nobody", "Nobody", &[]).await;
     // A role without main_homepage lands on a page it may see, not on Access Denied.
     let r = client.get(app.url("/admin")).send().await.unwrap();
     assert_eq!(location(&r), "/admin/account/security");
@@ -153,7 +118,7 @@ async fn each_admin_route_is_refused_without_exactly_the_permission_its_gate_nam
     let app = spawn_app().await;
     app.create_admin("root").await;
     // One admin whose role changes between requests: permissions are read on every request.
-    let client = admin_with_role(&app, "probe", "Probe", &[]).await;
+    let client = app.admin_with_role("probe", "Probe", &[]).await;
     let role_id: i64 = sqlx::query_scalar("SELECT role_id FROM admins WHERE username = 'probe'")
         .fetch_one(&app.state.db)
         .await
@@ -230,8 +195,9 @@ async fn each_admin_route_is_refused_without_exactly_the_permission_its_gate_nam
 async fn f08_access_denied_names_the_action_the_permission_the_role_and_who_can_grant_it() {
     let app = spawn_app().await;
     app.create_admin("root").await;
-    let support =
-        admin_with_role(&app, "sam", "Helpdesk", &["main_homepage", "view_mail_log"]).await;
+    let support = app
+        .admin_with_role("sam", "Helpdesk", &["main_homepage", "view_mail_log"])
+        .await;
     let r = support.get(app.url("/admin/roles")).send().await.unwrap();
     assert_eq!(r.status(), 403);
     let body = r.text().await.unwrap();
@@ -344,7 +310,7 @@ async fn roles_are_edited_with_grouped_checkboxes_and_take_effect_at_once() {
     assert_eq!(r.status(), 303);
     let bill = new_client();
     let r = app.admin_login_with(&bill, "bill", PASSWORD).await;
-    let r = bill.get(app.url(&location(&r))).send().await.unwrap();
+    let r = app.follow_sign_in(&bill, &r).await;
     assert_eq!(location(&r), "/admin/mail");
     assert_eq!(app.status_with(&bill, "/admin/mail").await, 200);
     assert_eq!(app.status_with(&bill, "/admin/bans").await, 403);
@@ -436,9 +402,7 @@ async fn the_last_full_administrator_cannot_be_demoted_disabled_or_deleted() {
 
     // With a second Full Administrator, the first can be disabled; their sessions end at once.
     app.create_admin("second").await;
-    let second = new_client();
-    let r = app.admin_login_with(&second, "second", PASSWORD).await;
-    second.get(app.url(&location(&r))).send().await.unwrap();
+    let second = app.signed_in_admin("second").await;
     let r = app
         .post_form(
             &app.client,
@@ -480,7 +444,7 @@ async fn deleting_an_admin_removes_them_ends_their_sessions_and_is_audited() {
     let browsers = [new_client(), new_client()];
     for browser in &browsers {
         let r = app.admin_login_with(browser, "leaving", PASSWORD).await;
-        let r = browser.get(app.url(&location(&r))).send().await.unwrap();
+        let r = app.follow_sign_in(browser, &r).await;
         assert_eq!(r.status(), 200);
     }
 

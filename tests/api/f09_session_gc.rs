@@ -66,12 +66,8 @@ async fn f09_expired_sessions_left_by_a_stopped_scheduler_are_detected_and_remov
     );
 
     // A live session signed in now, and one ended now, must survive the cleanup.
-    let live = new_client();
-    let r = app.client_login_with(&live, &user.email, PASSWORD).await;
-    live.get(app.url(&location(&r))).send().await.unwrap();
-    let ended = new_client();
-    let r = app.client_login_with(&ended, &user.email, PASSWORD).await;
-    ended.get(app.url(&location(&r))).send().await.unwrap();
+    let live = app.signed_in_client(&user.email).await;
+    let ended = app.signed_in_client(&user.email).await;
     let (_, csrf) = app.form_page(&ended, "/clientarea").await;
     app.post_form(&ended, "/logout", &[("csrf_token", &csrf)])
         .await;

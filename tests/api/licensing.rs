@@ -186,11 +186,7 @@ async fn f04_the_owner_reissues_the_next_check_rebinds_and_the_limit_holds() {
     assert_eq!(check(&app, &moved).await.status, Status::BindingMismatch);
 
     // Ada (the owner) sees the licence with its key and reissues it.
-    let ada = new_client();
-    let r = app
-        .client_login_with(&ada, "ada@example.com", PASSWORD)
-        .await;
-    ada.get(app.url(&location(&r))).send().await.unwrap();
+    let ada = app.signed_in_client("ada@example.com").await;
     let (html, csrf) = app.form_page(&ada, "/account/licenses").await;
     assert!(html.contains(&key), "the owner reads the key");
     assert!(
@@ -623,11 +619,7 @@ async fn licence_pages_need_their_permissions() {
         .execute(&app.state.db)
         .await
         .unwrap();
-    let browser = new_client();
-    let r = app
-        .client_login_with(&browser, "carol@example.com", PASSWORD)
-        .await;
-    browser.get(app.url(&location(&r))).send().await.unwrap();
+    let browser = app.signed_in_client("carol@example.com").await;
     let (_, csrf) = app.form_page(&browser, "/account/switch").await;
     app.post_form(
         &browser,
@@ -969,11 +961,7 @@ async fn the_owner_sees_status_and_expiry_and_an_undated_expiry_names_no_date() 
         .fetch_one(&app.state.db)
         .await
         .unwrap();
-    let ada = new_client();
-    let r = app
-        .client_login_with(&ada, "ada@example.com", PASSWORD)
-        .await;
-    ada.get(app.url(&location(&r))).send().await.unwrap();
+    let ada = app.signed_in_client("ada@example.com").await;
     let (html, _) = app.form_page(&ada, "/account/licenses").await;
     assert!(
         html.contains(&format!(

@@ -15,6 +15,11 @@ use std::sync::Arc;
 /// A strong password that passes the default policy for both realms.
 pub const PASSWORD: &str = "violet-harbour-crane-1987";
 
+/// The built-in role "Sales Operator" (migrations: roles 2 and 3 ship with every database).
+pub const SALES_OPERATOR: i64 = 2;
+/// The built-in role "Support Operator".
+pub const SUPPORT_OPERATOR: i64 = 3;
+
 /// A running Portcullis for one test.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`, which is also the System URL.
@@ -299,6 +304,60 @@ impl TestApp {
         }
     }
 
+    /// Creates an admin whose role is `role_id` (one of the built-in roles below, or a role made
+    /// with [`TestApp::admin_with_role`]'s roles page).
+    pub async fn create_admin_in_role(&self, username: &str, role_id: i64) -> TestAdmin {
+        let password = secrecy::SecretString::from(PASSWORD.to_owned());
+        portcullis::account::create_admin(
+            &self.state,
+            &portcullis::account::NewAdmin {
+                username,
+                email: &format!("{username}@example.com"),
+                password: &password,
+            },
+            role_id,
+        )
+        .await
+        .expect("admin created");
+        TestAdmin {
+            username: username.to_owned(),
+            password: PASSWORD.to_owned(),
+        }
+    }
+
+    /// A signed-in admin `username` whose new role `role` grants exactly `permissions` (stored
+    /// names).
+    pub async fn admin_with_role(
+        &self,
+        username: &str,
+        role: &str,
+        permissions: &[&str],
+    ) -> reqwest::Client {
+        self.create_admin(username).await;
+        let role_id: i64 = sqlx::query_scalar(
+            "INSERT INTO roles (name, built_in, created_at) VALUES ($1, 0, 0) RETURNING id",
+        )
+        .bind(role.to_owned())
+        .fetch_one(&self.state.db)
+        .await
+        .unwrap();
+        for p in permissions {
+            sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
+                .bind(role_id)
+                .bind((*p).to_owned())
+                .execute(&self.state.db)
+                .await
+                .unwrap();
+        }
+        sqlx::query("UPDATE admins SET role_id = $1 WHERE username = $2")
+            .bind(role_id)
+            .bind(username.to_owned())
+            .execute(&self.state.db)
+            .await
+            .unwrap();
+        self.signed_in_admin(username).await
+    }
+
     /// The audit log's name of an admin (`admin:ID`).
     pub async fn admin_actor(&self, username: &str) -> String {
         let id: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = $1")
@@ -335,8 +394,62 @@ impl TestApp {
             .client_login_with(&self.client, &user.email, &user.password)
             .await;
         assert_eq!(response.status(), 303, "sign-in should redirect");
-        let next = location(&response);
-        self.client.get(self.url(&next)).send().await.unwrap()
+        self.follow_sign_in(&self.client, &response).await
+    }
+
+    /// Follows a completed sign-in's redirect (`...?signed_in=MARKER`, after the password, a
+    /// second factor or "login as client"): the GET that consumes the one-time marker, after
+    /// which `browser`'s session is established. Returns the landing page.
+    pub async fn follow_sign_in(
+        &self,
+        browser: &reqwest::Client,
+        signed_in: &reqwest::Response,
+    ) -> reqwest::Response {
+        let to = location(signed_in);
+        assert!(
+            to.contains("signed_in="),
+            "a completed sign-in redirects with its marker: {} {to}",
+            signed_in.status()
+        );
+        browser.get(self.url(&to)).send().await.expect("request")
+    }
+
+    /// Signs user `email` (password [`PASSWORD`]) in with `browser` and follows the marker, as
+    /// a person does who signs in without a second factor. Returns the landing page.
+    pub async fn sign_in_client(
+        &self,
+        browser: &reqwest::Client,
+        email: &str,
+    ) -> reqwest::Response {
+        let r = self.client_login_with(browser, email, PASSWORD).await;
+        assert_eq!(r.status(), 303, "{email} signs in");
+        self.follow_sign_in(browser, &r).await
+    }
+
+    /// A fresh browser in which user `email` (password [`PASSWORD`]) is signed in.
+    pub async fn signed_in_client(&self, email: &str) -> reqwest::Client {
+        let browser = new_client();
+        self.sign_in_client(&browser, email).await;
+        browser
+    }
+
+    /// Signs admin `username` (password [`PASSWORD`]) in with `browser` and follows the marker.
+    /// Returns the landing page.
+    pub async fn sign_in_admin(
+        &self,
+        browser: &reqwest::Client,
+        username: &str,
+    ) -> reqwest::Response {
+        let r = self.admin_login_with(browser, username, PASSWORD).await;
+        assert_eq!(r.status(), 303, "{username} signs in");
+        self.follow_sign_in(browser, &r).await
+    }
+
+    /// A fresh browser in which admin `username` (password [`PASSWORD`]) is signed in.
+    pub async fn signed_in_admin(&self, username: &str) -> reqwest::Client {
+        let browser = new_client();
+        self.sign_in_admin(&browser, username).await;
+        browser
     }
 
     /// Signs an admin in with `client`.
@@ -365,8 +478,7 @@ impl TestApp {
             .admin_login_with(&self.client, &admin.username, &admin.password)
             .await;
         assert_eq!(response.status(), 303, "admin sign-in should redirect");
-        let next = location(&response);
-        self.client.get(self.url(&next)).send().await.unwrap()
+        self.follow_sign_in(&self.client, &response).await
     }
 
     /// A GET that sends exactly this cookie header and nothing else.
