@@ -20,16 +20,6 @@ async fn client_of(app: &TestApp, owner: i64) -> i64 {
         .unwrap()
 }
 
-async fn add_member(app: &TestApp, client: i64, user: i64, permissions: &'static str) {
-    sqlx::query("INSERT INTO client_users (client_id, user_id, permissions, created_at) VALUES ($1, $2, $3, 0)")
-        .bind(client)
-        .bind(user)
-        .bind(permissions)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-}
-
 /// `client` switches to account `to`, which it belongs to, and lands in the client area;
 /// returns the session's CSRF token.
 async fn switch_to(app: &TestApp, client: &reqwest::Client, to: i64) -> String {
@@ -72,14 +62,27 @@ async fn world() -> World {
         id_of(&app, "carol@example.com").await,
     );
     let (a, b) = (client_of(&app, ada).await, client_of(&app, bob).await);
-    sqlx::query("UPDATE clients SET company_name = 'Bobcorp' WHERE id = $1")
-        .bind(b)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    // Bob names his account on its profile page.
+    let bob_browser = app.signed_in_client("bob@example.com").await;
+    let (_, csrf) = app.form_page(&bob_browser, "/account/profile").await;
+    let r = app
+        .post_form(
+            &bob_browser,
+            "/account/profile",
+            &[("company_name", "Bobcorp"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    app.sign_out(&bob_browser, "/logout", &csrf).await;
     // Carol owns an account of her own too (create_user makes one); make A her only shared one.
-    add_member(&app, b, ada, "profile,products").await;
-    add_member(&app, a, carol, "").await;
+    app.add_to_account(
+        "bob@example.com",
+        "ada@example.com",
+        &["profile", "products"],
+    )
+    .await;
+    app.add_to_account("ada@example.com", "carol@example.com", &[])
+        .await;
     let product = portcullis::db::license::insert_product(
         &app.state.db,
         &portcullis::db::license::Product {
@@ -197,10 +200,14 @@ async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
     .fetch_all(&app.state.db)
     .await
     .unwrap();
-    assert_eq!(
-        audit,
-        ["account.permissions_changed", "account.user_removed"]
-    );
+    // The world's two memberships (invited, joined, permissions set), then Bob's two changes.
+    let joined = [
+        "account.user_invited",
+        "account.invitation_accepted",
+        "account.permissions_changed",
+    ];
+    let changes = ["account.permissions_changed", "account.user_removed"];
+    assert_eq!(audit, [&joined[..], &joined, &changes].concat());
 }
 
 #[tokio::test]
@@ -424,19 +431,23 @@ async fn account_b_rows(w: &World, tokens: &[String]) -> Vec<String> {
 async fn an_owner_with_every_permission_reaches_no_other_accounts_data_on_any_client_route() {
     let w = world().await;
     let app = &w.app;
-    // Ada owns A, so she holds every permission there; for this test she is no user of B.
-    sqlx::query("DELETE FROM client_users WHERE client_id = $1 AND user_id = $2")
-        .bind(w.b)
-        .bind(w.ada)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    // Ada owns A, so she holds every permission there; for this test she is no user of B: Bob
+    // removes her.
+    let bob = app.signed_in_client("bob@example.com").await;
+    let (_, bob_csrf) = app.form_page(&bob, "/account/users").await;
+    let r = app
+        .post_form(
+            &bob,
+            &format!("/account/users/{}/remove", w.ada),
+            &[("csrf_token", &bob_csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
     // B has a user of its own, a pending invitation, and a signed-in owner with a security key.
     app.create_user("erin@example.com").await;
     let erin = id_of(app, "erin@example.com").await;
-    add_member(app, w.b, erin, "profile").await;
-    let bob = app.signed_in_client("bob@example.com").await;
-    let (_, bob_csrf) = app.form_page(&bob, "/account/users").await;
+    app.add_to_account("bob@example.com", "erin@example.com", &["profile"])
+        .await;
     let r = app
         .post_form(
             &bob,
@@ -450,6 +461,7 @@ async fn an_owner_with_every_permission_reaches_no_other_accounts_data_on_any_cl
         .await
         .unwrap();
     assert!(!tokens.is_empty(), "Bob's invitation is stored");
+    // Raw SQL: registering a real key needs a localhost System URL, which this world lacks.
     let bob_key: i64 = sqlx::query_scalar(
         "INSERT INTO webauthn_keys (realm, subject_id, name, credential_id, passkey, created_at) \
          VALUES ('client', $1, 'Bobkey-7', 'bob-credential', '{}', 0) RETURNING id",

@@ -33,7 +33,8 @@ async fn impersonate(app: &TestApp, admin: &reqwest::Client) -> reqwest::Client 
     admin.clone()
 }
 
-/// Sam, an admin whose role "Helpdesk" lets him find clients and sign in as them.
+/// Sam, an admin whose role "Helpdesk" (made by root, whom the test created) lets him find
+/// clients and sign in as them.
 async fn helpdesk_sam(app: &TestApp) -> reqwest::Client {
     app.admin_with_role(
         "sam",
@@ -198,15 +199,23 @@ async fn disabling_the_admin_ends_their_login_as_client_session_at_once() {
 #[tokio::test]
 async fn losing_login_as_client_ends_the_session_at_the_next_request() {
     let app = spawn_app().await;
+    app.create_admin("root").await;
     app.create_user("ada@example.com").await;
     let sam = helpdesk_sam(&app).await;
     let as_ada = impersonate(&app, &sam).await;
-    sqlx::query(
-        "DELETE FROM role_permissions WHERE permission = 'login_as_client' AND role_id = (SELECT role_id FROM admins WHERE username = 'sam')",
+    // root takes login_as_client from the Helpdesk role.
+    let helpdesk: i64 = sqlx::query_scalar("SELECT role_id FROM admins WHERE username = 'sam'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let root = app.signed_in_admin("root").await;
+    app.edit_role(
+        &root,
+        helpdesk,
+        "Helpdesk",
+        &["list_clients", "view_client_profile"],
     )
-    .execute(&app.state.db)
-    .await
-    .unwrap();
+    .await;
     let r = as_ada.get(app.url("/clientarea")).send().await.unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/admin");
@@ -225,6 +234,7 @@ async fn losing_login_as_client_ends_the_session_at_the_next_request() {
 #[tokio::test]
 async fn actions_as_a_client_are_the_admins_and_return_or_sign_out_end_the_impersonation() {
     let app = spawn_app().await;
+    app.create_admin("root").await;
     let ada = app.create_user("ada@example.com").await;
     let sam = helpdesk_sam(&app).await;
     let sam_actor = app.admin_actor("sam").await;
@@ -506,6 +516,7 @@ async fn an_invitation_needs_a_role_and_shows_its_link_when_mail_is_off() {
 #[tokio::test]
 async fn an_admin_signed_in_as_a_client_cannot_accept_an_invitation_for_them() {
     let app = spawn_app().await;
+    app.create_admin("root").await;
     let ada = app.create_user("ada@example.com").await;
     let bea = app.create_user("bea@example.com").await;
     // Bea invites Ada to her account.
@@ -558,6 +569,7 @@ async fn audited_events_carry_actor_subject_address_and_user_agent() {
     app.admin_login(&root).await;
     app.create_user("ada@example.com").await;
     let off = app.create_user("off@example.com").await;
+    // Raw SQL: no page or command disables a client user (an account imported disabled).
     sqlx::query("UPDATE users SET disabled = 1 WHERE email = 'off@example.com'")
         .execute(&app.state.db)
         .await
@@ -679,6 +691,7 @@ async fn doctor_client_owners_counts_every_stuck_account_beyond_the_listed_ones(
     for i in 0..23 {
         app.create_user(&format!("owner{i}@example.com")).await;
     }
+    // Raw SQL: no page or command removes a password (accounts imported without one).
     sqlx::query("UPDATE users SET password_hash = NULL")
         .execute(&app.state.db)
         .await
@@ -695,6 +708,7 @@ async fn doctor_client_owners_counts_every_stuck_account_beyond_the_listed_ones(
 #[tokio::test]
 async fn a_refused_page_during_login_as_client_keeps_the_banner_and_its_return_button() {
     let app = spawn_app().await;
+    app.create_admin("root").await;
     app.create_user("ada@example.com").await;
     let sam = helpdesk_sam(&app).await;
     let as_ada = impersonate(&app, &sam).await;

@@ -5,7 +5,7 @@
 //! checkboxes, the last Full Administrator is protected, and deleting another admin removes
 //! them and ends their sessions.
 
-use crate::helpers::{PASSWORD, TestApp, csrf_from, location, new_client, spawn_app};
+use crate::helpers::{PASSWORD, csrf_from, location, new_client, spawn_app};
 use portcullis::auth::permission::Permission;
 use portcullis::web::routes::{self, Gate};
 use serde_json::Value;
@@ -40,23 +40,6 @@ fn admin_routes() -> Vec<(&'static str, &'static str, Gate)> {
         .filter(|r| r.path == "/admin" || r.path.starts_with("/admin/"))
         .map(|r| (r.method.as_str(), r.path, r.gate))
         .collect()
-}
-
-/// Gives role `role_id` exactly `permissions` (read again on the admin's next request).
-async fn set_role(app: &TestApp, role_id: i64, permissions: impl Iterator<Item = Permission>) {
-    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
-        .bind(role_id)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    for p in permissions {
-        sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
-            .bind(role_id)
-            .bind(p.as_str())
-            .execute(&app.state.db)
-            .await
-            .unwrap();
-    }
 }
 
 #[tokio::test]
@@ -117,12 +100,11 @@ async fn every_admin_route_outside_the_short_list_needs_a_permission() {
 async fn each_admin_route_is_refused_without_exactly_the_permission_its_gate_names() {
     let app = spawn_app().await;
     app.create_admin("root").await;
-    // One admin whose role changes between requests: permissions are read on every request.
-    let client = app.admin_with_role("probe", "Probe", &[]).await;
-    let role_id: i64 = sqlx::query_scalar("SELECT role_id FROM admins WHERE username = 'probe'")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    // One admin whose role root changes between requests: permissions are read on every request.
+    let root = app.signed_in_admin("root").await;
+    let role_id = app.create_role("Probe", &[]).await;
+    app.create_admin_in_role("probe", role_id).await;
+    let client = app.signed_in_admin("probe").await;
     let page = app.text_with(&client, "/admin/account/security").await;
     let csrf = csrf_from(&page);
     let send = |method: &str, path: &str| {
@@ -150,12 +132,12 @@ async fn each_admin_route_is_refused_without_exactly_the_permission_its_gate_nam
         let what = format!("{method} {path} ({})", permission.as_str());
 
         // Every permission but the named one: Access Denied, naming it and what it allows.
-        set_role(
-            &app,
-            role_id,
-            Permission::ALL.into_iter().filter(|p| *p != permission),
-        )
-        .await;
+        let others: Vec<&str> = Permission::ALL
+            .iter()
+            .filter(|p| **p != permission)
+            .map(|p| p.as_str())
+            .collect();
+        app.edit_role(&root, role_id, "Probe", &others).await;
         let r = send(method, path).await.unwrap();
         let (status, to) = (r.status().as_u16(), location(&r));
         if path == "/admin" {
@@ -174,7 +156,8 @@ async fn each_admin_route_is_refused_without_exactly_the_permission_its_gate_nam
         }
 
         // Only the named one: let through (whatever the empty form then gets).
-        set_role(&app, role_id, std::iter::once(permission)).await;
+        app.edit_role(&root, role_id, "Probe", &[permission.as_str()])
+            .await;
         let r = send(method, path).await.unwrap();
         let (status, to) = (r.status().as_u16(), location(&r));
         let body = r.text().await.unwrap();

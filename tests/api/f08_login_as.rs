@@ -16,7 +16,8 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
     let owner = app.create_user("ada@example.com").await;
     // Ada is signed in on her own laptop.
     let laptop = app.signed_in_client(&owner.email).await;
-    // Then her password is gone (never set, say, for an imported account) and her email unconfirmed.
+    // Then her password is gone (never set, say, for an imported account) and her email
+    // unconfirmed: raw SQL, as no page or command does either to an existing user.
     sqlx::query("UPDATE users SET password_hash = NULL, email_verified_at = NULL")
         .execute(&app.state.db)
         .await
@@ -170,13 +171,10 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
 async fn f08_login_as_works_for_an_owner_locked_by_two_factor_unconfirmed_or_without_a_password() {
     let app = spawn_app().await;
     app.create_admin("root").await;
-    for email in [
-        "locked@example.com",
-        "unconfirmed@example.com",
-        "nopassword@example.com",
-    ] {
-        app.create_user(email).await;
-    }
+    // The second owner never confirmed the address; the third has no password.
+    app.create_user("locked@example.com").await;
+    app.create_unconfirmed_user("unconfirmed@example.com").await;
+    app.create_user("nopassword@example.com").await;
     // The first owner turns TOTP on: their own sign-in now stops at the second step.
     let own = app.signed_in_client("locked@example.com").await;
     crate::helpers::otp::enable_totp(&app, &own, "/account/security", PASSWORD).await;
@@ -184,13 +182,7 @@ async fn f08_login_as_works_for_an_owner_locked_by_two_factor_unconfirmed_or_wit
         .client_login_with(&new_client(), "locked@example.com", PASSWORD)
         .await;
     assert_eq!(location(&r), "/login/2fa", "a password alone is not enough");
-    // The second has a password but never confirmed the address; the third has no password.
-    sqlx::query(
-        "UPDATE users SET email_verified_at = NULL WHERE email = 'unconfirmed@example.com'",
-    )
-    .execute(&app.state.db)
-    .await
-    .unwrap();
+    // Raw SQL: no page or command removes a password (an account imported without one).
     sqlx::query("UPDATE users SET password_hash = NULL WHERE email = 'nopassword@example.com'")
         .execute(&app.state.db)
         .await

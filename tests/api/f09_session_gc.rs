@@ -5,7 +5,8 @@
 use crate::helpers::*;
 use portcullis::scheduler::{Process, housekeeping, run_due};
 
-/// Stores `n` client sessions last seen at `seen`, shaped as sign-ins store them.
+/// Stores `n` client sessions last seen at `seen`, shaped as sign-ins store them (raw SQL:
+/// thousands of sign-ins from the past are out of a test's reach).
 async fn stored_sessions(app: &TestApp, n: i64, seen: i64) {
     sqlx::query(
         "INSERT INTO sessions (id_hash, realm, subject_id, ip, user_agent, remember, created_at, last_seen_at, expires_at) \
@@ -175,7 +176,7 @@ async fn f09_the_fix_refuses_while_another_process_holds_the_cleanup_lease() {
     let app = spawn_app().await;
     let admin = app.create_admin("root").await;
     stored_sessions(&app, 30, app.state.clock.unix() - 10 * 86_400).await;
-    // The scheduler on another node is cleaning up right now.
+    // The scheduler on another node is cleaning up right now (raw SQL: another process's lease).
     sqlx::query(
         "INSERT INTO scheduler_tasks (task, lease_holder, lease_until) VALUES ('sessions.cleanup', 'web-2:4242', $1)",
     )

@@ -613,12 +613,8 @@ async fn licence_pages_need_their_permissions() {
         sqlx::query_scalar("SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = 'ada@example.com'").fetch_one(&app.state.db).await.unwrap(),
         sqlx::query_scalar("SELECT id FROM users WHERE email = 'carol@example.com'").fetch_one(&app.state.db).await.unwrap(),
     );
-    sqlx::query("INSERT INTO client_users (client_id, user_id, permissions, created_at) VALUES ($1, $2, 'profile', 0)")
-        .bind(ada_account)
-        .bind(carol)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    app.add_to_account("ada@example.com", "carol@example.com", &["profile"])
+        .await;
     let browser = app.signed_in_client("carol@example.com").await;
     let (_, csrf) = app.form_page(&browser, "/account/switch").await;
     app.post_form(
