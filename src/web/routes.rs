@@ -67,7 +67,9 @@ pub fn router(state: AppState) -> Router {
 /// The HTTP methods the table uses (a GET route answers HEAD too, as axum's `get` does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// `GET` (and `HEAD`).
     Get,
+    /// `POST`.
     Post,
 }
 
@@ -91,7 +93,7 @@ pub enum Gate {
     Api,
     /// A pre-sign-in form: anyone, with an anonymous CSRF token.
     PreSignIn,
-    /// Only the CSRF check: signing out, which works with or without a live session.
+    /// Only the CSRF check: signing out.
     CsrfOnly,
     /// Holding the one-time token in the path is the authorisation.
     OneTimeToken,
@@ -138,9 +140,13 @@ impl Gate {
 
 /// One method of one URL: where it is, what guards it, and the handler behind it.
 pub struct Route {
+    /// The method this row answers.
     pub method: Method,
+    /// The path as axum matches it (`{name}` for a segment).
     pub path: &'static str,
+    /// What the handler's signature requires first.
     pub gate: Gate,
+    /// The handler for `method` alone; rows of one path are merged by [`routes`].
     handler: MethodRouter<AppState>,
 }
 
