@@ -1,141 +1,41 @@
-//! The single route table: every URL, its handler and the gate in front of it.
+//! The single route table: every URL and method, its handler and the gate in front of it, as
+//! data ([`table`]), from which [`router`] builds the router and wraps it in the pipeline.
 //!
-//! Gates are in the handler signatures: `CurrentClient` (a client session), `CurrentAdmin` (an
-//! admin session), `RequirePermission<P>` (an admin whose role grants P). Pre-sign-in forms are
-//! listed in `middleware::csrf::is_pre_session`. The pipeline below runs in product.md's order.
+//! Gates are enforced by the handler signatures (`CurrentClient`, `CurrentAdmin`,
+//! `RequirePermission<P>`, `Signed<S>`, `PendingSignIn<S>`); the [`Gate`] of each row says which
+//! one, so the gate tests can walk the table (tests/api/f08_access.rs, accounts.rs) and fail
+//! where a handler lets through what its row says it refuses. Pre-sign-in forms are listed in
+//! `middleware::csrf::is_pre_session` (a test below keeps that list and the gates in step). The
+//! pipeline in [`router`] runs in product.md's order.
 
 use crate::app::AppState;
+use crate::auth::client_permission::ClientPermission;
+use crate::auth::permission::Permission;
 use crate::web::middleware::{
     ban, canonical_origin, client_addr, csrf, negotiate, security_headers, session,
 };
 use crate::web::{admin, client, reset, system};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::routing::MethodRouter;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-/// Every URL, its handler, and (in the comment) the gate in its signature.
-#[rustfmt::skip]
-fn table() -> Router<AppState> {
-    use axum::routing::{get, post};
-    use crate::web::twofactor::{self as tf, AdminSide as A, ClientSide as C};
-    Router::new()
-        // Public and system                                                                                 gate
-        .route("/", get(system::get_root))                                                                   // none
-        .route("/healthz", get(system::get_healthz))                                                         // none
-        .route("/static/portcullis.css", get(system::get_stylesheet))                                        // none
-        .route("/static/webauthn.js", get(system::get_webauthn_script))                                      // none
-        // Machine API (JSON, no session, no CSRF token; see web::api)
-        .route("/api/license/v1/verify", post(crate::web::api::license::post_verify))                    // none (rate-limited per key and address)
-        .route("/api/license/v1/keys", get(crate::web::api::license::get_keys))                            // none (public keys)
-        // Client area
-        .route("/login", get(client::login::get_login).post(client::login::post_login))                      // none (pre-session form)
-        .route("/logout", post(client::login::post_logout))                                                  // CSRF only
-        .route("/register", get(client::register::get_register).post(client::register::post_register))       // none (pre-session form)
-        .route("/password/reset", get(reset::get_client_request).post(reset::post_client_request))             // none (pre-session form)
-        .route("/password/reset/{token}", get(reset::get_client_form).post(reset::post_client_form))         // one-time token
-        .route("/verify-email/{token}", get(client::verify::get_verify))                                     // one-time token
-        .route("/account/users", get(client::users::get_users))                                              // CurrentClient (owner)
-        .route("/account/users/invite", post(client::users::post_invite))                                    // CurrentClient (owner)
-        .route("/invite/{token}", get(client::users::get_accept).post(client::users::post_accept))           // one-time token
-        .route("/account/email", get(client::email::get_email).post(client::email::post_email))              // CurrentClient
-        .route("/account/verify-email/resend", post(client::verify::post_resend))                            // CurrentClient
-        .route("/clientarea", get(client::clientarea::get_clientarea))                                       // CurrentClient
-        .route("/account/sessions", get(client::sessions::get_sessions))                                     // CurrentClient
-        .route("/account/sessions/end", post(client::sessions::post_end))                                    // CurrentClient
-        .route("/account/sessions/end-others", post(client::sessions::post_end_others))                      // CurrentClient
-        .route("/account/password", get(client::password::get_password).post(client::password::post_password)) // CurrentClient
-        .route("/account/profile", get(client::account::get_profile).post(client::account::post_profile))     // CurrentClient + account permission profile
-        .route("/account/switch", get(client::account::get_switch).post(client::account::post_switch))       // CurrentClient (membership checked)
-        .route("/account/users/{user_id}/permissions", post(client::users::post_member_permissions))          // CurrentClient (owner of the active account)
-        .route("/account/users/{user_id}/remove", post(client::users::post_member_remove))                    // CurrentClient (owner of the active account)
-        .route("/account/licenses", get(client::licenses::get_licenses))                                     // CurrentClient + account permission products
-        .route("/account/licenses/{license_id}/reissue", post(client::licenses::post_reissue))               // CurrentClient + account permission products (own account's licence)
-        .route("/account/impersonation/end", post(client::account::post_end_impersonation))                  // CurrentClient (impersonated session)
-        .route("/login/2fa", get(tf::challenge::get_challenge::<C>).post(tf::challenge::post_challenge::<C>)) // pending sign-in
-        .route("/login/2fa/cancel", post(tf::challenge::post_cancel::<C>))                                  // pending sign-in
-        .route("/login/2fa/enrol", get(tf::enrol::get_enrol::<C>).post(tf::enrol::post_enrol::<C>))          // pending sign-in (required policy)
-        .route("/account/security", get(tf::security::get_security::<C>))                                    // Signed<C>
-        .route("/account/security/confirm", post(tf::security::post_confirm::<C>))                           // Signed<C>
-        .route("/account/security/totp", get(tf::security::get_totp::<C>).post(tf::security::post_totp::<C>)) // Signed<C> + step-up
-        .route("/account/security/totp/remove", post(tf::security::post_totp_remove::<C>))                   // Signed<C> + step-up
-        .route("/account/security/backup-codes", post(tf::security::post_backup_codes::<C>))                 // Signed<C> + step-up
-        .route("/account/security/webauthn/remove", post(tf::security::post_key_remove::<C>))                // Signed<C> + step-up
-        .route("/account/security/duo", post(tf::security::post_duo::<C>))                                   // Signed<C> + step-up
-        .route("/account/security/webauthn/options", post(tf::webauthn::post_register_options::<C>))        // Signed<C> + step-up (JSON)
-        .route("/account/security/webauthn", post(tf::webauthn::post_register::<C>))                        // Signed<C> + step-up (JSON)
-        .route("/login/2fa/webauthn/options", post(tf::webauthn::post_authenticate_options::<C>))          // pending sign-in (JSON)
-        .route("/login/2fa/webauthn", post(tf::webauthn::post_authenticate::<C>))                          // pending sign-in (JSON)
-        .route("/login/2fa/duo", post(tf::duo::post_start::<C>))                                          // pending sign-in
-        .route("/login/2fa/duo/callback", get(tf::duo::get_callback::<C>))                               // pending sign-in + Duo state
-        // Admin area
-        .route("/admin/login", get(admin::login::get_login).post(admin::login::post_login))                  // none (pre-session form)
-        .route("/admin/logout", post(admin::login::post_logout))                                             // CSRF only
-        .route("/admin/password/reset", get(reset::get_admin_request).post(reset::post_admin_request))        // none (pre-session form)
-        .route("/admin/password/reset/{token}", get(reset::get_admin_form).post(reset::post_admin_form))    // one-time token
-        .route("/admin/invite/{token}", get(admin::admins::get_accept).post(admin::admins::post_accept))     // one-time token
-        .route("/admin/setup/{token}", get(admin::setup::get_setup).post(admin::setup::post_setup))          // one-time token
-        .route("/admin", get(admin::dashboard::get_dashboard))                                               // main_homepage, else redirect to the role's landing page
-        .route("/admin/health", get(admin::health::get_health))                                              // RequirePermission<ViewSystemHealth>
-        .route("/admin/health/fix", post(admin::health::post_fix))                                           // RequirePermission<ConfigureGeneralSettings>
-        .route("/admin/proxy", get(admin::proxy::get_proxy))                                                 // RequirePermission<ViewSystemHealth>
-        .route("/admin/scheduler", get(admin::scheduler::get_scheduler))                                     // RequirePermission<ViewSystemHealth>
-        .route("/admin/settings", get(admin::settings::get_settings).post(admin::settings::post_settings))   // RequirePermission<ConfigureGeneralSettings>
-        .route("/admin/bans", get(admin::bans::get_bans).post(admin::bans::post_ban))                        // View/ManageBannedIps
-        .route("/admin/admins", get(admin::admins::get_admins))                                              // RequirePermission<ManageAdmins>
-        .route("/admin/admins/invite", post(admin::admins::post_invite))                                     // RequirePermission<ManageAdmins>
-        .route("/admin/clients", get(admin::clients::get_clients))                                            // RequirePermission<ListClients>
-        .route("/admin/clients/{id}", get(admin::clients::get_client))                                        // RequirePermission<ViewClientProfile>
-        .route("/admin/clients/{id}/transfer", post(admin::clients::post_transfer))                           // RequirePermission<ManageClientAccounts>
-        .route("/admin/clients/{id}/login-as", post(admin::clients::post_login_as))                           // RequirePermission<LoginAsClient>
-        .route("/admin/admins/{id}", get(admin::admin_edit::get_admin).post(admin::admin_edit::post_admin))   // RequirePermission<ManageAdmins>
-        .route("/admin/admins/{id}/delete", post(admin::admin_edit::post_delete))                              // RequirePermission<ManageAdmins>
-        .route("/admin/roles", get(admin::roles::get_roles).post(admin::roles::post_create))                   // RequirePermission<ManageRoles>
-        .route("/admin/roles/{id}", get(admin::roles::get_role).post(admin::roles::post_role))                 // RequirePermission<ManageRoles>
-        .route("/admin/roles/{id}/delete", post(admin::roles::post_delete))                                    // RequirePermission<ManageRoles>
-        .route("/admin/licenses", get(admin::licenses::get_licenses).post(admin::licenses::post_issue))        // RequirePermission<ManageLicenses>
-        .route("/admin/licenses/products", post(admin::licenses::post_product))                            // RequirePermission<ManageLicenses>
-        .route("/admin/licenses/products/{id}", get(admin::licenses::get_product).post(admin::licenses::post_product_edit)) // RequirePermission<ManageLicenses>
-        .route("/admin/licenses/keys/add", post(admin::licenses::post_key_add))                             // RequirePermission<ManageLicenses>
-        .route("/admin/licenses/keys/activate", post(admin::licenses::post_key_activate))                   // RequirePermission<ManageLicenses>
-        .route("/admin/licenses/{id}", get(admin::licenses::get_license).post(admin::licenses::post_license)) // RequirePermission<ManageLicenses>
-        .route("/admin/licenses/{id}/reissue", post(admin::licenses::post_reissue))                        // RequirePermission<ManageLicenses>
-        .route("/admin/mail", get(admin::mail::get_mail))                                                    // RequirePermission<ViewMailLog>
-        .route("/admin/audit", get(admin::audit::get_audit))                                                // RequirePermission<ViewAuditLog>
-        .route("/admin/audit.csv", get(admin::audit::get_audit_csv))                                        // RequirePermission<ViewAuditLog>
-        .route("/admin/two-factor", get(admin::two_factor::get_page))                                         // RequirePermission<ConfigureTwoFactor>
-        .route("/admin/two-factor/duo", post(admin::two_factor::post_duo))                                     // RequirePermission<ConfigureTwoFactor>
-        .route("/admin/two-factor/duo/remove", post(admin::two_factor::post_duo_remove))                       // RequirePermission<ConfigureTwoFactor>
-        .route("/admin/two-factor/reset", post(admin::two_factor::post_reset))                                 // RequirePermission<ConfigureTwoFactor>
-        .route("/admin/bans/lift", post(admin::bans::post_lift))                                             // RequirePermission<ManageBannedIps>
-        .route("/admin/sessions", get(admin::sessions::get_sessions))                                        // CurrentAdmin
-        .route("/admin/sessions/end", post(admin::sessions::post_end))                                       // CurrentAdmin
-        .route("/admin/sessions/end-others", post(admin::sessions::post_end_others))                         // CurrentAdmin
-        .route("/admin/account/password", get(admin::password::get_password).post(admin::password::post_password)) // CurrentAdmin
-        .route("/admin/login/2fa", get(tf::challenge::get_challenge::<A>).post(tf::challenge::post_challenge::<A>)) // pending sign-in
-        .route("/admin/login/2fa/cancel", post(tf::challenge::post_cancel::<A>))                             // pending sign-in
-        .route("/admin/login/2fa/enrol", get(tf::enrol::get_enrol::<A>).post(tf::enrol::post_enrol::<A>))     // pending sign-in (required policy)
-        .route("/admin/account/security", get(tf::security::get_security::<A>))                              // Signed<A>
-        .route("/admin/account/security/confirm", post(tf::security::post_confirm::<A>))                     // Signed<A>
-        .route("/admin/account/security/totp", get(tf::security::get_totp::<A>).post(tf::security::post_totp::<A>)) // Signed<A> + step-up
-        .route("/admin/account/security/totp/remove", post(tf::security::post_totp_remove::<A>))             // Signed<A> + step-up
-        .route("/admin/account/security/backup-codes", post(tf::security::post_backup_codes::<A>))           // Signed<A> + step-up
-        .route("/admin/account/security/webauthn/remove", post(tf::security::post_key_remove::<A>))          // Signed<A> + step-up
-        .route("/admin/account/security/duo", post(tf::security::post_duo::<A>))                             // Signed<A> + step-up
-        .route("/admin/account/security/webauthn/options", post(tf::webauthn::post_register_options::<A>))        // Signed<A> + step-up (JSON)
-        .route("/admin/account/security/webauthn", post(tf::webauthn::post_register::<A>))                        // Signed<A> + step-up (JSON)
-        .route("/admin/login/2fa/webauthn/options", post(tf::webauthn::post_authenticate_options::<A>))          // pending sign-in (JSON)
-        .route("/admin/login/2fa/webauthn", post(tf::webauthn::post_authenticate::<A>))                          // pending sign-in (JSON)
-        .route("/admin/login/2fa/duo", post(tf::duo::post_start::<A>))                                          // pending sign-in
-        .route("/admin/login/2fa/duo/callback", get(tf::duo::get_callback::<A>))                               // pending sign-in + Duo state
+/// The table as a router: rows of one path are merged into one method router (axum merges a
+/// second `.route` on a path; the same method twice would panic here, at start).
+fn routes() -> Router<AppState> {
+    table()
+        .into_iter()
+        .fold(Router::new(), |router, r| router.route(r.path, r.handler))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
 }
 
 /// Builds the router with the whole request pipeline.
 pub fn router(state: AppState) -> Router {
-    let routes = table();
+    let routes = routes();
 
     let pipeline = ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(|_| {
@@ -159,9 +59,282 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::load))
         // 5. CSRF
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::verify));
-    // 6. authorisation: the extractors named in the table above.
+    // 6. authorisation: the extractors in the handlers, named by each row's gate.
 
     routes.layer(pipeline).with_state(state)
+}
+
+/// The HTTP methods the table uses (a GET route answers HEAD too, as axum's `get` does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `GET` (and `HEAD`).
+    Get,
+    /// `POST`.
+    Post,
+}
+
+impl Method {
+    /// The method's name on the wire: `GET`, `POST`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// What must hold before a route's handler runs. The realm is the path's: `/admin...` is the
+/// admin realm, everything else the client realm (as the session step decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Anyone: public pages, the health probe, static files.
+    Public,
+    /// The machine API under `/api/`: JSON, no session, no CSRF token (the handler limits rates).
+    Api,
+    /// A pre-sign-in form: anyone, with an anonymous CSRF token.
+    PreSignIn,
+    /// Only the CSRF check: signing out.
+    CsrfOnly,
+    /// Holding the one-time token in the path is the authorisation.
+    OneTimeToken,
+    /// A pending sign-in's cookie (`PendingSignIn<S>`): the second step of signing in.
+    PendingSignIn,
+    /// A session of the realm (`Signed<S>`), client or admin.
+    Signed,
+    /// A session of the realm that has just confirmed its password or a factor again (step-up).
+    StepUp,
+    /// A client session (`CurrentClient`).
+    Client,
+    /// A client session whose user owns the active account.
+    AccountOwner,
+    /// A client session whose user holds this permission in the active account.
+    ClientPermission(ClientPermission),
+    /// A client session started by an admin's "login as client".
+    Impersonated,
+    /// An admin session (`CurrentAdmin`), any role.
+    Admin,
+    /// An admin whose role grants this permission (`RequirePermission<P>`).
+    Permission(Permission),
+    /// `/admin`: `main_homepage`, else a redirect to the role's landing page.
+    AdminHome,
+}
+
+impl Gate {
+    /// The admin permission the gate asks for, if any (`main_homepage` for [`Gate::AdminHome`]).
+    pub fn permission(self) -> Option<Permission> {
+        match self {
+            Gate::Permission(p) => Some(p),
+            Gate::AdminHome => Some(Permission::MainHomepage),
+            _ => None,
+        }
+    }
+
+    /// Whether a POST behind this gate carries an anonymous CSRF token (no session yet).
+    pub fn is_pre_session(self) -> bool {
+        matches!(
+            self,
+            Gate::PreSignIn | Gate::OneTimeToken | Gate::PendingSignIn
+        )
+    }
+}
+
+/// One method of one URL: where it is, what guards it, and the handler behind it.
+pub struct Route {
+    /// The method this row answers.
+    pub method: Method,
+    /// The path as axum matches it (`{name}` for a segment).
+    pub path: &'static str,
+    /// What the handler's signature requires first.
+    pub gate: Gate,
+    /// The handler for `method` alone; rows of one path are merged by [`routes`].
+    handler: MethodRouter<AppState>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} ({:?})",
+            self.method.as_str(),
+            self.path,
+            self.gate
+        )
+    }
+}
+
+fn get<H: Handler<T, AppState>, T: 'static>(path: &'static str, handler: H, gate: Gate) -> Route {
+    let handler = axum::routing::get(handler);
+    Route {
+        method: Method::Get,
+        path,
+        gate,
+        handler,
+    }
+}
+
+fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, handler: H, gate: Gate) -> Route {
+    let handler = axum::routing::post(handler);
+    Route {
+        method: Method::Post,
+        path,
+        gate,
+        handler,
+    }
+}
+
+/// Every URL and method, its handler and its gate (one row each; a comment adds what the
+/// handler checks beyond the gate).
+#[rustfmt::skip]
+pub fn table() -> Vec<Route> {
+    use crate::web::api;
+    use crate::web::twofactor::{self as tf, AdminSide as A, ClientSide as C};
+    use crate::auth::client_permission::ClientPermission as CP;
+    use crate::auth::permission::Permission as P;
+    use Gate::{Public, Api, PreSignIn, CsrfOnly, OneTimeToken, PendingSignIn, Signed, StepUp};
+    use Gate::{Client, AccountOwner, ClientPermission, Impersonated, Admin, Permission, AdminHome};
+    vec![
+        // Public and system
+        get("/",                                         system::get_root,                             Public),
+        get("/healthz",                                  system::get_healthz,                          Public),
+        get("/static/portcullis.css",                    system::get_stylesheet,                       Public),
+        get("/static/webauthn.js",                       system::get_webauthn_script,                  Public),
+        // Machine API (JSON, no session, no CSRF token; see web::api)
+        post("/api/license/v1/verify",                   api::license::post_verify,                    Api), // rate-limited per key and address
+        get("/api/license/v1/keys",                      api::license::get_keys,                       Api), // public keys
+        // Client area: signing in and out, one-time links
+        get("/login",                                    client::login::get_login,                     PreSignIn),
+        post("/login",                                   client::login::post_login,                    PreSignIn),
+        post("/logout",                                  client::login::post_logout,                   CsrfOnly),
+        get("/register",                                 client::register::get_register,               PreSignIn),
+        post("/register",                                client::register::post_register,              PreSignIn),
+        get("/password/reset",                           reset::get_client_request,                    PreSignIn),
+        post("/password/reset",                          reset::post_client_request,                   PreSignIn),
+        get("/password/reset/{token}",                   reset::get_client_form,                       OneTimeToken),
+        post("/password/reset/{token}",                  reset::post_client_form,                      OneTimeToken),
+        get("/verify-email/{token}",                     client::verify::get_verify,                   OneTimeToken),
+        get("/invite/{token}",                           client::users::get_accept,                    OneTimeToken),
+        post("/invite/{token}",                          client::users::post_accept,                   OneTimeToken),
+        // Client area proper
+        get("/account/users",                            client::users::get_users,                     AccountOwner),
+        post("/account/users/invite",                    client::users::post_invite,                   AccountOwner),
+        get("/account/email",                            client::email::get_email,                     Client),
+        post("/account/email",                           client::email::post_email,                    Client),
+        post("/account/verify-email/resend",             client::verify::post_resend,                  Client),
+        get("/clientarea",                               client::clientarea::get_clientarea,           Client),
+        get("/account/sessions",                         client::sessions::get_sessions,               Client),
+        post("/account/sessions/end",                    client::sessions::post_end,                   Client),
+        post("/account/sessions/end-others",             client::sessions::post_end_others,            Client),
+        get("/account/password",                         client::password::get_password,               Client),
+        post("/account/password",                        client::password::post_password,              Client),
+        get("/account/profile",                          client::account::get_profile,                 ClientPermission(CP::Profile)),
+        post("/account/profile",                         client::account::post_profile,                ClientPermission(CP::Profile)),
+        get("/account/switch",                           client::account::get_switch,                  Client),
+        post("/account/switch",                          client::account::post_switch,                 Client), // membership checked
+        post("/account/users/{user_id}/permissions",     client::users::post_member_permissions,       AccountOwner),
+        post("/account/users/{user_id}/remove",          client::users::post_member_remove,            AccountOwner),
+        get("/account/licenses",                         client::licenses::get_licenses,               ClientPermission(CP::Products)),
+        post("/account/licenses/{license_id}/reissue",   client::licenses::post_reissue,               ClientPermission(CP::Products)), // own account's licence
+        post("/account/impersonation/end",               client::account::post_end_impersonation,      Impersonated),
+        // Client second factors
+        get("/login/2fa",                                tf::challenge::get_challenge::<C>,            PendingSignIn),
+        post("/login/2fa",                               tf::challenge::post_challenge::<C>,           PendingSignIn),
+        post("/login/2fa/cancel",                        tf::challenge::post_cancel::<C>,              PendingSignIn),
+        get("/login/2fa/enrol",                          tf::enrol::get_enrol::<C>,                    PendingSignIn), // required policy
+        post("/login/2fa/enrol",                         tf::enrol::post_enrol::<C>,                   PendingSignIn), // required policy
+        post("/login/2fa/webauthn/options",              tf::webauthn::post_authenticate_options::<C>, PendingSignIn), // JSON
+        post("/login/2fa/webauthn",                      tf::webauthn::post_authenticate::<C>,         PendingSignIn), // JSON
+        post("/login/2fa/duo",                           tf::duo::post_start::<C>,                     PendingSignIn),
+        get("/login/2fa/duo/callback",                   tf::duo::get_callback::<C>,                   PendingSignIn), // and the Duo state
+        get("/account/security",                         tf::security::get_security::<C>,              Signed),
+        post("/account/security/confirm",                tf::security::post_confirm::<C>,              Signed),
+        get("/account/security/totp",                    tf::security::get_totp::<C>,                  StepUp),
+        post("/account/security/totp",                   tf::security::post_totp::<C>,                 StepUp),
+        post("/account/security/totp/remove",            tf::security::post_totp_remove::<C>,          StepUp),
+        post("/account/security/backup-codes",           tf::security::post_backup_codes::<C>,         StepUp),
+        post("/account/security/webauthn/remove",        tf::security::post_key_remove::<C>,           StepUp),
+        post("/account/security/duo",                    tf::security::post_duo::<C>,                  StepUp),
+        post("/account/security/webauthn/options",       tf::webauthn::post_register_options::<C>,     StepUp), // JSON
+        post("/account/security/webauthn",               tf::webauthn::post_register::<C>,             StepUp), // JSON
+        // Admin area: signing in and out, one-time links
+        get("/admin/login",                              admin::login::get_login,                      PreSignIn),
+        post("/admin/login",                             admin::login::post_login,                     PreSignIn),
+        post("/admin/logout",                            admin::login::post_logout,                    CsrfOnly),
+        get("/admin/password/reset",                     reset::get_admin_request,                     PreSignIn),
+        post("/admin/password/reset",                    reset::post_admin_request,                    PreSignIn),
+        get("/admin/password/reset/{token}",             reset::get_admin_form,                        OneTimeToken),
+        post("/admin/password/reset/{token}",            reset::post_admin_form,                       OneTimeToken),
+        get("/admin/invite/{token}",                     admin::admins::get_accept,                    OneTimeToken),
+        post("/admin/invite/{token}",                    admin::admins::post_accept,                   OneTimeToken),
+        get("/admin/setup/{token}",                      admin::setup::get_setup,                      OneTimeToken),
+        post("/admin/setup/{token}",                     admin::setup::post_setup,                     OneTimeToken),
+        // Admin area proper
+        get("/admin",                                    admin::dashboard::get_dashboard,              AdminHome),
+        get("/admin/health",                             admin::health::get_health,                    Permission(P::ViewSystemHealth)),
+        post("/admin/health/fix",                        admin::health::post_fix,                      Permission(P::ConfigureGeneralSettings)),
+        get("/admin/proxy",                              admin::proxy::get_proxy,                      Permission(P::ViewSystemHealth)),
+        get("/admin/scheduler",                          admin::scheduler::get_scheduler,              Permission(P::ViewSystemHealth)),
+        get("/admin/settings",                           admin::settings::get_settings,                Permission(P::ConfigureGeneralSettings)),
+        post("/admin/settings",                          admin::settings::post_settings,               Permission(P::ConfigureGeneralSettings)),
+        get("/admin/bans",                               admin::bans::get_bans,                        Permission(P::ViewBannedIps)),
+        post("/admin/bans",                              admin::bans::post_ban,                        Permission(P::ManageBannedIps)),
+        post("/admin/bans/lift",                         admin::bans::post_lift,                       Permission(P::ManageBannedIps)),
+        get("/admin/admins",                             admin::admins::get_admins,                    Permission(P::ManageAdmins)),
+        post("/admin/admins/invite",                     admin::admins::post_invite,                   Permission(P::ManageAdmins)),
+        get("/admin/admins/{id}",                        admin::admin_edit::get_admin,                 Permission(P::ManageAdmins)),
+        post("/admin/admins/{id}",                       admin::admin_edit::post_admin,                Permission(P::ManageAdmins)),
+        post("/admin/admins/{id}/delete",                admin::admin_edit::post_delete,               Permission(P::ManageAdmins)),
+        get("/admin/clients",                            admin::clients::get_clients,                  Permission(P::ListClients)),
+        get("/admin/clients/{id}",                       admin::clients::get_client,                   Permission(P::ViewClientProfile)),
+        post("/admin/clients/{id}/transfer",             admin::clients::post_transfer,                Permission(P::ManageClientAccounts)),
+        post("/admin/clients/{id}/login-as",             admin::clients::post_login_as,                Permission(P::LoginAsClient)),
+        get("/admin/roles",                              admin::roles::get_roles,                      Permission(P::ManageRoles)),
+        post("/admin/roles",                             admin::roles::post_create,                    Permission(P::ManageRoles)),
+        get("/admin/roles/{id}",                         admin::roles::get_role,                       Permission(P::ManageRoles)),
+        post("/admin/roles/{id}",                        admin::roles::post_role,                      Permission(P::ManageRoles)),
+        post("/admin/roles/{id}/delete",                 admin::roles::post_delete,                    Permission(P::ManageRoles)),
+        get("/admin/licenses",                           admin::licenses::get_licenses,                Permission(P::ManageLicenses)),
+        post("/admin/licenses",                          admin::licenses::post_issue,                  Permission(P::ManageLicenses)),
+        post("/admin/licenses/products",                 admin::licenses::post_product,                Permission(P::ManageLicenses)),
+        get("/admin/licenses/products/{id}",             admin::licenses::get_product,                 Permission(P::ManageLicenses)),
+        post("/admin/licenses/products/{id}",            admin::licenses::post_product_edit,           Permission(P::ManageLicenses)),
+        post("/admin/licenses/keys/add",                 admin::licenses::post_key_add,                Permission(P::ManageLicenses)),
+        post("/admin/licenses/keys/activate",            admin::licenses::post_key_activate,           Permission(P::ManageLicenses)),
+        get("/admin/licenses/{id}",                      admin::licenses::get_license,                 Permission(P::ManageLicenses)),
+        post("/admin/licenses/{id}",                     admin::licenses::post_license,                Permission(P::ManageLicenses)),
+        post("/admin/licenses/{id}/reissue",             admin::licenses::post_reissue,                Permission(P::ManageLicenses)),
+        get("/admin/mail",                               admin::mail::get_mail,                        Permission(P::ViewMailLog)),
+        get("/admin/audit",                              admin::audit::get_audit,                      Permission(P::ViewAuditLog)),
+        get("/admin/audit.csv",                          admin::audit::get_audit_csv,                  Permission(P::ViewAuditLog)),
+        get("/admin/two-factor",                         admin::two_factor::get_page,                  Permission(P::ConfigureTwoFactor)),
+        post("/admin/two-factor/duo",                    admin::two_factor::post_duo,                  Permission(P::ConfigureTwoFactor)),
+        post("/admin/two-factor/duo/remove",             admin::two_factor::post_duo_remove,           Permission(P::ConfigureTwoFactor)),
+        post("/admin/two-factor/reset",                  admin::two_factor::post_reset,                Permission(P::ConfigureTwoFactor)),
+        get("/admin/sessions",                           admin::sessions::get_sessions,                Admin),
+        post("/admin/sessions/end",                      admin::sessions::post_end,                    Admin),
+        post("/admin/sessions/end-others",               admin::sessions::post_end_others,             Admin),
+        get("/admin/account/password",                   admin::password::get_password,                Admin),
+        post("/admin/account/password",                  admin::password::post_password,               Admin),
+        // Admin second factors
+        get("/admin/login/2fa",                          tf::challenge::get_challenge::<A>,            PendingSignIn),
+        post("/admin/login/2fa",                         tf::challenge::post_challenge::<A>,           PendingSignIn),
+        post("/admin/login/2fa/cancel",                  tf::challenge::post_cancel::<A>,              PendingSignIn),
+        get("/admin/login/2fa/enrol",                    tf::enrol::get_enrol::<A>,                    PendingSignIn), // required policy
+        post("/admin/login/2fa/enrol",                   tf::enrol::post_enrol::<A>,                   PendingSignIn), // required policy
+        post("/admin/login/2fa/webauthn/options",        tf::webauthn::post_authenticate_options::<A>, PendingSignIn), // JSON
+        post("/admin/login/2fa/webauthn",                tf::webauthn::post_authenticate::<A>,         PendingSignIn), // JSON
+        post("/admin/login/2fa/duo",                     tf::duo::post_start::<A>,                     PendingSignIn),
+        get("/admin/login/2fa/duo/callback",             tf::duo::get_callback::<A>,                   PendingSignIn), // and the Duo state
+        get("/admin/account/security",                   tf::security::get_security::<A>,              Signed),
+        post("/admin/account/security/confirm",          tf::security::post_confirm::<A>,              Signed),
+        get("/admin/account/security/totp",              tf::security::get_totp::<A>,                  StepUp),
+        post("/admin/account/security/totp",             tf::security::post_totp::<A>,                 StepUp),
+        post("/admin/account/security/totp/remove",      tf::security::post_totp_remove::<A>,          StepUp),
+        post("/admin/account/security/backup-codes",     tf::security::post_backup_codes::<A>,         StepUp),
+        post("/admin/account/security/webauthn/remove",  tf::security::post_key_remove::<A>,           StepUp),
+        post("/admin/account/security/duo",              tf::security::post_duo::<A>,                  StepUp),
+        post("/admin/account/security/webauthn/options", tf::webauthn::post_register_options::<A>,     StepUp), // JSON
+        post("/admin/account/security/webauthn",         tf::webauthn::post_register::<A>,             StepUp), // JSON
+    ]
 }
 
 /// The path as it may appear in logs: secrets carried in the path are replaced, and the query
@@ -185,6 +358,8 @@ pub fn loggable_path(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{Gate, Method, table};
+
     #[test]
     fn token_paths_are_redacted_in_logs() {
         assert_eq!(
@@ -192,5 +367,43 @@ mod tests {
             "/admin/setup/[redacted]"
         );
         assert_eq!(super::loggable_path("/login"), "/login");
+    }
+
+    #[test]
+    fn the_table_builds_a_router_with_no_method_twice_on_a_path() {
+        // axum panics on a second handler for one method and path.
+        let _ = super::routes();
+        assert!(table().len() > 100);
+    }
+
+    #[test]
+    fn the_csrf_steps_pre_session_forms_are_exactly_the_pre_session_gates() {
+        for route in table() {
+            if route.method == Method::Post && route.gate != Gate::Api {
+                assert_eq!(
+                    crate::web::middleware::csrf::is_pre_session(route.path),
+                    route.gate.is_pre_session(),
+                    "{route:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_gate_belongs_to_the_realm_of_its_path() {
+        for route in table() {
+            let admin = route.path == "/admin" || route.path.starts_with("/admin/");
+            let api = route.path.starts_with("/api/");
+            let fits = match route.gate {
+                Gate::Admin | Gate::Permission(_) | Gate::AdminHome => admin,
+                Gate::Client
+                | Gate::AccountOwner
+                | Gate::ClientPermission(_)
+                | Gate::Impersonated => !admin && !api,
+                Gate::Api => api,
+                _ => !api,
+            };
+            assert!(fits, "{route:?}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! owners managing users, ownership transfer by an admin, and isolation between accounts on
 //! every client-area route.
 
-use crate::helpers::{PASSWORD, TestApp, bar_links, location, new_client, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, bar_links, location, spawn_app};
 
 async fn id_of(app: &TestApp, email: &'static str) -> i64 {
     sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
@@ -18,24 +18,6 @@ async fn client_of(app: &TestApp, owner: i64) -> i64 {
         .fetch_one(&app.state.db)
         .await
         .unwrap()
-}
-
-async fn add_member(app: &TestApp, client: i64, user: i64, permissions: &'static str) {
-    sqlx::query("INSERT INTO client_users (client_id, user_id, permissions, created_at) VALUES ($1, $2, $3, 0)")
-        .bind(client)
-        .bind(user)
-        .bind(permissions)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
-    let client = new_client();
-    let r = app.client_login_with(&client, email, PASSWORD).await;
-    assert_eq!(r.status(), 303);
-    client.get(app.url(&location(&r))).send().await.unwrap();
-    client
 }
 
 /// `client` switches to account `to`, which it belongs to, and lands in the client area;
@@ -80,14 +62,27 @@ async fn world() -> World {
         id_of(&app, "carol@example.com").await,
     );
     let (a, b) = (client_of(&app, ada).await, client_of(&app, bob).await);
-    sqlx::query("UPDATE clients SET company_name = 'Bobcorp' WHERE id = $1")
-        .bind(b)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    // Bob names his account on its profile page.
+    let bob_browser = app.signed_in_client("bob@example.com").await;
+    let (_, csrf) = app.form_page(&bob_browser, "/account/profile").await;
+    let r = app
+        .post_form(
+            &bob_browser,
+            "/account/profile",
+            &[("company_name", "Bobcorp"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    app.sign_out(&bob_browser, "/logout", &csrf).await;
     // Carol owns an account of her own too (create_user makes one); make A her only shared one.
-    add_member(&app, b, ada, "profile,products").await;
-    add_member(&app, a, carol, "").await;
+    app.add_to_account(
+        "bob@example.com",
+        "ada@example.com",
+        &["profile", "products"],
+    )
+    .await;
+    app.add_to_account("ada@example.com", "carol@example.com", &[])
+        .await;
     let product = portcullis::db::license::insert_product(
         &app.state.db,
         &portcullis::db::license::Product {
@@ -128,7 +123,7 @@ async fn world() -> World {
 async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
     let w = world().await;
     let app = &w.app;
-    let ada = signed_in(app, "ada@example.com").await;
+    let ada = app.signed_in_client("ada@example.com").await;
     let (page, csrf) = app.form_page(&ada, "/account/switch").await;
     assert!(page.contains("Bobcorp"), "{page}");
     // Ada owns A: she manages its users.
@@ -158,7 +153,7 @@ async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
     );
 
     // Bob takes "profile" away; Ada's next request is refused with the permission named.
-    let bob = signed_in(app, "bob@example.com").await;
+    let bob = app.signed_in_client("bob@example.com").await;
     let (users, csrf_bob) = app.form_page(&bob, "/account/users").await;
     assert!(users.contains("ada@example.com"), "{users}");
     let r = app
@@ -205,10 +200,14 @@ async fn a_user_switches_between_accounts_and_permissions_apply_per_account() {
     .fetch_all(&app.state.db)
     .await
     .unwrap();
-    assert_eq!(
-        audit,
-        ["account.permissions_changed", "account.user_removed"]
-    );
+    // The world's two memberships (invited, joined, permissions set), then Bob's two changes.
+    let joined = [
+        "account.user_invited",
+        "account.invitation_accepted",
+        "account.permissions_changed",
+    ];
+    let changes = ["account.permissions_changed", "account.user_removed"];
+    assert_eq!(audit, [&joined[..], &joined, &changes].concat());
 }
 
 #[tokio::test]
@@ -230,7 +229,7 @@ async fn the_bar_links_only_the_pages_the_active_account_opens_to_this_user() {
         "/account/security",
     ];
     // Ada owns A: every page.
-    let ada = signed_in(app, "ada@example.com").await;
+    let ada = app.signed_in_client("ada@example.com").await;
     assert_eq!(bar(ada.clone()).await, own);
     // In B she has profile and products: no users page.
     switch_to(app, &ada, w.b).await;
@@ -248,7 +247,7 @@ async fn the_bar_links_only_the_pages_the_active_account_opens_to_this_user() {
         assert_eq!(r.status(), 200, "{path}");
     }
     // Carol in A with no permissions: her own pages and the switcher only.
-    let carol = signed_in(app, "carol@example.com").await;
+    let carol = app.signed_in_client("carol@example.com").await;
     switch_to(app, &carol, w.a).await;
     assert_eq!(
         bar(carol).await,
@@ -268,16 +267,10 @@ async fn no_client_route_reads_or_changes_another_accounts_data() {
     let w = world().await;
     let app = &w.app;
     // Carol works in A (switch there: her own account is first otherwise) with no permissions.
-    let carol = signed_in(app, "carol@example.com").await;
+    let carol = app.signed_in_client("carol@example.com").await;
     let csrf = switch_to(app, &carol, w.a).await;
-    let source = include_str!("../../src/web/routes.rs");
     let mut checked = 0;
-    for line in source
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with(".route(\""))
-    {
-        let path = line[8..].split('"').next().unwrap();
+    for (method, path) in client_routes() {
         if !(path.starts_with("/account/") || path == "/clientarea")
             || path == "/account/impersonation/end"
         {
@@ -287,33 +280,27 @@ async fn no_client_route_reads_or_changes_another_accounts_data() {
         let concrete = path
             .replace("{user_id}", &w.ada.to_string())
             .replace("{license_id}", &w.b_license.to_string());
-        let handlers = line.split("//").next().unwrap();
-        for method in ["GET", "POST"] {
-            if !handlers.contains(&format!("{}(", method.to_lowercase())) {
-                continue;
-            }
-            let request = if method == "GET" {
-                carol.get(app.url(&concrete))
-            } else {
-                carol.post(app.url(&concrete)).form(&[
-                    ("csrf_token", csrf.as_str()),
-                    ("client_id", w.b.to_string().as_str()),
-                    ("company_name", "Pwned"),
-                    ("products", "1"),
-                ])
-            };
-            let r = request.send().await.unwrap();
-            let status = r.status().as_u16();
-            let body = r.text().await.unwrap();
-            assert!(
-                !body.contains("Bobcorp")
-                    && !body.contains("bob@example.com")
-                    && !body.contains(&w.b_key)
-                    && !body.contains("Bobware"),
-                "{method} {path} ({status}) leaked account B: {body}"
-            );
-            checked += 1;
-        }
+        let request = if method == "GET" {
+            carol.get(app.url(&concrete))
+        } else {
+            carol.post(app.url(&concrete)).form(&[
+                ("csrf_token", csrf.as_str()),
+                ("client_id", w.b.to_string().as_str()),
+                ("company_name", "Pwned"),
+                ("products", "1"),
+            ])
+        };
+        let r = request.send().await.unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert!(
+            !body.contains("Bobcorp")
+                && !body.contains("bob@example.com")
+                && !body.contains(&w.b_key)
+                && !body.contains("Bobware"),
+            "{method} {path} ({status}) leaked account B: {body}"
+        );
+        checked += 1;
     }
     assert!(checked >= 15, "{checked} route methods checked");
     // B is unchanged: name, owner, users and their permissions.
@@ -374,27 +361,14 @@ const OUTSIDE_THE_CLIENT_AREA: [&str; 18] = [
     "/login/2fa/duo/callback",
 ];
 
-/// Every `(method, path)` of the route table outside `/admin` and `/api/`, read from its source.
+/// Every `(method, path)` of the route table outside `/admin` and `/api/`.
 fn client_routes() -> Vec<(&'static str, &'static str)> {
-    let source = include_str!("../../src/web/routes.rs");
-    let mut routes = Vec::new();
-    for line in source
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with(".route(\""))
-    {
-        let path = line[8..].split('"').next().unwrap();
-        if path == "/admin" || path.starts_with("/admin/") || path.starts_with("/api/") {
-            continue;
-        }
-        let handlers = line.split("//").next().unwrap();
-        for method in ["get", "post"] {
-            if handlers.contains(&format!("{method}(")) {
-                routes.push((if method == "get" { "GET" } else { "POST" }, path));
-            }
-        }
-    }
-    routes
+    portcullis::web::routes::table()
+        .into_iter()
+        .filter(|r| !(r.path == "/admin" || r.path.starts_with("/admin/")))
+        .filter(|r| !r.path.starts_with("/api/"))
+        .map(|r| (r.method.as_str(), r.path))
+        .collect()
 }
 
 /// What account B has, as rows: its name and owner, its users, its licence, its owner's
@@ -457,19 +431,23 @@ async fn account_b_rows(w: &World, tokens: &[String]) -> Vec<String> {
 async fn an_owner_with_every_permission_reaches_no_other_accounts_data_on_any_client_route() {
     let w = world().await;
     let app = &w.app;
-    // Ada owns A, so she holds every permission there; for this test she is no user of B.
-    sqlx::query("DELETE FROM client_users WHERE client_id = $1 AND user_id = $2")
-        .bind(w.b)
-        .bind(w.ada)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    // Ada owns A, so she holds every permission there; for this test she is no user of B: Bob
+    // removes her.
+    let bob = app.signed_in_client("bob@example.com").await;
+    let (_, bob_csrf) = app.form_page(&bob, "/account/users").await;
+    let r = app
+        .post_form(
+            &bob,
+            &format!("/account/users/{}/remove", w.ada),
+            &[("csrf_token", &bob_csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
     // B has a user of its own, a pending invitation, and a signed-in owner with a security key.
     app.create_user("erin@example.com").await;
     let erin = id_of(app, "erin@example.com").await;
-    add_member(app, w.b, erin, "profile").await;
-    let bob = signed_in(app, "bob@example.com").await;
-    let (_, bob_csrf) = app.form_page(&bob, "/account/users").await;
+    app.add_to_account("bob@example.com", "erin@example.com", &["profile"])
+        .await;
     let r = app
         .post_form(
             &bob,
@@ -483,6 +461,7 @@ async fn an_owner_with_every_permission_reaches_no_other_accounts_data_on_any_cl
         .await
         .unwrap();
     assert!(!tokens.is_empty(), "Bob's invitation is stored");
+    // Raw SQL: registering a real key needs a localhost System URL, which this world lacks.
     let bob_key: i64 = sqlx::query_scalar(
         "INSERT INTO webauthn_keys (realm, subject_id, name, credential_id, passkey, created_at) \
          VALUES ('client', $1, 'Bobkey-7', 'bob-credential', '{}', 0) RETURNING id",
@@ -502,7 +481,7 @@ async fn an_owner_with_every_permission_reaches_no_other_accounts_data_on_any_cl
 
     // Ada works in A (her own account is her only one now) and has stepped up, so the
     // security pages act rather than ask for her password.
-    let ada = signed_in(app, "ada@example.com").await;
+    let ada = app.signed_in_client("ada@example.com").await;
     crate::helpers::otp::step_up(app, &ada, "/account/security", PASSWORD).await;
     let (_, csrf) = app.form_page(&ada, "/account/switch").await;
     let (b, erin_id, bob_id, key, license) = (
@@ -692,7 +671,7 @@ async fn only_an_admin_transfers_ownership_and_only_to_a_user_of_the_account() {
             "{method} {path} looks like a client-side transfer"
         );
     }
-    let ada = signed_in(app, "ada@example.com").await;
+    let ada = app.signed_in_client("ada@example.com").await;
     let (_, csrf) = app.form_page(&ada, "/account/switch").await;
     let (a, ada_id) = (w.a.to_string(), w.ada.to_string());
     let r = app

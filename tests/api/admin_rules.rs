@@ -3,7 +3,6 @@
 //! only permissions they hold; an invitation needs an explicit role, and shows its link when
 //! sending mail is off; and what an admin does as a client is recorded as the admin's doing.
 
-use crate::f08_access::admin_with_role;
 use crate::helpers::{
     PASSWORD, TestApp, bar_links, csrf_from, location, new_client, spawn_app, spawn_with,
 };
@@ -29,15 +28,15 @@ async fn impersonate(app: &TestApp, admin: &reqwest::Client) -> reqwest::Client 
         .await;
     assert_eq!(r.status(), 303, "login as client starts");
     // The admin's client now also holds the client-area cookie.
-    let home = admin.get(app.url(&location(&r))).send().await.unwrap();
+    let home = app.follow_sign_in(admin, &r).await;
     assert_eq!(home.status(), 200);
     admin.clone()
 }
 
-/// Sam, an admin whose role "Helpdesk" lets him find clients and sign in as them.
+/// Sam, an admin whose role "Helpdesk" (made by root, whom the test created) lets him find
+/// clients and sign in as them.
 async fn helpdesk_sam(app: &TestApp) -> reqwest::Client {
-    admin_with_role(
-        app,
+    app.admin_with_role(
         "sam",
         "Helpdesk",
         &["list_clients", "view_client_profile", "login_as_client"],
@@ -123,7 +122,9 @@ async fn for_a_role_of_any_one_permission_every_bar_link_opens_and_every_page_le
         .enumerate()
     {
         let name = permission.as_str();
-        let admin = admin_with_role(&app, &format!("only{i}"), name, &[name]).await;
+        let admin = app
+            .admin_with_role(&format!("only{i}"), name, &[name])
+            .await;
         let (_, bar) = bar_of(&app, &admin, "/admin/sessions").await;
         for path in &every {
             let status = app.status_with(&admin, path).await;
@@ -198,15 +199,23 @@ async fn disabling_the_admin_ends_their_login_as_client_session_at_once() {
 #[tokio::test]
 async fn losing_login_as_client_ends_the_session_at_the_next_request() {
     let app = spawn_app().await;
+    app.create_admin("root").await;
     app.create_user("ada@example.com").await;
     let sam = helpdesk_sam(&app).await;
     let as_ada = impersonate(&app, &sam).await;
-    sqlx::query(
-        "DELETE FROM role_permissions WHERE permission = 'login_as_client' AND role_id = (SELECT role_id FROM admins WHERE username = 'sam')",
+    // root takes login_as_client from the Helpdesk role.
+    let helpdesk: i64 = sqlx::query_scalar("SELECT role_id FROM admins WHERE username = 'sam'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let root = app.signed_in_admin("root").await;
+    app.edit_role(
+        &root,
+        helpdesk,
+        "Helpdesk",
+        &["list_clients", "view_client_profile"],
     )
-    .execute(&app.state.db)
-    .await
-    .unwrap();
+    .await;
     let r = as_ada.get(app.url("/clientarea")).send().await.unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/admin");
@@ -225,6 +234,7 @@ async fn losing_login_as_client_ends_the_session_at_the_next_request() {
 #[tokio::test]
 async fn actions_as_a_client_are_the_admins_and_return_or_sign_out_end_the_impersonation() {
     let app = spawn_app().await;
+    app.create_admin("root").await;
     let ada = app.create_user("ada@example.com").await;
     let sam = helpdesk_sam(&app).await;
     let sam_actor = app.admin_actor("sam").await;
@@ -291,18 +301,18 @@ async fn actions_as_a_client_are_the_admins_and_return_or_sign_out_end_the_imper
 async fn an_admin_grants_only_permissions_they_hold() {
     let app = spawn_app().await;
     app.create_admin("root").await;
-    let hr = admin_with_role(
-        &app,
-        "hank",
-        "People",
-        &[
-            "main_homepage",
-            "manage_admins",
-            "manage_roles",
-            "view_audit_log",
-        ],
-    )
-    .await;
+    let hr = app
+        .admin_with_role(
+            "hank",
+            "People",
+            &[
+                "main_homepage",
+                "manage_admins",
+                "manage_roles",
+                "view_audit_log",
+            ],
+        )
+        .await;
     let root_id: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'root'")
         .fetch_one(&app.state.db)
         .await
@@ -506,14 +516,11 @@ async fn an_invitation_needs_a_role_and_shows_its_link_when_mail_is_off() {
 #[tokio::test]
 async fn an_admin_signed_in_as_a_client_cannot_accept_an_invitation_for_them() {
     let app = spawn_app().await;
+    app.create_admin("root").await;
     let ada = app.create_user("ada@example.com").await;
     let bea = app.create_user("bea@example.com").await;
     // Bea invites Ada to her account.
-    let bea_client = new_client();
-    let r = app
-        .client_login_with(&bea_client, &bea.email, &bea.password)
-        .await;
-    bea_client.get(app.url(&location(&r))).send().await.unwrap();
+    let bea_client = app.signed_in_client(&bea.email).await;
     let (_, csrf) = app.form_page(&bea_client, "/account/users").await;
     app.post_form(
         &bea_client,
@@ -562,6 +569,7 @@ async fn audited_events_carry_actor_subject_address_and_user_agent() {
     app.admin_login(&root).await;
     app.create_user("ada@example.com").await;
     let off = app.create_user("off@example.com").await;
+    // Raw SQL: no page or command disables a client user (an account imported disabled).
     sqlx::query("UPDATE users SET disabled = 1 WHERE email = 'off@example.com'")
         .execute(&app.state.db)
         .await
@@ -655,8 +663,7 @@ async fn audited_events_carry_actor_subject_address_and_user_agent() {
 async fn doctor_admin_roles_names_a_permission_whose_page_the_role_lacks() {
     let app = spawn_app().await;
     app.create_admin("root").await;
-    admin_with_role(
-        &app,
+    app.admin_with_role(
         "bouncer",
         "Bouncer",
         &["main_homepage", "manage_banned_ips"],
@@ -684,6 +691,7 @@ async fn doctor_client_owners_counts_every_stuck_account_beyond_the_listed_ones(
     for i in 0..23 {
         app.create_user(&format!("owner{i}@example.com")).await;
     }
+    // Raw SQL: no page or command removes a password (accounts imported without one).
     sqlx::query("UPDATE users SET password_hash = NULL")
         .execute(&app.state.db)
         .await
@@ -700,6 +708,7 @@ async fn doctor_client_owners_counts_every_stuck_account_beyond_the_listed_ones(
 #[tokio::test]
 async fn a_refused_page_during_login_as_client_keeps_the_banner_and_its_return_button() {
     let app = spawn_app().await;
+    app.create_admin("root").await;
     app.create_user("ada@example.com").await;
     let sam = helpdesk_sam(&app).await;
     let as_ada = impersonate(&app, &sam).await;
@@ -723,11 +732,7 @@ async fn a_refused_page_during_login_as_client_keeps_the_banner_and_its_return_b
     assert_eq!(r.status(), 303);
     assert!(location(&r).starts_with("/admin/clients/"));
     // A refusal outside "login as client" still has no bar.
-    let ada = new_client();
-    let r = app
-        .client_login_with(&ada, "ada@example.com", PASSWORD)
-        .await;
-    ada.get(app.url(&location(&r))).send().await.unwrap();
+    let ada = app.signed_in_client("ada@example.com").await;
     let page = app.text_with(&ada, "/account/sessions/nothing-here").await;
     assert!(
         page.contains("Not found") || page.contains("not found"),

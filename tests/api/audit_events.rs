@@ -1,7 +1,7 @@
 //! The security events that reach the audit log, with their actor, subject, address and user
 //! agent: sign-in success and failure, sign-out, a session ended by timeout, password change.
 
-use crate::helpers::{PASSWORD, location, new_client, spawn_app};
+use crate::helpers::{PASSWORD, new_client, spawn_app};
 
 #[tokio::test]
 async fn sign_in_events_sign_out_timeouts_and_password_changes_are_audited() {
@@ -12,19 +12,12 @@ async fn sign_in_events_sign_out_timeouts_and_password_changes_are_audited() {
         .client_login_with(&browser, "ada@example.com", "not-the-password")
         .await;
     assert_eq!(r.status(), 401);
-    let r = app
-        .client_login_with(&browser, "ada@example.com", PASSWORD)
-        .await;
-    browser.get(app.url(&location(&r))).send().await.unwrap();
+    app.sign_in_client(&browser, "ada@example.com").await;
     let (_, csrf) = app.form_page(&browser, "/clientarea").await;
     app.post_form(&browser, "/logout", &[("csrf_token", &csrf)])
         .await;
     // A second session ends by idling.
-    let idle = new_client();
-    let r = app
-        .client_login_with(&idle, "ada@example.com", PASSWORD)
-        .await;
-    idle.get(app.url(&location(&r))).send().await.unwrap();
+    let idle = app.signed_in_client("ada@example.com").await;
     app.clock.advance(2 * 3600);
     idle.get(app.url("/clientarea")).send().await.unwrap();
     let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
@@ -54,10 +47,7 @@ async fn sign_in_events_sign_out_timeouts_and_password_changes_are_audited() {
     assert_eq!(rows[4].3, "idle_timeout");
 
     // A password change records how many other sessions it ended.
-    let r = app
-        .client_login_with(&browser, "ada@example.com", PASSWORD)
-        .await;
-    browser.get(app.url(&location(&r))).send().await.unwrap();
+    app.sign_in_client(&browser, "ada@example.com").await;
     let (_, csrf) = app.form_page(&browser, "/account/password").await;
     let r = app
         .post_form(

@@ -2,7 +2,7 @@
 //! events), paging, bad filter input, the CSV export (quoting, formula defusing, itself
 //! audited), the permission gate, and retention cleanup.
 
-use crate::helpers::{PASSWORD, location, new_client, spawn_app, spawn_with};
+use crate::helpers::{PASSWORD, SUPPORT_OPERATOR, new_client, spawn_app, spawn_with};
 
 /// A client whose user agent is a spreadsheet formula with a comma and quotes in it.
 fn hostile_browser() -> reqwest::Client {
@@ -190,17 +190,8 @@ async fn pages_hold_a_hundred_events_and_link_to_older_ones() {
 async fn a_role_without_the_permission_is_refused_with_the_reason() {
     let app = spawn_app().await;
     app.create_admin("root").await;
-    let support = app.create_admin("helpdesk").await;
-    sqlx::query("UPDATE admins SET role_id = 3 WHERE username = 'helpdesk'")
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    let browser = new_client();
-    let r = app
-        .admin_login_with(&browser, &support.username, &support.password)
-        .await;
-    assert_eq!(r.status(), 303);
-    browser.get(app.url(&location(&r))).send().await.unwrap();
+    let support = app.create_admin_in_role("helpdesk", SUPPORT_OPERATOR).await;
+    let browser = app.signed_in_admin(&support.username).await;
     for path in ["/admin/audit", "/admin/audit.csv"] {
         let r = browser.get(app.url(path)).send().await.unwrap();
         assert_eq!(r.status(), 403, "{path}");

@@ -3,7 +3,6 @@
 //! only where a fix exists, and the same JSON as `portcullis doctor --json`.
 
 use crate::f01_proxy::behind_unconfigured_cloudflare;
-use crate::f08_access::admin_with_role;
 use crate::helpers::*;
 use portcullis::doctor::{Area, Severity};
 use serde_json::Value;
@@ -274,7 +273,9 @@ async fn an_admin_who_may_see_health_but_not_change_settings_gets_the_cli_hint_i
     app.client_login_via(&user, PASSWORD, &[("cf-ray", "8a1b2c3d4e5f-AMS")])
         .await;
     app.create_admin("root").await;
-    let viewer = admin_with_role(&app, "vic", "Monitoring", &["view_system_health"]).await;
+    let viewer = app
+        .admin_with_role("vic", "Monitoring", &["view_system_health"])
+        .await;
     let body = app.text_with(&viewer, "/admin/health").await;
     assert!(body.contains("</span> proxy.cloudflare</h3>"));
     assert!(!body.contains("action=\"/admin/health/fix\""));
@@ -285,7 +286,9 @@ async fn an_admin_who_may_see_health_but_not_change_settings_gets_the_cli_hint_i
 async fn an_admin_without_view_system_health_gets_403_for_the_page_and_the_json() {
     let app = spawn_app().await;
     app.create_admin("root").await;
-    let helpdesk = admin_with_role(&app, "sam", "Helpdesk", &["main_homepage"]).await;
+    let helpdesk = app
+        .admin_with_role("sam", "Helpdesk", &["main_homepage"])
+        .await;
     let page = helpdesk.get(app.url("/admin/health")).send().await.unwrap();
     assert_eq!(page.status(), 403);
     assert!(page.text().await.unwrap().contains("view_system_health"));

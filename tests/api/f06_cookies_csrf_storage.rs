@@ -22,8 +22,7 @@ async fn f06_a_browser_that_drops_the_cookie_gets_the_cookie_loss_page_instead_o
     let r = app
         .client_login_with(&browser, &user.email, &user.password)
         .await;
-    let next = location(&r);
-    let landing = browser.get(app.url(&next)).send().await.unwrap();
+    let landing = app.follow_sign_in(&browser, &r).await;
     assert_eq!(landing.status(), 400);
     assert!(
         landing.headers().get("location").is_none(),
@@ -105,14 +104,9 @@ async fn f06_a_token_of_another_session_is_a_mismatch() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
     let other = new_client();
-    let r = app
-        .client_login_with(&other, &user.email, &user.password)
-        .await;
-    let other_page = other
-        .get(app.url(&location(&r)))
-        .send()
+    let other_page = app
+        .sign_in_client(&other, &user.email)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

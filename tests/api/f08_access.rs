@@ -1,12 +1,13 @@
 //! F08 and the roles: every admin route is gated by a permission (checked by walking the route
-//! table with an admin whose role grants nothing) and by the very permission its comment in the
+//! table with an admin whose role grants nothing) and by the very permission its gate in the
 //! table names (every other permission is refused, that one alone lets through), the Access
 //! Denied page says what, which, whose role and who can grant it, roles are edited with
 //! checkboxes, the last Full Administrator is protected, and deleting another admin removes
 //! them and ends their sessions.
 
-use crate::helpers::{PASSWORD, TestApp, csrf_from, location, new_client, spawn_app};
+use crate::helpers::{PASSWORD, csrf_from, location, new_client, spawn_app};
 use portcullis::auth::permission::Permission;
+use portcullis::web::routes::{self, Gate};
 use serde_json::Value;
 
 /// Admin routes that need no permission: sign-in and its second step, one-time links, the
@@ -32,123 +33,20 @@ const NO_PERMISSION: [&str; 18] = [
     "/admin/account/password",
 ];
 
-/// Every `(method, path, gate comment)` of the route table under `/admin`, read from its source.
-fn admin_routes() -> Vec<(&'static str, String, &'static str)> {
-    let source = include_str!("../../src/web/routes.rs");
-    let mut routes = Vec::new();
-    for line in source
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with(".route(\""))
-    {
-        let path = line[8..].split('"').next().unwrap().to_owned();
-        if !(path == "/admin" || path.starts_with("/admin/")) {
-            continue;
-        }
-        let (handlers, comment) = line.split_once("//").unwrap_or((line, ""));
-        let comment = comment.trim();
-        if handlers.contains("get(") {
-            routes.push(("GET", path.clone(), comment));
-        }
-        if handlers.contains("post(") {
-            routes.push(("POST", path.clone(), comment));
-        }
-    }
-    routes
-}
-
-/// The permission a route's gate comment names for `method`: `RequirePermission<P>` (every
-/// method), `View/ManageX` (`ViewX` to read with GET, `ManageX` to change with POST), or a
-/// stored name first (`main_homepage, else ...`); `None` when it names none.
-fn named_permission(method: &str, comment: &str) -> Option<Permission> {
-    fn from_type_name(name: &str) -> Option<Permission> {
-        let mut stored = String::new();
-        for (i, c) in name.chars().enumerate() {
-            if c.is_ascii_uppercase() && i > 0 {
-                stored.push('_');
-            }
-            stored.push(c.to_ascii_lowercase());
-        }
-        Permission::parse(&stored)
-    }
-    if let Some((_, rest)) = comment.split_once("RequirePermission<") {
-        return from_type_name(rest.split('>').next()?);
-    }
-    let first = comment.split([' ', ',']).next()?;
-    if let Some((read, change)) = first.split_once('/') {
-        // The noun starts at the change verb's second capital: `Manage|BannedIps`.
-        let noun_start = change
-            .char_indices()
-            .skip(1)
-            .find(|(_, c)| c.is_ascii_uppercase())?
-            .0;
-        let name = if method == "GET" {
-            format!("{read}{}", &change[noun_start..])
-        } else {
-            change.to_owned()
-        };
-        return from_type_name(&name);
-    }
-    Permission::parse(first)
-}
-
-/// Gives role `role_id` exactly `permissions` (read again on the admin's next request).
-async fn set_role(app: &TestApp, role_id: i64, permissions: impl Iterator<Item = Permission>) {
-    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
-        .bind(role_id)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    for p in permissions {
-        sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
-            .bind(role_id)
-            .bind(p.as_str())
-            .execute(&app.state.db)
-            .await
-            .unwrap();
-    }
-}
-
-pub(crate) async fn admin_with_role(
-    app: &TestApp,
-    username: &str,
-    role: &str,
-    permissions: &[&str],
-) -> reqwest::Client {
-    app.create_admin(username).await;
-    let role_id: i64 = sqlx::query_scalar(
-        "INSERT INTO roles (name, built_in, created_at) VALUES ($1, 0, 0) RETURNING id",
-    )
-    .bind(role.to_owned())
-    .fetch_one(&app.state.db)
-    .await
-    .unwrap();
-    for p in permissions {
-        sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
-            .bind(role_id)
-            .bind((*p).to_owned())
-            .execute(&app.state.db)
-            .await
-            .unwrap();
-    }
-    sqlx::query("UPDATE admins SET role_id = $1 WHERE username = $2")
-        .bind(role_id)
-        .bind(username.to_owned())
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    let client = new_client();
-    let r = app.admin_login_with(&client, username, PASSWORD).await;
-    assert_eq!(r.status(), 303);
-    client.get(app.url(&location(&r))).send().await.unwrap();
-    client
+/// Every `(method, path, gate)` of the route table under `/admin`.
+fn admin_routes() -> Vec<(&'static str, &'static str, Gate)> {
+    routes::table()
+        .into_iter()
+        .filter(|r| r.path == "/admin" || r.path.starts_with("/admin/"))
+        .map(|r| (r.method.as_str(), r.path, r.gate))
+        .collect()
 }
 
 #[tokio::test]
 async fn every_admin_route_outside_the_short_list_needs_a_permission() {
     let app = spawn_app().await;
     app.create_admin("root").await;
-    let client = admin_with_role(&app, "nobody", "Nobody", &[]).await;
+    let client = app.admin_with_role("nobody", "Nobody", &[]).await;
     // A role without main_homepage lands on a page it may see, not on Access Denied.
     let r = client.get(app.url("/admin")).send().await.unwrap();
     assert_eq!(location(&r), "/admin/account/security");
@@ -158,7 +56,7 @@ async fn every_admin_route_outside_the_short_list_needs_a_permission() {
     assert!(routes.len() > 40, "the route table was read: {routes:?}");
     let mut unguarded = Vec::new();
     // Signing out would end the walk; it needs no permission anyway.
-    for (method, path, _) in routes.iter().filter(|(_, p, _)| p != "/admin/logout") {
+    for (method, path, gate) in routes.iter().filter(|(_, p, _)| *p != "/admin/logout") {
         let concrete = path.replace("{id}", "1").replace("{token}", "x");
         let request = match *method {
             "GET" => client.get(app.url(&concrete)),
@@ -177,10 +75,14 @@ async fn every_admin_route_outside_the_short_list_needs_a_permission() {
             && r.json::<Value>()
                 .await
                 .is_ok_and(|j| j["error"] == "access_denied");
-        let exempt =
-            NO_PERMISSION.contains(&path.as_str()) || path.starts_with("/admin/account/security");
+        let exempt = NO_PERMISSION.contains(path) || path.starts_with("/admin/account/security");
         if !denied && !exempt {
             unguarded.push(format!("{method} {path} -> {status}"));
+        }
+        // The table says the same: a permission in the gate of every route outside the list
+        // (`/admin` names main_homepage but redirects instead of refusing).
+        if exempt == gate.permission().is_some() && *path != "/admin" {
+            unguarded.push(format!("{method} {path}: the table's gate is {gate:?}"));
         }
         if denied && exempt {
             unguarded.push(format!(
@@ -195,15 +97,14 @@ async fn every_admin_route_outside_the_short_list_needs_a_permission() {
 }
 
 #[tokio::test]
-async fn each_admin_route_is_refused_without_exactly_the_permission_its_comment_names() {
+async fn each_admin_route_is_refused_without_exactly_the_permission_its_gate_names() {
     let app = spawn_app().await;
     app.create_admin("root").await;
-    // One admin whose role changes between requests: permissions are read on every request.
-    let client = admin_with_role(&app, "probe", "Probe", &[]).await;
-    let role_id: i64 = sqlx::query_scalar("SELECT role_id FROM admins WHERE username = 'probe'")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    // One admin whose role root changes between requests: permissions are read on every request.
+    let root = app.signed_in_admin("root").await;
+    let role_id = app.create_role("Probe", &[]).await;
+    app.create_admin_in_role("probe", role_id).await;
+    let client = app.signed_in_admin("probe").await;
     let page = app.text_with(&client, "/admin/account/security").await;
     let csrf = csrf_from(&page);
     let send = |method: &str, path: &str| {
@@ -220,25 +121,24 @@ async fn each_admin_route_is_refused_without_exactly_the_permission_its_comment_
     };
     let mut problems = Vec::new();
     let mut checked = 0;
-    for (method, path, comment) in admin_routes() {
-        let exempt =
-            NO_PERMISSION.contains(&path.as_str()) || path.starts_with("/admin/account/security");
-        let Some(permission) = named_permission(method, comment) else {
+    for (method, path, gate) in admin_routes() {
+        let exempt = NO_PERMISSION.contains(&path) || path.starts_with("/admin/account/security");
+        let Some(permission) = gate.permission() else {
             if !exempt {
-                problems.push(format!("{method} {path}: the comment names no permission"));
+                problems.push(format!("{method} {path}: the gate names no permission"));
             }
             continue;
         };
         let what = format!("{method} {path} ({})", permission.as_str());
 
         // Every permission but the named one: Access Denied, naming it and what it allows.
-        set_role(
-            &app,
-            role_id,
-            Permission::ALL.into_iter().filter(|p| *p != permission),
-        )
-        .await;
-        let r = send(method, &path).await.unwrap();
+        let others: Vec<&str> = Permission::ALL
+            .iter()
+            .filter(|p| **p != permission)
+            .map(|p| p.as_str())
+            .collect();
+        app.edit_role(&root, role_id, "Probe", &others).await;
+        let r = send(method, path).await.unwrap();
         let (status, to) = (r.status().as_u16(), location(&r));
         if path == "/admin" {
             // The landing page sends a role without the dashboard to its first page instead.
@@ -256,8 +156,9 @@ async fn each_admin_route_is_refused_without_exactly_the_permission_its_comment_
         }
 
         // Only the named one: let through (whatever the empty form then gets).
-        set_role(&app, role_id, std::iter::once(permission)).await;
-        let r = send(method, &path).await.unwrap();
+        app.edit_role(&root, role_id, "Probe", &[permission.as_str()])
+            .await;
+        let r = send(method, path).await.unwrap();
         let (status, to) = (r.status().as_u16(), location(&r));
         let body = r.text().await.unwrap();
         let landed = path != "/admin" || status == 200;
@@ -277,8 +178,9 @@ async fn each_admin_route_is_refused_without_exactly_the_permission_its_comment_
 async fn f08_access_denied_names_the_action_the_permission_the_role_and_who_can_grant_it() {
     let app = spawn_app().await;
     app.create_admin("root").await;
-    let support =
-        admin_with_role(&app, "sam", "Helpdesk", &["main_homepage", "view_mail_log"]).await;
+    let support = app
+        .admin_with_role("sam", "Helpdesk", &["main_homepage", "view_mail_log"])
+        .await;
     let r = support.get(app.url("/admin/roles")).send().await.unwrap();
     assert_eq!(r.status(), 403);
     let body = r.text().await.unwrap();
@@ -391,7 +293,7 @@ async fn roles_are_edited_with_grouped_checkboxes_and_take_effect_at_once() {
     assert_eq!(r.status(), 303);
     let bill = new_client();
     let r = app.admin_login_with(&bill, "bill", PASSWORD).await;
-    let r = bill.get(app.url(&location(&r))).send().await.unwrap();
+    let r = app.follow_sign_in(&bill, &r).await;
     assert_eq!(location(&r), "/admin/mail");
     assert_eq!(app.status_with(&bill, "/admin/mail").await, 200);
     assert_eq!(app.status_with(&bill, "/admin/bans").await, 403);
@@ -483,9 +385,7 @@ async fn the_last_full_administrator_cannot_be_demoted_disabled_or_deleted() {
 
     // With a second Full Administrator, the first can be disabled; their sessions end at once.
     app.create_admin("second").await;
-    let second = new_client();
-    let r = app.admin_login_with(&second, "second", PASSWORD).await;
-    second.get(app.url(&location(&r))).send().await.unwrap();
+    let second = app.signed_in_admin("second").await;
     let r = app
         .post_form(
             &app.client,
@@ -527,7 +427,7 @@ async fn deleting_an_admin_removes_them_ends_their_sessions_and_is_audited() {
     let browsers = [new_client(), new_client()];
     for browser in &browsers {
         let r = app.admin_login_with(browser, "leaving", PASSWORD).await;
-        let r = browser.get(app.url(&location(&r))).send().await.unwrap();
+        let r = app.follow_sign_in(browser, &r).await;
         assert_eq!(r.status(), 200);
     }
 

@@ -5,22 +5,9 @@
 //! address and one with only no password.
 
 use crate::helpers::{
-    PASSWORD, TestApp, csrf_from, location, new_client, set_cookie_line, spawn_app,
+    PASSWORD, SALES_OPERATOR, SUPPORT_OPERATOR, csrf_from, location, new_client, set_cookie_line,
+    spawn_app,
 };
-
-async fn admin_with_role(app: &TestApp, username: &str, role_id: i64) -> reqwest::Client {
-    app.create_admin(username).await;
-    sqlx::query("UPDATE admins SET role_id = $1 WHERE username = $2")
-        .bind(role_id)
-        .bind(username.to_owned())
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    let client = new_client();
-    let r = app.admin_login_with(&client, username, PASSWORD).await;
-    client.get(app.url(&location(&r))).send().await.unwrap();
-    client
-}
 
 #[tokio::test]
 async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return() {
@@ -28,12 +15,9 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
     app.create_admin("root").await;
     let owner = app.create_user("ada@example.com").await;
     // Ada is signed in on her own laptop.
-    let laptop = new_client();
-    let r = app
-        .client_login_with(&laptop, &owner.email, &owner.password)
-        .await;
-    laptop.get(app.url(&location(&r))).send().await.unwrap();
-    // Then her password is gone (never set, say, for an imported account) and her email unconfirmed.
+    let laptop = app.signed_in_client(&owner.email).await;
+    // Then her password is gone (never set, say, for an imported account) and her email
+    // unconfirmed: raw SQL, as no page or command does either to an existing user.
     sqlx::query("UPDATE users SET password_hash = NULL, email_verified_at = NULL")
         .execute(&app.state.db)
         .await
@@ -44,7 +28,8 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
         .unwrap();
 
     // Support Operator (role 3) has login_as_client; Sales Operator (role 2) does not.
-    let sales = admin_with_role(&app, "sally", 2).await;
+    app.create_admin_in_role("sally", SALES_OPERATOR).await;
+    let sales = app.signed_in_admin("sally").await;
     let (_, csrf) = app
         .form_page(&sales, &format!("/admin/clients/{client_id}"))
         .await;
@@ -58,7 +43,8 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
     assert_eq!(r.status(), 403);
     assert!(r.text().await.unwrap().contains("login_as_client"));
 
-    let support = admin_with_role(&app, "sam", 3).await;
+    app.create_admin_in_role("sam", SUPPORT_OPERATOR).await;
+    let support = app.signed_in_admin("sam").await;
     let (page, csrf) = app
         .form_page(&support, &format!("/admin/clients/{client_id}"))
         .await;
@@ -75,7 +61,7 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
         .await;
     assert_eq!(r.status(), 303);
     assert!(location(&r).starts_with("/clientarea?signed_in="));
-    let home = app.text_with(&support, &location(&r)).await;
+    let home = app.follow_sign_in(&support, &r).await.text().await.unwrap();
     assert!(home.contains("id=\"impersonation-banner\""), "{home}");
     assert!(home.contains("You (sam) are signed in as"), "{home}");
     assert!(home.contains("Return to admin"));
@@ -185,37 +171,25 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
 async fn f08_login_as_works_for_an_owner_locked_by_two_factor_unconfirmed_or_without_a_password() {
     let app = spawn_app().await;
     app.create_admin("root").await;
-    for email in [
-        "locked@example.com",
-        "unconfirmed@example.com",
-        "nopassword@example.com",
-    ] {
-        app.create_user(email).await;
-    }
+    // The second owner never confirmed the address; the third has no password.
+    app.create_user("locked@example.com").await;
+    app.create_unconfirmed_user("unconfirmed@example.com").await;
+    app.create_user("nopassword@example.com").await;
     // The first owner turns TOTP on: their own sign-in now stops at the second step.
-    let own = new_client();
-    let r = app
-        .client_login_with(&own, "locked@example.com", PASSWORD)
-        .await;
-    own.get(app.url(&location(&r))).send().await.unwrap();
+    let own = app.signed_in_client("locked@example.com").await;
     crate::helpers::otp::enable_totp(&app, &own, "/account/security", PASSWORD).await;
     let r = app
         .client_login_with(&new_client(), "locked@example.com", PASSWORD)
         .await;
     assert_eq!(location(&r), "/login/2fa", "a password alone is not enough");
-    // The second has a password but never confirmed the address; the third has no password.
-    sqlx::query(
-        "UPDATE users SET email_verified_at = NULL WHERE email = 'unconfirmed@example.com'",
-    )
-    .execute(&app.state.db)
-    .await
-    .unwrap();
+    // Raw SQL: no page or command removes a password (an account imported without one).
     sqlx::query("UPDATE users SET password_hash = NULL WHERE email = 'nopassword@example.com'")
         .execute(&app.state.db)
         .await
         .unwrap();
 
-    let support = admin_with_role(&app, "sam", 3).await;
+    app.create_admin_in_role("sam", SUPPORT_OPERATOR).await;
+    let support = app.signed_in_admin("sam").await;
     let sam: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'sam'")
         .fetch_one(&app.state.db)
         .await
@@ -254,7 +228,7 @@ async fn f08_login_as_works_for_an_owner_locked_by_two_factor_unconfirmed_or_wit
             location(&r).starts_with("/clientarea?signed_in="),
             "{email}"
         );
-        let r = support.get(app.url(&location(&r))).send().await.unwrap();
+        let r = app.follow_sign_in(&support, &r).await;
         assert_eq!(r.status(), 200, "{email}");
         let home = r.text().await.unwrap();
         let banner = crate::helpers::otp::between(&home, "id=\"impersonation-banner\">", "</div>");
@@ -300,17 +274,14 @@ async fn deleting_an_admin_ends_the_client_sessions_they_opened_as_a_client() {
     let root = app.create_admin("root").await;
     app.admin_login(&root).await;
     let owner = app.create_user("ada@example.com").await;
-    let laptop = new_client();
-    let r = app
-        .client_login_with(&laptop, &owner.email, &owner.password)
-        .await;
-    laptop.get(app.url(&location(&r))).send().await.unwrap();
+    let laptop = app.signed_in_client(&owner.email).await;
     let client_id: i64 = sqlx::query_scalar("SELECT id FROM clients")
         .fetch_one(&app.state.db)
         .await
         .unwrap();
     // Sam (Support Operator) is signed in as Ada's account when Sam's admin account is deleted.
-    let support = admin_with_role(&app, "sam", 3).await;
+    app.create_admin_in_role("sam", SUPPORT_OPERATOR).await;
+    let support = app.signed_in_admin("sam").await;
     let sam: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'sam'")
         .fetch_one(&app.state.db)
         .await
@@ -325,7 +296,7 @@ async fn deleting_an_admin_ends_the_client_sessions_they_opened_as_a_client() {
             &[("csrf_token", &csrf)],
         )
         .await;
-    let r = support.get(app.url(&location(&r))).send().await.unwrap();
+    let r = app.follow_sign_in(&support, &r).await;
     assert_eq!(r.status(), 200);
     let (_, csrf) = app
         .form_page(&app.client, &format!("/admin/admins/{sam}"))

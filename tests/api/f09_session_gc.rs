@@ -5,7 +5,8 @@
 use crate::helpers::*;
 use portcullis::scheduler::{Process, housekeeping, run_due};
 
-/// Stores `n` client sessions last seen at `seen`, shaped as sign-ins store them.
+/// Stores `n` client sessions last seen at `seen`, shaped as sign-ins store them (raw SQL:
+/// thousands of sign-ins from the past are out of a test's reach).
 async fn stored_sessions(app: &TestApp, n: i64, seen: i64) {
     sqlx::query(
         "INSERT INTO sessions (id_hash, realm, subject_id, ip, user_agent, remember, created_at, last_seen_at, expires_at) \
@@ -66,12 +67,8 @@ async fn f09_expired_sessions_left_by_a_stopped_scheduler_are_detected_and_remov
     );
 
     // A live session signed in now, and one ended now, must survive the cleanup.
-    let live = new_client();
-    let r = app.client_login_with(&live, &user.email, PASSWORD).await;
-    live.get(app.url(&location(&r))).send().await.unwrap();
-    let ended = new_client();
-    let r = app.client_login_with(&ended, &user.email, PASSWORD).await;
-    ended.get(app.url(&location(&r))).send().await.unwrap();
+    let live = app.signed_in_client(&user.email).await;
+    let ended = app.signed_in_client(&user.email).await;
     let (_, csrf) = app.form_page(&ended, "/clientarea").await;
     app.post_form(&ended, "/logout", &[("csrf_token", &csrf)])
         .await;
@@ -179,7 +176,7 @@ async fn f09_the_fix_refuses_while_another_process_holds_the_cleanup_lease() {
     let app = spawn_app().await;
     let admin = app.create_admin("root").await;
     stored_sessions(&app, 30, app.state.clock.unix() - 10 * 86_400).await;
-    // The scheduler on another node is cleaning up right now.
+    // The scheduler on another node is cleaning up right now (raw SQL: another process's lease).
     sqlx::query(
         "INSERT INTO scheduler_tasks (task, lease_holder, lease_until) VALUES ('sessions.cleanup', 'web-2:4242', $1)",
     )

@@ -44,11 +44,7 @@ async fn setup(outage: &str) -> Duo {
 async fn duo_user(d: &Duo) -> reqwest::Client {
     let app = &d.app;
     app.create_user("ada@example.com").await;
-    let client = new_client();
-    let r = app
-        .client_login_with(&client, "ada@example.com", PASSWORD)
-        .await;
-    client.get(app.url(&location(&r))).send().await.unwrap();
+    let client = app.signed_in_client("ada@example.com").await;
     step_up(app, &client, "/account/security", PASSWORD).await;
     let (_, csrf) = app.form_page(&client, "/account/security").await;
     let r = app
@@ -103,7 +99,7 @@ async fn duo_approves_and_the_sign_in_completes_with_every_claim_checked_by_the_
     let r = browser.get(d.app.url(&callback)).send().await.unwrap();
     assert_eq!(r.status(), 303);
     assert!(location(&r).starts_with("/clientarea?signed_in="));
-    let r = browser.get(d.app.url(&location(&r))).send().await.unwrap();
+    let r = d.app.follow_sign_in(&browser, &r).await;
     assert_eq!(r.status(), 200);
     assert!(d.fake.violations().is_empty(), "{:?}", d.fake.violations());
     assert_eq!(

@@ -397,18 +397,18 @@ async fn f13_who_set_a_stored_setting_and_when_is_shown_in_the_configured_zone()
     // Booted with UTC; the database sets Tokyo, so every label is in Tokyo time, including the
     // one of the timezone setting itself.
     let app = spawn_app().await;
-    let now = app.state.clock.unix();
-    for (key, value) in [("timezone", "Asia/Tokyo"), ("proxy.header", "X-Real-IP")] {
-        sqlx::query(
-            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, 'admin:root')",
+    // Changed through the settings service by an actor named admin:root.
+    portcullis::settings::Settings::from(&app.state)
+        .change(
+            &[
+                ("timezone", "Asia/Tokyo".to_owned()),
+                ("proxy.header", "X-Real-IP".to_owned()),
+            ],
+            &portcullis::domain::audit::Actor::Named("admin:root".to_owned()),
+            "",
         )
-        .bind(key)
-        .bind(value)
-        .bind(now)
-        .execute(&app.state.db)
         .await
         .unwrap();
-    }
     let settings = portcullis::settings::reload(&app.state).await.unwrap();
     for key in ["timezone", "proxy.header"] {
         let (_, source) = settings.sources.iter().find(|(k, _)| k == key).unwrap();

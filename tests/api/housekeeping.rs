@@ -42,6 +42,7 @@ async fn links_cleanup_removes_expired_links_sign_ins_ceremonies_and_rate_limit_
     let app = spawn_with(quiet).await;
     let s = &app.state;
     let now = s.clock.unix();
+    // Raw SQL: rows that expired in the past, under the names the assertions read back.
     let token = "INSERT INTO one_time_tokens (token_hash, purpose, created_at, expires_at) \
                  VALUES ($1, 'reset', $2 - 3600, $2)";
     // Expired three days ago: past the two days expired links are kept ("expired at 14:05").
@@ -86,6 +87,7 @@ async fn bans_cleanup_removes_expired_bans_and_old_failed_sign_ins_only() {
     let app = spawn_with(quiet).await;
     let s = &app.state;
     let now = s.clock.unix();
+    // Raw SQL: rows that expired in the past, under the names the assertions read back.
     let ban = "INSERT INTO bans (ip, reason, created_at, expires_at, created_by) \
                VALUES ($1, 'too many failed sign-ins', $2 - 3600, $2, 'system')";
     exec(s, ban, "198.51.100.1", now - 60).await;
@@ -124,6 +126,7 @@ async fn one_cleanup_statement_removes_at_most_one_batch() {
     let app = spawn_with(quiet).await;
     let now = app.state.clock.unix();
     let backlog = housekeeping::BATCH + 50;
+    // Raw SQL: a backlog of links that expired days ago.
     sqlx::query(
         "INSERT INTO one_time_tokens (token_hash, purpose, created_at, expires_at) \
          WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $1) \

@@ -186,11 +186,7 @@ async fn f04_the_owner_reissues_the_next_check_rebinds_and_the_limit_holds() {
     assert_eq!(check(&app, &moved).await.status, Status::BindingMismatch);
 
     // Ada (the owner) sees the licence with its key and reissues it.
-    let ada = new_client();
-    let r = app
-        .client_login_with(&ada, "ada@example.com", PASSWORD)
-        .await;
-    ada.get(app.url(&location(&r))).send().await.unwrap();
+    let ada = app.signed_in_client("ada@example.com").await;
     let (html, csrf) = app.form_page(&ada, "/account/licenses").await;
     assert!(html.contains(&key), "the owner reads the key");
     assert!(
@@ -617,17 +613,9 @@ async fn licence_pages_need_their_permissions() {
         sqlx::query_scalar("SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = 'ada@example.com'").fetch_one(&app.state.db).await.unwrap(),
         sqlx::query_scalar("SELECT id FROM users WHERE email = 'carol@example.com'").fetch_one(&app.state.db).await.unwrap(),
     );
-    sqlx::query("INSERT INTO client_users (client_id, user_id, permissions, created_at) VALUES ($1, $2, 'profile', 0)")
-        .bind(ada_account)
-        .bind(carol)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    let browser = new_client();
-    let r = app
-        .client_login_with(&browser, "carol@example.com", PASSWORD)
+    app.add_to_account("ada@example.com", "carol@example.com", &["profile"])
         .await;
-    browser.get(app.url(&location(&r))).send().await.unwrap();
+    let browser = app.signed_in_client("carol@example.com").await;
     let (_, csrf) = app.form_page(&browser, "/account/switch").await;
     app.post_form(
         &browser,
@@ -969,11 +957,7 @@ async fn the_owner_sees_status_and_expiry_and_an_undated_expiry_names_no_date() 
         .fetch_one(&app.state.db)
         .await
         .unwrap();
-    let ada = new_client();
-    let r = app
-        .client_login_with(&ada, "ada@example.com", PASSWORD)
-        .await;
-    ada.get(app.url(&location(&r))).send().await.unwrap();
+    let ada = app.signed_in_client("ada@example.com").await;
     let (html, _) = app.form_page(&ada, "/account/licenses").await;
     assert!(
         html.contains(&format!(

@@ -79,6 +79,7 @@ async fn unknown_account_and_wrong_password_get_the_same_status_and_body() {
 async fn a_disabled_user_gets_the_same_message_as_a_wrong_password() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
+    // Raw SQL: no page or command disables a client user (an account imported disabled).
     sqlx::query("UPDATE users SET disabled = 1")
         .execute(&app.state.db)
         .await
@@ -180,6 +181,7 @@ async fn a_legacy_php_bcrypt_hash_signs_in_and_is_upgraded_to_argon2id() {
     let php = bcrypt::hash(&user.password, 4)
         .unwrap()
         .replacen("$2b$", "$2y$", 1);
+    // Raw SQL: a hash imported from the old system; this one only writes Argon2id.
     sqlx::query("UPDATE users SET password_hash = $1")
         .bind(&php)
         .execute(&app.state.db)
@@ -201,6 +203,7 @@ async fn a_legacy_whmcs_md5_salt_hash_signs_in_and_is_upgraded() {
     let salt = "x9:Q";
     let digest = md5::Md5::digest(format!("{salt}{}", user.password).as_bytes());
     let legacy = format!("{}:{salt}", portcullis::token::hex(&digest));
+    // Raw SQL: a hash imported from the old system; this one only writes Argon2id.
     sqlx::query("UPDATE users SET password_hash = $1")
         .bind(&legacy)
         .execute(&app.state.db)
@@ -268,6 +271,7 @@ async fn a_hash_made_by_php_password_hash_signs_in() {
         .expect("php is installed by scripts/test (Debian package php8.2-cli)");
     let php_hash = String::from_utf8(out.stdout).unwrap();
     assert!(php_hash.starts_with("$2y$"), "{php_hash}");
+    // Raw SQL: a hash imported from the old system; this one only writes Argon2id.
     sqlx::query("UPDATE users SET password_hash = $1")
         .bind(&php_hash)
         .execute(&app.state.db)
@@ -286,6 +290,8 @@ async fn a_disabled_admin_cannot_sign_in_and_a_live_session_ends_when_disabled()
     let app = spawn_app().await;
     let admin = app.create_admin("alice").await;
     app.admin_login(&admin).await;
+    // Raw SQL: disabled behind the live session's back (the admin page would refuse the last
+    // Full Administrator, and it ends the sessions itself).
     sqlx::query("UPDATE admins SET disabled = 1")
         .execute(&app.state.db)
         .await

@@ -35,11 +35,7 @@ async fn f10_a_reset_link_from_a_real_smtp_server_works_even_opened_on_another_h
     let peer = SmtpPeer::start("accept", None);
     let app = app_with_smtp(peer.port, |_| {}).await;
     let user = app.create_user("ada@example.com").await;
-    let phone = new_client();
-    let r = app
-        .client_login_with(&phone, &user.email, &user.password)
-        .await;
-    phone.get(app.url(&location(&r))).send().await.unwrap();
+    let phone = app.signed_in_client(&user.email).await;
 
     let r = request_reset(&app, "/password/reset", &user.email).await;
     assert!(
@@ -417,7 +413,12 @@ async fn registration_sends_a_verification_link_and_the_banner_goes_once_it_is_f
             ],
         )
         .await;
-    let home = app.get(&location(&r)).await.text().await.unwrap();
+    let home = app
+        .follow_sign_in(&app.client, &r)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(home.contains("Please confirm your email address"));
     run_once(&app.state).await.unwrap();
     let verify = link(&peer.messages()[0], &app.url("/verify-email/"));
@@ -775,15 +776,7 @@ async fn an_existing_user_must_sign_in_as_the_invited_address_to_join() {
         403
     );
 
-    let bob_browser = new_client();
-    let r = app
-        .client_login_with(&bob_browser, &bob.email, &bob.password)
-        .await;
-    bob_browser
-        .get(app.url(&location(&r)))
-        .send()
-        .await
-        .unwrap();
+    let bob_browser = app.signed_in_client(&bob.email).await;
     let (page, csrf) = app.form_page(&bob_browser, &path).await;
     assert!(page.contains("Join the account"));
     let r = app

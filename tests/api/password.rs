@@ -29,11 +29,7 @@ async fn change(
 async fn f02_a_password_change_signs_out_other_sessions_and_says_why() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
-    let phone = new_client();
-    let r = app
-        .client_login_with(&phone, &user.email, &user.password)
-        .await;
-    phone.get(app.url(&location(&r))).send().await.unwrap();
+    let phone = app.signed_in_client(&user.email).await;
     app.client_login(&user).await;
 
     let r = change(&app, "/account/password", &user.password, NEW, NEW).await;

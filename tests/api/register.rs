@@ -24,7 +24,12 @@ async fn registering_creates_a_user_who_owns_a_client_account_and_signs_them_in(
     let app = spawn_app().await;
     let r = register(&app, "grace@example.com", PASSWORD, PASSWORD).await;
     assert_eq!(r.status(), 303);
-    let home = app.get(&location(&r)).await.text().await.unwrap();
+    let home = app
+        .follow_sign_in(&app.client, &r)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(home.contains("Welcome, Grace"), "{home}");
     let owners: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = 'grace@example.com'")
         .fetch_one(&app.state.db)

@@ -110,7 +110,7 @@ async fn two_cron_processes_at_once_run_each_task_once() {
 #[tokio::test]
 async fn a_crashed_holder_loses_its_lease_when_the_lease_runs_out() {
     let app = spawn_with(quiet).await;
-    // A process took the lease and died without releasing it.
+    // A process took the lease and died without releasing it (raw SQL: another process's lease).
     sqlx::query(
         "INSERT INTO scheduler_tasks (task, lease_holder, lease_until) VALUES ('sessions.cleanup', 'dead-host:4242', $1)",
     )
@@ -222,7 +222,8 @@ async fn cron_heartbeat_is_ok_up_to_120_quiet_minutes_and_a_warning_at_121() {
 #[tokio::test]
 async fn cron_heartbeat_is_an_error_when_runs_happen_but_a_daily_task_never_completed() {
     let app = spawn_with(quiet).await;
-    // audit.retention is held by a process that hangs; every other task runs.
+    // audit.retention is held by a process that hangs; every other task runs (raw SQL: another
+    // process's lease).
     sqlx::query(
         "INSERT INTO scheduler_tasks (task, lease_holder, lease_until) VALUES ('audit.retention', 'stuck-host:7', $1)",
     )
@@ -257,7 +258,8 @@ async fn cron_heartbeat_daily_error_starts_just_after_25_hours_10_minutes() {
     assert_eq!(DAILY_ERROR_SECONDS, 24 * 3600 + 3600 + 600);
     let app = spawn_with(quiet).await;
     run_due(&app.state, Process::Serve).await.unwrap();
-    // Runs keep happening, but the daily tasks are held by a process that hangs from now on.
+    // Runs keep happening, but the daily tasks are held by a process that hangs from now on
+    // (raw SQL: another process's lease).
     let hold_daily = |until: i64| {
         let db = app.state.db.clone();
         async move {
@@ -302,7 +304,7 @@ async fn a_run_records_its_end_its_duration_each_tasks_duration_and_the_zone_off
     app.clock.set("2027-07-01T12:00:00Z".parse().unwrap());
     let now = app.state.clock.unix();
     // One batch and one row of sessions that ran out ten days ago: the cleanup rests once
-    // between the two statements, so it takes at least that rest.
+    // between the two statements, so it takes at least that rest (raw SQL: rows from the past).
     sqlx::query(
         "INSERT INTO sessions (id_hash, realm, subject_id, ip, user_agent, remember, created_at, last_seen_at, expires_at) \
          WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $1) \

@@ -73,11 +73,7 @@ async fn a_session_id_planted_before_sign_in_is_never_adopted() {
 async fn a_user_sees_their_sessions_and_ends_another_one() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
-    let phone = new_client();
-    let r = app
-        .client_login_with(&phone, &user.email, &user.password)
-        .await;
-    phone.get(app.url(&location(&r))).send().await.unwrap();
+    let phone = app.signed_in_client(&user.email).await;
     app.client_login(&user).await;
 
     let list = app.get("/account/sessions").await.text().await.unwrap();
@@ -152,11 +148,7 @@ async fn ending_a_session_that_belongs_to_someone_else_does_nothing() {
 async fn an_admin_ends_all_other_sessions() {
     let app = spawn_app().await;
     let admin = app.create_admin("alice").await;
-    let laptop = new_client();
-    let r = app
-        .admin_login_with(&laptop, &admin.username, &admin.password)
-        .await;
-    laptop.get(app.url(&location(&r))).send().await.unwrap();
+    let laptop = app.signed_in_admin(&admin.username).await;
     app.admin_login(&admin).await;
     let list = app.get("/admin/sessions").await.text().await.unwrap();
     assert!(list.contains("End all other sessions"));

@@ -29,7 +29,12 @@ async fn the_setup_link_creates_the_first_full_administrator_and_signs_them_in()
         )
         .await;
     assert_eq!(r.status(), 303);
-    let dash = app.get(&location(&r)).await.text().await.unwrap();
+    let dash = app
+        .follow_sign_in(&app.client, &r)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(dash.contains("owner (Full Administrator)"), "{dash}");
     assert!(
         portcullis::account::setup_link_if_needed(&app.state)

@@ -7,11 +7,7 @@ use portcullis::clock::Clock as _;
 
 async fn admin_with_totp(app: &TestApp, username: &str) -> (reqwest::Client, String) {
     let admin = app.create_admin(username).await;
-    let client = new_client();
-    let r = app
-        .admin_login_with(&client, &admin.username, PASSWORD)
-        .await;
-    client.get(app.url(&location(&r))).send().await.unwrap();
+    let client = app.signed_in_admin(&admin.username).await;
     let (secret, _) = enable_totp(app, &client, "/admin/account/security", PASSWORD).await;
     (client, secret)
 }
@@ -48,18 +44,14 @@ async fn an_admin_with_totp_passes_the_admin_challenge() {
         .await;
     assert_eq!(r.status(), 303);
     assert!(location(&r).starts_with("/admin?signed_in="));
-    assert_eq!(app.status_with(&browser, &location(&r)).await, 200);
+    assert_eq!(app.follow_sign_in(&browser, &r).await.status(), 200);
 }
 
 #[tokio::test]
 async fn an_admin_turns_off_a_users_two_factor_which_is_audited_and_emailed() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
-    let user = new_client();
-    let r = app
-        .client_login_with(&user, "ada@example.com", PASSWORD)
-        .await;
-    user.get(app.url(&location(&r))).send().await.unwrap();
+    let user = app.signed_in_client("ada@example.com").await;
     enable_totp(&app, &user, "/account/security", PASSWORD).await;
     let admin = app.create_admin("root").await;
     app.admin_login(&admin).await;
@@ -193,11 +185,7 @@ async fn the_doctor_warns_when_the_key_file_is_readable_by_others() {
 async fn a_seed_sealed_with_another_key_fails_with_an_explanation_not_a_panic() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
-    let user = new_client();
-    let r = app
-        .client_login_with(&user, "ada@example.com", PASSWORD)
-        .await;
-    user.get(app.url(&location(&r))).send().await.unwrap();
+    let user = app.signed_in_client("ada@example.com").await;
     enable_totp(&app, &user, "/account/security", PASSWORD).await;
     // Someone restored the database without its key: the stored seed no longer opens.
     let other = portcullis::sealing::SealingKey::from_bytes(&[9; 32], None);

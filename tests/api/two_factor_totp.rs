@@ -20,19 +20,11 @@ async fn challenge(
     .await
 }
 
-async fn signed_in_client(app: &TestApp, email: &str) -> reqwest::Client {
-    let client = new_client();
-    app.create_user(email).await;
-    let r = app.client_login_with(&client, email, PASSWORD).await;
-    assert_eq!(r.status(), 303);
-    client.get(app.url(&location(&r))).send().await.unwrap();
-    client
-}
-
 #[tokio::test]
 async fn totp_enrolment_then_sign_in_with_an_oathtool_code_rotates_into_a_session() {
     let app = spawn_app().await;
-    let client = signed_in_client(&app, "ada@example.com").await;
+    app.create_user("ada@example.com").await;
+    let client = app.signed_in_client("ada@example.com").await;
     let (secret, _) = enable_totp(&app, &client, "/account/security", PASSWORD).await;
     assert_eq!(secret.len(), 32, "a 160-bit seed in base32");
 
@@ -58,7 +50,7 @@ async fn totp_enrolment_then_sign_in_with_an_oathtool_code_rotates_into_a_sessio
     let pending_removed = crate::helpers::set_cookie_line(&r, "portcullis_client_2fa").unwrap();
     assert!(pending_removed.contains("Max-Age=0"), "{pending_removed}");
     assert_eq!(session_cookie.len(), 43);
-    let r = browser.get(app.url(&location(&r))).send().await.unwrap();
+    let r = app.follow_sign_in(&browser, &r).await;
     assert_eq!(r.status(), 200);
 
     // The same code again (same time step) is a replay, even for a fresh sign-in.
@@ -72,7 +64,8 @@ async fn totp_enrolment_then_sign_in_with_an_oathtool_code_rotates_into_a_sessio
 #[tokio::test]
 async fn one_step_of_drift_is_accepted_and_two_are_not() {
     let app = spawn_app().await;
-    let client = signed_in_client(&app, "ada@example.com").await;
+    app.create_user("ada@example.com").await;
+    let client = app.signed_in_client("ada@example.com").await;
     let (secret, _) = enable_totp(&app, &client, "/account/security", PASSWORD).await;
     app.clock.advance(300);
     let now = app.clock.unix();
@@ -95,7 +88,8 @@ async fn one_step_of_drift_is_accepted_and_two_are_not() {
 #[tokio::test]
 async fn five_wrong_codes_cancel_the_sign_in_and_count_as_a_failed_sign_in() {
     let app = spawn_app().await;
-    let client = signed_in_client(&app, "ada@example.com").await;
+    app.create_user("ada@example.com").await;
+    let client = app.signed_in_client("ada@example.com").await;
     let (secret, _) = enable_totp(&app, &client, "/account/security", PASSWORD).await;
 
     let browser = new_client();
@@ -147,7 +141,8 @@ async fn five_wrong_codes_cancel_the_sign_in_and_count_as_a_failed_sign_in() {
 #[tokio::test]
 async fn backup_codes_work_once_say_how_many_remain_and_regeneration_replaces_them() {
     let app = spawn_app().await;
-    let client = signed_in_client(&app, "ada@example.com").await;
+    app.create_user("ada@example.com").await;
+    let client = app.signed_in_client("ada@example.com").await;
     let (_, codes) = enable_totp(&app, &client, "/account/security", PASSWORD).await;
     let stored: Vec<String> = sqlx::query_scalar("SELECT code_hash FROM backup_codes")
         .fetch_all(&app.state.db)
@@ -208,7 +203,8 @@ async fn backup_codes_work_once_say_how_many_remain_and_regeneration_replaces_th
 #[tokio::test]
 async fn changes_need_a_recent_step_up() {
     let app = spawn_app().await;
-    let client = signed_in_client(&app, "ada@example.com").await;
+    app.create_user("ada@example.com").await;
+    let client = app.signed_in_client("ada@example.com").await;
     let (_, csrf) = app.form_page(&client, "/account/security").await;
     let r = client
         .get(app.url("/account/security/totp"))
@@ -320,7 +316,8 @@ async fn a_required_policy_sends_people_without_a_factor_to_enrolment_and_keeps_
 #[tokio::test]
 async fn policy_off_signs_in_with_the_password_alone() {
     let app = spawn_with(|c| c.two_factor.client_policy = "off".into()).await;
-    let client = signed_in_client(&app, "ada@example.com").await;
+    app.create_user("ada@example.com").await;
+    let client = app.signed_in_client("ada@example.com").await;
     // Enrolment is still possible (the policy may change later) but not asked for.
     enable_totp(&app, &client, "/account/security", PASSWORD).await;
     let r = app
@@ -332,7 +329,8 @@ async fn policy_off_signs_in_with_the_password_alone() {
 #[tokio::test]
 async fn malformed_challenge_requests_get_clear_answers() {
     let app = spawn_app().await;
-    let client = signed_in_client(&app, "ada@example.com").await;
+    app.create_user("ada@example.com").await;
+    let client = app.signed_in_client("ada@example.com").await;
     enable_totp(&app, &client, "/account/security", PASSWORD).await;
     // No pending sign-in at all: back to the sign-in page.
     let r = new_client()

@@ -15,6 +15,14 @@ use std::sync::Arc;
 /// A strong password that passes the default policy for both realms.
 pub const PASSWORD: &str = "violet-harbour-crane-1987";
 
+/// The built-in role "Full Administrator", which holds every permission (the migrations ship
+/// it and the two below with every database).
+pub const FULL_ADMINISTRATOR: i64 = 1;
+/// The built-in role "Sales Operator".
+pub const SALES_OPERATOR: i64 = 2;
+/// The built-in role "Support Operator".
+pub const SUPPORT_OPERATOR: i64 = 3;
+
 /// A running Portcullis for one test.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`, which is also the System URL.
@@ -259,6 +267,16 @@ impl TestApp {
 
     /// Creates a user (and client account) directly through the domain layer.
     pub async fn create_user(&self, email: &str) -> TestUser {
+        self.create_user_verified(email, true).await
+    }
+
+    /// Creates a user (and client account) who never confirmed their address: their
+    /// verification email is queued, as after registering.
+    pub async fn create_unconfirmed_user(&self, email: &str) -> TestUser {
+        self.create_user_verified(email, false).await
+    }
+
+    async fn create_user_verified(&self, email: &str, verified: bool) -> TestUser {
         let password = secrecy::SecretString::from(PASSWORD.to_owned());
         portcullis::account::create_user(
             &self.state,
@@ -267,7 +285,7 @@ impl TestApp {
                 first_name: "Ada",
                 last_name: "Lovelace",
                 password: &password,
-                verified: true,
+                verified,
                 owns_account: true,
             },
         )
@@ -281,6 +299,13 @@ impl TestApp {
 
     /// Creates a Full Administrator.
     pub async fn create_admin(&self, username: &str) -> TestAdmin {
+        self.create_admin_in_role(username, FULL_ADMINISTRATOR)
+            .await
+    }
+
+    /// Creates an admin whose role is `role_id` (one of the built-in roles below, or a role made
+    /// with [`TestApp::admin_with_role`]'s roles page).
+    pub async fn create_admin_in_role(&self, username: &str, role_id: i64) -> TestAdmin {
         let password = secrecy::SecretString::from(PASSWORD.to_owned());
         portcullis::account::create_admin(
             &self.state,
@@ -289,7 +314,7 @@ impl TestApp {
                 email: &format!("{username}@example.com"),
                 password: &password,
             },
-            1,
+            role_id,
         )
         .await
         .expect("admin created");
@@ -297,6 +322,111 @@ impl TestApp {
             username: username.to_owned(),
             password: PASSWORD.to_owned(),
         }
+    }
+
+    /// Creates role `name` granting exactly `permissions` (stored names) on the roles page, as
+    /// the Full Administrator `root` (whom the test created first) does, and returns its id.
+    pub async fn create_role(&self, name: &str, permissions: &[&str]) -> i64 {
+        let root = self.signed_in_admin("root").await;
+        let (_, csrf) = self.form_page(&root, "/admin/roles").await;
+        let r = self
+            .post_form(
+                &root,
+                "/admin/roles",
+                &[("name", name), ("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "role {name} created");
+        let id = location(&r)
+            .rsplit('/')
+            .next()
+            .and_then(|id| id.parse().ok())
+            .expect("the new role's page");
+        self.edit_role(&root, id, name, permissions).await;
+        id
+    }
+
+    /// Saves role `role_id` as `name` granting exactly `permissions` (stored names) on its page,
+    /// with `editor`, a signed-in admin who may (one holding them all, and `manage_roles`).
+    pub async fn edit_role(
+        &self,
+        editor: &reqwest::Client,
+        role_id: i64,
+        name: &str,
+        permissions: &[&str],
+    ) {
+        let path = format!("/admin/roles/{role_id}");
+        let (_, csrf) = self.form_page(editor, &path).await;
+        let mut fields = vec![("name", name), ("csrf_token", csrf.as_str())];
+        fields.extend(permissions.iter().map(|p| (*p, "on")));
+        let r = self.post_form(editor, &path, &fields).await;
+        assert_eq!(r.status(), 303, "role {name} saved");
+    }
+
+    /// A signed-in admin `username` whose new role `role` grants exactly `permissions` (stored
+    /// names); the role is made as [`TestApp::create_role`] makes it.
+    pub async fn admin_with_role(
+        &self,
+        username: &str,
+        role: &str,
+        permissions: &[&str],
+    ) -> reqwest::Client {
+        let role_id = self.create_role(role, permissions).await;
+        self.create_admin_in_role(username, role_id).await;
+        self.signed_in_admin(username).await
+    }
+
+    /// Makes user `member` a user of the account `owner` works in (their own, unless they
+    /// switched) with exactly `permissions` (stored names), as people do: the owner invites
+    /// them on the users page, they open the mailed link signed in and join, and the owner sets
+    /// their permissions. Both sign out again, so the setup leaves no session behind.
+    pub async fn add_to_account(&self, owner: &str, member: &str, permissions: &[&str]) {
+        let owner_browser = self.signed_in_client(owner).await;
+        let (_, csrf) = self.form_page(&owner_browser, "/account/users").await;
+        let r = self
+            .post_form(
+                &owner_browser,
+                "/account/users/invite",
+                &[("email", member), ("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "{owner} invites {member}");
+        let mail: String = sqlx::query_scalar(
+            "SELECT text_body FROM mail_messages WHERE template = 'invite_user' ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_one(&self.state.db)
+        .await
+        .expect("the invitation is mailed");
+        let link = &mail[mail.find(&self.url("/invite/")).expect("a link") + self.address.len()..];
+        let link: String = link.chars().take_while(|c| !c.is_whitespace()).collect();
+        let member_browser = self.signed_in_client(member).await;
+        let (_, member_csrf) = self.form_page(&member_browser, &link).await;
+        let r = self
+            .post_form(&member_browser, &link, &[("csrf_token", &member_csrf)])
+            .await;
+        assert_eq!(r.status(), 303, "{member} joins");
+        let member_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+            .bind(member.to_owned())
+            .fetch_one(&self.state.db)
+            .await
+            .expect("the member exists");
+        let mut fields = vec![("csrf_token", csrf.as_str())];
+        fields.extend(permissions.iter().map(|p| (*p, "on")));
+        let path = format!("/account/users/{member_id}/permissions");
+        let r = self.post_form(&owner_browser, &path, &fields).await;
+        assert_eq!(r.status(), 303, "{owner} sets {member}'s permissions");
+        self.sign_out(&owner_browser, "/logout", &csrf).await;
+        // The invitation is a pre-sign-in form: its token is not the session's.
+        let (_, member_csrf) = self.form_page(&member_browser, "/clientarea").await;
+        self.sign_out(&member_browser, "/logout", &member_csrf)
+            .await;
+    }
+
+    /// Signs `browser` out with the session's CSRF token (`/logout` or `/admin/logout`).
+    pub async fn sign_out(&self, browser: &reqwest::Client, path: &str, csrf: &str) {
+        let r = self.post_form(browser, path, &[("csrf_token", csrf)]).await;
+        let status = r.status();
+        assert_eq!(status, 303, "signed out: {}", r.text().await.unwrap());
     }
 
     /// The audit log's name of an admin (`admin:ID`).
@@ -335,8 +465,62 @@ impl TestApp {
             .client_login_with(&self.client, &user.email, &user.password)
             .await;
         assert_eq!(response.status(), 303, "sign-in should redirect");
-        let next = location(&response);
-        self.client.get(self.url(&next)).send().await.unwrap()
+        self.follow_sign_in(&self.client, &response).await
+    }
+
+    /// Follows a completed sign-in's redirect (`...?signed_in=MARKER`, after the password, a
+    /// second factor or "login as client"): the GET that consumes the one-time marker, after
+    /// which `browser`'s session is established. Returns the landing page.
+    pub async fn follow_sign_in(
+        &self,
+        browser: &reqwest::Client,
+        signed_in: &reqwest::Response,
+    ) -> reqwest::Response {
+        let to = location(signed_in);
+        assert!(
+            to.contains("signed_in="),
+            "a completed sign-in redirects with its marker: {} {to}",
+            signed_in.status()
+        );
+        browser.get(self.url(&to)).send().await.expect("request")
+    }
+
+    /// Signs user `email` (password [`PASSWORD`]) in with `browser` and follows the marker, as
+    /// a person does who signs in without a second factor. Returns the landing page.
+    pub async fn sign_in_client(
+        &self,
+        browser: &reqwest::Client,
+        email: &str,
+    ) -> reqwest::Response {
+        let r = self.client_login_with(browser, email, PASSWORD).await;
+        assert_eq!(r.status(), 303, "{email} signs in");
+        self.follow_sign_in(browser, &r).await
+    }
+
+    /// A fresh browser in which user `email` (password [`PASSWORD`]) is signed in.
+    pub async fn signed_in_client(&self, email: &str) -> reqwest::Client {
+        let browser = new_client();
+        self.sign_in_client(&browser, email).await;
+        browser
+    }
+
+    /// Signs admin `username` (password [`PASSWORD`]) in with `browser` and follows the marker.
+    /// Returns the landing page.
+    pub async fn sign_in_admin(
+        &self,
+        browser: &reqwest::Client,
+        username: &str,
+    ) -> reqwest::Response {
+        let r = self.admin_login_with(browser, username, PASSWORD).await;
+        assert_eq!(r.status(), 303, "{username} signs in");
+        self.follow_sign_in(browser, &r).await
+    }
+
+    /// A fresh browser in which admin `username` (password [`PASSWORD`]) is signed in.
+    pub async fn signed_in_admin(&self, username: &str) -> reqwest::Client {
+        let browser = new_client();
+        self.sign_in_admin(&browser, username).await;
+        browser
     }
 
     /// Signs an admin in with `client`.
@@ -365,8 +549,7 @@ impl TestApp {
             .admin_login_with(&self.client, &admin.username, &admin.password)
             .await;
         assert_eq!(response.status(), 303, "admin sign-in should redirect");
-        let next = location(&response);
-        self.client.get(self.url(&next)).send().await.unwrap()
+        self.follow_sign_in(&self.client, &response).await
     }
 
     /// A GET that sends exactly this cookie header and nothing else.
