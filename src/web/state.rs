@@ -20,4 +20,11 @@ macro_rules! sub_states {
     };
 }
 
-sub_states!(crate::settings::Settings);
+sub_states!(
+    crate::settings::Settings,
+    crate::admin::Admins,
+    crate::role::Roles,
+    crate::invite::Invitations,
+    crate::membership::Members,
+    crate::setup::Setup,
+);
