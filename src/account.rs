@@ -7,13 +7,7 @@ use crate::app::AppState;
 use crate::auth::hasher::HashError;
 use crate::auth::policy::PasswordPolicy;
 use crate::db;
-use crate::db::one_time_token::TokenState;
 use secrecy::{ExposeSecret as _, SecretString};
-
-/// Purpose label of the first-admin setup link.
-pub const SETUP_PURPOSE: &str = "admin_setup";
-/// How long the first-admin setup link stays valid.
-pub const SETUP_LIFETIME: i64 = 3600;
 
 /// One problem with one input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -323,74 +317,13 @@ pub async fn create_user(state: &AppState, new: &NewUser<'_>) -> Result<(i64, i6
     Ok((user_id, client_id))
 }
 
-/// Issues a new first-admin setup link (invalidating any earlier one) when no admin exists.
+/// Issues a new first-admin setup link when no admin exists; see [`crate::setup::Setup`], which
+/// `serve` and the tests reach through this.
 ///
 /// # Errors
 /// Storage errors.
 pub async fn setup_link_if_needed(state: &AppState) -> anyhow::Result<Option<String>> {
-    if db::account::count_admins(&state.db).await? > 0 {
-        return Ok(None);
-    }
-    let now = state.clock.unix();
-    let token = crate::token::generate()?;
-    let mut tx = state.db.begin().await?;
-    db::one_time_token::revoke_purpose(&mut *tx, SETUP_PURPOSE, now).await?;
-    db::one_time_token::insert(
-        &mut *tx,
-        &token.hash,
-        SETUP_PURPOSE,
-        None,
-        now,
-        now + SETUP_LIFETIME,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Some(
-        state
-            .config
-            .system_url
-            .join(&format!("/admin/setup/{}", token.plain)),
-    ))
-}
-
-/// The state of a presented setup token.
-///
-/// # Errors
-/// Storage errors.
-pub async fn setup_state(state: &AppState, token: &str) -> Result<TokenState, sqlx::Error> {
-    if !crate::token::looks_valid(token) {
-        return Ok(TokenState::Unknown);
-    }
-    db::one_time_token::state(
-        &state.db,
-        &crate::token::hash(token),
-        SETUP_PURPOSE,
-        state.clock.unix(),
-    )
-    .await
-}
-
-/// Creates the first admin with a setup token; the token is consumed only on success.
-///
-/// # Errors
-/// `Invalid` with a `token` field when the link is no longer usable, else as [`create_admin`].
-pub async fn complete_setup(
-    state: &AppState,
-    token: &str,
-    new: &NewAdmin<'_>,
-) -> Result<i64, CreateError> {
-    if !matches!(setup_state(state, token).await?, TokenState::Valid { .. }) {
-        return Err(invalid("token", "This setup link is no longer valid."));
-    }
-    let id = create_admin(state, new, crate::auth::permission::FULL_ADMINISTRATOR).await?;
-    db::one_time_token::consume(
-        &state.db,
-        &crate::token::hash(token),
-        SETUP_PURPOSE,
-        state.clock.unix(),
-    )
-    .await?;
-    Ok(id)
+    crate::setup::Setup::from(state).link_if_needed().await
 }
 
 /// Changes a signed-in person's password after checking the current one, and ends every other

@@ -1,351 +1,521 @@
-//! Invitations. An admin invites someone by email to become an admin with a role; a client
-//! account's owner invites someone to share the account. Each link works once for 7 days;
-//! inviting the same address again replaces the old link. Accepting creates the admin or user,
-//! or links an existing user (who must be signed in as the invited address).
+//! One-time links that grant an account: the first-admin setup link `serve` prints, admin
+//! invitations and client-account invitations. This module stores an invitation (replacing any
+//! unused link for the same grant and queueing its email), tells what a presented link grants
+//! or why it cannot be used, and holds the one accept path all three share ([`Invitations::accept`]:
+//! check the link, create or link the account, consume the link, audit).
 //!
-//! TODO(#6): per-account permissions for invited users arrive with the roles issue.
+//! Each invitation works once for 7 days; inviting the same address again replaces the old link.
+//! Accepting creates the admin or user, or links an existing user, who must be signed in as the
+//! invited address (and not be an admin signed in as them).
+//!
+//! Not here: who may invite whom (`admin` checks the grant bound, `membership` the account's
+//! owner), issuing the setup link (`setup`), creating accounts (`account`). Pages reach it as the
+//! `Invitations` sub-state and show a refused link with `web/invitation.rs`.
 
-use crate::account::{self, CreateError, NewAdmin};
+use crate::account::{self, CreateError, NewAdmin, NewUser};
 use crate::app::AppState;
+use crate::auth::client_permission::ClientPermissions;
+use crate::auth::permission::FULL_ADMINISTRATOR_ROLE;
 use crate::db;
-use crate::db::one_time_token::TokenState;
+use crate::domain::{Action, Actor, AdminId, ClientId, RoleId, UserId};
+use crate::role::RoleRow;
 use secrecy::SecretString;
+
+pub use crate::db::one_time_token::TokenState;
 
 /// Purpose label of admin invitation links.
 pub const ADMIN_PURPOSE: &str = "invite_admin";
+/// Purpose label of client-account invitation links.
+pub const USER_PURPOSE: &str = "invite_user";
+/// Purpose label of the first-admin setup link.
+pub const SETUP_PURPOSE: &str = "admin_setup";
 /// How long an invitation works.
 pub const LIFETIME: i64 = 7 * 86_400;
 
-fn data(role_id: i64, email: &str) -> String {
-    format!("{role_id}:{}", email.trim().to_lowercase())
+/// The kinds of link that grant an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// The first-admin setup link.
+    Setup,
+    /// An invitation to become an admin.
+    Admin,
+    /// An invitation to share a client account.
+    Member,
+}
+
+impl Link {
+    /// The path of the page that takes up a link of this kind with the secret `token`.
+    pub fn path(self, token: &str) -> String {
+        match self {
+            Self::Setup => format!("/admin/setup/{token}"),
+            Self::Admin => format!("/admin/invite/{token}"),
+            Self::Member => format!("/invite/{token}"),
+        }
+    }
+
+    /// The stored purpose label of links of this kind.
+    pub fn purpose(self) -> &'static str {
+        match self {
+            Self::Setup => SETUP_PURPOSE,
+            Self::Admin => ADMIN_PURPOSE,
+            Self::Member => USER_PURPOSE,
+        }
+    }
+}
+
+/// What a usable link grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// Becoming the first administrator (a Full Administrator).
+    FirstAdmin,
+    /// Becoming an admin with `role`, at the invited address.
+    Admin { role: RoleId, email: String },
+    /// Joining client account `client` as the user of the invited address.
+    Member { client: ClientId, email: String },
+}
+
+/// The grant's stored form: `id:email`.
+fn data(id: i64, email: &str) -> String {
+    format!("{id}:{}", email.trim().to_lowercase())
 }
 
 fn parse(data: &str) -> Option<(i64, String)> {
-    let (role, email) = data.split_once(':')?;
-    Some((role.parse().ok()?, email.to_owned()))
+    let (id, email) = data.split_once(':')?;
+    Some((id.parse().ok()?, email.to_owned()))
 }
 
-/// Stores an invitation on the caller's transaction: replaces any unused link for the same
-/// grant, stores the new token's hash with what it grants, and queues the email.
-async fn store(
-    tx: &mut sqlx::Transaction<'static, db::Db>,
-    purpose: &str,
-    grant: &str,
-    token_hash: &str,
-    to: &str,
-    rendered: &crate::mail::template::Rendered,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    db::one_time_token::revoke_data(&mut **tx, purpose, grant, now).await?;
-    db::one_time_token::insert_with_data(
-        &mut **tx,
-        token_hash,
-        purpose,
-        grant,
-        now,
-        now + LIFETIME,
-    )
-    .await?;
-    crate::mail::queue::enqueue(&mut **tx, to, rendered, now).await?;
-    Ok(())
+/// An invitation to send, with what its email says.
+#[derive(Debug)]
+pub enum Invitation<'a> {
+    /// To become an admin with `role`, from the admin `inviter` (their username).
+    Admin {
+        role: &'a RoleRow,
+        email: &'a str,
+        inviter: &'a str,
+    },
+    /// To share `client`, from its owner `inviter` (their name).
+    Member {
+        client: ClientId,
+        email: &'a str,
+        inviter: &'a str,
+    },
 }
 
-/// Invites `email` to become an admin with `role_id`, on behalf of `inviter`.
-///
-/// # Errors
-/// A bad or already-used address, or storage errors.
-pub async fn invite_admin(
-    state: &AppState,
-    inviter: &db::account::AdminRow,
-    email: &str,
-    role_id: i64,
-) -> Result<Option<String>, CreateError> {
-    let email = email.trim();
-    if let Some(m) = account::check_email(email) {
-        return Err(CreateError::Invalid(vec![account::FieldError {
-            field: "email",
-            message: m,
-        }]));
+impl Invitation<'_> {
+    fn kind(&self) -> Link {
+        match self {
+            Self::Admin { .. } => Link::Admin,
+            Self::Member { .. } => Link::Member,
+        }
     }
-    if db::account::find_admin_by_email(&state.db, email)
-        .await?
-        .is_some()
-    {
-        return Err(CreateError::Invalid(vec![account::FieldError {
-            field: "email",
-            message: "An admin with this address already exists.".into(),
-        }]));
+
+    /// The invited address.
+    fn email(&self) -> &str {
+        match self {
+            Self::Admin { email, .. } | Self::Member { email, .. } => email,
+        }
     }
-    let now = state.clock.unix();
-    let token = crate::token::generate().map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let Some(role) = db::role::find(&state.db, role_id).await? else {
-        return Err(CreateError::Invalid(vec![account::FieldError {
-            field: "role_id",
-            message: "Choose one of the roles.".into(),
-        }]));
-    };
-    let role = role.name.as_str();
-    let link = state
-        .config
-        .system_url
-        .join(&format!("/admin/invite/{}", token.plain));
-    let rendered = crate::mail::template::InviteAdmin {
-        portal: crate::reset::portal_name(state),
-        inviter: inviter.username.clone(),
-        role: role.to_owned(),
-        link: link.clone(),
-        expires: state.show_time(now + LIFETIME),
+
+    /// What the link grants, in its stored form.
+    fn data(&self) -> String {
+        match self {
+            Self::Admin { role, email, .. } => data(role.id, email),
+            Self::Member { client, email, .. } => data(client.get(), email),
+        }
     }
-    .render()
-    .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let mut tx = state.db.begin().await?;
-    store(
-        &mut tx,
-        ADMIN_PURPOSE,
-        &data(role_id, email),
-        &token.hash,
-        email,
-        &rendered,
-        now,
-    )
-    .await?;
-    db::audit::insert(
-        &mut *tx,
-        now,
-        &db::audit::Entry {
-            actor: &format!("admin:{}", inviter.id),
-            action: "admin.invite",
-            subject: email,
-            detail: &format!("{email} as {role}"),
-            // The request's address and user agent (db::audit::RequestOrigin).
-            ..Default::default()
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    // With sending switched off the message only waits in the queue, so the inviter is given
-    // the link to pass on; otherwise it travels by email alone.
-    Ok((!state.config.mail.enabled).then_some(link))
+
+    /// The audit entry's action and subject (the invited address, or the shared account).
+    fn record(&self) -> (Action, String) {
+        match self {
+            Self::Admin { email, .. } => (Action::AdminInvited, (*email).to_owned()),
+            Self::Member { client, .. } => (
+                Action::AccountUserInvited,
+                Actor::Account(*client).to_string(),
+            ),
+        }
+    }
+
+    /// The email carrying `link`.
+    fn letter(
+        &self,
+        portal: String,
+        link: String,
+        expires: String,
+    ) -> Result<crate::mail::template::Rendered, askama::Error> {
+        match self {
+            Self::Admin { role, inviter, .. } => crate::mail::template::InviteAdmin {
+                portal,
+                inviter: (*inviter).to_owned(),
+                role: role.name.clone(),
+                link,
+                expires,
+            }
+            .render(),
+            Self::Member { inviter, .. } => crate::mail::template::InviteUser {
+                portal,
+                inviter: (*inviter).to_owned(),
+                link,
+                expires,
+            }
+            .render(),
+        }
+    }
 }
 
-/// What a token of `purpose` grants (an id and an email), or why it cannot be used.
-async fn lookup(
-    state: &AppState,
-    token: &str,
-    purpose: &str,
-) -> Result<Result<(i64, String), TokenState>, sqlx::Error> {
-    if !crate::token::looks_valid(token) {
-        return Ok(Err(TokenState::Unknown));
+/// Why an invitation could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+    /// The link's secret or the email could not be made.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Who takes up what a link grants.
+#[derive(Debug)]
+pub enum Taker<'a> {
+    /// A new admin with the chosen username and password. `email` is typed on the setup form;
+    /// an invitation's account gets the invited address (and `email` is not used).
+    Admin {
+        username: &'a str,
+        email: Option<&'a str>,
+        password: &'a SecretString,
+    },
+    /// The invited person of an account invitation: `signed_in` is the user whose own session
+    /// (not an admin's "login as client") made the request; the rest is a new user's details,
+    /// used only when the invited address has no account yet.
+    User {
+        signed_in: Option<UserId>,
+        first_name: &'a str,
+        last_name: &'a str,
+        password: &'a SecretString,
+    },
+}
+
+/// The account a link was accepted into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    Admin(AdminId),
+    Member { user: UserId, client: ClientId },
+}
+
+/// Why a link was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// The link is unknown, expired or used.
+    #[error("the link cannot be used")]
+    Link(TokenState),
+    /// The invited address has an account, and the request is not signed in as it.
+    #[error("Sign in as {email} first, then open the invitation link again.")]
+    SignInFirst { email: String },
+    /// The new account's details were refused (per field), or it could not be created.
+    #[error(transparent)]
+    Create(#[from] CreateError),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}
+
+/// The person an account invitation is for, as the acceptance page shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invitee {
+    /// The invited address already has an account.
+    pub exists: bool,
+    /// The request is signed in (with their own session) as that account.
+    pub signed_in: bool,
+}
+
+/// The invitation links service. It holds the application state because creating accounts
+/// (`account`) and the invitations' emails still take it.
+#[derive(Clone)]
+pub struct Invitations {
+    state: AppState,
+}
+
+impl From<&AppState> for Invitations {
+    fn from(state: &AppState) -> Self {
+        Self {
+            state: state.clone(),
+        }
     }
-    let hash = crate::token::hash(token);
-    match db::one_time_token::state(&state.db, &hash, purpose, state.clock.unix()).await? {
-        TokenState::Valid { .. } => Ok(db::one_time_token::data(&state.db, &hash, purpose)
+}
+
+impl Invitations {
+    /// Stores `invitation` and queues its email in one transaction, replacing any unused link
+    /// for the same grant, and records it (`admin.invite` or `account.user_invited`) with
+    /// `actor` and `detail`. Only the services that decide who may invite call this.
+    /// Returns the link when sending mail is switched off (the message only waits in the queue).
+    ///
+    /// # Errors
+    /// Storage errors, or the secret or the email could not be made.
+    pub async fn send(
+        &self,
+        invitation: Invitation<'_>,
+        actor: &Actor,
+        detail: &str,
+    ) -> Result<Option<String>, SendError> {
+        let state = &self.state;
+        let now = state.clock.unix();
+        let token = crate::token::generate().map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        let kind = invitation.kind();
+        let link = state.config.system_url.join(&kind.path(&token.plain));
+        let rendered = invitation
+            .letter(
+                crate::reset::portal_name(state),
+                link.clone(),
+                state.show_time(now + LIFETIME),
+            )
+            .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        let (purpose, grant, to) = (kind.purpose(), invitation.data(), invitation.email());
+        let (action, subject) = invitation.record();
+        let mut tx = state.db.begin().await?;
+        db::one_time_token::revoke_data(&mut *tx, purpose, &grant, now).await?;
+        db::one_time_token::insert_with_data(
+            &mut *tx,
+            &token.hash,
+            purpose,
+            &grant,
+            now,
+            now + LIFETIME,
+        )
+        .await?;
+        crate::mail::queue::enqueue(&mut *tx, to, &rendered, now).await?;
+        db::audit::insert(
+            &mut *tx,
+            now,
+            &db::audit::Entry {
+                actor: &actor.to_string(),
+                action: action.as_str(),
+                subject: &subject,
+                detail,
+                // The request's address and user agent (db::audit::with_origin).
+                ..Default::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((!state.config.mail.enabled).then_some(link))
+    }
+
+    /// What a presented link of kind `link` grants, or why it cannot be used.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn check(
+        &self,
+        link: Link,
+        token: &str,
+    ) -> Result<Result<Grant, TokenState>, sqlx::Error> {
+        if !crate::token::looks_valid(token) {
+            return Ok(Err(TokenState::Unknown));
+        }
+        let (db, purpose) = (&self.state.db, link.purpose());
+        let hash = crate::token::hash(token);
+        match db::one_time_token::state(db, &hash, purpose, self.state.clock.unix()).await? {
+            TokenState::Valid { .. } => {}
+            other => return Ok(Err(other)),
+        }
+        if link == Link::Setup {
+            return Ok(Ok(Grant::FirstAdmin));
+        }
+        let Some((id, email)) = db::one_time_token::data(db, &hash, purpose)
             .await?
             .as_deref()
             .and_then(parse)
-            .ok_or(TokenState::Unknown)),
-        other => Ok(Err(other)),
+        else {
+            return Ok(Err(TokenState::Unknown));
+        };
+        Ok(Ok(match link {
+            Link::Admin => Grant::Admin {
+                role: RoleId(id),
+                email,
+            },
+            _ => Grant::Member {
+                client: ClientId(id),
+                email,
+            },
+        }))
+    }
+
+    /// Whether the invited `email` has an account, and whether `signed_in` (the user of the
+    /// request's own session, if any) is it.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn invitee(
+        &self,
+        email: &str,
+        signed_in: Option<UserId>,
+    ) -> Result<Invitee, sqlx::Error> {
+        let existing = self.existing_user(email).await?;
+        Ok(Invitee {
+            exists: existing.is_some(),
+            signed_in: existing.is_some() && existing == signed_in,
+        })
+    }
+
+    async fn existing_user(&self, email: &str) -> Result<Option<UserId>, sqlx::Error> {
+        Ok(db::account::find_user_by_email(&self.state.db, email)
+            .await?
+            .map(|u| UserId(u.id)))
+    }
+
+    /// The one accept path: checks the link of kind `link`, creates the account it grants for
+    /// `taker` (or, for an account invitation to an address that has one, takes that user if
+    /// the request is signed in as them), consumes the link and records the acceptance, the
+    /// membership in the same transaction. A link stays usable when the details are refused.
+    ///
+    /// # Errors
+    /// An unusable link, an existing user not signed in as themselves, refused details, or
+    /// storage errors.
+    pub async fn accept(
+        &self,
+        link: Link,
+        token: &str,
+        taker: Taker<'_>,
+    ) -> Result<Accepted, AcceptError> {
+        let grant = self.check(link, token).await?.map_err(AcceptError::Link)?;
+        let (accepted, record) = self.take_up(&grant, taker).await?;
+        let now = self.state.clock.unix();
+        let mut tx = self.state.db.begin().await?;
+        let hash = crate::token::hash(token);
+        let won = db::one_time_token::consume(&mut *tx, &hash, link.purpose(), now).await?;
+        if let Accepted::Member { user, client } = accepted {
+            // Of two acceptances at once only one joins. (An admin account, once created, stays
+            // created and is recorded either way, as it always has been.)
+            if !won {
+                return Err(AcceptError::Link(TokenState::Used { at: now }));
+            }
+            let permissions = ClientPermissions::invited_default().to_stored();
+            db::account::add_client_user(&mut *tx, client.get(), user.get(), &permissions, now)
+                .await?;
+        }
+        if let Some(record) = record {
+            db::audit::insert(
+                &mut *tx,
+                now,
+                &db::audit::Entry {
+                    actor: &record.actor.to_string(),
+                    action: record.action.as_str(),
+                    subject: &record.subject.to_string(),
+                    detail: &record.detail,
+                    // The request's address and user agent (db::audit::with_origin).
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        match accepted {
+            Accepted::Admin(id) if link == Link::Setup => {
+                tracing::info!(
+                    admin_id = id.get(),
+                    "first admin created from the setup link"
+                );
+            }
+            Accepted::Admin(id) => tracing::info!(admin_id = id.get(), "admin invitation accepted"),
+            Accepted::Member { user, client } => tracing::info!(
+                client_id = client.get(),
+                user_id = user.get(),
+                "client account invitation accepted"
+            ),
+        }
+        Ok(accepted)
+    }
+
+    /// Creates the account `grant` gives `taker`, or finds the existing user an account
+    /// invitation is for; returns it with the acceptance's audit entry.
+    async fn take_up(
+        &self,
+        grant: &Grant,
+        taker: Taker<'_>,
+    ) -> Result<(Accepted, Option<Record>), AcceptError> {
+        let state = &self.state;
+        Ok(match (grant, taker) {
+            (
+                Grant::FirstAdmin,
+                Taker::Admin {
+                    username,
+                    email,
+                    password,
+                },
+            ) => {
+                let new = NewAdmin {
+                    username,
+                    email: email.unwrap_or_default(),
+                    password,
+                };
+                let id = account::create_admin(state, &new, FULL_ADMINISTRATOR_ROLE.get()).await?;
+                // The first admin's creation has never had an audit entry of its own.
+                (Accepted::Admin(AdminId(id)), None)
+            }
+            (
+                Grant::Admin { role, email },
+                Taker::Admin {
+                    username, password, ..
+                },
+            ) => {
+                let new = NewAdmin {
+                    username,
+                    email,
+                    password,
+                };
+                let id = AdminId(account::create_admin(state, &new, role.get()).await?);
+                let record = Record {
+                    actor: Actor::Admin(id),
+                    action: Action::AdminInvitationAccepted,
+                    subject: Actor::Admin(id),
+                    detail: format!("{username} <{email}> joined through an invitation"),
+                };
+                (Accepted::Admin(id), Some(record))
+            }
+            (
+                Grant::Member { client, email },
+                Taker::User {
+                    signed_in,
+                    first_name,
+                    last_name,
+                    password,
+                },
+            ) => {
+                let user = match self.existing_user(email).await? {
+                    Some(user) if signed_in == Some(user) => user,
+                    Some(_) => {
+                        return Err(AcceptError::SignInFirst {
+                            email: email.clone(),
+                        });
+                    }
+                    None => {
+                        let new = NewUser {
+                            email,
+                            first_name,
+                            last_name,
+                            password,
+                            verified: true,
+                            owns_account: false,
+                        };
+                        UserId(account::create_user(state, &new).await?.0)
+                    }
+                };
+                let record = Record {
+                    actor: Actor::User(user),
+                    action: Action::AccountInvitationAccepted,
+                    subject: Actor::Member(user, *client),
+                    detail: "joined the account through an invitation".to_owned(),
+                };
+                let client = *client;
+                (Accepted::Member { user, client }, Some(record))
+            }
+            // A taker that does not fit the link's grant: nothing this link can give them.
+            _ => return Err(AcceptError::Link(TokenState::Unknown)),
+        })
     }
 }
 
-/// The admin invitation a token stands for (role and email), or why it cannot be used.
-///
-/// # Errors
-/// Storage errors.
-pub async fn invitation(
-    state: &AppState,
-    token: &str,
-) -> Result<Result<(i64, String), TokenState>, sqlx::Error> {
-    lookup(state, token, ADMIN_PURPOSE).await
-}
-
-/// Why an invitation was not accepted.
-#[derive(Debug, thiserror::Error)]
-pub enum AcceptError {
-    #[error("the invitation cannot be used")]
-    Link(TokenState),
-    #[error(transparent)]
-    Create(#[from] CreateError),
-}
-
-/// Accepts an admin invitation: creates the admin with the invited address and role.
-///
-/// # Errors
-/// An unusable link, field errors, or storage errors.
-pub async fn accept_admin(
-    state: &AppState,
-    token: &str,
-    username: &str,
-    password: &SecretString,
-) -> Result<i64, AcceptError> {
-    let (role_id, email) = invitation(state, token)
-        .await
-        .map_err(CreateError::from)?
-        .map_err(AcceptError::Link)?;
-    let id = account::create_admin(
-        state,
-        &NewAdmin {
-            username,
-            email: &email,
-            password,
-        },
-        role_id,
-    )
-    .await?;
-    db::one_time_token::consume(
-        &state.db,
-        &crate::token::hash(token),
-        ADMIN_PURPOSE,
-        state.clock.unix(),
-    )
-    .await
-    .map_err(CreateError::from)?;
-    db::setting::audit_about(
-        &state.db,
-        state.clock.unix(),
-        &format!("admin:{id}"),
-        "admin.invitation_accepted",
-        &format!("admin:{id}"),
-        &format!("{username} <{email}> joined through an invitation"),
-        "",
-    )
-    .await
-    .map_err(CreateError::from)?;
-    tracing::info!(admin_id = id, "admin invitation accepted");
-    Ok(id)
-}
-
-/// Purpose label of client-account invitation links.
-pub const USER_PURPOSE: &str = "invite_user";
-
-/// Invites `email` to share client account `client_id`, on behalf of its owner.
-///
-/// # Errors
-/// A bad address, or storage errors.
-pub async fn invite_user(
-    state: &AppState,
-    owner: &db::account::UserRow,
-    client_id: i64,
-    email: &str,
-    by: &db::audit::Entry<'_>,
-) -> Result<(), CreateError> {
-    let email = email.trim();
-    if let Some(m) = account::check_email(email) {
-        return Err(CreateError::Invalid(vec![account::FieldError {
-            field: "email",
-            message: m,
-        }]));
-    }
-    if email.eq_ignore_ascii_case(&owner.email) {
-        return Err(CreateError::Invalid(vec![account::FieldError {
-            field: "email",
-            message: "That is your own address.".into(),
-        }]));
-    }
-    let now = state.clock.unix();
-    let token = crate::token::generate().map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let rendered = crate::mail::template::InviteUser {
-        portal: crate::reset::portal_name(state),
-        inviter: format!("{} {}", owner.first_name, owner.last_name),
-        link: state
-            .config
-            .system_url
-            .join(&format!("/invite/{}", token.plain)),
-        expires: state.show_time(now + LIFETIME),
-    }
-    .render()
-    .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let mut tx = state.db.begin().await?;
-    store(
-        &mut tx,
-        USER_PURPOSE,
-        &data(client_id, email),
-        &token.hash,
-        email,
-        &rendered,
-        now,
-    )
-    .await?;
-    db::audit::insert(
-        &mut *tx,
-        now,
-        &db::audit::Entry {
-            action: "account.user_invited",
-            subject: &format!("client:{client_id}"),
-            ..*by
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(
-        client_id,
-        owner = owner.id,
-        "client account invitation queued"
-    );
-    Ok(())
-}
-
-/// The client-account invitation a token stands for (client id and email), or why not.
-///
-/// # Errors
-/// Storage errors.
-pub async fn user_invitation(
-    state: &AppState,
-    token: &str,
-) -> Result<Result<(i64, String), TokenState>, sqlx::Error> {
-    lookup(state, token, USER_PURPOSE).await
-}
-
-/// Accepts a client-account invitation for an existing user `user_id` (the caller checked that
-/// they are signed in as the invited address) or, with `new_user`, creates that user first.
-/// Returns the user and the client account.
-///
-/// # Errors
-/// An unusable link, field errors for a new user, or storage errors.
-pub async fn accept_user(
-    state: &AppState,
-    token: &str,
-    existing: Option<i64>,
-    new_user: Option<&account::NewUser<'_>>,
-) -> Result<(i64, i64), AcceptError> {
-    let (client_id, _) = user_invitation(state, token)
-        .await
-        .map_err(CreateError::from)?
-        .map_err(AcceptError::Link)?;
-    let user_id = match (existing, new_user) {
-        (Some(id), _) => id,
-        (None, Some(new)) => account::create_user(state, new).await?.0,
-        (None, None) => return Err(AcceptError::Link(TokenState::Unknown)),
-    };
-    let now = state.clock.unix();
-    let mut tx = state.db.begin().await.map_err(CreateError::from)?;
-    if !db::one_time_token::consume(&mut *tx, &crate::token::hash(token), USER_PURPOSE, now)
-        .await
-        .map_err(CreateError::from)?
-    {
-        return Err(AcceptError::Link(TokenState::Used { at: now }));
-    }
-    db::account::add_client_user(
-        &mut *tx,
-        client_id,
-        user_id,
-        &crate::auth::client_permission::ClientPermissions::invited_default().to_stored(),
-        now,
-    )
-    .await
-    .map_err(CreateError::from)?;
-    db::setting::audit_about(
-        &mut *tx,
-        now,
-        &format!("client:{user_id}"),
-        "account.invitation_accepted",
-        &format!("user:{user_id}@client:{client_id}"),
-        "joined the account through an invitation",
-        "",
-    )
-    .await
-    .map_err(CreateError::from)?;
-    tx.commit().await.map_err(CreateError::from)?;
-    tracing::info!(client_id, user_id, "client account invitation accepted");
-    Ok((user_id, client_id))
+/// An acceptance's audit entry.
+struct Record {
+    actor: Actor,
+    action: Action,
+    subject: Actor,
+    detail: String,
 }

@@ -24,6 +24,7 @@
 //! - [`cli`], [`run`]: the command line.
 
 pub mod account;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod ban;
@@ -39,15 +40,18 @@ pub mod domain;
 pub mod invite;
 pub mod license;
 pub mod mail;
+pub mod membership;
 pub mod net;
 pub mod proxy;
 pub mod request_origin;
 pub mod reset;
+pub mod role;
 pub mod run;
 pub mod scheduler;
 pub mod sealing;
 pub mod session;
 pub mod settings;
+pub mod setup;
 pub mod token;
 pub mod twofactor;
 pub mod web;

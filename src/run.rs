@@ -240,7 +240,8 @@ fn explain(e: CreateError) -> anyhow::Error {
 async fn admin_create(config: Config, args: &crate::cli::AdminCreate) -> anyhow::Result<()> {
     let password = read_password()?;
     let state = open_migrated(config).await?;
-    let role = crate::db::account::find_role_by_name(&state.db, &args.role)
+    let role = crate::role::Roles::from(&state)
+        .find_by_name(&args.role)
         .await?
         .ok_or_else(|| {
             anyhow::anyhow!(
@@ -255,7 +256,7 @@ async fn admin_create(config: Config, args: &crate::cli::AdminCreate) -> anyhow:
             email: &args.email,
             password: &password,
         },
-        role,
+        role.get(),
     )
     .await
     .map_err(explain)?;

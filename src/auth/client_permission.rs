@@ -124,6 +124,17 @@ impl ClientPermissions {
             .collect()
     }
 
+    /// The set named by `names` (the owner's form), unlike [`Self::parse`] refusing unknown names.
+    ///
+    /// # Errors
+    /// The first name that is no permission, so the caller can say which.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+        names
+            .into_iter()
+            .map(|n| ClientPermission::parse(n).ok_or_else(|| n.to_owned()))
+            .collect()
+    }
+
     /// The stored list.
     pub fn to_stored(self) -> String {
         self.iter()
@@ -162,5 +173,14 @@ mod tests {
         let parsed = ClientPermissions::parse("products, tickets,teleport");
         assert_eq!(parsed.to_stored(), "products,tickets");
         assert_eq!(ClientPermissions::all().iter().count(), 11);
+        assert_eq!(
+            ClientPermissions::from_names(["tickets", "products"])
+                .map(ClientPermissions::to_stored),
+            Ok("products,tickets".to_owned())
+        );
+        assert_eq!(
+            ClientPermissions::from_names(["teleport"]),
+            Err("teleport".to_owned())
+        );
     }
 }

@@ -172,6 +172,17 @@ impl PermissionSet {
         Self(self.0 & !holder.0)
     }
 
+    /// The set of the permissions named by `names` (a form's checkboxes).
+    ///
+    /// # Errors
+    /// The first name that is no permission, so the caller can say which.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+        names
+            .into_iter()
+            .map(|n| Permission::parse(n).ok_or_else(|| n.to_owned()))
+            .collect()
+    }
+
     /// The permissions' names, comma-separated, for messages.
     pub fn names(self) -> String {
         self.iter()
@@ -193,6 +204,10 @@ impl FromIterator<Permission> for PermissionSet {
 
 /// The id of the built-in role that holds every permission.
 pub const FULL_ADMINISTRATOR: i64 = 1;
+
+/// [`FULL_ADMINISTRATOR`] as a typed role id, for services.
+pub const FULL_ADMINISTRATOR_ROLE: crate::domain::RoleId =
+    crate::domain::RoleId(FULL_ADMINISTRATOR);
 
 /// Pages that land an admin after sign-in, in order of preference; the first one the role
 /// grants is where `/admin` sends them.
@@ -223,5 +238,13 @@ mod tests {
         assert!(set.contains(Permission::ApiAccess) && !set.contains(Permission::ManageRoles));
         assert_eq!(set.iter().count(), 2);
         assert_eq!(PermissionSet::all().iter().count(), Permission::ALL.len());
+        assert_eq!(
+            PermissionSet::from_names(["api_access", "view_mail_log"]),
+            Ok(set)
+        );
+        assert_eq!(
+            PermissionSet::from_names(["api_access", "teleport"]),
+            Err("teleport".to_owned())
+        );
     }
 }

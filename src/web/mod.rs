@@ -10,6 +10,7 @@ pub mod client;
 pub mod cookie;
 pub mod error;
 pub mod extract;
+pub mod invitation;
 pub mod middleware;
 pub mod page;
 pub mod password;

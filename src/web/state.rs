@@ -24,4 +24,9 @@ sub_states!(
     crate::settings::Settings,
     crate::doctor::Doctor,
     crate::scheduler::Scheduler,
+    crate::admin::Admins,
+    crate::role::Roles,
+    crate::invite::Invitations,
+    crate::membership::Members,
+    crate::setup::Setup,
 );

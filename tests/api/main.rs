@@ -26,6 +26,7 @@ mod f08_login_as;
 mod f09_session_gc;
 mod f12_duo;
 mod f13_timezone;
+mod grants;
 mod hashing;
 mod housekeeping;
 mod layering;

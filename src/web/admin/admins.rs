@@ -1,21 +1,20 @@
 //! `GET /admin/admins`, `POST /admin/admins/invite`: the admins and invitations;
 //! `GET/POST /admin/invite/{token}`: accepting an invitation.
 
-use crate::account::{CreateError, FieldError};
+use crate::account::FieldError;
+use crate::admin::{AdminInviteError, Admins, Granter};
 use crate::app::AppState;
-use crate::db::one_time_token::TokenState;
-use crate::invite::{self, AcceptError};
+use crate::domain::RoleId;
+use crate::invite::{Accepted, Grant, Invitations, Link, Taker};
+use crate::role::Roles;
 use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{
-    CsrfToken, Form, ManageAdmins, Peer, RequirePermission, SessionInfo, UserAgent,
-};
+use crate::web::extract::{CsrfToken, Form, ManageAdmins, RequirePermission};
+use crate::web::invitation::{self, Arrival};
 use crate::web::page::{self, AdminsPage, FieldErrors, SetupPage};
-use crate::web::signin;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use secrecy::{ExposeSecret as _, SecretString};
 
 /// `?invited=1` after an invitation was sent.
 #[derive(serde::Deserialize)]
@@ -24,22 +23,20 @@ pub struct AdminsQuery {
 }
 
 async fn admins_page(
-    state: &AppState,
+    (admins, roles): (&Admins, &Roles),
     gate: &RequirePermission<ManageAdmins>,
     csrf: String,
     notice: Option<String>,
     email: &str,
     errors: Vec<FieldError>,
 ) -> AppResult<Response> {
-    let admins = crate::db::account::list_admins(&state.db).await?;
-    let roles = crate::db::role::list(&state.db).await?;
     Ok(page::render(&AdminsPage {
         title: "Administrators",
         nav: Some(super::nav(&gate.current, csrf.clone())),
         notice,
         csrf,
-        admins,
-        roles,
+        admins: admins.list().await?,
+        roles: roles.list().await?,
         email: email.chars().take(254).collect(),
         errors: FieldErrors(errors),
     }))
@@ -47,7 +44,8 @@ async fn admins_page(
 
 /// Lists admins with the invitation form.
 pub async fn get_admins(
-    State(state): State<AppState>,
+    State(admins): State<Admins>,
+    State(roles): State<Roles>,
     gate: RequirePermission<ManageAdmins>,
     CsrfToken(csrf): CsrfToken,
     Query(q): Query<AdminsQuery>,
@@ -55,7 +53,7 @@ pub async fn get_admins(
     let notice = q
         .invited
         .map(|_| "The invitation is on its way.".to_owned());
-    admins_page(&state, &gate, csrf, notice, "", Vec::new()).await
+    admins_page((&admins, &roles), &gate, csrf, notice, "", Vec::new()).await
 }
 
 /// The invitation form's field.
@@ -64,98 +62,41 @@ pub struct InviteForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
-    role_id: Option<i64>,
+    role_id: Option<RoleId>,
 }
 
 /// Sends an invitation.
 pub async fn post_invite(
-    State(state): State<AppState>,
+    State(admins): State<Admins>,
+    State(roles): State<Roles>,
     gate: RequirePermission<ManageAdmins>,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<InviteForm>,
 ) -> AppResult<Response> {
-    // No role is assumed: a forgotten choice must not make a Full Administrator.
-    let Some(role_id) = form.role_id else {
-        return Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            admins_page(
-                &state,
-                &gate,
-                csrf,
-                None,
-                &form.email,
-                vec![FieldError {
-                    field: "role_id",
-                    message: "Choose the role the new admin will have.".into(),
-                }],
-            )
-            .await?,
-        )
-            .into_response());
-    };
-    let role = crate::db::role::find(&state.db, role_id).await?;
-    let refusal = match &role {
-        Some(role) => super::admin_edit::role_beyond(&state, &gate, role).await?,
-        None => None,
-    };
-    if let Some(message) = refusal {
-        return Ok((
-            StatusCode::FORBIDDEN,
-            admins_page(
-                &state,
-                &gate,
-                csrf,
-                None,
-                &form.email,
-                vec![FieldError {
-                    field: "role_id",
-                    message,
-                }],
-            )
-            .await?,
-        )
-            .into_response());
-    }
-    match invite::invite_admin(
-        &state,
-        &gate.current.admin,
-        &form.email,
-        role_id,
-    )
-    .await
-    {
-        Ok(None) => Ok(Redirect::to("/admin/admins?invited=1").into_response()),
-        Ok(Some(link)) => admins_page(
-            &state,
-            &gate,
-            csrf,
-            Some(format!(
+    let by = Granter::new(&gate.current.admin, gate.current.permissions);
+    let services = (&admins, &roles);
+    let (status, errors) = match admins.invite(&by, &form.email, form.role_id).await {
+        Ok(None) => return Ok(Redirect::to("/admin/admins?invited=1").into_response()),
+        Ok(Some(link)) => {
+            let notice = format!(
                 "Sending email is switched off (mail.enabled = false), so the invitation was not emailed. Give {} this one-time link yourself; it works once and for 7 days: {link}",
                 form.email.trim()
-            )),
-            "",
-            Vec::new(),
-        )
-        .await,
-        Err(CreateError::Invalid(errors)) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            admins_page(&state, &gate, csrf, None, &form.email, errors).await?,
-        )
-            .into_response()),
-        Err(other) => Err(other.into()),
-    }
-}
-
-fn link_error(state: &AppState, token_state: TokenState) -> AppError {
-    AppError::LinkInvalid {
-        title: "This invitation cannot be used",
-        message: crate::reset::link_problem(
-            token_state,
-            "the admin who invited you (ask for a new invitation)",
-            &state.settings.snapshot().values.timezone,
+            );
+            return admins_page(services, &gate, csrf, Some(notice), "", Vec::new()).await;
+        }
+        Err(AdminInviteError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
+        Err(AdminInviteError::Beyond(refusal)) => (
+            StatusCode::FORBIDDEN,
+            vec![FieldError {
+                field: "role_id",
+                message: refusal.to_string(),
+            }],
         ),
-        unknown: matches!(token_state, TokenState::Unknown),
-    }
+        Err(AdminInviteError::Storage(e)) => return Err(e.into()),
+        Err(AdminInviteError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
+    };
+    let page = admins_page(services, &gate, csrf, None, &form.email, errors).await?;
+    Ok((status, page).into_response())
 }
 
 fn accept_page(
@@ -165,8 +106,8 @@ fn accept_page(
     csrf: String,
     form: &AcceptForm,
     errors: Vec<FieldError>,
-) -> SetupPage {
-    SetupPage {
+) -> Response {
+    page::render(&SetupPage {
         title: "Accept your invitation",
         nav: None,
         csrf,
@@ -178,7 +119,7 @@ fn accept_page(
         email,
         min_length: state.config.admin_min_password_length,
         errors: FieldErrors(errors),
-    }
+    })
 }
 
 /// The acceptance form's fields.
@@ -192,61 +133,60 @@ pub struct AcceptForm {
     password_confirm: String,
 }
 
+/// The invited address of a usable admin invitation, or the page saying why it cannot be used.
+async fn invited(state: &AppState, invitations: &Invitations, token: &str) -> AppResult<String> {
+    match invitations.check(Link::Admin, token).await? {
+        Ok(Grant::Admin { email, .. }) => Ok(email),
+        Ok(_) => Err(invitation::refused(
+            state,
+            Link::Admin,
+            crate::invite::TokenState::Unknown,
+        )),
+        Err(t) => Err(invitation::refused(state, Link::Admin, t)),
+    }
+}
+
 /// Shows the acceptance form for a usable invitation.
 pub async fn get_accept(
     State(state): State<AppState>,
+    State(invitations): State<Invitations>,
     Path(token): Path<String>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let (_, email) = invite::invitation(&state, &token)
-        .await?
-        .map_err(|t| link_error(&state, t))?;
-    Ok(page::render(&accept_page(
-        &state,
-        &token,
-        email,
-        csrf,
-        &AcceptForm::default(),
-        Vec::new(),
-    )))
+    let email = invited(&state, &invitations, &token).await?;
+    let form = AcceptForm::default();
+    Ok(accept_page(&state, &token, email, csrf, &form, Vec::new()))
 }
 
 /// Creates the admin account and signs it in.
 pub async fn post_accept(
     State(state): State<AppState>,
+    State(invitations): State<Invitations>,
     Path(token): Path<String>,
-    SessionInfo(loaded): SessionInfo,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
+    arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<AcceptForm>,
 ) -> AppResult<Response> {
-    let (_, email) = invite::invitation(&state, &token)
-        .await?
-        .map_err(|t| link_error(&state, t))?;
-    let password = SecretString::from(form.password.clone());
-    let result = if form.password_confirm == *password.expose_secret() {
-        invite::accept_admin(&state, &token, &form.username, &password).await
-    } else {
-        Err(AcceptError::Create(CreateError::Invalid(vec![
-            FieldError {
-                field: "password_confirm",
-                message: "The two passwords are not the same.".into(),
-            },
-        ])))
-    };
-    match result {
-        Ok(admin_id) => {
-            let sign_in =
-                signin::for_request(Realm::Admin, admin_id, None, addr, &ua, loaded.as_ref());
-            signin::start_session(&state, sign_in, "/admin").await
+    let email = invited(&state, &invitations, &token).await?;
+    let errors = match invitation::confirmed(&form.password, &form.password_confirm) {
+        Ok(password) => {
+            let taker = Taker::Admin {
+                username: &form.username,
+                email: None,
+                password: &password,
+            };
+            match invitations.accept(Link::Admin, &token, taker).await {
+                Ok(Accepted::Admin(admin)) => {
+                    return arrival
+                        .sign_in(&state, Realm::Admin, admin.get(), None, "/admin")
+                        .await;
+                }
+                Ok(Accepted::Member { .. }) => return Err(AppError::NotFound),
+                Err(e) => invitation::field_errors(&state, Link::Admin, e)?,
+            }
         }
-        Err(AcceptError::Link(token_state)) => Err(link_error(&state, token_state)),
-        Err(AcceptError::Create(CreateError::Invalid(errors))) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            page::render(&accept_page(&state, &token, email, csrf, &form, errors)),
-        )
-            .into_response()),
-        Err(AcceptError::Create(other)) => Err(other.into()),
-    }
+        Err(errors) => errors,
+    };
+    let page = accept_page(&state, &token, email, csrf, &form, errors);
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }

@@ -1,57 +1,74 @@
 //! `GET /account/users`, `POST /account/users/invite`: the account's users (owner only), and
-//! `GET/POST /invite/{token}`: accepting an invitation to share an account.
+//! `GET/POST /invite/{token}`: accepting an invitation to share an account. The rules are
+//! `membership::Members`'s and `invite::Invitations`'s; this page maps their refusals.
 
-use crate::account::{CreateError, FieldError, NewUser};
+use crate::account::FieldError;
 use crate::app::AppState;
-use crate::db::one_time_token::TokenState;
-use crate::invite::{self, AcceptError};
+use crate::auth::client_permission::ClientPermission;
+use crate::domain::{ClientId, UserId};
+use crate::invite::{Accepted, Grant, Invitations, Link, Taker, TokenState};
+use crate::membership::{Manager, MemberError, Members};
 use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{CsrfToken, CurrentClient, Form, Peer, SessionInfo, UserAgent};
+use crate::web::extract::{CsrfToken, CurrentClient, Form};
+use crate::web::invitation::{self, Arrival};
 use crate::web::page::{self, AccountUsersPage, FieldErrors, InviteAcceptPage};
-use crate::web::signin;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use secrecy::{ExposeSecret as _, SecretString};
 
-/// The active account, if the current user owns it (only owners manage its users).
-fn owned_client(current: &CurrentClient) -> AppResult<i64> {
+/// The person managing the active account's users, as the service needs them.
+fn manager(current: &CurrentClient) -> AppResult<Manager> {
     let account = current.account()?;
-    if account.is_owner {
-        Ok(account.client_id)
-    } else {
-        Err(AppError::Forbidden(format!(
-            "Only the owner of {} can manage its users. Ask the owner.",
-            account.label
-        )))
+    Ok(Manager {
+        user: UserId(current.user.id),
+        email: current.user.email.clone(),
+        name: format!("{} {}", current.user.first_name, current.user.last_name),
+        impersonator: current
+            .session
+            .impersonator_admin_id
+            .map(crate::domain::AdminId),
+        client: ClientId(account.client_id),
+        label: account.label.clone(),
+        is_owner: account.is_owner,
+    })
+}
+
+/// The page for a refusal that is not shown next to a field.
+fn refused(e: MemberError) -> AppError {
+    match e {
+        e @ MemberError::NotOwner { .. } => AppError::Forbidden(e.to_string()),
+        MemberError::NotMember => AppError::NotFound,
+        e @ (MemberError::UnknownPermission(_) | MemberError::Invalid(_)) => {
+            AppError::BadRequest(e.to_string())
+        }
+        MemberError::Storage(e) => e.into(),
+        MemberError::Unexpected(e) => AppError::Unexpected(e),
     }
 }
 
 async fn users_page(
-    state: &AppState,
+    members: &Members,
     current: &CurrentClient,
-    client_id: i64,
+    by: &Manager,
     csrf: String,
     notice: Option<String>,
     email: &str,
     errors: Vec<FieldError>,
 ) -> AppResult<Response> {
-    use crate::auth::client_permission::{ClientPermission, ClientPermissions};
-    let members = crate::db::client::members(&state.db, client_id)
-        .await?
+    let members = members
+        .list(by)
+        .await
+        .map_err(refused)?
         .into_iter()
-        .map(|m| {
-            let granted = ClientPermissions::parse(&m.permissions);
-            page::MemberView {
-                user_id: m.user_id,
-                email: m.email,
-                name: m.name,
-                permissions: ClientPermission::ALL
-                    .into_iter()
-                    .map(|p| (p.as_str(), p.label(), granted.contains(p)))
-                    .collect(),
-            }
+        .map(|m| page::MemberView {
+            user_id: m.user.get(),
+            email: m.email,
+            name: m.name,
+            permissions: ClientPermission::ALL
+                .into_iter()
+                .map(|p| (p.as_str(), p.label(), m.permissions.contains(p)))
+                .collect(),
         })
         .collect();
     Ok(page::render(&AccountUsersPage {
@@ -59,15 +76,8 @@ async fn users_page(
         nav: Some(current.nav(csrf.clone())),
         notice,
         csrf,
-        owner: format!(
-            "{} {} <{}>",
-            current.user.first_name, current.user.last_name, current.user.email
-        ),
-        account: current
-            .account
-            .as_ref()
-            .map(|a| a.label.clone())
-            .unwrap_or_default(),
+        owner: format!("{} <{}>", by.name, by.email),
+        account: by.label.clone(),
         members,
         email: email.chars().take(254).collect(),
         errors: FieldErrors(errors),
@@ -77,79 +87,36 @@ async fn users_page(
 /// Sets what a user may do in the owner's active account (checkbox fields named after the
 /// permissions).
 pub async fn post_member_permissions(
-    State(state): State<AppState>,
+    State(members): State<Members>,
     current: CurrentClient,
-    Path(user_id): Path<i64>,
-    Peer(addr): Peer,
+    Path(user): Path<UserId>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    use crate::auth::client_permission::{ClientPermission, ClientPermissions};
-    let client_id = owned_client(&current)?;
-    let mut granted = ClientPermissions::default();
-    for (key, _) in fields.iter().filter(|(k, _)| k != "csrf_token") {
-        granted.insert(ClientPermission::parse(key).ok_or_else(|| {
-            AppError::BadRequest(format!(
-                "There is no permission called {key:?}. Reload the page and try again."
-            ))
-        })?);
-    }
-    if !crate::db::client::set_permissions(&state.db, client_id, user_id, &granted.to_stored())
-        .await?
-    {
-        return Err(AppError::NotFound);
-    }
-    crate::db::audit::insert(
-        &state.db,
-        state.clock.unix(),
-        &crate::db::audit::Entry {
-            actor: &current.actor(),
-            action: "account.permissions_changed",
-            subject: &format!("user:{user_id}@client:{client_id}"),
-            detail: &current.detail(&granted.to_stored()),
-            ip: &addr.ip.to_string(),
-            user_agent: "",
-        },
-    )
-    .await?;
+    let by = manager(&current)?;
+    let names: Vec<&str> = fields
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| *k != "csrf_token")
+        .collect();
+    members
+        .set_permissions(&by, user, &names)
+        .await
+        .map_err(refused)?;
     // A redirect, so reloading the page never sends the form again.
     Ok(Redirect::to("/account/users?saved=1").into_response())
 }
 
 /// Removes a user from the owner's active account.
 pub async fn post_member_remove(
-    State(state): State<AppState>,
+    State(members): State<Members>,
     current: CurrentClient,
-    Path(user_id): Path<i64>,
-    Peer(addr): Peer,
+    Path(user): Path<UserId>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let client_id = owned_client(&current)?;
-    if !crate::db::client::remove_member(&state.db, client_id, user_id).await? {
-        return Err(AppError::NotFound);
-    }
-    crate::db::audit::insert(
-        &state.db,
-        state.clock.unix(),
-        &crate::db::audit::Entry {
-            actor: &current.actor(),
-            action: "account.user_removed",
-            subject: &format!("user:{user_id}@client:{client_id}"),
-            detail: &current.detail("removed from the account"),
-            ip: &addr.ip.to_string(),
-            user_agent: "",
-        },
-    )
-    .await?;
-    users_page(
-        &state,
-        &current,
-        client_id,
-        csrf,
-        Some("The user no longer has access to this account.".into()),
-        "",
-        Vec::new(),
-    )
-    .await
+    let by = manager(&current)?;
+    members.remove(&by, user).await.map_err(refused)?;
+    let notice = Some("The user no longer has access to this account.".into());
+    users_page(&members, &current, &by, csrf, notice, "", Vec::new()).await
 }
 
 /// `?invited=1` after an invitation.
@@ -161,26 +128,18 @@ pub struct UsersQuery {
 
 /// The account's users and the invitation form.
 pub async fn get_users(
-    State(state): State<AppState>,
+    State(members): State<Members>,
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
     Query(q): Query<UsersQuery>,
 ) -> AppResult<Response> {
-    let client_id = owned_client(&current)?;
-    users_page(
-        &state,
-        &current,
-        client_id,
-        csrf,
-        match (q.invited, q.saved) {
-            (Some(_), _) => Some("The invitation is on its way.".to_owned()),
-            (None, Some(_)) => Some("Saved.".to_owned()),
-            (None, None) => None,
-        },
-        "",
-        Vec::new(),
-    )
-    .await
+    let by = manager(&current)?;
+    let notice = match (q.invited, q.saved) {
+        (Some(_), _) => Some("The invitation is on its way.".to_owned()),
+        (None, Some(_)) => Some("Saved.".to_owned()),
+        (None, None) => None,
+    };
+    users_page(&members, &current, &by, csrf, notice, "", Vec::new()).await
 }
 
 /// The invitation form's field.
@@ -192,46 +151,19 @@ pub struct InviteForm {
 
 /// Sends an invitation.
 pub async fn post_invite(
-    State(state): State<AppState>,
+    State(members): State<Members>,
     current: CurrentClient,
-    Peer(addr): Peer,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<InviteForm>,
 ) -> AppResult<Response> {
-    let client_id = owned_client(&current)?;
-    match invite::invite_user(
-        &state,
-        &current.user,
-        client_id,
-        &form.email,
-        &crate::db::audit::Entry {
-            actor: &current.actor(),
-            detail: &current.detail(&format!("invited {}", form.email.trim())),
-            ip: &addr.ip.to_string(),
-            ..Default::default()
-        },
-    )
-    .await
-    {
+    let by = manager(&current)?;
+    match members.invite(&by, &form.email).await {
         Ok(()) => Ok(Redirect::to("/account/users?invited=1").into_response()),
-        Err(CreateError::Invalid(errors)) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            users_page(&state, &current, client_id, csrf, None, &form.email, errors).await?,
-        )
-            .into_response()),
-        Err(other) => Err(other.into()),
-    }
-}
-
-fn link_error(state: &AppState, token_state: TokenState) -> AppError {
-    AppError::LinkInvalid {
-        title: "This invitation cannot be used",
-        message: crate::reset::link_problem(
-            token_state,
-            "the account owner (ask for a new invitation)",
-            &state.settings.snapshot().values.timezone,
-        ),
-        unknown: matches!(token_state, TokenState::Unknown),
+        Err(MemberError::Invalid(errors)) => {
+            let page = users_page(&members, &current, &by, csrf, None, &form.email, errors);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page.await?).into_response())
+        }
+        Err(e) => Err(refused(e)),
     }
 }
 
@@ -248,29 +180,11 @@ pub struct AcceptForm {
     password_confirm: String,
 }
 
-/// Who is accepting: the invited address, whether it has an account, and whether the request is
-/// signed in as it.
-async fn acceptor(
-    state: &AppState,
-    email: &str,
-    loaded: Option<&crate::web::middleware::session::LoadedSession>,
-) -> AppResult<(Option<i64>, bool)> {
-    let existing = crate::db::account::find_user_by_email(&state.db, email)
-        .await?
-        .map(|u| u.id);
-    // An admin signed in as the client ("login as client") does not accept invitations on
-    // their behalf: that session does not count as the invited user's.
-    let signed_in_as = loaded
-        .and_then(|l| l.live())
-        .is_some_and(|s| Some(s.subject_id) == existing && s.impersonator_admin_id.is_none());
-    Ok((existing, signed_in_as))
-}
-
+/// The form, for the invitee `email` (whether they have an account, and are signed in as it).
 fn accept_page(
     token: &str,
     email: String,
-    exists: bool,
-    signed_in: bool,
+    invitee: crate::invite::Invitee,
     csrf: String,
     form: &AcceptForm,
     errors: Vec<FieldError>,
@@ -281,107 +195,82 @@ fn accept_page(
         csrf,
         action: format!("/invite/{token}"),
         email,
-        exists,
-        signed_in_as_invited: signed_in,
+        exists: invitee.exists,
+        signed_in_as_invited: invitee.signed_in,
         first_name: form.first_name.chars().take(100).collect(),
         last_name: form.last_name.chars().take(100).collect(),
         errors: FieldErrors(errors),
     })
 }
 
+/// The invited address of a usable account invitation, or the page saying why it cannot be
+/// used.
+async fn invited(state: &AppState, invitations: &Invitations, token: &str) -> AppResult<String> {
+    match invitations.check(Link::Member, token).await? {
+        Ok(Grant::Member { email, .. }) => Ok(email),
+        Ok(_) => Err(invitation::refused(
+            state,
+            Link::Member,
+            TokenState::Unknown,
+        )),
+        Err(t) => Err(invitation::refused(state, Link::Member, t)),
+    }
+}
+
 /// Shows how to accept.
 pub async fn get_accept(
     State(state): State<AppState>,
+    State(invitations): State<Invitations>,
     Path(token): Path<String>,
-    SessionInfo(loaded): SessionInfo,
+    arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let (_, email) = invite::user_invitation(&state, &token)
-        .await?
-        .map_err(|t| link_error(&state, t))?;
-    let (existing, signed_in) = acceptor(&state, &email, loaded.as_ref()).await?;
-    Ok(accept_page(
-        &token,
-        email,
-        existing.is_some(),
-        signed_in,
-        csrf,
-        &AcceptForm::default(),
-        Vec::new(),
-    ))
+    let email = invited(&state, &invitations, &token).await?;
+    let invitee = invitations.invitee(&email, arrival.own_user()).await?;
+    let form = AcceptForm::default();
+    Ok(accept_page(&token, email, invitee, csrf, &form, Vec::new()))
 }
 
 /// Joins the account (creating the user first when the address has no account), then signs in
 /// to the shared account.
 pub async fn post_accept(
     State(state): State<AppState>,
+    State(invitations): State<Invitations>,
     Path(token): Path<String>,
-    SessionInfo(loaded): SessionInfo,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
+    arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<AcceptForm>,
 ) -> AppResult<Response> {
-    let (_, email) = invite::user_invitation(&state, &token)
-        .await?
-        .map_err(|t| link_error(&state, t))?;
-    let (existing, signed_in) = acceptor(&state, &email, loaded.as_ref()).await?;
-    if existing.is_some() && !signed_in {
-        return Err(AppError::Forbidden(format!(
-            "Sign in as {email} first, then open the invitation link again."
-        )));
-    }
-    let password = SecretString::from(form.password.clone());
-    let new_user = NewUser {
-        email: &email,
-        first_name: &form.first_name,
-        last_name: &form.last_name,
-        password: &password,
-        verified: true,
-        owns_account: false,
-    };
-    let result = if existing.is_none() && form.password_confirm != *password.expose_secret() {
-        Err(AcceptError::Create(CreateError::Invalid(vec![
-            FieldError {
-                field: "password_confirm",
-                message: "The two passwords are not the same.".into(),
-            },
-        ])))
+    let email = invited(&state, &invitations, &token).await?;
+    let invitee = invitations.invitee(&email, arrival.own_user()).await?;
+    // A new user types the password twice; an existing one types none.
+    let password = if invitee.exists {
+        Ok(secrecy::SecretString::from(form.password.clone()))
     } else {
-        invite::accept_user(
-            &state,
-            &token,
-            existing,
-            existing.is_none().then_some(&new_user),
-        )
-        .await
+        invitation::confirmed(&form.password, &form.password_confirm)
     };
-    match result {
-        Ok((user_id, client_id)) => {
-            let sign_in = signin::for_request(
-                Realm::Client,
-                user_id,
-                Some(client_id),
-                addr,
-                &ua,
-                loaded.as_ref(),
-            );
-            signin::start_session(&state, sign_in, "/clientarea").await
+    let errors = match password {
+        Ok(password) => {
+            let taker = Taker::User {
+                signed_in: arrival.own_user(),
+                first_name: &form.first_name,
+                last_name: &form.last_name,
+                password: &password,
+            };
+            match invitations.accept(Link::Member, &token, taker).await {
+                Ok(Accepted::Member { user, client }) => {
+                    let (user, client) = (user.get(), Some(client.get()));
+                    let home = "/clientarea";
+                    return arrival
+                        .sign_in(&state, Realm::Client, user, client, home)
+                        .await;
+                }
+                Ok(Accepted::Admin(_)) => return Err(AppError::NotFound),
+                Err(e) => invitation::field_errors(&state, Link::Member, e)?,
+            }
         }
-        Err(AcceptError::Link(token_state)) => Err(link_error(&state, token_state)),
-        Err(AcceptError::Create(CreateError::Invalid(errors))) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            accept_page(
-                &token,
-                email,
-                existing.is_some(),
-                signed_in,
-                csrf,
-                &form,
-                errors,
-            ),
-        )
-            .into_response()),
-        Err(AcceptError::Create(other)) => Err(other.into()),
-    }
+        Err(errors) => errors,
+    };
+    let page = accept_page(&token, email, invitee, csrf, &form, errors);
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }

@@ -1,0 +1,146 @@
+//! The page side of the links that grant an account (first-admin setup, admin invitation,
+//! client-account invitation): one place that words a refused link, checks the two typed
+//! passwords, and maps [`AcceptError`] to a form to show again or an error page.
+//!
+//! The rules (what a link grants, whether it can be used) are `invite`'s; the three pages
+//! (`admin/setup.rs`, `admin/admins.rs`, `client/users.rs`) call these and render their own form.
+
+use crate::account::FieldError;
+use crate::app::AppState;
+use crate::domain::{Realm, UserId};
+use crate::invite::{AcceptError, Link, TokenState};
+use crate::web::error::{AppError, AppResult};
+use crate::web::extract::{Peer, SessionInfo, UserAgent};
+use crate::web::middleware::client_addr::ClientAddr;
+use crate::web::middleware::session::LoadedSession;
+use crate::web::signin;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::Response;
+use secrecy::{ExposeSecret as _, SecretString};
+
+/// What signing in the new account needs of the request: its address, user agent and the
+/// session the cookie led to (replaced at sign-in).
+pub struct Arrival {
+    pub addr: ClientAddr,
+    pub user_agent: String,
+    pub loaded: Option<LoadedSession>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Arrival {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Peer(addr) = Peer::from_request_parts(parts, state).await?;
+        let UserAgent(user_agent) = UserAgent::from_request_parts(parts, state).await?;
+        let SessionInfo(loaded) = SessionInfo::from_request_parts(parts, state).await?;
+        Ok(Self {
+            addr,
+            user_agent,
+            loaded,
+        })
+    }
+}
+
+impl Arrival {
+    /// The user whose own session made the request: an admin signed in as the client ("login
+    /// as client") does not count, so they cannot accept an invitation on the client's behalf.
+    pub fn own_user(&self) -> Option<UserId> {
+        self.loaded
+            .as_ref()
+            .and_then(LoadedSession::live)
+            .filter(|s| s.impersonator_admin_id.is_none())
+            .map(|s| UserId(s.subject_id))
+    }
+
+    /// Signs in `subject` of `realm` (in `client`, for the client area) and sends them `home`.
+    ///
+    /// # Errors
+    /// The session could not be started.
+    pub async fn sign_in(
+        &self,
+        state: &AppState,
+        realm: Realm,
+        subject: i64,
+        client: Option<i64>,
+        home: &str,
+    ) -> AppResult<Response> {
+        let sign_in = signin::for_request(
+            realm,
+            subject,
+            client,
+            self.addr,
+            &self.user_agent,
+            self.loaded.as_ref(),
+        );
+        signin::start_session(state, sign_in, home).await
+    }
+}
+
+/// The error page for a link of kind `link` that cannot be used, saying exactly why (F10:
+/// unknown, expired or used) and what to do.
+pub fn refused(state: &AppState, link: Link, token_state: TokenState) -> AppError {
+    let ask = match link {
+        Link::Setup => {
+            let why = match token_state {
+                TokenState::Expired { at } => format!(
+                    "This setup link expired at {}. Restart `portcullis serve` to print a new one.",
+                    state.show_time(at)
+                ),
+                TokenState::Used { at } => format!(
+                    "This setup link was already used at {}. Sign in at /admin/login.",
+                    state.show_time(at)
+                ),
+                TokenState::Unknown | TokenState::Valid { .. } => "This setup link is not valid. Restart `portcullis serve` to print a new one (only while no admin exists), or create an admin with `portcullis admin create`.".to_owned(),
+            };
+            return AppError::Forbidden(why);
+        }
+        Link::Admin => "the admin who invited you (ask for a new invitation)",
+        Link::Member => "the account owner (ask for a new invitation)",
+    };
+    AppError::LinkInvalid {
+        title: "This invitation cannot be used",
+        message: crate::reset::link_problem(
+            token_state,
+            ask,
+            &state.settings.snapshot().values.timezone,
+        ),
+        unknown: matches!(token_state, TokenState::Unknown),
+    }
+}
+
+/// The password typed twice, or the field error saying the two differ.
+///
+/// # Errors
+/// The `password_confirm` field error.
+pub fn confirmed(password: &str, confirm: &str) -> Result<SecretString, Vec<FieldError>> {
+    let password = SecretString::from(password.to_owned());
+    if confirm == password.expose_secret() {
+        Ok(password)
+    } else {
+        Err(vec![FieldError {
+            field: "password_confirm",
+            message: "The two passwords are not the same.".into(),
+        }])
+    }
+}
+
+/// What a page does with a refused acceptance: `Ok` with the field errors to show next to the
+/// form again (answered 422), or the error page.
+///
+/// # Errors
+/// The error page for anything but refused details.
+pub fn field_errors(
+    state: &AppState,
+    link: Link,
+    error: AcceptError,
+) -> Result<Vec<FieldError>, AppError> {
+    use crate::account::CreateError;
+    match error {
+        AcceptError::Create(CreateError::Invalid(errors)) => Ok(errors),
+        AcceptError::Link(token_state) => Err(refused(state, link, token_state)),
+        e @ AcceptError::SignInFirst { .. } => Err(AppError::Forbidden(e.to_string())),
+        AcceptError::Create(other) => Err(other.into()),
+        AcceptError::Storage(e) => Err(e.into()),
+    }
+}
