@@ -20,4 +20,7 @@ macro_rules! sub_states {
     };
 }
 
-sub_states!(crate::settings::Settings);
+sub_states!(
+    crate::settings::Settings,
+    crate::ban::Bans,
+);
