@@ -23,4 +23,5 @@ macro_rules! sub_states {
 sub_states!(
     crate::settings::Settings,
     crate::ban::Bans,
+    crate::reset::Resets,
 );
