@@ -286,25 +286,26 @@ async fn admin_create(config: Config, args: &crate::cli::AdminCreate) -> anyhow:
 }
 
 async fn admin_reset_two_factor(config: Config, username: &str) -> anyhow::Result<()> {
+    use crate::twofactor::reset::{ResetBy, ResetError};
     let state = open_migrated(config).await?;
-    let admin = crate::db::account::find_admin_by_username(&state.db, username)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("--username: there is no admin called {username:?}"))?;
-    let target = crate::twofactor::manage::subject(&state, crate::session::Realm::Admin, admin.id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the admin {username:?} disappeared"))?;
+    let two_factor = crate::twofactor::TwoFactor::from(&state);
     let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    crate::twofactor::manage::reset(
-        &state,
-        &target,
-        "cli",
-        &format!("command line (user {operator})"),
-        "cli",
-    )
-    .await?;
+    let by = ResetBy::CommandLine {
+        operator: &operator,
+    };
+    let target = match two_factor
+        .reset_for(crate::session::Realm::Admin, username, &by)
+        .await
+    {
+        Ok(target) => target,
+        Err(ResetError::NoSuchAccount { .. }) => {
+            anyhow::bail!("--username: there is no admin called {username:?}")
+        }
+        Err(e) => return Err(e.into()),
+    };
     println!(
         "Removed every second factor of admin {username}. They can sign in with their password{}; {} was told by email.",
-        if state.config.two_factor.admin_policy == crate::config::Policy::Required {
+        if two_factor.policy(crate::session::Realm::Admin) == crate::config::Policy::Required {
             " and must set up a new factor at once"
         } else {
             ""

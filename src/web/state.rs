@@ -23,5 +23,6 @@ macro_rules! sub_states {
 sub_states!(
     crate::settings::Settings,
     crate::ban::Bans,
+    crate::twofactor::TwoFactor,
     crate::reset::Resets,
 );
