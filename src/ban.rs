@@ -1,17 +1,25 @@
-//! Failed-login bans: counting failures, banning addresses, and lifting bans.
+//! Failed-login bans: counting failures, banning addresses, listing and lifting bans: the
+//! [`Bans`] service, which the ban step of the pipeline, the sign-in pages, the second-factor
+//! service, the admin's bans page and `portcullis ban` all call.
 //!
 //! Failures are counted per resolved client address (and per account from that address, which
 //! names the targeted accounts in the ban's reason) in the database, so every node sees every
 //! failure and enforces every ban (another node's within [`CACHE_FOR`]). Whitelisted addresses
-//! are never banned.
+//! are never banned. Every ban and lift is audited here, in the transaction that makes it; the
+//! front ends only map [`BanError`] and [`LiftError`] to their messages.
 
+use crate::account::FieldError;
 use crate::app::AppState;
-use crate::db::ban::BanRow;
-use crate::session::Realm;
+use crate::clock::Clock;
+use crate::domain::{Action, Actor, Realm};
+use crate::settings::Settings;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// A ban as stored: the address, why, since and until when, and who made it.
+pub use crate::db::ban::BanRow;
 
 /// How long a node reuses what the database said about an address. A ban recorded by this node
 /// applies here at once; one recorded by another node, or lifted from the command line, applies
@@ -61,25 +69,312 @@ impl BanCache {
     }
 }
 
-/// The ban in force on `ip`, if any.
-///
-/// # Errors
-/// Storage errors.
-pub async fn active(state: &AppState, ip: IpAddr) -> Result<Option<BanRow>, sqlx::Error> {
-    let now = state.clock.unix();
-    let ban = match state.bans.get(ip) {
-        Cached::Known(ban) => ban,
-        Cached::Ask => {
-            let found = crate::db::ban::active(&state.db, &ip.to_string(), now).await?;
-            state.bans.put(ip, found.clone());
-            found
-        }
-    };
-    Ok(ban.filter(|b| b.expires_at.is_none_or(|until| until > now)))
+/// What a list of bans says when a ban has no end.
+pub const UNTIL_LIFTED: &str = "until lifted";
+/// The longest ban made by hand: ten years, in minutes.
+pub const MAX_MINUTES: i64 = 5_256_000;
+/// The longest reason kept.
+pub const MAX_REASON: usize = 200;
+
+/// The ban service: the node's cache of answers, the rules in force, and storage.
+#[derive(Clone)]
+pub struct Bans {
+    db: crate::db::Pool,
+    clock: Arc<dyn Clock>,
+    cache: Arc<BanCache>,
+    settings: Settings,
 }
 
-/// Records a failed sign-in and bans the address when the realm's threshold is reached.
-/// Returns the new ban, if one was made.
+impl From<&AppState> for Bans {
+    fn from(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            cache: state.bans.clone(),
+            settings: Settings::from(state),
+        }
+    }
+}
+
+/// A ban in force, as people read it (the bans page and `portcullis ban list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub ip: String,
+    pub reason: String,
+    /// Who made it: `automatic`, `admin:ID`, …
+    pub by: String,
+    /// When it ends, in the configured timezone; `None` until lifted.
+    pub ends: Option<String>,
+}
+
+impl Listed {
+    /// The end alone, for a column headed "Until": the time, or "until lifted".
+    pub fn until(&self) -> String {
+        self.ends.clone().unwrap_or_else(|| UNTIL_LIFTED.to_owned())
+    }
+
+    /// The end as a phrase: "until TIME" or "until lifted" (command line, audit entries).
+    pub fn until_phrase(&self) -> String {
+        until_phrase(self.ends.as_deref())
+    }
+}
+
+fn until_phrase(ends: Option<&str>) -> String {
+    ends.map_or_else(|| UNTIL_LIFTED.to_owned(), |t| format!("until {t}"))
+}
+
+/// A ban to make by hand, as typed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewBan<'a> {
+    /// One IP address.
+    pub ip: &'a str,
+    /// Why, 1 to [`MAX_REASON`] characters.
+    pub reason: &'a str,
+    /// Whole minutes from 1 to [`MAX_MINUTES`]; empty for a ban until lifted.
+    pub minutes: &'a str,
+}
+
+/// Why a ban was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum BanError {
+    /// Fields that cannot be used, each with the message shown next to it.
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}
+
+/// Why a ban was not lifted.
+#[derive(Debug, thiserror::Error)]
+pub enum LiftError {
+    /// The text given is not an IP address.
+    #[error("{0:?} is not an IP address")]
+    NotAnAddress(String),
+    /// The address was not banned.
+    #[error("{0} was not banned")]
+    NotBanned(IpAddr),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}
+
+impl NewBan<'_> {
+    /// The address and the minutes, or every field's problem.
+    fn validate(&self) -> Result<(IpAddr, Option<i64>), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let ip = crate::net::client_ip::parse_entry(self.ip);
+        if ip.is_none() {
+            errors.push(FieldError {
+                field: "ip",
+                message: "Enter one IP address, e.g. 203.0.113.7 or 2001:db8::1.".into(),
+            });
+        }
+        if self.reason.trim().is_empty() || self.reason.chars().count() > MAX_REASON {
+            errors.push(FieldError {
+                field: "reason",
+                message: "Say why, in 1 to 200 characters.".into(),
+            });
+        }
+        let minutes = match self.minutes.trim() {
+            "" => Ok(None),
+            m => m
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=MAX_MINUTES).contains(n))
+                .map(Some)
+                .ok_or(()),
+        };
+        if minutes.is_err() {
+            errors.push(FieldError {
+                field: "minutes",
+                message: "Enter whole minutes from 1 to 5256000, or leave it empty.".into(),
+            });
+        }
+        match (ip, minutes) {
+            (Some(ip), Ok(minutes)) if errors.is_empty() => Ok((ip, minutes)),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl Bans {
+    /// The ban in force on `ip`, if any: one primary-key lookup, or this node's answer of the
+    /// last [`CACHE_FOR`].
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn active(&self, ip: IpAddr) -> Result<Option<BanRow>, sqlx::Error> {
+        let now = self.clock.unix();
+        let ban = match self.cache.get(ip) {
+            Cached::Known(ban) => ban,
+            Cached::Ask => {
+                let found = crate::db::ban::active(&self.db, &ip.to_string(), now).await?;
+                self.cache.put(ip, found.clone());
+                found
+            }
+        };
+        Ok(ban.filter(|b| b.expires_at.is_none_or(|until| until > now)))
+    }
+
+    /// A ban as people read it.
+    pub fn listed(&self, ban: BanRow) -> Listed {
+        Listed {
+            ends: ban.expires_at.map(|at| self.settings.show_time(at)),
+            ip: ban.ip,
+            reason: ban.reason,
+            by: ban.created_by,
+        }
+    }
+
+    /// Every ban in force, newest first, as people read them.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn list(&self) -> Result<Vec<Listed>, sqlx::Error> {
+        let bans = crate::db::ban::list_active(&self.db, self.clock.unix()).await?;
+        Ok(bans.into_iter().map(|b| self.listed(b)).collect())
+    }
+
+    /// Records a failed sign-in (or step-up) from `ip` and bans the address when the realm's
+    /// threshold is reached. Returns the new ban, if one was made.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn record_failure(
+        &self,
+        realm: Realm,
+        ip: IpAddr,
+        account: &str,
+    ) -> Result<Option<BanRow>, sqlx::Error> {
+        let settings = self.settings.current().await;
+        let rule = match realm {
+            Realm::Admin => settings.values.admin_bans,
+            Realm::Client => settings.values.client_bans,
+        };
+        let now = self.clock.unix();
+        let account: String = account.trim().to_lowercase().chars().take(254).collect();
+        let address = ip.to_string();
+        crate::db::ban::record_failure(&self.db, realm.as_str(), &address, &account, now).await?;
+        if rule.failures == 0 || settings.whitelist.contains(ip) {
+            return Ok(None);
+        }
+        let (by_ip, by_account) = crate::db::ban::failures_since(
+            &self.db,
+            realm.as_str(),
+            &address,
+            &account,
+            now - rule.window_seconds,
+        )
+        .await?;
+        if by_ip < i64::from(rule.failures) {
+            return Ok(None);
+        }
+        let ban = BanRow {
+            ip: address.clone(),
+            reason: format!(
+                "{by_ip} failed {} sign-ins in {} minutes ({by_account} for the last account tried)",
+                realm.as_str(),
+                rule.window_seconds / 60
+            ),
+            created_at: now,
+            expires_at: Some(now + rule.ban_seconds),
+            created_by: "automatic".into(),
+        };
+        let mut tx = self.db.begin().await?;
+        crate::db::ban::upsert(&mut *tx, &ban).await?;
+        // The banned address is the entry's address too, even when a pending sign-in's failure
+        // is recorded while serving another request.
+        crate::db::setting::audit_about(
+            &mut *tx,
+            now,
+            &Actor::System.to_string(),
+            Action::BanAdded.as_str(),
+            &address,
+            &format!("automatic: {}", ban.reason),
+            &address,
+        )
+        .await?;
+        tx.commit().await?;
+        self.cache.put(ip, Some(ban.clone()));
+        tracing::warn!(ip = %ip, realm = realm.as_str(), failures = by_ip, "address banned after failed sign-ins");
+        Ok(Some(ban))
+    }
+
+    /// Bans an address by hand, after checking every field; returns the banned address.
+    ///
+    /// # Errors
+    /// [`BanError::Invalid`] with each field's problem, or a storage error.
+    pub async fn add(&self, new: &NewBan<'_>, actor: &Actor) -> Result<IpAddr, BanError> {
+        let (ip, minutes) = new.validate().map_err(BanError::Invalid)?;
+        let now = self.clock.unix();
+        let ban = BanRow {
+            ip: ip.to_string(),
+            reason: new.reason.trim().chars().take(MAX_REASON).collect(),
+            created_at: now,
+            expires_at: minutes.map(|m| now + m * 60),
+            created_by: actor.to_string(),
+        };
+        let until = until_phrase(
+            ban.expires_at
+                .map(|t| self.settings.show_time(t))
+                .as_deref(),
+        );
+        let mut tx = self.db.begin().await?;
+        crate::db::ban::upsert(&mut *tx, &ban).await?;
+        crate::db::setting::audit_about(
+            &mut *tx,
+            now,
+            &ban.created_by,
+            Action::BanAdded.as_str(),
+            &ban.ip,
+            &format!("{ip} {until}: {}", ban.reason),
+            "",
+        )
+        .await?;
+        tx.commit().await?;
+        self.cache.put(ip, Some(ban));
+        Ok(ip)
+    }
+
+    /// Lifts the ban on `address`. `from` is the address the audit entry names; `None` takes
+    /// the request's (a command line passes its own).
+    ///
+    /// # Errors
+    /// [`LiftError::NotAnAddress`], [`LiftError::NotBanned`], or a storage error.
+    pub async fn lift(
+        &self,
+        address: &str,
+        actor: &Actor,
+        from: Option<&str>,
+    ) -> Result<IpAddr, LiftError> {
+        let ip = crate::net::client_ip::parse_entry(address)
+            .ok_or_else(|| LiftError::NotAnAddress(address.to_owned()))?;
+        let now = self.clock.unix();
+        let text = ip.to_string();
+        let mut tx = self.db.begin().await?;
+        let existed = crate::db::ban::delete(&mut *tx, &text).await?;
+        if existed {
+            crate::db::setting::audit_about(
+                &mut *tx,
+                now,
+                &actor.to_string(),
+                Action::BanLifted.as_str(),
+                &text,
+                &text,
+                from.unwrap_or(""),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.cache.put(ip, None);
+        if existed {
+            Ok(ip)
+        } else {
+            Err(LiftError::NotBanned(ip))
+        }
+    }
+}
+
+/// Records a failed sign-in ([`Bans::record_failure`]), for callers that hold the whole state.
 ///
 /// # Errors
 /// Storage errors.
@@ -89,117 +384,5 @@ pub async fn record_failure(
     ip: IpAddr,
     account: &str,
 ) -> Result<Option<BanRow>, sqlx::Error> {
-    let settings = crate::settings::current(state).await;
-    let rule = match realm {
-        Realm::Admin => settings.values.admin_bans,
-        Realm::Client => settings.values.client_bans,
-    };
-    let now = state.clock.unix();
-    let account: String = account.trim().to_lowercase().chars().take(254).collect();
-    let address = ip.to_string();
-    crate::db::ban::record_failure(&state.db, realm.as_str(), &address, &account, now).await?;
-    if rule.failures == 0 || settings.whitelist.contains(ip) {
-        return Ok(None);
-    }
-    let (by_ip, by_account) = crate::db::ban::failures_since(
-        &state.db,
-        realm.as_str(),
-        &address,
-        &account,
-        now - rule.window_seconds,
-    )
-    .await?;
-    if by_ip < i64::from(rule.failures) {
-        return Ok(None);
-    }
-    let ban = BanRow {
-        ip: address,
-        reason: format!(
-            "{by_ip} failed {} sign-ins in {} minutes ({by_account} for the last account tried)",
-            realm.as_str(),
-            rule.window_seconds / 60
-        ),
-        created_at: now,
-        expires_at: Some(now + rule.ban_seconds),
-        created_by: "automatic".into(),
-    };
-    let mut tx = state.db.begin().await?;
-    crate::db::ban::upsert(&mut *tx, &ban).await?;
-    crate::db::setting::audit_about(
-        &mut *tx,
-        now,
-        "system",
-        "ban.add",
-        &ip.to_string(),
-        &format!("automatic: {}", ban.reason),
-        &ip.to_string(),
-    )
-    .await?;
-    tx.commit().await?;
-    state.bans.put(ip, Some(ban.clone()));
-    tracing::warn!(ip = %ip, realm = realm.as_str(), failures = by_ip, "address banned after failed sign-ins");
-    Ok(Some(ban))
-}
-
-/// Bans an address by hand.
-///
-/// # Errors
-/// Storage errors.
-pub async fn add(
-    state: &AppState,
-    ip: IpAddr,
-    reason: &str,
-    minutes: Option<i64>,
-    actor: &str,
-    from: &str,
-) -> Result<(), sqlx::Error> {
-    let now = state.clock.unix();
-    let ban = BanRow {
-        ip: ip.to_string(),
-        reason: reason.trim().chars().take(200).collect(),
-        created_at: now,
-        expires_at: minutes.map(|m| now + m * 60),
-        created_by: actor.to_owned(),
-    };
-    let mut tx = state.db.begin().await?;
-    crate::db::ban::upsert(&mut *tx, &ban).await?;
-    let until = ban.expires_at.map_or_else(
-        || "until lifted".to_owned(),
-        |t| format!("until {}", state.show_time(t)),
-    );
-    crate::db::setting::audit_about(
-        &mut *tx,
-        now,
-        actor,
-        "ban.add",
-        &ip.to_string(),
-        &format!("{ip} {until}: {}", ban.reason),
-        from,
-    )
-    .await?;
-    tx.commit().await?;
-    state.bans.put(ip, Some(ban));
-    Ok(())
-}
-
-/// Lifts the ban on an address; returns whether there was one.
-///
-/// # Errors
-/// Storage errors.
-pub async fn lift(
-    state: &AppState,
-    ip: IpAddr,
-    actor: &str,
-    from: &str,
-) -> Result<bool, sqlx::Error> {
-    let now = state.clock.unix();
-    let mut tx = state.db.begin().await?;
-    let existed = crate::db::ban::delete(&mut *tx, &ip.to_string()).await?;
-    if existed {
-        let ip = ip.to_string();
-        crate::db::setting::audit_about(&mut *tx, now, actor, "ban.lift", &ip, &ip, from).await?;
-    }
-    tx.commit().await?;
-    state.bans.put(ip, None);
-    Ok(existed)
+    Bans::from(state).record_failure(realm, ip, account).await
 }

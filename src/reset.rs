@@ -1,19 +1,30 @@
-//! Password reset for both realms (F10).
+//! Password reset for both realms (F10): the [`Resets`] service, which the reset pages call.
 //!
 //! A reset link is built from the System URL and carries a random token stored only as its
 //! hash, valid for two hours, usable once, and tied to nothing else: no session, no cookie, no
 //! host. So it works in any browser, and a link opened on another origin is simply redirected to
 //! the System URL with the token intact. Requesting a link answers the same whether or not the
-//! address has an account, and is rate-limited per client address and per account.
+//! address has an account, and is rate-limited per client address and per account. Whether a
+//! realm offers resets at all, the password rules and the audit entry live here too; the pages
+//! only map [`RequestError`] and [`CompleteError`] to what people see.
 
-use crate::account::{FieldError, admin_policy, client_policy};
+use crate::account::FieldError;
 use crate::app::AppState;
+use crate::auth::hasher::{HashError, Hasher};
+use crate::auth::policy::PasswordPolicy;
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::db;
-use crate::db::one_time_token::TokenState;
+use crate::domain::{Action, Actor};
 use crate::mail::template::{PasswordChanged, PasswordReset};
 use crate::session::{EndReason, Realm};
+use crate::settings::Settings;
 use secrecy::{ExposeSecret as _, SecretString};
 use std::net::IpAddr;
+use std::sync::Arc;
+
+/// What a presented one-time link is: valid (for whom), expired, used or unknown.
+pub use crate::db::one_time_token::TokenState;
 
 /// How long a reset link works.
 pub const LIFETIME: i64 = 2 * 3600;
@@ -42,249 +53,322 @@ pub fn portal_name(state: &AppState) -> String {
     state.config.system_url.host().to_owned()
 }
 
-/// Whom a reset concerns: id, email, display name, enabled.
-async fn account_by_email(
-    state: &AppState,
-    realm: Realm,
-    email: &str,
-) -> Result<Option<(i64, String, String, bool)>, sqlx::Error> {
-    Ok(match realm {
-        Realm::Client => db::account::find_user_by_email(&state.db, email)
-            .await?
-            .map(|u| (u.id, u.email, u.first_name, !u.disabled)),
-        Realm::Admin => db::account::find_admin_by_email(&state.db, email)
-            .await?
-            .map(|a| (a.id, a.email, a.username, !a.disabled)),
-    })
+/// The password reset service.
+#[derive(Clone)]
+pub struct Resets {
+    db: crate::db::Pool,
+    clock: Arc<dyn Clock>,
+    config: Arc<Config>,
+    hasher: Hasher,
+    settings: Settings,
+    client_policy: PasswordPolicy,
+    admin_policy: PasswordPolicy,
 }
 
-async fn account_by_id(
-    state: &AppState,
-    realm: Realm,
-    id: i64,
-) -> Result<Option<(String, String, Vec<String>)>, sqlx::Error> {
-    Ok(match realm {
-        Realm::Client => db::account::find_user_by_id(&state.db, id).await?.map(|u| {
-            let inputs = vec![u.email.clone(), u.first_name.clone(), u.last_name.clone()];
-            (u.email, u.first_name, inputs)
-        }),
-        Realm::Admin => db::account::find_admin_by_id(&state.db, id)
-            .await?
-            .map(|a| {
-                let inputs = vec![a.username.clone(), a.email.clone()];
-                (a.email, a.username, inputs)
-            }),
-    })
+impl From<&AppState> for Resets {
+    fn from(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            config: state.config.clone(),
+            hasher: state.hasher.clone(),
+            settings: Settings::from(state),
+            client_policy: crate::account::client_policy(state),
+            admin_policy: crate::account::admin_policy(state),
+        }
+    }
 }
 
-/// Handles a reset request. The caller shows the same answer whatever happens here.
-///
-/// # Errors
-/// Storage errors only.
-pub async fn request(
-    state: &AppState,
-    realm: Realm,
-    email: &str,
-    ip: IpAddr,
-) -> Result<(), sqlx::Error> {
-    let now = state.clock.unix();
-    let email = email.trim();
-    let from_address = db::mail::admit_request(
-        &state.db,
-        "reset_address",
-        &ip.to_string(),
-        now,
-        now - 3600,
-        PER_ADDRESS_PER_HOUR,
-    )
-    .await?;
-    if !from_address {
-        tracing::info!(%ip, "password reset requests from this address are rate-limited");
-        return Ok(());
-    }
-    let Some((id, address, name, enabled)) = account_by_email(state, realm, email).await? else {
-        return Ok(());
-    };
-    let for_account = db::mail::admit_request(
-        &state.db,
-        "reset_account",
-        &format!("{}:{id}", realm.as_str()),
-        now,
-        now - 3600,
-        PER_ACCOUNT_PER_HOUR,
-    )
-    .await?;
-    if !enabled || !for_account {
-        return Ok(());
-    }
-    let token = crate::token::generate().map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-    let rendered = PasswordReset {
-        portal: portal_name(state),
-        name,
-        link: state
-            .config
-            .system_url
-            .join(&format!("{}/{}", base_path(realm), token.plain)),
-        expires: state.show_time(now + LIFETIME),
-    }
-    .render()
-    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-    let mut tx = state.db.begin().await?;
-    db::one_time_token::insert(
-        &mut *tx,
-        &token.hash,
-        purpose(realm),
-        Some(id),
-        now,
-        now + LIFETIME,
-    )
-    .await?;
-    crate::mail::queue::enqueue(&mut *tx, &address, &rendered, now).await?;
-    tx.commit().await?;
-    tracing::info!(
-        realm = realm.as_str(),
-        account = id,
-        "password reset link queued"
-    );
-    Ok(())
-}
-
-/// The state of a presented reset token.
-///
-/// # Errors
-/// Storage errors.
-pub async fn token_state(
-    state: &AppState,
-    realm: Realm,
-    token: &str,
-) -> Result<TokenState, sqlx::Error> {
-    if !crate::token::looks_valid(token) {
-        return Ok(TokenState::Unknown);
-    }
-    db::one_time_token::state(
-        &state.db,
-        &crate::token::hash(token),
-        purpose(realm),
-        state.clock.unix(),
-    )
-    .await
+/// Why a reset request could not be handled (the page still answers the same; these are
+/// failures of the server, never "no such account").
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The random source or the email template failed.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
 }
 
 /// Why a reset was not completed.
 #[derive(Debug, thiserror::Error)]
 pub enum CompleteError {
+    /// The link cannot be used: unknown, expired or already used.
     #[error("the link cannot be used")]
     Link(TokenState),
+    /// The new password is refused, with each field's problem.
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// Too many passwords are being hashed right now.
+    #[error("the server is busy; try again in a moment")]
+    Busy,
+    /// The hashing task or the email template failed.
     #[error(transparent)]
-    Create(#[from] crate::account::CreateError),
+    Unexpected(#[from] anyhow::Error),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
 }
 
-impl From<sqlx::Error> for CompleteError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Create(e.into())
-    }
+/// Whom a reset concerns: id, email, display name, enabled.
+struct Requester {
+    id: i64,
+    email: String,
+    name: String,
+    enabled: bool,
 }
 
-/// Sets the new password, uses up the link, ends every session of the account and queues the
-/// "password changed" notice, all in one transaction.
-///
-/// # Errors
-/// An unusable link, field errors (policy, confirmation), `Busy`, or storage errors.
-pub async fn complete(
-    state: &AppState,
-    realm: Realm,
-    token: &str,
-    password: &SecretString,
-    confirm: &str,
-) -> Result<(), CompleteError> {
-    let TokenState::Valid {
-        subject_id: Some(id),
-    } = token_state(state, realm, token).await?
-    else {
-        return Err(CompleteError::Link(token_state(state, realm, token).await?));
-    };
-    let Some((address, name, inputs)) = account_by_id(state, realm, id).await? else {
-        return Err(CompleteError::Link(TokenState::Unknown));
-    };
-    let policy = match realm {
-        Realm::Client => client_policy(state),
-        Realm::Admin => admin_policy(state),
-    };
-    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let mut errors = Vec::new();
-    if let Err(v) = policy.check(password.expose_secret(), &inputs) {
-        errors.push(FieldError {
-            field: "password",
-            message: v.to_string(),
-        });
+impl Resets {
+    /// Whether the realm offers password resets (the admin area may turn them off).
+    pub fn available(&self, realm: Realm) -> bool {
+        realm == Realm::Client || self.config.admin_password_reset
     }
-    if confirm != password.expose_secret() {
-        errors.push(FieldError {
-            field: "password_confirm",
-            message: "The two passwords are not the same.".into(),
-        });
+
+    /// The realm's password rules.
+    pub fn policy(&self, realm: Realm) -> PasswordPolicy {
+        match realm {
+            Realm::Client => self.client_policy,
+            Realm::Admin => self.admin_policy,
+        }
     }
-    if !errors.is_empty() {
-        return Err(crate::account::CreateError::Invalid(errors).into());
+
+    async fn account_by_email(
+        &self,
+        realm: Realm,
+        email: &str,
+    ) -> Result<Option<Requester>, sqlx::Error> {
+        Ok(match realm {
+            Realm::Client => db::account::find_user_by_email(&self.db, email)
+                .await?
+                .map(|u| Requester {
+                    id: u.id,
+                    email: u.email,
+                    name: u.first_name,
+                    enabled: !u.disabled,
+                }),
+            Realm::Admin => db::account::find_admin_by_email(&self.db, email)
+                .await?
+                .map(|a| Requester {
+                    id: a.id,
+                    email: a.email,
+                    name: a.username,
+                    enabled: !a.disabled,
+                }),
+        })
     }
-    let hash = state
-        .hasher
-        .hash(password.clone())
+
+    /// The account's email, display name, and the words its password must not be built from.
+    async fn account_by_id(
+        &self,
+        realm: Realm,
+        id: i64,
+    ) -> Result<Option<(String, String, Vec<String>)>, sqlx::Error> {
+        Ok(match realm {
+            Realm::Client => db::account::find_user_by_id(&self.db, id).await?.map(|u| {
+                let inputs = vec![u.email.clone(), u.first_name.clone(), u.last_name.clone()];
+                (u.email, u.first_name, inputs)
+            }),
+            Realm::Admin => db::account::find_admin_by_id(&self.db, id).await?.map(|a| {
+                let inputs = vec![a.username.clone(), a.email.clone()];
+                (a.email, a.username, inputs)
+            }),
+        })
+    }
+
+    /// Handles a reset request from `ip`: when the realm offers resets, the address and the
+    /// account are within their hourly limits and the account is enabled, a link is queued.
+    /// The caller shows the same answer whatever happens here.
+    ///
+    /// # Errors
+    /// Storage errors, or a failing random source or template.
+    pub async fn request(&self, realm: Realm, email: &str, ip: IpAddr) -> Result<(), RequestError> {
+        if !self.available(realm) {
+            return Ok(());
+        }
+        let now = self.clock.unix();
+        let email = email.trim();
+        let from_address = db::mail::admit_request(
+            &self.db,
+            "reset_address",
+            &ip.to_string(),
+            now,
+            now - 3600,
+            PER_ADDRESS_PER_HOUR,
+        )
+        .await?;
+        if !from_address {
+            tracing::info!(%ip, "password reset requests from this address are rate-limited");
+            return Ok(());
+        }
+        let Some(account) = self.account_by_email(realm, email).await? else {
+            return Ok(());
+        };
+        let for_account = db::mail::admit_request(
+            &self.db,
+            "reset_account",
+            &format!("{}:{}", realm.as_str(), account.id),
+            now,
+            now - 3600,
+            PER_ACCOUNT_PER_HOUR,
+        )
+        .await?;
+        if !account.enabled || !for_account {
+            return Ok(());
+        }
+        let token = crate::token::generate().map_err(anyhow::Error::from)?;
+        let rendered = PasswordReset {
+            portal: self.config.system_url.host().to_owned(),
+            name: account.name,
+            link: self
+                .config
+                .system_url
+                .join(&format!("{}/{}", base_path(realm), token.plain)),
+            expires: self.settings.show_time(now + LIFETIME),
+        }
+        .render()
+        .map_err(anyhow::Error::from)?;
+        let mut tx = self.db.begin().await?;
+        db::one_time_token::insert(
+            &mut *tx,
+            &token.hash,
+            purpose(realm),
+            Some(account.id),
+            now,
+            now + LIFETIME,
+        )
+        .await?;
+        crate::mail::queue::enqueue(&mut *tx, &account.email, &rendered, now).await?;
+        tx.commit().await?;
+        tracing::info!(
+            realm = realm.as_str(),
+            account = account.id,
+            "password reset link queued"
+        );
+        Ok(())
+    }
+
+    /// The state of a presented reset token.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn token_state(&self, realm: Realm, token: &str) -> Result<TokenState, sqlx::Error> {
+        if !crate::token::looks_valid(token) {
+            return Ok(TokenState::Unknown);
+        }
+        db::one_time_token::state(
+            &self.db,
+            &crate::token::hash(token),
+            purpose(realm),
+            self.clock.unix(),
+        )
         .await
-        .map_err(|e| match e {
-            crate::auth::hasher::HashError::Busy => crate::account::CreateError::Busy,
-            other => crate::account::CreateError::Unexpected(anyhow::anyhow!(other.to_string())),
-        })?;
-    let now = state.clock.unix();
-    let notice = PasswordChanged {
-        portal: portal_name(state),
-        name,
-        when: state.show_time(now),
-        reset_link: state.config.system_url.join(base_path(realm)),
     }
-    .render()
-    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-    let mut tx = state.db.begin().await?;
-    if !db::one_time_token::consume(&mut *tx, &crate::token::hash(token), purpose(realm), now)
-        .await?
-    {
-        // Lost a race with another tab using the same link.
-        return Err(CompleteError::Link(TokenState::Used { at: now }));
+
+    /// Sets the new password, uses up the link, ends every session of the account, queues the
+    /// "password changed" notice and audits it, all in one transaction.
+    ///
+    /// # Errors
+    /// An unusable link, field errors (policy, confirmation), `Busy`, or storage errors.
+    pub async fn complete(
+        &self,
+        realm: Realm,
+        token: &str,
+        password: &SecretString,
+        confirm: &str,
+    ) -> Result<(), CompleteError> {
+        let TokenState::Valid {
+            subject_id: Some(id),
+        } = self.token_state(realm, token).await?
+        else {
+            return Err(CompleteError::Link(self.token_state(realm, token).await?));
+        };
+        let Some((address, name, inputs)) = self.account_by_id(realm, id).await? else {
+            return Err(CompleteError::Link(TokenState::Unknown));
+        };
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let mut errors = Vec::new();
+        if let Err(v) = self.policy(realm).check(password.expose_secret(), &inputs) {
+            errors.push(FieldError {
+                field: "password",
+                message: v.to_string(),
+            });
+        }
+        if confirm != password.expose_secret() {
+            errors.push(FieldError {
+                field: "password_confirm",
+                message: "The two passwords are not the same.".into(),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(CompleteError::Invalid(errors));
+        }
+        let hash = self
+            .hasher
+            .hash(password.clone())
+            .await
+            .map_err(|e| match e {
+                HashError::Busy => CompleteError::Busy,
+                other => CompleteError::Unexpected(anyhow::anyhow!(other.to_string())),
+            })?;
+        let now = self.clock.unix();
+        let notice = PasswordChanged {
+            portal: self.config.system_url.host().to_owned(),
+            name,
+            when: self.settings.show_time(now),
+            reset_link: self.config.system_url.join(base_path(realm)),
+        }
+        .render()
+        .map_err(anyhow::Error::from)?;
+        let mut tx = self.db.begin().await?;
+        if !db::one_time_token::consume(&mut *tx, &crate::token::hash(token), purpose(realm), now)
+            .await?
+        {
+            // Lost a race with another tab using the same link.
+            return Err(CompleteError::Link(TokenState::Used { at: now }));
+        }
+        match realm {
+            Realm::Client => db::account::update_user_password(&mut *tx, id, &hash, now).await?,
+            Realm::Admin => db::account::update_admin_password(&mut *tx, id, &hash, now).await?,
+        }
+        db::session::end_all_for_subject(
+            &mut *tx,
+            realm.as_str(),
+            id,
+            None,
+            EndReason::PasswordChanged.as_str(),
+            now,
+        )
+        .await?;
+        crate::mail::queue::enqueue(&mut *tx, &address, &notice, now).await?;
+        let actor = Actor::of(realm, id).to_string();
+        db::audit::insert(
+            &mut *tx,
+            now,
+            &db::audit::Entry {
+                actor: &actor,
+                action: Action::PasswordReset.as_str(),
+                subject: &actor,
+                detail: "password set from an emailed reset link; every session ended",
+                ..Default::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(
+            realm = realm.as_str(),
+            account = id,
+            "password reset completed"
+        );
+        Ok(())
     }
-    match realm {
-        Realm::Client => db::account::update_user_password(&mut *tx, id, &hash, now).await?,
-        Realm::Admin => db::account::update_admin_password(&mut *tx, id, &hash, now).await?,
+
+    /// The message for a link that cannot be used, with times in the configured timezone.
+    pub fn link_problem(&self, state: TokenState, request_again: &str) -> String {
+        link_problem(
+            state,
+            request_again,
+            &self.settings.snapshot().values.timezone,
+        )
     }
-    db::session::end_all_for_subject(
-        &mut *tx,
-        realm.as_str(),
-        id,
-        None,
-        EndReason::PasswordChanged.as_str(),
-        now,
-    )
-    .await?;
-    crate::mail::queue::enqueue(&mut *tx, &address, &notice, now).await?;
-    let actor = format!("{}:{id}", realm.as_str());
-    db::audit::insert(
-        &mut *tx,
-        now,
-        &db::audit::Entry {
-            actor: &actor,
-            action: "password.reset",
-            subject: &actor,
-            detail: "password set from an emailed reset link; every session ended",
-            ..Default::default()
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(
-        realm = realm.as_str(),
-        account = id,
-        "password reset completed"
-    );
-    Ok(())
 }
 
 /// The message for a link that cannot be used: which of unknown, expired (and when) or used.

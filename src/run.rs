@@ -268,25 +268,26 @@ async fn admin_create(config: Config, args: &crate::cli::AdminCreate) -> anyhow:
 }
 
 async fn admin_reset_two_factor(config: Config, username: &str) -> anyhow::Result<()> {
+    use crate::twofactor::reset::{ResetBy, ResetError};
     let state = open_migrated(config).await?;
-    let admin = crate::db::account::find_admin_by_username(&state.db, username)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("--username: there is no admin called {username:?}"))?;
-    let target = crate::twofactor::manage::subject(&state, crate::session::Realm::Admin, admin.id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the admin {username:?} disappeared"))?;
+    let two_factor = crate::twofactor::TwoFactor::from(&state);
     let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    crate::twofactor::manage::reset(
-        &state,
-        &target,
-        "cli",
-        &format!("command line (user {operator})"),
-        "cli",
-    )
-    .await?;
+    let by = ResetBy::CommandLine {
+        operator: &operator,
+    };
+    let target = match two_factor
+        .reset_for(crate::session::Realm::Admin, username, &by)
+        .await
+    {
+        Ok(target) => target,
+        Err(ResetError::NoSuchAccount { .. }) => {
+            anyhow::bail!("--username: there is no admin called {username:?}")
+        }
+        Err(e) => return Err(e.into()),
+    };
     println!(
         "Removed every second factor of admin {username}. They can sign in with their password{}; {} was told by email.",
-        if state.config.two_factor.admin_policy == crate::config::Policy::Required {
+        if two_factor.policy(crate::session::Realm::Admin) == crate::config::Policy::Required {
             " and must set up a new factor at once"
         } else {
             ""
@@ -325,32 +326,28 @@ async fn open_migrated(config: Config) -> anyhow::Result<AppState> {
 }
 
 async fn ban(config: Config, command: BanCommand) -> anyhow::Result<()> {
+    use crate::ban::{Bans, LiftError};
     let state = open_migrated(config).await?;
+    let bans = Bans::from(&state);
     match command {
         BanCommand::List => {
-            let bans = crate::db::ban::list_active(&state.db, state.clock.unix()).await?;
-            if bans.is_empty() {
+            let listed = bans.list().await?;
+            if listed.is_empty() {
                 println!("No bans in force.");
             }
-            for b in bans {
-                let until = b.expires_at.map_or_else(
-                    || "until lifted".to_owned(),
-                    |t| format!("until {}", state.show_time(t)),
-                );
-                println!("{}\t{until}\tby {}\t{}", b.ip, b.created_by, b.reason);
+            for b in listed {
+                println!("{}\t{}\tby {}\t{}", b.ip, b.until_phrase(), b.by, b.reason);
             }
         }
         BanCommand::Lift { address } => {
-            let ip: std::net::IpAddr =
-                crate::net::client_ip::parse_entry(&address).ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "ADDRESS: {address:?} is not an IP address, e.g. 203.0.113.7 or 2001:db8::1"
-                    )
-                })?;
-            if crate::ban::lift(&state, ip, "cli", "local").await? {
-                println!("Lifted the ban on {ip}.");
-            } else {
-                println!("{ip} was not banned.");
+            let cli = crate::domain::Actor::Named("cli".into());
+            match bans.lift(&address, &cli, Some("local")).await {
+                Ok(ip) => println!("Lifted the ban on {ip}."),
+                Err(LiftError::NotBanned(ip)) => println!("{ip} was not banned."),
+                Err(LiftError::NotAnAddress(_)) => anyhow::bail!(
+                    "ADDRESS: {address:?} is not an IP address, e.g. 203.0.113.7 or 2001:db8::1"
+                ),
+                Err(LiftError::Storage(e)) => return Err(e.into()),
             }
         }
     }

@@ -2,9 +2,9 @@
 //!
 //! Each code is 10 characters from an alphabet without look-alikes (about 50 bits), shown as
 //! `xxxxx-xxxxx`. Input is normalised (case, spaces, dashes) before hashing, so people can type
-//! it as they like. Regenerating replaces the whole set.
+//! it as they like. Regenerating replaces the whole set. The operations are [`TwoFactor`]'s.
 
-use crate::app::AppState;
+use super::TwoFactor;
 use crate::db;
 use crate::session::Realm;
 
@@ -43,62 +43,75 @@ pub fn normalise(input: &str) -> Option<String> {
     (code.len() == LENGTH && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
 }
 
-/// Replaces the subject's codes with a new set; returns the codes to show once.
-///
-/// # Errors
-/// Storage errors, or a failing random source.
-pub async fn regenerate(
-    state: &AppState,
-    realm: Realm,
-    subject_id: i64,
-) -> anyhow::Result<Vec<String>> {
-    let codes = generate()?;
-    let hashes: Vec<String> = codes
-        .iter()
-        .filter_map(|c| normalise(c))
-        .map(|c| state.sealing.keyed_hash(&c))
-        .collect();
-    let mut tx = state.db.begin().await?;
-    db::two_factor::backup_replace(
-        &mut tx,
-        realm.as_str(),
-        subject_id,
-        &hashes,
-        state.clock.unix(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(codes)
-}
-
-/// Uses a code: `Some(remaining)` when it was a valid unused code, `None` otherwise.
-///
-/// # Errors
-/// Storage errors.
-pub async fn redeem(
-    state: &AppState,
-    realm: Realm,
-    subject_id: i64,
-    input: &str,
-) -> Result<Option<i64>, sqlx::Error> {
-    let Some(code) = normalise(input) else {
-        return Ok(None);
-    };
-    let hash = state.sealing.keyed_hash(&code);
-    let used = db::two_factor::backup_use(
-        &state.db,
-        realm.as_str(),
-        subject_id,
-        &hash,
-        state.clock.unix(),
-    )
-    .await?;
-    if !used {
-        return Ok(None);
+impl TwoFactor {
+    /// Replaces the subject's codes with a new set; returns the codes to show once. Callers
+    /// check the rules (step-up, or a sign-in's enrolment) and write the audit entry.
+    ///
+    /// # Errors
+    /// Storage errors, or a failing random source.
+    pub(super) async fn new_backup_codes(
+        &self,
+        realm: Realm,
+        subject_id: i64,
+    ) -> anyhow::Result<Vec<String>> {
+        let codes = generate()?;
+        let hashes: Vec<String> = codes
+            .iter()
+            .filter_map(|c| normalise(c))
+            .map(|c| self.sealing.keyed_hash(&c))
+            .collect();
+        let mut tx = self.db.begin().await?;
+        db::two_factor::backup_replace(
+            &mut tx,
+            realm.as_str(),
+            subject_id,
+            &hashes,
+            self.clock.unix(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(codes)
     }
-    db::two_factor::backup_remaining(&state.db, realm.as_str(), subject_id)
-        .await
-        .map(Some)
+
+    /// Uses a code: `Some(remaining)` when it was a valid unused code, `None` otherwise.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn redeem_backup_code(
+        &self,
+        realm: Realm,
+        subject_id: i64,
+        input: &str,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let Some(code) = normalise(input) else {
+            return Ok(None);
+        };
+        let hash = self.sealing.keyed_hash(&code);
+        let used = db::two_factor::backup_use(
+            &self.db,
+            realm.as_str(),
+            subject_id,
+            &hash,
+            self.clock.unix(),
+        )
+        .await?;
+        if !used {
+            return Ok(None);
+        }
+        self.backup_remaining(realm, subject_id).await.map(Some)
+    }
+
+    /// How many unused backup codes the subject has.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn backup_remaining(
+        &self,
+        realm: Realm,
+        subject_id: i64,
+    ) -> Result<i64, sqlx::Error> {
+        db::two_factor::backup_remaining(&self.db, realm.as_str(), subject_id).await
+    }
 }
 
 #[cfg(test)]

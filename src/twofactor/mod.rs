@@ -1,27 +1,76 @@
-//! Second factors: TOTP, backup codes, WebAuthn keys and Duo, the realm policies, and the
-//! changes to a person's factors (each audit-logged).
+//! Second factors: TOTP, backup codes, WebAuthn keys and Duo, the realm policies, and every
+//! change to a person's factors, through one service, [`TwoFactor`].
+//!
+//! The service's operations are spread over this module's files by area, each an
+//! `impl TwoFactor` block: TOTP checks here, [`backup`] codes, [`manage`] (step-up and the
+//! changes people make to their own factors, with the rule that nobody under a "required"
+//! policy removes their last factor), [`reset`] (the admin's and the command line's reset),
+//! [`pending`] sign-ins, [`keys`] (WebAuthn ceremonies and stored keys) and [`duo`] (the Duo
+//! application and the Duo round trip). Each change is audit-logged by the operation that
+//! makes it, with `domain::Actor` and `domain::Action`. The pages in `web::twofactor` and
+//! `web::admin::two_factor` only map the operations' error enums to what people see.
 //!
 //! A sign-in whose password was right but whose second factor is still due is a
-//! [`pending`] sign-in, never a session; see `web::twofactor` for the pages.
+//! [`pending`] sign-in, never a session.
 
 pub mod backup;
 pub mod duo;
+pub mod keys;
 pub mod manage;
 pub mod pending;
+pub mod reset;
 pub mod totp;
 pub mod webauthn;
 
 use crate::app::AppState;
-use crate::config::Policy;
+use crate::auth::hasher::Hasher;
+use crate::ban::Bans;
+use crate::clock::Clock;
+use crate::config::{Config, Policy};
 use crate::db;
+use crate::domain::{Action, Actor};
+use crate::sealing::SealingKey;
 use crate::session::Realm;
+use std::sync::Arc;
+
+/// A registered security key, as stored.
+pub use crate::db::two_factor::KeyRow;
+/// A pending sign-in, as stored.
+pub use crate::db::two_factor::PendingRow;
+pub use manage::{ChangeError, STEP_UP_SECONDS, StepUpError, Subject};
+
+/// The second-factor service.
+#[derive(Clone)]
+pub struct TwoFactor {
+    db: crate::db::Pool,
+    clock: Arc<dyn Clock>,
+    config: Arc<Config>,
+    sealing: Arc<SealingKey>,
+    /// Checks the password at step-up.
+    hasher: Hasher,
+    /// Wrong step-ups and cancelled pending sign-ins count as failed sign-ins.
+    bans: Bans,
+}
+
+impl From<&AppState> for TwoFactor {
+    fn from(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            config: state.config.clone(),
+            sealing: state.sealing.clone(),
+            hasher: state.hasher.clone(),
+            bans: Bans::from(state),
+        }
+    }
+}
 
 /// A person's enrolled factors.
 #[derive(Debug, Clone, Default)]
 pub struct Enrolled {
     pub totp: bool,
     pub backup_remaining: i64,
-    pub keys: Vec<db::two_factor::KeyRow>,
+    pub keys: Vec<KeyRow>,
     /// Enrolled in Duo and Duo is configured.
     pub duo: bool,
 }
@@ -38,7 +87,172 @@ impl Enrolled {
     }
 }
 
-/// The factors `subject_id` of `realm` has.
+/// The sealing context of a subject's TOTP seed.
+fn totp_context(realm: Realm, subject_id: i64) -> String {
+    format!("totp:{}:{subject_id}", realm.as_str())
+}
+
+impl TwoFactor {
+    /// The realm's policy.
+    pub fn policy(&self, realm: Realm) -> Policy {
+        match realm {
+            Realm::Client => self.config.two_factor.client_policy,
+            Realm::Admin => self.config.two_factor.admin_policy,
+        }
+    }
+
+    /// What happens to sign-ins that need Duo while Duo is down.
+    pub fn duo_outage(&self) -> crate::config::DuoOutage {
+        self.config.two_factor.duo_outage
+    }
+
+    /// The factors `subject_id` of `realm` has.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn enrolled(&self, realm: Realm, subject_id: i64) -> Result<Enrolled, sqlx::Error> {
+        let r = realm.as_str();
+        let totp = db::two_factor::totp_get(&self.db, r, subject_id)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some());
+        let backup_remaining = db::two_factor::backup_remaining(&self.db, r, subject_id).await?;
+        let keys = db::two_factor::keys_list(&self.db, r, subject_id).await?;
+        let duo = self.duo_enrolled(realm, subject_id).await? && self.duo_configured().await?;
+        Ok(Enrolled {
+            totp,
+            backup_remaining,
+            keys,
+            duo,
+        })
+    }
+
+    /// Whether the person turned Duo on (whether or not Duo is still configured).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn duo_enrolled(&self, realm: Realm, subject_id: i64) -> Result<bool, sqlx::Error> {
+        db::two_factor::duo_enrolled(&self.db, realm.as_str(), subject_id).await
+    }
+
+    /// Whether the installation has a Duo application.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn duo_configured(&self) -> Result<bool, sqlx::Error> {
+        Ok(db::two_factor::duo_settings(&self.db).await?.is_some())
+    }
+
+    /// Writes one audit entry about a change to `actor`'s own factors (or, for Duo's settings,
+    /// the installation's), with the request's address.
+    async fn audit(&self, actor: &Actor, action: Action, detail: &str) -> Result<(), sqlx::Error> {
+        let actor = actor.to_string();
+        db::setting::audit_about(
+            &self.db,
+            self.clock.unix(),
+            &actor,
+            action.as_str(),
+            &actor,
+            detail,
+            "",
+        )
+        .await
+    }
+
+    /// The subject's seed; `confirmed` selects a confirmed enrolment or one awaiting confirmation.
+    async fn seed(
+        &self,
+        realm: Realm,
+        subject_id: i64,
+        confirmed: bool,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        let Some(row) = db::two_factor::totp_get(&self.db, realm.as_str(), subject_id).await?
+        else {
+            return Ok(None);
+        };
+        if row.confirmed_at.is_some() != confirmed {
+            return Ok(None);
+        }
+        Ok(Some(self.sealing.open(
+            &row.secret_sealed,
+            &totp_context(realm, subject_id),
+        )?))
+    }
+
+    /// Checks a TOTP code at sign-in (or step-up) and consumes its time step.
+    ///
+    /// # Errors
+    /// Storage errors, or a seed that cannot be opened with the configured key.
+    pub async fn check_totp(
+        &self,
+        realm: Realm,
+        subject_id: i64,
+        code: &str,
+    ) -> anyhow::Result<bool> {
+        let Some(seed) = self.seed(realm, subject_id, true).await? else {
+            return Ok(false);
+        };
+        let Some(step) = totp::matching_step(&seed, code, self.clock.unix()) else {
+            return Ok(false);
+        };
+        Ok(
+            db::two_factor::totp_accept_step(&self.db, realm.as_str(), subject_id, step, None)
+                .await?,
+        )
+    }
+
+    /// The seed awaiting confirmation, creating one if there is none (reloading the enrolment
+    /// page shows the same QR code). `None` when TOTP is already confirmed.
+    ///
+    /// # Errors
+    /// Storage errors or a failing random source.
+    pub async fn pending_totp_seed(
+        &self,
+        realm: Realm,
+        subject_id: i64,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        if let Some(seed) = self.seed(realm, subject_id, false).await? {
+            return Ok(Some(seed));
+        }
+        let fresh = totp::generate_seed()?;
+        let sealed = self
+            .sealing
+            .seal(&fresh, &totp_context(realm, subject_id))?;
+        let stored = db::two_factor::totp_put_unconfirmed(
+            &self.db,
+            realm.as_str(),
+            subject_id,
+            &sealed,
+            self.clock.unix(),
+        )
+        .await?;
+        Ok(stored.then(|| fresh.to_vec()))
+    }
+
+    /// Confirms a TOTP enrolment with its first valid code.
+    ///
+    /// # Errors
+    /// Storage errors, or a seed that cannot be opened.
+    async fn confirm_totp(
+        &self,
+        realm: Realm,
+        subject_id: i64,
+        code: &str,
+    ) -> anyhow::Result<bool> {
+        let Some(seed) = self.seed(realm, subject_id, false).await? else {
+            return Ok(false);
+        };
+        let now = self.clock.unix();
+        let Some(step) = totp::matching_step(&seed, code, now) else {
+            return Ok(false);
+        };
+        Ok(
+            db::two_factor::totp_accept_step(&self.db, realm.as_str(), subject_id, step, Some(now))
+                .await?,
+        )
+    }
+}
+
+/// The factors `subject_id` of `realm` has ([`TwoFactor::enrolled`]).
 ///
 /// # Errors
 /// Storage errors.
@@ -47,120 +261,10 @@ pub async fn enrolled(
     realm: Realm,
     subject_id: i64,
 ) -> Result<Enrolled, sqlx::Error> {
-    let r = realm.as_str();
-    let totp = db::two_factor::totp_get(&state.db, r, subject_id)
-        .await?
-        .is_some_and(|t| t.confirmed_at.is_some());
-    let backup_remaining = db::two_factor::backup_remaining(&state.db, r, subject_id).await?;
-    let keys = db::two_factor::keys_list(&state.db, r, subject_id).await?;
-    let duo = db::two_factor::duo_enrolled(&state.db, r, subject_id).await?
-        && db::two_factor::duo_settings(&state.db).await?.is_some();
-    Ok(Enrolled {
-        totp,
-        backup_remaining,
-        keys,
-        duo,
-    })
+    TwoFactor::from(state).enrolled(realm, subject_id).await
 }
 
-/// The realm's policy.
+/// The realm's policy ([`TwoFactor::policy`]).
 pub fn policy(state: &AppState, realm: Realm) -> Policy {
-    match realm {
-        Realm::Client => state.config.two_factor.client_policy,
-        Realm::Admin => state.config.two_factor.admin_policy,
-    }
-}
-
-/// The sealing context of a subject's TOTP seed.
-fn totp_context(realm: Realm, subject_id: i64) -> String {
-    format!("totp:{}:{subject_id}", realm.as_str())
-}
-
-/// The subject's seed; `confirmed` selects a confirmed enrolment or one awaiting confirmation.
-async fn seed(
-    state: &AppState,
-    realm: Realm,
-    subject_id: i64,
-    confirmed: bool,
-) -> anyhow::Result<Option<Vec<u8>>> {
-    let Some(row) = db::two_factor::totp_get(&state.db, realm.as_str(), subject_id).await? else {
-        return Ok(None);
-    };
-    if row.confirmed_at.is_some() != confirmed {
-        return Ok(None);
-    }
-    Ok(Some(state.sealing.open(
-        &row.secret_sealed,
-        &totp_context(realm, subject_id),
-    )?))
-}
-
-/// Checks a TOTP code at sign-in (or step-up) and consumes its time step.
-///
-/// # Errors
-/// Storage errors, or a seed that cannot be opened with the configured key.
-pub async fn check_totp(
-    state: &AppState,
-    realm: Realm,
-    subject_id: i64,
-    code: &str,
-) -> anyhow::Result<bool> {
-    let Some(seed) = seed(state, realm, subject_id, true).await? else {
-        return Ok(false);
-    };
-    let Some(step) = totp::matching_step(&seed, code, state.clock.unix()) else {
-        return Ok(false);
-    };
-    Ok(db::two_factor::totp_accept_step(&state.db, realm.as_str(), subject_id, step, None).await?)
-}
-
-/// The seed awaiting confirmation, creating one if there is none (reloading the enrolment page
-/// shows the same QR code). `None` when TOTP is already confirmed.
-///
-/// # Errors
-/// Storage errors or a failing random source.
-pub async fn pending_totp_seed(
-    state: &AppState,
-    realm: Realm,
-    subject_id: i64,
-) -> anyhow::Result<Option<Vec<u8>>> {
-    if let Some(seed) = seed(state, realm, subject_id, false).await? {
-        return Ok(Some(seed));
-    }
-    let fresh = totp::generate_seed()?;
-    let sealed = state
-        .sealing
-        .seal(&fresh, &totp_context(realm, subject_id))?;
-    let stored = db::two_factor::totp_put_unconfirmed(
-        &state.db,
-        realm.as_str(),
-        subject_id,
-        &sealed,
-        state.clock.unix(),
-    )
-    .await?;
-    Ok(stored.then(|| fresh.to_vec()))
-}
-
-/// Confirms a TOTP enrolment with its first valid code.
-///
-/// # Errors
-/// Storage errors, or a seed that cannot be opened.
-pub async fn confirm_totp(
-    state: &AppState,
-    realm: Realm,
-    subject_id: i64,
-    code: &str,
-) -> anyhow::Result<bool> {
-    let Some(seed) = seed(state, realm, subject_id, false).await? else {
-        return Ok(false);
-    };
-    let now = state.clock.unix();
-    let Some(step) = totp::matching_step(&seed, code, now) else {
-        return Ok(false);
-    };
-    Ok(
-        db::two_factor::totp_accept_step(&state.db, realm.as_str(), subject_id, step, Some(now))
-            .await?,
-    )
+    TwoFactor::from(state).policy(realm)
 }

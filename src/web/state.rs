@@ -29,4 +29,7 @@ sub_states!(
     crate::invite::Invitations,
     crate::membership::Members,
     crate::setup::Setup,
+    crate::ban::Bans,
+    crate::twofactor::TwoFactor,
+    crate::reset::Resets,
 );

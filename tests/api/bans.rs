@@ -268,3 +268,82 @@ async fn healthz_answers_even_for_a_banned_address() {
     fail_admin(&app, 3, &[]).await;
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_ban_by_hand_needs_one_address_a_reason_of_at_most_200_characters_and_whole_minutes_up_to_ten_years()
+ {
+    use portcullis::ban::{BanError, Bans, NewBan};
+    let app = spawn_app().await;
+    let bans = Bans::from(&app.state);
+    let admin = portcullis::domain::Actor::Admin(portcullis::domain::AdminId(1));
+    let long = "x".repeat(201);
+    for (ip, reason, minutes, field) in [
+        ("203.0.113.0/24", "spam", "", "ip"),
+        ("203.0.113.9", " ", "", "reason"),
+        ("203.0.113.9", long.as_str(), "", "reason"),
+        ("203.0.113.9", "spam", "0", "minutes"),
+        ("203.0.113.9", "spam", "5256001", "minutes"),
+        ("203.0.113.9", "spam", "1.5", "minutes"),
+    ] {
+        let new = NewBan {
+            ip,
+            reason,
+            minutes,
+        };
+        match bans.add(&new, &admin).await {
+            Err(BanError::Invalid(errors)) => assert_eq!(
+                errors.iter().map(|e| e.field).collect::<Vec<_>>(),
+                [field],
+                "{new:?}"
+            ),
+            other => panic!("{new:?} was not refused: {other:?}"),
+        }
+    }
+    assert!(bans.list().await.unwrap().is_empty(), "nothing was banned");
+    let timed = NewBan {
+        ip: "203.0.113.9",
+        reason: " card testing ",
+        minutes: "5256000",
+    };
+    bans.add(&timed, &admin).await.unwrap();
+    let forever = NewBan {
+        ip: "2001:db8::1",
+        reason: "spam",
+        minutes: "",
+    };
+    bans.add(&forever, &admin).await.unwrap();
+    let listed = bans.list().await.unwrap();
+    let timed = listed.iter().find(|b| b.ip == "203.0.113.9").unwrap();
+    assert_eq!(
+        (timed.reason.as_str(), timed.by.as_str()),
+        ("card testing", "admin:1")
+    );
+    assert!(timed.until().starts_with("2036-"), "{timed:?}");
+    assert_eq!(timed.until_phrase(), format!("until {}", timed.until()));
+    let forever = listed.iter().find(|b| b.ip == "2001:db8::1").unwrap();
+    assert_eq!(
+        (forever.until(), forever.until_phrase()),
+        ("until lifted".into(), "until lifted".into())
+    );
+}
+
+#[tokio::test]
+async fn lifting_says_whether_the_text_was_no_address_or_the_address_was_not_banned() {
+    use portcullis::ban::{Bans, LiftError};
+    let app = spawn_app().await;
+    let bans = Bans::from(&app.state);
+    let cli = portcullis::domain::Actor::Named("cli".into());
+    assert!(matches!(
+        bans.lift("not-an-address", &cli, Some("local")).await,
+        Err(LiftError::NotAnAddress(text)) if text == "not-an-address"
+    ));
+    assert!(matches!(
+        bans.lift("203.0.113.9", &cli, Some("local")).await,
+        Err(LiftError::NotBanned(ip)) if ip.to_string() == "203.0.113.9"
+    ));
+    let lifts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'ban.lift'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(lifts, 0, "nothing lifted, nothing audited");
+}

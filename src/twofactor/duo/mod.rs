@@ -6,10 +6,13 @@
 //!   uses and a hand-written verifier cannot be talked into another one.
 //! - [`client`]: health check, authorize URL, code exchange and ID token verification. The
 //!   caller passes the time in, so the module never reads a clock.
+//! - [`store`]: the installation's Duo application (stored, sealed, audited when changed).
+//! - [`sign_in`]: the round trip of a pending sign-in through Duo's prompt.
 
 pub mod client;
 pub mod jwt;
 pub mod settings;
+pub mod sign_in;
 pub mod store;
 
 pub use client::{Duo, DuoError, IdToken, random_state, translate_callback_error};

@@ -1,12 +1,12 @@
-//! `GET /admin/bans`, `POST /admin/bans`, `POST /admin/bans/lift`: banned addresses.
+//! `GET /admin/bans`, `POST /admin/bans`, `POST /admin/bans/lift`: banned addresses. The
+//! [`Bans`] service checks the add form, makes, lists and lifts bans and audits them; this file
+//! maps its answers to the page and its redirects.
 
 use crate::account::FieldError;
-use crate::app::AppState;
 use crate::auth::permission::Permission;
+use crate::ban::{BanError, Bans, LiftError, NewBan};
 use crate::web::error::AppResult;
-use crate::web::extract::{
-    CsrfToken, Form, ManageBannedIps, Peer, RequirePermission, ViewBannedIps,
-};
+use crate::web::extract::{CsrfToken, Form, ManageBannedIps, RequirePermission, ViewBannedIps};
 use crate::web::page::{self, BanView, BansPage, FieldErrors};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -30,23 +30,22 @@ pub struct BansQuery {
 }
 
 async fn page_for(
-    state: &AppState,
+    bans: &Bans,
     current: &crate::web::extract::CurrentAdmin,
     csrf: String,
     notice: Option<String>,
     form: &BanForm,
     errors: Vec<FieldError>,
 ) -> AppResult<Response> {
-    let bans = crate::db::ban::list_active(&state.db, state.clock.unix())
+    let listed = bans
+        .list()
         .await?
         .into_iter()
         .map(|b| BanView {
-            until: b
-                .expires_at
-                .map_or_else(|| "until lifted".into(), |at| state.show_time(at)),
+            until: b.until(),
             ip: b.ip,
             reason: b.reason,
-            by: b.created_by,
+            by: b.by,
         })
         .collect();
     Ok(page::render(&BansPage {
@@ -55,7 +54,7 @@ async fn page_for(
         notice,
         csrf,
         can_manage: current.permissions.contains(Permission::ManageBannedIps),
-        bans,
+        bans: listed,
         form_ip: form.ip.chars().take(64).collect(),
         form_reason: form.reason.chars().take(200).collect(),
         form_minutes: form.minutes.chars().take(10).collect(),
@@ -65,7 +64,7 @@ async fn page_for(
 
 /// Lists the bans in force.
 pub async fn get_bans(
-    State(state): State<AppState>,
+    State(bans): State<Bans>,
     gate: RequirePermission<ViewBannedIps>,
     CsrfToken(csrf): CsrfToken,
     Query(q): Query<BansQuery>,
@@ -76,7 +75,7 @@ pub async fn get_bans(
         _ => "Nothing to lift: that address was not banned.".to_owned(),
     });
     page_for(
-        &state,
+        &bans,
         &gate.current,
         csrf,
         notice,
@@ -88,56 +87,24 @@ pub async fn get_bans(
 
 /// Bans an address by hand.
 pub async fn post_ban(
-    State(state): State<AppState>,
+    State(bans): State<Bans>,
     gate: RequirePermission<ManageBannedIps>,
-    Peer(addr): Peer,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<BanForm>,
 ) -> AppResult<Response> {
-    let mut errors = Vec::new();
-    let ip = crate::net::client_ip::parse_entry(&form.ip);
-    if ip.is_none() {
-        errors.push(FieldError {
-            field: "ip",
-            message: "Enter one IP address, e.g. 203.0.113.7 or 2001:db8::1.".into(),
-        });
-    }
-    if form.reason.trim().is_empty() || form.reason.chars().count() > 200 {
-        errors.push(FieldError {
-            field: "reason",
-            message: "Say why, in 1 to 200 characters.".into(),
-        });
-    }
-    let minutes = match form.minutes.trim() {
-        "" => Ok(None),
-        m => m
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=5_256_000).contains(n))
-            .map(Some)
-            .ok_or(()),
+    let new = NewBan {
+        ip: &form.ip,
+        reason: &form.reason,
+        minutes: &form.minutes,
     };
-    if minutes.is_err() {
-        errors.push(FieldError {
-            field: "minutes",
-            message: "Enter whole minutes from 1 to 5256000, or leave it empty.".into(),
-        });
+    match bans.add(&new, &gate.current.actor()).await {
+        Ok(_) => Ok(Redirect::to("/admin/bans?done=added").into_response()),
+        Err(BanError::Invalid(errors)) => {
+            let page = page_for(&bans, &gate.current, csrf, None, &form, errors).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(BanError::Storage(e)) => Err(e.into()),
     }
-    let (Some(ip), Ok(minutes), true) = (ip, minutes, errors.is_empty()) else {
-        let page = page_for(&state, &gate.current, csrf, None, &form, errors).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    };
-    let actor = format!("admin:{}", gate.current.admin.id);
-    crate::ban::add(
-        &state,
-        ip,
-        &form.reason,
-        minutes,
-        &actor,
-        &addr.ip.to_string(),
-    )
-    .await?;
-    Ok(Redirect::to("/admin/bans?done=added").into_response())
 }
 
 /// The lift form's field.
@@ -148,20 +115,14 @@ pub struct LiftForm {
 
 /// Lifts a ban.
 pub async fn post_lift(
-    State(state): State<AppState>,
+    State(bans): State<Bans>,
     gate: RequirePermission<ManageBannedIps>,
-    Peer(addr): Peer,
     Form(form): Form<LiftForm>,
 ) -> AppResult<Response> {
-    let actor = format!("admin:{}", gate.current.admin.id);
-    let lifted = match crate::net::client_ip::parse_entry(&form.ip) {
-        Some(ip) => crate::ban::lift(&state, ip, &actor, &addr.ip.to_string()).await?,
-        None => false,
+    let done = match bans.lift(&form.ip, &gate.current.actor(), None).await {
+        Ok(_) => "/admin/bans?done=lifted",
+        Err(LiftError::NotAnAddress(_) | LiftError::NotBanned(_)) => "/admin/bans?done=none",
+        Err(LiftError::Storage(e)) => return Err(e.into()),
     };
-    Ok(Redirect::to(if lifted {
-        "/admin/bans?done=lifted"
-    } else {
-        "/admin/bans?done=none"
-    })
-    .into_response())
+    Ok(Redirect::to(done).into_response())
 }

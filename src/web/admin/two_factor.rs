@@ -1,41 +1,50 @@
 //! `/admin/two-factor`: the Duo application's settings (validated when saved; legacy
 //! credentials refused with the steps to create the right application, F12), and turning off
 //! someone's two-step verification when they have lost every factor.
+//!
+//! Every read and change goes through the [`TwoFactor`] service, which also audits them; this
+//! file maps its outcomes to the page, its status and its messages.
 
-use crate::app::AppState;
+use crate::config::DuoOutage;
 use crate::session::Realm;
-use crate::twofactor::duo::store;
-use crate::twofactor::manage;
-use crate::web::error::AppResult;
-use crate::web::extract::{ConfigureTwoFactor, CsrfToken, Form, Peer, RequirePermission};
+use crate::twofactor::TwoFactor;
+use crate::twofactor::duo::store::{Health, SaveError};
+use crate::twofactor::reset::{ResetBy, ResetError};
+use crate::web::error::{AppError, AppResult};
+use crate::web::extract::{ConfigureTwoFactor, CsrfToken, Form, RequirePermission};
 use crate::web::page;
 use crate::web::twofactor::pages::AdminTwoFactorPage;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-async fn render(
-    state: &AppState,
-    gate: &RequirePermission<ConfigureTwoFactor>,
-    csrf: String,
-    status: StatusCode,
+/// What the page says besides the settings.
+#[derive(Default)]
+struct Said {
     error: Option<String>,
     notice: Option<String>,
     duo_status: Option<String>,
+}
+
+async fn render(
+    two_factor: &TwoFactor,
+    gate: &RequirePermission<ConfigureTwoFactor>,
+    csrf: String,
+    status: StatusCode,
+    said: Said,
 ) -> AppResult<Response> {
-    let stored = crate::db::two_factor::duo_settings(&state.db).await?;
-    let tf = &state.config.two_factor;
+    let stored = two_factor.duo_application().await?;
     let body = AdminTwoFactorPage {
         title: "Two-step verification",
         nav: Some(super::nav(&gate.current, csrf.clone())),
         csrf,
-        error,
-        notice,
-        client_policy: tf.client_policy.as_str(),
-        admin_policy: tf.admin_policy.as_str(),
-        outage: match tf.duo_outage {
-            crate::config::DuoOutage::FailClosed => "fail closed (backup codes only)",
-            crate::config::DuoOutage::OtherFactor => "other factors allowed",
+        error: said.error,
+        notice: said.notice,
+        client_policy: two_factor.policy(Realm::Client).as_str(),
+        admin_policy: two_factor.policy(Realm::Admin).as_str(),
+        outage: match two_factor.duo_outage() {
+            DuoOutage::FailClosed => "fail closed (backup codes only)",
+            DuoOutage::OtherFactor => "other factors allowed",
         },
         duo_client_id: stored
             .as_ref()
@@ -46,29 +55,42 @@ async fn render(
             .map(|s| s.api_hostname.clone())
             .unwrap_or_default(),
         duo_configured: stored.is_some(),
-        duo_status,
+        duo_status: said.duo_status,
         redirect_uris: vec![
-            store::redirect_uri(state, Realm::Client),
-            store::redirect_uri(state, Realm::Admin),
+            two_factor.duo_redirect_uri(Realm::Client),
+            two_factor.duo_redirect_uri(Realm::Admin),
         ],
     };
     Ok((status, page::render(&body)).into_response())
 }
 
+fn error(message: String) -> Said {
+    Said {
+        error: Some(message),
+        ..Said::default()
+    }
+}
+
+fn notice(message: String) -> Said {
+    Said {
+        notice: Some(message),
+        ..Said::default()
+    }
+}
+
 /// Shows the page.
 pub async fn get_page(
-    State(state): State<AppState>,
+    State(two_factor): State<TwoFactor>,
     gate: RequirePermission<ConfigureTwoFactor>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    render(&state, &gate, csrf, StatusCode::OK, None, None, None).await
+    render(&two_factor, &gate, csrf, StatusCode::OK, Said::default()).await
 }
 
 /// Validates and saves the Duo settings, then asks Duo whether they work.
 pub async fn post_duo(
-    State(state): State<AppState>,
+    State(two_factor): State<TwoFactor>,
     gate: RequirePermission<ConfigureTwoFactor>,
-    Peer(addr): Peer,
     CsrfToken(csrf): CsrfToken,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
@@ -76,85 +98,39 @@ pub async fn post_duo(
         .into_iter()
         .filter(|(k, _)| k != "csrf_token")
         .collect();
-    let creds = match store::save(&state, fields).await? {
-        Ok(creds) => creds,
-        Err(refused) => {
-            return render(
-                &state,
-                &gate,
-                csrf,
-                StatusCode::BAD_REQUEST,
-                Some(refused.to_string()),
-                None,
-                None,
-            )
-            .await;
+    let said = match two_factor
+        .configure_duo(fields, &gate.current.actor())
+        .await
+    {
+        Ok(Health::Answered { clock_difference }) => Said {
+            notice: Some("Saved. Duo answered the health check with these credentials.".into()),
+            duo_status: Some(format!("Clock difference to Duo: {clock_difference} s.")),
+            error: None,
+        },
+        Ok(Health::Failed(e)) => Said {
+            notice: Some("Saved, but Duo did not accept a health check yet.".into()),
+            duo_status: Some(e.user_message()),
+            error: None,
+        },
+        Err(SaveError::Refused(refused)) => {
+            let said = error(refused.to_string());
+            return render(&two_factor, &gate, csrf, StatusCode::BAD_REQUEST, said).await;
         }
+        Err(SaveError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
+        Err(SaveError::Storage(e)) => return Err(e.into()),
     };
-    manage::audit(
-        &state,
-        &manage::actor(Realm::Admin, gate.current.admin.id),
-        "two_factor.duo_settings",
-        &format!(
-            "Duo application {} at {} saved",
-            creds.client_id, creds.api_hostname
-        ),
-        &addr.ip.to_string(),
-    )
-    .await?;
-    let now = state.clock.unix();
-    let health = match store::client_for(&state, creds) {
-        Ok(duo) => duo.health_check(now).await,
-        Err(e) => Err(crate::twofactor::duo::DuoError::Unavailable(e.to_string())),
-    };
-    let (notice, duo_status) = match health {
-        Ok(timestamp) => (
-            "Saved. Duo answered the health check with these credentials.".to_owned(),
-            Some(format!("Clock difference to Duo: {} s.", timestamp - now)),
-        ),
-        Err(e) => (
-            "Saved, but Duo did not accept a health check yet.".to_owned(),
-            Some(e.user_message()),
-        ),
-    };
-    render(
-        &state,
-        &gate,
-        csrf,
-        StatusCode::OK,
-        None,
-        Some(notice),
-        duo_status,
-    )
-    .await
+    render(&two_factor, &gate, csrf, StatusCode::OK, said).await
 }
 
 /// Removes the Duo settings (people enrolled in Duo then use their other factors).
 pub async fn post_duo_remove(
-    State(state): State<AppState>,
+    State(two_factor): State<TwoFactor>,
     gate: RequirePermission<ConfigureTwoFactor>,
-    Peer(addr): Peer,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    crate::db::two_factor::duo_settings_put(&state.db, None).await?;
-    manage::audit(
-        &state,
-        &manage::actor(Realm::Admin, gate.current.admin.id),
-        "two_factor.duo_settings",
-        "Duo settings removed",
-        &addr.ip.to_string(),
-    )
-    .await?;
-    render(
-        &state,
-        &gate,
-        csrf,
-        StatusCode::OK,
-        None,
-        Some("The Duo settings were removed.".into()),
-        None,
-    )
-    .await
+    two_factor.remove_duo(&gate.current.actor()).await?;
+    let said = notice("The Duo settings were removed.".into());
+    render(&two_factor, &gate, csrf, StatusCode::OK, said).await
 }
 
 /// Whose factors to remove.
@@ -168,70 +144,34 @@ pub struct ResetForm {
 
 /// Removes every factor of a user or admin, tells them by email, and audits it.
 pub async fn post_reset(
-    State(state): State<AppState>,
+    State(two_factor): State<TwoFactor>,
     gate: RequirePermission<ConfigureTwoFactor>,
-    Peer(addr): Peer,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<ResetForm>,
 ) -> AppResult<Response> {
-    let login = form.login.trim();
-    let found = match form.realm.as_str() {
-        "client" => crate::db::account::find_user_by_email(&state.db, login)
-            .await?
-            .map(|u| (Realm::Client, u.id)),
-        "admin" => crate::db::account::find_admin_by_username(&state.db, login)
-            .await?
-            .map(|a| (Realm::Admin, a.id)),
-        _ => {
-            return render(
-                &state,
-                &gate,
-                csrf,
-                StatusCode::BAD_REQUEST,
-                Some(
-                    "Choose whether the account is a client-area user or an administrator.".into(),
-                ),
-                None,
-                None,
-            )
-            .await;
-        }
+    let Some(realm) = Realm::parse(&form.realm) else {
+        let said =
+            error("Choose whether the account is a client-area user or an administrator.".into());
+        return render(&two_factor, &gate, csrf, StatusCode::BAD_REQUEST, said).await;
     };
-    let target = match found {
-        Some((realm, id)) => manage::subject(&state, realm, id).await?,
-        None => None,
+    let by = ResetBy::Admin {
+        id: gate.current.id(),
+        username: &gate.current.admin.username,
     };
-    let Some(target) = target else {
-        return render(
-            &state,
-            &gate,
-            csrf,
+    let (status, said) = match two_factor.reset_for(realm, &form.login, &by).await {
+        Ok(target) => (
+            StatusCode::OK,
+            notice(format!(
+                "Two-step verification is off for {}. They were told by email.",
+                target.login
+            )),
+        ),
+        Err(ResetError::NoSuchAccount { realm, login }) => (
             StatusCode::NOT_FOUND,
-            Some(format!("No {} account is called {login}.", form.realm)),
-            None,
-            None,
-        )
-        .await;
+            error(format!("No {realm} account is called {login}.")),
+        ),
+        Err(ResetError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
+        Err(ResetError::Storage(e)) => return Err(e.into()),
     };
-    manage::reset(
-        &state,
-        &target,
-        &format!("admin:{}", gate.current.admin.id),
-        &format!("administrator {}", gate.current.admin.username),
-        &addr.ip.to_string(),
-    )
-    .await?;
-    render(
-        &state,
-        &gate,
-        csrf,
-        StatusCode::OK,
-        None,
-        Some(format!(
-            "Two-step verification is off for {}. They were told by email.",
-            target.login
-        )),
-        None,
-    )
-    .await
+    render(&two_factor, &gate, csrf, status, said).await
 }

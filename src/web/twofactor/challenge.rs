@@ -1,14 +1,15 @@
 //! `{login}/2fa`: the second step of a sign-in. The person picks one of their factors; a right
 //! answer starts the session (with a fresh id), wrong answers count towards cancelling the
-//! pending sign-in, which then counts as a failed sign-in for the ban rules.
+//! pending sign-in, which then counts as a failed sign-in for the ban rules. The checks and the
+//! counting are the [`TwoFactor`] service's.
 
 use super::pages::{BackupCodesPage, ChallengePage};
 use super::{PendingSignIn, Side, challenge_path};
 use crate::app::AppState;
-use crate::config::DuoOutage;
-use crate::twofactor::{self, pending::Failure};
+use crate::twofactor::pending::{ChallengeError, Failure, Method};
+use crate::twofactor::{PendingRow, TwoFactor};
 use crate::web::cookie;
-use crate::web::error::AppResult;
+use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo};
 use crate::web::page;
 use axum::extract::State;
@@ -26,15 +27,13 @@ pub struct ChallengeForm {
 
 /// Builds the page for a pending sign-in.
 pub(super) async fn page<S: Side>(
-    state: &AppState,
-    pending: &crate::db::two_factor::PendingRow,
+    tf: &TwoFactor,
+    pending: &PendingRow,
     csrf: String,
     error: Option<String>,
     notice: Option<String>,
 ) -> AppResult<ChallengePage> {
-    let enrolled = twofactor::enrolled(state, S::REALM, pending.subject_id).await?;
-    let backup_only =
-        pending.duo_down && state.config.two_factor.duo_outage == DuoOutage::FailClosed;
+    let enrolled = tf.enrolled(S::REALM, pending.subject_id).await?;
     Ok(ChallengePage {
         title: "Two-step verification",
         nav: None,
@@ -46,26 +45,43 @@ pub(super) async fn page<S: Side>(
         webauthn: !enrolled.keys.is_empty(),
         duo: enrolled.duo && !pending.duo_down,
         backup: enrolled.backup_remaining > 0,
-        backup_only,
+        backup_only: tf.backup_only(pending),
     })
 }
 
 /// Shows the factors the person can use.
 pub async fn get_challenge<S: Side>(
-    State(state): State<AppState>,
+    State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     if pending.row.must_enrol {
         return Ok(Redirect::to(&format!("{}/enrol", challenge_path::<S>())).into_response());
     }
-    let body = page::<S>(&state, &pending.row, csrf, None, None).await?;
+    let body = page::<S>(&tf, &pending.row, csrf, None, None).await?;
     Ok(page::render(&body))
+}
+
+/// The words of a used backup code's page.
+fn backup_used(left: i64) -> String {
+    if left == 1 {
+        "You used a backup code. You have 1 backup code left: generate a new set on your security page.".into()
+    } else {
+        format!(
+            "You used a backup code. You have {left} backup codes left{}.",
+            if left < 3 {
+                ": generate a new set on your security page"
+            } else {
+                ""
+            }
+        )
+    }
 }
 
 /// Checks a TOTP or backup code.
 pub async fn post_challenge<S: Side>(
     State(state): State<AppState>,
+    State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
     SessionInfo(loaded): SessionInfo,
     Peer(addr): Peer,
@@ -76,21 +92,20 @@ pub async fn post_challenge<S: Side>(
     if pending.must_enrol {
         return Ok(Redirect::to(&format!("{}/enrol", challenge_path::<S>())).into_response());
     }
-    let backup_only =
-        pending.duo_down && state.config.two_factor.duo_outage == DuoOutage::FailClosed;
-    let (ok, remaining) = match form.method.as_str() {
-        "totp" if !backup_only => (
-            twofactor::check_totp(&state, S::REALM, pending.subject_id, &form.code).await?,
-            None,
-        ),
-        "backup" => {
-            let left =
-                twofactor::backup::redeem(&state, S::REALM, pending.subject_id, &form.code).await?;
-            (left.is_some(), left)
+    let method = match form.method.as_str() {
+        "totp" => Method::Totp,
+        "backup" => Method::Backup,
+        _ => {
+            return Err(AppError::BadRequest(
+                "The form named no verification method. Reload the page and try again.".into(),
+            ));
         }
-        "totp" => {
+    };
+    let answered = match tf.answer_challenge(&pending, method, &form.code).await {
+        Ok(answered) => answered,
+        Err(ChallengeError::BackupOnly) => {
             let body = page::<S>(
-                &state,
+                &tf,
                 &pending,
                 csrf,
                 Some("Duo cannot be reached, and this portal's policy is to stop sign-ins that need Duo until it can (fail closed). Use one of your backup codes, or try again later.".into()),
@@ -99,83 +114,68 @@ pub async fn post_challenge<S: Side>(
             .await?;
             return Ok((StatusCode::FORBIDDEN, page::render(&body)).into_response());
         }
-        _ => {
-            return Err(crate::web::error::AppError::BadRequest(
-                "The form named no verification method. Reload the page and try again.".into(),
-            ));
+        Err(ChallengeError::Wrong(failure)) => {
+            return wrong_code::<S>(&state, &tf, &pending, csrf, failure).await;
         }
+        Err(ChallengeError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
+        Err(ChallengeError::Storage(e)) => return Err(e.into()),
     };
-    if ok {
-        let (jar, target) =
-            match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
-                Ok(done) => done,
-                Err(restart) => return Ok(restart),
-            };
-        if let Some(left) = remaining {
-            twofactor::manage::audit(
-                &state,
-                &twofactor::manage::actor(S::REALM, pending.subject_id),
-                "two_factor.backup_code_used",
-                &format!("{left} backup codes remain"),
-                &addr.ip.to_string(),
-            )
-            .await?;
-            let body = BackupCodesPage {
-                title: "Signed in with a backup code",
-                nav: None,
-                intro: if left == 1 {
-                    "You used a backup code. You have 1 backup code left: generate a new set on your security page.".into()
-                } else {
-                    format!(
-                        "You used a backup code. You have {left} backup codes left{}.",
-                        if left < 3 {
-                            ": generate a new set on your security page"
-                        } else {
-                            ""
-                        }
-                    )
-                },
-                codes: Vec::new(),
-                continue_to: target,
-                continue_label: "Continue",
-            };
-            return Ok((jar, page::render(&body)).into_response());
-        }
+    let (jar, target) = match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
+        Ok(done) => done,
+        Err(restart) => return Ok(restart),
+    };
+    let Some(left) = answered.backup_left else {
         return Ok((jar, Redirect::to(&target)).into_response());
-    }
-    wrong_code::<S>(&state, &pending, csrf).await
+    };
+    let body = BackupCodesPage {
+        title: "Signed in with a backup code",
+        nav: None,
+        intro: backup_used(left),
+        codes: Vec::new(),
+        continue_to: target,
+        continue_label: "Continue",
+    };
+    Ok((jar, page::render(&body)).into_response())
 }
 
-/// Answers a wrong code: try again, or (at the limit) back to the sign-in page.
+/// Answers a counted wrong code: try again, or (at the limit) back to the sign-in page.
 pub(super) async fn wrong_code<S: Side>(
     state: &AppState,
-    pending: &crate::db::two_factor::PendingRow,
+    tf: &TwoFactor,
+    pending: &PendingRow,
     csrf: String,
+    failure: Failure,
 ) -> AppResult<Response> {
-    match twofactor::pending::fail(state, pending).await? {
+    match failure {
         Failure::TryAgain(left) => {
             let message = format!(
                 "That code is not right, or it was already used. {} attempt{} left before this sign-in is cancelled.",
                 left,
                 if left == 1 { "" } else { "s" }
             );
-            let body = page::<S>(state, pending, csrf, Some(message), None).await?;
+            let body = page::<S>(tf, pending, csrf, Some(message), None).await?;
             Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
         }
-        Failure::Cancelled => Ok((
-            cookie::clear_pending(state, S::REALM),
-            Redirect::to(&format!("{}?twofactor=cancelled", S::LOGIN)),
-        )
-            .into_response()),
+        Failure::Cancelled => Ok(cancelled::<S>(state)),
     }
+}
+
+/// Back to the sign-in page, which says the sign-in was cancelled.
+pub(super) fn cancelled<S: Side>(state: &AppState) -> Response {
+    (
+        cookie::clear_pending(state, S::REALM),
+        Redirect::to(&format!("{}?twofactor=cancelled", S::LOGIN)),
+    )
+        .into_response()
 }
 
 /// Abandons the pending sign-in.
 pub async fn post_cancel<S: Side>(
     State(state): State<AppState>,
+    State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
 ) -> AppResult<Response> {
-    crate::db::two_factor::pending_end(&state.db, &pending.row.id_hash, state.clock.unix()).await?;
+    tf.end_pending(&pending.row).await?;
     Ok((
         cookie::clear_pending(&state, S::REALM),
         Redirect::to(S::LOGIN),

@@ -1,10 +1,13 @@
 //! `{login}/2fa/enrol`: under a "required" policy, someone without a second factor sets one up
 //! (an authenticator app) before the session starts; nothing else accepts their pending sign-in.
+//! Confirming the app, the backup codes and the audit entry are the [`TwoFactor`] service's.
 
+use super::challenge::cancelled;
 use super::pages::{BackupCodesPage, TotpSetupPage};
 use super::{PendingSignIn, Side, challenge_path};
 use crate::app::AppState;
-use crate::twofactor::{self, manage};
+use crate::twofactor::pending::{EnrolError, Failure};
+use crate::twofactor::{self, PendingRow, TwoFactor};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo};
 use crate::web::page;
@@ -20,17 +23,19 @@ pub struct CodeForm {
 }
 
 async fn setup_page<S: Side>(
-    state: &AppState,
-    pending: &crate::db::two_factor::PendingRow,
+    tf: &TwoFactor,
+    pending: &PendingRow,
     csrf: String,
     error: Option<String>,
 ) -> AppResult<TotpSetupPage> {
-    let seed = twofactor::pending_totp_seed(state, S::REALM, pending.subject_id)
+    let seed = tf
+        .pending_totp_seed(S::REALM, pending.subject_id)
         .await?
         .ok_or_else(|| {
             AppError::BadRequest("An authenticator app is already set up for this account.".into())
         })?;
-    let subject = manage::subject(state, S::REALM, pending.subject_id)
+    let subject = tf
+        .subject(S::REALM, pending.subject_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let uri = twofactor::totp::otpauth_uri(&seed, &subject.login);
@@ -49,7 +54,7 @@ async fn setup_page<S: Side>(
 
 /// Shows the QR code and the key.
 pub async fn get_enrol<S: Side>(
-    State(state): State<AppState>,
+    State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
@@ -57,13 +62,14 @@ pub async fn get_enrol<S: Side>(
         return Ok(Redirect::to(&challenge_path::<S>()).into_response());
     }
     Ok(page::render(
-        &setup_page::<S>(&state, &pending.row, csrf, None).await?,
+        &setup_page::<S>(&tf, &pending.row, csrf, None).await?,
     ))
 }
 
 /// Confirms the app with its first code, issues backup codes, and starts the session.
 pub async fn post_enrol<S: Side>(
     State(state): State<AppState>,
+    State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
     SessionInfo(loaded): SessionInfo,
     Peer(addr): Peer,
@@ -74,36 +80,22 @@ pub async fn post_enrol<S: Side>(
     if !pending.must_enrol {
         return Ok(Redirect::to(&challenge_path::<S>()).into_response());
     }
-    if !twofactor::confirm_totp(&state, S::REALM, pending.subject_id, &form.code).await? {
-        return match twofactor::pending::fail(&state, &pending).await? {
-            twofactor::pending::Failure::TryAgain(left) => {
-                let body = setup_page::<S>(
-                    &state,
-                    &pending,
-                    csrf,
-                    Some(format!("That code is not right. Check that the app shows the account you just added, and that this device's clock is correct. {left} attempts left.")),
-                )
-                .await?;
-                Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
-            }
-            twofactor::pending::Failure::Cancelled => Ok((
-                crate::web::cookie::clear_pending(&state, S::REALM),
-                Redirect::to(&format!("{}?twofactor=cancelled", S::LOGIN)),
+    let codes = match tf.enrol_at_sign_in(&pending, &form.code).await {
+        Ok(codes) => codes,
+        Err(EnrolError::Wrong(Failure::TryAgain(left))) => {
+            let body = setup_page::<S>(
+                &tf,
+                &pending,
+                csrf,
+                Some(format!("That code is not right. Check that the app shows the account you just added, and that this device's clock is correct. {left} attempts left.")),
             )
-                .into_response()),
-        };
-    }
-    let codes = twofactor::backup::regenerate(&state, S::REALM, pending.subject_id)
-        .await
-        .map_err(AppError::Unexpected)?;
-    manage::audit(
-        &state,
-        &manage::actor(S::REALM, pending.subject_id),
-        "two_factor.totp_enabled",
-        "authenticator app set up at sign-in (required policy); backup codes issued",
-        &addr.ip.to_string(),
-    )
-    .await?;
+            .await?;
+            return Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response());
+        }
+        Err(EnrolError::Wrong(Failure::Cancelled)) => return Ok(cancelled::<S>(&state)),
+        Err(EnrolError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
+        Err(EnrolError::Storage(e)) => return Err(e.into()),
+    };
     let (jar, target) = match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
         Ok(done) => done,
         Err(restart) => return Ok(restart),

@@ -3,7 +3,9 @@
 //! redirect round trip.
 //!
 //! Handlers are generic over a [`Side`] (client area or admin area), so both realms run the
-//! same code and differ only in their paths and the account they load.
+//! same code and differ only in their paths and the account they load. Every check and change
+//! is an operation of the [`TwoFactor`] service; these pages map its outcomes to pages,
+//! statuses and messages, and start the session once a pending sign-in is done.
 
 pub mod challenge;
 pub mod duo;
@@ -13,9 +15,8 @@ pub mod security;
 pub mod webauthn;
 
 use crate::app::AppState;
-use crate::db::two_factor::PendingRow;
 use crate::session::{Realm, Session};
-use crate::twofactor::manage::Subject;
+use crate::twofactor::{PendingRow, Subject, TwoFactor};
 use crate::web::cookie;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CurrentAdmin, CurrentClient};
@@ -83,7 +84,7 @@ impl<S: Side> FromRequestParts<AppState> for PendingSignIn<S> {
         let Some(value) = cookie::read_pending(&parts.headers, state, S::REALM) else {
             return Err(Redirect::to(S::LOGIN).into_response());
         };
-        match crate::twofactor::pending::find(state, S::REALM, &value).await {
+        match TwoFactor::from(state).find_pending(S::REALM, &value).await {
             Ok(Some(row)) => Ok(Self {
                 row,
                 _side: std::marker::PhantomData,
@@ -117,27 +118,13 @@ impl<S: Side> FromRequestParts<AppState> for Signed<S> {
                 let c = CurrentClient::from_request_parts(parts, state).await?;
                 // Second factors are the client's own business, never an impersonator's.
                 c.not_impersonated().map_err(IntoResponse::into_response)?;
-                let subject = Subject {
-                    realm: Realm::Client,
-                    id: c.user.id,
-                    login: c.user.email.clone(),
-                    display_name: format!("{} {}", c.user.first_name, c.user.last_name)
-                        .trim()
-                        .to_owned(),
-                    email: c.user.email,
-                };
+                let subject = Subject::of_user(&c.user);
                 let links = crate::web::page::client_links(c.account.as_ref(), false);
                 (c.session, subject, c.user.password_hash, links)
             }
             Realm::Admin => {
                 let a = CurrentAdmin::from_request_parts(parts, state).await?;
-                let subject = Subject {
-                    realm: Realm::Admin,
-                    id: a.admin.id,
-                    login: a.admin.username.clone(),
-                    display_name: a.admin.username,
-                    email: a.admin.email,
-                };
+                let subject = Subject::of_admin(&a.admin);
                 let links = crate::web::page::admin_links(a.permissions);
                 (a.session, subject, Some(a.admin.password_hash), links)
             }
@@ -164,8 +151,7 @@ pub async fn complete<S: Side>(
     addr: crate::web::middleware::client_addr::ClientAddr,
     loaded: Option<&LoadedSession>,
 ) -> AppResult<Result<(CookieJar, String), Response>> {
-    let now = state.clock.unix();
-    if !crate::db::two_factor::pending_end(&state.db, &pending.id_hash, now).await? {
+    if !TwoFactor::from(state).end_pending(pending).await? {
         return Ok(Err(Redirect::to(&format!(
             "{}?twofactor=expired",
             S::LOGIN
@@ -187,16 +173,4 @@ pub async fn complete<S: Side>(
         jar = jar.add(c.clone());
     }
     Ok(Ok((jar, target)))
-}
-
-/// How long a step-up (password or factor re-entered) allows changes to factors.
-pub const STEP_UP_SECONDS: i64 = 600;
-
-/// Whether the session stepped up recently enough to change factors.
-///
-/// # Errors
-/// Storage errors.
-pub async fn stepped_up(state: &AppState, session: &Session) -> Result<bool, sqlx::Error> {
-    let at = crate::db::session::stepped_up_at(&state.db, &session.id_hash).await?;
-    Ok(at.is_some_and(|t| state.clock.unix() - t <= STEP_UP_SECONDS))
 }

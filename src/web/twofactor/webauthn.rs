@@ -1,25 +1,23 @@
 //! The JSON endpoints `static/webauthn.js` talks to: options and answer for registering a
 //! security key (security page, after step-up) and for using one (challenge page).
 //!
-//! Ceremony state is kept server-side in `webauthn_ceremonies`, keyed by the session or pending
-//! sign-in it belongs to, and taken (deleted) when the answer arrives, so each challenge is
-//! answered at most once.
+//! The ceremonies, their server-side state (taken when the answer arrives, so each challenge
+//! is answered at most once) and the stored keys are the [`TwoFactor`] service's
+//! (`twofactor::keys`); this file reads the JSON bodies and maps [`KeyError`] to a status and
+//! a JSON message.
 
-use super::{PendingSignIn, Side, Signed, stepped_up};
+use super::{PendingSignIn, Side, Signed};
 use crate::app::AppState;
-use crate::config::DuoOutage;
-use crate::db;
-use crate::twofactor::{manage, webauthn as wa};
-use crate::web::error::AppResult;
+use crate::twofactor::keys::KeyError;
+use crate::twofactor::pending::Failure;
+use crate::twofactor::{TwoFactor, webauthn as wa};
+use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{Peer, SessionInfo};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-
-/// How long a ceremony may take.
-const CEREMONY_SECONDS: i64 = 300;
 
 /// A JSON error in the shape every JSON error of Portcullis has.
 fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
@@ -34,43 +32,52 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// A refusal on its way to becoming a JSON response (kept small for `Result`).
-struct Refusal(Box<Response>);
-
-impl From<Response> for Refusal {
-    fn from(r: Response) -> Self {
-        Self(Box::new(r))
-    }
+/// The JSON answer to a refused operation; `step_up` is what a missing step-up is told.
+fn refused<S: Side>(state: &AppState, why: KeyError, step_up: &str) -> AppResult<Response> {
+    Ok(match why {
+        KeyError::StepUpNeeded => refuse(StatusCode::FORBIDDEN, step_up),
+        KeyError::NotForThisSignIn => refuse(
+            StatusCode::FORBIDDEN,
+            "Security keys cannot complete this sign-in; use the form on the page.",
+        ),
+        KeyError::AlreadyRegistered => refuse(StatusCode::CONFLICT, why.to_string()),
+        KeyError::BadName | KeyError::Ceremony(_) => {
+            refuse(StatusCode::BAD_REQUEST, why.to_string())
+        }
+        KeyError::Refused {
+            error,
+            failure: Failure::TryAgain(left),
+        } => refuse(
+            StatusCode::UNAUTHORIZED,
+            format!("{error} {left} attempts left."),
+        ),
+        KeyError::Refused {
+            failure: Failure::Cancelled,
+            ..
+        } => (
+            StatusCode::UNAUTHORIZED,
+            crate::web::cookie::clear_pending(state, S::REALM),
+            axum::Json(json!({
+                "status": 401,
+                "error": "webauthn",
+                "message": "Too many failed attempts: the sign-in was cancelled.",
+                "redirect": format!("{}?twofactor=cancelled", S::LOGIN),
+            })),
+        )
+            .into_response(),
+        KeyError::Unexpected(e) => return Err(AppError::Unexpected(e)),
+        KeyError::Storage(e) => return Err(e.into()),
+    })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Refusal> {
+/// The body as `T`, or the refusal to send (boxed: a response is large for a `Result`).
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
-        Refusal::from(refuse(
+        Box::new(refuse(
             StatusCode::BAD_REQUEST,
             format!("The request could not be read as a security key answer ({e}). Reload the page and try again."),
         ))
     })
-}
-
-fn relying_party(state: &AppState) -> Result<wa::Webauthn, Refusal> {
-    let url = url::Url::parse(&state.config.system_url.to_string()).map_err(|_| {
-        Refusal::from(refuse(
-            StatusCode::BAD_REQUEST,
-            wa::Error::UnsuitableSystemUrl.to_string(),
-        ))
-    })?;
-    wa::relying_party(&url)
-        .map_err(|e| Refusal::from(refuse(StatusCode::BAD_REQUEST, e.to_string())))
-}
-
-fn passkeys(rows: &[db::two_factor::KeyRow]) -> Vec<(String, wa::Passkey)> {
-    rows.iter()
-        .filter_map(|k| {
-            serde_json::from_str(&k.passkey)
-                .ok()
-                .map(|p| (k.credential_id.clone(), p))
-        })
-        .collect()
 }
 
 /// The name given to a new key.
@@ -94,24 +101,10 @@ struct AuthenticateBody {
     credential: wa::PublicKeyCredential,
 }
 
-fn key_name(typed: &str) -> Result<String, Refusal> {
-    let name = typed.trim();
-    if name.chars().count() > 64 {
-        return Err(Refusal::from(refuse(
-            StatusCode::BAD_REQUEST,
-            "Give the key a name of at most 64 characters.",
-        )));
-    }
-    Ok(if name.is_empty() {
-        "Security key".to_owned()
-    } else {
-        name.to_owned()
-    })
-}
-
 /// `POST {security}/webauthn/options`: starts registering a key.
 pub async fn post_register_options<S: Side>(
     State(state): State<AppState>,
+    State(tf): State<TwoFactor>,
     signed: Signed<S>,
     body: Bytes,
 ) -> AppResult<Response> {
@@ -120,166 +113,64 @@ pub async fn post_register_options<S: Side>(
     } else {
         match parse(&body) {
             Ok(b) => b,
-            Err(r) => return Ok(*r.0),
+            Err(r) => return Ok(*r),
         }
     };
-    if !stepped_up(&state, &signed.session).await? {
-        return Ok(refuse(
-            StatusCode::FORBIDDEN,
+    match tf
+        .begin_key_registration(&signed.subject, &signed.session.id_hash, &request.name)
+        .await
+    {
+        Ok(options) => Ok(axum::Json(options).into_response()),
+        Err(why) => refused::<S>(
+            &state,
+            why,
             "Confirm it's you first: enter your password or a current code on this page, then add the key.",
-        ));
+        ),
     }
-    let name = match key_name(&request.name) {
-        Ok(n) => n,
-        Err(r) => return Ok(*r.0),
-    };
-    let rp = match relying_party(&state) {
-        Ok(rp) => rp,
-        Err(r) => return Ok(*r.0),
-    };
-    let rows = db::two_factor::keys_list(&state.db, S::REALM.as_str(), signed.subject.id).await?;
-    let existing: Vec<wa::Passkey> = passkeys(&rows).into_iter().map(|(_, p)| p).collect();
-    let (options, ceremony) = match wa::start_registration(
-        &rp,
-        wa::user_handle(S::REALM.as_str(), signed.subject.id),
-        &signed.subject.login,
-        &signed.subject.display_name,
-        &existing,
-    ) {
-        Ok(started) => started,
-        Err(e) => return Ok(refuse(StatusCode::BAD_REQUEST, e.to_string())),
-    };
-    db::two_factor::ceremony_put(
-        &state.db,
-        &signed.session.id_hash,
-        "register",
-        &ceremony,
-        &name,
-        state.clock.unix() + CEREMONY_SECONDS,
-    )
-    .await?;
-    Ok(axum::Json(options).into_response())
 }
 
 /// `POST {security}/webauthn`: stores the new key.
 pub async fn post_register<S: Side>(
     State(state): State<AppState>,
+    State(tf): State<TwoFactor>,
     signed: Signed<S>,
-    Peer(addr): Peer,
     body: Bytes,
 ) -> AppResult<Response> {
     let request: RegisterBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return Ok(*r.0),
+        Err(r) => return Ok(*r),
     };
-    let now = state.clock.unix();
-    let Some((ceremony, stored_name)) =
-        db::two_factor::ceremony_take(&state.db, &signed.session.id_hash, "register", now).await?
-    else {
-        return Ok(refuse(
-            StatusCode::BAD_REQUEST,
-            wa::Error::Expired.to_string(),
-        ));
-    };
-    if !stepped_up(&state, &signed.session).await? {
-        return Ok(refuse(
-            StatusCode::FORBIDDEN,
-            "Confirm it's you first: enter your password or a current code on this page.",
-        ));
-    }
-    let rp = match relying_party(&state) {
-        Ok(rp) => rp,
-        Err(r) => return Ok(*r.0),
-    };
-    let key = match wa::finish_registration(&rp, &ceremony, &request.credential) {
-        Ok(k) => k,
-        Err(e) => return Ok(refuse(StatusCode::BAD_REQUEST, e.to_string())),
-    };
-    let name = if request.name.trim().is_empty() {
-        stored_name
-    } else {
-        match key_name(&request.name) {
-            Ok(n) => n,
-            Err(r) => return Ok(*r.0),
-        }
-    };
-    let id = wa::credential_id_b64(&key);
-    let passkey = serde_json::to_string(&key).map_err(|e| anyhow::anyhow!(e))?;
-    if let Err(e) = db::two_factor::key_insert(
-        &state.db,
-        S::REALM.as_str(),
-        signed.subject.id,
-        &name,
-        &id,
-        &passkey,
-        now,
-    )
-    .await
+    let subject = &signed.subject;
+    let session = &signed.session.id_hash;
+    match tf
+        .finish_key_registration(subject, session, &request.credential, &request.name)
+        .await
     {
-        // The unique index on the credential id: the key is registered (here or elsewhere).
-        if e.as_database_error()
-            .is_some_and(sqlx::error::DatabaseError::is_unique_violation)
-        {
-            return Ok(refuse(
-                StatusCode::CONFLICT,
-                wa::Error::AlreadyRegistered.to_string(),
-            ));
-        }
-        return Err(e.into());
+        Ok(()) => Ok(axum::Json(json!({ "redirect": S::SECURITY })).into_response()),
+        Err(why) => refused::<S>(
+            &state,
+            why,
+            "Confirm it's you first: enter your password or a current code on this page.",
+        ),
     }
-    manage::audit(
-        &state,
-        &manage::actor(S::REALM, signed.subject.id),
-        "two_factor.webauthn_added",
-        &format!("security key \"{name}\" added"),
-        &addr.ip.to_string(),
-    )
-    .await?;
-    Ok(axum::Json(json!({ "redirect": S::SECURITY })).into_response())
-}
-
-/// Whether Duo's outage locks this pending sign-in to backup codes.
-fn backup_only(state: &AppState, pending: &db::two_factor::PendingRow) -> bool {
-    pending.duo_down && state.config.two_factor.duo_outage == DuoOutage::FailClosed
 }
 
 /// `POST {login}/2fa/webauthn/options`: starts using a key.
 pub async fn post_authenticate_options<S: Side>(
     State(state): State<AppState>,
+    State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
 ) -> AppResult<Response> {
-    let pending = pending.row;
-    if pending.must_enrol || backup_only(&state, &pending) {
-        return Ok(refuse(
-            StatusCode::FORBIDDEN,
-            "Security keys cannot complete this sign-in; use the form on the page.",
-        ));
+    match tf.begin_key_sign_in(&pending.row).await {
+        Ok(options) => Ok(axum::Json(options).into_response()),
+        Err(why) => refused::<S>(&state, why, ""),
     }
-    let rp = match relying_party(&state) {
-        Ok(rp) => rp,
-        Err(r) => return Ok(*r.0),
-    };
-    let rows = db::two_factor::keys_list(&state.db, S::REALM.as_str(), pending.subject_id).await?;
-    let keys: Vec<wa::Passkey> = passkeys(&rows).into_iter().map(|(_, p)| p).collect();
-    let (options, ceremony) = match wa::start_authentication(&rp, &keys) {
-        Ok(started) => started,
-        Err(e) => return Ok(refuse(StatusCode::BAD_REQUEST, e.to_string())),
-    };
-    db::two_factor::ceremony_put(
-        &state.db,
-        &pending.id_hash,
-        "authenticate",
-        &ceremony,
-        "",
-        state.clock.unix() + CEREMONY_SECONDS,
-    )
-    .await?;
-    Ok(axum::Json(options).into_response())
 }
 
 /// `POST {login}/2fa/webauthn`: verifies the key's answer and completes the sign-in.
 pub async fn post_authenticate<S: Side>(
     State(state): State<AppState>,
+    State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
     SessionInfo(loaded): SessionInfo,
     Peer(addr): Peer,
@@ -288,58 +179,10 @@ pub async fn post_authenticate<S: Side>(
     let pending = pending.row;
     let request: AuthenticateBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return Ok(*r.0),
+        Err(r) => return Ok(*r),
     };
-    if pending.must_enrol || backup_only(&state, &pending) {
-        return Ok(refuse(
-            StatusCode::FORBIDDEN,
-            "Security keys cannot complete this sign-in; use the form on the page.",
-        ));
-    }
-    let now = state.clock.unix();
-    let Some((ceremony, _)) =
-        db::two_factor::ceremony_take(&state.db, &pending.id_hash, "authenticate", now).await?
-    else {
-        return Ok(refuse(
-            StatusCode::BAD_REQUEST,
-            wa::Error::Expired.to_string(),
-        ));
-    };
-    let rp = match relying_party(&state) {
-        Ok(rp) => rp,
-        Err(r) => return Ok(*r.0),
-    };
-    let result = match wa::finish_authentication(&rp, &ceremony, &request.credential) {
-        Ok(r) => r,
-        Err(e) => {
-            return Ok(
-                match crate::twofactor::pending::fail(&state, &pending).await? {
-                    crate::twofactor::pending::Failure::TryAgain(left) => refuse(
-                        StatusCode::UNAUTHORIZED,
-                        format!("{e} {left} attempts left."),
-                    ),
-                    crate::twofactor::pending::Failure::Cancelled => (
-                        StatusCode::UNAUTHORIZED,
-                        crate::web::cookie::clear_pending(&state, S::REALM),
-                        axum::Json(json!({
-                            "status": 401,
-                            "error": "webauthn",
-                            "message": "Too many failed attempts: the sign-in was cancelled.",
-                            "redirect": format!("{}?twofactor=cancelled", S::LOGIN),
-                        })),
-                    )
-                        .into_response(),
-                },
-            );
-        }
-    };
-    // Keep the signature counter current, so a cloned key is noticed.
-    let used = wa::result_credential_id_b64(&result);
-    let rows = db::two_factor::keys_list(&state.db, S::REALM.as_str(), pending.subject_id).await?;
-    if let Some((id, mut key)) = passkeys(&rows).into_iter().find(|(id, _)| *id == used) {
-        key.update_credential(&result);
-        let json = serde_json::to_string(&key).map_err(|e| anyhow::anyhow!(e))?;
-        db::two_factor::key_used(&state.db, &id, &json, now).await?;
+    if let Err(why) = tf.finish_key_sign_in(&pending, &request.credential).await {
+        return refused::<S>(&state, why, "");
     }
     let (jar, target) = match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
         Ok(done) => done,
