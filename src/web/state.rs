@@ -20,4 +20,4 @@ macro_rules! sub_states {
     };
 }
 
-sub_states!(crate::settings::Settings);
+sub_states!(crate::settings::Settings, crate::license::Licenses);
