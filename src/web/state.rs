@@ -20,4 +20,8 @@ macro_rules! sub_states {
     };
 }
 
-sub_states!(crate::settings::Settings, crate::license::Licenses);
+sub_states!(
+    crate::settings::Settings,
+    crate::license::Licenses,
+    crate::mail::Mail,
+);
