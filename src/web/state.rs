@@ -24,4 +24,5 @@ sub_states!(
     crate::settings::Settings,
     crate::license::Licenses,
     crate::mail::Mail,
+    crate::audit::Audit,
 );
