@@ -25,4 +25,5 @@ sub_states!(
     crate::license::Licenses,
     crate::mail::Mail,
     crate::audit::Audit,
+    crate::account::Accounts,
 );
