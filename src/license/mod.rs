@@ -75,6 +75,20 @@ pub struct Listed {
 }
 
 impl Listed {
+    /// A licence with its product and its status at `now`.
+    fn new(license: License, products: &[Product], now: i64) -> Self {
+        let product = products.iter().find(|p| p.id == license.product_id);
+        Self {
+            status: effective_status(&license, now).to_owned(),
+            product: product.map_or_else(
+                || format!("product {}", license.product_id),
+                |p| p.name.clone(),
+            ),
+            max_reissues: product.map_or(0, |p| p.max_reissues),
+            license,
+        }
+    }
+
     /// Reissues left before the product's maximum.
     pub fn reissues_left(&self) -> i64 {
         (self.max_reissues - self.license.reissues).max(0)
@@ -168,19 +182,6 @@ impl Licenses {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
-    fn listed(&self, license: License, products: &[Product], now: i64) -> Listed {
-        let product = products.iter().find(|p| p.id == license.product_id);
-        Listed {
-            status: effective_status(&license, now).to_owned(),
-            product: product.map_or_else(
-                || format!("product {}", license.product_id),
-                |p| p.name.clone(),
-            ),
-            max_reissues: product.map_or(0, |p| p.max_reissues),
-            license,
-        }
-    }
-
     /// The key, or the reason it cannot be shown (the page shows either).
     fn key_or_reason(&self, license: &License) -> String {
         self.reveal(license).unwrap_or_else(|e| e.to_string())
@@ -196,7 +197,7 @@ impl Licenses {
         let licenses = db::license::list(&self.db, 0)
             .await?
             .into_iter()
-            .map(|l| self.listed(l, &products, now))
+            .map(|l| Listed::new(l, &products, now))
             .collect();
         Ok(Overview {
             licenses,
@@ -218,7 +219,7 @@ impl Licenses {
         let checks = db::license::checks(&self.db, id, 50).await?;
         Ok(Some(Detail {
             key: self.key_or_reason(&license),
-            listed: self.listed(license, &products, self.clock.unix()),
+            listed: Listed::new(license, &products, self.clock.unix()),
             checks,
         }))
     }
@@ -235,7 +236,7 @@ impl Licenses {
             .into_iter()
             .map(|l| Owned {
                 key: self.key_or_reason(&l),
-                listed: self.listed(l, &products, now),
+                listed: Listed::new(l, &products, now),
             })
             .collect())
     }
