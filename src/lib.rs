@@ -11,6 +11,7 @@
 //! - [`db`]: the pool, migrations and every SQL query.
 //! - [`auth`]: passwords, the password policy and the sign-in decision.
 //! - [`account`]: creating admins and users.
+//! - [`audit`]: the audit log as admins search and export it.
 //! - [`session`]: server-side sessions and why they end.
 //! - [`settings`]: runtime settings stored in the database.
 //! - [`net`]: address ranges, client address behind proxies, Cloudflare ranges.
@@ -26,6 +27,7 @@
 pub mod account;
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod ban;
 pub mod bootstrap;

@@ -356,33 +356,15 @@ async fn ban(config: Config, command: BanCommand) -> anyhow::Result<()> {
 
 async fn mail_test(config: Config, to: &str) -> anyhow::Result<()> {
     let state = open_migrated(config).await?;
-    let rendered = crate::mail::template::Generic {
-        subject: "Portcullis test message".into(),
-        body: format!("This is a test message from Portcullis at {}.\n\nIf you can read it, mail delivery works.", state.config.system_url),
-    }
-    .render()?;
-    let message = crate::mail::Outgoing {
-        to: to.to_owned(),
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
-    };
-    println!("Sending through {} ...", state.mailer.describe());
-    match state.mailer.send(&message).await {
-        Ok(reply) => {
-            println!(
-                "Accepted: {}{}",
-                reply.code.map(|c| format!("{c} ")).unwrap_or_default(),
-                reply.text
-            );
-            Ok(())
-        }
-        Err(failure) => anyhow::bail!(
-            "not delivered: {}{}",
-            failure.code.map(|c| format!("{c} ")).unwrap_or_default(),
-            failure.text
-        ),
-    }
+    let mail = crate::mail::Mail::from(&state);
+    println!("Sending through {} ...", mail.describe());
+    let reply = mail.send_test(to).await?;
+    println!(
+        "Accepted: {}{}",
+        reply.code.map(|c| format!("{c} ")).unwrap_or_default(),
+        reply.text
+    );
+    Ok(())
 }
 
 async fn refresh_cloudflare(config: Config) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
-//! `POST /api/license/v1/verify`: the decision for one check, logged and signed.
+//! `POST /api/license/v1/verify`: the rate limits, the decision for one check, its log entry
+//! and the signature. The endpoint parses the body and maps [`CheckError`] to a status.
 
-use crate::app::AppState;
+use super::{License, Licenses};
 use crate::db;
 use license_verifier::key;
 use license_verifier::protocol::{
@@ -15,112 +16,329 @@ pub enum VerifyError {
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
     #[error("{0}")]
-    Signing(#[from] anyhow::Error),
+    Signing(#[from] super::SigningError),
 }
 
-/// Decides, records and signs the answer to one check.
-///
-/// # Errors
-/// A request without its identity fields (400), storage or signing failures.
-pub async fn verify(
-    state: &AppState,
-    req: &VerifyRequest,
-    remote_ip: &str,
-) -> Result<SignedAnswer, VerifyError> {
-    let missing: Vec<&str> = [
-        ("key", &req.key),
-        ("domain", &req.domain),
-        ("ip", &req.ip),
-        ("directory", &req.directory),
-        ("nonce", &req.nonce),
-    ]
-    .into_iter()
-    .filter(|(_, v)| v.trim().is_empty())
-    .map(|(k, _)| k)
-    .collect();
-    if !missing.is_empty() {
-        return Err(VerifyError::BadRequest(format!(
-            "missing: {}; an installation presents its key, domain, ip, directory and a nonce",
-            missing.join(", ")
-        )));
+/// Which limit a refused check met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitedBy {
+    /// Checks from one address (`license_server.checks_per_address`).
+    Address,
+    /// Checks of one key (`license_server.checks_per_key`).
+    Key,
+}
+
+impl std::fmt::Display for LimitedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Address => "address",
+            Self::Key => "key",
+        })
     }
-    if [
-        &req.key,
-        &req.domain,
-        &req.ip,
-        &req.directory,
-        &req.nonce,
-        &req.verifier_version,
-    ]
-    .iter()
-    .any(|v| v.len() > 512)
-    {
-        return Err(VerifyError::BadRequest(
-            "a field is longer than 512 bytes".into(),
-        ));
-    }
-    let now = state.clock.unix();
-    let presented = [
-        (Which::Domain, Which::Domain.normalise(&req.domain)),
-        (Which::Ip, Which::Ip.normalise(&req.ip)),
-        (Which::Directory, Which::Directory.normalise(&req.directory)),
-    ];
-    let mut answer = Answer {
-        v: 1,
-        key_id: String::new(),
-        issued_at: now,
-        nonce: req.nonce.clone(),
-        license_key: req.key.trim().to_owned(),
-        status: Status::Unknown,
-        product: String::new(),
-        bindings: Bindings::default(),
-        mismatch: None,
-        expires_at: None,
-        // Unknown and malformed keys: ask again in a day, no grace.
-        next_check_due: now + 86_400,
-        grace_until: now,
-        reissue_url: state.config.system_url.join("/account/licenses"),
-        reissues_left: None,
-    };
-    let mut license_id = None;
-    match key::validate(&req.key) {
-        Err(_) => answer.status = Status::Malformed,
-        Ok(canonical) => {
-            answer.license_key.clone_from(&canonical);
-            if let Some(license) =
-                db::license::by_key_hash(&state.db, &super::key_hash(&canonical)).await?
-            {
-                license_id = Some(license.id);
-                decide(state, &license, &presented, now, &mut answer).await?;
-            }
+}
+
+/// Why a check got no signed answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// Over a per-minute limit; ask again in a minute.
+    #[error("more than {limit} checks a minute from this {by}; try again in a minute")]
+    RateLimited { limit: i64, by: LimitedBy },
+    /// The rate limits cannot be read: nothing was decided.
+    #[error("storage is unavailable; try again shortly")]
+    LimitsUnavailable(#[source] sqlx::Error),
+    /// A request without its identity fields, or with one too long.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Storage or signing failed while deciding.
+    #[error(transparent)]
+    Unavailable(VerifyError),
+}
+
+impl From<VerifyError> for CheckError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::BadRequest(why) => Self::BadRequest(why),
+            other => Self::Unavailable(other),
         }
     }
-    let (key_id, secret) = super::signing::active(state).await?;
-    answer.key_id.clone_from(&key_id);
-    let verdict = serde_json::to_value(answer.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let verdict = match &answer.mismatch {
-        Some(m) => format!("{verdict}: {} {}", m.which.as_str(), m.presented),
-        None => verdict,
-    };
-    db::license::log_check(
-        &state.db,
-        &db::license::Check {
-            license_id,
-            at: now,
-            remote_ip: remote_ip.to_owned(),
-            domain: presented[0].1.clone(),
-            ip: presented[1].1.clone(),
-            directory: presented[2].1.clone(),
-            verifier_version: req.verifier_version.chars().take(64).collect(),
-            verdict,
-            key_hint: key_hint(&req.key),
-        },
-    )
-    .await?;
-    Ok(SignedAnswer::sign(&answer, &key_id, &secret))
+}
+
+impl Licenses {
+    /// Answers one check from `remote_ip`: the rate limits per address and per key first, then
+    /// the decision ([`Licenses::verify`]). Refusals of a known key are logged (a rate-limited
+    /// key's once a minute, so a flood cannot grow the log by a row a request).
+    ///
+    /// # Errors
+    /// Rate-limited, limits unreadable, a bad request, storage or signing failures.
+    pub async fn answer(
+        &self,
+        request: &VerifyRequest,
+        remote_ip: &str,
+    ) -> Result<SignedAnswer, CheckError> {
+        let now = self.clock.unix();
+        let key = request.key.trim().to_ascii_uppercase();
+        let (per_key, per_address) = self.config.license_limits;
+        for (kind, value, limit, by) in [
+            ("license_ip", remote_ip, per_address, LimitedBy::Address),
+            ("license_key", key.as_str(), per_key, LimitedBy::Key),
+        ] {
+            let counted_key = crate::token::hash(value);
+            let admitted =
+                db::mail::admit_request(&self.db, kind, &counted_key, now, now - 60, limit)
+                    .await
+                    .map_err(CheckError::LimitsUnavailable)?;
+            if !admitted {
+                // The access log shows a key's first refusal of each minute, not every one: a
+                // flood must not turn into a row per request (a bounded read decides).
+                let key_hash = crate::token::hash(&key);
+                if let Ok(true) = db::mail::admit_request(
+                    &self.db,
+                    "license_refusal_logged",
+                    &key_hash,
+                    now,
+                    now - 60,
+                    1,
+                )
+                .await
+                {
+                    self.log_refused_quietly(request, remote_ip, "rate_limited")
+                        .await;
+                }
+                return Err(CheckError::RateLimited { limit, by });
+            }
+        }
+        match self.verify(request, remote_ip).await {
+            Err(VerifyError::BadRequest(why)) => {
+                self.log_refused_quietly(request, remote_ip, "bad_request")
+                    .await;
+                Err(CheckError::BadRequest(why))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Logs a refused check of a known key; a failure to log does not change the answer.
+    async fn log_refused_quietly(&self, request: &VerifyRequest, ip: &str, verdict: &str) {
+        if let Err(e) = self.log_refused(request, ip, verdict).await {
+            tracing::warn!(error = %e, "licence check: cannot log a refused check");
+        }
+    }
+
+    /// Decides, records and signs the answer to one check.
+    ///
+    /// # Errors
+    /// A request without its identity fields (400), storage or signing failures.
+    pub async fn verify(
+        &self,
+        req: &VerifyRequest,
+        remote_ip: &str,
+    ) -> Result<SignedAnswer, VerifyError> {
+        let missing: Vec<&str> = [
+            ("key", &req.key),
+            ("domain", &req.domain),
+            ("ip", &req.ip),
+            ("directory", &req.directory),
+            ("nonce", &req.nonce),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.trim().is_empty())
+        .map(|(k, _)| k)
+        .collect();
+        if !missing.is_empty() {
+            return Err(VerifyError::BadRequest(format!(
+                "missing: {}; an installation presents its key, domain, ip, directory and a nonce",
+                missing.join(", ")
+            )));
+        }
+        if [
+            &req.key,
+            &req.domain,
+            &req.ip,
+            &req.directory,
+            &req.nonce,
+            &req.verifier_version,
+        ]
+        .iter()
+        .any(|v| v.len() > 512)
+        {
+            return Err(VerifyError::BadRequest(
+                "a field is longer than 512 bytes".into(),
+            ));
+        }
+        let now = self.clock.unix();
+        let presented = [
+            (Which::Domain, Which::Domain.normalise(&req.domain)),
+            (Which::Ip, Which::Ip.normalise(&req.ip)),
+            (Which::Directory, Which::Directory.normalise(&req.directory)),
+        ];
+        let mut answer = Answer {
+            v: 1,
+            key_id: String::new(),
+            issued_at: now,
+            nonce: req.nonce.clone(),
+            license_key: req.key.trim().to_owned(),
+            status: Status::Unknown,
+            product: String::new(),
+            bindings: Bindings::default(),
+            mismatch: None,
+            expires_at: None,
+            // Unknown and malformed keys: ask again in a day, no grace.
+            next_check_due: now + 86_400,
+            grace_until: now,
+            reissue_url: self.config.system_url.join("/account/licenses"),
+            reissues_left: None,
+        };
+        let mut license_id = None;
+        match key::validate(&req.key) {
+            Err(_) => answer.status = Status::Malformed,
+            Ok(canonical) => {
+                answer.license_key.clone_from(&canonical);
+                if let Some(license) =
+                    db::license::by_key_hash(&self.db, &super::key_hash(&canonical)).await?
+                {
+                    license_id = Some(license.id);
+                    self.decide(&license, &presented, now, &mut answer).await?;
+                }
+            }
+        }
+        let (key_id, secret) = self.active_signing_key().await?;
+        answer.key_id.clone_from(&key_id);
+        let verdict = serde_json::to_value(answer.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let verdict = match &answer.mismatch {
+            Some(m) => format!("{verdict}: {} {}", m.which.as_str(), m.presented),
+            None => verdict,
+        };
+        db::license::log_check(
+            &self.db,
+            &db::license::Check {
+                license_id,
+                at: now,
+                remote_ip: remote_ip.to_owned(),
+                domain: presented[0].1.clone(),
+                ip: presented[1].1.clone(),
+                directory: presented[2].1.clone(),
+                verifier_version: req.verifier_version.chars().take(64).collect(),
+                verdict,
+                key_hint: key_hint(&req.key),
+            },
+        )
+        .await?;
+        Ok(SignedAnswer::sign(&answer, &key_id, &secret))
+    }
+
+    /// Logs a check refused before any decision (rate-limited, a bad request) when its key belongs
+    /// to a licence, so the licence's access log shows every check. Checks with no known key are
+    /// not logged here: a flood of them would only fill the table.
+    ///
+    /// # Errors
+    /// Storage errors.
+    async fn log_refused(
+        &self,
+        req: &VerifyRequest,
+        remote_ip: &str,
+        verdict: &str,
+    ) -> Result<(), sqlx::Error> {
+        let Ok(canonical) = key::validate(&req.key) else {
+            return Ok(());
+        };
+        let Some(license) =
+            db::license::by_key_hash(&self.db, &super::key_hash(&canonical)).await?
+        else {
+            return Ok(());
+        };
+        let field =
+            |which: Which, v: &str| which.normalise(&v.chars().take(512).collect::<String>());
+        db::license::log_check(
+            &self.db,
+            &db::license::Check {
+                license_id: Some(license.id),
+                at: self.clock.unix(),
+                remote_ip: remote_ip.to_owned(),
+                domain: field(Which::Domain, &req.domain),
+                ip: field(Which::Ip, &req.ip),
+                directory: field(Which::Directory, &req.directory),
+                verifier_version: req.verifier_version.chars().take(64).collect(),
+                verdict: verdict.to_owned(),
+                key_hint: key_hint(&canonical),
+            },
+        )
+        .await
+    }
+
+    /// Fills `answer` for a known licence: status, bindings (binding empty lists to this place),
+    /// and the check schedule.
+    async fn decide(
+        &self,
+        license: &License,
+        presented: &[(Which, String); 3],
+        now: i64,
+        answer: &mut Answer,
+    ) -> Result<(), sqlx::Error> {
+        let product = db::license::find_product(&self.db, license.product_id).await?;
+        let (interval, grace, max) = product.as_ref().map_or((7, 3, 3), |p| {
+            (p.check_interval_days, p.grace_days, p.max_reissues)
+        });
+        answer.product = product.map(|p| p.name).unwrap_or_default();
+        answer.expires_at = license.expires_at;
+        answer.next_check_due = now + interval * 86_400;
+        answer.grace_until = answer.next_check_due + grace * 86_400;
+        answer.reissues_left = u32::try_from((max - license.reissues).max(0)).ok();
+        db::license::touch(&self.db, license.id, now).await?;
+        match super::effective_status(license, now) {
+            "suspended" => {
+                answer.status = Status::Suspended;
+                return Ok(());
+            }
+            "expired" => {
+                // Set expired by hand without a date: no date is known, so none is invented (the
+                // verifier then says "has expired", not "expired on" the moment of this check).
+                answer.status = Status::Expired;
+                return Ok(());
+            }
+            _ => {}
+        }
+        // The preset lists are compared first, and only a check that matches every one of them
+        // binds the empty lists: a check from the wrong place must not record its IP or directory.
+        if let Some(m) = mismatch(license, presented) {
+            answer.status = Status::BindingMismatch;
+            answer.bindings = bindings_of(license);
+            answer.mismatch = Some(m);
+            return Ok(());
+        }
+        // Only a licence with an unbound list is written to (the first check after issue or
+        // reissue); the usual check reads.
+        let bound = if license.domains.is_empty()
+            || license.ips.is_empty()
+            || license.directories.is_empty()
+        {
+            db::license::bind_empty(
+                &self.db,
+                license.id,
+                std::slice::from_ref(&presented[0].1),
+                std::slice::from_ref(&presented[1].1),
+                std::slice::from_ref(&presented[2].1),
+            )
+            .await?;
+            db::license::find(&self.db, license.id)
+                .await?
+                .unwrap_or_else(|| license.clone())
+        } else {
+            license.clone()
+        };
+        answer.bindings = bindings_of(&bound);
+        // Of two first checks racing from different places, the one that bound first wins; the
+        // other meets the lists it bound.
+        if let Some(m) = mismatch(&bound, presented) {
+            answer.status = Status::BindingMismatch;
+            answer.mismatch = Some(m);
+            return Ok(());
+        }
+        answer.status = Status::Active;
+        Ok(())
+    }
 }
 
 /// The presented key masked for the access log: up to 10 characters before the first `-` (the
@@ -141,114 +359,7 @@ pub fn key_hint(presented: &str) -> String {
     format!("{prefix}-…#{}", &hash[..8.min(hash.len())])
 }
 
-/// Logs a check refused before any decision (rate-limited, a bad request) when its key belongs
-/// to a licence, so the licence's access log shows every check. Checks with no known key are
-/// not logged here: a flood of them would only fill the table.
-///
-/// # Errors
-/// Storage errors.
-pub async fn log_refused(
-    state: &AppState,
-    req: &VerifyRequest,
-    remote_ip: &str,
-    verdict: &str,
-) -> Result<(), sqlx::Error> {
-    let Ok(canonical) = key::validate(&req.key) else {
-        return Ok(());
-    };
-    let Some(license) = db::license::by_key_hash(&state.db, &super::key_hash(&canonical)).await?
-    else {
-        return Ok(());
-    };
-    let field = |which: Which, v: &str| which.normalise(&v.chars().take(512).collect::<String>());
-    db::license::log_check(
-        &state.db,
-        &db::license::Check {
-            license_id: Some(license.id),
-            at: state.clock.unix(),
-            remote_ip: remote_ip.to_owned(),
-            domain: field(Which::Domain, &req.domain),
-            ip: field(Which::Ip, &req.ip),
-            directory: field(Which::Directory, &req.directory),
-            verifier_version: req.verifier_version.chars().take(64).collect(),
-            verdict: verdict.to_owned(),
-            key_hint: key_hint(&canonical),
-        },
-    )
-    .await
-}
-
-/// Fills `answer` for a known licence: status, bindings (binding empty lists to this place),
-/// and the check schedule.
-async fn decide(
-    state: &AppState,
-    license: &db::license::License,
-    presented: &[(Which, String); 3],
-    now: i64,
-    answer: &mut Answer,
-) -> Result<(), sqlx::Error> {
-    let product = db::license::find_product(&state.db, license.product_id).await?;
-    let (interval, grace, max) = product.as_ref().map_or((7, 3, 3), |p| {
-        (p.check_interval_days, p.grace_days, p.max_reissues)
-    });
-    answer.product = product.map(|p| p.name).unwrap_or_default();
-    answer.expires_at = license.expires_at;
-    answer.next_check_due = now + interval * 86_400;
-    answer.grace_until = answer.next_check_due + grace * 86_400;
-    answer.reissues_left = u32::try_from((max - license.reissues).max(0)).ok();
-    db::license::touch(&state.db, license.id, now).await?;
-    match super::effective_status(license, now) {
-        "suspended" => {
-            answer.status = Status::Suspended;
-            return Ok(());
-        }
-        "expired" => {
-            // Set expired by hand without a date: no date is known, so none is invented (the
-            // verifier then says "has expired", not "expired on" the moment of this check).
-            answer.status = Status::Expired;
-            return Ok(());
-        }
-        _ => {}
-    }
-    // The preset lists are compared first, and only a check that matches every one of them
-    // binds the empty lists: a check from the wrong place must not record its IP or directory.
-    if let Some(m) = mismatch(license, presented) {
-        answer.status = Status::BindingMismatch;
-        answer.bindings = bindings_of(license);
-        answer.mismatch = Some(m);
-        return Ok(());
-    }
-    // Only a licence with an unbound list is written to (the first check after issue or
-    // reissue); the usual check reads.
-    let bound =
-        if license.domains.is_empty() || license.ips.is_empty() || license.directories.is_empty() {
-            db::license::bind_empty(
-                &state.db,
-                license.id,
-                std::slice::from_ref(&presented[0].1),
-                std::slice::from_ref(&presented[1].1),
-                std::slice::from_ref(&presented[2].1),
-            )
-            .await?;
-            db::license::find(&state.db, license.id)
-                .await?
-                .unwrap_or_else(|| license.clone())
-        } else {
-            license.clone()
-        };
-    answer.bindings = bindings_of(&bound);
-    // Of two first checks racing from different places, the one that bound first wins; the
-    // other meets the lists it bound.
-    if let Some(m) = mismatch(&bound, presented) {
-        answer.status = Status::BindingMismatch;
-        answer.mismatch = Some(m);
-        return Ok(());
-    }
-    answer.status = Status::Active;
-    Ok(())
-}
-
-fn bindings_of(license: &db::license::License) -> Bindings {
+fn bindings_of(license: &License) -> Bindings {
     Bindings {
         domains: license.domains.clone(),
         ips: license.ips.clone(),
@@ -257,7 +368,7 @@ fn bindings_of(license: &db::license::License) -> Bindings {
 }
 
 /// The first presented value not in its list; an empty list (not bound yet) matches anything.
-fn mismatch(license: &db::license::License, presented: &[(Which, String); 3]) -> Option<Mismatch> {
+fn mismatch(license: &License, presented: &[(Which, String); 3]) -> Option<Mismatch> {
     presented.iter().find_map(|(which, value)| {
         let allowed = match which {
             Which::Domain => &license.domains,

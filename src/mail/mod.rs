@@ -1,6 +1,10 @@
 //! Outgoing mail: a persistent queue in the database, a sender that delivers it with retries,
 //! the transports (SMTP, files), and the compiled-in templates (F11).
 //!
+//! [`Mail`] is the service front ends call: queue a message, the generic template, the mail
+//! log's read, the CLI's test message. Services that queue mail as part of a larger change call
+//! [`queue::enqueue`] on their own transaction instead.
+//!
 //! Nothing sends mail directly from a request: code that causes a message calls
 //! [`queue::enqueue`] inside its own transaction, so the message exists if and only if the
 //! event does. The [`sender`] delivers due messages through the configured [`Mailer`], keeps
@@ -13,10 +17,35 @@ pub mod sender;
 pub mod smtp;
 pub mod template;
 
+use crate::app::AppState;
+use crate::clock::Clock;
 use crate::config::{MailConfig, MailTransport};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+
+pub use crate::db::mail::LogRow;
+pub use queue::{LogQuery, QueueError, TestError};
+
+/// The mail service: the queue, its log and the configured transport.
+#[derive(Clone)]
+pub struct Mail {
+    db: crate::db::Pool,
+    clock: Arc<dyn Clock>,
+    mailer: Arc<dyn Mailer>,
+    system_url: String,
+}
+
+impl From<&AppState> for Mail {
+    fn from(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            mailer: state.mailer.clone(),
+            system_url: state.config.system_url.to_string(),
+        }
+    }
+}
 
 /// A rendered message, ready for a transport.
 #[derive(Debug, Clone)]

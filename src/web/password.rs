@@ -1,8 +1,7 @@
-//! "Change your password" for both realms: check the current one, apply the policy, end every
-//! other session.
+//! "Change your password" for both realms: the form and its field errors. Checking the current
+//! password, the policy and ending every other session are [`Accounts::change_password`]'s.
 
-use crate::account::{self, CreateError, FieldError};
-use crate::app::AppState;
+use crate::account::{Accounts, CreateError, FieldError};
 use crate::session::{Realm, Session};
 use crate::web::error::AppResult;
 use crate::web::page::{self, FieldErrors, Nav, PasswordPage};
@@ -21,16 +20,9 @@ pub struct PasswordForm {
     password_confirm: String,
 }
 
-fn min_length(state: &AppState, realm: Realm) -> usize {
-    match realm {
-        Realm::Client => state.config.client_min_password_length,
-        Realm::Admin => state.config.admin_min_password_length,
-    }
-}
-
 /// The form, with an optional notice and field errors.
 pub fn form(
-    state: &AppState,
+    accounts: &Accounts,
     realm: Realm,
     nav: Nav,
     action: &'static str,
@@ -44,7 +36,7 @@ pub fn form(
         notice,
         action,
         csrf,
-        min_length: min_length(state, realm),
+        min_length: accounts.min_password_length(realm),
         errors: FieldErrors(errors),
     })
 }
@@ -54,7 +46,7 @@ pub fn form(
 /// # Errors
 /// `Busy` and storage errors; field problems are shown on the form.
 pub async fn submit(
-    state: &AppState,
+    accounts: &Accounts,
     session: &Session,
     nav: Nav,
     action: &'static str,
@@ -62,13 +54,13 @@ pub async fn submit(
 ) -> AppResult<Response> {
     let new = SecretString::from(form_data.password);
     let result = if form_data.password_confirm == *new.expose_secret() {
-        account::change_password(
-            state,
-            session,
-            &SecretString::from(form_data.current_password),
-            &new,
-        )
-        .await
+        accounts
+            .change_password(
+                session,
+                &SecretString::from(form_data.current_password),
+                &new,
+            )
+            .await
     } else {
         Err(CreateError::Invalid(vec![FieldError {
             field: "password_confirm",
@@ -86,7 +78,7 @@ pub async fn submit(
             let notice =
                 format!("Your password was changed. {ended} other session(s) were signed out.");
             Ok(form(
-                state,
+                accounts,
                 session.realm,
                 nav,
                 action,
@@ -96,7 +88,7 @@ pub async fn submit(
         }
         Err(CreateError::Invalid(errors)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            form(state, session.realm, nav, action, None, errors),
+            form(accounts, session.realm, nav, action, None, errors),
         )
             .into_response()),
         Err(other) => Err(other.into()),

@@ -32,4 +32,8 @@ sub_states!(
     crate::ban::Bans,
     crate::twofactor::TwoFactor,
     crate::reset::Resets,
+    crate::license::Licenses,
+    crate::mail::Mail,
+    crate::audit::Audit,
+    crate::account::Accounts,
 );

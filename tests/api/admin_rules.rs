@@ -740,3 +740,53 @@ async fn a_refused_page_during_login_as_client_keeps_the_banner_and_its_return_b
     );
     assert!(!page.contains("impersonation-banner"));
 }
+
+#[tokio::test]
+async fn a_licence_reissued_as_a_client_is_the_admins_doing_and_names_the_client() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let account = client_id(&app).await;
+    let licenses = portcullis::license::Licenses::from(&app.state);
+    let product = licenses
+        .create_product(
+            portcullis::domain::AdminId(1),
+            &portcullis::license::ProductDraft {
+                name: "Acme Panel",
+                key_prefix: "acme",
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (license, _) = licenses
+        .issue(&portcullis::license::IssueRequest {
+            product_id: product,
+            client_id: account,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let sam = helpdesk_sam(&app).await;
+    let sam_actor = app.admin_actor("sam").await;
+    let as_ada = impersonate(&app, &sam).await;
+    let (_, csrf) = app.form_page(&as_ada, "/account/licenses").await;
+    let r = app
+        .post_form(
+            &as_ada,
+            &format!("/account/licenses/{license}/reissue"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let reissued = audit_rows(&app, "license.reissued").await;
+    assert_eq!(reissued.len(), 1);
+    let (actor, subject, detail, ip, ua) = &reissued[0];
+    assert_eq!(actor, &sam_actor, "the admin did it, not Ada");
+    assert_eq!(subject, &format!("license:{license}"));
+    assert!(
+        detail.starts_with("by the account (signed in as client:"),
+        "{detail}"
+    );
+    assert_eq!(ip, "127.0.0.1");
+    assert!(ua.contains("portcullis-tests"), "{ua}");
+}

@@ -2,7 +2,6 @@
 //! admin invites with, and creates roles holding, only permissions they hold, whichever front
 //! end asks.
 
-use crate::f08_access::admin_with_role;
 use crate::helpers::{TestApp, spawn_app};
 use portcullis::admin::{AdminInviteError, Admins, Granter};
 use portcullis::auth::permission::{Permission, PermissionSet};
@@ -13,7 +12,8 @@ use portcullis::role::{RoleCreateError, Roles};
 /// services see him.
 async fn hank(app: &TestApp) -> Granter {
     app.create_admin("root").await;
-    admin_with_role(app, "hank", "People", &["manage_admins", "manage_roles"]).await;
+    app.admin_with_role("hank", "People", &["manage_admins", "manage_roles"])
+        .await;
     let id: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'hank'")
         .fetch_one(&app.state.db)
         .await

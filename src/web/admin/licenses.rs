@@ -1,9 +1,13 @@
 //! The licensing server's admin pages (permission `manage_licenses`): products, issuing
 //! licences, a licence's key, bindings, status, reissue and access log, and signing-key rotation.
+//!
+//! Every rule, read and audit entry is the [`Licenses`] service's; this file turns its rows into
+//! views and its refusals into the page again with the message (422).
 
-use crate::app::AppState;
-use crate::db;
-use crate::license::{self, IssueRequest};
+use crate::license::{
+    self, ActivateError, IssueDraft, IssueError, Licenses, ProductDraft, ProductError,
+    ReissueError, SigningError, StatusError,
+};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form, ManageLicenses, RequirePermission};
 use crate::web::page::{
@@ -14,41 +18,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 type Gate = RequirePermission<ManageLicenses>;
-
-/// An audit entry by the signed-in admin; the client address and user agent are the request's
-/// (`db::audit::RequestOrigin`).
-async fn audit(
-    state: &AppState,
-    gate: &Gate,
-    action: &str,
-    subject: &str,
-    detail: &str,
-) -> Result<(), sqlx::Error> {
-    db::setting::audit_about(
-        &state.db,
-        state.clock.unix(),
-        &format!("admin:{}", gate.current.admin.id),
-        action,
-        subject,
-        detail,
-        "",
-    )
-    .await
-}
-
-/// One line per entry, trimmed, at most 50 entries of 255 characters.
-fn entries(text: &str) -> Result<Vec<String>, String> {
-    let list: Vec<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect();
-    if list.len() > 50 || list.iter().any(|l| l.len() > 255) {
-        return Err("at most 50 entries of 255 characters, one per line".into());
-    }
-    Ok(list)
-}
 
 /// A binding list with where each entry came from, so whoever reads it knows what a reissue
 /// clears: "a (preset), b (bound by a check)".
@@ -66,36 +35,29 @@ fn origins(list: &[String], preset: &[String]) -> String {
         .join(", ")
 }
 
-/// A licence row for lists.
-pub(crate) fn row_view(
-    state: &AppState,
-    l: &db::license::License,
-    products: &[db::license::Product],
-) -> LicenseRowView {
-    let now = state.clock.unix();
+/// A licence row for lists (here and on the owner's page).
+pub(crate) fn row_view(licenses: &Licenses, listed: &license::Listed) -> LicenseRowView {
+    let l = &listed.license;
     LicenseRowView {
         id: l.id,
-        product: products
-            .iter()
-            .find(|p| p.id == l.product_id)
-            .map_or_else(|| format!("product {}", l.product_id), |p| p.name.clone()),
+        product: listed.product.clone(),
         client_id: l.client_id,
         hint: l.key_hint.clone(),
-        status: license::effective_status(l, now).to_owned(),
-        expires: l.expires_at.map(|at| state.show_time(at)),
+        status: listed.status.clone(),
+        expires: l.expires_at.map(|at| licenses.show_time(at)),
         domains: origins(&l.domains, &l.preset_domains),
         ips: origins(&l.ips, &l.preset_ips),
         directories: origins(&l.directories, &l.preset_directories),
         reissues: l.reissues,
         last_check: l
             .last_check_at
-            .map_or_else(|| "never".to_owned(), |at| state.show_time(at)),
+            .map_or_else(|| "never".to_owned(), |at| licenses.show_time(at)),
     }
 }
 
-fn check_view(state: &AppState, c: db::license::Check) -> LicenseCheckView {
+fn check_view(licenses: &Licenses, c: license::Check) -> LicenseCheckView {
     LicenseCheckView {
-        at: state.show_time(c.at),
+        at: licenses.show_time(c.at),
         remote_ip: c.remote_ip,
         identity: format!("{} · {} · {}", c.domain, c.ip, c.directory),
         version: c.verifier_version,
@@ -104,51 +66,53 @@ fn check_view(state: &AppState, c: db::license::Check) -> LicenseCheckView {
     }
 }
 
+/// 422 when the page is shown again with a refusal, else 200.
+fn status_for(error: Option<&String>) -> StatusCode {
+    if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
 async fn list_page(
-    state: &AppState,
+    licenses: &Licenses,
     gate: &Gate,
     csrf: String,
-    notice: Option<String>,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let products = db::license::products(&state.db).await?;
-    let mut licenses = Vec::new();
-    for l in db::license::list(&state.db, 0).await? {
-        licenses.push(row_view(state, &l, &products));
-    }
-    let unmatched = db::license::unmatched_checks(&state.db, 50)
-        .await?
-        .into_iter()
-        .map(|c| check_view(state, c))
-        .collect();
-    let keys = db::license::signing_keys(&state.db)
-        .await?
+    let overview = licenses.overview().await?;
+    let keys = overview
+        .keys
         .into_iter()
         .map(|k| {
             let status = match (k.activated_at, k.retired_at) {
-                (_, Some(at)) => format!("retired {}, still published", state.show_time(at)),
+                (_, Some(at)) => format!("retired {}, still published", licenses.show_time(at)),
                 (Some(_), None) => "signing".to_owned(),
                 (None, None) => "published, not signing yet".to_owned(),
             };
             (k.key_id, k.public_key, status)
         })
         .collect();
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
     Ok((
-        status,
+        status_for(error.as_ref()),
         page::render(&LicensesPage {
             title: "Licences",
             nav: Some(super::nav(&gate.current, csrf.clone())),
             csrf,
-            notice,
+            notice: None,
             error,
-            products,
-            licenses,
-            unmatched,
+            licenses: overview
+                .licenses
+                .iter()
+                .map(|l| row_view(licenses, l))
+                .collect(),
+            unmatched: overview
+                .unmatched
+                .into_iter()
+                .map(|c| check_view(licenses, c))
+                .collect(),
+            products: overview.products,
             keys,
         }),
     )
@@ -157,11 +121,11 @@ async fn list_page(
 
 /// The list, the product and issue forms, and the signing keys.
 pub async fn get_licenses(
-    State(state): State<AppState>,
+    State(licenses): State<Licenses>,
     gate: Gate,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    list_page(&state, &gate, csrf, None, None).await
+    list_page(&licenses, &gate, csrf, None).await
 }
 
 /// The new-product form (the edit form is the same without `key_prefix`). Empty or omitted
@@ -179,126 +143,46 @@ pub struct ProductForm {
     max_reissues: String,
 }
 
-/// The defaults the issue (F07) names: a check every 7 days, 3 days' grace; 3 reissues.
-const DEFAULT_INTERVAL_DAYS: i64 = 7;
-const DEFAULT_GRACE_DAYS: i64 = 3;
-const DEFAULT_MAX_REISSUES: i64 = 3;
-
 impl ProductForm {
-    /// The validated fields other than the key prefix.
-    fn product(&self, id: i64, key_prefix: String) -> Result<db::license::Product, String> {
-        let name = self.name.trim();
-        if name.is_empty() || name.len() > 100 {
-            return Err("Name: 1 to 100 characters.".to_owned());
+    fn draft(&self) -> ProductDraft<'_> {
+        ProductDraft {
+            name: &self.name,
+            key_prefix: &self.key_prefix,
+            check_interval_days: &self.check_interval_days,
+            grace_days: &self.grace_days,
+            max_reissues: &self.max_reissues,
         }
-        Ok(db::license::Product {
-            id,
-            name: name.to_owned(),
-            key_prefix,
-            check_interval_days: number(
-                "Check interval",
-                &self.check_interval_days,
-                1..=365,
-                DEFAULT_INTERVAL_DAYS,
-            )?,
-            grace_days: number("Grace period", &self.grace_days, 0..=90, DEFAULT_GRACE_DAYS)?,
-            max_reissues: number(
-                "Maximum reissues",
-                &self.max_reissues,
-                0..=1000,
-                DEFAULT_MAX_REISSUES,
-            )?,
-        })
     }
-}
-
-fn number(
-    field: &str,
-    text: &str,
-    range: std::ops::RangeInclusive<i64>,
-    default: i64,
-) -> Result<i64, String> {
-    if text.trim().is_empty() {
-        return Ok(default);
-    }
-    text.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|n| range.contains(n))
-        .ok_or_else(|| {
-            format!(
-                "{field}: {text:?} is not a whole number from {} to {}.",
-                range.start(),
-                range.end()
-            )
-        })
 }
 
 /// Adds a product.
 pub async fn post_product(
-    State(state): State<AppState>,
+    State(licenses): State<Licenses>,
     gate: Gate,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<ProductForm>,
 ) -> AppResult<Response> {
-    let prefix = form.key_prefix.trim().to_ascii_uppercase();
-    let parsed = if !(2..=10).contains(&prefix.len())
-        || !prefix
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    match licenses
+        .create_product(gate.current.id(), &form.draft())
+        .await
     {
-        Err(format!(
-            "Key prefix: {prefix:?} must be 2 to 10 letters A-Z or digits."
-        ))
-    } else {
-        form.product(0, prefix)
-    };
-    let product = match parsed {
-        Ok(p) => p,
-        Err(e) => return list_page(&state, &gate, csrf, None, Some(e)).await,
-    };
-    match db::license::insert_product(&state.db, &product, state.clock.unix()).await {
-        Ok(id) => {
-            audit(
-                &state,
-                &gate,
-                "license.product_created",
-                &format!("product:{id}"),
-                &format!("{} (prefix {})", product.name, product.key_prefix),
-            )
-            .await?;
-            Ok(Redirect::to("/admin/licenses").into_response())
+        Ok(_) => Ok(Redirect::to("/admin/licenses").into_response()),
+        Err(refused @ (ProductError::Invalid(_) | ProductError::Exists)) => {
+            list_page(&licenses, &gate, csrf, Some(refused.to_string())).await
         }
-        Err(e)
-            if e.as_database_error()
-                .is_some_and(sqlx::error::DatabaseError::is_unique_violation) =>
-        {
-            list_page(
-                &state,
-                &gate,
-                csrf,
-                None,
-                Some("A product with this name or key prefix exists already.".into()),
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
+        Err(ProductError::Storage(e)) => Err(e.into()),
+        Err(ProductError::NotFound | ProductError::NameTaken(_)) => Err(AppError::NotFound),
     }
 }
 
 fn product_page(
     gate: &Gate,
     csrf: String,
-    product: db::license::Product,
+    product: license::Product,
     error: Option<String>,
 ) -> Response {
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
     (
-        status,
+        status_for(error.as_ref()),
         page::render(&ProductPage {
             title: "Product",
             nav: Some(super::nav(&gate.current, csrf.clone())),
@@ -312,65 +196,42 @@ fn product_page(
 
 /// A product's edit form.
 pub async fn get_product(
-    State(state): State<AppState>,
+    State(licenses): State<Licenses>,
     gate: Gate,
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let product = db::license::find_product(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let product = licenses.product(id).await?.ok_or(AppError::NotFound)?;
     Ok(product_page(&gate, csrf, product, None))
 }
 
 /// Saves a product's name, check interval, grace and maximum reissues (the key prefix stays:
-/// issued keys carry it). Takes effect at each licence's next check or reissue.
+/// issued keys carry it).
 pub async fn post_product_edit(
-    State(state): State<AppState>,
+    State(licenses): State<Licenses>,
     gate: Gate,
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<ProductForm>,
 ) -> AppResult<Response> {
-    let before = db::license::find_product(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let product = match form.product(id, before.key_prefix.clone()) {
-        Ok(p) => p,
-        Err(e) => {
+    match licenses
+        .update_product(gate.current.id(), id, &form.draft())
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/admin/licenses").into_response()),
+        Err(ProductError::Invalid(message)) => {
             // Show what was typed, so the admin corrects rather than retypes.
-            let mut shown = before.clone();
+            let mut shown = licenses.product(id).await?.ok_or(AppError::NotFound)?;
             form.name.trim().clone_into(&mut shown.name);
-            return Ok(product_page(&gate, csrf, shown, Some(e)));
+            Ok(product_page(&gate, csrf, shown, Some(message)))
         }
-    };
-    match db::license::update_product(&state.db, &product).await {
-        Ok(true) => {}
-        Ok(false) => return Err(AppError::NotFound),
-        Err(e)
-            if e.as_database_error()
-                .is_some_and(sqlx::error::DatabaseError::is_unique_violation) =>
-        {
-            let message = format!("Another product is called {:?}.", product.name);
-            return Ok(product_page(&gate, csrf, product, Some(message)));
+        Err(ProductError::NameTaken(product)) => {
+            let message = ProductError::NameTaken(product.clone()).to_string();
+            Ok(product_page(&gate, csrf, *product, Some(message)))
         }
-        Err(e) => return Err(e.into()),
+        Err(ProductError::NotFound | ProductError::Exists) => Err(AppError::NotFound),
+        Err(ProductError::Storage(e)) => Err(e.into()),
     }
-    let describe = |p: &db::license::Product| {
-        format!(
-            "{}: check every {} days, {} days' grace, at most {} reissues",
-            p.name, p.check_interval_days, p.grace_days, p.max_reissues
-        )
-    };
-    audit(
-        &state,
-        &gate,
-        "license.product_updated",
-        &format!("product:{id}"),
-        &format!("{} (was {})", describe(&product), describe(&before)),
-    )
-    .await?;
-    Ok(Redirect::to("/admin/licenses").into_response())
 }
 
 /// The issue form.
@@ -388,82 +249,31 @@ pub struct IssueForm {
     directories: String,
 }
 
-/// The end of a day (`YYYY-MM-DD`) in the configured zone, as unix seconds.
-fn end_of_day(state: &AppState, text: &str) -> Result<Option<i64>, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let bad = || format!("Expiry: {text:?} is not a date like 2027-12-31.");
-    let date: jiff::civil::Date = text.parse().map_err(|_| bad())?;
-    let zone = state.settings.snapshot().values.timezone.clone();
-    date.tomorrow()
-        .map_err(|_| bad())?
-        .to_zoned(zone.tz().clone())
-        .map(|z| Some(z.timestamp().as_second()))
-        .map_err(|_| bad())
-}
-
 /// Issues a licence and shows its key.
 pub async fn post_issue(
-    State(state): State<AppState>,
+    State(licenses): State<Licenses>,
     gate: Gate,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<IssueForm>,
 ) -> AppResult<Response> {
-    let parsed = async {
-        let product_id = form
-            .product_id
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| "Choose a product.".to_owned())?;
-        let client_id = form.client_id.trim().parse::<i64>().map_err(|_| {
-            format!(
-                "Client account: {:?} is not an account number.",
-                form.client_id
-            )
-        })?;
-        if db::client::find(&state.db, client_id)
-            .await
-            .ok()
-            .flatten()
-            .is_none()
-        {
-            return Err(format!("Client account {client_id} does not exist."));
-        }
-        Ok(IssueRequest {
-            product_id,
-            client_id,
-            expires_at: end_of_day(&state, &form.expires)?,
-            domains: entries(&form.domains).map_err(|e| format!("Domains: {e}"))?,
-            ips: entries(&form.ips).map_err(|e| format!("IP addresses: {e}"))?,
-            directories: entries(&form.directories).map_err(|e| format!("Directories: {e}"))?,
-        })
-    }
-    .await;
-    let request = match parsed {
-        Ok(r) => r,
-        Err(e) => return list_page(&state, &gate, csrf, None, Some(e)).await,
+    let draft = IssueDraft {
+        product_id: &form.product_id,
+        client_id: &form.client_id,
+        expires: &form.expires,
+        domains: &form.domains,
+        ips: &form.ips,
+        directories: &form.directories,
     };
-    let (id, _key) = match license::issue(&state, &request).await {
-        Ok(done) => done,
-        Err(license::IssueError::NoProduct(_)) => {
-            return list_page(&state, &gate, csrf, None, Some("Choose a product.".into())).await;
+    let message = match licenses.issue_by_admin(gate.current.id(), &draft).await {
+        Ok(id) => return Ok(Redirect::to(&format!("/admin/licenses/{id}")).into_response()),
+        Err(IssueError::Invalid(message)) => message,
+        Err(IssueError::NoProduct(_)) => "Choose a product.".to_owned(),
+        Err(IssueError::Storage(e)) => return Err(e.into()),
+        Err(e @ IssueError::Other(_)) => {
+            return Err(AppError::Unexpected(anyhow::anyhow!(e.to_string())));
         }
-        Err(e) => return Err(AppError::Unexpected(anyhow::anyhow!(e.to_string()))),
     };
-    audit(
-        &state,
-        &gate,
-        "license.issued",
-        &format!("license:{id}"),
-        &format!(
-            "product {} for client account {}",
-            request.product_id, request.client_id
-        ),
-    )
-    .await?;
-    Ok(Redirect::to(&format!("/admin/licenses/{id}")).into_response())
+    list_page(&licenses, &gate, csrf, Some(message)).await
 }
 
 /// `?done=...` after an action.
@@ -474,51 +284,33 @@ pub struct DoneQuery {
 }
 
 async fn detail_page(
-    state: &AppState,
+    licenses: &Licenses,
     gate: &Gate,
     id: i64,
     csrf: String,
     notice: Option<String>,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let l = db::license::find(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let products = db::license::products(&state.db).await?;
-    let row = row_view(state, &l, &products);
-    let product = products.iter().find(|p| p.id == l.product_id);
-    let checks = db::license::checks(&state.db, id, 50)
-        .await?
-        .into_iter()
-        .map(|c| check_view(state, c))
-        .collect();
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let detail = licenses.detail(id).await?.ok_or(AppError::NotFound)?;
+    let l = &detail.listed.license;
     Ok((
-        status,
+        status_for(error.as_ref()),
         page::render(&LicensePage {
             title: "Licence",
             nav: Some(super::nav(&gate.current, csrf.clone())),
             csrf,
             notice,
             error,
-            key: license::reveal(state, &l).unwrap_or_else(|e| e.to_string()),
             stored_status: l.status.clone(),
-            expires_input: l
-                .expires_at
-                .and_then(|at| jiff::Timestamp::from_second(at - 1).ok())
-                .map(|t| {
-                    t.to_zoned(state.settings.snapshot().values.timezone.tz().clone())
-                        .date()
-                        .to_string()
-                })
-                .unwrap_or_default(),
-            max_reissues: product.map_or(0, |p| p.max_reissues),
-            row,
-            checks,
+            expires_input: licenses.expiry_day(l.expires_at),
+            max_reissues: detail.listed.max_reissues,
+            row: row_view(licenses, &detail.listed),
+            checks: detail
+                .checks
+                .into_iter()
+                .map(|c| check_view(licenses, c))
+                .collect(),
+            key: detail.key,
         }),
     )
         .into_response())
@@ -526,7 +318,7 @@ async fn detail_page(
 
 /// One licence.
 pub async fn get_license(
-    State(state): State<AppState>,
+    State(licenses): State<Licenses>,
     gate: Gate,
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
@@ -537,7 +329,7 @@ pub async fn get_license(
         "saved" => Some("Saved.".to_owned()),
         _ => None,
     };
-    detail_page(&state, &gate, id, csrf, notice, None).await
+    detail_page(&licenses, &gate, id, csrf, notice, None).await
 }
 
 /// The status form.
@@ -550,81 +342,49 @@ pub struct StatusForm {
 
 /// Changes status and expiry.
 pub async fn post_license(
-    State(state): State<AppState>,
+    State(licenses): State<Licenses>,
     gate: Gate,
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<StatusForm>,
 ) -> AppResult<Response> {
-    db::license::find(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !matches!(form.status.as_str(), "active" | "suspended" | "expired") {
-        return detail_page(
-            &state,
-            &gate,
-            id,
-            csrf,
-            None,
-            Some("Status: choose active, suspended or expired.".into()),
-        )
-        .await;
+    match licenses
+        .set_status(gate.current.id(), id, &form.status, &form.expires)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/admin/licenses/{id}?done=saved")).into_response()),
+        Err(StatusError::Invalid(message)) => {
+            detail_page(&licenses, &gate, id, csrf, None, Some(message)).await
+        }
+        Err(StatusError::NotFound) => Err(AppError::NotFound),
+        Err(StatusError::Storage(e)) => Err(e.into()),
     }
-    let expires = match end_of_day(&state, &form.expires) {
-        Ok(e) => e,
-        Err(e) => return detail_page(&state, &gate, id, csrf, None, Some(e)).await,
-    };
-    db::license::set_status(&state.db, id, &form.status, expires).await?;
-    audit(
-        &state,
-        &gate,
-        "license.status",
-        &format!("license:{id}"),
-        &format!(
-            "{}{}",
-            form.status,
-            expires
-                .map(|e| format!(", expires {}", state.show_time(e)))
-                .unwrap_or_default()
-        ),
-    )
-    .await?;
-    Ok(Redirect::to(&format!("/admin/licenses/{id}?done=saved")).into_response())
 }
 
 /// Clears the bindings (counted against the product's maximum).
 pub async fn post_reissue(
-    State(state): State<AppState>,
+    State(licenses): State<Licenses>,
     gate: Gate,
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    match license::reissue(&state, id).await? {
-        license::Reissue::Done => {
-            audit(&state, &gate, "license.reissued", &format!("license:{id}"), "by an admin").await?;
-            Ok(Redirect::to(&format!("/admin/licenses/{id}?done=reissued")).into_response())
+    match licenses.reissue_by_admin(gate.current.id(), id).await {
+        Ok(()) => Ok(Redirect::to(&format!("/admin/licenses/{id}?done=reissued")).into_response()),
+        Err(ReissueError::LimitReached(max)) => {
+            detail_page(&licenses, &gate, id, csrf, None, Some(format!("This licence was reissued {max} times, the product's maximum. Raise the product's maximum (Licences, Products, the product's name) or issue a new licence."))).await
         }
-        license::Reissue::LimitReached(max) => {
-            detail_page(&state, &gate, id, csrf, None, Some(format!("This licence was reissued {max} times, the product's maximum. Raise the product's maximum (Licences, Products, the product's name) or issue a new licence."))).await
-        }
-        license::Reissue::NotFound => Err(AppError::NotFound),
+        Err(ReissueError::NotFound) => Err(AppError::NotFound),
+        Err(ReissueError::Storage(e)) => Err(e.into()),
     }
 }
 
 /// Publishes a new key that does not sign yet.
-pub async fn post_key_add(State(state): State<AppState>, gate: Gate) -> AppResult<Response> {
-    let key_id = crate::license::signing::add(&state)
-        .await
-        .map_err(AppError::Unexpected)?;
-    audit(
-        &state,
-        &gate,
-        "license.key_added",
-        &key_id,
-        "published, not signing yet",
-    )
-    .await?;
-    Ok(Redirect::to("/admin/licenses").into_response())
+pub async fn post_key_add(State(licenses): State<Licenses>, gate: Gate) -> AppResult<Response> {
+    match licenses.add_signing_key(gate.current.id()).await {
+        Ok(_) => Ok(Redirect::to("/admin/licenses").into_response()),
+        Err(SigningError::Storage(e)) => Err(e.into()),
+        Err(SigningError::Unusable(e)) => Err(AppError::Unexpected(e)),
+    }
 }
 
 /// The key-activation form.
@@ -636,22 +396,19 @@ pub struct ActivateForm {
 /// Starts signing with a published key; the previous signing key is retired but stays
 /// published, so answers it signed still verify.
 pub async fn post_key_activate(
-    State(state): State<AppState>,
+    State(licenses): State<Licenses>,
     gate: Gate,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<ActivateForm>,
 ) -> AppResult<Response> {
-    if !crate::license::signing::activate(&state, &form.key_id).await? {
-        let message = format!("There is no published, unretired key {:?}.", form.key_id);
-        return list_page(&state, &gate, csrf, None, Some(message)).await;
+    match licenses
+        .activate_signing_key(gate.current.id(), &form.key_id)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/admin/licenses").into_response()),
+        Err(missing @ ActivateError::NoSuchKey(_)) => {
+            list_page(&licenses, &gate, csrf, Some(missing.to_string())).await
+        }
+        Err(ActivateError::Storage(e)) => Err(e.into()),
     }
-    audit(
-        &state,
-        &gate,
-        "license.key_activated",
-        &form.key_id,
-        "signs from now on",
-    )
-    .await?;
-    Ok(Redirect::to("/admin/licenses").into_response())
 }

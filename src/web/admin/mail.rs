@@ -1,6 +1,7 @@
 //! `GET /admin/mail`: every queued, sent and failed message with its last server reply (F11).
+//! The filters' rules and the read are the [`Mail`] service's.
 
-use crate::app::AppState;
+use crate::mail::{LogQuery, Mail};
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, RequirePermission, ViewMailLog};
 use crate::web::page::{self, MailLogPage, MailRowView};
@@ -18,26 +19,23 @@ pub struct MailQuery {
 
 /// The newest 200 messages matching the filters.
 pub async fn get_mail(
-    State(state): State<AppState>,
+    State(mail): State<Mail>,
+    State(settings): State<crate::settings::Settings>,
     gate: RequirePermission<ViewMailLog>,
     CsrfToken(csrf): CsrfToken,
     Query(q): Query<MailQuery>,
 ) -> AppResult<Response> {
-    let filter_state = if matches!(q.state.as_str(), "queued" | "sent" | "failed") {
-        q.state.clone()
-    } else {
-        String::new()
-    };
-    let to: String = q.to.chars().take(254).collect();
-    let messages = crate::db::mail::log(&state.db, &filter_state, &to, 200)
+    let query = LogQuery::new(&q.state, &q.to);
+    let messages = mail
+        .log(&query)
         .await?
         .into_iter()
         .map(|m| MailRowView {
-            created: state.show_time(m.created_at),
+            created: settings.show_time(m.created_at),
             to: m.to_addr,
             template: m.template,
             state: m.state,
-            next: state.show_time(m.next_attempt_at),
+            next: settings.show_time(m.next_attempt_at),
             attempts: m.attempts,
             reply: m.last_reply,
         })
@@ -51,8 +49,8 @@ pub async fn get_mail(
             ("sent", "Sent"),
             ("failed", "Failed"),
         ],
-        state: filter_state,
-        to,
+        state: query.state,
+        to: query.to,
         messages,
     }))
 }

@@ -1,9 +1,9 @@
 //! `POST /api/license/v1/verify` (a licence check, answered with a signed document) and
-//! `GET /api/license/v1/keys` (the public keys that verify the answers). Rate-limited per key and
-//! per address.
+//! `GET /api/license/v1/keys` (the public keys that verify the answers). The rate limits per key
+//! and per address, the decision and its logging are the [`Licenses`] service's; this file maps
+//! its outcomes to statuses and JSON bodies.
 
-use crate::app::AppState;
-use crate::license::verify::{VerifyError, verify};
+use crate::license::{CheckError, Licenses};
 use crate::web::extract::Peer;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -20,15 +20,12 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
         .into_response()
 }
 
-/// Logs a refused check of a known key; a failure to log does not change the answer.
-async fn log_refused(state: &AppState, request: &VerifyRequest, ip: &str, verdict: &str) {
-    if let Err(e) = crate::license::verify::log_refused(state, request, ip, verdict).await {
-        tracing::warn!(error = %e, "licence check: cannot log a refused check");
-    }
-}
-
 /// One check.
-pub async fn post_verify(State(state): State<AppState>, Peer(addr): Peer, body: Bytes) -> Response {
+pub async fn post_verify(
+    State(licenses): State<Licenses>,
+    Peer(addr): Peer,
+    body: Bytes,
+) -> Response {
     let request: VerifyRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -39,68 +36,28 @@ pub async fn post_verify(State(state): State<AppState>, Peer(addr): Peer, body: 
             );
         }
     };
-    let now = state.clock.unix();
-    let ip = addr.ip.to_string();
-    let key = request.key.trim().to_ascii_uppercase();
-    let (per_key, per_address) = state.config.license_limits;
-    for (kind, value, limit) in [
-        ("license_ip", ip.as_str(), per_address),
-        ("license_key", key.as_str(), per_key),
-    ] {
-        let counted_key = crate::token::hash(value);
-        match crate::db::mail::admit_request(&state.db, kind, &counted_key, now, now - 60, limit)
-            .await
-        {
-            Ok(false) => {
-                let mut r = error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    format!(
-                        "more than {limit} checks a minute from this {}; try again in a minute",
-                        if kind == "license_ip" {
-                            "address"
-                        } else {
-                            "key"
-                        }
-                    ),
-                );
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
-                // The access log shows a key's first refusal of each minute, not every one: a
-                // flood must not turn into a row per request (a bounded read decides).
-                let key_hash = crate::token::hash(&key);
-                if let Ok(true) = crate::db::mail::admit_request(
-                    &state.db,
-                    "license_refusal_logged",
-                    &key_hash,
-                    now,
-                    now - 60,
-                    1,
-                )
-                .await
-                {
-                    log_refused(&state, &request, &ip, "rate_limited").await;
-                }
-                return r;
-            }
-            Ok(true) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "licence check: storage unavailable");
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "storage is unavailable; try again shortly",
-                );
-            }
-        }
-    }
-    match verify(&state, &request, &ip).await {
+    match licenses.answer(&request, &addr.ip.to_string()).await {
         Ok(signed) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(signed)).into_response(),
-        Err(VerifyError::BadRequest(why)) => {
-            log_refused(&state, &request, &ip, "bad_request").await;
-            error(StatusCode::BAD_REQUEST, "bad_request", why)
+        Err(limited @ CheckError::RateLimited { .. }) => {
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                limited.to_string(),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+            r
         }
-        Err(e) => {
+        Err(CheckError::LimitsUnavailable(e)) => {
+            tracing::warn!(error = %e, "licence check: storage unavailable");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "storage is unavailable; try again shortly",
+            )
+        }
+        Err(CheckError::BadRequest(why)) => error(StatusCode::BAD_REQUEST, "bad_request", why),
+        Err(CheckError::Unavailable(e)) => {
             tracing::warn!(error = %e, "licence check failed");
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -112,8 +69,8 @@ pub async fn post_verify(State(state): State<AppState>, Peer(addr): Peer, body: 
 }
 
 /// The public keys.
-pub async fn get_keys(State(state): State<AppState>) -> Response {
-    match crate::license::signing::published(&state).await {
+pub async fn get_keys(State(licenses): State<Licenses>) -> Response {
+    match licenses.published().await {
         Ok(keys) => axum::Json(keys).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "cannot publish licence keys");

@@ -1,7 +1,7 @@
-//! `GET/POST /account/email`: change the email address (confirmed by a new link).
+//! `GET/POST /account/email`: change the email address (confirmed by a new link). The rules
+//! are [`Accounts::change_email`]'s; this file shows the form and its field errors.
 
-use crate::account::{self, CreateError};
-use crate::app::AppState;
+use crate::account::{self, Accounts, CreateError};
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, CurrentClient, Form};
 use crate::web::page::{self, EmailChangePage, FieldErrors};
@@ -20,24 +20,25 @@ pub struct EmailForm {
 }
 
 async fn render(
-    state: &AppState,
+    accounts: &Accounts,
     current: &CurrentClient,
     csrf: String,
     notice: Option<String>,
     typed: &str,
     errors: Vec<account::FieldError>,
 ) -> AppResult<Response> {
-    let user = crate::db::account::find_user_by_id(&state.db, current.user.id)
+    // Read again: a change just made is not in the row the extractor loaded.
+    let user = accounts
+        .user(current.user.id.into())
         .await?
         .unwrap_or_else(|| current.user.clone());
-    let verified = crate::db::mail::is_verified(&state.db, user.id).await?;
     Ok(page::render(&EmailChangePage {
         title: "Your email address",
         nav: Some(current.nav(csrf.clone())),
         notice,
         csrf,
+        verified: user.email_verified_at.is_some(),
         current: user.email,
-        verified,
         email: typed.chars().take(254).collect(),
         errors: FieldErrors(errors),
     }))
@@ -45,33 +46,36 @@ async fn render(
 
 /// The form.
 pub async fn get_email(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     current.not_impersonated()?;
-    render(&state, &current, csrf, None, "", Vec::new()).await
+    render(&accounts, &current, csrf, None, "", Vec::new()).await
 }
 
 /// Changes the address and sends the confirmation link.
 pub async fn post_email(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<EmailForm>,
 ) -> AppResult<Response> {
     current.not_impersonated()?;
     let password = SecretString::from(form.current_password);
-    match account::change_email(&state, current.user.id, &form.email, &password).await {
+    match accounts
+        .change_email(current.user.id.into(), &form.email, &password)
+        .await
+    {
         Ok(()) => {
             let notice = format!(
                 "Your address is now {}. Follow the link we sent there to confirm it.",
                 form.email.trim()
             );
-            render(&state, &current, csrf, Some(notice), "", Vec::new()).await
+            render(&accounts, &current, csrf, Some(notice), "", Vec::new()).await
         }
         Err(CreateError::Invalid(errors)) => {
-            let page = render(&state, &current, csrf, None, &form.email, errors).await?;
+            let page = render(&accounts, &current, csrf, None, &form.email, errors).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(other) => Err(other.into()),

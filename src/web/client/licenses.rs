@@ -1,12 +1,12 @@
 //! `GET /account/licenses` and `POST /account/licenses/{license_id}/reissue`: the active
 //! account's licences, their keys and bindings, and reissue (account permission `products`).
+//! The reads, the ownership rule and the audit entry are the [`Licenses`] service's.
 
-use crate::app::AppState;
 use crate::auth::client_permission::ClientPermission;
-use crate::db;
-use crate::license;
+use crate::domain::{Actor, AdminId, UserId};
+use crate::license::{Licenses, ReissueError};
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{CsrfToken, CurrentClient, Peer, UserAgent};
+use crate::web::extract::{CsrfToken, CurrentClient};
 use crate::web::page::{self, ClientLicenseView, ClientLicensesPage};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,39 +19,36 @@ pub struct DoneQuery {
 }
 
 async fn render(
-    state: &AppState,
+    licenses: &Licenses,
     current: &CurrentClient,
     csrf: String,
     notice: Option<String>,
     error: Option<String>,
 ) -> AppResult<Response> {
     let account = current.require(ClientPermission::Products)?;
-    let products = db::license::products(&state.db).await?;
-    let mut licenses = Vec::new();
-    for l in db::license::list(&state.db, account.client_id).await? {
-        let max = products
-            .iter()
-            .find(|p| p.id == l.product_id)
-            .map_or(0, |p| p.max_reissues);
-        licenses.push(ClientLicenseView {
-            key: license::reveal(state, &l).unwrap_or_else(|e| e.to_string()),
-            reissues_left: (max - l.reissues).max(0),
-            row: crate::web::admin::licenses::row_view(state, &l, &products),
-        });
-    }
+    let owned = licenses
+        .owned(account.client_id.into())
+        .await?
+        .into_iter()
+        .map(|o| ClientLicenseView {
+            reissues_left: o.listed.reissues_left(),
+            row: crate::web::admin::licenses::row_view(licenses, &o.listed),
+            key: o.key,
+        })
+        .collect();
     Ok(page::render(&ClientLicensesPage {
         title: "Licences",
         nav: Some(current.nav(csrf.clone())),
         csrf,
         notice,
         error,
-        licenses,
+        licenses: owned,
     }))
 }
 
 /// The list.
 pub async fn get_licenses(
-    State(state): State<AppState>,
+    State(licenses): State<Licenses>,
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
     Query(q): Query<DoneQuery>,
@@ -60,44 +57,31 @@ pub async fn get_licenses(
         "Reissued. The next check from your installation binds the licence to its new place."
             .to_owned()
     });
-    render(&state, &current, csrf, notice, None).await
+    render(&licenses, &current, csrf, notice, None).await
 }
 
 /// Reissues one of the active account's licences.
 pub async fn post_reissue(
-    State(state): State<AppState>,
+    State(licenses): State<Licenses>,
     current: CurrentClient,
     Path(license_id): Path<i64>,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     let account = current.require(ClientPermission::Products)?;
-    // Another account's licence is "not found", never "forbidden": its existence is not ours to tell.
-    let owned = db::license::find(&state.db, license_id)
-        .await?
-        .filter(|l| l.client_id == account.client_id)
-        .ok_or(AppError::NotFound)?;
-    match license::reissue(&state, owned.id).await? {
-        license::Reissue::Done => {
-            db::audit::insert(
-                &state.db,
-                state.clock.unix(),
-                &db::audit::Entry {
-                    actor: &current.actor(),
-                    action: "license.reissued",
-                    subject: &format!("license:{license_id}"),
-                    detail: &current.detail("by the account"),
-                    ip: &addr.ip.to_string(),
-                    user_agent: &ua,
-                },
-            )
-            .await?;
-            Ok(Redirect::to("/account/licenses?done=reissued").into_response())
-        }
-        license::Reissue::LimitReached(max) => {
+    // During "login as client" the admin acts, and the entry names the user acted as.
+    let user = UserId(current.user.id);
+    let (actor, signed_in_as) = match current.session.impersonator_admin_id {
+        Some(admin) => (Actor::Admin(AdminId(admin)), Some(user)),
+        None => (Actor::User(user), None),
+    };
+    match licenses
+        .reissue_by_owner(account.client_id.into(), license_id, &actor, signed_in_as)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/account/licenses?done=reissued").into_response()),
+        Err(ReissueError::LimitReached(max)) => {
             render(
-                &state,
+                &licenses,
                 &current,
                 csrf,
                 None,
@@ -107,6 +91,8 @@ pub async fn post_reissue(
             )
             .await
         }
-        license::Reissue::NotFound => Err(AppError::NotFound),
+        // Another account's licence is "not found", never "forbidden": its existence is not ours to tell.
+        Err(ReissueError::NotFound) => Err(AppError::NotFound),
+        Err(ReissueError::Storage(e)) => Err(e.into()),
     }
 }

@@ -1,6 +1,6 @@
 //! `GET/POST /account/password`: change the password; every other session is signed out.
 
-use crate::app::AppState;
+use crate::account::Accounts;
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, CurrentClient, Form};
 use axum::extract::State;
@@ -10,7 +10,7 @@ const PASSWORD: &str = "/account/password";
 
 /// The change-password form.
 pub async fn get_password(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
 ) -> Response {
@@ -19,7 +19,7 @@ pub async fn get_password(
     }
     let nav = current.nav(csrf);
     crate::web::password::form(
-        &state,
+        &accounts,
         current.session.realm,
         nav,
         PASSWORD,
@@ -30,12 +30,12 @@ pub async fn get_password(
 
 /// Changes the password and signs out every other session.
 pub async fn post_password(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<crate::web::password::PasswordForm>,
 ) -> AppResult<Response> {
     current.not_impersonated()?;
     let nav = current.nav(csrf);
-    crate::web::password::submit(&state, &current.session, nav, PASSWORD, form).await
+    crate::web::password::submit(&accounts, &current.session, nav, PASSWORD, form).await
 }

@@ -1,6 +1,8 @@
-//! `GET/POST /register`: self-registration (when `client.registration` is on).
+//! `GET/POST /register`: self-registration (when `client.registration` is on). Creating the
+//! user, their account and the verification link is [`Accounts::create_user`]'s; signing the
+//! new user in is the sign-in front end's (`web::signin`).
 
-use crate::account::{self, CreateError, FieldError, NewUser};
+use crate::account::{Accounts, CreateError, FieldError, NewUser};
 use crate::app::AppState;
 use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
@@ -28,7 +30,7 @@ pub struct RegisterForm {
 }
 
 fn page(
-    state: &AppState,
+    accounts: &Accounts,
     csrf: String,
     form: &RegisterForm,
     errors: Vec<FieldError>,
@@ -41,13 +43,13 @@ fn page(
         first_name: clip(&form.first_name, 100),
         last_name: clip(&form.last_name, 100),
         email: clip(&form.email, 254),
-        min_length: state.config.client_min_password_length,
+        min_length: accounts.min_password_length(Realm::Client),
         errors: FieldErrors(errors),
     }
 }
 
-fn closed(state: &AppState) -> Result<(), AppError> {
-    if state.config.registration {
+fn closed(accounts: &Accounts) -> Result<(), AppError> {
+    if accounts.registration_open() {
         Ok(())
     } else {
         Err(AppError::NotFound)
@@ -56,12 +58,12 @@ fn closed(state: &AppState) -> Result<(), AppError> {
 
 /// Shows the form.
 pub async fn get_register(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    closed(&state)?;
+    closed(&accounts)?;
     Ok(page::render(&page(
-        &state,
+        &accounts,
         csrf,
         &RegisterForm::default(),
         Vec::new(),
@@ -71,13 +73,14 @@ pub async fn get_register(
 /// Creates the user and their client account, then signs them in.
 pub async fn post_register(
     State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     SessionInfo(loaded): SessionInfo,
     Peer(addr): Peer,
     UserAgent(ua): UserAgent,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<RegisterForm>,
 ) -> AppResult<Response> {
-    closed(&state)?;
+    closed(&accounts)?;
     let password = SecretString::from(form.password.clone());
     let mismatch = form.password_confirm != *password.expose_secret();
     let result = if mismatch {
@@ -86,26 +89,24 @@ pub async fn post_register(
             message: "The two passwords are not the same.".into(),
         }]))
     } else {
-        account::create_user(
-            &state,
-            &NewUser {
+        accounts
+            .create_user(&NewUser {
                 email: &form.email,
                 first_name: &form.first_name,
                 last_name: &form.last_name,
                 password: &password,
                 verified: false,
                 owns_account: true,
-            },
-        )
-        .await
+            })
+            .await
     };
     match result {
-        Ok((user_id, client_id)) => {
-            tracing::info!(user_id, "user registered");
+        Ok((user, account)) => {
+            tracing::info!(user_id = user.get(), "user registered");
             let sign_in = signin::for_request(
                 Realm::Client,
-                user_id,
-                Some(client_id),
+                user.get(),
+                account.map(crate::domain::ClientId::get),
                 addr,
                 &ua,
                 loaded.as_ref(),
@@ -114,7 +115,7 @@ pub async fn post_register(
         }
         Err(CreateError::Invalid(errors)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            page::render(&page(&state, csrf, &form, errors)),
+            page::render(&page(&accounts, csrf, &form, errors)),
         )
             .into_response()),
         Err(other) => Err(other.into()),
