@@ -23,11 +23,13 @@
 //! - [`web`]: HTTP only.
 //! - [`cli`], [`run`]: the command line.
 
+pub mod access;
 pub mod account;
 pub mod app;
 pub mod auth;
 pub mod ban;
 pub mod cli;
+pub mod client_account;
 pub mod clock;
 pub mod config;
 pub mod csrf;
@@ -35,6 +37,7 @@ pub mod db;
 pub mod doctor;
 pub mod domain;
 pub mod event;
+pub mod impersonation;
 pub mod invite;
 pub mod license;
 pub mod mail;
@@ -46,6 +49,7 @@ pub mod scheduler;
 pub mod sealing;
 pub mod session;
 pub mod settings;
+pub mod signin;
 pub mod token;
 pub mod twofactor;
 pub mod web;

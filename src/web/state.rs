@@ -20,4 +20,11 @@ macro_rules! sub_states {
     };
 }
 
-sub_states!(crate::settings::Settings);
+sub_states!(
+    crate::settings::Settings,
+    crate::session::Sessions,
+    crate::signin::SignIns,
+    crate::access::Access,
+    crate::impersonation::Impersonation,
+    crate::client_account::ClientAccounts,
+);

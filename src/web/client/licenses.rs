@@ -84,7 +84,7 @@ pub async fn post_reissue(
                 &state.db,
                 state.clock.unix(),
                 &db::audit::Entry {
-                    actor: &current.actor(),
+                    actor: &current.actor_text(),
                     action: "license.reissued",
                     subject: &format!("license:{license_id}"),
                     detail: &current.detail("by the account"),

@@ -102,7 +102,7 @@ pub async fn post_member_permissions(
         &state.db,
         state.clock.unix(),
         &crate::db::audit::Entry {
-            actor: &current.actor(),
+            actor: &current.actor_text(),
             action: "account.permissions_changed",
             subject: &format!("user:{user_id}@client:{client_id}"),
             detail: &current.detail(&granted.to_stored()),
@@ -131,7 +131,7 @@ pub async fn post_member_remove(
         &state.db,
         state.clock.unix(),
         &crate::db::audit::Entry {
-            actor: &current.actor(),
+            actor: &current.actor_text(),
             action: "account.user_removed",
             subject: &format!("user:{user_id}@client:{client_id}"),
             detail: &current.detail("removed from the account"),
@@ -205,7 +205,7 @@ pub async fn post_invite(
         client_id,
         &form.email,
         &crate::db::audit::Entry {
-            actor: &current.actor(),
+            actor: &current.actor_text(),
             detail: &current.detail(&format!("invited {}", form.email.trim())),
             ip: &addr.ip.to_string(),
             ..Default::default()
