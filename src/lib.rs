@@ -24,6 +24,7 @@
 //! - [`web`]: HTTP only.
 //! - [`cli`], [`run`]: the command line.
 
+pub mod access;
 pub mod account;
 pub mod admin;
 pub mod app;
@@ -32,6 +33,7 @@ pub mod auth;
 pub mod ban;
 pub mod bootstrap;
 pub mod cli;
+pub mod client_account;
 pub mod clock;
 pub mod config;
 pub mod csrf;
@@ -39,6 +41,7 @@ pub mod db;
 pub mod diagnostics;
 pub mod doctor;
 pub mod domain;
+pub mod impersonation;
 pub mod invite;
 pub mod license;
 pub mod mail;
@@ -54,6 +57,7 @@ pub mod sealing;
 pub mod session;
 pub mod settings;
 pub mod setup;
+pub mod signin;
 pub mod token;
 pub mod twofactor;
 pub mod web;

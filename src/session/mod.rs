@@ -6,84 +6,40 @@
 //! `session.activity_update_seconds`, so reads do not turn into a write per request. Idle
 //! timeouts are therefore measured from the last recorded activity, up to that interval early.
 //! This module knows nothing about cookies or HTTP: the web layer maps its results to responses.
+//!
+//! [`Sessions`] is the service: `start`, `load`, `list`, the sign-in marker check, and (in
+//! [`ending`]) the one function that ends sessions and records their end. Who is behind a
+//! session (the account, the impersonating admin) is `crate::access`; sign-in decisions are
+//! `crate::signin`.
 
 use crate::app::AppState;
-use crate::config::{IpBinding, RealmSessionPolicy};
+use crate::config::{Config, IpBinding, RealmSessionPolicy};
 use crate::db;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub mod ending;
+mod reason;
+
+pub use crate::db::session::SessionRow;
 pub use crate::domain::Realm;
+pub use ending::{Ended, Which};
+pub use reason::EndReason;
+
+/// Counter name for cookie-loss events (a sign-in marker came back without its cookie).
+pub const COOKIE_LOSS_COUNTER: &str = "session.cookie_loss";
 
 impl Realm {
     /// The realm's timeout and binding policy.
     pub fn policy(self, state: &AppState) -> RealmSessionPolicy {
-        match self {
-            Self::Client => state.config.client_session,
-            Self::Admin => state.config.admin_session,
-        }
+        policy_of(&state.config, self)
     }
 }
 
-/// Why a session ended; stored, counted by the doctor and explained on the next sign-in page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndReason {
-    Logout,
-    IdleTimeout,
-    AbsoluteTimeout,
-    IpChanged,
-    Revoked,
-    PasswordChanged,
-    StorageError,
-}
-
-impl EndReason {
-    /// Every reason, for reports.
-    pub const ALL: [Self; 7] = [
-        Self::Logout,
-        Self::IdleTimeout,
-        Self::AbsoluteTimeout,
-        Self::IpChanged,
-        Self::Revoked,
-        Self::PasswordChanged,
-        Self::StorageError,
-    ];
-
-    /// Stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Logout => "logout",
-            Self::IdleTimeout => "idle_timeout",
-            Self::AbsoluteTimeout => "absolute_timeout",
-            Self::IpChanged => "ip_changed",
-            Self::Revoked => "revoked",
-            Self::PasswordChanged => "password_changed",
-            Self::StorageError => "storage_error",
-        }
-    }
-
-    /// Parses the stored form.
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == value)
-    }
-
-    /// What the sign-in page says about the session that ended.
-    pub fn message(self, policy: &RealmSessionPolicy) -> String {
-        match self {
-            Self::Logout => "You have signed out.".to_owned(),
-            Self::IdleTimeout => format!(
-                "Your session ended after {} minutes without activity. Please sign in again.",
-                policy.idle_seconds / 60
-            ),
-            Self::AbsoluteTimeout => format!(
-                "Your session reached its maximum length of {} hours. Please sign in again.",
-                policy.absolute_seconds / 3600
-            ),
-            Self::IpChanged => "Your session ended because your network address changed (for example after switching networks or VPN). Please sign in again.".to_owned(),
-            Self::Revoked => "Your session was ended from another session or by an administrator.".to_owned(),
-            Self::PasswordChanged => "Your password was changed, so your other sessions were ended. Please sign in with the new password.".to_owned(),
-            Self::StorageError => "Your session could not be kept because the server could not save it. Please sign in again; if this repeats, contact support.".to_owned(),
-        }
+fn policy_of(config: &Config, realm: Realm) -> RealmSessionPolicy {
+    match realm {
+        Realm::Client => config.client_session,
+        Realm::Admin => config.admin_session,
     }
 }
 
@@ -104,6 +60,18 @@ pub struct Session {
     /// A client-area session's user and active account as read with it (`None` for admins,
     /// for a session just started, or when the user no longer exists).
     pub client_user: Option<ClientUser>,
+}
+
+impl Session {
+    /// The person signed in with it, as an audit actor (`admin:ID` or `client:ID`).
+    pub fn actor(&self) -> crate::domain::Actor {
+        crate::domain::Actor::of(self.realm, self.subject_id)
+    }
+
+    /// During "login as client": the admin behind the session.
+    pub fn impersonator(&self) -> Option<crate::domain::AdminId> {
+        self.impersonator_admin_id.map(crate::domain::AdminId)
+    }
 }
 
 /// A client-area user read with their session. Its `Debug` names only the user, so a logged
@@ -155,57 +123,257 @@ pub struct SignIn<'a> {
     pub replacing: Option<&'a str>,
 }
 
-/// Starts a session with a fresh id, ending the one it replaces.
-///
-/// # Errors
-/// Storage errors: the caller must show "your session could not be saved", never a redirect.
-pub async fn start(state: &AppState, sign_in: SignIn<'_>) -> Result<Started, sqlx::Error> {
-    let now = state.clock.unix();
-    let policy = sign_in.realm.policy(state);
-    let id = crate::token::generate().map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-    let marker = crate::token::generate().map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-    let remember = sign_in.remember && policy.remember_seconds.is_some();
-    let lifetime = if remember {
-        policy.remember_seconds.unwrap_or(policy.absolute_seconds)
-    } else {
-        policy.absolute_seconds
-    };
-    let row = db::session::SessionRow {
-        id_hash: id.hash.clone(),
-        realm: sign_in.realm.as_str().to_owned(),
-        subject_id: sign_in.subject_id,
-        client_id: sign_in.client_id,
-        impersonator_admin_id: sign_in.impersonator,
-        ip: sign_in.ip.to_string(),
-        user_agent: sign_in.user_agent.chars().take(300).collect(),
-        remember,
-        created_at: now,
-        last_seen_at: now,
-        expires_at: now + lifetime,
-        ended_at: None,
-        end_reason: None,
-    };
-    let mut tx = state.db.begin().await?;
-    if let Some(old) = sign_in.replacing {
-        db::session::end(
-            &mut *tx,
-            &crate::token::hash(old),
-            EndReason::Revoked.as_str(),
-            now,
-        )
-        .await?;
-    }
-    db::session::insert(&mut *tx, &row, Some(&marker.hash)).await?;
-    tx.commit().await?;
-    Ok(Started {
-        cookie_value: id.plain,
-        marker: marker.plain,
-        session: into_session(row, sign_in.realm),
-        persistent_seconds: remember.then_some(lifetime),
-    })
+/// Why a session could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The system's random source failed: no session id can be made.
+    #[error("no random session id could be made: {0}")]
+    Random(#[from] getrandom::Error),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
 }
 
-fn into_session(row: db::session::SessionRow, realm: Realm) -> Session {
+impl StartError {
+    /// As an `anyhow` error whose chain holds the `sqlx::Error` itself, so the error page can
+    /// still tell a lost database connection from a failed write.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            Self::Random(e) => e.into(),
+            Self::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// What a sign-in marker in a request's URL turned out to mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    /// Nothing to report: the cookie came back (the marker is used up), or the marker is stale.
+    Fine,
+    /// The session it was issued for is live but the browser sent no cookie: it dropped it.
+    CookieLost,
+}
+
+/// The sessions service: starting, loading, listing and ending sessions.
+#[derive(Clone)]
+pub struct Sessions {
+    db: db::Pool,
+    clock: Arc<dyn crate::clock::Clock>,
+    config: Arc<Config>,
+}
+
+impl From<&AppState> for Sessions {
+    fn from(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            config: state.config.clone(),
+        }
+    }
+}
+
+impl Sessions {
+    /// The realm's timeout and binding policy.
+    pub fn policy(&self, realm: Realm) -> RealmSessionPolicy {
+        policy_of(&self.config, realm)
+    }
+
+    /// Starts a session with a fresh id, ending the one it replaces. Writes no audit entry: a
+    /// real sign-in is recorded by `crate::signin`, "login as client" by `crate::impersonation`.
+    ///
+    /// # Errors
+    /// Storage errors: the caller must show "your session could not be saved", never a redirect.
+    pub async fn start(&self, sign_in: SignIn<'_>) -> Result<Started, StartError> {
+        let now = self.clock.unix();
+        let policy = self.policy(sign_in.realm);
+        let id = crate::token::generate()?;
+        let marker = crate::token::generate()?;
+        let remember = sign_in.remember && policy.remember_seconds.is_some();
+        let lifetime = if remember {
+            policy.remember_seconds.unwrap_or(policy.absolute_seconds)
+        } else {
+            policy.absolute_seconds
+        };
+        let row = SessionRow {
+            id_hash: id.hash.clone(),
+            realm: sign_in.realm.as_str().to_owned(),
+            subject_id: sign_in.subject_id,
+            client_id: sign_in.client_id,
+            impersonator_admin_id: sign_in.impersonator,
+            ip: sign_in.ip.to_string(),
+            user_agent: sign_in.user_agent.chars().take(300).collect(),
+            remember,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + lifetime,
+            ended_at: None,
+            end_reason: None,
+        };
+        let mut tx = self.db.begin().await?;
+        if let Some(old) = sign_in.replacing {
+            // Rotation, not an end anyone asked for: the new session replaces it unrecorded.
+            db::session::end(
+                &mut *tx,
+                &crate::token::hash(old),
+                EndReason::Revoked.as_str(),
+                now,
+            )
+            .await?;
+        }
+        db::session::insert(&mut *tx, &row, Some(&marker.hash)).await?;
+        tx.commit().await?;
+        Ok(Started {
+            cookie_value: id.plain,
+            marker: marker.plain,
+            session: into_session(row, sign_in.realm),
+            persistent_seconds: remember.then_some(lifetime),
+        })
+    }
+
+    /// Loads the session a cookie names, ending it (with its reason) if it has timed out or its
+    /// address moved in a way the realm's policy forbids.
+    ///
+    /// # Errors
+    /// Storage errors only; an unknown or garbage cookie is [`Lookup::Unknown`].
+    pub async fn load(
+        &self,
+        realm: Realm,
+        cookie_value: &str,
+        ip: IpAddr,
+    ) -> Result<Lookup, sqlx::Error> {
+        if !crate::token::looks_valid(cookie_value) {
+            return Ok(Lookup::Unknown);
+        }
+        let hash = crate::token::hash(cookie_value);
+        let found = match realm {
+            // The client area reads the user and the active account with the session (one query).
+            Realm::Client => db::client::session_with_user(&self.db, &hash).await?,
+            Realm::Admin => db::session::find_by_hash(&self.db, &hash)
+                .await?
+                .map(|row| (row, None)),
+        };
+        let Some((row, client_user)) = found else {
+            return Ok(Lookup::Unknown);
+        };
+        if row.realm != realm.as_str() {
+            return Ok(Lookup::Unknown);
+        }
+        if row.ended_at.is_some() {
+            let reason = row.end_reason.as_deref().and_then(EndReason::parse);
+            return Ok(reason.map_or(Lookup::Unknown, Lookup::Ended));
+        }
+        let now = self.clock.unix();
+        let policy = self.policy(realm);
+        let idle_limit = if row.remember {
+            policy.remember_seconds.unwrap_or(policy.idle_seconds)
+        } else {
+            policy.idle_seconds
+        };
+        let verdict = if now >= row.expires_at {
+            Some(EndReason::AbsoluteTimeout)
+        } else if now - row.last_seen_at > idle_limit {
+            Some(EndReason::IdleTimeout)
+        } else if !same_network(policy.ip_binding, &row.ip, ip) {
+            Some(EndReason::IpChanged)
+        } else {
+            None
+        };
+        let mut session = into_session(row, realm);
+        if let Some(reason) = verdict {
+            self.end(Which::This(&session), reason).await?;
+            tracing::info!(
+                realm = realm.as_str(),
+                reason = reason.as_str(),
+                "session ended"
+            );
+            return Ok(Lookup::Ended(reason));
+        }
+        session.client_user = client_user.map(|u| ClientUser(Arc::new(u)));
+        if now - session.last_seen_at >= self.config.activity_update_seconds {
+            db::session::touch(&self.db, &hash, now).await?;
+            session.last_seen_at = now;
+        }
+        Ok(Lookup::Live(session))
+    }
+
+    /// The live sessions of `owner`'s person, newest first (the "where you are signed in" page).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn list(&self, owner: &Session) -> Result<Vec<SessionRow>, sqlx::Error> {
+        db::session::list_live_for_subject(
+            &self.db,
+            owner.realm.as_str(),
+            owner.subject_id,
+            self.clock.unix(),
+        )
+        .await
+    }
+
+    /// Checks the one-time sign-in marker a request carries (F06). With the cookie back
+    /// (`live`), the marker is used up; without it, a marker whose session is live means the
+    /// browser dropped the cookie, which is counted for the doctor.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn check_marker(
+        &self,
+        live: Option<&Session>,
+        marker: &str,
+        path: &str,
+    ) -> Result<Marker, sqlx::Error> {
+        if let Some(s) = live {
+            db::session::clear_marker(&self.db, &s.id_hash).await?;
+            return Ok(Marker::Fine);
+        }
+        let issued = db::session::find_by_marker(&self.db, &crate::token::hash(marker)).await?;
+        if issued.is_none_or(|row| row.ended_at.is_some()) {
+            return Ok(Marker::Fine);
+        }
+        let now = self.clock.unix();
+        if let Err(e) = db::counter::record(
+            &self.db,
+            COOKIE_LOSS_COUNTER,
+            "marker_without_cookie",
+            path,
+            now,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "could not record a cookie-loss event");
+        }
+        tracing::warn!(
+            path,
+            "browser did not return the session cookie after sign-in"
+        );
+        Ok(Marker::CookieLost)
+    }
+
+    /// Makes `client_id` the session's active client account (the caller checked membership).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub(crate) async fn set_client(
+        &self,
+        session: &Session,
+        client_id: crate::domain::ClientId,
+    ) -> Result<(), sqlx::Error> {
+        db::session::set_client(&self.db, &session.id_hash, client_id.get()).await
+    }
+
+    /// The session a stored id hash names, live or not.
+    ///
+    /// # Errors
+    /// Storage errors.
+    async fn find(&self, id_hash: &str) -> Result<Option<Session>, sqlx::Error> {
+        let row = db::session::find_by_hash(&self.db, id_hash).await?;
+        Ok(row.and_then(|row| {
+            let realm = Realm::parse(&row.realm)?;
+            Some(into_session(row, realm))
+        }))
+    }
+}
+
+fn into_session(row: SessionRow, realm: Realm) -> Session {
     Session {
         id_hash: row.id_hash,
         realm,
@@ -221,89 +389,35 @@ fn into_session(row: db::session::SessionRow, realm: Realm) -> Session {
     }
 }
 
-/// Loads the session a cookie names, ending it (with its reason) if it has timed out or its
-/// address moved in a way the realm's policy forbids.
+/// Loads the session a cookie names ([`Sessions::load`]).
 ///
 /// # Errors
-/// Storage errors only; an unknown or garbage cookie is [`Lookup::Unknown`].
+/// Storage errors.
 pub async fn load(
     state: &AppState,
     realm: Realm,
     cookie_value: &str,
     ip: IpAddr,
 ) -> Result<Lookup, sqlx::Error> {
-    if !crate::token::looks_valid(cookie_value) {
-        return Ok(Lookup::Unknown);
-    }
-    let hash = crate::token::hash(cookie_value);
-    let found = match realm {
-        // The client area reads the user and the active account with the session (one query).
-        Realm::Client => db::client::session_with_user(&state.db, &hash).await?,
-        Realm::Admin => db::session::find_by_hash(&state.db, &hash)
-            .await?
-            .map(|row| (row, None)),
-    };
-    let Some((row, client_user)) = found else {
-        return Ok(Lookup::Unknown);
-    };
-    if row.realm != realm.as_str() {
-        return Ok(Lookup::Unknown);
-    }
-    if row.ended_at.is_some() {
-        let reason = row.end_reason.as_deref().and_then(EndReason::parse);
-        return Ok(reason.map_or(Lookup::Unknown, Lookup::Ended));
-    }
-    let now = state.clock.unix();
-    let policy = realm.policy(state);
-    let idle_limit = if row.remember {
-        policy.remember_seconds.unwrap_or(policy.idle_seconds)
-    } else {
-        policy.idle_seconds
-    };
-    let verdict = if now >= row.expires_at {
-        Some(EndReason::AbsoluteTimeout)
-    } else if now - row.last_seen_at > idle_limit {
-        Some(EndReason::IdleTimeout)
-    } else if !same_network(policy.ip_binding, &row.ip, ip) {
-        Some(EndReason::IpChanged)
-    } else {
-        None
-    };
-    if let Some(reason) = verdict {
-        db::session::end(&state.db, &hash, reason.as_str(), now).await?;
-        audit_end(state, &row, reason).await?;
-        tracing::info!(
-            realm = realm.as_str(),
-            reason = reason.as_str(),
-            "session ended"
-        );
-        return Ok(Lookup::Ended(reason));
-    }
-    let mut session = into_session(row, realm);
-    session.client_user = client_user.map(|u| ClientUser(Arc::new(u)));
-    if now - session.last_seen_at >= state.config.activity_update_seconds {
-        db::session::touch(&state.db, &hash, now).await?;
-        session.last_seen_at = now;
-    }
-    Ok(Lookup::Live(session))
+    Sessions::from(state).load(realm, cookie_value, ip).await
 }
 
-/// Ends a session (sign-out, or "end this session" from the list).
+/// Ends the session a stored id hash names, recorded as [`Which::This`] records it; whether it
+/// was live.
 ///
 /// # Errors
 /// Storage errors.
 pub async fn end(state: &AppState, id_hash: &str, reason: EndReason) -> Result<bool, sqlx::Error> {
-    let row = db::session::find_by_hash(&state.db, id_hash).await?;
-    let ended = db::session::end(&state.db, id_hash, reason.as_str(), state.clock.unix()).await?;
-    if let (true, Some(row)) = (ended, row) {
-        audit_end(state, &row, reason).await?;
-    }
-    Ok(ended)
+    let sessions = Sessions::from(state);
+    let Some(session) = sessions.find(id_hash).await? else {
+        return Ok(false);
+    };
+    Ok(sessions.end(Which::This(&session), reason).await?.own > 0)
 }
 
 /// Ends an admin's own sessions and the client sessions they opened with "login as client"
 /// (reason `revoked`), inside the caller's transaction: disabling or deleting an admin.
-/// Returns how many of each ended.
+/// Returns how many of each ended ([`Which::AdminAndImpersonations`]).
 ///
 /// # Errors
 /// Storage errors.
@@ -312,57 +426,14 @@ pub async fn revoke_admin(
     id: crate::domain::AdminId,
     now: i64,
 ) -> Result<(u64, u64), sqlx::Error> {
-    let reason = EndReason::Revoked.as_str();
-    let own =
-        db::session::end_all_for_subject(&mut **tx, "admin", id.get(), None, reason, now).await?;
-    let as_client = db::session::end_impersonations_by(&mut **tx, id.get(), reason, now).await?;
-    Ok((own, as_client))
-}
-
-/// Records a session's end in the audit log: `signout` for a sign-out, `session.ended` for any
-/// other reason, and `impersonation.end` (by the admin) for a "login as client" session, so an
-/// admin's return, sign-out or timeout is never recorded as the client's own doing. The address
-/// and user agent are those of the request that ended it (`db::audit::RequestOrigin`).
-async fn audit_end(
-    state: &AppState,
-    row: &db::session::SessionRow,
-    reason: EndReason,
-) -> Result<(), sqlx::Error> {
-    let subject = format!("{}:{}", row.realm, row.subject_id);
-    let (actor, action, subject) = match row.impersonator_admin_id {
-        Some(admin) => (
-            format!("admin:{admin}"),
-            "impersonation.end",
-            // The same form as impersonation.start's subject.
-            format!(
-                "client:{} (user:{})",
-                row.client_id.unwrap_or_default(),
-                row.subject_id
-            ),
-        ),
-        None => (
-            subject.clone(),
-            if reason == EndReason::Logout {
-                "signout"
-            } else {
-                "session.ended"
-            },
-            subject,
-        ),
-    };
-    db::audit::insert(
-        &state.db,
-        state.clock.unix(),
-        &db::audit::Entry {
-            actor: &actor,
-            action,
-            subject: &subject,
-            detail: reason.as_str(),
-            ip: "",
-            user_agent: "",
-        },
+    let ended = ending::end_in(
+        tx,
+        Which::AdminAndImpersonations(id),
+        EndReason::Revoked,
+        now,
     )
-    .await
+    .await?;
+    Ok((ended.own, ended.as_client))
 }
 
 /// Whether `now_ip` is acceptable for a session that started at `then_ip` under `binding`.
@@ -409,24 +480,5 @@ mod tests {
             ip("203.0.113.6")
         ));
         assert!(same_network(IpBinding::Off, "garbage", ip("203.0.113.6")));
-    }
-
-    #[test]
-    fn every_reason_round_trips_and_has_a_message() {
-        let policy = RealmSessionPolicy {
-            idle_seconds: 3600,
-            absolute_seconds: 43_200,
-            remember_seconds: None,
-            ip_binding: IpBinding::Off,
-        };
-        for r in EndReason::ALL {
-            assert_eq!(EndReason::parse(r.as_str()), Some(r));
-            assert!(!r.message(&policy).is_empty());
-        }
-        assert!(
-            EndReason::IdleTimeout
-                .message(&policy)
-                .contains("60 minutes")
-        );
     }
 }

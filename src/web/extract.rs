@@ -7,9 +7,10 @@
 //! - [`CsrfToken`]: the token to put in the page's forms.
 //! - [`Form`]: axum's form extractor with our error page instead of a bare rejection.
 
+use crate::access::{Access, AdminAccess, AdminRow, ClientAccess, Membership, UserRow};
 use crate::app::AppState;
 use crate::auth::permission::Permission;
-use crate::db;
+use crate::domain::{Actor, UserId};
 use crate::session::Session;
 use crate::web::error::AppError;
 use crate::web::middleware::client_addr::ClientAddr;
@@ -57,24 +58,9 @@ fn live_session(parts: &Parts) -> Option<Session> {
     loaded(parts).and_then(LoadedSession::live).cloned()
 }
 
-/// Accepts the session's account if it still exists and is enabled; otherwise ends the session
-/// (reason `revoked`) and sends the browser to the sign-in page.
-async fn account_or_sign_in<T>(
-    state: &AppState,
-    session: &Session,
-    account: Result<Option<T>, sqlx::Error>,
-    enabled: impl Fn(&T) -> bool,
-    login: &str,
-) -> Result<T, Response> {
-    match account.map_err(|e| AppError::from(e).into_response())? {
-        Some(account) if enabled(&account) => Ok(account),
-        _ => {
-            crate::session::end(state, &session.id_hash, crate::session::EndReason::Revoked)
-                .await
-                .map_err(|e| AppError::from(e).into_response())?;
-            Err(Redirect::to(login).into_response())
-        }
-    }
+/// A storage error as the error page.
+fn failed(e: sqlx::Error) -> Response {
+    AppError::from(e).into_response()
 }
 
 /// The client account a signed-in user is working in, and what they may do there.
@@ -86,8 +72,8 @@ pub struct ActiveAccount {
     pub permissions: crate::auth::client_permission::ClientPermissions,
 }
 
-impl From<db::client::Membership> for ActiveAccount {
-    fn from(m: db::client::Membership) -> Self {
+impl From<Membership> for ActiveAccount {
+    fn from(m: Membership) -> Self {
         Self {
             client_id: m.client_id,
             label: m.label,
@@ -105,7 +91,7 @@ impl From<db::client::Membership> for ActiveAccount {
 /// "login as client", the admin behind the session.
 pub struct CurrentClient {
     pub session: Session,
-    pub user: db::account::UserRow,
+    pub user: UserRow,
     pub account: Option<ActiveAccount>,
     /// The impersonating admin's username.
     pub impersonator: Option<String>,
@@ -120,6 +106,11 @@ impl CurrentClient {
             self.account.as_ref(),
             self.impersonator.as_deref(),
         )
+    }
+
+    /// The signed-in user's id.
+    pub fn id(&self) -> UserId {
+        UserId(self.user.id)
     }
 
     /// The active account, or a 403 explaining there is none.
@@ -157,17 +148,22 @@ impl CurrentClient {
 
     /// The audit log's actor: the user, or during "login as client" the admin behind the
     /// session, so what an admin does as a client is never recorded as the client's doing.
-    pub fn actor(&self) -> String {
-        match self.session.impersonator_admin_id {
-            Some(admin) => format!("admin:{admin}"),
-            None => format!("client:{}", self.user.id),
+    pub fn actor(&self) -> Actor {
+        match self.session.impersonator() {
+            Some(admin) => Actor::Admin(admin),
+            None => Actor::User(self.id()),
         }
+    }
+
+    /// [`Self::actor`] in its stored form, for entries still built as text.
+    pub fn actor_text(&self) -> String {
+        self.actor().to_string()
     }
 
     /// An audit detail, noting whom the admin was signed in as during "login as client".
     pub fn detail(&self, detail: &str) -> String {
-        match self.session.impersonator_admin_id {
-            Some(_) => format!("{detail} (signed in as client:{})", self.user.id),
+        match self.session.impersonator() {
+            Some(_) => format!("{detail} (signed in as {})", Actor::User(self.id())),
             None => detail.to_owned(),
         }
     }
@@ -195,88 +191,31 @@ impl FromRequestParts<AppState> for CurrentClient {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let session = live_session(parts).ok_or_else(|| Redirect::to("/login").into_response())?;
-        // Read with the session by the pipeline; asked again only for a session started during
-        // this request or whose user was not found.
-        let found = match &session.client_user {
-            Some(known) => Ok(Some((*known.0).clone())),
-            None => unread_client_user(state, &session).await,
-        };
-        let (user, membership) = match found {
-            Ok(Some((user, membership))) => (Ok(Some(user)), membership),
-            Ok(None) => (Ok(None), None),
-            Err(e) => (Err(e), None),
-        };
-        let user = account_or_sign_in(state, &session, user, |u| !u.disabled, "/login").await?;
-        let account = membership.map(ActiveAccount::from);
-        let impersonator = match session.impersonator_admin_id {
-            Some(admin_id) => Some(impersonating_admin(state, &session, admin_id).await?),
-            None => None,
-        };
-        Ok(Self {
-            session,
-            user,
-            account,
-            impersonator,
-        })
-    }
-}
-
-/// The admin behind a "login as client" session, checked on every request: an admin who was
-/// disabled or deleted, or whose role no longer grants `login_as_client`, loses the client's
-/// session at once (ended as `revoked`), so taking the permission away takes effect now.
-async fn impersonating_admin(
-    state: &AppState,
-    session: &Session,
-    admin_id: i64,
-) -> Result<String, Response> {
-    let fail = |e: sqlx::Error| AppError::from(e).into_response();
-    let admin = db::account::find_admin_by_id(&state.db, admin_id)
-        .await
-        .map_err(fail)?;
-    let allowed = match &admin {
-        Some(a) if !a.disabled => db::role::permissions(&state.db, a.role_id)
-            .await
-            .map_err(fail)?
-            .contains(Permission::LoginAsClient),
-        _ => false,
-    };
-    match admin {
-        Some(a) if allowed => Ok(a.username),
-        _ => {
-            crate::session::end(state, &session.id_hash, crate::session::EndReason::Revoked)
-                .await
-                .map_err(fail)?;
-            Err(Redirect::to("/admin").into_response())
+        match Access::from(state).client(&session).await.map_err(failed)? {
+            ClientAccess::Allowed(found) => Ok(Self {
+                session,
+                user: found.user,
+                account: found.membership.map(ActiveAccount::from),
+                impersonator: found.impersonator,
+            }),
+            ClientAccess::Ended => Err(Redirect::to("/login").into_response()),
+            // The admin's own area explains what they may still do.
+            ClientAccess::ImpersonatorGone => Err(Redirect::to("/admin").into_response()),
         }
     }
-}
-
-/// The user and active account of a client session the pipeline did not read them with.
-async fn unread_client_user(
-    state: &AppState,
-    session: &Session,
-) -> Result<Option<db::client::ClientUser>, sqlx::Error> {
-    let Some(user) = db::account::find_user_by_id(&state.db, session.subject_id).await? else {
-        return Ok(None);
-    };
-    let membership = match session.client_id {
-        Some(id) => db::client::membership(&state.db, user.id, id).await?,
-        None => None,
-    };
-    Ok(Some((user, membership)))
 }
 
 /// A signed-in admin and what their role allows.
 pub struct CurrentAdmin {
     pub session: Session,
-    pub admin: db::account::AdminRow,
+    pub admin: AdminRow,
     pub permissions: crate::auth::permission::PermissionSet,
 }
 
 impl CurrentAdmin {
     /// The admin as an audit actor (`admin:ID`).
-    pub fn actor(&self) -> crate::domain::Actor {
-        crate::domain::Actor::Admin(self.id())
+    pub fn actor(&self) -> Actor {
+        Actor::Admin(self.id())
     }
 
     /// The admin's id.
@@ -294,17 +233,14 @@ impl FromRequestParts<AppState> for CurrentAdmin {
     ) -> Result<Self, Self::Rejection> {
         let session =
             live_session(parts).ok_or_else(|| Redirect::to("/admin/login").into_response())?;
-        let admin = db::account::find_admin_by_id(&state.db, session.subject_id).await;
-        let admin =
-            account_or_sign_in(state, &session, admin, |a| !a.disabled, "/admin/login").await?;
-        let permissions = db::role::permissions(&state.db, admin.role_id)
-            .await
-            .map_err(|e| AppError::from(e).into_response())?;
-        Ok(Self {
-            session,
-            admin,
-            permissions,
-        })
+        match Access::from(state).admin(&session).await.map_err(failed)? {
+            AdminAccess::Allowed { admin, permissions } => Ok(Self {
+                session,
+                admin,
+                permissions,
+            }),
+            AdminAccess::Ended => Err(Redirect::to("/admin/login").into_response()),
+        }
     }
 }
 
@@ -368,31 +304,17 @@ impl<P: PermissionMarker> FromRequestParts<AppState> for RequirePermission<P> {
     }
 }
 
-/// The Access Denied answer (F08), audit-logged.
+/// The Access Denied answer (F08), audit-logged by the access service.
 async fn access_denied(
     state: &AppState,
     parts: &Parts,
     current: &CurrentAdmin,
     missing: Permission,
 ) -> Response {
-    let granters = db::role::granters(&state.db).await.unwrap_or_default();
-    let path = parts.uri.path();
-    let entry = db::audit::Entry {
-        actor: &format!("admin:{}", current.admin.id),
-        action: "access.denied",
-        subject: &crate::web::routes::loggable_path(path),
-        detail: &format!(
-            "{} ({}) lacks {}",
-            current.admin.username,
-            current.admin.role_name,
-            missing.as_str()
-        ),
-        // The request's address and user agent (db::audit::RequestOrigin).
-        ..Default::default()
-    };
-    if let Err(e) = db::audit::insert(&state.db, state.clock.unix(), &entry).await {
-        tracing::warn!(error = %e, "could not audit an access denial");
-    }
+    let path = crate::web::routes::loggable_path(parts.uri.path());
+    let granters = Access::from(state)
+        .denied(&current.admin, missing, &path)
+        .await;
     AppError::AccessDenied {
         action: missing.action(),
         missing: vec![missing.as_str()],

@@ -1,7 +1,8 @@
-//! "Where you are signed in": list a subject's sessions and end any of them (both realms).
+//! "Where you are signed in": list a person's sessions and end any of them (both realms). The
+//! ending and its audit entry are `Sessions::end`'s.
 
 use crate::app::AppState;
-use crate::session::{EndReason, Session};
+use crate::session::{EndReason, Session, Sessions, Which};
 use crate::web::error::AppResult;
 use crate::web::page::{self, Nav, SessionRowView, SessionsPage};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,18 +13,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 /// Storage errors.
 pub async fn list(
     state: &AppState,
+    sessions: &Sessions,
     current: &Session,
     nav: Nav,
     base: &'static str,
 ) -> AppResult<Response> {
-    let rows = crate::db::session::list_live_for_subject(
-        &state.db,
-        current.realm.as_str(),
-        current.subject_id,
-        state.clock.unix(),
-    )
-    .await?;
-    let sessions = rows
+    let sessions = sessions
+        .list(current)
+        .await?
         .into_iter()
         .map(|r| SessionRowView {
             current: r.id_hash == current.id_hash,
@@ -49,68 +46,32 @@ pub async fn list(
     }))
 }
 
-/// Ends one of the subject's own sessions (never someone else's).
+/// Ends one of the person's own sessions (never someone else's).
 ///
 /// # Errors
 /// Storage errors.
 pub async fn end_one(
-    state: &AppState,
+    sessions: &Sessions,
     current: &Session,
     target: &str,
     back: &str,
 ) -> AppResult<Response> {
-    let ended = crate::db::session::end_for_subject(
-        &state.db,
-        current.realm.as_str(),
-        current.subject_id,
+    let which = Which::OneOf {
+        owner: current,
         target,
-        EndReason::Revoked.as_str(),
-        state.clock.unix(),
-    )
-    .await?;
-    audit_ended(state, current, u64::from(ended), "one other session").await?;
+    };
+    sessions.end(which, EndReason::Revoked).await?;
     Ok(Redirect::to(back).into_response())
 }
 
-/// Records that the subject ended their own sessions from the list (the address and user
-/// agent are the request's).
-async fn audit_ended(
-    state: &AppState,
-    current: &Session,
-    ended: u64,
-    which: &str,
-) -> Result<(), sqlx::Error> {
-    if ended == 0 {
-        return Ok(());
-    }
-    let who = format!("{}:{}", current.realm.as_str(), current.subject_id);
-    crate::db::setting::audit_about(
-        &state.db,
-        state.clock.unix(),
-        &who,
-        "session.ended",
-        &who,
-        &format!("revoked: {which} ended from the sessions page ({ended})"),
-        "",
-    )
-    .await
-}
-
-/// Ends every other session of the subject.
+/// Ends every other session of the person.
 ///
 /// # Errors
 /// Storage errors.
-pub async fn end_others(state: &AppState, current: &Session, back: &str) -> AppResult<Response> {
-    let ended = crate::db::session::end_all_for_subject(
-        &state.db,
-        current.realm.as_str(),
-        current.subject_id,
-        Some(&current.id_hash),
-        EndReason::Revoked.as_str(),
-        state.clock.unix(),
-    )
-    .await?;
-    audit_ended(state, current, ended, "every other session").await?;
+pub async fn end_others(sessions: &Sessions, current: &Session, back: &str) -> AppResult<Response> {
+    sessions
+        .end(Which::OthersOf(current), EndReason::Revoked)
+        .await?;
     Ok(Redirect::to(back).into_response())
 }
 

@@ -1,12 +1,163 @@
-//! What both realms do after credentials were accepted, and on the sign-in page itself.
+//! The web side of signing in, for both realms: the sign-in page, what a [`Decision`] becomes
+//! (a session cookie and a redirect with the one-time marker, or the pending sign-in's cookie
+//! and the second-factor page), the one rendering of a refused password, and sign-out.
+//!
+//! The decisions themselves (credentials, ban counting, the active account, whether a second
+//! factor is due, the audit entries) are `crate::signin`'s; ending a session is `crate::session`'s.
 
 use crate::app::AppState;
-use crate::session::{self, Realm, SignIn};
+use crate::auth::login::LoginError;
+use crate::session::{EndReason, Realm, Sessions, SignIn, Started, Which};
+use crate::signin::{Attempt, Decision, SignInError, SignIns};
 use crate::web::cookie;
 use crate::web::error::{AppError, AppResult};
 use crate::web::middleware::session::{LoadedSession, MARKER_PARAM, SessionState};
+use crate::web::page::{self, LoginPage};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
+
+/// The realm's first page after signing in.
+pub fn home(realm: Realm) -> &'static str {
+    match realm {
+        Realm::Client => "/clientarea",
+        Realm::Admin => "/admin",
+    }
+}
+
+/// The realm's sign-in page.
+pub fn login_path(realm: Realm) -> &'static str {
+    match realm {
+        Realm::Client => "/login",
+        Realm::Admin => "/admin/login",
+    }
+}
+
+/// The realm's sign-in page, with a notice (why the last session ended), an error (a refused
+/// password) and what was typed to name the account.
+pub fn login_page(
+    state: &AppState,
+    realm: Realm,
+    csrf: String,
+    notice: Option<String>,
+    error: Option<String>,
+    identifier: &str,
+) -> LoginPage {
+    let (title, registration, shown) = match realm {
+        Realm::Client => ("Sign in", state.config.registration, 254),
+        Realm::Admin => ("Admin sign in", false, 64),
+    };
+    LoginPage {
+        title,
+        nav: None,
+        admin: realm == Realm::Admin,
+        action: login_path(realm),
+        notice,
+        error,
+        identifier: identifier.chars().take(shown).collect(),
+        csrf,
+        registration,
+    }
+}
+
+/// `GET` of either sign-in page: a live session goes home; otherwise the form, with why the
+/// previous session ended (F02) or what the query reports.
+pub fn get_login(
+    state: &AppState,
+    realm: Realm,
+    loaded: Option<&LoadedSession>,
+    csrf: String,
+    query: &LoginQuery,
+) -> Response {
+    if loaded.and_then(LoadedSession::live).is_some() {
+        return Redirect::to(home(realm)).into_response();
+    }
+    let (notice, jar) = previous_session_notice(state, realm, loaded);
+    let notice = query.notice().or(notice);
+    let body = login_page(state, realm, csrf, notice, None, "");
+    (jar, page::render(&body)).into_response()
+}
+
+/// `POST` of either sign-in page: the attempt goes to the sign-in service; its decision becomes
+/// cookies and a redirect, a refusal the one 401 form both realms show.
+///
+/// # Errors
+/// A busy hasher, storage errors (a session that cannot be stored is the 503 storage page).
+pub async fn post_login(
+    state: &AppState,
+    signins: &SignIns,
+    attempt: Attempt<'_>,
+    csrf: String,
+) -> AppResult<Response> {
+    let realm = attempt.realm;
+    let typed = attempt.identifier.to_owned();
+    match signins.with_password(attempt).await {
+        Ok(decision) => Ok(respond(state, realm, decision)),
+        Err(SignInError::Password(refused @ LoginError::InvalidCredentials(_))) => {
+            let body = login_page(state, realm, csrf, None, Some(refused.to_string()), &typed);
+            Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
+        }
+        Err(other) => Err(app_error(other)),
+    }
+}
+
+/// The browser's old session cookie, ended when a new session starts (the id always rotates).
+pub fn replacing(loaded: Option<&LoadedSession>) -> Option<&str> {
+    loaded.and_then(|l| l.cookie.as_deref())
+}
+
+/// What a sign-in decision sends the browser: the session cookie and home (with the marker),
+/// or the pending sign-in's cookie and the second-factor (or enrolment) page.
+fn respond(state: &AppState, realm: Realm, decision: Decision) -> Response {
+    match decision {
+        Decision::Session(started) => {
+            let (jar, target) = session_cookie(state, realm, started, home(realm));
+            (jar, Redirect::to(&target)).into_response()
+        }
+        Decision::SecondFactor {
+            pending,
+            must_enrol,
+        } => {
+            let login = login_path(realm);
+            let next = if must_enrol {
+                format!("{login}/2fa/enrol")
+            } else {
+                format!("{login}/2fa")
+            };
+            (
+                cookie::set_pending(state, realm, pending),
+                Redirect::to(&next),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The cookie of a started session and the first URL to visit, with the one-time marker that
+/// detects a dropped cookie (F06).
+pub fn session_cookie(
+    state: &AppState,
+    realm: Realm,
+    started: Started,
+    home: &str,
+) -> (CookieJar, String) {
+    let jar = cookie::set(
+        state,
+        realm,
+        started.cookie_value,
+        started.persistent_seconds,
+    );
+    (jar, format!("{home}?{MARKER_PARAM}={}", started.marker))
+}
+
+/// The page for a sign-in error other than a refused password.
+fn app_error(e: SignInError) -> AppError {
+    match e {
+        SignInError::Password(e) => e.into(),
+        SignInError::NotStored(e) => AppError::storage(e),
+        SignInError::Storage(e) => e.into(),
+    }
+}
 
 /// The sign-in details of this request: its client address and user agent, and the cookie the
 /// browser already had (ended when the new session starts, so the id always rotates).
@@ -26,7 +177,7 @@ pub fn for_request<'a>(
         ip: addr.ip,
         user_agent,
         remember: false,
-        replacing: loaded.and_then(|l| l.cookie.as_deref()),
+        replacing: replacing(loaded),
     }
 }
 
@@ -44,8 +195,9 @@ pub async fn start_session(
     Ok((jar, Redirect::to(&target)).into_response())
 }
 
-/// Starts a session and returns its cookie and the first URL to visit (with the marker), for
-/// callers that show a page before moving on (e.g. fresh backup codes).
+/// Starts a session (recorded by the sign-in service) and returns its cookie and the first URL
+/// to visit (with the marker), for callers that show a page before moving on (e.g. fresh
+/// backup codes).
 ///
 /// # Errors
 /// A session that cannot be stored is a 503 storage page.
@@ -55,75 +207,11 @@ pub async fn begin_session(
     home: &str,
 ) -> AppResult<(CookieJar, String)> {
     let realm = sign_in.realm;
-    let (subject_id, ip) = (sign_in.subject_id, sign_in.ip);
-    let user_agent = sign_in.user_agent.to_owned();
-    let real = sign_in.impersonator.is_none();
-    let started = session::start(state, sign_in)
+    let started = SignIns::from(state)
+        .begin(sign_in)
         .await
-        .map_err(AppError::storage)?;
-    tracing::info!(realm = realm.as_str(), subject_id, %ip, "signed in");
-    if real {
-        let actor = format!("{}:{subject_id}", realm.as_str());
-        crate::db::audit::insert(
-            &state.db,
-            state.clock.unix(),
-            &crate::db::audit::Entry {
-                actor: &actor,
-                action: "signin.success",
-                subject: &actor,
-                detail: "session started",
-                ip: &ip.to_string(),
-                user_agent: &user_agent,
-            },
-        )
-        .await?;
-    }
-    let jar = cookie::set(
-        state,
-        realm,
-        started.cookie_value,
-        started.persistent_seconds,
-    );
-    Ok((jar, format!("{home}?{MARKER_PARAM}={}", started.marker)))
-}
-
-/// What happens once the password was accepted: a session at once, or, when a second factor is
-/// due (or must first be enrolled under a "required" policy), a pending sign-in and the
-/// challenge page. `identifier` is what was typed (for the ban rules if the factor fails).
-///
-/// # Errors
-/// Storage errors.
-pub async fn after_password(
-    state: &AppState,
-    sign_in: SignIn<'_>,
-    identifier: &str,
-    home: &str,
-    login: &str,
-) -> AppResult<Response> {
-    use crate::config::Policy;
-    let realm = sign_in.realm;
-    let policy = crate::twofactor::policy(state, realm);
-    if policy == Policy::Off {
-        return start_session(state, sign_in, home).await;
-    }
-    let enrolled = crate::twofactor::enrolled(state, realm, sign_in.subject_id).await?;
-    let must_enrol = !enrolled.any() && policy == Policy::Required;
-    if !enrolled.any() && !must_enrol {
-        return start_session(state, sign_in, home).await;
-    }
-    let value = crate::twofactor::pending::start(state, &sign_in, identifier, must_enrol)
-        .await
-        .map_err(AppError::storage)?;
-    let next = if must_enrol {
-        format!("{login}/2fa/enrol")
-    } else {
-        format!("{login}/2fa")
-    };
-    Ok((
-        cookie::set_pending(state, realm, value),
-        Redirect::to(&next),
-    )
-        .into_response())
+        .map_err(app_error)?;
+    Ok(session_cookie(state, realm, started, home))
 }
 
 /// The sign-in page's notice about the previous session, and a jar that forgets its cookie.
@@ -148,16 +236,17 @@ pub fn previous_session_notice(
 /// # Errors
 /// Storage errors.
 pub async fn sign_out(
-    state: &AppState,
+    sessions: &Sessions,
     loaded: Option<&LoadedSession>,
-    login_path: &str,
+    realm: Realm,
 ) -> AppResult<Response> {
     if let Some(s) = loaded.and_then(LoadedSession::live) {
-        session::end(state, &s.id_hash, session::EndReason::Logout)
+        sessions
+            .end(Which::This(s), EndReason::Logout)
             .await
             .map_err(AppError::storage)?;
     }
-    Ok(Redirect::to(login_path).into_response())
+    Ok(Redirect::to(login_path(realm)).into_response())
 }
 
 /// Query of the sign-in pages: `?reset=done` after a password reset, `?twofactor=…` after a
@@ -179,32 +268,5 @@ impl LoginQuery {
             return Some("The second step of your sign-in took longer than 10 minutes, or was already completed. Sign in again.".to_owned());
         }
         (self.reset.as_deref() == Some("done")).then(|| "Your password was changed and every session was signed out. Sign in with your new password.".to_owned())
-    }
-}
-
-/// A failed password sign-in: counted for the ban rules and written to the audit log with what
-/// was typed as the subject (the page itself never says whether the account exists).
-pub async fn record_failure(
-    state: &AppState,
-    realm: crate::session::Realm,
-    addr: crate::web::middleware::client_addr::ClientAddr,
-    user_agent: &str,
-    identifier: &str,
-    why: crate::auth::login::Refusal,
-) {
-    if let Err(e) = crate::ban::record_failure(state, realm, addr.ip, identifier).await {
-        tracing::warn!(error = %e, "could not record a failed sign-in");
-    }
-    let typed: String = identifier.trim().chars().take(254).collect();
-    let entry = crate::db::audit::Entry {
-        actor: "anonymous",
-        action: "signin.failure",
-        subject: &typed,
-        detail: &format!("{} sign-in: {}", realm.as_str(), why.as_str()),
-        ip: &addr.ip.to_string(),
-        user_agent,
-    };
-    if let Err(e) = crate::db::audit::insert(&state.db, state.clock.unix(), &entry).await {
-        tracing::warn!(error = %e, "could not audit a failed sign-in");
     }
 }

@@ -36,4 +36,9 @@ sub_states!(
     crate::mail::Mail,
     crate::audit::Audit,
     crate::account::Accounts,
+    crate::session::Sessions,
+    crate::signin::SignIns,
+    crate::access::Access,
+    crate::impersonation::Impersonation,
+    crate::client_account::ClientAccounts,
 );

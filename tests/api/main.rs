@@ -11,6 +11,7 @@ mod audit_log;
 mod bad_input;
 mod bans;
 mod cli;
+mod client_accounts;
 mod database_outage;
 mod deployment_docs;
 mod doctor;

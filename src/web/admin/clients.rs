@@ -4,14 +4,15 @@
 //! two-step state, because it never asks for the owner's credentials.
 
 use crate::app::AppState;
-use crate::auth::client_permission::ClientPermissions;
 use crate::auth::permission::Permission;
-use crate::db;
+use crate::client_account::{ClientAccounts, ClientRow, Member, Overview, TransferError};
+use crate::domain::{ClientId, UserId};
+use crate::impersonation::{self, Impersonation, StartError};
 use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{
-    CsrfToken, Form, ListClients, LoginAsClient, ManageClientAccounts, Peer, RequirePermission,
-    UserAgent, ViewClientProfile,
+    CsrfToken, CurrentAdmin, Form, ListClients, LoginAsClient, ManageClientAccounts, Peer,
+    RequirePermission, UserAgent, ViewClientProfile,
 };
 use crate::web::page::{self, Nav};
 use askama::Template;
@@ -25,7 +26,7 @@ pub struct ClientsPage {
     pub title: &'static str,
     pub nav: Option<Nav>,
     pub q: String,
-    pub clients: Vec<db::client::ClientRow>,
+    pub clients: Vec<ClientRow>,
 }
 
 /// One account.
@@ -37,9 +38,9 @@ pub struct ClientPage {
     pub csrf: String,
     pub notice: Option<String>,
     pub error: Option<String>,
-    pub client: db::client::ClientRow,
+    pub client: ClientRow,
     pub owner_state: Vec<String>,
-    pub members: Vec<db::client::Member>,
+    pub members: Vec<Member>,
     pub can_login_as: bool,
     pub can_transfer: bool,
 }
@@ -53,13 +54,13 @@ pub struct Search {
 
 /// Lists client accounts.
 pub async fn get_clients(
-    State(state): State<AppState>,
+    State(accounts): State<ClientAccounts>,
     gate: RequirePermission<ListClients>,
     CsrfToken(csrf): CsrfToken,
     Query(search): Query<Search>,
 ) -> AppResult<Response> {
     let q: String = search.q.trim().chars().take(100).collect();
-    let clients = db::client::list(&state.db, &q, 200).await?;
+    let clients = accounts.list(&q).await?;
     Ok(page::render(&ClientsPage {
         title: "Clients",
         nav: Some(super::nav(&gate.current, csrf)),
@@ -68,22 +69,13 @@ pub async fn get_clients(
     }))
 }
 
-async fn render(
+/// What the owner's state line says.
+async fn owner_state(
     state: &AppState,
-    current: &crate::web::extract::CurrentAdmin,
-    id: i64,
-    csrf: String,
-    notice: Option<String>,
-    error: Option<String>,
-) -> AppResult<Response> {
-    let client = db::client::find(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let owner = db::account::find_user_by_id(&state.db, client.owner_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    owner: &crate::client_account::UserRow,
+) -> AppResult<Vec<String>> {
     let enrolled = crate::twofactor::enrolled(state, Realm::Client, owner.id).await?;
-    let owner_state = vec![
+    Ok(vec![
         if owner.password_hash.is_some() {
             "has a password".to_owned()
         } else {
@@ -104,7 +96,26 @@ async fn render(
         } else {
             "enabled".to_owned()
         },
-    ];
+    ])
+}
+
+/// The account page, with a notice after a change or an error (then with status 400).
+async fn render(
+    state: &AppState,
+    current: &CurrentAdmin,
+    id: ClientId,
+    csrf: String,
+    notice: Option<String>,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let Overview {
+        client,
+        owner,
+        members,
+    } = ClientAccounts::from(state)
+        .overview(id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let status = if error.is_some() {
         axum::http::StatusCode::BAD_REQUEST
     } else {
@@ -116,9 +127,9 @@ async fn render(
         csrf,
         notice,
         error,
-        members: db::client::members(&state.db, id).await?,
+        owner_state: owner_state(state, &owner).await?,
+        members,
         client,
-        owner_state,
         can_login_as: current.permissions.contains(Permission::LoginAsClient),
         can_transfer: current
             .permissions
@@ -134,7 +145,7 @@ pub async fn get_client(
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    render(&state, &gate.current, id, csrf, None, None).await
+    render(&state, &gate.current, ClientId(id), csrf, None, None).await
 }
 
 /// The new owner.
@@ -148,116 +159,52 @@ pub struct TransferForm {
 /// every permission).
 pub async fn post_transfer(
     State(state): State<AppState>,
+    State(accounts): State<ClientAccounts>,
     gate: RequirePermission<ManageClientAccounts>,
     Path(id): Path<i64>,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<TransferForm>,
 ) -> AppResult<Response> {
-    let now = state.clock.unix();
-    let mut tx = state.db.begin().await?;
-    let done = db::client::transfer(
-        &mut tx,
-        id,
-        form.user_id,
-        &ClientPermissions::all().to_stored(),
-        now,
-    )
-    .await?;
-    if !done {
-        drop(tx);
-        return render(
-            &state,
-            &gate.current,
-            id,
-            csrf,
-            None,
-            Some("Ownership can only go to a user of this account. Have the owner invite them first.".into()),
-        )
-        .await;
-    }
-    db::audit::insert(
-        &mut *tx,
-        now,
-        &db::audit::Entry {
-            actor: &format!("admin:{}", gate.current.admin.id),
-            action: "account.ownership_transferred",
-            subject: &format!("client:{id}"),
-            detail: &format!("new owner user:{}", form.user_id),
-            ip: &addr.ip.to_string(),
-            user_agent: &ua,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    render(
-        &state,
-        &gate.current,
-        id,
-        csrf,
-        Some("Ownership transferred.".into()),
-        None,
-    )
-    .await
+    let id = ClientId(id);
+    let (notice, error) = match accounts
+        .transfer(gate.current.id(), id, UserId(form.user_id))
+        .await
+    {
+        Ok(()) => (Some("Ownership transferred.".to_owned()), None),
+        Err(refused @ TransferError::NotAUser) => (None, Some(refused.to_string())),
+        Err(TransferError::Storage(e)) => return Err(e.into()),
+    };
+    render(&state, &gate.current, id, csrf, notice, error).await
 }
 
 /// Signs this browser in to the client area as the account's owner, marked with the admin.
 pub async fn post_login_as(
     State(state): State<AppState>,
+    State(impersonation): State<Impersonation>,
     gate: RequirePermission<LoginAsClient>,
     Path(id): Path<i64>,
     Peer(addr): Peer,
     UserAgent(ua): UserAgent,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let client = db::client::find(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let owner = db::account::find_user_by_id(&state.db, client.owner_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if owner.disabled {
-        return render(
-            &state,
-            &gate.current,
-            id,
-            csrf,
-            None,
-            Some(format!(
-                "{} is disabled; enable the user first.",
-                owner.email
-            )),
-        )
-        .await;
-    }
-    let sign_in = crate::session::SignIn {
-        realm: Realm::Client,
-        subject_id: owner.id,
-        client_id: Some(id),
-        impersonator: Some(gate.current.admin.id),
+    let by = impersonation::By {
+        admin: gate.current.id(),
+        username: &gate.current.admin.username,
         ip: addr.ip,
         user_agent: &ua,
-        remember: false,
-        // Nothing is ended: the client's own sessions, anywhere, stay as they are.
-        replacing: None,
     };
-    let (jar, target) = crate::web::signin::begin_session(&state, sign_in, "/clientarea").await?;
-    db::audit::insert(
-        &state.db,
-        state.clock.unix(),
-        &db::audit::Entry {
-            actor: &format!("admin:{}", gate.current.admin.id),
-            action: "impersonation.start",
-            subject: &format!("client:{id} (user:{})", owner.id),
-            detail: &format!(
-                "{} signed in as {}",
-                gate.current.admin.username, owner.email
-            ),
-            ip: &addr.ip.to_string(),
-            user_agent: &ua,
-        },
-    )
-    .await?;
-    Ok((jar, Redirect::to(&target)).into_response())
+    match impersonation.start(by, ClientId(id)).await {
+        Ok(started) => {
+            let (jar, target) =
+                crate::web::signin::session_cookie(&state, Realm::Client, started, "/clientarea");
+            Ok((jar, Redirect::to(&target)).into_response())
+        }
+        Err(StartError::NoSuchAccount) => Err(AppError::NotFound),
+        Err(refused @ StartError::OwnerDisabled { .. }) => {
+            let error = Some(refused.to_string());
+            render(&state, &gate.current, ClientId(id), csrf, None, error).await
+        }
+        Err(StartError::NotStored(e)) => Err(AppError::storage(e.into_anyhow())),
+        Err(StartError::Storage(e)) => Err(e.into()),
+    }
 }

@@ -1,6 +1,7 @@
 //! `GET /admin/sessions`, `POST /admin/sessions/end`, `POST /admin/sessions/end-others`.
 
 use crate::app::AppState;
+use crate::session::Sessions;
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, CurrentAdmin, Form};
 use crate::web::sessions::{self, EndForm};
@@ -12,26 +13,27 @@ const BASE: &str = "/admin/sessions";
 /// Lists the admin's sessions.
 pub async fn get_sessions(
     State(state): State<AppState>,
+    State(service): State<Sessions>,
     current: CurrentAdmin,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     let nav = super::nav(&current, csrf);
-    sessions::list(&state, &current.session, nav, BASE).await
+    sessions::list(&state, &service, &current.session, nav, BASE).await
 }
 
 /// Ends one of the admin's sessions.
 pub async fn post_end(
-    State(state): State<AppState>,
+    State(service): State<Sessions>,
     current: CurrentAdmin,
     Form(form): Form<EndForm>,
 ) -> AppResult<Response> {
-    sessions::end_one(&state, &current.session, &form.session, BASE).await
+    sessions::end_one(&service, &current.session, &form.session, BASE).await
 }
 
 /// Ends all of the admin's other sessions.
 pub async fn post_end_others(
-    State(state): State<AppState>,
+    State(service): State<Sessions>,
     current: CurrentAdmin,
 ) -> AppResult<Response> {
-    sessions::end_others(&state, &current.session, BASE).await
+    sessions::end_others(&service, &current.session, BASE).await
 }

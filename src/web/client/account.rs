@@ -1,9 +1,13 @@
 //! The active client account: its profile (permission `profile`), switching between the
-//! accounts a user belongs to, and ending an admin's "login as client".
+//! accounts a user belongs to, and ending an admin's "login as client". The rules are
+//! `crate::client_account`'s and `crate::impersonation`'s; this file maps their outcomes.
 
 use crate::app::AppState;
 use crate::auth::client_permission::ClientPermission;
-use crate::db;
+use crate::client_account::{ClientAccounts, Membership, ProfileError, SwitchError};
+use crate::domain::ClientId;
+use crate::impersonation::{EndError, Impersonation};
+use crate::session::Realm;
 use crate::web::cookie;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, CurrentClient, Form};
@@ -33,17 +37,20 @@ pub struct SwitchPage {
     pub nav: Option<Nav>,
     pub csrf: String,
     /// Each account and whether it is the active one.
-    pub accounts: Vec<(db::client::Membership, bool)>,
+    pub accounts: Vec<(Membership, bool)>,
 }
 
-async fn profile(
-    state: &AppState,
-    current: &CurrentClient,
-    csrf: String,
-    notice: Option<String>,
+/// Shows the active account's profile.
+pub async fn get_profile(
+    State(accounts): State<ClientAccounts>,
+    current: CurrentClient,
+    CsrfToken(csrf): CsrfToken,
+    Query(q): Query<SavedQuery>,
 ) -> AppResult<Response> {
+    let notice = q.saved.map(|_| "Saved.".to_owned());
     let account = current.require(ClientPermission::Profile)?;
-    let client = db::client::find(&state.db, account.client_id)
+    let client = accounts
+        .find(ClientId(account.client_id))
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(page::render(&ProfilePage {
@@ -55,17 +62,6 @@ async fn profile(
         company_name: client.company_name,
         owner: format!("{} <{}>", client.owner_name, client.owner_email),
     }))
-}
-
-/// Shows the active account's profile.
-pub async fn get_profile(
-    State(state): State<AppState>,
-    current: CurrentClient,
-    CsrfToken(csrf): CsrfToken,
-    Query(q): Query<SavedQuery>,
-) -> AppResult<Response> {
-    let notice = q.saved.map(|_| "Saved.".to_owned());
-    profile(&state, &current, csrf, notice).await
 }
 
 /// `?saved=1` after the form was saved.
@@ -83,30 +79,31 @@ pub struct ProfileForm {
 
 /// Saves the active account's profile.
 pub async fn post_profile(
-    State(state): State<AppState>,
+    State(accounts): State<ClientAccounts>,
     current: CurrentClient,
     Form(form): Form<ProfileForm>,
 ) -> AppResult<Response> {
     let account = current.require(ClientPermission::Profile)?;
-    let name = form.company_name.trim();
-    if name.chars().count() > 120 {
-        return Err(AppError::BadRequest(
-            "The company name can be at most 120 characters.".into(),
-        ));
+    match accounts
+        .set_company_name(ClientId(account.client_id), &form.company_name)
+        .await
+    {
+        // A redirect, so reloading the page never sends the form again.
+        Ok(()) => Ok(Redirect::to("/account/profile?saved=1").into_response()),
+        Err(refused @ ProfileError::NameTooLong) => Err(AppError::BadRequest(refused.to_string())),
+        Err(ProfileError::Storage(e)) => Err(e.into()),
     }
-    db::client::set_company_name(&state.db, account.client_id, name).await?;
-    // A redirect, so reloading the page never sends the form again.
-    Ok(Redirect::to("/account/profile?saved=1").into_response())
 }
 
 /// Lists the user's accounts.
 pub async fn get_switch(
-    State(state): State<AppState>,
+    State(accounts): State<ClientAccounts>,
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     let active = current.account.as_ref().map(|a| a.client_id);
-    let accounts = db::client::memberships(&state.db, current.user.id)
+    let accounts = accounts
+        .memberships(current.id())
         .await?
         .into_iter()
         .map(|m| {
@@ -131,43 +128,33 @@ pub struct SwitchForm {
 
 /// Makes another of the user's accounts the active one.
 pub async fn post_switch(
-    State(state): State<AppState>,
+    State(accounts): State<ClientAccounts>,
     current: CurrentClient,
     Form(form): Form<SwitchForm>,
 ) -> AppResult<Response> {
-    if db::client::membership(&state.db, current.user.id, form.client_id)
-        .await?
-        .is_none()
+    match accounts
+        .switch(&current.session, current.id(), ClientId(form.client_id))
+        .await
     {
-        return Err(AppError::Forbidden(
-            "You do not belong to that account. Ask its owner to invite you.".into(),
-        ));
+        Ok(()) => Ok(Redirect::to("/clientarea").into_response()),
+        Err(refused @ SwitchError::NotMember) => Err(AppError::Forbidden(refused.to_string())),
+        Err(SwitchError::Storage(e)) => Err(e.into()),
     }
-    db::session::set_client(&state.db, &current.session.id_hash, form.client_id).await?;
-    Ok(Redirect::to("/clientarea").into_response())
 }
 
 /// Ends an admin's "login as client" session and returns to the client's admin page.
 pub async fn post_end_impersonation(
     State(state): State<AppState>,
+    State(impersonation): State<Impersonation>,
     current: CurrentClient,
 ) -> AppResult<Response> {
-    if current.session.impersonator_admin_id.is_none() {
-        return Err(AppError::BadRequest(
-            "This is not an admin's session as a client.".into(),
-        ));
+    match impersonation.end(&current.session).await {
+        Ok(client) => Ok((
+            cookie::clear(&state, Realm::Client),
+            Redirect::to(&format!("/admin/clients/{client}")),
+        )
+            .into_response()),
+        Err(refused @ EndError::NotImpersonation) => Err(AppError::BadRequest(refused.to_string())),
+        Err(EndError::Storage(e)) => Err(e.into()),
     }
-    // Recorded by the session's end as `impersonation.end`, by the admin.
-    crate::session::end(
-        &state,
-        &current.session.id_hash,
-        crate::session::EndReason::Logout,
-    )
-    .await?;
-    let client_id = current.session.client_id.unwrap_or_default();
-    Ok((
-        cookie::clear(&state, crate::session::Realm::Client),
-        Redirect::to(&format!("/admin/clients/{client_id}")),
-    )
-        .into_response())
 }

@@ -1,15 +1,13 @@
 //! `GET/POST /login`, `POST /logout`: client sign-in and sign-out.
 
 use crate::app::AppState;
-use crate::auth::login::{self, LoginError};
-use crate::session::Realm;
+use crate::session::{Realm, Sessions};
+use crate::signin::{Attempt, SignIns};
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo, UserAgent};
-use crate::web::page::{self, LoginPage};
-use crate::web::signin;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use crate::web::signin::{self, LoginQuery};
+use axum::extract::{Query, State};
+use axum::response::Response;
 use secrecy::SecretString;
 
 /// The sign-in form's fields.
@@ -23,89 +21,42 @@ pub struct LoginForm {
     remember: Option<String>,
 }
 
-fn page(
-    state: &AppState,
-    csrf: String,
-    notice: Option<String>,
-    error: Option<String>,
-    email: String,
-) -> LoginPage {
-    LoginPage {
-        title: "Sign in",
-        nav: None,
-        admin: false,
-        action: "/login",
-        notice,
-        error,
-        identifier: email,
-        csrf,
-        registration: state.config.registration,
-    }
-}
-
 /// Shows the form, with why the previous session ended (F02).
 pub async fn get_login(
     State(state): State<AppState>,
     SessionInfo(loaded): SessionInfo,
     CsrfToken(csrf): CsrfToken,
-    axum::extract::Query(query): axum::extract::Query<crate::web::signin::LoginQuery>,
+    Query(query): Query<LoginQuery>,
 ) -> Response {
-    if loaded.as_ref().and_then(|l| l.live()).is_some() {
-        return Redirect::to("/clientarea").into_response();
-    }
-    let (notice, jar) = signin::previous_session_notice(&state, Realm::Client, loaded.as_ref());
-    let notice = query.notice().or(notice);
-    (
-        jar,
-        page::render(&page(&state, csrf, notice, None, String::new())),
-    )
-        .into_response()
+    signin::get_login(&state, Realm::Client, loaded.as_ref(), csrf, &query)
 }
 
-/// Checks the credentials and starts a session.
+/// Checks the credentials and starts a session (or the second step).
 pub async fn post_login(
     State(state): State<AppState>,
+    State(signins): State<SignIns>,
     SessionInfo(loaded): SessionInfo,
     Peer(addr): Peer,
     UserAgent(ua): UserAgent,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
-    let password = SecretString::from(form.password);
-    match login::client(&state, &form.email, &password).await {
-        Ok(user) => {
-            let client_id = crate::db::account::find_usable_client(&state.db, user.id).await?;
-            let mut sign_in = signin::for_request(
-                Realm::Client,
-                user.id,
-                client_id,
-                addr,
-                &ua,
-                loaded.as_ref(),
-            );
-            sign_in.remember = form.remember.is_some();
-            signin::after_password(&state, sign_in, &form.email, "/clientarea", "/login").await
-        }
-        Err(refused @ LoginError::InvalidCredentials(why)) => {
-            tracing::info!(ip = %addr.ip, "client sign-in failed");
-            signin::record_failure(&state, Realm::Client, addr, &ua, &form.email, why).await;
-            let body = page(
-                &state,
-                csrf,
-                None,
-                Some(refused.to_string()),
-                form.email.chars().take(254).collect(),
-            );
-            Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
-        }
-        Err(other) => Err(other.into()),
-    }
+    let attempt = Attempt {
+        realm: Realm::Client,
+        identifier: &form.email,
+        password: SecretString::from(form.password),
+        remember: form.remember.is_some(),
+        ip: addr.ip,
+        user_agent: &ua,
+        replacing: signin::replacing(loaded.as_ref()),
+    };
+    signin::post_login(&state, &signins, attempt, csrf).await
 }
 
 /// Ends the session.
 pub async fn post_logout(
-    State(state): State<AppState>,
+    State(sessions): State<Sessions>,
     SessionInfo(loaded): SessionInfo,
 ) -> AppResult<Response> {
-    signin::sign_out(&state, loaded.as_ref(), "/login").await
+    signin::sign_out(&sessions, loaded.as_ref(), Realm::Client).await
 }

@@ -1,6 +1,7 @@
 //! `GET /account/sessions`, `POST /account/sessions/end`, `POST /account/sessions/end-others`.
 
 use crate::app::AppState;
+use crate::session::Sessions;
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, CurrentClient, Form};
 use crate::web::sessions::{self, EndForm};
@@ -12,28 +13,29 @@ const BASE: &str = "/account/sessions";
 /// Lists the user's sessions.
 pub async fn get_sessions(
     State(state): State<AppState>,
+    State(service): State<Sessions>,
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     let nav = current.nav(csrf);
-    sessions::list(&state, &current.session, nav, BASE).await
+    sessions::list(&state, &service, &current.session, nav, BASE).await
 }
 
 /// Ends one of the user's sessions.
 pub async fn post_end(
-    State(state): State<AppState>,
+    State(service): State<Sessions>,
     current: CurrentClient,
     Form(form): Form<EndForm>,
 ) -> AppResult<Response> {
     current.not_impersonated()?;
-    sessions::end_one(&state, &current.session, &form.session, BASE).await
+    sessions::end_one(&service, &current.session, &form.session, BASE).await
 }
 
 /// Ends all of the user's other sessions.
 pub async fn post_end_others(
-    State(state): State<AppState>,
+    State(service): State<Sessions>,
     current: CurrentClient,
 ) -> AppResult<Response> {
     current.not_impersonated()?;
-    sessions::end_others(&state, &current.session, BASE).await
+    sessions::end_others(&service, &current.session, BASE).await
 }

@@ -4,6 +4,7 @@
 //! session only, the session step re-renders the error page with the client's bar and banner.
 
 use crate::app::AppState;
+use crate::impersonation::Impersonation;
 use crate::session::Session;
 use crate::web::error::ErrorInfo;
 use crate::web::extract::ActiveAccount;
@@ -15,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 /// the reason for it) of an impersonated client session.
 pub async fn on_error_page(state: &AppState, session: &Session, response: Response) -> Response {
     let (Some(admin_id), Some(info)) = (
-        session.impersonator_admin_id,
+        session.impersonator(),
         response.extensions().get::<ErrorInfo>().cloned(),
     ) else {
         return response;
@@ -27,10 +28,7 @@ pub async fn on_error_page(state: &AppState, session: &Session, response: Respon
         return response;
     };
     let account = membership.clone().map(ActiveAccount::from);
-    let admin = match crate::db::account::find_admin_by_id(&state.db, admin_id).await {
-        Ok(Some(a)) => a.username,
-        _ => format!("admin #{admin_id}"),
-    };
+    let admin = Impersonation::from(state).admin_name(admin_id).await;
     let csrf = crate::csrf::session_token(&state.csrf_key, &session.id_hash);
     let nav = Nav::client(user, csrf, account.as_ref(), Some(&admin));
     let body = page::render(&ErrorPage {

@@ -8,7 +8,7 @@
 
 use super::client_addr::ClientAddr;
 use crate::app::AppState;
-use crate::session::{self, EndReason, Lookup, Realm, Session};
+use crate::session::{EndReason, Lookup, Marker, Realm, Session, Sessions};
 use crate::web::cookie;
 use crate::web::error::AppError;
 use axum::extract::{Request, State};
@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 
 /// Query parameter carrying the one-time sign-in marker.
 pub const MARKER_PARAM: &str = "signed_in";
-/// Counter name for cookie-loss events.
-pub const COOKIE_LOSS_COUNTER: &str = "session.cookie_loss";
+/// Counter name for cookie-loss events (defined with the sessions that count them).
+pub use crate::session::COOKIE_LOSS_COUNTER;
 
 /// The session state of this request's realm.
 #[derive(Debug, Clone)]
@@ -79,8 +79,9 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
         .get::<ClientAddr>()
         .map_or([0, 0, 0, 0].into(), |a| a.ip);
     let value = cookie::read(request.headers(), &state, realm);
+    let sessions = Sessions::from(&state);
     let lookup = match &value {
-        Some(v) => session::load(&state, realm, v, ip).await.map(Some),
+        Some(v) => sessions.load(realm, v, ip).await.map(Some),
         None => Ok(None),
     };
     let session_state = match lookup {
@@ -91,7 +92,7 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
         Err(e) => return AppError::storage(e).into_response(),
     };
     if let Some(marker) = marker(&request) {
-        let result = check_marker(&state, &session_state, &marker, path).await;
+        let result = check_marker(&state, &sessions, &session_state, &marker, path).await;
         if let Err(e) = result {
             return e.into_response();
         }
@@ -112,45 +113,30 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
     }
 }
 
+/// The marker's verdict as a response: the page explaining a dropped cookie, or nothing.
 async fn check_marker(
     state: &AppState,
+    sessions: &Sessions,
     session_state: &SessionState,
     marker: &str,
     path: &str,
 ) -> Result<(), AppError> {
-    let marker_hash = crate::token::hash(marker);
-    if let SessionState::Live(s) = session_state {
-        // The browser returned the cookie: the marker has served its purpose.
-        crate::db::session::clear_marker(&state.db, &s.id_hash)
-            .await
-            .map_err(AppError::storage)?;
-        return Ok(());
-    }
-    let issued = crate::db::session::find_by_marker(&state.db, &marker_hash)
+    let live = match session_state {
+        SessionState::Live(s) => Some(s),
+        _ => None,
+    };
+    match sessions
+        .check_marker(live, marker, path)
         .await
-        .map_err(AppError::storage)?;
-    if issued.is_some_and(|row| row.ended_at.is_none()) {
-        let now = state.clock.unix();
-        if let Err(e) = crate::db::counter::record(
-            &state.db,
-            COOKIE_LOSS_COUNTER,
-            "marker_without_cookie",
-            path,
-            now,
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "could not record a cookie-loss event");
+        .map_err(AppError::storage)?
+    {
+        Marker::Fine => Ok(()),
+        Marker::CookieLost => {
+            let https = state.config.system_url.is_https();
+            Err(AppError::CookieLoss {
+                https_system_url: https,
+                secure_cookie: https,
+            })
         }
-        tracing::warn!(
-            path,
-            "browser did not return the session cookie after sign-in"
-        );
-        let https = state.config.system_url.is_https();
-        return Err(AppError::CookieLoss {
-            https_system_url: https,
-            secure_cookie: https,
-        });
     }
-    Ok(())
 }

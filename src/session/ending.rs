@@ -1,0 +1,209 @@
+//! Ending sessions: the one place that ends them and decides what the audit log says about it.
+//!
+//! Every way a session ends goes through [`end_in`] (inside a caller's transaction) or
+//! [`Sessions::end`] (in its own): signing out, a timeout noticed on load, an account that is
+//! gone, "Return to admin", ending sessions from the sessions page, a password change or reset,
+//! and disabling or deleting an admin. The entries it writes keep the stored forms the log has
+//! always had:
+//!
+//! - one session ([`Which::This`]): `signout` for a sign-out, `session.ended` (detail: the
+//!   reason) for any other reason, and for a "login as client" session `impersonation.end` by
+//!   the admin, so an admin's return, sign-out or timeout is never recorded as the client's doing;
+//! - from the sessions page ([`Which::OneOf`], [`Which::OthersOf`]): one `session.ended` naming
+//!   what was ended and how many;
+//! - as part of another operation ([`Which::AllOf`], [`Which::AdminAndImpersonations`]): none,
+//!   because that operation's own entry (`password.changed`, `password.reset`, `admin.updated`,
+//!   `admin.deleted`) names the count.
+//!
+//! The address and user agent of the entries are those of the request that ended the session
+//! (`db::audit::with_origin`).
+
+use super::{EndReason, Realm, Session, Sessions};
+use crate::db;
+use crate::domain::{Action, Actor, AdminId, ClientId, UserId};
+
+/// Which sessions to end.
+#[derive(Debug, Clone, Copy)]
+pub enum Which<'a> {
+    /// This session: a sign-out, a timeout, an account that is gone or disabled, "Return to
+    /// admin".
+    This(&'a Session),
+    /// One of `owner`'s person's sessions, named by its id hash on their sessions page; a hash
+    /// of someone else's session ends nothing.
+    OneOf { owner: &'a Session, target: &'a str },
+    /// Every session of `owner`'s person but `owner` itself, from their sessions page.
+    OthersOf(&'a Session),
+    /// Every session of a person except `except` (a password change keeps the session that
+    /// made it; a reset keeps none). Recorded by the operation that asks for it.
+    AllOf {
+        realm: Realm,
+        subject_id: i64,
+        except: Option<&'a str>,
+    },
+    /// An admin's own sessions and the client sessions they opened with "login as client"
+    /// (disabling or deleting the admin). Recorded by the operation that asks for it.
+    AdminAndImpersonations(AdminId),
+}
+
+/// How many sessions ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ended {
+    /// Sessions of the person named (for [`Which::This`], 1 when it was still live).
+    pub own: u64,
+    /// Client sessions an admin opened by "login as client" ([`Which::AdminAndImpersonations`]).
+    pub as_client: u64,
+}
+
+impl Sessions {
+    /// Ends `which` with `reason` in a transaction of its own and records it ([`end_in`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn end(&self, which: Which<'_>, reason: EndReason) -> Result<Ended, sqlx::Error> {
+        let mut tx = self.db.begin().await?;
+        let ended = end_in(&mut tx, which, reason, self.clock.unix()).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+}
+
+/// Ends `which` with `reason` inside the caller's transaction and writes the audit entry the
+/// module documentation describes (none when nothing ended).
+///
+/// # Errors
+/// Storage errors.
+pub async fn end_in(
+    tx: &mut sqlx::Transaction<'static, db::Db>,
+    which: Which<'_>,
+    reason: EndReason,
+    now: i64,
+) -> Result<Ended, sqlx::Error> {
+    let stored = reason.as_str();
+    let ended = match which {
+        Which::This(session) => Ended {
+            own: u64::from(db::session::end(&mut **tx, &session.id_hash, stored, now).await?),
+            as_client: 0,
+        },
+        Which::OneOf { owner, target } => Ended {
+            own: u64::from(
+                db::session::end_for_subject(
+                    &mut **tx,
+                    owner.realm.as_str(),
+                    owner.subject_id,
+                    target,
+                    stored,
+                    now,
+                )
+                .await?,
+            ),
+            as_client: 0,
+        },
+        Which::OthersOf(owner) => Ended {
+            own: db::session::end_all_for_subject(
+                &mut **tx,
+                owner.realm.as_str(),
+                owner.subject_id,
+                Some(&owner.id_hash),
+                stored,
+                now,
+            )
+            .await?,
+            as_client: 0,
+        },
+        Which::AllOf {
+            realm,
+            subject_id,
+            except,
+        } => Ended {
+            own: db::session::end_all_for_subject(
+                &mut **tx,
+                realm.as_str(),
+                subject_id,
+                except,
+                stored,
+                now,
+            )
+            .await?,
+            as_client: 0,
+        },
+        Which::AdminAndImpersonations(id) => Ended {
+            own: db::session::end_all_for_subject(
+                &mut **tx,
+                Realm::Admin.as_str(),
+                id.get(),
+                None,
+                stored,
+                now,
+            )
+            .await?,
+            as_client: db::session::end_impersonations_by(&mut **tx, id.get(), stored, now).await?,
+        },
+    };
+    if let Some((actor, action, subject, detail)) = entry(which, reason, ended) {
+        db::audit::insert(
+            &mut **tx,
+            now,
+            &db::audit::Entry {
+                actor: &actor.to_string(),
+                action: action.as_str(),
+                subject: &subject.to_string(),
+                detail: &detail,
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    Ok(ended)
+}
+
+/// The audit entry for an end: actor, action, subject and detail, or `None` when nothing is
+/// recorded here.
+fn entry(
+    which: Which<'_>,
+    reason: EndReason,
+    ended: Ended,
+) -> Option<(Actor, Action, Actor, String)> {
+    if ended.own == 0 {
+        return None;
+    }
+    let from_list = |owner: &Session, what: &str| {
+        let who = owner.actor();
+        Some((
+            who.clone(),
+            Action::SessionEnded,
+            who,
+            format!(
+                "{}: {what} ended from the sessions page ({})",
+                reason.as_str(),
+                ended.own
+            ),
+        ))
+    };
+    match which {
+        Which::This(session) => Some(match session.impersonator() {
+            Some(admin) => (
+                Actor::Admin(admin),
+                Action::ImpersonationEnd,
+                // The same subject as impersonation.start's.
+                Actor::Impersonated(
+                    ClientId(session.client_id.unwrap_or_default()),
+                    UserId(session.subject_id),
+                ),
+                reason.as_str().to_owned(),
+            ),
+            None => (
+                session.actor(),
+                if reason == EndReason::Logout {
+                    Action::Signout
+                } else {
+                    Action::SessionEnded
+                },
+                session.actor(),
+                reason.as_str().to_owned(),
+            ),
+        }),
+        Which::OneOf { owner, .. } => from_list(owner, "one other session"),
+        Which::OthersOf(owner) => from_list(owner, "every other session"),
+        Which::AllOf { .. } | Which::AdminAndImpersonations(_) => None,
+    }
+}

@@ -1,0 +1,224 @@
+//! Signing in, for both realms: what happens to a password attempt, and the start of a session
+//! after any sign-in (a password, a second factor, registration, an invitation, the setup link).
+//!
+//! [`SignIns::with_password`] owns the whole decision: the credentials (`auth::login`), a refusal
+//! (counted for the ban rules and written to the audit log, the same way for both realms),
+//! which client account becomes active, and whether a second factor is due
+//! ([`SignIns::second_factor`]). It returns a [`Decision`]; the web layer turns it into cookies
+//! and a redirect. "Login as client" is not a sign-in: `crate::impersonation` starts those.
+
+use crate::app::AppState;
+use crate::auth::login::{self, LoginError, Refusal};
+use crate::domain::{Action, Actor};
+use crate::session::{Realm, SignIn, StartError, Started};
+use secrecy::SecretString;
+use std::net::IpAddr;
+
+/// A password sign-in as typed.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    pub realm: Realm,
+    /// What was typed to name the account: an email (client area) or a username (admin).
+    pub identifier: &'a str,
+    pub password: SecretString,
+    /// "Keep me signed in" (the client area only; ignored where the realm's policy has none).
+    pub remember: bool,
+    pub ip: IpAddr,
+    pub user_agent: &'a str,
+    /// The session cookie the browser already had, ended when the new one starts (rotation).
+    pub replacing: Option<&'a str>,
+}
+
+/// What a correct password leads to.
+#[derive(Debug)]
+pub enum Decision {
+    /// A session was started (and `signin.success` recorded).
+    Session(Started),
+    /// A second factor is due, or under a "required" policy must first be enrolled: a pending
+    /// sign-in was stored, never a session. `pending` is its cookie value.
+    SecondFactor { pending: String, must_enrol: bool },
+}
+
+/// Why a sign-in did not lead anywhere.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// The password step refused or failed; a refusal (`InvalidCredentials`) is already recorded.
+    #[error(transparent)]
+    Password(#[from] LoginError),
+    /// The session or the pending sign-in could not be stored: "your session could not be
+    /// saved", never a redirect to the sign-in page.
+    #[error("the sign-in could not be stored: {0:#}")]
+    NotStored(anyhow::Error),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}
+
+impl From<StartError> for SignInError {
+    fn from(e: StartError) -> Self {
+        Self::NotStored(e.into_anyhow())
+    }
+}
+
+/// The sign-in service.
+#[derive(Clone)]
+pub struct SignIns {
+    /// The password check, the ban rules and the second-factor policy still take the whole
+    /// application state (`auth::login`, `ban`, `twofactor`).
+    app: AppState,
+    sessions: crate::session::Sessions,
+}
+
+impl From<&AppState> for SignIns {
+    fn from(state: &AppState) -> Self {
+        Self {
+            app: state.clone(),
+            sessions: crate::session::Sessions::from(state),
+        }
+    }
+}
+
+impl SignIns {
+    /// Checks a password and decides what follows: a session, or a pending sign-in when a
+    /// second factor is due. A refusal is recorded before it is returned.
+    ///
+    /// # Errors
+    /// [`SignInError::Password`] (`InvalidCredentials`, `Busy`, `Unexpected`), or the new
+    /// session or pending sign-in could not be stored.
+    pub async fn with_password(&self, attempt: Attempt<'_>) -> Result<Decision, SignInError> {
+        let checked = match attempt.realm {
+            Realm::Client => login::client(&self.app, attempt.identifier, &attempt.password)
+                .await
+                .map(|user| user.id),
+            Realm::Admin => login::admin(&self.app, attempt.identifier, &attempt.password)
+                .await
+                .map(|admin| admin.id),
+        };
+        let subject_id = match checked {
+            Ok(id) => id,
+            Err(LoginError::InvalidCredentials(why)) => {
+                self.record_failure(&attempt, why).await;
+                return Err(LoginError::InvalidCredentials(why).into());
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let client_id = match attempt.realm {
+            // The account the user works in first: owned before shared.
+            Realm::Client => {
+                crate::db::account::find_usable_client(&self.app.db, subject_id).await?
+            }
+            Realm::Admin => None,
+        };
+        let sign_in = SignIn {
+            realm: attempt.realm,
+            subject_id,
+            client_id,
+            impersonator: None,
+            ip: attempt.ip,
+            user_agent: attempt.user_agent,
+            remember: attempt.remember,
+            replacing: attempt.replacing,
+        };
+        match self.second_factor(attempt.realm, subject_id).await? {
+            None => Ok(Decision::Session(self.begin(sign_in).await?)),
+            Some(must_enrol) => {
+                let pending = crate::twofactor::pending::start(
+                    &self.app,
+                    &sign_in,
+                    attempt.identifier,
+                    must_enrol,
+                )
+                .await
+                .map_err(SignInError::NotStored)?;
+                Ok(Decision::SecondFactor {
+                    pending,
+                    must_enrol,
+                })
+            }
+        }
+    }
+
+    /// Whether a second factor is due after a correct password: `None` when not (the policy is
+    /// off, or optional and nothing is enrolled), `Some(false)` when an enrolled factor must be
+    /// answered, `Some(true)` when a "required" policy finds none enrolled yet.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn second_factor(
+        &self,
+        realm: Realm,
+        subject_id: i64,
+    ) -> Result<Option<bool>, sqlx::Error> {
+        use crate::config::Policy;
+        let policy = crate::twofactor::policy(&self.app, realm);
+        if policy == Policy::Off {
+            return Ok(None);
+        }
+        let enrolled = crate::twofactor::enrolled(&self.app, realm, subject_id).await?;
+        Ok(if enrolled.any() {
+            Some(false)
+        } else {
+            (policy == Policy::Required).then_some(true)
+        })
+    }
+
+    /// Starts the session of a completed sign-in (a fresh id; the browser's old one ends) and
+    /// records `signin.success` with the sign-in's address and user agent.
+    ///
+    /// # Errors
+    /// The session could not be stored ([`SignInError::NotStored`]), or the entry not written.
+    pub async fn begin(&self, sign_in: SignIn<'_>) -> Result<Started, SignInError> {
+        let (realm, subject_id, ip) = (sign_in.realm, sign_in.subject_id, sign_in.ip);
+        let user_agent = sign_in.user_agent.to_owned();
+        let real = sign_in.impersonator.is_none();
+        let started = self.sessions.start(sign_in).await?;
+        tracing::info!(realm = realm.as_str(), subject_id, %ip, "signed in");
+        if !real {
+            // "Login as client" is recorded as impersonation.start by its own service.
+            return Ok(started);
+        }
+        let actor = Actor::of(realm, subject_id).to_string();
+        crate::db::audit::insert(
+            &self.app.db,
+            self.app.clock.unix(),
+            &crate::db::audit::Entry {
+                actor: &actor,
+                action: Action::SigninSuccess.as_str(),
+                subject: &actor,
+                detail: "session started",
+                ip: &ip.to_string(),
+                user_agent: &user_agent,
+            },
+        )
+        .await?;
+        Ok(started)
+    }
+
+    /// A refused password: one failure counted for the ban rules, and `signin.failure` by
+    /// `anonymous` with what was typed as the subject (the page never says whether the account
+    /// exists; the log says why, for the operator). Neither may turn the refusal into an error.
+    async fn record_failure(&self, attempt: &Attempt<'_>, why: Refusal) {
+        let realm = attempt.realm;
+        match realm {
+            Realm::Client => tracing::info!(ip = %attempt.ip, "client sign-in failed"),
+            Realm::Admin => tracing::warn!(ip = %attempt.ip, "admin sign-in failed"),
+        }
+        if let Err(e) =
+            crate::ban::record_failure(&self.app, realm, attempt.ip, attempt.identifier).await
+        {
+            tracing::warn!(error = %e, "could not record a failed sign-in");
+        }
+        let typed: String = attempt.identifier.trim().chars().take(254).collect();
+        let entry = crate::db::audit::Entry {
+            actor: &Actor::Anonymous.to_string(),
+            action: Action::SigninFailure.as_str(),
+            subject: &typed,
+            detail: &format!("{} sign-in: {}", realm.as_str(), why.as_str()),
+            ip: &attempt.ip.to_string(),
+            user_agent: attempt.user_agent,
+        };
+        if let Err(e) = crate::db::audit::insert(&self.app.db, self.app.clock.unix(), &entry).await
+        {
+            tracing::warn!(error = %e, "could not audit a failed sign-in");
+        }
+    }
+}
