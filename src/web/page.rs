@@ -142,7 +142,7 @@ impl Nav {
     /// A client-area user's bar for the active `account`; with `impersonator` (an admin's
     /// username), the "login as client" banner naming both.
     pub fn client(
-        user: &crate::db::account::UserRow,
+        user: &crate::account::UserRow,
         csrf: String,
         account: Option<&ActiveAccount>,
         impersonator: Option<&str>,
@@ -530,7 +530,7 @@ pub struct LicensesPage {
     pub csrf: String,
     pub notice: Option<String>,
     pub error: Option<String>,
-    pub products: Vec<crate::db::license::Product>,
+    pub products: Vec<crate::license::Product>,
     pub licenses: Vec<LicenseRowView>,
     /// The newest checks with a key no licence has (unknown or malformed).
     pub unmatched: Vec<LicenseCheckView>,
@@ -545,7 +545,7 @@ pub struct ProductPage {
     pub nav: Option<Nav>,
     pub csrf: String,
     pub error: Option<String>,
-    pub product: crate::db::license::Product,
+    pub product: crate::license::Product,
 }
 
 #[derive(Template)]
@@ -602,8 +602,8 @@ pub struct AdminsPage {
     pub nav: Option<Nav>,
     pub notice: Option<String>,
     pub csrf: String,
-    pub admins: Vec<crate::db::account::AdminRow>,
-    pub roles: Vec<crate::db::role::RoleRow>,
+    pub admins: Vec<crate::admin::AdminRow>,
+    pub roles: Vec<crate::role::RoleRow>,
     pub email: String,
     pub errors: FieldErrors,
 }

@@ -744,6 +744,8 @@ async fn a_refused_page_during_login_as_client_keeps_the_banner_and_its_return_b
 #[tokio::test]
 async fn a_licence_reissued_as_a_client_is_the_admins_doing_and_names_the_client() {
     let app = spawn_app().await;
+    // root makes sam's role on the roles page.
+    app.create_admin("root").await;
     app.create_user("ada@example.com").await;
     let account = client_id(&app).await;
     let licenses = portcullis::license::Licenses::from(&app.state);
