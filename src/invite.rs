@@ -387,8 +387,7 @@ impl Invitations {
                 return Err(AcceptError::Link(TokenState::Used { at: now }));
             }
             let permissions = ClientPermissions::invited_default().to_stored();
-            db::account::add_client_user(&mut *tx, client.get(), user.get(), &permissions, now)
-                .await?;
+            db::client::add_user(&mut *tx, client.get(), user.get(), &permissions, now).await?;
         }
         if let Some(record) = record {
             db::audit::insert(
