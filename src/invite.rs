@@ -288,7 +288,7 @@ impl Invitations {
                 action: action.as_str(),
                 subject: &subject,
                 detail,
-                // The request's address and user agent (db::audit::with_origin).
+                // The request's address and user agent (request_origin::with_origin).
                 ..Default::default()
             },
         )
@@ -398,7 +398,7 @@ impl Invitations {
                     action: record.action.as_str(),
                     subject: &record.subject.to_string(),
                     detail: &record.detail,
-                    // The request's address and user agent (db::audit::with_origin).
+                    // The request's address and user agent (request_origin::with_origin).
                     ..Default::default()
                 },
             )

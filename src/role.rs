@@ -236,7 +236,7 @@ impl Roles {
 }
 
 /// Writes an audit entry about role `role` by admin `by`; the request's address and user agent
-/// come from `db::audit::with_origin`.
+/// come from `request_origin::with_origin`.
 async fn audit(
     tx: &mut sqlx::Transaction<'static, db::Db>,
     now: i64,

@@ -310,15 +310,3 @@ pub async fn mark_verified<'e>(
     .await
     .map(|_| ())
 }
-
-/// Whether a user's email address is verified.
-pub async fn is_verified<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    user_id: i64,
-) -> Result<bool, sqlx::Error> {
-    let at: Option<i64> = sqlx::query_scalar("SELECT email_verified_at FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_one(ex)
-        .await?;
-    Ok(at.is_some())
-}
