@@ -64,7 +64,7 @@ async fn rate(bench: &Bench, warm_up: Duration, window: Duration) -> f64 {
 
 /// A fresh database on the server `admin_url` names.
 async fn fresh_postgres(admin_url: &str) -> String {
-    let pool = portcullis::db::connect(admin_url, 1)
+    let pool = portcullis::bootstrap::connect(admin_url, 1)
         .await
         .expect("PORTCULLIS_BENCH_POSTGRES reaches a PostgreSQL server");
     let name = format!(
@@ -100,8 +100,8 @@ fn main() {
         let postgres = start(Some(fresh_postgres(&admin_url).await)).await;
         (sqlite, postgres)
     });
-    assert!(!portcullis::db::is_postgres(&sqlite.state.db));
-    assert!(portcullis::db::is_postgres(&postgres.state.db));
+    assert!(!portcullis::bootstrap::is_postgres(&sqlite.state.db));
+    assert!(portcullis::bootstrap::is_postgres(&postgres.state.db));
     let (mut on_sqlite, mut on_postgres) = (Vec::new(), Vec::new());
     for _ in 0..2 {
         on_sqlite.push(runtime.block_on(rate(&sqlite, warm_up, window)));

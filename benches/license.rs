@@ -90,20 +90,19 @@ fn main() {
         )
         .await
         .unwrap();
-        let product = portcullis::db::license::insert_product(
-            &state.db,
-            &portcullis::db::license::Product {
-                id: 0,
-                name: "Bench".into(),
-                key_prefix: "BENCH".into(),
-                check_interval_days: 7,
-                grace_days: 3,
-                max_reissues: 3,
-            },
-            0,
-        )
-        .await
-        .unwrap();
+        let product = portcullis::license::Licenses::from(&state)
+            .create_product(
+                portcullis::domain::AdminId(1),
+                &portcullis::license::ProductDraft {
+                    name: "Bench",
+                    key_prefix: "BENCH",
+                    check_interval_days: "7",
+                    grace_days: "3",
+                    max_reissues: "3",
+                },
+            )
+            .await
+            .unwrap();
         let (clients, duration, licences) = if full() {
             (16, Duration::from_secs(5), 2_000)
         } else {

@@ -137,7 +137,7 @@ impl Access {
                 admin.role_name,
                 missing.as_str()
             ),
-            // The request's address and user agent (db::audit::with_origin).
+            // The request's address and user agent (request_origin::with_origin).
             ..Default::default()
         };
         if let Err(e) = db::audit::insert(&self.db, self.clock.unix(), &entry).await {

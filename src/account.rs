@@ -353,14 +353,12 @@ impl Accounts {
             }
         })?;
         let client_id = if new.owns_account {
-            Some(ClientId(
-                db::account::insert_client(&mut *tx, user_id, now).await?,
-            ))
+            Some(ClientId(db::client::insert(&mut *tx, user_id, now).await?))
         } else {
             None
         };
         if new.verified {
-            db::mail::mark_verified(&mut *tx, user_id, now).await?;
+            db::account::mark_verified(&mut *tx, user_id, now).await?;
         } else {
             self.queue_verification(
                 &mut tx,

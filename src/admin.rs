@@ -372,7 +372,7 @@ impl Admins {
 }
 
 /// Writes an audit entry about admin `subject` by admin `actor`; the request's address and user
-/// agent come from `db::audit::with_origin`.
+/// agent come from `request_origin::with_origin`.
 async fn audit(
     tx: &mut sqlx::Transaction<'static, db::Db>,
     now: i64,

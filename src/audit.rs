@@ -3,7 +3,7 @@
 //! and maps [`SearchError`] and [`ExportError`] to statuses.
 //!
 //! Writing entries is not here: each service writes its own through `db::audit::insert`, with
-//! the request's address and user agent from `db::audit::with_origin`. The actors and actions
+//! the request's address and user agent from `request_origin::with_origin`. The actors and actions
 //! entries name are `domain::audit`'s.
 
 use crate::app::AppState;
@@ -250,7 +250,7 @@ impl Audit {
                 action: Action::AuditExported.as_str(),
                 subject: "",
                 detail: &format!("{count} event(s); filters: {}", filters.encoded(None)),
-                // The request's address and user agent (db::audit::with_origin).
+                // The request's address and user agent (request_origin::with_origin).
                 ip: "",
                 user_agent: "",
             },

@@ -283,7 +283,7 @@ impl Bans {
         crate::db::ban::upsert(&mut *tx, &ban).await?;
         // The banned address is the entry's address too, even when a pending sign-in's failure
         // is recorded while serving another request.
-        crate::db::setting::audit_about(
+        crate::db::audit::insert_about(
             &mut *tx,
             now,
             &Actor::System.to_string(),
@@ -320,7 +320,7 @@ impl Bans {
         );
         let mut tx = self.db.begin().await?;
         crate::db::ban::upsert(&mut *tx, &ban).await?;
-        crate::db::setting::audit_about(
+        crate::db::audit::insert_about(
             &mut *tx,
             now,
             &ban.created_by,
@@ -353,7 +353,7 @@ impl Bans {
         let mut tx = self.db.begin().await?;
         let existed = crate::db::ban::delete(&mut *tx, &text).await?;
         if existed {
-            crate::db::setting::audit_about(
+            crate::db::audit::insert_about(
                 &mut *tx,
                 now,
                 &actor.to_string(),

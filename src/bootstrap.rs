@@ -120,3 +120,35 @@ pub async fn migrate(config: &Config) -> anyhow::Result<Migrated> {
         newer: before.newer,
     })
 }
+
+/// A pool of database connections, as [`AppState::db`] holds it. Tools, tests and benchmarks
+/// outside the crate read it with plain sqlx; every write of Portcullis goes through a service.
+pub use crate::db::Pool;
+
+/// Opens a pool of at most `max_connections` to the database at `url` the way the server does
+/// (SQLite: the file and its folder created, WAL, foreign keys, a busy timeout; PostgreSQL:
+/// TLS as the URL asks), without migrating it: for a second connection to a server's database
+/// (a test reading what a process recorded, a throwaway database created on a PostgreSQL
+/// server). [`AppState::open`] is how the application itself opens storage.
+///
+/// # Errors
+/// When the SQLite folder cannot be created or the database cannot be opened; the doctor's
+/// [`crate::doctor::cannot_open_database`] explains such an error.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
+    crate::db::connect(url, max_connections).await
+}
+
+/// Applies this binary's pending migrations to `pool` (what [`migrate`] does for the configured
+/// database), for a pool opened with [`connect`].
+///
+/// # Errors
+/// When a migration fails or the database holds migrations this binary does not know.
+pub async fn migrate_pool(pool: &Pool) -> anyhow::Result<()> {
+    crate::db::migrate(pool).await
+}
+
+/// Whether `pool` is connected to PostgreSQL (otherwise SQLite), for the few checks whose SQL
+/// differs by engine.
+pub fn is_postgres(pool: &Pool) -> bool {
+    crate::db::is_postgres(pool)
+}

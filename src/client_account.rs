@@ -189,7 +189,7 @@ impl ClientAccounts {
                 action: Action::AccountOwnershipTransferred.as_str(),
                 subject: &Actor::Account(client).to_string(),
                 detail: &format!("new owner user:{new_owner}"),
-                // The request's address and user agent (db::audit::with_origin).
+                // The request's address and user agent (request_origin::with_origin).
                 ..Default::default()
             },
         )

@@ -288,7 +288,7 @@ impl Invitations {
                 action: action.as_str(),
                 subject: &subject,
                 detail,
-                // The request's address and user agent (db::audit::with_origin).
+                // The request's address and user agent (request_origin::with_origin).
                 ..Default::default()
             },
         )
@@ -387,8 +387,7 @@ impl Invitations {
                 return Err(AcceptError::Link(TokenState::Used { at: now }));
             }
             let permissions = ClientPermissions::invited_default().to_stored();
-            db::account::add_client_user(&mut *tx, client.get(), user.get(), &permissions, now)
-                .await?;
+            db::client::add_user(&mut *tx, client.get(), user.get(), &permissions, now).await?;
         }
         if let Some(record) = record {
             db::audit::insert(
@@ -399,7 +398,7 @@ impl Invitations {
                     action: record.action.as_str(),
                     subject: &record.subject.to_string(),
                     detail: &record.detail,
-                    // The request's address and user agent (db::audit::with_origin).
+                    // The request's address and user agent (request_origin::with_origin).
                     ..Default::default()
                 },
             )

@@ -8,7 +8,8 @@
 //! - [`config`]: boot configuration (defaults, file, environment), validated into types.
 //! - [`app`]: shared state; [`bootstrap`]: start-up (state, router, workers).
 //! - [`clock`]: the only source of the current time.
-//! - [`db`]: the pool, migrations and every SQL query.
+//! - `db` (visible inside the crate only): the pool, migrations and every SQL query;
+//!   [`bootstrap`] opens a pool for tools and tests outside it.
 //! - [`auth`]: passwords, the password policy and the sign-in decision.
 //! - [`account`]: creating admins and users.
 //! - [`audit`]: the audit log as admins search and export it.
@@ -37,7 +38,7 @@ pub mod client_account;
 pub mod clock;
 pub mod config;
 pub mod csrf;
-pub mod db;
+pub(crate) mod db;
 pub mod diagnostics;
 pub mod doctor;
 pub mod domain;

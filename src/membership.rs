@@ -229,7 +229,7 @@ impl Members {
     }
 
     /// Records a change to `user`'s place in `by`'s account; the request's address and user
-    /// agent come from `db::audit::with_origin`.
+    /// agent come from `request_origin::with_origin`.
     async fn audit(
         &self,
         tx: &mut sqlx::Transaction<'static, db::Db>,

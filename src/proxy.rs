@@ -124,7 +124,7 @@ pub async fn trust_cloudflare(
             from,
         )
         .await?;
-    crate::db::setting::audit_about(
+    crate::db::audit::insert_about(
         &state.db,
         state.clock.unix(),
         &actor.to_string(),

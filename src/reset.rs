@@ -186,7 +186,7 @@ impl Resets {
         }
         let now = self.clock.unix();
         let email = email.trim();
-        let from_address = db::mail::admit_request(
+        let from_address = db::rate_limit::admit(
             &self.db,
             "reset_address",
             &ip.to_string(),
@@ -202,7 +202,7 @@ impl Resets {
         let Some(account) = self.account_by_email(realm, email).await? else {
             return Ok(());
         };
-        let for_account = db::mail::admit_request(
+        let for_account = db::rate_limit::admit(
             &self.db,
             "reset_account",
             &format!("{}:{}", realm.as_str(), account.id),

@@ -113,9 +113,7 @@ impl Roles {
     /// # Errors
     /// Storage errors.
     pub async fn find_by_name(&self, name: &str) -> Result<Option<RoleId>, sqlx::Error> {
-        Ok(db::account::find_role_by_name(&self.db, name)
-            .await?
-            .map(RoleId))
+        Ok(db::role::find_by_name(&self.db, name).await?.map(RoleId))
     }
 
     /// What a role holds (every permission for Full Administrator).
@@ -238,7 +236,7 @@ impl Roles {
 }
 
 /// Writes an audit entry about role `role` by admin `by`; the request's address and user agent
-/// come from `db::audit::with_origin`.
+/// come from `request_origin::with_origin`.
 async fn audit(
     tx: &mut sqlx::Transaction<'static, db::Db>,
     now: i64,

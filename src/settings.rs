@@ -400,7 +400,7 @@ impl Settings {
         for (key, _) in changes {
             let text = values.text(key);
             crate::db::setting::upsert(&mut *tx, key, &text, now, &actor).await?;
-            crate::db::setting::audit_about(
+            crate::db::audit::insert_about(
                 &mut *tx,
                 now,
                 &actor,

@@ -103,9 +103,7 @@ impl SignIns {
         };
         let client_id = match attempt.realm {
             // The account the user works in first: owned before shared.
-            Realm::Client => {
-                crate::db::account::find_usable_client(&self.app.db, subject_id).await?
-            }
+            Realm::Client => crate::db::client::find_usable(&self.app.db, subject_id).await?,
             Realm::Admin => None,
         };
         let sign_in = SignIn {

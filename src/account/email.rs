@@ -132,7 +132,7 @@ impl Accounts {
         let mut tx = self.db.begin().await?;
         db::one_time_token::consume(&mut *tx, &crate::token::hash(token), VERIFY_PURPOSE, now)
             .await?;
-        db::mail::mark_verified(&mut *tx, user_id, now).await?;
+        db::account::mark_verified(&mut *tx, user_id, now).await?;
         tx.commit().await?;
         Ok(UserId(user_id))
     }
@@ -148,7 +148,7 @@ impl Accounts {
             return Ok(Resent::AlreadyVerified);
         }
         let now = self.clock.unix();
-        let admitted = db::mail::admit_request(
+        let admitted = db::rate_limit::admit(
             &self.db,
             "verify_resend",
             &user.to_string(),

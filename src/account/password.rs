@@ -92,7 +92,7 @@ impl Accounts {
                 action: Action::PasswordChanged.as_str(),
                 subject: &actor,
                 detail: &format!("{ended} other session(s) ended"),
-                // The request's address and user agent (db::audit::with_origin), not those the
+                // The request's address and user agent (request_origin::with_origin), not those the
                 // session signed in with.
                 ip: "",
                 user_agent: "",

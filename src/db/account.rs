@@ -1,4 +1,5 @@
-//! Admins, users and client accounts.
+//! Admins and users (with their email verification flags). Client accounts are in
+//! `super::client`, roles in `super::role`.
 
 use super::{Db, flag};
 use sqlx::{Executor, Row as _};
@@ -172,21 +173,6 @@ pub async fn insert_user<'e>(
     .await
 }
 
-/// Inserts a client account owned by `owner_user_id` and returns its id.
-pub async fn insert_client<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    owner_user_id: i64,
-    now: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO clients (owner_user_id, created_at) VALUES ($1, $2) RETURNING id",
-    )
-    .bind(owner_user_id)
-    .bind(now)
-    .fetch_one(ex)
-    .await
-}
-
 /// Finds a user by email, case-insensitively.
 pub async fn find_user_by_email<'e>(
     ex: impl Executor<'e, Database = Db>,
@@ -215,17 +201,6 @@ pub async fn find_user_by_id<'e>(
     .transpose()
 }
 
-/// The first client account a user owns, if any.
-pub async fn find_owned_client<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    user_id: i64,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM clients WHERE owner_user_id = $1 ORDER BY id LIMIT 1")
-        .bind(user_id)
-        .fetch_optional(ex)
-        .await
-}
-
 /// Replaces a user's password hash.
 pub async fn update_user_password<'e>(
     ex: impl Executor<'e, Database = Db>,
@@ -245,17 +220,6 @@ pub async fn update_user_password<'e>(
 /// Whether a database error is a uniqueness violation (a race on "already taken").
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
-}
-
-/// A role's id by name, case-insensitively.
-pub async fn find_role_by_name<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    name: &str,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM roles WHERE lower(name) = lower($1)")
-        .bind(name)
-        .fetch_optional(ex)
-        .await
 }
 
 /// Finds an admin by email, case-insensitively.
@@ -301,64 +265,6 @@ pub async fn list_admins<'e>(
         .collect()
 }
 
-/// Adds a user to a client account (idempotent).
-pub async fn add_client_user<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    client_id: i64,
-    user_id: i64,
-    permissions: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO client_users (client_id, user_id, permissions, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (client_id, user_id) DO NOTHING")
-        .bind(client_id)
-        .bind(user_id)
-        .bind(permissions)
-        .bind(now)
-        .execute(ex)
-        .await
-        .map(|_| ())
-}
-
-/// The owner of a client account.
-pub async fn client_owner<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    client_id: i64,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT owner_user_id FROM clients WHERE id = $1")
-        .bind(client_id)
-        .fetch_optional(ex)
-        .await
-}
-
-/// The users of a client account besides its owner: email and name.
-pub async fn client_members<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    client_id: i64,
-) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT u.email, u.first_name || ' ' || u.last_name FROM client_users m JOIN users u ON u.id = m.user_id WHERE m.client_id = $1 ORDER BY lower(u.email)",
-    )
-    .bind(client_id)
-    .fetch_all(ex)
-    .await
-}
-
-/// The first client account a user can use: owned first, then shared with them.
-pub async fn find_usable_client<'e, E>(ex: E, user_id: i64) -> Result<Option<i64>, sqlx::Error>
-where
-    E: Executor<'e, Database = Db> + Copy,
-{
-    if let Some(id) = find_owned_client(ex, user_id).await? {
-        return Ok(Some(id));
-    }
-    sqlx::query_scalar(
-        "SELECT client_id FROM client_users WHERE user_id = $1 ORDER BY client_id LIMIT 1",
-    )
-    .bind(user_id)
-    .fetch_optional(ex)
-    .await
-}
-
 /// Sets an admin's role and disabled flag.
 pub async fn update_admin<'e>(
     ex: impl Executor<'e, Database = Db>,
@@ -387,4 +293,20 @@ pub async fn delete_admin<'e>(
         .execute(ex)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Marks a user's email address verified.
+pub async fn mark_verified<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    user_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET email_verified_at = $1 WHERE id = $2 AND email_verified_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(ex)
+    .await
+    .map(|_| ())
 }

@@ -18,10 +18,6 @@ pub struct Entry<'a> {
     pub user_agent: &'a str,
 }
 
-/// The request's origin (client address and user agent) that fills an entry's empty `ip` and
-/// `user_agent`; kept here under its old names for callers that know it as storage's.
-pub use crate::request_origin::{RequestOrigin, with_origin};
-
 /// Appends an event.
 pub async fn insert<'e>(
     ex: impl Executor<'e, Database = Db>,
@@ -143,4 +139,30 @@ pub async fn purge_before<'e>(
     .execute(ex)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Appends to the audit log an event about `subject` (the client address and user agent come
+/// from the request being served, see [`crate::request_origin`]).
+pub async fn insert_about<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    now: i64,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+    ip: &str,
+) -> Result<(), sqlx::Error> {
+    insert(
+        ex,
+        now,
+        &Entry {
+            actor,
+            action,
+            subject,
+            detail,
+            ip,
+            ..Default::default()
+        },
+    )
+    .await
 }

@@ -264,7 +264,7 @@ pub async fn transfer(
     all_permissions: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let Some(old_owner) = super::account::client_owner(&mut **tx, client_id).await? else {
+    let Some(old_owner) = owner(&mut **tx, client_id).await? else {
         return Ok(false);
     };
     if !remove_member(&mut **tx, client_id, new_owner).await? {
@@ -285,4 +285,75 @@ pub async fn transfer(
     .execute(&mut **tx)
     .await?;
     Ok(true)
+}
+
+/// Inserts a client account owned by `owner_user_id` and returns its id.
+pub async fn insert<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    owner_user_id: i64,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO clients (owner_user_id, created_at) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(owner_user_id)
+    .bind(now)
+    .fetch_one(ex)
+    .await
+}
+
+/// The first client account a user owns, if any.
+pub async fn find_owned<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    user_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM clients WHERE owner_user_id = $1 ORDER BY id LIMIT 1")
+        .bind(user_id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Adds a user to a client account (idempotent).
+pub async fn add_user<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    client_id: i64,
+    user_id: i64,
+    permissions: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO client_users (client_id, user_id, permissions, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (client_id, user_id) DO NOTHING")
+        .bind(client_id)
+        .bind(user_id)
+        .bind(permissions)
+        .bind(now)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// The owner of a client account.
+pub async fn owner<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    client_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT owner_user_id FROM clients WHERE id = $1")
+        .bind(client_id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// The first client account a user can use: owned first, then shared with them.
+pub async fn find_usable<'e, E>(ex: E, user_id: i64) -> Result<Option<i64>, sqlx::Error>
+where
+    E: Executor<'e, Database = Db> + Copy,
+{
+    if let Some(id) = find_owned(ex, user_id).await? {
+        return Ok(Some(id));
+    }
+    sqlx::query_scalar(
+        "SELECT client_id FROM client_users WHERE user_id = $1 ORDER BY client_id LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(ex)
+    .await
 }

@@ -1,4 +1,4 @@
-//! The mail queue: messages, their delivery attempts, and request rate limits.
+//! The mail queue: messages and their delivery attempts.
 
 use super::Db;
 use sqlx::Executor;
@@ -165,63 +165,4 @@ where
     .fetch_one(ex)
     .await?;
     Ok((oldest, queued, failed))
-}
-
-/// Admits a rate-limited request if fewer than `limit` of its kind and key were admitted since
-/// `since`, and records it; a refused request is not recorded.
-pub async fn admit_request<'e, E>(
-    ex: E,
-    kind: &str,
-    key: &str,
-    now: i64,
-    since: i64,
-    limit: i64,
-) -> Result<bool, sqlx::Error>
-where
-    E: Executor<'e, Database = Db>,
-{
-    // One statement (one round trip): the row goes in only while fewer than `limit` were counted. Counting stops
-    // at the limit and a refused request is not recorded, so one key never holds more than
-    // `limit` rows a window: a flood costs each request a bounded index range, not a count of
-    // everything the flood sent before it.
-    let done = sqlx::query(
-        "INSERT INTO request_log (kind, key, at) SELECT $1, $2, $3 \
-         WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM request_log WHERE kind = $1 AND key = $2 AND at > $4 LIMIT $5) AS recent) < $5",
-    )
-    .bind(kind)
-    .bind(key)
-    .bind(now)
-    .bind(since)
-    .bind(limit.max(0))
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Marks a user's email address verified.
-pub async fn mark_verified<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    user_id: i64,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE users SET email_verified_at = $1 WHERE id = $2 AND email_verified_at IS NULL",
-    )
-    .bind(now)
-    .bind(user_id)
-    .execute(ex)
-    .await
-    .map(|_| ())
-}
-
-/// Whether a user's email address is verified.
-pub async fn is_verified<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    user_id: i64,
-) -> Result<bool, sqlx::Error> {
-    let at: Option<i64> = sqlx::query_scalar("SELECT email_verified_at FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_one(ex)
-        .await?;
-    Ok(at.is_some())
 }

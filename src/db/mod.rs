@@ -17,6 +17,7 @@ pub mod license;
 pub mod mail;
 pub mod one_time_token;
 pub mod outage;
+pub mod rate_limit;
 pub mod role;
 pub mod scheduler;
 pub mod session;

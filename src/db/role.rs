@@ -163,3 +163,14 @@ pub async fn enabled_full_administrators<'e>(
         .fetch_one(ex)
         .await
 }
+
+/// A role's id by name, case-insensitively.
+pub async fn find_by_name<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    name: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM roles WHERE lower(name) = lower($1)")
+        .bind(name)
+        .fetch_optional(ex)
+        .await
+}

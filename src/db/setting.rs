@@ -1,4 +1,4 @@
-//! Runtime settings, stored Cloudflare lists and the audit log.
+//! Runtime settings and stored Cloudflare lists.
 
 use super::Db;
 use sqlx::Executor;
@@ -65,30 +65,4 @@ pub async fn store_network_list<'e>(
     .execute(ex)
     .await
     .map(|_| ())
-}
-
-/// Appends to the audit log an event about `subject` (the client address and user agent come
-/// from the request being served, see [`super::audit::RequestOrigin`]).
-pub async fn audit_about<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    now: i64,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    detail: &str,
-    ip: &str,
-) -> Result<(), sqlx::Error> {
-    super::audit::insert(
-        ex,
-        now,
-        &super::audit::Entry {
-            actor,
-            action,
-            subject,
-            detail,
-            ip,
-            ..Default::default()
-        },
-    )
-    .await
 }

@@ -9,7 +9,6 @@ use sqlx::{Executor, Row as _};
 pub struct TotpRow {
     pub secret_sealed: String,
     pub confirmed_at: Option<i64>,
-    pub last_step: i64,
 }
 
 /// The realm's TOTP row for a subject, confirmed or not.
@@ -19,7 +18,7 @@ pub async fn totp_get<'e>(
     subject_id: i64,
 ) -> Result<Option<TotpRow>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT secret_sealed, confirmed_at, last_step FROM totp_secrets WHERE realm = $1 AND subject_id = $2",
+        "SELECT secret_sealed, confirmed_at FROM totp_secrets WHERE realm = $1 AND subject_id = $2",
     )
     .bind(realm)
     .bind(subject_id)
@@ -29,7 +28,6 @@ pub async fn totp_get<'e>(
         Ok(TotpRow {
             secret_sealed: r.try_get("secret_sealed")?,
             confirmed_at: r.try_get("confirmed_at")?,
-            last_step: r.try_get("last_step")?,
         })
     })
     .transpose()

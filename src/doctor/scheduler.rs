@@ -199,7 +199,7 @@ pub async fn remove_expired_sessions(
             format!("session.gc: removed {total} expired session(s)"),
         )
     };
-    db::setting::audit_about(
+    db::audit::insert_about(
         &state.db,
         state.clock.unix(),
         &actor.to_string(),

@@ -84,14 +84,14 @@ impl Licenses {
         ] {
             let counted_key = crate::token::hash(value);
             let admitted =
-                db::mail::admit_request(&self.db, kind, &counted_key, now, now - 60, limit)
+                db::rate_limit::admit(&self.db, kind, &counted_key, now, now - 60, limit)
                     .await
                     .map_err(CheckError::LimitsUnavailable)?;
             if !admitted {
                 // The access log shows a key's first refusal of each minute, not every one: a
                 // flood must not turn into a row per request (a bounded read decides).
                 let key_hash = crate::token::hash(&key);
-                if let Ok(true) = db::mail::admit_request(
+                if let Ok(true) = db::rate_limit::admit(
                     &self.db,
                     "license_refusal_logged",
                     &key_hash,

@@ -60,24 +60,17 @@ pub async fn enqueue<'e>(
     .await
 }
 
-/// Queues a generic message ([`Mail::send_generic`]), for callers holding the application
-/// state whose errors are storage errors.
+/// Queues a generic message ([`Mail::send_generic`]) for callers holding the application state.
 ///
 /// # Errors
-/// Storage errors, or a template error turned into one.
+/// [`QueueError::Template`] when the template does not render, storage errors.
 pub async fn send_generic(
     state: &AppState,
     to: &str,
     subject: &str,
     body: &str,
-) -> Result<i64, sqlx::Error> {
-    Mail::from(state)
-        .send_generic(to, subject, body)
-        .await
-        .map_err(|e| match e {
-            QueueError::Storage(e) => e,
-            template @ QueueError::Template(_) => sqlx::Error::Protocol(template.to_string()),
-        })
+) -> Result<i64, QueueError> {
+    Mail::from(state).send_generic(to, subject, body).await
 }
 
 /// The mail log's filters: a state (`queued`, `sent`, `failed`; anything else is every state)

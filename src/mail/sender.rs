@@ -9,6 +9,20 @@ const BATCH: i64 = 10;
 /// A claimed message stays invisible to other nodes this long (longer than any SMTP timeout).
 const LEASE_SECONDS: i64 = 900;
 
+/// A message claimed for delivery: its id, recipient, subject, bodies and attempts so far.
+pub use crate::db::mail::Claimed;
+
+/// Why a pass of the sender stopped before the queue was empty.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// A delivery task panicked or was cancelled. Its message keeps its lease, so it is sent
+    /// again once the lease runs out.
+    #[error("a delivery task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}
+
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
@@ -31,7 +45,7 @@ enum Outcome {
 }
 
 /// Sends one claimed message and records the attempt.
-async fn deliver(state: AppState, m: crate::db::mail::Claimed) -> Result<Outcome, sqlx::Error> {
+async fn deliver(state: AppState, m: Claimed) -> Result<Outcome, sqlx::Error> {
     let config = &state.config.mail;
     let message = Outgoing {
         to: m.to_addr.clone(),
@@ -74,6 +88,17 @@ async fn deliver(state: AppState, m: crate::db::mail::Claimed) -> Result<Outcome
     Ok(outcome)
 }
 
+/// Leases the next due messages (at most one batch) to `owner` for [`LEASE_SECONDS`]. A message
+/// leased to one owner is invisible to every other until its lease runs out, so no two senders
+/// (two nodes, or `cron` and a server) send it.
+///
+/// # Errors
+/// Storage errors.
+pub async fn claim(state: &AppState, owner: &str) -> Result<Vec<Claimed>, sqlx::Error> {
+    let now = state.clock.unix();
+    crate::db::mail::claim_due(&state.db, owner, now, now + LEASE_SECONDS, BATCH).await
+}
+
 /// Sends every message that is due now. Does nothing while `mail.enabled = false`.
 ///
 /// The messages of a batch are delivered concurrently: lettre keeps a pool of SMTP connections,
@@ -81,17 +106,16 @@ async fn deliver(state: AppState, m: crate::db::mail::Claimed) -> Result<Outcome
 /// about 40 ms each, since lettre does not disable Nagle's algorithm).
 ///
 /// # Errors
-/// Storage errors (a transport failure is recorded on the message, not returned).
-pub async fn run_once(state: &AppState) -> Result<Summary, sqlx::Error> {
+/// Storage errors and a failed delivery task (a transport failure is recorded on the message,
+/// not returned).
+pub async fn run_once(state: &AppState) -> Result<Summary, SendError> {
     let mut summary = Summary::default();
     if !state.config.mail.enabled {
         return Ok(summary);
     }
     let owner = crate::scheduler::node_id();
     loop {
-        let now = state.clock.unix();
-        let claimed =
-            crate::db::mail::claim_due(&state.db, &owner, now, now + LEASE_SECONDS, BATCH).await?;
+        let claimed = claim(state, &owner).await?;
         if claimed.is_empty() {
             return Ok(summary);
         }
@@ -100,9 +124,7 @@ pub async fn run_once(state: &AppState) -> Result<Summary, sqlx::Error> {
             deliveries.spawn(deliver(state.clone(), m));
         }
         while let Some(joined) = deliveries.join_next().await {
-            match joined
-                .map_err(|e| sqlx::Error::Protocol(format!("a delivery task failed: {e}")))??
-            {
+            match joined?? {
                 Outcome::Sent => summary.sent += 1,
                 Outcome::Retried => summary.retried += 1,
                 Outcome::Failed => summary.failed += 1,

@@ -123,6 +123,16 @@ pub async fn sessions_within(state: &AppState, budget: Duration) -> Result<Remov
     Ok(removed)
 }
 
+/// One statement of [`links`]' cleanup of one-time links: removes at most [`BATCH`] of the links
+/// that expired before `cutoff` and says how many went. Each statement is bounded, so a large
+/// backlog never holds the write lock long; [`links`] repeats it within its time budget.
+///
+/// # Errors
+/// Storage errors.
+pub async fn expired_links_batch(state: &AppState, cutoff: i64) -> Result<u64, sqlx::Error> {
+    hk::expired_links(&state.db, cutoff, BATCH).await
+}
+
 /// Removes expired one-time links, pending sign-ins, WebAuthn ceremonies and rate-limit entries.
 ///
 /// # Errors
@@ -135,7 +145,7 @@ pub async fn links(state: &AppState) -> Result<Removed, sqlx::Error> {
     // Expired links stay a while so "this link expired at 14:05" (F10) can still be said.
     let links_cutoff = now - KEEP_SECONDS;
     drain(started, TIME_BUDGET, &mut removed, || {
-        hk::expired_links(db, links_cutoff, BATCH)
+        expired_links_batch(state, links_cutoff)
     })
     .await?;
     let day = now - 86_400;

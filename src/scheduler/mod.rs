@@ -14,11 +14,13 @@
 pub mod housekeeping;
 mod status;
 
-pub use status::{Overview, RunRecord, Scheduler, TaskStatus};
+pub use status::{Overview, RunRecord, RunRow, Scheduler, TaskRow, TaskRunRow, TaskStatus};
 
 use crate::app::AppState;
 use crate::clock::Zone;
-use crate::db::scheduler::{self as store, Outcome, View};
+/// A process's view of time at one instant, as [`view`] takes it and the doctor compares them.
+pub use crate::db::scheduler::View;
+use crate::db::scheduler::{self as store, Outcome};
 use jiff::Timestamp;
 use std::time::{Duration, Instant};
 
@@ -163,7 +165,7 @@ impl Task {
                         s.sent, s.retried, s.failed
                     )
                 })
-                .map_err(text),
+                .map_err(|e| e.to_string()),
             Self::CloudflareRefresh => crate::proxy::refresh_cloudflare(state)
                 .await
                 .map(|r| format!("{} IPv4 and {} IPv6 ranges from {}", r.v4, r.v6, r.source))
@@ -249,6 +251,16 @@ pub fn view(state: &AppState, process: &str) -> View {
         zone_offset_seconds: zone.offset_seconds(now),
         at: now.as_second(),
     }
+}
+
+/// Records `view` as its process's latest view of time (one row per process and node), where
+/// the doctor's `time.zone` check compares it with the others. `serve` records its own hourly
+/// and whenever the zone changes ([`run_forever`]).
+///
+/// # Errors
+/// Storage errors.
+pub async fn record_view(state: &AppState, view: &View) -> Result<(), sqlx::Error> {
+    store::record_view(&state.db, view).await
 }
 
 /// One task's result in a run.
@@ -389,7 +401,7 @@ pub async fn run_forever(state: AppState) {
             .as_ref()
             .is_none_or(|(at, recorded)| now - *at >= 3600 || recorded != zone);
         if due {
-            match store::record_view(&state.db, &view(&state, "web")).await {
+            match record_view(&state, &view(&state, "web")).await {
                 Ok(()) => last_view = Some((now, zone.to_owned())),
                 Err(e) => tracing::warn!(error = %e, "could not record the web server's time view"),
             }

@@ -16,7 +16,7 @@
 //!   `admin.deleted`) names the count.
 //!
 //! The address and user agent of the entries are those of the request that ended the session
-//! (`db::audit::with_origin`).
+//! (`request_origin::with_origin`).
 
 use super::{EndReason, Realm, Session, Sessions};
 use crate::db;

@@ -146,7 +146,7 @@ impl TwoFactor {
     /// the installation's), with the request's address.
     async fn audit(&self, actor: &Actor, action: Action, detail: &str) -> Result<(), sqlx::Error> {
         let actor = actor.to_string();
-        db::setting::audit_about(
+        db::audit::insert_about(
             &self.db,
             self.clock.unix(),
             &actor,

@@ -174,7 +174,7 @@ impl TwoFactor {
                 .await?;
         }
         let who = Actor::of(realm, pending.subject_id).to_string();
-        db::setting::audit_about(
+        db::audit::insert_about(
             &self.db,
             self.clock.unix(),
             &who,

@@ -105,7 +105,7 @@ impl TwoFactor {
         let subject = target.actor().to_string();
         let mut tx = self.db.begin().await?;
         db::two_factor::remove_all(&mut tx, realm.as_str(), target.id).await?;
-        db::setting::audit_about(
+        db::audit::insert_about(
             &mut *tx,
             now,
             &by.actor().to_string(),

@@ -83,20 +83,19 @@ async fn world() -> World {
     .await;
     app.add_to_account("ada@example.com", "carol@example.com", &[])
         .await;
-    let product = portcullis::db::license::insert_product(
-        &app.state.db,
-        &portcullis::db::license::Product {
-            id: 0,
-            name: "Bobware".into(),
-            key_prefix: "BOBW".into(),
-            check_interval_days: 7,
-            grace_days: 3,
-            max_reissues: 3,
-        },
-        0,
-    )
-    .await
-    .unwrap();
+    let product = portcullis::license::Licenses::from(&app.state)
+        .create_product(
+            portcullis::domain::AdminId(1),
+            &portcullis::license::ProductDraft {
+                name: "Bobware",
+                key_prefix: "BOBW",
+                check_interval_days: "7",
+                grace_days: "3",
+                max_reissues: "3",
+            },
+        )
+        .await
+        .unwrap();
     let (b_license, b_key) = portcullis::license::issue(
         &app.state,
         &portcullis::license::IssueRequest {

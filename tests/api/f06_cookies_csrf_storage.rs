@@ -199,7 +199,7 @@ async fn f06_a_read_only_database_gives_a_503_page_not_a_redirect_and_the_doctor
     // A second server on the same database, connected read-only (SQLite: the file opened
     // read-only; PostgreSQL: every transaction read-only, as on a standby): sessions cannot be
     // written.
-    let read_only = if portcullis::db::is_postgres(&app.state.db) {
+    let read_only = if portcullis::bootstrap::is_postgres(&app.state.db) {
         let mut url = url::Url::parse(&app.state.config.database_url).unwrap();
         url.query_pairs_mut()
             .append_pair("options", "-c default_transaction_read_only=on");

@@ -40,7 +40,7 @@ fn cron(app: &TestApp, env: &[(&str, &str)]) -> std::process::Output {
 /// What the web server records at start (see `scheduler::run_forever`).
 async fn record_web_view(app: &TestApp) {
     let view = portcullis::scheduler::view(&app.state, "web");
-    portcullis::db::scheduler::record_view(&app.state.db, &view)
+    portcullis::scheduler::record_view(&app.state, &view)
         .await
         .unwrap();
 }

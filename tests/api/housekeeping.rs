@@ -139,7 +139,7 @@ async fn one_cleanup_statement_removes_at_most_one_batch() {
     .unwrap();
     let cutoff = now - housekeeping::KEEP_SECONDS;
     let db = &app.state.db;
-    let first = portcullis::db::housekeeping::expired_links(db, cutoff, housekeeping::BATCH)
+    let first = housekeeping::expired_links_batch(&app.state, cutoff)
         .await
         .unwrap();
     assert_eq!(first, u64::try_from(housekeeping::BATCH).unwrap());
@@ -148,7 +148,7 @@ async fn one_cleanup_statement_removes_at_most_one_batch() {
         .await
         .unwrap();
     assert_eq!(left, 50);
-    let second = portcullis::db::housekeeping::expired_links(db, cutoff, housekeeping::BATCH)
+    let second = housekeeping::expired_links_batch(&app.state, cutoff)
         .await
         .unwrap();
     assert_eq!(second, 50);
@@ -164,9 +164,7 @@ async fn run_history_removes_views_of_time_of_processes_quiet_for_30_days() {
         let mut view = portcullis::scheduler::view(s, "web");
         view.node = node.to_owned();
         view.at = at;
-        portcullis::db::scheduler::record_view(&s.db, &view)
-            .await
-            .unwrap();
+        portcullis::scheduler::record_view(s, &view).await.unwrap();
     }
     let report = run_due(s, Process::Serve).await.unwrap();
     assert_eq!(

@@ -1,7 +1,9 @@
 //! The layering rules of ARCHITECTURE.md, held by a test: front ends (`web/`, `cli/`) reach
 //! storage only through services and never open a transaction; nothing outside `web/` knows
-//! HTTP (axum, tower); storage imports no service. The sources are parsed with `syn`, so a
-//! grouped `use crate::{db, …}` or a full path in an expression counts as much as a `use` line.
+//! HTTP (axum, tower); storage imports no service; and nothing outside the crate reaches
+//! storage at all (`db` is `pub(crate)`, and no test, benchmark or example names
+//! `portcullis::db`). The sources are parsed with `syn`, so a grouped `use crate::{db, …}` or a
+//! full path in an expression counts as much as a `use` line.
 
 use std::path::{Path, PathBuf};
 use syn::visit::Visit;
@@ -237,4 +239,85 @@ fn http_outside_web_and_services_in_storage_are_caught() {
         1
     );
     assert!(violations_in(Path::new("db/session.rs"), "use crate::domain::Realm;").is_empty());
+}
+
+/// The paths naming this crate's storage (`portcullis::db…`) in a file outside the crate.
+fn storage_paths_outside(source: &str) -> Result<Vec<String>, syn::Error> {
+    let file = syn::parse_file(source)?;
+    let mut paths = Paths::default();
+    paths.visit_file(&file);
+    Ok(paths
+        .found
+        .into_iter()
+        .map(|(path, _)| path)
+        .filter(|path| path == "portcullis::db" || path.starts_with("portcullis::db::"))
+        .collect())
+}
+
+#[test]
+fn storage_is_visible_only_inside_the_crate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).expect("read src/lib.rs");
+    let lib = syn::parse_file(&lib).expect("src/lib.rs parses");
+    let db = lib
+        .items
+        .iter()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "db" => Some(m),
+            _ => None,
+        })
+        .expect("src/lib.rs declares mod db");
+    let crate_only = match &db.vis {
+        syn::Visibility::Inherited => true,
+        syn::Visibility::Restricted(r) => r.path.is_ident("crate") || r.path.is_ident("self"),
+        syn::Visibility::Public(_) => false,
+    };
+    assert!(crate_only, "src/lib.rs must declare `pub(crate) mod db`");
+
+    let mut files = Vec::new();
+    for dir in ["tests/api", "benches", "examples"] {
+        sources(&root.join(dir), &mut files);
+    }
+    assert!(files.len() > 40, "found only {} files", files.len());
+    let mut named = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read a file");
+        let relative = file.strip_prefix(root).unwrap().display().to_string();
+        match storage_paths_outside(&text) {
+            Ok(paths) => named.extend(paths.into_iter().map(|p| format!("{relative}: {p}"))),
+            Err(e) => named.push(format!("{relative}: does not parse: {e}")),
+        }
+    }
+    assert!(
+        named.is_empty(),
+        "outside the crate, reach storage through services:\n{}",
+        named.join("\n")
+    );
+}
+
+#[test]
+fn storage_named_from_outside_the_crate_is_caught_in_every_form() {
+    for source in [
+        "use portcullis::db;",
+        "use portcullis::{app::AppState, db::audit};",
+        "fn f() { let _ = portcullis::db::connect; }",
+        "async fn f(p: &portcullis::db::Pool) {}",
+    ] {
+        assert_eq!(
+            storage_paths_outside(source).unwrap().len(),
+            1,
+            "not caught: {source}"
+        );
+    }
+    assert!(
+        storage_paths_outside("use portcullis::bootstrap::Pool;")
+            .unwrap()
+            .is_empty()
+    );
+    // A module of the same name elsewhere is not ours.
+    assert!(
+        storage_paths_outside("use other::db::Pool;")
+            .unwrap()
+            .is_empty()
+    );
 }

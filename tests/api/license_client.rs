@@ -36,20 +36,19 @@ async fn licensing_server() -> (TestApp, String, Vec<String>) {
         .fetch_one(&app.state.db)
         .await
         .unwrap();
-    let product = portcullis::db::license::insert_product(
-        &app.state.db,
-        &portcullis::db::license::Product {
-            id: 0,
-            name: "Acme Panel".into(),
-            key_prefix: "ACME".into(),
-            check_interval_days: 7,
-            grace_days: 3,
-            max_reissues: 3,
-        },
-        0,
-    )
-    .await
-    .unwrap();
+    let product = portcullis::license::Licenses::from(&app.state)
+        .create_product(
+            portcullis::domain::AdminId(1),
+            &portcullis::license::ProductDraft {
+                name: "Acme Panel",
+                key_prefix: "ACME",
+                check_interval_days: "7",
+                grace_days: "3",
+                max_reissues: "3",
+            },
+        )
+        .await
+        .unwrap();
     let (key, keys) = issue_with_keys(&app, product, client).await;
     let pins = keys
         .keys

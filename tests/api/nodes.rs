@@ -526,22 +526,15 @@ async fn concurrent_claims_of_the_mail_queue_never_share_a_message() {
             .await
             .unwrap();
     }
-    let now = portcullis::clock::Clock::unix(app.clock.as_ref());
     let mut claimers = tokio::task::JoinSet::new();
     for c in 0..8 {
-        let db = app.state.db.clone();
+        let state = app.state.clone();
         claimers.spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let batch = portcullis::db::mail::claim_due(
-                    &db,
-                    &format!("claimer{c}"),
-                    now,
-                    now + 900,
-                    10,
-                )
-                .await
-                .unwrap();
+                let batch = portcullis::mail::sender::claim(&state, &format!("claimer{c}"))
+                    .await
+                    .unwrap();
                 if batch.is_empty() {
                     return mine;
                 }

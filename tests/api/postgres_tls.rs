@@ -56,10 +56,11 @@ async fn a_certificate_from_another_ca_is_refused_and_the_doctor_says_tls() {
     let Some(url) = tls_url(wrong_ca.to_str().unwrap()).await else {
         return;
     };
-    let error = portcullis::db::connect(&url, 1)
+    let error = portcullis::bootstrap::connect(&url, 1)
         .await
         .expect_err("an unknown CA must not be trusted");
-    let (cause, next) = portcullis::db::outage::explain(&error);
+    let said = portcullis::doctor::cannot_open_database(&error);
+    let (cause, next) = (said.cause, said.next_step);
     assert!(cause.contains("TLS"), "{cause}");
     assert!(next.contains("sslrootcert"), "{next}");
 }

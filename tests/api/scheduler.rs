@@ -484,7 +484,7 @@ fn serve(dir: &std::path::Path, env: &[(&str, &str)]) -> std::process::Child {
 /// zone), and how many scheduler runs and task runs there are.
 async fn serve_records(dir: &std::path::Path) -> Option<(String, String, i64, i64)> {
     let url = format!("sqlite://{}?mode=ro", dir.join("portcullis.db").display());
-    let pool = portcullis::db::connect(&url, 1).await.ok()?;
+    let pool = portcullis::bootstrap::connect(&url, 1).await.ok()?;
     let found = sqlx::query_as(
         "SELECT v.local_zone, v.zone, (SELECT COUNT(*) FROM scheduler_runs WHERE process = 'serve'), \
          (SELECT COUNT(*) FROM scheduler_task_runs) FROM process_views v WHERE v.process = 'web'",

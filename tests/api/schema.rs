@@ -36,7 +36,7 @@ fn family(declared: &str) -> String {
     }
 }
 
-async fn sqlite_schema(pool: &portcullis::db::Pool) -> Schema {
+async fn sqlite_schema(pool: &portcullis::bootstrap::Pool) -> Schema {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name",
     )
@@ -69,7 +69,7 @@ async fn sqlite_schema(pool: &portcullis::db::Pool) -> Schema {
     (schema, indexes)
 }
 
-async fn postgres_schema(pool: &portcullis::db::Pool) -> Schema {
+async fn postgres_schema(pool: &portcullis::bootstrap::Pool) -> Schema {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations' ORDER BY 1",
     )
@@ -127,15 +127,15 @@ async fn both_engines_have_the_same_migrations_and_on_postgresql_the_same_schema
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let lite = portcullis::db::connect(
+    let lite = portcullis::bootstrap::connect(
         &format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display()),
         1,
     )
     .await
     .unwrap();
-    portcullis::db::migrate(&lite).await.unwrap();
-    let pg = portcullis::db::connect(&pg_url, 1).await.unwrap();
-    portcullis::db::migrate(&pg).await.unwrap();
+    portcullis::bootstrap::migrate_pool(&lite).await.unwrap();
+    let pg = portcullis::bootstrap::connect(&pg_url, 1).await.unwrap();
+    portcullis::bootstrap::migrate_pool(&pg).await.unwrap();
     let (lite_tables, lite_indexes) = sqlite_schema(&lite).await;
     let (pg_tables, pg_indexes) = postgres_schema(&pg).await;
     assert_eq!(

@@ -5,7 +5,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn the_database_is_created_in_wal_mode_with_foreign_keys_enforced() {
     let app = spawn_app().await;
-    if !portcullis::db::is_postgres(&app.state.db) {
+    if !portcullis::bootstrap::is_postgres(&app.state.db) {
         assert!(app.dir.path().join("portcullis.db").exists());
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&app.state.db)

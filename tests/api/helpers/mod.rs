@@ -49,7 +49,7 @@ pub async fn test_database_url() -> Option<String> {
         "portcullis_test_{}",
         portcullis::token::hex(&portcullis::token::random_bytes::<8>().unwrap())
     );
-    let pool = portcullis::db::connect(&admin, 1)
+    let pool = portcullis::bootstrap::connect(&admin, 1)
         .await
         .expect("PORTCULLIS_TEST_POSTGRES must reach a PostgreSQL server");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
