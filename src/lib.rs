@@ -23,7 +23,7 @@
 //! - [`license`]: the licensing server (products, licences, verify decisions, signing keys).
 //! - [`doctor`]: diagnostic checks; [`diagnostics`]: the counters the request pipeline keeps for it.
 //! - [`web`]: HTTP only.
-//! - [`cli`], [`run`]: the command line.
+//! - [`cli`]: the command line (its commands in `cli/commands/`).
 
 pub mod access;
 pub mod account;
@@ -52,7 +52,6 @@ pub mod proxy;
 pub mod request_origin;
 pub mod reset;
 pub mod role;
-pub mod run;
 pub mod scheduler;
 pub mod sealing;
 pub mod session;

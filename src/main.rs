@@ -6,5 +6,5 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = portcullis::cli::Cli::parse();
-    portcullis::run::execute(cli).await
+    portcullis::cli::execute(cli).await
 }

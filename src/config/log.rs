@@ -1,6 +1,6 @@
 //! The `[log]` section: the output shape (text or JSON lines) and the tracing filter.
 //!
-//! The subscriber is installed by `crate::run`; this file only checks that the filter parses, so
+//! The subscriber is installed by `crate::cli`; this file only checks that the filter parses, so
 //! a typo stops the start with the key named instead of logging nothing. [`RawLog::validate`] is
 //! called by [`super::RawConfig::validate`].
 

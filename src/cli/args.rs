@@ -1,7 +1,9 @@
-//! The command line: `serve`, `migrate`, `admin create`, `user create`, `doctor`.
+//! The command line's shape: every command, flag and help text, as clap types. This is the
+//! documented interface (`portcullis --help`), so it changes only with the docs.
 //!
-//! Exit codes are a contract: 0 success; 1 doctor warnings; 2 doctor failures, configuration
-//! errors and any command that could not do its job.
+//! Owns parsing only; what a command does is in `commands/`, and `mod.rs` dispatches to it.
+//! Exit codes are a contract: 0 success; 1 doctor warnings (or a licence that may not be used);
+//! 2 doctor failures, configuration errors and any command that could not do its job.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

@@ -1,0 +1,14 @@
+//! One file per command, each with a `run` that `cli::execute` calls with the loaded
+//! configuration and the command's parsed arguments. A command calls services and prints
+//! their answers; the helpers they share (state, password, actor, wording) are in `cli/mod.rs`.
+
+pub mod admin;
+pub mod ban;
+pub mod cron;
+pub mod doctor;
+pub mod license;
+pub mod mail;
+pub mod migrate;
+pub mod proxy;
+pub mod serve;
+pub mod user;
