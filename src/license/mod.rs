@@ -22,7 +22,7 @@ pub mod verify;
 use crate::app::AppState;
 use crate::clock::Clock;
 use crate::db;
-use crate::domain::{Action, Actor, AdminId, ClientId, UserId};
+use crate::domain::{Action, Actor, AdminId, ClientId, LicenseStatus, UserId};
 use license_verifier::key;
 use std::sync::Arc;
 
@@ -66,8 +66,8 @@ impl From<&AppState> for Licenses {
 #[derive(Debug, Clone)]
 pub struct Listed {
     pub license: License,
-    /// The status in force now ([`effective_status`]).
-    pub status: String,
+    /// The status in force now ([`LicenseStatus::in_force`]).
+    pub status: LicenseStatus,
     /// The product's name, or `product N` when the product is gone.
     pub product: String,
     /// The product's maximum number of reissues (0 when the product is gone).
@@ -79,7 +79,7 @@ impl Listed {
     fn new(license: License, products: &[Product], now: i64) -> Self {
         let product = products.iter().find(|p| p.id == license.product_id);
         Self {
-            status: effective_status(&license, now).to_owned(),
+            status: license.status.in_force(license.expires_at, now),
             product: product.map_or_else(
                 || format!("product {}", license.product_id),
                 |p| p.name.clone(),
@@ -146,14 +146,6 @@ pub enum ReissueError {
     NotFound,
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
-}
-
-/// The status in force at `now`: an expiry date in the past makes an active licence expired.
-pub fn effective_status(license: &License, now: i64) -> &str {
-    match license.expires_at {
-        Some(at) if at <= now && license.status == "active" => "expired",
-        _ => license.status.as_str(),
-    }
 }
 
 /// Issues a licence ([`Licenses::issue`]); kept for callers holding the application state.
@@ -265,8 +257,8 @@ impl Licenses {
         .await
     }
 
-    /// Sets a licence's status (`active`, `suspended` or `expired`) and expiry (a day typed as
-    /// `YYYY-MM-DD`, or empty for none), audited as the admin's.
+    /// Sets a licence's status (as the form sends it: `active`, `suspended` or `expired`) and
+    /// expiry (a day typed as `YYYY-MM-DD`, or empty for none), audited as the admin's.
     ///
     /// # Errors
     /// No such licence, a status or date that cannot be used, storage errors.
@@ -280,11 +272,9 @@ impl Licenses {
         db::license::find(&self.db, id)
             .await?
             .ok_or(StatusError::NotFound)?;
-        if !matches!(status, "active" | "suspended" | "expired") {
-            return Err(StatusError::Invalid(
-                "Status: choose active, suspended or expired.".into(),
-            ));
-        }
+        let status = LicenseStatus::parse(status).ok_or_else(|| {
+            StatusError::Invalid("Status: choose active, suspended or expired.".into())
+        })?;
         let expires = self.end_of_day(expires).map_err(StatusError::Invalid)?;
         let detail = format!(
             "{status}{}",

@@ -4,6 +4,7 @@
 //! Every rule, read and audit entry is the [`Licenses`] service's; this file turns its rows into
 //! views and its refusals into the page again with the message (422).
 
+use crate::domain::paths;
 use crate::license::{
     self, ActivateError, IssueDraft, IssueError, Licenses, ProductDraft, ProductError,
     ReissueError, SigningError, StatusError,
@@ -43,7 +44,7 @@ pub(crate) fn row_view(licenses: &Licenses, listed: &license::Listed) -> License
         product: listed.product.clone(),
         client_id: l.client_id,
         hint: l.key_hint.clone(),
-        status: listed.status.clone(),
+        status: listed.status.to_string(),
         expires: l.expires_at.map(|at| licenses.show_time(at)),
         domains: origins(&l.domains, &l.preset_domains),
         ips: origins(&l.ips, &l.preset_ips),
@@ -166,7 +167,7 @@ pub async fn post_product(
         .create_product(gate.current.id(), &form.draft())
         .await
     {
-        Ok(_) => Ok(Redirect::to("/admin/licenses").into_response()),
+        Ok(_) => Ok(Redirect::to(paths::ADMIN_LICENSES).into_response()),
         Err(refused @ (ProductError::Invalid(_) | ProductError::Exists)) => {
             list_page(&licenses, &gate, csrf, Some(refused.to_string())).await
         }
@@ -218,7 +219,7 @@ pub async fn post_product_edit(
         .update_product(gate.current.id(), id, &form.draft())
         .await
     {
-        Ok(()) => Ok(Redirect::to("/admin/licenses").into_response()),
+        Ok(()) => Ok(Redirect::to(paths::ADMIN_LICENSES).into_response()),
         Err(ProductError::Invalid(message)) => {
             // Show what was typed, so the admin corrects rather than retypes.
             let mut shown = licenses.product(id).await?.ok_or(AppError::NotFound)?;
@@ -265,7 +266,7 @@ pub async fn post_issue(
         directories: &form.directories,
     };
     let message = match licenses.issue_by_admin(gate.current.id(), &draft).await {
-        Ok(id) => return Ok(Redirect::to(&format!("/admin/licenses/{id}")).into_response()),
+        Ok(id) => return Ok(Redirect::to(&paths::admin_license(id)).into_response()),
         Err(IssueError::Invalid(message)) => message,
         Err(IssueError::NoProduct(_)) => "Choose a product.".to_owned(),
         Err(IssueError::Storage(e)) => return Err(e.into()),
@@ -301,7 +302,7 @@ async fn detail_page(
             csrf,
             notice,
             error,
-            stored_status: l.status.clone(),
+            stored_status: l.status.to_string(),
             expires_input: licenses.expiry_day(l.expires_at),
             max_reissues: detail.listed.max_reissues,
             row: row_view(licenses, &detail.listed),
@@ -352,7 +353,7 @@ pub async fn post_license(
         .set_status(gate.current.id(), id, &form.status, &form.expires)
         .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("/admin/licenses/{id}?done=saved")).into_response()),
+        Ok(()) => Ok(Redirect::to(&format!("{}?done=saved", paths::admin_license(id))).into_response()),
         Err(StatusError::Invalid(message)) => {
             detail_page(&licenses, &gate, id, csrf, None, Some(message)).await
         }
@@ -369,7 +370,7 @@ pub async fn post_reissue(
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     match licenses.reissue_by_admin(gate.current.id(), id).await {
-        Ok(()) => Ok(Redirect::to(&format!("/admin/licenses/{id}?done=reissued")).into_response()),
+        Ok(()) => Ok(Redirect::to(&format!("{}?done=reissued", paths::admin_license(id))).into_response()),
         Err(ReissueError::LimitReached(max)) => {
             detail_page(&licenses, &gate, id, csrf, None, Some(format!("This licence was reissued {max} times, the product's maximum. Raise the product's maximum (Licences, Products, the product's name) or issue a new licence."))).await
         }
@@ -381,7 +382,7 @@ pub async fn post_reissue(
 /// Publishes a new key that does not sign yet.
 pub async fn post_key_add(State(licenses): State<Licenses>, gate: Gate) -> AppResult<Response> {
     match licenses.add_signing_key(gate.current.id()).await {
-        Ok(_) => Ok(Redirect::to("/admin/licenses").into_response()),
+        Ok(_) => Ok(Redirect::to(paths::ADMIN_LICENSES).into_response()),
         Err(SigningError::Storage(e)) => Err(e.into()),
         Err(SigningError::Unusable(e)) => Err(AppError::Unexpected(e)),
     }
@@ -405,7 +406,7 @@ pub async fn post_key_activate(
         .activate_signing_key(gate.current.id(), &form.key_id)
         .await
     {
-        Ok(()) => Ok(Redirect::to("/admin/licenses").into_response()),
+        Ok(()) => Ok(Redirect::to(paths::ADMIN_LICENSES).into_response()),
         Err(missing @ ActivateError::NoSuchKey(_)) => {
             list_page(&licenses, &gate, csrf, Some(missing.to_string())).await
         }

@@ -3,7 +3,7 @@
 //! The reads, the ownership rule and the audit entry are the [`Licenses`] service's.
 
 use crate::auth::client_permission::ClientPermission;
-use crate::domain::{Actor, AdminId, UserId};
+use crate::domain::{Actor, AdminId, UserId, paths};
 use crate::license::{Licenses, ReissueError};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, CurrentClient};
@@ -78,7 +78,7 @@ pub async fn post_reissue(
         .reissue_by_owner(account.client_id.into(), license_id, &actor, signed_in_as)
         .await
     {
-        Ok(()) => Ok(Redirect::to("/account/licenses?done=reissued").into_response()),
+        Ok(()) => Ok(Redirect::to(&format!("{}?done=reissued", paths::ACCOUNT_LICENSES)).into_response()),
         Err(ReissueError::LimitReached(max)) => {
             render(
                 &licenses,
