@@ -5,7 +5,9 @@
 //! reissue, rate limits) and writes the audit entries; the front ends map its error enums to
 //! pages and statuses. The operations are split by area: `product` (products), `issue`
 //! (issuing from a form), `verify` (the check decision and its rate limits), `signing` (the
-//! keys); this file holds the licences themselves (reveal, status, reissue, the pages' reads).
+//! keys); this file holds the licences themselves (reveal, status, reissue, where each binding
+//! came from, the pages' reads). A licence's status and the rule for the status in force are
+//! `domain::LicenseStatus`, which storage parses when it reads a licence.
 //! `client` is the other side: checking a licence against a server, for the CLI and doctor.
 //!
 //! Keys use the format of the `license-verifier` crate (prefix, random part, check character),
@@ -26,10 +28,13 @@ use crate::domain::{Action, Actor, AdminId, ClientId, LicenseStatus, UserId};
 use license_verifier::key;
 use std::sync::Arc;
 
+/// The three kinds of binding (domain, IP address, directory), as the wire format names them.
+pub use license_verifier::protocol::Which;
+
 pub use crate::db::license::{Check, License, Product, SigningKey};
 pub use issue::{IssueDraft, IssueError, IssueRequest};
 pub use product::{ProductDraft, ProductError};
-pub use signing::{ActivateError, SigningError};
+pub use signing::{ActivateError, KeyState, SigningError};
 pub use verify::{CheckError, LimitedBy, VerifyError};
 
 /// Sealing context of licence keys.
@@ -92,6 +97,49 @@ impl Listed {
     /// Reissues left before the product's maximum.
     pub fn reissues_left(&self) -> i64 {
         (self.max_reissues - self.license.reissues).max(0)
+    }
+
+    /// One binding list, each entry with where it came from (what a reissue does to it).
+    pub fn bindings(&self, which: Which) -> Vec<(&str, Origin)> {
+        let preset = preset(&self.license, which);
+        bound(&self.license, which)
+            .iter()
+            .map(|entry| {
+                let origin = if preset.contains(entry) {
+                    Origin::Preset
+                } else {
+                    Origin::BoundByCheck
+                };
+                (entry.as_str(), origin)
+            })
+            .collect()
+    }
+}
+
+/// Where an entry of a binding list came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Set by the admin at issue; a reissue keeps it.
+    Preset,
+    /// Bound by a check; a reissue clears it, so the next check binds anew.
+    BoundByCheck,
+}
+
+/// A licence's list of one kind of binding, as checks compare it (preset and bound entries).
+fn bound(license: &License, which: Which) -> &[String] {
+    match which {
+        Which::Domain => &license.domains,
+        Which::Ip => &license.ips,
+        Which::Directory => &license.directories,
+    }
+}
+
+/// The part of a binding list the admin set at issue.
+fn preset(license: &License, which: Which) -> &[String] {
+    match which {
+        Which::Domain => &license.preset_domains,
+        Which::Ip => &license.preset_ips,
+        Which::Directory => &license.preset_directories,
     }
 }
 

@@ -156,15 +156,9 @@ impl Licenses {
                 // The access log shows a key's first refusal of each minute, not every one: a
                 // flood must not turn into a row per request (a bounded read decides).
                 let key_hash = crate::token::hash(&key);
-                if let Ok(true) = db::mail::admit_request(
-                    &self.db,
-                    REFUSAL_LOGGED,
-                    &key_hash,
-                    now,
-                    now - 60,
-                    1,
-                )
-                .await
+                if let Ok(true) =
+                    db::mail::admit_request(&self.db, REFUSAL_LOGGED, &key_hash, now, now - 60, 1)
+                        .await
                 {
                     self.log_refused_quietly(request, remote_ip, Refused::RateLimited)
                         .await;
@@ -427,20 +421,11 @@ fn bindings_of(license: &License) -> Bindings {
     }
 }
 
-/// The licence's list of one kind of binding.
-fn bound(license: &License, which: Which) -> &[String] {
-    match which {
-        Which::Domain => &license.domains,
-        Which::Ip => &license.ips,
-        Which::Directory => &license.directories,
-    }
-}
-
 /// The first presented value not in its list; an empty list (not bound yet) matches anything.
 fn mismatch(license: &License, presented: &Place) -> Option<Mismatch> {
     Place::KINDS.into_iter().find_map(|which| {
         let value = presented.get(which);
-        let allowed = bound(license, which);
+        let allowed = super::bound(license, which);
         let matches = allowed.is_empty() || allowed.iter().any(|a| which.normalise(a) == value);
         (!matches).then(|| Mismatch {
             which,

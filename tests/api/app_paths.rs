@@ -7,9 +7,9 @@ use portcullis::domain::{Realm, paths};
 /// Whether the table answers `path`: a route of exactly that path, or, for a prefix ending in
 /// `/` (a token link, the API, static files), a route below it.
 fn routed(path: &str) -> bool {
-    portcullis::web::routes::table().iter().any(|route| {
-        route.path == path || (path.ends_with('/') && route.path.starts_with(path))
-    })
+    portcullis::web::routes::table()
+        .iter()
+        .any(|route| route.path == path || (path.ends_with('/') && route.path.starts_with(path)))
 }
 
 #[test]

@@ -80,7 +80,11 @@ async fn the_status_form_refuses_a_status_it_does_not_offer_and_keeps_the_stored
         )
         .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(stored_status(&app, id).await, "suspended", "the stored form");
+    assert_eq!(
+        stored_status(&app, id).await,
+        "suspended",
+        "the stored form"
+    );
 }
 
 #[tokio::test]

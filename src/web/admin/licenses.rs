@@ -6,8 +6,8 @@
 
 use crate::domain::paths;
 use crate::license::{
-    self, ActivateError, IssueDraft, IssueError, Licenses, ProductDraft, ProductError,
-    ReissueError, SigningError, StatusError,
+    self, ActivateError, IssueDraft, IssueError, KeyState, Licenses, Origin, ProductDraft,
+    ProductError, ReissueError, SigningError, StatusError, Which,
 };
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form, ManageLicenses, RequirePermission};
@@ -22,13 +22,14 @@ type Gate = RequirePermission<ManageLicenses>;
 
 /// A binding list with where each entry came from, so whoever reads it knows what a reissue
 /// clears: "a (preset), b (bound by a check)".
-fn origins(list: &[String], preset: &[String]) -> String {
-    list.iter()
-        .map(|entry| {
-            let origin = if preset.contains(entry) {
-                "preset"
-            } else {
-                "bound by a check"
+fn origins(listed: &license::Listed, which: Which) -> String {
+    listed
+        .bindings(which)
+        .into_iter()
+        .map(|(entry, origin)| {
+            let origin = match origin {
+                Origin::Preset => "preset",
+                Origin::BoundByCheck => "bound by a check",
             };
             format!("{entry} ({origin})")
         })
@@ -46,9 +47,9 @@ pub(crate) fn row_view(licenses: &Licenses, listed: &license::Listed) -> License
         hint: l.key_hint.clone(),
         status: listed.status.to_string(),
         expires: l.expires_at.map(|at| licenses.show_time(at)),
-        domains: origins(&l.domains, &l.preset_domains),
-        ips: origins(&l.ips, &l.preset_ips),
-        directories: origins(&l.directories, &l.preset_directories),
+        domains: origins(listed, Which::Domain),
+        ips: origins(listed, Which::Ip),
+        directories: origins(listed, Which::Directory),
         reissues: l.reissues,
         last_check: l
             .last_check_at
@@ -87,10 +88,12 @@ async fn list_page(
         .keys
         .into_iter()
         .map(|k| {
-            let status = match (k.activated_at, k.retired_at) {
-                (_, Some(at)) => format!("retired {}, still published", licenses.show_time(at)),
-                (Some(_), None) => "signing".to_owned(),
-                (None, None) => "published, not signing yet".to_owned(),
+            let status = match KeyState::of(&k) {
+                KeyState::Retired { at } => {
+                    format!("retired {}, still published", licenses.show_time(at))
+                }
+                KeyState::Signing => "signing".to_owned(),
+                KeyState::Published => "published, not signing yet".to_owned(),
             };
             (k.key_id, k.public_key, status)
         })
@@ -353,7 +356,9 @@ pub async fn post_license(
         .set_status(gate.current.id(), id, &form.status, &form.expires)
         .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("{}?done=saved", paths::admin_license(id))).into_response()),
+        Ok(()) => {
+            Ok(Redirect::to(&format!("{}?done=saved", paths::admin_license(id))).into_response())
+        }
         Err(StatusError::Invalid(message)) => {
             detail_page(&licenses, &gate, id, csrf, None, Some(message)).await
         }
