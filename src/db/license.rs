@@ -1,6 +1,7 @@
 //! Licensing tables: products, licences, the check log and the signing keys.
 
 use super::Db;
+use crate::domain::LicenseStatus;
 use sqlx::{Executor, Row as _};
 
 /// A product that licences are issued for.
@@ -99,7 +100,8 @@ pub struct License {
     pub client_id: i64,
     pub key_sealed: String,
     pub key_hint: String,
-    pub status: String,
+    /// As stored; [`LicenseStatus::in_force`] gives the status in force at an instant.
+    pub status: LicenseStatus,
     pub expires_at: Option<i64>,
     pub domains: Vec<String>,
     pub ips: Vec<String>,
@@ -121,6 +123,15 @@ fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The stored status parsed; only [`set_status`] writes the column, so another value is a
+/// damaged row, refused like a column of the wrong type.
+fn status(stored: &str) -> Result<LicenseStatus, sqlx::Error> {
+    LicenseStatus::parse(stored).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: "status".into(),
+        source: format!("{stored:?} is not a licence status").into(),
+    })
+}
+
 fn license(r: &sqlx::any::AnyRow) -> Result<License, sqlx::Error> {
     Ok(License {
         id: r.try_get("id")?,
@@ -128,7 +139,7 @@ fn license(r: &sqlx::any::AnyRow) -> Result<License, sqlx::Error> {
         client_id: r.try_get("client_id")?,
         key_sealed: r.try_get("key_sealed")?,
         key_hint: r.try_get("key_hint")?,
-        status: r.try_get("status")?,
+        status: status(&r.try_get::<String, _>("status")?)?,
         expires_at: r.try_get("expires_at")?,
         domains: lines(&r.try_get::<String, _>("domains")?),
         ips: lines(&r.try_get::<String, _>("ips")?),
@@ -292,12 +303,12 @@ pub async fn reissue<'e>(
 pub async fn set_status<'e>(
     ex: impl Executor<'e, Database = Db>,
     id: i64,
-    status: &str,
+    status: LicenseStatus,
     expires_at: Option<i64>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE licenses SET status = $2, expires_at = $3 WHERE id = $1")
         .bind(id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(expires_at)
         .execute(ex)
         .await

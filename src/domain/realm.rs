@@ -1,4 +1,7 @@
 //! The two sides of Portcullis: the client area and the admin area.
+//!
+//! Each realm's own pages (home, sign-in, reset, ...) are `Realm` methods in `paths.rs`, next
+//! to the other URLs.
 
 /// Which side of Portcullis a session, a sign-in or a second factor belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,7 +1,7 @@
 //! Checking a licence against a licensing server from this installation: the CLI's
 //! `portcullis license check` and the doctor's `license.connection` share this.
 
-use license_verifier::protocol::PublicKey;
+use license_verifier::protocol::{KEYS_PATH, PublicKey};
 use license_verifier::{Config, Step, Verdict, Verifier};
 
 /// Parses pinned keys written as `KEY_ID=BASE64URL` (as `/api/license/v1/keys` lists them).
@@ -13,7 +13,7 @@ pub fn parse_pins(entries: &[String]) -> Result<Vec<PublicKey>, String> {
         .iter()
         .map(|e| {
             let (id, key) = e.split_once('=').ok_or_else(|| {
-                format!("{e:?} is not KEY_ID=PUBLIC_KEY (copy them from /api/license/v1/keys)")
+                format!("{e:?} is not KEY_ID=PUBLIC_KEY (copy them from {KEYS_PATH})")
             })?;
             let bytes = base64::Engine::decode(
                 &base64::engine::general_purpose::URL_SAFE_NO_PAD,

@@ -5,7 +5,9 @@
 //! reissue, rate limits) and writes the audit entries; the front ends map its error enums to
 //! pages and statuses. The operations are split by area: `product` (products), `issue`
 //! (issuing from a form), `verify` (the check decision and its rate limits), `signing` (the
-//! keys); this file holds the licences themselves (reveal, status, reissue, the pages' reads).
+//! keys); this file holds the licences themselves (reveal, status, reissue, where each binding
+//! came from, the pages' reads). A licence's status and the rule for the status in force are
+//! `domain::LicenseStatus`, which storage parses when it reads a licence.
 //! `client` is the other side: checking a licence against a server, for the CLI and doctor.
 //!
 //! Keys use the format of the `license-verifier` crate (prefix, random part, check character),
@@ -22,14 +24,17 @@ pub mod verify;
 use crate::app::AppState;
 use crate::clock::Clock;
 use crate::db;
-use crate::domain::{Action, Actor, AdminId, ClientId, UserId};
+use crate::domain::{Action, Actor, AdminId, ClientId, LicenseStatus, UserId};
 use license_verifier::key;
 use std::sync::Arc;
+
+/// The three kinds of binding (domain, IP address, directory), as the wire format names them.
+pub use license_verifier::protocol::Which;
 
 pub use crate::db::license::{Check, License, Product, SigningKey};
 pub use issue::{IssueDraft, IssueError, IssueRequest};
 pub use product::{ProductDraft, ProductError};
-pub use signing::{ActivateError, SigningError};
+pub use signing::{ActivateError, KeyState, SigningError};
 pub use verify::{CheckError, LimitedBy, VerifyError};
 
 /// Sealing context of licence keys.
@@ -66,8 +71,8 @@ impl From<&AppState> for Licenses {
 #[derive(Debug, Clone)]
 pub struct Listed {
     pub license: License,
-    /// The status in force now ([`effective_status`]).
-    pub status: String,
+    /// The status in force now ([`LicenseStatus::in_force`]).
+    pub status: LicenseStatus,
     /// The product's name, or `product N` when the product is gone.
     pub product: String,
     /// The product's maximum number of reissues (0 when the product is gone).
@@ -79,7 +84,7 @@ impl Listed {
     fn new(license: License, products: &[Product], now: i64) -> Self {
         let product = products.iter().find(|p| p.id == license.product_id);
         Self {
-            status: effective_status(&license, now).to_owned(),
+            status: license.status.in_force(license.expires_at, now),
             product: product.map_or_else(
                 || format!("product {}", license.product_id),
                 |p| p.name.clone(),
@@ -92,6 +97,49 @@ impl Listed {
     /// Reissues left before the product's maximum.
     pub fn reissues_left(&self) -> i64 {
         (self.max_reissues - self.license.reissues).max(0)
+    }
+
+    /// One binding list, each entry with where it came from (what a reissue does to it).
+    pub fn bindings(&self, which: Which) -> Vec<(&str, Origin)> {
+        let preset = preset(&self.license, which);
+        bound(&self.license, which)
+            .iter()
+            .map(|entry| {
+                let origin = if preset.contains(entry) {
+                    Origin::Preset
+                } else {
+                    Origin::BoundByCheck
+                };
+                (entry.as_str(), origin)
+            })
+            .collect()
+    }
+}
+
+/// Where an entry of a binding list came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Set by the admin at issue; a reissue keeps it.
+    Preset,
+    /// Bound by a check; a reissue clears it, so the next check binds anew.
+    BoundByCheck,
+}
+
+/// A licence's list of one kind of binding, as checks compare it (preset and bound entries).
+fn bound(license: &License, which: Which) -> &[String] {
+    match which {
+        Which::Domain => &license.domains,
+        Which::Ip => &license.ips,
+        Which::Directory => &license.directories,
+    }
+}
+
+/// The part of a binding list the admin set at issue.
+fn preset(license: &License, which: Which) -> &[String] {
+    match which {
+        Which::Domain => &license.preset_domains,
+        Which::Ip => &license.preset_ips,
+        Which::Directory => &license.preset_directories,
     }
 }
 
@@ -146,14 +194,6 @@ pub enum ReissueError {
     NotFound,
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
-}
-
-/// The status in force at `now`: an expiry date in the past makes an active licence expired.
-pub fn effective_status(license: &License, now: i64) -> &str {
-    match license.expires_at {
-        Some(at) if at <= now && license.status == "active" => "expired",
-        _ => license.status.as_str(),
-    }
 }
 
 /// Issues a licence ([`Licenses::issue`]); kept for callers holding the application state.
@@ -265,8 +305,8 @@ impl Licenses {
         .await
     }
 
-    /// Sets a licence's status (`active`, `suspended` or `expired`) and expiry (a day typed as
-    /// `YYYY-MM-DD`, or empty for none), audited as the admin's.
+    /// Sets a licence's status (as the form sends it: `active`, `suspended` or `expired`) and
+    /// expiry (a day typed as `YYYY-MM-DD`, or empty for none), audited as the admin's.
     ///
     /// # Errors
     /// No such licence, a status or date that cannot be used, storage errors.
@@ -280,11 +320,9 @@ impl Licenses {
         db::license::find(&self.db, id)
             .await?
             .ok_or(StatusError::NotFound)?;
-        if !matches!(status, "active" | "suspended" | "expired") {
-            return Err(StatusError::Invalid(
-                "Status: choose active, suspended or expired.".into(),
-            ));
-        }
+        let status = LicenseStatus::parse(status).ok_or_else(|| {
+            StatusError::Invalid("Status: choose active, suspended or expired.".into())
+        })?;
         let expires = self.end_of_day(expires).map_err(StatusError::Invalid)?;
         let detail = format!(
             "{status}{}",

@@ -10,6 +10,28 @@ use license_verifier::protocol::{KeyList, PublicKey, public_key_of};
 
 const CONTEXT: &str = "license-signing-key";
 
+/// Where a signing key is in its rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published (`/api/license/v1/keys`) but not signing yet.
+    Published,
+    /// Signs answers now.
+    Signing,
+    /// Signed before the key that signs now; still published, so its answers still verify.
+    Retired { at: i64 },
+}
+
+impl KeyState {
+    /// The state of a stored key: retired once retired, else signing once activated.
+    pub fn of(key: &SigningKey) -> Self {
+        match (key.activated_at, key.retired_at) {
+            (_, Some(at)) => Self::Retired { at },
+            (Some(_), None) => Self::Signing,
+            (None, None) => Self::Published,
+        }
+    }
+}
+
 /// Why no signing key could be read or made.
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
@@ -37,7 +59,7 @@ impl Licenses {
     pub async fn active_signing_key(&self) -> Result<(String, [u8; 32]), SigningError> {
         let signing = |keys: Vec<SigningKey>| {
             keys.into_iter()
-                .filter(|k| k.retired_at.is_none() && k.activated_at.is_some())
+                .filter(|k| KeyState::of(k) == KeyState::Signing)
                 .max_by_key(|k| k.activated_at)
         };
         let key = if let Some(k) = signing(db::license::signing_keys(&self.db).await?) {

@@ -3,6 +3,7 @@
 
 use super::{License, Licenses};
 use crate::db;
+use crate::domain::{LicenseStatus, paths};
 use license_verifier::key;
 use license_verifier::protocol::{
     Answer, Bindings, Mismatch, SignedAnswer, Status, VerifyRequest, Which,
@@ -26,6 +27,69 @@ pub enum LimitedBy {
     Address,
     /// Checks of one key (`license_server.checks_per_key`).
     Key,
+}
+
+impl LimitedBy {
+    /// The rate-limit counter this limit counts in (stored form).
+    fn counter(self) -> &'static str {
+        match self {
+            Self::Address => "license_ip",
+            Self::Key => "license_key",
+        }
+    }
+}
+
+/// The counter that lets one refused check of a key a minute into the access log.
+const REFUSAL_LOGGED: &str = "license_refusal_logged";
+
+/// A check refused before any decision, as the access log's verdict names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// Over a per-minute limit.
+    RateLimited,
+    /// Without its identity fields, or with one too long.
+    BadRequest,
+}
+
+impl Refused {
+    fn verdict(self) -> &'static str {
+        match self {
+            Self::RateLimited => "rate_limited",
+            Self::BadRequest => "bad_request",
+        }
+    }
+}
+
+/// Where a check says it runs, each value normalised as bindings compare it (and cut to 512
+/// characters, the longest a decided check may present).
+#[derive(Debug, Clone)]
+struct Place {
+    domain: String,
+    ip: String,
+    directory: String,
+}
+
+impl Place {
+    /// The three kinds of binding, in the order a mismatch is looked for.
+    const KINDS: [Which; 3] = [Which::Domain, Which::Ip, Which::Directory];
+
+    fn of(req: &VerifyRequest) -> Self {
+        let field =
+            |which: Which, v: &str| which.normalise(&v.chars().take(512).collect::<String>());
+        Self {
+            domain: field(Which::Domain, &req.domain),
+            ip: field(Which::Ip, &req.ip),
+            directory: field(Which::Directory, &req.directory),
+        }
+    }
+
+    fn get(&self, which: Which) -> &str {
+        match which {
+            Which::Domain => &self.domain,
+            Which::Ip => &self.ip,
+            Which::Directory => &self.directory,
+        }
+    }
 }
 
 impl std::fmt::Display for LimitedBy {
@@ -78,10 +142,11 @@ impl Licenses {
         let now = self.clock.unix();
         let key = request.key.trim().to_ascii_uppercase();
         let (per_key, per_address) = self.config.license_limits;
-        for (kind, value, limit, by) in [
-            ("license_ip", remote_ip, per_address, LimitedBy::Address),
-            ("license_key", key.as_str(), per_key, LimitedBy::Key),
+        for (by, value, limit) in [
+            (LimitedBy::Address, remote_ip, per_address),
+            (LimitedBy::Key, key.as_str(), per_key),
         ] {
+            let kind = by.counter();
             let counted_key = crate::token::hash(value);
             let admitted =
                 db::rate_limit::admit(&self.db, kind, &counted_key, now, now - 60, limit)
@@ -91,17 +156,11 @@ impl Licenses {
                 // The access log shows a key's first refusal of each minute, not every one: a
                 // flood must not turn into a row per request (a bounded read decides).
                 let key_hash = crate::token::hash(&key);
-                if let Ok(true) = db::rate_limit::admit(
-                    &self.db,
-                    "license_refusal_logged",
-                    &key_hash,
-                    now,
-                    now - 60,
-                    1,
-                )
-                .await
+                if let Ok(true) =
+                    db::rate_limit::admit(&self.db, REFUSAL_LOGGED, &key_hash, now, now - 60, 1)
+                        .await
                 {
-                    self.log_refused_quietly(request, remote_ip, "rate_limited")
+                    self.log_refused_quietly(request, remote_ip, Refused::RateLimited)
                         .await;
                 }
                 return Err(CheckError::RateLimited { limit, by });
@@ -109,7 +168,7 @@ impl Licenses {
         }
         match self.verify(request, remote_ip).await {
             Err(VerifyError::BadRequest(why)) => {
-                self.log_refused_quietly(request, remote_ip, "bad_request")
+                self.log_refused_quietly(request, remote_ip, Refused::BadRequest)
                     .await;
                 Err(CheckError::BadRequest(why))
             }
@@ -118,7 +177,7 @@ impl Licenses {
     }
 
     /// Logs a refused check of a known key; a failure to log does not change the answer.
-    async fn log_refused_quietly(&self, request: &VerifyRequest, ip: &str, verdict: &str) {
+    async fn log_refused_quietly(&self, request: &VerifyRequest, ip: &str, verdict: Refused) {
         if let Err(e) = self.log_refused(request, ip, verdict).await {
             tracing::warn!(error = %e, "licence check: cannot log a refused check");
         }
@@ -166,11 +225,7 @@ impl Licenses {
             ));
         }
         let now = self.clock.unix();
-        let presented = [
-            (Which::Domain, Which::Domain.normalise(&req.domain)),
-            (Which::Ip, Which::Ip.normalise(&req.ip)),
-            (Which::Directory, Which::Directory.normalise(&req.directory)),
-        ];
+        let presented = Place::of(req);
         let mut answer = Answer {
             v: 1,
             key_id: String::new(),
@@ -185,7 +240,7 @@ impl Licenses {
             // Unknown and malformed keys: ask again in a day, no grace.
             next_check_due: now + 86_400,
             grace_until: now,
-            reissue_url: self.config.system_url.join("/account/licenses"),
+            reissue_url: self.config.system_url.join(paths::ACCOUNT_LICENSES),
             reissues_left: None,
         };
         let mut license_id = None;
@@ -217,9 +272,9 @@ impl Licenses {
                 license_id,
                 at: now,
                 remote_ip: remote_ip.to_owned(),
-                domain: presented[0].1.clone(),
-                ip: presented[1].1.clone(),
-                directory: presented[2].1.clone(),
+                domain: presented.domain,
+                ip: presented.ip,
+                directory: presented.directory,
                 verifier_version: req.verifier_version.chars().take(64).collect(),
                 verdict,
                 key_hint: key_hint(&req.key),
@@ -239,7 +294,7 @@ impl Licenses {
         &self,
         req: &VerifyRequest,
         remote_ip: &str,
-        verdict: &str,
+        verdict: Refused,
     ) -> Result<(), sqlx::Error> {
         let Ok(canonical) = key::validate(&req.key) else {
             return Ok(());
@@ -249,19 +304,18 @@ impl Licenses {
         else {
             return Ok(());
         };
-        let field =
-            |which: Which, v: &str| which.normalise(&v.chars().take(512).collect::<String>());
+        let place = Place::of(req);
         db::license::log_check(
             &self.db,
             &db::license::Check {
                 license_id: Some(license.id),
                 at: self.clock.unix(),
                 remote_ip: remote_ip.to_owned(),
-                domain: field(Which::Domain, &req.domain),
-                ip: field(Which::Ip, &req.ip),
-                directory: field(Which::Directory, &req.directory),
+                domain: place.domain,
+                ip: place.ip,
+                directory: place.directory,
                 verifier_version: req.verifier_version.chars().take(64).collect(),
-                verdict: verdict.to_owned(),
+                verdict: verdict.verdict().to_owned(),
                 key_hint: key_hint(&canonical),
             },
         )
@@ -273,7 +327,7 @@ impl Licenses {
     async fn decide(
         &self,
         license: &License,
-        presented: &[(Which, String); 3],
+        presented: &Place,
         now: i64,
         answer: &mut Answer,
     ) -> Result<(), sqlx::Error> {
@@ -287,18 +341,18 @@ impl Licenses {
         answer.grace_until = answer.next_check_due + grace * 86_400;
         answer.reissues_left = u32::try_from((max - license.reissues).max(0)).ok();
         db::license::touch(&self.db, license.id, now).await?;
-        match super::effective_status(license, now) {
-            "suspended" => {
+        match license.status.in_force(license.expires_at, now) {
+            LicenseStatus::Suspended => {
                 answer.status = Status::Suspended;
                 return Ok(());
             }
-            "expired" => {
+            LicenseStatus::Expired => {
                 // Set expired by hand without a date: no date is known, so none is invented (the
                 // verifier then says "has expired", not "expired on" the moment of this check).
                 answer.status = Status::Expired;
                 return Ok(());
             }
-            _ => {}
+            LicenseStatus::Active => {}
         }
         // The preset lists are compared first, and only a check that matches every one of them
         // binds the empty lists: a check from the wrong place must not record its IP or directory.
@@ -317,9 +371,9 @@ impl Licenses {
             db::license::bind_empty(
                 &self.db,
                 license.id,
-                std::slice::from_ref(&presented[0].1),
-                std::slice::from_ref(&presented[1].1),
-                std::slice::from_ref(&presented[2].1),
+                std::slice::from_ref(&presented.domain),
+                std::slice::from_ref(&presented.ip),
+                std::slice::from_ref(&presented.directory),
             )
             .await?;
             db::license::find(&self.db, license.id)
@@ -368,18 +422,15 @@ fn bindings_of(license: &License) -> Bindings {
 }
 
 /// The first presented value not in its list; an empty list (not bound yet) matches anything.
-fn mismatch(license: &License, presented: &[(Which, String); 3]) -> Option<Mismatch> {
-    presented.iter().find_map(|(which, value)| {
-        let allowed = match which {
-            Which::Domain => &license.domains,
-            Which::Ip => &license.ips,
-            Which::Directory => &license.directories,
-        };
-        let matches = allowed.is_empty() || allowed.iter().any(|a| which.normalise(a) == *value);
+fn mismatch(license: &License, presented: &Place) -> Option<Mismatch> {
+    Place::KINDS.into_iter().find_map(|which| {
+        let value = presented.get(which);
+        let allowed = super::bound(license, which);
+        let matches = allowed.is_empty() || allowed.iter().any(|a| which.normalise(a) == value);
         (!matches).then(|| Mismatch {
-            which: *which,
-            presented: value.clone(),
-            allowed: allowed.clone(),
+            which,
+            presented: value.to_owned(),
+            allowed: allowed.to_vec(),
         })
     })
 }

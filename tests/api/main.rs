@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts;
 mod admin_rules;
+mod app_paths;
 mod audit_events;
 mod audit_log;
 mod bad_input;
@@ -32,6 +33,7 @@ mod hashing;
 mod housekeeping;
 mod layering;
 mod license_client;
+mod license_status;
 mod licensing;
 mod login;
 mod mail;

@@ -4,9 +4,10 @@
 //! Every rule, read and audit entry is the [`Licenses`] service's; this file turns its rows into
 //! views and its refusals into the page again with the message (422).
 
+use crate::domain::paths;
 use crate::license::{
-    self, ActivateError, IssueDraft, IssueError, Licenses, ProductDraft, ProductError,
-    ReissueError, SigningError, StatusError,
+    self, ActivateError, IssueDraft, IssueError, KeyState, Licenses, Origin, ProductDraft,
+    ProductError, ReissueError, SigningError, StatusError, Which,
 };
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form, ManageLicenses, RequirePermission};
@@ -21,13 +22,14 @@ type Gate = RequirePermission<ManageLicenses>;
 
 /// A binding list with where each entry came from, so whoever reads it knows what a reissue
 /// clears: "a (preset), b (bound by a check)".
-fn origins(list: &[String], preset: &[String]) -> String {
-    list.iter()
-        .map(|entry| {
-            let origin = if preset.contains(entry) {
-                "preset"
-            } else {
-                "bound by a check"
+fn origins(listed: &license::Listed, which: Which) -> String {
+    listed
+        .bindings(which)
+        .into_iter()
+        .map(|(entry, origin)| {
+            let origin = match origin {
+                Origin::Preset => "preset",
+                Origin::BoundByCheck => "bound by a check",
             };
             format!("{entry} ({origin})")
         })
@@ -43,11 +45,11 @@ pub(crate) fn row_view(licenses: &Licenses, listed: &license::Listed) -> License
         product: listed.product.clone(),
         client_id: l.client_id,
         hint: l.key_hint.clone(),
-        status: listed.status.clone(),
+        status: listed.status.to_string(),
         expires: l.expires_at.map(|at| licenses.show_time(at)),
-        domains: origins(&l.domains, &l.preset_domains),
-        ips: origins(&l.ips, &l.preset_ips),
-        directories: origins(&l.directories, &l.preset_directories),
+        domains: origins(listed, Which::Domain),
+        ips: origins(listed, Which::Ip),
+        directories: origins(listed, Which::Directory),
         reissues: l.reissues,
         last_check: l
             .last_check_at
@@ -86,10 +88,12 @@ async fn list_page(
         .keys
         .into_iter()
         .map(|k| {
-            let status = match (k.activated_at, k.retired_at) {
-                (_, Some(at)) => format!("retired {}, still published", licenses.show_time(at)),
-                (Some(_), None) => "signing".to_owned(),
-                (None, None) => "published, not signing yet".to_owned(),
+            let status = match KeyState::of(&k) {
+                KeyState::Retired { at } => {
+                    format!("retired {}, still published", licenses.show_time(at))
+                }
+                KeyState::Signing => "signing".to_owned(),
+                KeyState::Published => "published, not signing yet".to_owned(),
             };
             (k.key_id, k.public_key, status)
         })
@@ -166,7 +170,7 @@ pub async fn post_product(
         .create_product(gate.current.id(), &form.draft())
         .await
     {
-        Ok(_) => Ok(Redirect::to("/admin/licenses").into_response()),
+        Ok(_) => Ok(Redirect::to(paths::ADMIN_LICENSES).into_response()),
         Err(refused @ (ProductError::Invalid(_) | ProductError::Exists)) => {
             list_page(&licenses, &gate, csrf, Some(refused.to_string())).await
         }
@@ -218,7 +222,7 @@ pub async fn post_product_edit(
         .update_product(gate.current.id(), id, &form.draft())
         .await
     {
-        Ok(()) => Ok(Redirect::to("/admin/licenses").into_response()),
+        Ok(()) => Ok(Redirect::to(paths::ADMIN_LICENSES).into_response()),
         Err(ProductError::Invalid(message)) => {
             // Show what was typed, so the admin corrects rather than retypes.
             let mut shown = licenses.product(id).await?.ok_or(AppError::NotFound)?;
@@ -265,7 +269,7 @@ pub async fn post_issue(
         directories: &form.directories,
     };
     let message = match licenses.issue_by_admin(gate.current.id(), &draft).await {
-        Ok(id) => return Ok(Redirect::to(&format!("/admin/licenses/{id}")).into_response()),
+        Ok(id) => return Ok(Redirect::to(&paths::admin_license(id)).into_response()),
         Err(IssueError::Invalid(message)) => message,
         Err(IssueError::NoProduct(_)) => "Choose a product.".to_owned(),
         Err(IssueError::Storage(e)) => return Err(e.into()),
@@ -301,7 +305,7 @@ async fn detail_page(
             csrf,
             notice,
             error,
-            stored_status: l.status.clone(),
+            stored_status: l.status.to_string(),
             expires_input: licenses.expiry_day(l.expires_at),
             max_reissues: detail.listed.max_reissues,
             row: row_view(licenses, &detail.listed),
@@ -352,7 +356,9 @@ pub async fn post_license(
         .set_status(gate.current.id(), id, &form.status, &form.expires)
         .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("/admin/licenses/{id}?done=saved")).into_response()),
+        Ok(()) => {
+            Ok(Redirect::to(&format!("{}?done=saved", paths::admin_license(id))).into_response())
+        }
         Err(StatusError::Invalid(message)) => {
             detail_page(&licenses, &gate, id, csrf, None, Some(message)).await
         }
@@ -369,7 +375,7 @@ pub async fn post_reissue(
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     match licenses.reissue_by_admin(gate.current.id(), id).await {
-        Ok(()) => Ok(Redirect::to(&format!("/admin/licenses/{id}?done=reissued")).into_response()),
+        Ok(()) => Ok(Redirect::to(&format!("{}?done=reissued", paths::admin_license(id))).into_response()),
         Err(ReissueError::LimitReached(max)) => {
             detail_page(&licenses, &gate, id, csrf, None, Some(format!("This licence was reissued {max} times, the product's maximum. Raise the product's maximum (Licences, Products, the product's name) or issue a new licence."))).await
         }
@@ -381,7 +387,7 @@ pub async fn post_reissue(
 /// Publishes a new key that does not sign yet.
 pub async fn post_key_add(State(licenses): State<Licenses>, gate: Gate) -> AppResult<Response> {
     match licenses.add_signing_key(gate.current.id()).await {
-        Ok(_) => Ok(Redirect::to("/admin/licenses").into_response()),
+        Ok(_) => Ok(Redirect::to(paths::ADMIN_LICENSES).into_response()),
         Err(SigningError::Storage(e)) => Err(e.into()),
         Err(SigningError::Unusable(e)) => Err(AppError::Unexpected(e)),
     }
@@ -405,7 +411,7 @@ pub async fn post_key_activate(
         .activate_signing_key(gate.current.id(), &form.key_id)
         .await
     {
-        Ok(()) => Ok(Redirect::to("/admin/licenses").into_response()),
+        Ok(()) => Ok(Redirect::to(paths::ADMIN_LICENSES).into_response()),
         Err(missing @ ActivateError::NoSuchKey(_)) => {
             list_page(&licenses, &gate, csrf, Some(missing.to_string())).await
         }

@@ -5,5 +5,5 @@ pub mod license;
 
 /// Whether a path is an API endpoint (exempt from the System URL redirect, sessions and CSRF).
 pub fn is_api(path: &str) -> bool {
-    path.starts_with("/api/")
+    path.starts_with(crate::domain::paths::API)
 }
