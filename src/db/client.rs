@@ -357,3 +357,41 @@ where
     .fetch_optional(ex)
     .await
 }
+
+/// Which owners count as stuck: no password (or disabled) and no client reset link pending.
+macro_rules! stuck_owner {
+    () => {
+        "WHERE (u.password_hash IS NULL OR u.disabled = 1) AND NOT EXISTS (SELECT 1 FROM one_time_tokens t \
+         WHERE t.purpose = 'password_reset:client' AND t.subject_id = u.id AND t.used_at IS NULL AND t.expires_at > $1)"
+    };
+}
+
+/// Client accounts whose owner cannot sign in and has no pending reset link at `now`: how many
+/// in all, and the first `limit` of them (id, owner's email). The count is taken apart from the
+/// listed examples, which stop at `limit`.
+///
+/// # Errors
+/// Storage errors.
+pub async fn stuck_owners(
+    pool: &super::Pool,
+    now: i64,
+    limit: i64,
+) -> Result<(i64, Vec<(i64, String)>), sqlx::Error> {
+    let total: i64 = sqlx::query_scalar(concat!(
+        "SELECT COUNT(*) FROM clients c JOIN users u ON u.id = c.owner_user_id ",
+        stuck_owner!()
+    ))
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    let rows: Vec<(i64, String)> = sqlx::query_as(concat!(
+        "SELECT c.id, u.email FROM clients c JOIN users u ON u.id = c.owner_user_id ",
+        stuck_owner!(),
+        " ORDER BY c.id LIMIT $2"
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok((total, rows))
+}

@@ -54,6 +54,19 @@ fn tolerant(mut migrator: Migrator) -> Migrator {
     migrator
 }
 
+/// The server's engine and version as it names them (`PostgreSQL 15.…`, `SQLite 3.…`).
+///
+/// # Errors
+/// Storage errors.
+pub async fn server_version(pool: &Pool) -> Result<String, sqlx::Error> {
+    let query = if is_postgres(pool) {
+        "SELECT version()"
+    } else {
+        "SELECT 'SQLite ' || sqlite_version()"
+    };
+    sqlx::query_scalar::<_, String>(query).fetch_one(pool).await
+}
+
 /// Whether `pool` is connected to PostgreSQL (otherwise SQLite).
 pub fn is_postgres(pool: &Pool) -> bool {
     pool.connect_options()

@@ -92,37 +92,12 @@ pub async fn roles(state: &AppState) -> CheckResult {
 
 /// The owner has no password or is disabled, and no unused password reset link is pending
 /// (an invitation never gives an existing owner a way in: it creates or adds other users).
-macro_rules! stuck_owner {
-    () => {
-        "WHERE (u.password_hash IS NULL OR u.disabled = 1) AND NOT EXISTS (SELECT 1 FROM one_time_tokens t \
-         WHERE t.purpose = 'password_reset:client' AND t.subject_id = u.id AND t.used_at IS NULL AND t.expires_at > $1)"
-    };
-}
-
 /// Client accounts whose owner has no password (or is disabled) and no pending reset link.
 pub async fn owners(state: &AppState) -> CheckResult {
     const ID: &str = super::id::CLIENT_OWNERS;
     let now = state.clock.unix();
     // The count is taken apart from the listed examples, which stop at 20.
-    let found = async {
-        let total: i64 = sqlx::query_scalar(concat!(
-            "SELECT COUNT(*) FROM clients c JOIN users u ON u.id = c.owner_user_id ",
-            stuck_owner!()
-        ))
-        .bind(now)
-        .fetch_one(&state.db)
-        .await?;
-        let rows: Vec<(i64, String)> = sqlx::query_as(concat!(
-            "SELECT c.id, u.email FROM clients c JOIN users u ON u.id = c.owner_user_id ",
-            stuck_owner!(),
-            " ORDER BY c.id LIMIT 20"
-        ))
-        .bind(now)
-        .fetch_all(&state.db)
-        .await?;
-        Ok::<_, sqlx::Error>((total, rows))
-    }
-    .await;
+    let found = crate::db::client::stuck_owners(&state.db, now, 20).await;
     match found {
         Err(e) => CheckResult::storage_failed(ID, &e),
         Ok((0, _)) => {

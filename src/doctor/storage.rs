@@ -160,16 +160,8 @@ pub async fn migrations(state: &AppState) -> CheckResult {
 /// The database answers: its engine and version, how long a round trip takes, the pool's size.
 pub async fn connection(state: &AppState) -> CheckResult {
     const ID: &str = super::id::DATABASE_CONNECTION;
-    let version_query = if crate::db::is_postgres(&state.db) {
-        "SELECT version()"
-    } else {
-        "SELECT 'SQLite ' || sqlite_version()"
-    };
     let started = std::time::Instant::now();
-    match sqlx::query_scalar::<_, String>(version_query)
-        .fetch_one(&state.db)
-        .await
-    {
+    match crate::db::server_version(&state.db).await {
         Ok(version) => CheckResult::ok(
             ID,
             format!(
