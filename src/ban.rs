@@ -373,16 +373,3 @@ impl Bans {
         }
     }
 }
-
-/// Records a failed sign-in ([`Bans::record_failure`]), for callers that hold the whole state.
-///
-/// # Errors
-/// Storage errors.
-pub async fn record_failure(
-    state: &AppState,
-    realm: Realm,
-    ip: IpAddr,
-    account: &str,
-) -> Result<Option<BanRow>, sqlx::Error> {
-    Bans::from(state).record_failure(realm, ip, account).await
-}

@@ -251,20 +251,3 @@ impl TwoFactor {
         )
     }
 }
-
-/// The factors `subject_id` of `realm` has ([`TwoFactor::enrolled`]).
-///
-/// # Errors
-/// Storage errors.
-pub async fn enrolled(
-    state: &AppState,
-    realm: Realm,
-    subject_id: i64,
-) -> Result<Enrolled, sqlx::Error> {
-    TwoFactor::from(state).enrolled(realm, subject_id).await
-}
-
-/// The realm's policy ([`TwoFactor::policy`]).
-pub fn policy(state: &AppState, realm: Realm) -> Policy {
-    TwoFactor::from(state).policy(realm)
-}

@@ -9,7 +9,6 @@
 //! are [`super::keys`], Duo is [`super::duo::sign_in`].
 
 use super::{PendingRow, TwoFactor};
-use crate::app::AppState;
 use crate::config::DuoOutage;
 use crate::db;
 use crate::domain::{Action, Actor};
@@ -247,19 +246,4 @@ impl TwoFactor {
         .await?;
         Ok(codes)
     }
-}
-
-/// Stores a pending sign-in ([`TwoFactor::start_pending`]), for callers holding the state.
-///
-/// # Errors
-/// Storage errors or a failing random source.
-pub async fn start(
-    state: &AppState,
-    sign_in: &SignIn<'_>,
-    identifier: &str,
-    must_enrol: bool,
-) -> anyhow::Result<String> {
-    TwoFactor::from(state)
-        .start_pending(sign_in, identifier, must_enrol)
-        .await
 }

@@ -9,6 +9,7 @@ use crate::client_account::{ClientAccounts, ClientRow, Member, Overview, Transfe
 use crate::domain::{ClientId, UserId};
 use crate::impersonation::{self, Impersonation, StartError};
 use crate::session::Realm;
+use crate::twofactor::TwoFactor;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{
     CsrfToken, CurrentAdmin, Form, ListClients, LoginAsClient, ManageClientAccounts, Peer,
@@ -71,10 +72,10 @@ pub async fn get_clients(
 
 /// What the owner's state line says.
 async fn owner_state(
-    state: &AppState,
+    two_factor: &TwoFactor,
     owner: &crate::client_account::UserRow,
 ) -> AppResult<Vec<String>> {
-    let enrolled = crate::twofactor::enrolled(state, Realm::Client, owner.id).await?;
+    let enrolled = two_factor.enrolled(Realm::Client, owner.id).await?;
     Ok(vec![
         if owner.password_hash.is_some() {
             "has a password".to_owned()
@@ -101,7 +102,7 @@ async fn owner_state(
 
 /// The account page, with a notice after a change or an error (then with status 400).
 async fn render(
-    state: &AppState,
+    (accounts, two_factor): (&ClientAccounts, &TwoFactor),
     current: &CurrentAdmin,
     id: ClientId,
     csrf: String,
@@ -112,10 +113,7 @@ async fn render(
         client,
         owner,
         members,
-    } = ClientAccounts::from(state)
-        .overview(id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    } = accounts.overview(id).await?.ok_or(AppError::NotFound)?;
     let status = if error.is_some() {
         axum::http::StatusCode::BAD_REQUEST
     } else {
@@ -127,7 +125,7 @@ async fn render(
         csrf,
         notice,
         error,
-        owner_state: owner_state(state, &owner).await?,
+        owner_state: owner_state(two_factor, &owner).await?,
         members,
         client,
         can_login_as: current.permissions.contains(Permission::LoginAsClient),
@@ -140,12 +138,14 @@ async fn render(
 
 /// One account, its owner's state and its users.
 pub async fn get_client(
-    State(state): State<AppState>,
+    State(accounts): State<ClientAccounts>,
+    State(two_factor): State<TwoFactor>,
     gate: RequirePermission<ViewClientProfile>,
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    render(&state, &gate.current, ClientId(id), csrf, None, None).await
+    let services = (&accounts, &two_factor);
+    render(services, &gate.current, ClientId(id), csrf, None, None).await
 }
 
 /// The new owner.
@@ -158,8 +158,8 @@ pub struct TransferForm {
 /// Makes one of the account's users its owner (admins only; the old owner stays a user with
 /// every permission).
 pub async fn post_transfer(
-    State(state): State<AppState>,
     State(accounts): State<ClientAccounts>,
+    State(two_factor): State<TwoFactor>,
     gate: RequirePermission<ManageClientAccounts>,
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
@@ -174,13 +174,23 @@ pub async fn post_transfer(
         Err(refused @ TransferError::NotAUser) => (None, Some(refused.to_string())),
         Err(TransferError::Storage(e)) => return Err(e.into()),
     };
-    render(&state, &gate.current, id, csrf, notice, error).await
+    render(
+        (&accounts, &two_factor),
+        &gate.current,
+        id,
+        csrf,
+        notice,
+        error,
+    )
+    .await
 }
 
 /// Signs this browser in to the client area as the account's owner, marked with the admin.
 pub async fn post_login_as(
     State(state): State<AppState>,
     State(impersonation): State<Impersonation>,
+    State(accounts): State<ClientAccounts>,
+    State(two_factor): State<TwoFactor>,
     gate: RequirePermission<LoginAsClient>,
     Path(id): Path<i64>,
     Peer(addr): Peer,
@@ -202,7 +212,8 @@ pub async fn post_login_as(
         Err(StartError::NoSuchAccount) => Err(AppError::NotFound),
         Err(refused @ StartError::OwnerDisabled { .. }) => {
             let error = Some(refused.to_string());
-            render(&state, &gate.current, ClientId(id), csrf, None, error).await
+            let services = (&accounts, &two_factor);
+            render(services, &gate.current, ClientId(id), csrf, None, error).await
         }
         Err(StartError::NotStored(e)) => Err(AppError::storage(e.into_anyhow())),
         Err(StartError::Storage(e)) => Err(e.into()),
