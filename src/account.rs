@@ -21,6 +21,7 @@ use crate::auth::policy::PasswordPolicy;
 use crate::clock::Clock;
 use crate::db;
 use crate::domain::{AdminId, ClientId, Realm, RoleId, UserId};
+use crate::settings::Settings;
 use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::Arc;
 
@@ -84,7 +85,7 @@ pub struct Accounts {
     clock: Arc<dyn Clock>,
     config: Arc<crate::config::Config>,
     hasher: crate::auth::hasher::Hasher,
-    settings: Arc<crate::settings::Store>,
+    settings: Settings,
 }
 
 impl From<&AppState> for Accounts {
@@ -94,9 +95,21 @@ impl From<&AppState> for Accounts {
             clock: state.clock.clone(),
             config: state.config.clone(),
             hasher: state.hasher.clone(),
-            settings: state.settings.clone(),
+            settings: Settings::from(state),
         }
     }
+}
+
+/// Whom a password belongs to, as changing or resetting it needs them.
+pub(crate) struct Holder {
+    /// Where the notices go.
+    pub email: String,
+    /// The name the notices greet: a user's first name, an admin's username.
+    pub name: String,
+    /// What the password must not be built from (the realm's identifying fields).
+    pub inputs: Vec<String>,
+    /// The stored hash, if the account has a password.
+    pub password_hash: Option<String>,
 }
 
 /// Checks an email address's shape (delivery is checked by verification mail, later).
@@ -133,7 +146,8 @@ fn check_name(field: &'static str, value: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn check_password(
+/// Adds the password's problem under `policy`, if any, to `errors` (field `password`).
+pub(crate) fn check_password(
     policy: &PasswordPolicy,
     password: &SecretString,
     inputs: &[&str],
@@ -148,7 +162,7 @@ fn check_password(
 }
 
 /// A realm's password policy.
-fn policy(config: &crate::config::Config, realm: Realm) -> PasswordPolicy {
+pub(crate) fn policy(config: &crate::config::Config, realm: Realm) -> PasswordPolicy {
     PasswordPolicy {
         min_length: match realm {
             Realm::Admin => config.admin_min_password_length,
@@ -157,16 +171,6 @@ fn policy(config: &crate::config::Config, realm: Realm) -> PasswordPolicy {
         max_length: 256,
         min_score: config.min_password_score,
     }
-}
-
-/// The admin realm's password policy.
-pub fn admin_policy(state: &AppState) -> PasswordPolicy {
-    policy(&state.config, Realm::Admin)
-}
-
-/// The client realm's password policy.
-pub fn client_policy(state: &AppState) -> PasswordPolicy {
-    policy(&state.config, Realm::Client)
 }
 
 /// A hasher refusal as an account error: `Busy` is shown as such, the rest is unexpected.
@@ -216,12 +220,33 @@ impl Accounts {
 
     /// A stored instant as people read it, in the configured timezone.
     fn show_time(&self, unix: i64) -> String {
-        crate::clock::display(unix, &self.settings.snapshot().values.timezone)
+        self.settings.show_time(unix)
     }
 
-    /// The portal's name in emails: the System URL's host.
+    /// The portal's name in emails.
     fn portal_name(&self) -> String {
-        self.config.system_url.host().to_owned()
+        crate::mail::template::portal_name(&self.config.system_url)
+    }
+
+    /// Whose password `id` of `realm` is, if the account exists.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub(crate) async fn holder(&self, realm: Realm, id: i64) -> Result<Option<Holder>, sqlx::Error> {
+        Ok(match realm {
+            Realm::Client => db::account::find_user_by_id(&self.db, id).await?.map(|u| Holder {
+                inputs: vec![u.email.clone(), u.first_name.clone(), u.last_name.clone()],
+                email: u.email,
+                name: u.first_name,
+                password_hash: u.password_hash,
+            }),
+            Realm::Admin => db::account::find_admin_by_id(&self.db, id).await?.map(|a| Holder {
+                inputs: vec![a.username.clone(), a.email.clone()],
+                email: a.email,
+                name: a.username,
+                password_hash: Some(a.password_hash),
+            }),
+        })
     }
 
     async fn hash(&self, password: &SecretString) -> Result<String, CreateError> {

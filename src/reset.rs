@@ -8,7 +8,7 @@
 //! realm offers resets at all, the password rules and the audit entry live here too; the pages
 //! only map [`RequestError`] and [`CompleteError`] to what people see.
 
-use crate::account::FieldError;
+use crate::account::{Accounts, FieldError};
 use crate::app::AppState;
 use crate::auth::hasher::{HashError, Hasher};
 use crate::auth::policy::PasswordPolicy;
@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::db;
 use crate::domain::{Action, Actor};
 use crate::mail::template::{PasswordChanged, PasswordReset};
+use crate::session::ending::{Which, end_in};
 use crate::session::{EndReason, Realm};
 use crate::settings::Settings;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -48,11 +49,6 @@ pub fn base_path(realm: Realm) -> &'static str {
     }
 }
 
-/// The portal's name in emails: the System URL's host.
-pub fn portal_name(state: &AppState) -> String {
-    state.config.system_url.host().to_owned()
-}
-
 /// The password reset service.
 #[derive(Clone)]
 pub struct Resets {
@@ -61,8 +57,8 @@ pub struct Resets {
     config: Arc<Config>,
     hasher: Hasher,
     settings: Settings,
-    client_policy: PasswordPolicy,
-    admin_policy: PasswordPolicy,
+    /// The password rules and the account a reset link is for.
+    accounts: Accounts,
 }
 
 impl From<&AppState> for Resets {
@@ -73,8 +69,7 @@ impl From<&AppState> for Resets {
             config: state.config.clone(),
             hasher: state.hasher.clone(),
             settings: Settings::from(state),
-            client_policy: crate::account::client_policy(state),
-            admin_policy: crate::account::admin_policy(state),
+            accounts: Accounts::from(state),
         }
     }
 }
@@ -125,10 +120,7 @@ impl Resets {
 
     /// The realm's password rules.
     pub fn policy(&self, realm: Realm) -> PasswordPolicy {
-        match realm {
-            Realm::Client => self.client_policy,
-            Realm::Admin => self.admin_policy,
-        }
+        crate::account::policy(&self.config, realm)
     }
 
     async fn account_by_email(
@@ -153,24 +145,6 @@ impl Resets {
                     name: a.username,
                     enabled: !a.disabled,
                 }),
-        })
-    }
-
-    /// The account's email, display name, and the words its password must not be built from.
-    async fn account_by_id(
-        &self,
-        realm: Realm,
-        id: i64,
-    ) -> Result<Option<(String, String, Vec<String>)>, sqlx::Error> {
-        Ok(match realm {
-            Realm::Client => db::account::find_user_by_id(&self.db, id).await?.map(|u| {
-                let inputs = vec![u.email.clone(), u.first_name.clone(), u.last_name.clone()];
-                (u.email, u.first_name, inputs)
-            }),
-            Realm::Admin => db::account::find_admin_by_id(&self.db, id).await?.map(|a| {
-                let inputs = vec![a.username.clone(), a.email.clone()];
-                (a.email, a.username, inputs)
-            }),
         })
     }
 
@@ -216,7 +190,7 @@ impl Resets {
         }
         let token = crate::token::generate().map_err(anyhow::Error::from)?;
         let rendered = PasswordReset {
-            portal: self.config.system_url.host().to_owned(),
+            portal: crate::mail::template::portal_name(&self.config.system_url),
             name: account.name,
             link: self
                 .config
@@ -281,17 +255,12 @@ impl Resets {
         else {
             return Err(CompleteError::Link(self.token_state(realm, token).await?));
         };
-        let Some((address, name, inputs)) = self.account_by_id(realm, id).await? else {
+        let Some(holder) = self.accounts.holder(realm, id).await? else {
             return Err(CompleteError::Link(TokenState::Unknown));
         };
-        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let inputs: Vec<&str> = holder.inputs.iter().map(String::as_str).collect();
         let mut errors = Vec::new();
-        if let Err(v) = self.policy(realm).check(password.expose_secret(), &inputs) {
-            errors.push(FieldError {
-                field: "password",
-                message: v.to_string(),
-            });
-        }
+        crate::account::check_password(&self.policy(realm), password, &inputs, &mut errors);
         if confirm != password.expose_secret() {
             errors.push(FieldError {
                 field: "password_confirm",
@@ -311,8 +280,8 @@ impl Resets {
             })?;
         let now = self.clock.unix();
         let notice = PasswordChanged {
-            portal: self.config.system_url.host().to_owned(),
-            name,
+            portal: crate::mail::template::portal_name(&self.config.system_url),
+            name: holder.name,
             when: self.settings.show_time(now),
             reset_link: self.config.system_url.join(base_path(realm)),
         }
@@ -329,27 +298,22 @@ impl Resets {
             Realm::Client => db::account::update_user_password(&mut *tx, id, &hash, now).await?,
             Realm::Admin => db::account::update_admin_password(&mut *tx, id, &hash, now).await?,
         }
-        db::session::end_all_for_subject(
-            &mut *tx,
-            realm.as_str(),
-            id,
-            None,
-            EndReason::PasswordChanged.as_str(),
-            now,
-        )
-        .await?;
-        crate::mail::queue::enqueue(&mut *tx, &address, &notice, now).await?;
-        let actor = Actor::of(realm, id).to_string();
-        db::audit::insert(
+        // Every session, none kept: whoever held one may be who knew the old password.
+        let every_session = Which::AllOf {
+            realm,
+            subject_id: id,
+            except: None,
+        };
+        end_in(&mut tx, every_session, EndReason::PasswordChanged, now).await?;
+        crate::mail::queue::enqueue(&mut *tx, &holder.email, &notice, now).await?;
+        let actor = Actor::of(realm, id);
+        crate::audit::record(
             &mut *tx,
             now,
-            &db::audit::Entry {
-                actor: &actor,
-                action: Action::PasswordReset.as_str(),
-                subject: &actor,
-                detail: "password set from an emailed reset link; every session ended",
-                ..Default::default()
-            },
+            &actor,
+            Action::PasswordReset,
+            &actor,
+            "password set from an emailed reset link; every session ended",
         )
         .await?;
         tx.commit().await?;

@@ -1,10 +1,12 @@
 //! Changing a signed-in person's password, for both realms: the current password is checked,
 //! the realm's policy applied, and every other session of theirs ends in the same transaction
-//! as the change and its audit entry.
+//! as the change and its audit entry (through `session::ending`, the one place sessions end).
 
 use super::{Accounts, CreateError, FieldError, check_password, hash_error, policy};
 use crate::db;
 use crate::domain::{Action, Actor, Realm};
+use crate::session::EndReason;
+use crate::session::ending::{Which, end_in};
 use secrecy::SecretString;
 
 impl Accounts {
@@ -21,23 +23,14 @@ impl Accounts {
         new: &SecretString,
     ) -> Result<u64, CreateError> {
         use crate::auth::password::Verification;
-        let (stored, inputs) = match session.realm {
-            Realm::Client => {
-                let user = db::account::find_user_by_id(&self.db, session.subject_id)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("the signed-in user no longer exists"))?;
-                let inputs = vec![user.email, user.first_name, user.last_name];
-                (user.password_hash, inputs)
-            }
-            Realm::Admin => {
-                let admin = db::account::find_admin_by_id(&self.db, session.subject_id)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("the signed-in admin no longer exists"))?;
-                let inputs = vec![admin.username, admin.email];
-                (Some(admin.password_hash), inputs)
-            }
-        };
-        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let holder = self
+            .holder(session.realm, session.subject_id)
+            .await?
+            .ok_or_else(|| match session.realm {
+                Realm::Client => anyhow::anyhow!("the signed-in user no longer exists"),
+                Realm::Admin => anyhow::anyhow!("the signed-in admin no longer exists"),
+            })?;
+        let inputs: Vec<&str> = holder.inputs.iter().map(String::as_str).collect();
         let mut errors = Vec::new();
         check_password(
             &policy(&self.config, session.realm),
@@ -47,7 +40,7 @@ impl Accounts {
         );
         let verified = self
             .hasher
-            .verify(current.clone(), stored)
+            .verify(current.clone(), holder.password_hash)
             .await
             .map_err(hash_error)?;
         if !matches!(verified, Verification::Match { .. }) {
@@ -74,29 +67,25 @@ impl Accounts {
                     .await?;
             }
         }
-        let ended = db::session::end_all_for_subject(
+        // Every other session of theirs; this one made the change and stays.
+        let everyone_else = Which::AllOf {
+            realm: session.realm,
+            subject_id: session.subject_id,
+            except: Some(&session.id_hash),
+        };
+        let ended = end_in(&mut tx, everyone_else, EndReason::PasswordChanged, now)
+            .await?
+            .own;
+        let actor = Actor::of(session.realm, session.subject_id);
+        // The request's address and user agent (db::audit::with_origin), not those the session
+        // signed in with.
+        crate::audit::record(
             &mut *tx,
-            session.realm.as_str(),
-            session.subject_id,
-            Some(&session.id_hash),
-            crate::session::EndReason::PasswordChanged.as_str(),
             now,
-        )
-        .await?;
-        let actor = Actor::of(session.realm, session.subject_id).to_string();
-        db::audit::insert(
-            &mut *tx,
-            now,
-            &db::audit::Entry {
-                actor: &actor,
-                action: Action::PasswordChanged.as_str(),
-                subject: &actor,
-                detail: &format!("{ended} other session(s) ended"),
-                // The request's address and user agent (db::audit::with_origin), not those the
-                // session signed in with.
-                ip: "",
-                user_agent: "",
-            },
+            &actor,
+            Action::PasswordChanged,
+            &actor,
+            &format!("{ended} other session(s) ended"),
         )
         .await?;
         tx.commit().await?;

@@ -163,7 +163,7 @@ pub async fn bans(state: &AppState) -> Result<Removed, sqlx::Error> {
     let started = Instant::now();
     let now = state.clock.unix();
     let db = &state.db;
-    let settings = crate::settings::current(state).await;
+    let settings = crate::settings::Settings::from(state).current().await;
     let window = settings
         .values
         .admin_bans

@@ -29,13 +29,6 @@ pub use reason::EndReason;
 /// Counter name for cookie-loss events (a sign-in marker came back without its cookie).
 pub const COOKIE_LOSS_COUNTER: &str = "session.cookie_loss";
 
-impl Realm {
-    /// The realm's timeout and binding policy.
-    pub fn policy(self, state: &AppState) -> RealmSessionPolicy {
-        policy_of(&state.config, self)
-    }
-}
-
 fn policy_of(config: &Config, realm: Realm) -> RealmSessionPolicy {
     match realm {
         Realm::Client => config.client_session,
