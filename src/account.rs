@@ -232,20 +232,28 @@ impl Accounts {
     ///
     /// # Errors
     /// Storage errors.
-    pub(crate) async fn holder(&self, realm: Realm, id: i64) -> Result<Option<Holder>, sqlx::Error> {
+    pub(crate) async fn holder(
+        &self,
+        realm: Realm,
+        id: i64,
+    ) -> Result<Option<Holder>, sqlx::Error> {
         Ok(match realm {
-            Realm::Client => db::account::find_user_by_id(&self.db, id).await?.map(|u| Holder {
-                inputs: vec![u.email.clone(), u.first_name.clone(), u.last_name.clone()],
-                email: u.email,
-                name: u.first_name,
-                password_hash: u.password_hash,
-            }),
-            Realm::Admin => db::account::find_admin_by_id(&self.db, id).await?.map(|a| Holder {
-                inputs: vec![a.username.clone(), a.email.clone()],
-                email: a.email,
-                name: a.username,
-                password_hash: Some(a.password_hash),
-            }),
+            Realm::Client => db::account::find_user_by_id(&self.db, id)
+                .await?
+                .map(|u| Holder {
+                    inputs: vec![u.email.clone(), u.first_name.clone(), u.last_name.clone()],
+                    email: u.email,
+                    name: u.first_name,
+                    password_hash: u.password_hash,
+                }),
+            Realm::Admin => db::account::find_admin_by_id(&self.db, id)
+                .await?
+                .map(|a| Holder {
+                    inputs: vec![a.username.clone(), a.email.clone()],
+                    email: a.email,
+                    name: a.username,
+                    password_hash: Some(a.password_hash),
+                }),
         })
     }
 

@@ -381,16 +381,6 @@ async fn audit(
     subject: AdminId,
     detail: &str,
 ) -> Result<(), sqlx::Error> {
-    db::audit::insert(
-        &mut **tx,
-        now,
-        &db::audit::Entry {
-            actor: &Actor::Admin(*actor).to_string(),
-            action: action.as_str(),
-            subject: &Actor::Admin(subject).to_string(),
-            detail,
-            ..Default::default()
-        },
-    )
-    .await
+    let (actor, subject) = (Actor::Admin(*actor), Actor::Admin(subject));
+    crate::audit::record(&mut **tx, now, &actor, action, subject, detail).await
 }

@@ -10,6 +10,7 @@
 
 use crate::account::FieldError;
 use crate::app::AppState;
+use crate::audit::Origin;
 use crate::clock::Clock;
 use crate::domain::{Action, Actor, Realm};
 use crate::settings::Settings;
@@ -283,14 +284,17 @@ impl Bans {
         crate::db::ban::upsert(&mut *tx, &ban).await?;
         // The banned address is the entry's address too, even when a pending sign-in's failure
         // is recorded while serving another request.
-        crate::db::setting::audit_about(
+        crate::audit::record_from(
             &mut *tx,
             now,
-            &Actor::System.to_string(),
-            Action::BanAdded.as_str(),
+            &Actor::System,
+            Action::BanAdded,
             &address,
             &format!("automatic: {}", ban.reason),
-            &address,
+            Origin {
+                ip: &address,
+                user_agent: "",
+            },
         )
         .await?;
         tx.commit().await?;
@@ -320,14 +324,13 @@ impl Bans {
         );
         let mut tx = self.db.begin().await?;
         crate::db::ban::upsert(&mut *tx, &ban).await?;
-        crate::db::setting::audit_about(
+        crate::audit::record(
             &mut *tx,
             now,
-            &ban.created_by,
-            Action::BanAdded.as_str(),
+            actor,
+            Action::BanAdded,
             &ban.ip,
             &format!("{ip} {until}: {}", ban.reason),
-            "",
         )
         .await?;
         tx.commit().await?;
@@ -353,14 +356,17 @@ impl Bans {
         let mut tx = self.db.begin().await?;
         let existed = crate::db::ban::delete(&mut *tx, &text).await?;
         if existed {
-            crate::db::setting::audit_about(
+            crate::audit::record_from(
                 &mut *tx,
                 now,
-                &actor.to_string(),
-                Action::BanLifted.as_str(),
+                actor,
+                Action::BanLifted,
                 &text,
                 &text,
-                from.unwrap_or(""),
+                Origin {
+                    ip: from.unwrap_or(""),
+                    user_agent: "",
+                },
             )
             .await?;
         }

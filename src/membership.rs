@@ -238,16 +238,13 @@ impl Members {
         user: UserId,
         detail: &str,
     ) -> Result<(), sqlx::Error> {
-        db::audit::insert(
+        crate::audit::record(
             &mut **tx,
             self.clock.unix(),
-            &db::audit::Entry {
-                actor: &by.actor().to_string(),
-                action: action.as_str(),
-                subject: &Actor::Member(user, by.client).to_string(),
-                detail,
-                ..Default::default()
-            },
+            &by.actor(),
+            action,
+            Actor::Member(user, by.client),
+            detail,
         )
         .await
     }

@@ -124,14 +124,17 @@ pub async fn trust_cloudflare(
             from,
         )
         .await?;
-    crate::db::setting::audit_about(
+    crate::audit::record_from(
         &state.db,
         state.clock.unix(),
-        &actor.to_string(),
-        Action::DoctorFix.as_str(),
+        actor,
+        Action::DoctorFix,
         crate::doctor::id::PROXY_CLOUDFLARE,
         crate::doctor::id::PROXY_CLOUDFLARE,
-        from,
+        crate::audit::Origin {
+            ip: from,
+            user_agent: "",
+        },
     )
     .await?;
     Ok(format!(

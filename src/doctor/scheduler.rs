@@ -199,14 +199,17 @@ pub async fn remove_expired_sessions(
             format!("session.gc: removed {total} expired session(s)"),
         )
     };
-    db::setting::audit_about(
+    crate::audit::record_from(
         &state.db,
         state.clock.unix(),
-        &actor.to_string(),
-        Action::DoctorFix.as_str(),
+        actor,
+        Action::DoctorFix,
         ID,
         &audited,
-        from,
+        crate::audit::Origin {
+            ip: from,
+            user_agent: "",
+        },
     )
     .await
     .map_err(failed)?;

@@ -172,15 +172,18 @@ impl TwoFactor {
                 .record_failure(realm, ip, &pending.identifier)
                 .await?;
         }
-        let who = Actor::of(realm, pending.subject_id).to_string();
-        db::setting::audit_about(
+        let who = Actor::of(realm, pending.subject_id);
+        crate::audit::record_from(
             &self.db,
             self.clock.unix(),
             &who,
-            Action::SigninSecondFactorFailed.as_str(),
+            Action::SigninSecondFactorFailed,
             &who,
             &format!("{failures} wrong codes; the sign-in was cancelled"),
-            &pending.ip,
+            crate::audit::Origin {
+                ip: &pending.ip,
+                user_agent: "",
+            },
         )
         .await?;
         Ok(Failure::Cancelled)
