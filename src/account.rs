@@ -32,10 +32,30 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    /// A problem with `field`.
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// Several problems in one line, `field: message; field: message`: what an error enum's
+    /// `Invalid` variant says outside a form (the command line, logs).
+    pub fn list(errors: &[Self]) -> String {
+        errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// Why an account was not created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
-    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", FieldError::list(.0))]
     Invalid(Vec<FieldError>),
     #[error("the server is busy; try again in a moment")]
     Busy,
@@ -50,10 +70,7 @@ impl From<sqlx::Error> for CreateError {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> CreateError {
-    CreateError::Invalid(vec![FieldError {
-        field,
-        message: message.into(),
-    }])
+    CreateError::Invalid(vec![FieldError::new(field, message)])
 }
 
 /// Input for a new admin.
@@ -128,6 +145,13 @@ pub fn check_email(email: &str) -> Option<String> {
     (!ok).then(|| "Enter an email address such as name@example.com.".to_owned())
 }
 
+/// A new password typed twice: the `password_confirm` problem when the two differ. Every form
+/// that sets a password asks for it twice.
+pub fn mismatch(password: &SecretString, confirm: &str) -> Option<FieldError> {
+    (confirm != password.expose_secret())
+        .then(|| FieldError::new("password_confirm", "The two passwords are not the same."))
+}
+
 /// Checks an admin username: starts with a letter, letters and digits only, 3 to 32 characters.
 pub fn check_username(username: &str) -> Option<String> {
     let ok = (3..=32).contains(&username.len())
@@ -139,10 +163,10 @@ pub fn check_username(username: &str) -> Option<String> {
 fn check_name(field: &'static str, value: &str, errors: &mut Vec<FieldError>) {
     let len = value.trim().chars().count();
     if len == 0 || len > 100 || value.chars().any(char::is_control) {
-        errors.push(FieldError {
+        errors.push(FieldError::new(
             field,
-            message: "Enter between 1 and 100 characters.".into(),
-        });
+            "Enter between 1 and 100 characters.",
+        ));
     }
 }
 
@@ -154,10 +178,7 @@ pub(crate) fn check_password(
     errors: &mut Vec<FieldError>,
 ) {
     if let Err(v) = policy.check(password.expose_secret(), inputs) {
-        errors.push(FieldError {
-            field: "password",
-            message: v.to_string(),
-        });
+        errors.push(FieldError::new("password", v.to_string()));
     }
 }
 
@@ -280,16 +301,10 @@ impl Accounts {
     ) -> Result<AdminId, CreateError> {
         let mut errors = Vec::new();
         if let Some(m) = check_username(new.username) {
-            errors.push(FieldError {
-                field: "username",
-                message: m,
-            });
+            errors.push(FieldError::new("username", m));
         }
         if let Some(m) = check_email(new.email) {
-            errors.push(FieldError {
-                field: "email",
-                message: m,
-            });
+            errors.push(FieldError::new("email", m));
         }
         check_password(
             &policy(&self.config, Realm::Admin),
@@ -342,10 +357,7 @@ impl Accounts {
     ) -> Result<(UserId, Option<ClientId>), CreateError> {
         let mut errors = Vec::new();
         if let Some(m) = check_email(new.email) {
-            errors.push(FieldError {
-                field: "email",
-                message: m,
-            });
+            errors.push(FieldError::new("email", m));
         }
         check_name("first_name", new.first_name, &mut errors);
         check_name("last_name", new.last_name, &mut errors);

@@ -135,7 +135,7 @@ pub enum AdminDeleteError {
 #[derive(Debug, thiserror::Error)]
 pub enum AdminInviteError {
     /// Problems with the address or the role, per field.
-    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", crate::account::FieldError::list(.0))]
     Invalid(Vec<FieldError>),
     /// The role holds permissions the inviter lacks.
     #[error(transparent)]
@@ -157,10 +157,7 @@ impl From<SendError> for AdminInviteError {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> AdminInviteError {
-    AdminInviteError::Invalid(vec![FieldError {
-        field,
-        message: message.into(),
-    }])
+    AdminInviteError::Invalid(vec![FieldError::new(field, message)])
 }
 
 /// The administrators service.

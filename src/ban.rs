@@ -139,7 +139,7 @@ pub struct NewBan<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum BanError {
     /// Fields that cannot be used, each with the message shown next to it.
-    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", crate::account::FieldError::list(.0))]
     Invalid(Vec<FieldError>),
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
@@ -164,16 +164,16 @@ impl NewBan<'_> {
         let mut errors = Vec::new();
         let ip = crate::net::client_ip::parse_entry(self.ip);
         if ip.is_none() {
-            errors.push(FieldError {
-                field: "ip",
-                message: "Enter one IP address, e.g. 203.0.113.7 or 2001:db8::1.".into(),
-            });
+            errors.push(FieldError::new(
+                "ip",
+                "Enter one IP address, e.g. 203.0.113.7 or 2001:db8::1.",
+            ));
         }
         if self.reason.trim().is_empty() || self.reason.chars().count() > MAX_REASON {
-            errors.push(FieldError {
-                field: "reason",
-                message: "Say why, in 1 to 200 characters.".into(),
-            });
+            errors.push(FieldError::new(
+                "reason",
+                "Say why, in 1 to 200 characters.",
+            ));
         }
         let minutes = match self.minutes.trim() {
             "" => Ok(None),
@@ -185,10 +185,10 @@ impl NewBan<'_> {
                 .ok_or(()),
         };
         if minutes.is_err() {
-            errors.push(FieldError {
-                field: "minutes",
-                message: "Enter whole minutes from 1 to 5256000, or leave it empty.".into(),
-            });
+            errors.push(FieldError::new(
+                "minutes",
+                "Enter whole minutes from 1 to 5256000, or leave it empty.",
+            ));
         }
         match (ip, minutes) {
             (Some(ip), Ok(minutes)) if errors.is_empty() => Ok((ip, minutes)),

@@ -75,7 +75,7 @@ pub enum MemberError {
     #[error("There is no permission called {0:?}. Reload the page and try again.")]
     UnknownPermission(String),
     /// Problems with an invitation's address, per field.
-    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", crate::account::FieldError::list(.0))]
     Invalid(Vec<FieldError>),
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
@@ -94,10 +94,7 @@ impl From<SendError> for MemberError {
 }
 
 fn invalid(message: impl Into<String>) -> MemberError {
-    MemberError::Invalid(vec![FieldError {
-        field: "email",
-        message: message.into(),
-    }])
+    MemberError::Invalid(vec![FieldError::new("email", message)])
 }
 
 /// The account users service.

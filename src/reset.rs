@@ -20,7 +20,7 @@ use crate::mail::template::{PasswordChanged, PasswordReset};
 use crate::session::ending::{Which, end_in};
 use crate::session::{EndReason, Realm};
 use crate::settings::Settings;
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -92,7 +92,7 @@ pub enum CompleteError {
     #[error("the link cannot be used")]
     Link(TokenState),
     /// The new password is refused, with each field's problem.
-    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", crate::account::FieldError::list(.0))]
     Invalid(Vec<FieldError>),
     /// Too many passwords are being hashed right now.
     #[error("the server is busy; try again in a moment")]
@@ -261,12 +261,7 @@ impl Resets {
         let inputs: Vec<&str> = holder.inputs.iter().map(String::as_str).collect();
         let mut errors = Vec::new();
         crate::account::check_password(&self.policy(realm), password, &inputs, &mut errors);
-        if confirm != password.expose_secret() {
-            errors.push(FieldError {
-                field: "password_confirm",
-                message: "The two passwords are not the same.".into(),
-            });
-        }
+        errors.extend(crate::account::mismatch(password, confirm));
         if !errors.is_empty() {
             return Err(CompleteError::Invalid(errors));
         }

@@ -46,10 +46,7 @@ impl Accounts {
         if !matches!(verified, Verification::Match { .. }) {
             errors.insert(
                 0,
-                FieldError {
-                    field: "current_password",
-                    message: "This is not your current password.".into(),
-                },
+                FieldError::new("current_password", "This is not your current password."),
             );
         }
         if !errors.is_empty() {

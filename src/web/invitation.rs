@@ -17,7 +17,7 @@ use crate::web::signin;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::Response;
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 
 /// What signing in the new account needs of the request: its address, user agent and the
 /// session the cookie led to (replaced at sign-in).
@@ -115,13 +115,9 @@ pub fn refused(state: &AppState, link: Link, token_state: TokenState) -> AppErro
 /// The `password_confirm` field error.
 pub fn confirmed(password: &str, confirm: &str) -> Result<SecretString, Vec<FieldError>> {
     let password = SecretString::from(password.to_owned());
-    if confirm == password.expose_secret() {
-        Ok(password)
-    } else {
-        Err(vec![FieldError {
-            field: "password_confirm",
-            message: "The two passwords are not the same.".into(),
-        }])
+    match crate::account::mismatch(&password, confirm) {
+        None => Ok(password),
+        Some(problem) => Err(vec![problem]),
     }
 }
 

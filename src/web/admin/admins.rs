@@ -87,10 +87,7 @@ pub async fn post_invite(
         Err(AdminInviteError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
         Err(AdminInviteError::Beyond(refusal)) => (
             StatusCode::FORBIDDEN,
-            vec![FieldError {
-                field: "role_id",
-                message: refusal.to_string(),
-            }],
+            vec![FieldError::new("role_id", refusal.to_string())],
         ),
         Err(AdminInviteError::Storage(e)) => return Err(e.into()),
         Err(AdminInviteError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
