@@ -44,10 +44,16 @@ impl Manager {
         }
     }
 
+    /// During "login as client", the user the admin is signed in as (whom entries name in
+    /// their detail).
+    pub fn signed_in_as(&self) -> Option<UserId> {
+        self.impersonator.map(|_| self.user)
+    }
+
     /// An audit detail, noting whom the admin was signed in as during "login as client".
     pub fn detail(&self, detail: &str) -> String {
-        match self.impersonator {
-            Some(_) => format!("{detail} (signed in as {})", Actor::User(self.user)),
+        match self.signed_in_as() {
+            Some(user) => format!("{detail} (signed in as {})", Actor::User(user)),
             None => detail.to_owned(),
         }
     }

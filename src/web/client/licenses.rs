@@ -3,7 +3,6 @@
 //! The reads, the ownership rule and the audit entry are the [`Licenses`] service's.
 
 use crate::auth::client_permission::ClientPermission;
-use crate::domain::{Actor, AdminId, UserId};
 use crate::license::{Licenses, ReissueError};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, CurrentClient};
@@ -67,15 +66,11 @@ pub async fn post_reissue(
     Path(license_id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let account = current.require(ClientPermission::Products)?;
+    current.require(ClientPermission::Products)?;
     // During "login as client" the admin acts, and the entry names the user acted as.
-    let user = UserId(current.user.id);
-    let (actor, signed_in_as) = match current.session.impersonator_admin_id {
-        Some(admin) => (Actor::Admin(AdminId(admin)), Some(user)),
-        None => (Actor::User(user), None),
-    };
+    let by = current.manager()?;
     match licenses
-        .reissue_by_owner(account.client_id.into(), license_id, &actor, signed_in_as)
+        .reissue_by_owner(by.client, license_id, &by.actor(), by.signed_in_as())
         .await
     {
         Ok(()) => Ok(Redirect::to("/account/licenses?done=reissued").into_response()),

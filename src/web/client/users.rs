@@ -5,7 +5,7 @@
 use crate::account::FieldError;
 use crate::app::AppState;
 use crate::auth::client_permission::ClientPermission;
-use crate::domain::{ClientId, UserId};
+use crate::domain::UserId;
 use crate::invite::{Accepted, Grant, Invitations, Link, Taker, TokenState};
 use crate::membership::{Manager, MemberError, Members};
 use crate::session::Realm;
@@ -16,23 +16,6 @@ use crate::web::page::{self, AccountUsersPage, FieldErrors, InviteAcceptPage};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-
-/// The person managing the active account's users, as the service needs them.
-fn manager(current: &CurrentClient) -> AppResult<Manager> {
-    let account = current.account()?;
-    Ok(Manager {
-        user: UserId(current.user.id),
-        email: current.user.email.clone(),
-        name: format!("{} {}", current.user.first_name, current.user.last_name),
-        impersonator: current
-            .session
-            .impersonator_admin_id
-            .map(crate::domain::AdminId),
-        client: ClientId(account.client_id),
-        label: account.label.clone(),
-        is_owner: account.is_owner,
-    })
-}
 
 /// The page for a refusal that is not shown next to a field.
 fn refused(e: MemberError) -> AppError {
@@ -92,7 +75,7 @@ pub async fn post_member_permissions(
     Path(user): Path<UserId>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let by = manager(&current)?;
+    let by = current.manager()?;
     let names: Vec<&str> = fields
         .iter()
         .map(|(k, _)| k.as_str())
@@ -113,7 +96,7 @@ pub async fn post_member_remove(
     Path(user): Path<UserId>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let by = manager(&current)?;
+    let by = current.manager()?;
     members.remove(&by, user).await.map_err(refused)?;
     let notice = Some("The user no longer has access to this account.".into());
     users_page(&members, &current, &by, csrf, notice, "", Vec::new()).await
@@ -133,7 +116,7 @@ pub async fn get_users(
     CsrfToken(csrf): CsrfToken,
     Query(q): Query<UsersQuery>,
 ) -> AppResult<Response> {
-    let by = manager(&current)?;
+    let by = current.manager()?;
     let notice = match (q.invited, q.saved) {
         (Some(_), _) => Some("The invitation is on its way.".to_owned()),
         (None, Some(_)) => Some("Saved.".to_owned()),
@@ -156,7 +139,7 @@ pub async fn post_invite(
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<InviteForm>,
 ) -> AppResult<Response> {
-    let by = manager(&current)?;
+    let by = current.manager()?;
     match members.invite(&by, &form.email).await {
         Ok(()) => Ok(Redirect::to("/account/users?invited=1").into_response()),
         Err(MemberError::Invalid(errors)) => {
