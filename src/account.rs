@@ -10,6 +10,8 @@
 mod email;
 mod password;
 
+pub(crate) use password::replace_password;
+
 pub use crate::db::account::UserRow;
 /// The state of a presented one-time link (valid, unknown, expired, used).
 pub use crate::db::one_time_token::TokenState as LinkState;
@@ -278,7 +280,8 @@ impl Accounts {
         })
     }
 
-    async fn hash(&self, password: &SecretString) -> Result<String, CreateError> {
+    /// A new password's hash, from the bounded hasher.
+    pub(crate) async fn hash(&self, password: &SecretString) -> Result<String, CreateError> {
         self.hasher.hash(password.clone()).await.map_err(hash_error)
     }
 

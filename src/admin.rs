@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::db;
 use crate::domain::{Action, Actor, AdminId, RoleId};
 use crate::invite::{Invitation, Invitations, SendError};
+use crate::role::RoleRow;
 use std::sync::Arc;
 
 pub use crate::db::account::AdminRow;
@@ -220,6 +221,20 @@ impl Admins {
         Ok(by.grant_bound(what, theirs))
     }
 
+    /// Whether `by` may give `role` (to an admin, or in an invitation): the grant bound over
+    /// the permissions the role holds.
+    async fn may_give(
+        &self,
+        by: &Granter,
+        role: &RoleRow,
+    ) -> Result<Result<(), GrantError>, sqlx::Error> {
+        let given = db::role::permissions(&self.db, role.id).await?;
+        let what = Granted::Role {
+            name: role.name.clone(),
+        };
+        Ok(by.grant_bound(what, given))
+    }
+
     /// Gives admin `id` the role `role` and sets whether they are disabled. Disabling ends their
     /// sessions, the login-as-client ones they opened included.
     ///
@@ -238,13 +253,7 @@ impl Admins {
             .await?
             .ok_or(AdminChangeError::NoSuchRole)?;
         self.may_act_on(by, &target).await??;
-        let given = db::role::permissions(&self.db, role.id).await?;
-        by.grant_bound(
-            Granted::Role {
-                name: role.name.clone(),
-            },
-            given,
-        )?;
+        self.may_give(by, &role).await??;
         let leaves_full = role.id != FULL_ADMINISTRATOR || disabled;
         let now = self.clock.unix();
         let mut tx = self.db.begin().await?;
@@ -329,13 +338,7 @@ impl Admins {
         };
         let role = db::role::find(&self.db, role.get()).await?;
         if let Some(role) = &role {
-            let given = db::role::permissions(&self.db, role.id).await?;
-            by.grant_bound(
-                Granted::Role {
-                    name: role.name.clone(),
-                },
-                given,
-            )?;
+            self.may_give(by, role).await??;
         }
         let email = email.trim();
         if let Some(m) = account::check_email(email) {

@@ -10,15 +10,13 @@
 
 use crate::account::{Accounts, FieldError};
 use crate::app::AppState;
-use crate::auth::hasher::{HashError, Hasher};
 use crate::auth::policy::PasswordPolicy;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db;
 use crate::domain::{Action, Actor};
 use crate::mail::template::{PasswordChanged, PasswordReset};
-use crate::session::ending::{Which, end_in};
-use crate::session::{EndReason, Realm};
+use crate::session::Realm;
 use crate::settings::Settings;
 use secrecy::SecretString;
 use std::net::IpAddr;
@@ -55,9 +53,9 @@ pub struct Resets {
     db: crate::db::Pool,
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
-    hasher: Hasher,
     settings: Settings,
-    /// The password rules and the account a reset link is for.
+    /// The password rules, hashing and storing a new password (which ends the account's
+    /// sessions), and the account a reset link is for.
     accounts: Accounts,
 }
 
@@ -67,7 +65,6 @@ impl From<&AppState> for Resets {
             db: state.db.clone(),
             clock: state.clock.clone(),
             config: state.config.clone(),
-            hasher: state.hasher.clone(),
             settings: Settings::from(state),
             accounts: Accounts::from(state),
         }
@@ -110,6 +107,17 @@ struct Requester {
     email: String,
     name: String,
     enabled: bool,
+}
+
+impl From<crate::account::CreateError> for CompleteError {
+    fn from(e: crate::account::CreateError) -> Self {
+        use crate::account::CreateError;
+        match e {
+            CreateError::Invalid(errors) => Self::Invalid(errors),
+            CreateError::Busy => Self::Busy,
+            CreateError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
 }
 
 impl Resets {
@@ -265,14 +273,7 @@ impl Resets {
         if !errors.is_empty() {
             return Err(CompleteError::Invalid(errors));
         }
-        let hash = self
-            .hasher
-            .hash(password.clone())
-            .await
-            .map_err(|e| match e {
-                HashError::Busy => CompleteError::Busy,
-                other => CompleteError::Unexpected(anyhow::anyhow!(other.to_string())),
-            })?;
+        let hash = self.accounts.hash(password).await?;
         let now = self.clock.unix();
         let notice = PasswordChanged {
             portal: crate::mail::template::portal_name(&self.config.system_url),
@@ -289,17 +290,8 @@ impl Resets {
             // Lost a race with another tab using the same link.
             return Err(CompleteError::Link(TokenState::Used { at: now }));
         }
-        match realm {
-            Realm::Client => db::account::update_user_password(&mut *tx, id, &hash, now).await?,
-            Realm::Admin => db::account::update_admin_password(&mut *tx, id, &hash, now).await?,
-        }
-        // Every session, none kept: whoever held one may be who knew the old password.
-        let every_session = Which::AllOf {
-            realm,
-            subject_id: id,
-            except: None,
-        };
-        end_in(&mut tx, every_session, EndReason::PasswordChanged, now).await?;
+        // Every session ends, none kept: whoever held one may be who knew the old password.
+        crate::account::replace_password(&mut tx, realm, id, &hash, None, now).await?;
         crate::mail::queue::enqueue(&mut *tx, &holder.email, &notice, now).await?;
         let actor = Actor::of(realm, id);
         crate::audit::record(

@@ -9,6 +9,35 @@ use crate::session::EndReason;
 use crate::session::ending::{Which, end_in};
 use secrecy::SecretString;
 
+/// Stores `hash` as the password of `id` of `realm` and ends every session of theirs but
+/// `keep` (reason `password_changed`), in the caller's transaction: how a password is replaced,
+/// whether changed (keeping the session that changed it) or reset (keeping none). Returns how
+/// many sessions ended; the caller's own entry records it.
+///
+/// # Errors
+/// Storage errors.
+pub(crate) async fn replace_password(
+    tx: &mut sqlx::Transaction<'static, db::Db>,
+    realm: Realm,
+    id: i64,
+    hash: &str,
+    keep: Option<&str>,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    match realm {
+        Realm::Client => db::account::update_user_password(&mut **tx, id, hash, now).await?,
+        Realm::Admin => db::account::update_admin_password(&mut **tx, id, hash, now).await?,
+    }
+    let others = Which::AllOf {
+        realm,
+        subject_id: id,
+        except: keep,
+    };
+    Ok(end_in(tx, others, EndReason::PasswordChanged, now)
+        .await?
+        .own)
+}
+
 impl Accounts {
     /// Changes a signed-in person's password after checking the current one, and ends every
     /// other session of theirs (reason `password_changed`): whoever knew the old password is
@@ -55,24 +84,10 @@ impl Accounts {
         let hash = self.hash(new).await?;
         let now = self.clock.unix();
         let mut tx = self.db.begin().await?;
-        match session.realm {
-            Realm::Client => {
-                db::account::update_user_password(&mut *tx, session.subject_id, &hash, now).await?;
-            }
-            Realm::Admin => {
-                db::account::update_admin_password(&mut *tx, session.subject_id, &hash, now)
-                    .await?;
-            }
-        }
-        // Every other session of theirs; this one made the change and stays.
-        let everyone_else = Which::AllOf {
-            realm: session.realm,
-            subject_id: session.subject_id,
-            except: Some(&session.id_hash),
-        };
-        let ended = end_in(&mut tx, everyone_else, EndReason::PasswordChanged, now)
-            .await?
-            .own;
+        // Every other session of theirs ends; this one made the change and stays.
+        let (realm, id) = (session.realm, session.subject_id);
+        let ended =
+            replace_password(&mut tx, realm, id, &hash, Some(&session.id_hash), now).await?;
         let actor = Actor::of(session.realm, session.subject_id);
         // The request's address and user agent (db::audit::with_origin), not those the session
         // signed in with.
