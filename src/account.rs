@@ -5,7 +5,7 @@
 //!
 //! [`Accounts`] is the service the registration, verification, email and password pages call;
 //! the free functions here delegate to it for callers that hold the application state (the
-//! CLI, invitations, tests). Errors are per field so a page can show each one next to its input.
+//! CLI, the tests and benchmarks). Errors are per field so a page can show each one next to its input.
 
 mod email;
 mod password;

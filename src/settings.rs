@@ -417,12 +417,12 @@ impl Settings {
     }
 }
 
-/// The settings in force ([`Settings::current`]).
+/// The settings in force ([`Settings::current`]), for the tests, which hold the state.
 pub async fn current(state: &AppState) -> Arc<Effective> {
     Settings::from(state).current().await
 }
 
-/// Re-reads the settings now ([`Settings::reload`]).
+/// Re-reads the settings now ([`Settings::reload`]), for the tests.
 ///
 /// # Errors
 /// Storage errors.

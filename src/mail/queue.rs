@@ -60,8 +60,8 @@ pub async fn enqueue<'e>(
     .await
 }
 
-/// Queues a generic message ([`Mail::send_generic`]), for callers holding the application
-/// state whose errors are storage errors.
+/// Queues a generic message ([`Mail::send_generic`]), for the tests and benchmarks, which hold
+/// the application state and expect storage errors.
 ///
 /// # Errors
 /// Storage errors, or a template error turned into one.
