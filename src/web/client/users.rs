@@ -6,7 +6,7 @@ use crate::account::FieldError;
 use crate::app::AppState;
 use crate::auth::client_permission::ClientPermission;
 use crate::domain::UserId;
-use crate::invite::{Accepted, Grant, Invitations, Link, Taker, TokenState};
+use crate::invite::{Accepted, Invitations, Link, Taker};
 use crate::membership::{Manager, MemberError, Members};
 use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
@@ -186,20 +186,6 @@ fn accept_page(
     })
 }
 
-/// The invited address of a usable account invitation, or the page saying why it cannot be
-/// used.
-async fn invited(state: &AppState, invitations: &Invitations, token: &str) -> AppResult<String> {
-    match invitations.check(Link::Member, token).await? {
-        Ok(Grant::Member { email, .. }) => Ok(email),
-        Ok(_) => Err(invitation::refused(
-            state,
-            Link::Member,
-            TokenState::Unknown,
-        )),
-        Err(t) => Err(invitation::refused(state, Link::Member, t)),
-    }
-}
-
 /// Shows how to accept.
 pub async fn get_accept(
     State(state): State<AppState>,
@@ -208,7 +194,7 @@ pub async fn get_accept(
     arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let email = invited(&state, &invitations, &token).await?;
+    let email = invitation::invited(&state, &invitations, Link::Member, &token).await?;
     let invitee = invitations.invitee(&email, arrival.own_user()).await?;
     let form = AcceptForm::default();
     Ok(accept_page(&token, email, invitee, csrf, &form, Vec::new()))
@@ -224,7 +210,7 @@ pub async fn post_accept(
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<AcceptForm>,
 ) -> AppResult<Response> {
-    let email = invited(&state, &invitations, &token).await?;
+    let email = invitation::invited(&state, &invitations, Link::Member, &token).await?;
     let invitee = invitations.invitee(&email, arrival.own_user()).await?;
     // A new user types the password twice; an existing one types none.
     let password = if invitee.exists {
