@@ -99,18 +99,10 @@ impl SignIns {
     /// [`SignInError::Password`] (`InvalidCredentials`, `Busy`, `Unexpected`), or the new
     /// session or pending sign-in could not be stored.
     pub async fn with_password(&self, attempt: Attempt<'_>) -> Result<Decision, SignInError> {
-        let checked = match attempt.realm {
-            Realm::Client => self
-                .login
-                .client(attempt.identifier, &attempt.password)
-                .await
-                .map(|user| user.id),
-            Realm::Admin => self
-                .login
-                .admin(attempt.identifier, &attempt.password)
-                .await
-                .map(|admin| admin.id),
-        };
+        let checked = self
+            .login
+            .password(attempt.realm, attempt.identifier, &attempt.password)
+            .await;
         let subject_id = match checked {
             Ok(id) => id,
             Err(LoginError::InvalidCredentials(why)) => {

@@ -14,6 +14,7 @@ use crate::auth::hasher::{HashError, Hasher};
 use crate::auth::password::{PasswordError, Verification};
 use crate::clock::Clock;
 use crate::db;
+use crate::domain::Realm;
 use secrecy::SecretString;
 use std::sync::Arc;
 
@@ -119,74 +120,59 @@ impl Login {
         }
     }
 
-    /// Signs in a client-area user by email.
+    /// Checks `password` for the account `identifier` names in `realm` (a user's email, an
+    /// admin's username) and returns the account's id; a legacy or outdated hash is upgraded.
     ///
     /// # Errors
     /// See [`LoginError`].
-    pub async fn client(
+    pub async fn password(
         &self,
-        email: &str,
+        realm: Realm,
+        identifier: &str,
         password: &SecretString,
-    ) -> Result<db::account::UserRow, LoginError> {
-        let user = db::account::find_user_by_email(&self.db, email.trim()).await?;
-        let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    ) -> Result<i64, LoginError> {
+        let identifier = identifier.trim();
+        // The account's id, its stored hash (none: it has no password) and whether it is disabled.
+        let found = match realm {
+            Realm::Client => db::account::find_user_by_email(&self.db, identifier)
+                .await?
+                .map(|u| (u.id, u.password_hash, u.disabled)),
+            Realm::Admin => db::account::find_admin_by_username(&self.db, identifier)
+                .await?
+                .map(|a| (a.id, Some(a.password_hash), a.disabled)),
+        };
+        let exists = found.is_some();
+        let stored = found.as_ref().and_then(|(_, hash, _)| hash.clone());
         let has_password = stored.is_some();
         let outcome = self.check(password.clone(), stored).await?;
-        let (Some(user), Some(needs_upgrade)) = (user.clone(), outcome) else {
+        let (Some((id, _, disabled)), Some(needs_upgrade)) = (found, outcome) else {
             return Err(LoginError::InvalidCredentials(Refusal::of(
-                user.is_some(),
+                exists,
                 has_password,
                 outcome.is_some(),
             )));
         };
-        if user.disabled {
+        if disabled {
             return Err(LoginError::InvalidCredentials(Refusal::Disabled));
         }
         if needs_upgrade {
             if let Some(hash) = self.upgrade(password.clone()).await {
-                db::account::update_user_password(&self.db, user.id, &hash, self.clock.unix())
-                    .await?;
+                let now = self.clock.unix();
+                match realm {
+                    Realm::Client => {
+                        db::account::update_user_password(&self.db, id, &hash, now).await?;
+                    }
+                    Realm::Admin => {
+                        db::account::update_admin_password(&self.db, id, &hash, now).await?;
+                    }
+                }
                 tracing::info!(
-                    user_id = user.id,
+                    realm = realm.as_str(),
+                    subject_id = id,
                     "upgraded a legacy password hash to Argon2id"
                 );
             }
         }
-        Ok(user)
-    }
-
-    /// Signs in an admin by username.
-    ///
-    /// # Errors
-    /// See [`LoginError`].
-    pub async fn admin(
-        &self,
-        username: &str,
-        password: &SecretString,
-    ) -> Result<db::account::AdminRow, LoginError> {
-        let admin = db::account::find_admin_by_username(&self.db, username.trim()).await?;
-        let stored = admin.as_ref().map(|a| a.password_hash.clone());
-        let outcome = self.check(password.clone(), stored).await?;
-        let (Some(admin), Some(needs_upgrade)) = (admin.clone(), outcome) else {
-            return Err(LoginError::InvalidCredentials(Refusal::of(
-                admin.is_some(),
-                true,
-                outcome.is_some(),
-            )));
-        };
-        if admin.disabled {
-            return Err(LoginError::InvalidCredentials(Refusal::Disabled));
-        }
-        if needs_upgrade {
-            if let Some(hash) = self.upgrade(password.clone()).await {
-                db::account::update_admin_password(&self.db, admin.id, &hash, self.clock.unix())
-                    .await?;
-                tracing::info!(
-                    admin_id = admin.id,
-                    "upgraded a legacy password hash to Argon2id"
-                );
-            }
-        }
-        Ok(admin)
+        Ok(id)
     }
 }
