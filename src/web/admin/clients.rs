@@ -17,7 +17,7 @@ use crate::web::extract::{
 };
 use crate::web::page::{self, Nav};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// The list.
@@ -44,6 +44,22 @@ pub struct ClientPage {
     pub members: Vec<Member>,
     pub can_login_as: bool,
     pub can_transfer: bool,
+}
+
+/// What the account page reads: the account, and its owner's second factors.
+#[derive(Clone)]
+pub struct AccountView {
+    accounts: ClientAccounts,
+    two_factor: TwoFactor,
+}
+
+impl FromRef<AppState> for AccountView {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            accounts: ClientAccounts::from(state),
+            two_factor: TwoFactor::from(state),
+        }
+    }
 }
 
 /// `?q=` search.
@@ -102,7 +118,7 @@ async fn owner_state(
 
 /// The account page, with a notice after a change or an error (then with status 400).
 async fn render(
-    (accounts, two_factor): (&ClientAccounts, &TwoFactor),
+    view: &AccountView,
     current: &CurrentAdmin,
     id: ClientId,
     csrf: String,
@@ -113,7 +129,11 @@ async fn render(
         client,
         owner,
         members,
-    } = accounts.overview(id).await?.ok_or(AppError::NotFound)?;
+    } = view
+        .accounts
+        .overview(id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let status = if error.is_some() {
         axum::http::StatusCode::BAD_REQUEST
     } else {
@@ -125,7 +145,7 @@ async fn render(
         csrf,
         notice,
         error,
-        owner_state: owner_state(two_factor, &owner).await?,
+        owner_state: owner_state(&view.two_factor, &owner).await?,
         members,
         client,
         can_login_as: current.permissions.contains(Permission::LoginAsClient),
@@ -138,14 +158,12 @@ async fn render(
 
 /// One account, its owner's state and its users.
 pub async fn get_client(
-    State(accounts): State<ClientAccounts>,
-    State(two_factor): State<TwoFactor>,
+    State(view): State<AccountView>,
     gate: RequirePermission<ViewClientProfile>,
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let services = (&accounts, &two_factor);
-    render(services, &gate.current, ClientId(id), csrf, None, None).await
+    render(&view, &gate.current, ClientId(id), csrf, None, None).await
 }
 
 /// The new owner.
@@ -158,15 +176,15 @@ pub struct TransferForm {
 /// Makes one of the account's users its owner (admins only; the old owner stays a user with
 /// every permission).
 pub async fn post_transfer(
-    State(accounts): State<ClientAccounts>,
-    State(two_factor): State<TwoFactor>,
+    State(view): State<AccountView>,
     gate: RequirePermission<ManageClientAccounts>,
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<TransferForm>,
 ) -> AppResult<Response> {
     let id = ClientId(id);
-    let (notice, error) = match accounts
+    let (notice, error) = match view
+        .accounts
         .transfer(gate.current.id(), id, UserId(form.user_id))
         .await
     {
@@ -174,23 +192,13 @@ pub async fn post_transfer(
         Err(refused @ TransferError::NotAUser) => (None, Some(refused.to_string())),
         Err(TransferError::Storage(e)) => return Err(e.into()),
     };
-    render(
-        (&accounts, &two_factor),
-        &gate.current,
-        id,
-        csrf,
-        notice,
-        error,
-    )
-    .await
+    render(&view, &gate.current, id, csrf, notice, error).await
 }
 
 /// Signs this browser in to the client area as the account's owner, marked with the admin.
 pub async fn post_login_as(
     State(state): State<AppState>,
     State(impersonation): State<Impersonation>,
-    State(accounts): State<ClientAccounts>,
-    State(two_factor): State<TwoFactor>,
     gate: RequirePermission<LoginAsClient>,
     Path(id): Path<i64>,
     Peer(addr): Peer,
@@ -212,8 +220,8 @@ pub async fn post_login_as(
         Err(StartError::NoSuchAccount) => Err(AppError::NotFound),
         Err(refused @ StartError::OwnerDisabled { .. }) => {
             let error = Some(refused.to_string());
-            let services = (&accounts, &two_factor);
-            render(services, &gate.current, ClientId(id), csrf, None, error).await
+            let view = AccountView::from_ref(&state);
+            render(&view, &gate.current, ClientId(id), csrf, None, error).await
         }
         Err(StartError::NotStored(e)) => Err(AppError::storage(e.into_anyhow())),
         Err(StartError::Storage(e)) => Err(e.into()),
