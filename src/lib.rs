@@ -11,7 +11,7 @@
 //! - [`db`]: the pool, migrations and every SQL query.
 //! - [`auth`]: passwords, the password policy and the sign-in decision.
 //! - [`account`]: creating admins and users.
-//! - [`audit`]: the audit log as admins search and export it.
+//! - [`audit`]: the audit log: the one writer of entries for services, search and export.
 //! - [`session`]: server-side sessions and why they end.
 //! - [`settings`]: runtime settings stored in the database.
 //! - [`net`]: address ranges, client address behind proxies, Cloudflare ranges.
