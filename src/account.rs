@@ -107,6 +107,32 @@ pub struct Accounts {
     settings: Settings,
 }
 
+impl From<UserRow> for Holder {
+    fn from(u: UserRow) -> Self {
+        Self {
+            id: u.id,
+            disabled: u.disabled,
+            inputs: vec![u.email.clone(), u.first_name.clone(), u.last_name.clone()],
+            email: u.email,
+            name: u.first_name,
+            password_hash: u.password_hash,
+        }
+    }
+}
+
+impl From<db::account::AdminRow> for Holder {
+    fn from(a: db::account::AdminRow) -> Self {
+        Self {
+            id: a.id,
+            disabled: a.disabled,
+            inputs: vec![a.username.clone(), a.email.clone()],
+            email: a.email,
+            name: a.username,
+            password_hash: Some(a.password_hash),
+        }
+    }
+}
+
 impl From<&AppState> for Accounts {
     fn from(state: &AppState) -> Self {
         Self {
@@ -121,6 +147,8 @@ impl From<&AppState> for Accounts {
 
 /// Whom a password belongs to, as changing or resetting it needs them.
 pub(crate) struct Holder {
+    pub id: i64,
+    pub disabled: bool,
     /// Where the notices go.
     pub email: String,
     /// The name the notices greet: a user's first name, an admin's username.
@@ -263,20 +291,29 @@ impl Accounts {
         Ok(match realm {
             Realm::Client => db::account::find_user_by_id(&self.db, id)
                 .await?
-                .map(|u| Holder {
-                    inputs: vec![u.email.clone(), u.first_name.clone(), u.last_name.clone()],
-                    email: u.email,
-                    name: u.first_name,
-                    password_hash: u.password_hash,
-                }),
+                .map(Holder::from),
             Realm::Admin => db::account::find_admin_by_id(&self.db, id)
                 .await?
-                .map(|a| Holder {
-                    inputs: vec![a.username.clone(), a.email.clone()],
-                    email: a.email,
-                    name: a.username,
-                    password_hash: Some(a.password_hash),
-                }),
+                .map(Holder::from),
+        })
+    }
+
+    /// The account of `realm` with the address `email`, if any (a reset request names it so).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub(crate) async fn holder_by_email(
+        &self,
+        realm: Realm,
+        email: &str,
+    ) -> Result<Option<Holder>, sqlx::Error> {
+        Ok(match realm {
+            Realm::Client => db::account::find_user_by_email(&self.db, email)
+                .await?
+                .map(Holder::from),
+            Realm::Admin => db::account::find_admin_by_email(&self.db, email)
+                .await?
+                .map(Holder::from),
         })
     }
 

@@ -101,14 +101,6 @@ pub enum CompleteError {
     Storage(#[from] sqlx::Error),
 }
 
-/// Whom a reset concerns: id, email, display name, enabled.
-struct Requester {
-    id: i64,
-    email: String,
-    name: String,
-    enabled: bool,
-}
-
 impl From<crate::account::CreateError> for CompleteError {
     fn from(e: crate::account::CreateError) -> Self {
         use crate::account::CreateError;
@@ -129,31 +121,6 @@ impl Resets {
     /// The realm's password rules.
     pub fn policy(&self, realm: Realm) -> PasswordPolicy {
         crate::account::policy(&self.config, realm)
-    }
-
-    async fn account_by_email(
-        &self,
-        realm: Realm,
-        email: &str,
-    ) -> Result<Option<Requester>, sqlx::Error> {
-        Ok(match realm {
-            Realm::Client => db::account::find_user_by_email(&self.db, email)
-                .await?
-                .map(|u| Requester {
-                    id: u.id,
-                    email: u.email,
-                    name: u.first_name,
-                    enabled: !u.disabled,
-                }),
-            Realm::Admin => db::account::find_admin_by_email(&self.db, email)
-                .await?
-                .map(|a| Requester {
-                    id: a.id,
-                    email: a.email,
-                    name: a.username,
-                    enabled: !a.disabled,
-                }),
-        })
     }
 
     /// Handles a reset request from `ip`: when the realm offers resets, the address and the
@@ -181,7 +148,7 @@ impl Resets {
             tracing::info!(%ip, "password reset requests from this address are rate-limited");
             return Ok(());
         }
-        let Some(account) = self.account_by_email(realm, email).await? else {
+        let Some(account) = self.accounts.holder_by_email(realm, email).await? else {
             return Ok(());
         };
         let for_account = db::mail::admit_request(
@@ -193,7 +160,7 @@ impl Resets {
             PER_ACCOUNT_PER_HOUR,
         )
         .await?;
-        if !account.enabled || !for_account {
+        if account.disabled || !for_account {
             return Ok(());
         }
         let token = crate::token::generate().map_err(anyhow::Error::from)?;
