@@ -127,20 +127,23 @@ impl Access {
     /// refusal must be answered whatever the database does.
     pub async fn denied(&self, admin: &AdminRow, missing: Permission, path: &str) -> Vec<String> {
         let granters = db::role::granters(&self.db).await.unwrap_or_default();
-        let entry = db::audit::Entry {
-            actor: &Actor::Admin(AdminId(admin.id)).to_string(),
-            action: Action::AccessDenied.as_str(),
-            subject: path,
-            detail: &format!(
-                "{} ({}) lacks {}",
-                admin.username,
-                admin.role_name,
-                missing.as_str()
-            ),
-            // The request's address and user agent (request_origin::with_origin).
-            ..Default::default()
-        };
-        if let Err(e) = db::audit::insert(&self.db, self.clock.unix(), &entry).await {
+        let detail = format!(
+            "{} ({}) lacks {}",
+            admin.username,
+            admin.role_name,
+            missing.as_str()
+        );
+        let actor = Actor::Admin(AdminId(admin.id));
+        let recorded = crate::audit::record(
+            &self.db,
+            self.clock.unix(),
+            &actor,
+            Action::AccessDenied,
+            path,
+            &detail,
+        )
+        .await;
+        if let Err(e) = recorded {
             tracing::warn!(error = %e, "could not audit an access denial");
         }
         granters

@@ -5,10 +5,12 @@
 //!
 //! [`Accounts`] is the service the registration, verification, email and password pages call;
 //! the free functions here delegate to it for callers that hold the application state (the
-//! CLI, invitations, tests). Errors are per field so a page can show each one next to its input.
+//! CLI, the tests and benchmarks). Errors are per field so a page can show each one next to its input.
 
 mod email;
 mod password;
+
+pub(crate) use password::replace_password;
 
 pub use crate::db::account::UserRow;
 /// The state of a presented one-time link (valid, unknown, expired, used).
@@ -21,6 +23,7 @@ use crate::auth::policy::PasswordPolicy;
 use crate::clock::Clock;
 use crate::db;
 use crate::domain::{AdminId, ClientId, Realm, RoleId, UserId};
+use crate::settings::Settings;
 use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::Arc;
 
@@ -31,10 +34,30 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    /// A problem with `field`.
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// Several problems in one line, `field: message; field: message`: what an error enum's
+    /// `Invalid` variant says outside a form (the command line, logs).
+    pub fn list(errors: &[Self]) -> String {
+        errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// Why an account was not created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
-    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", FieldError::list(.0))]
     Invalid(Vec<FieldError>),
     #[error("the server is busy; try again in a moment")]
     Busy,
@@ -49,10 +72,7 @@ impl From<sqlx::Error> for CreateError {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> CreateError {
-    CreateError::Invalid(vec![FieldError {
-        field,
-        message: message.into(),
-    }])
+    CreateError::Invalid(vec![FieldError::new(field, message)])
 }
 
 /// Input for a new admin.
@@ -84,7 +104,33 @@ pub struct Accounts {
     clock: Arc<dyn Clock>,
     config: Arc<crate::config::Config>,
     hasher: crate::auth::hasher::Hasher,
-    settings: Arc<crate::settings::Store>,
+    settings: Settings,
+}
+
+impl From<UserRow> for Holder {
+    fn from(u: UserRow) -> Self {
+        Self {
+            id: u.id,
+            disabled: u.disabled,
+            inputs: vec![u.email.clone(), u.first_name.clone(), u.last_name.clone()],
+            email: u.email,
+            name: u.first_name,
+            password_hash: u.password_hash,
+        }
+    }
+}
+
+impl From<db::account::AdminRow> for Holder {
+    fn from(a: db::account::AdminRow) -> Self {
+        Self {
+            id: a.id,
+            disabled: a.disabled,
+            inputs: vec![a.username.clone(), a.email.clone()],
+            email: a.email,
+            name: a.username,
+            password_hash: Some(a.password_hash),
+        }
+    }
 }
 
 impl From<&AppState> for Accounts {
@@ -94,9 +140,23 @@ impl From<&AppState> for Accounts {
             clock: state.clock.clone(),
             config: state.config.clone(),
             hasher: state.hasher.clone(),
-            settings: state.settings.clone(),
+            settings: Settings::from(state),
         }
     }
+}
+
+/// Whom a password belongs to, as changing or resetting it needs them.
+pub(crate) struct Holder {
+    pub id: i64,
+    pub disabled: bool,
+    /// Where the notices go.
+    pub email: String,
+    /// The name the notices greet: a user's first name, an admin's username.
+    pub name: String,
+    /// What the password must not be built from (the realm's identifying fields).
+    pub inputs: Vec<String>,
+    /// The stored hash, if the account has a password.
+    pub password_hash: Option<String>,
 }
 
 /// Checks an email address's shape (delivery is checked by verification mail, later).
@@ -115,6 +175,13 @@ pub fn check_email(email: &str) -> Option<String> {
     (!ok).then(|| "Enter an email address such as name@example.com.".to_owned())
 }
 
+/// A new password typed twice: the `password_confirm` problem when the two differ. Every form
+/// that sets a password asks for it twice.
+pub fn mismatch(password: &SecretString, confirm: &str) -> Option<FieldError> {
+    (confirm != password.expose_secret())
+        .then(|| FieldError::new("password_confirm", "The two passwords are not the same."))
+}
+
 /// Checks an admin username: starts with a letter, letters and digits only, 3 to 32 characters.
 pub fn check_username(username: &str) -> Option<String> {
     let ok = (3..=32).contains(&username.len())
@@ -126,29 +193,27 @@ pub fn check_username(username: &str) -> Option<String> {
 fn check_name(field: &'static str, value: &str, errors: &mut Vec<FieldError>) {
     let len = value.trim().chars().count();
     if len == 0 || len > 100 || value.chars().any(char::is_control) {
-        errors.push(FieldError {
+        errors.push(FieldError::new(
             field,
-            message: "Enter between 1 and 100 characters.".into(),
-        });
+            "Enter between 1 and 100 characters.",
+        ));
     }
 }
 
-fn check_password(
+/// Adds the password's problem under `policy`, if any, to `errors` (field `password`).
+pub(crate) fn check_password(
     policy: &PasswordPolicy,
     password: &SecretString,
     inputs: &[&str],
     errors: &mut Vec<FieldError>,
 ) {
     if let Err(v) = policy.check(password.expose_secret(), inputs) {
-        errors.push(FieldError {
-            field: "password",
-            message: v.to_string(),
-        });
+        errors.push(FieldError::new("password", v.to_string()));
     }
 }
 
 /// A realm's password policy.
-fn policy(config: &crate::config::Config, realm: Realm) -> PasswordPolicy {
+pub(crate) fn policy(config: &crate::config::Config, realm: Realm) -> PasswordPolicy {
     PasswordPolicy {
         min_length: match realm {
             Realm::Admin => config.admin_min_password_length,
@@ -157,16 +222,6 @@ fn policy(config: &crate::config::Config, realm: Realm) -> PasswordPolicy {
         max_length: 256,
         min_score: config.min_password_score,
     }
-}
-
-/// The admin realm's password policy.
-pub fn admin_policy(state: &AppState) -> PasswordPolicy {
-    policy(&state.config, Realm::Admin)
-}
-
-/// The client realm's password policy.
-pub fn client_policy(state: &AppState) -> PasswordPolicy {
-    policy(&state.config, Realm::Client)
 }
 
 /// A hasher refusal as an account error: `Busy` is shown as such, the rest is unexpected.
@@ -216,15 +271,54 @@ impl Accounts {
 
     /// A stored instant as people read it, in the configured timezone.
     fn show_time(&self, unix: i64) -> String {
-        crate::clock::display(unix, &self.settings.snapshot().values.timezone)
+        self.settings.show_time(unix)
     }
 
-    /// The portal's name in emails: the System URL's host.
+    /// The portal's name in emails.
     fn portal_name(&self) -> String {
-        self.config.system_url.host().to_owned()
+        crate::mail::template::portal_name(&self.config.system_url)
     }
 
-    async fn hash(&self, password: &SecretString) -> Result<String, CreateError> {
+    /// Whose password `id` of `realm` is, if the account exists.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub(crate) async fn holder(
+        &self,
+        realm: Realm,
+        id: i64,
+    ) -> Result<Option<Holder>, sqlx::Error> {
+        Ok(match realm {
+            Realm::Client => db::account::find_user_by_id(&self.db, id)
+                .await?
+                .map(Holder::from),
+            Realm::Admin => db::account::find_admin_by_id(&self.db, id)
+                .await?
+                .map(Holder::from),
+        })
+    }
+
+    /// The account of `realm` with the address `email`, if any (a reset request names it so).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub(crate) async fn holder_by_email(
+        &self,
+        realm: Realm,
+        email: &str,
+    ) -> Result<Option<Holder>, sqlx::Error> {
+        Ok(match realm {
+            Realm::Client => db::account::find_user_by_email(&self.db, email)
+                .await?
+                .map(Holder::from),
+            Realm::Admin => db::account::find_admin_by_email(&self.db, email)
+                .await?
+                .map(Holder::from),
+        })
+    }
+
+    /// A new password's hash, from the bounded hasher.
+    pub(crate) async fn hash(&self, password: &SecretString) -> Result<String, CreateError> {
         self.hasher.hash(password.clone()).await.map_err(hash_error)
     }
 
@@ -247,16 +341,10 @@ impl Accounts {
     ) -> Result<AdminId, CreateError> {
         let mut errors = Vec::new();
         if let Some(m) = check_username(new.username) {
-            errors.push(FieldError {
-                field: "username",
-                message: m,
-            });
+            errors.push(FieldError::new("username", m));
         }
         if let Some(m) = check_email(new.email) {
-            errors.push(FieldError {
-                field: "email",
-                message: m,
-            });
+            errors.push(FieldError::new("email", m));
         }
         check_password(
             &policy(&self.config, Realm::Admin),
@@ -309,10 +397,7 @@ impl Accounts {
     ) -> Result<(UserId, Option<ClientId>), CreateError> {
         let mut errors = Vec::new();
         if let Some(m) = check_email(new.email) {
-            errors.push(FieldError {
-                field: "email",
-                message: m,
-            });
+            errors.push(FieldError::new("email", m));
         }
         check_name("first_name", new.first_name, &mut errors);
         check_name("last_name", new.last_name, &mut errors);

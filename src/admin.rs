@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::db;
 use crate::domain::{Action, Actor, AdminId, RoleId};
 use crate::invite::{Invitation, Invitations, SendError};
+use crate::role::RoleRow;
 use std::sync::Arc;
 
 pub use crate::db::account::AdminRow;
@@ -135,7 +136,7 @@ pub enum AdminDeleteError {
 #[derive(Debug, thiserror::Error)]
 pub enum AdminInviteError {
     /// Problems with the address or the role, per field.
-    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", crate::account::FieldError::list(.0))]
     Invalid(Vec<FieldError>),
     /// The role holds permissions the inviter lacks.
     #[error(transparent)]
@@ -157,10 +158,7 @@ impl From<SendError> for AdminInviteError {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> AdminInviteError {
-    AdminInviteError::Invalid(vec![FieldError {
-        field,
-        message: message.into(),
-    }])
+    AdminInviteError::Invalid(vec![FieldError::new(field, message)])
 }
 
 /// The administrators service.
@@ -223,6 +221,20 @@ impl Admins {
         Ok(by.grant_bound(what, theirs))
     }
 
+    /// Whether `by` may give `role` (to an admin, or in an invitation): the grant bound over
+    /// the permissions the role holds.
+    async fn may_give(
+        &self,
+        by: &Granter,
+        role: &RoleRow,
+    ) -> Result<Result<(), GrantError>, sqlx::Error> {
+        let given = db::role::permissions(&self.db, role.id).await?;
+        let what = Granted::Role {
+            name: role.name.clone(),
+        };
+        Ok(by.grant_bound(what, given))
+    }
+
     /// Gives admin `id` the role `role` and sets whether they are disabled. Disabling ends their
     /// sessions, the login-as-client ones they opened included.
     ///
@@ -241,13 +253,7 @@ impl Admins {
             .await?
             .ok_or(AdminChangeError::NoSuchRole)?;
         self.may_act_on(by, &target).await??;
-        let given = db::role::permissions(&self.db, role.id).await?;
-        by.grant_bound(
-            Granted::Role {
-                name: role.name.clone(),
-            },
-            given,
-        )?;
+        self.may_give(by, &role).await??;
         let leaves_full = role.id != FULL_ADMINISTRATOR || disabled;
         let now = self.clock.unix();
         let mut tx = self.db.begin().await?;
@@ -332,13 +338,7 @@ impl Admins {
         };
         let role = db::role::find(&self.db, role.get()).await?;
         if let Some(role) = &role {
-            let given = db::role::permissions(&self.db, role.id).await?;
-            by.grant_bound(
-                Granted::Role {
-                    name: role.name.clone(),
-                },
-                given,
-            )?;
+            self.may_give(by, role).await??;
         }
         let email = email.trim();
         if let Some(m) = account::check_email(email) {
@@ -381,16 +381,6 @@ async fn audit(
     subject: AdminId,
     detail: &str,
 ) -> Result<(), sqlx::Error> {
-    db::audit::insert(
-        &mut **tx,
-        now,
-        &db::audit::Entry {
-            actor: &Actor::Admin(*actor).to_string(),
-            action: action.as_str(),
-            subject: &Actor::Admin(subject).to_string(),
-            detail,
-            ..Default::default()
-        },
-    )
-    .await
+    let (actor, subject) = (Actor::Admin(*actor), Actor::Admin(subject));
+    crate::audit::record(&mut **tx, now, &actor, action, subject, detail).await
 }

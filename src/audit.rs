@@ -2,18 +2,74 @@
 //! export, which is itself audited. The admin audit page (`web/admin/audit.rs`) calls [`Audit`]
 //! and maps [`SearchError`] and [`ExportError`] to statuses.
 //!
-//! Writing entries is not here: each service writes its own through `db::audit::insert`, with
-//! the request's address and user agent from `request_origin::with_origin`. The actors and actions
-//! entries name are `domain::audit`'s.
+//! Writing entries: each service writes its own, in its own transaction when it has one,
+//! through [`record`] (or [`record_from`] when the entry names an address of its own), with the
+//! request's address and user agent from `request_origin::with_origin`. The actors and actions
+//! entries name are `domain::audit`'s; this is the one place that turns them into a stored row.
 
 use crate::app::AppState;
 use crate::clock::{Clock, Zone};
 use crate::db;
 use crate::db::audit::Filter;
 use crate::domain::{Action, Actor, AdminId};
+use std::fmt::Display;
 use std::sync::Arc;
 
 pub use crate::db::audit::Row;
+
+/// Where an entry says it came from. An empty part is the request's
+/// (`request_origin::with_origin`), so only callers that record another address (a command line, a
+/// banned address, a pending sign-in's) fill it in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin<'a> {
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+/// Writes one audit entry: `actor` did `action` to `subject`, with `detail`, from the request's
+/// address and user agent. The one way services write entries, so the stored forms of actors
+/// and actions stay `domain::audit`'s.
+///
+/// # Errors
+/// Storage errors.
+pub async fn record<'e>(
+    ex: impl sqlx::Executor<'e, Database = db::Db>,
+    now: i64,
+    actor: &Actor,
+    action: Action,
+    subject: impl Display,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    record_from(ex, now, actor, action, subject, detail, Origin::default()).await
+}
+
+/// [`record`], naming where the entry came from (an empty part is still the request's).
+///
+/// # Errors
+/// Storage errors.
+pub async fn record_from<'e>(
+    ex: impl sqlx::Executor<'e, Database = db::Db>,
+    now: i64,
+    actor: &Actor,
+    action: Action,
+    subject: impl Display,
+    detail: &str,
+    origin: Origin<'_>,
+) -> Result<(), sqlx::Error> {
+    db::audit::insert(
+        ex,
+        now,
+        &db::audit::Entry {
+            actor: &actor.to_string(),
+            action: action.as_str(),
+            subject: &subject.to_string(),
+            detail,
+            ip: origin.ip,
+            user_agent: origin.user_agent,
+        },
+    )
+    .await
+}
 
 /// Events per page.
 pub const PAGE: i64 = 100;
@@ -242,18 +298,13 @@ impl Audit {
                 csv.push_str("\r\n");
             }
         }
-        db::audit::insert(
+        record(
             &self.db,
             self.clock.unix(),
-            &db::audit::Entry {
-                actor: &Actor::Admin(admin).to_string(),
-                action: Action::AuditExported.as_str(),
-                subject: "",
-                detail: &format!("{count} event(s); filters: {}", filters.encoded(None)),
-                // The request's address and user agent (request_origin::with_origin).
-                ip: "",
-                user_agent: "",
-            },
+            &Actor::Admin(admin),
+            Action::AuditExported,
+            "",
+            &format!("{count} event(s); filters: {}", filters.encoded(None)),
         )
         .await?;
         Ok(Export {

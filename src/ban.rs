@@ -10,6 +10,7 @@
 
 use crate::account::FieldError;
 use crate::app::AppState;
+use crate::audit::Origin;
 use crate::clock::Clock;
 use crate::domain::{Action, Actor, Realm};
 use crate::settings::Settings;
@@ -138,7 +139,7 @@ pub struct NewBan<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum BanError {
     /// Fields that cannot be used, each with the message shown next to it.
-    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", crate::account::FieldError::list(.0))]
     Invalid(Vec<FieldError>),
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
@@ -163,16 +164,16 @@ impl NewBan<'_> {
         let mut errors = Vec::new();
         let ip = crate::net::client_ip::parse_entry(self.ip);
         if ip.is_none() {
-            errors.push(FieldError {
-                field: "ip",
-                message: "Enter one IP address, e.g. 203.0.113.7 or 2001:db8::1.".into(),
-            });
+            errors.push(FieldError::new(
+                "ip",
+                "Enter one IP address, e.g. 203.0.113.7 or 2001:db8::1.",
+            ));
         }
         if self.reason.trim().is_empty() || self.reason.chars().count() > MAX_REASON {
-            errors.push(FieldError {
-                field: "reason",
-                message: "Say why, in 1 to 200 characters.".into(),
-            });
+            errors.push(FieldError::new(
+                "reason",
+                "Say why, in 1 to 200 characters.",
+            ));
         }
         let minutes = match self.minutes.trim() {
             "" => Ok(None),
@@ -184,10 +185,10 @@ impl NewBan<'_> {
                 .ok_or(()),
         };
         if minutes.is_err() {
-            errors.push(FieldError {
-                field: "minutes",
-                message: "Enter whole minutes from 1 to 5256000, or leave it empty.".into(),
-            });
+            errors.push(FieldError::new(
+                "minutes",
+                "Enter whole minutes from 1 to 5256000, or leave it empty.",
+            ));
         }
         match (ip, minutes) {
             (Some(ip), Ok(minutes)) if errors.is_empty() => Ok((ip, minutes)),
@@ -283,14 +284,17 @@ impl Bans {
         crate::db::ban::upsert(&mut *tx, &ban).await?;
         // The banned address is the entry's address too, even when a pending sign-in's failure
         // is recorded while serving another request.
-        crate::db::audit::insert_about(
+        crate::audit::record_from(
             &mut *tx,
             now,
-            &Actor::System.to_string(),
-            Action::BanAdded.as_str(),
+            &Actor::System,
+            Action::BanAdded,
             &address,
             &format!("automatic: {}", ban.reason),
-            &address,
+            Origin {
+                ip: &address,
+                user_agent: "",
+            },
         )
         .await?;
         tx.commit().await?;
@@ -320,14 +324,13 @@ impl Bans {
         );
         let mut tx = self.db.begin().await?;
         crate::db::ban::upsert(&mut *tx, &ban).await?;
-        crate::db::audit::insert_about(
+        crate::audit::record(
             &mut *tx,
             now,
-            &ban.created_by,
-            Action::BanAdded.as_str(),
+            actor,
+            Action::BanAdded,
             &ban.ip,
             &format!("{ip} {until}: {}", ban.reason),
-            "",
         )
         .await?;
         tx.commit().await?;
@@ -353,14 +356,17 @@ impl Bans {
         let mut tx = self.db.begin().await?;
         let existed = crate::db::ban::delete(&mut *tx, &text).await?;
         if existed {
-            crate::db::audit::insert_about(
+            crate::audit::record_from(
                 &mut *tx,
                 now,
-                &actor.to_string(),
-                Action::BanLifted.as_str(),
+                actor,
+                Action::BanLifted,
                 &text,
                 &text,
-                from.unwrap_or(""),
+                Origin {
+                    ip: from.unwrap_or(""),
+                    user_agent: "",
+                },
             )
             .await?;
         }
@@ -372,17 +378,4 @@ impl Bans {
             Err(LiftError::NotBanned(ip))
         }
     }
-}
-
-/// Records a failed sign-in ([`Bans::record_failure`]), for callers that hold the whole state.
-///
-/// # Errors
-/// Storage errors.
-pub async fn record_failure(
-    state: &AppState,
-    realm: Realm,
-    ip: IpAddr,
-    account: &str,
-) -> Result<Option<BanRow>, sqlx::Error> {
-    Bans::from(state).record_failure(realm, ip, account).await
 }

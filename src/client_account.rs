@@ -181,17 +181,13 @@ impl ClientAccounts {
         if !done {
             return Err(TransferError::NotAUser);
         }
-        db::audit::insert(
+        crate::audit::record(
             &mut *tx,
             now,
-            &db::audit::Entry {
-                actor: &Actor::Admin(by).to_string(),
-                action: Action::AccountOwnershipTransferred.as_str(),
-                subject: &Actor::Account(client).to_string(),
-                detail: &format!("new owner user:{new_owner}"),
-                // The request's address and user agent (request_origin::with_origin).
-                ..Default::default()
-            },
+            &Actor::Admin(by),
+            Action::AccountOwnershipTransferred,
+            Actor::Account(client),
+            &format!("new owner user:{new_owner}"),
         )
         .await?;
         tx.commit().await?;

@@ -105,14 +105,14 @@ impl Impersonation {
             client_id = client.get(),
             "signed in as a client"
         );
-        db::audit::insert(
+        crate::audit::record_from(
             &self.db,
             self.clock.unix(),
-            &db::audit::Entry {
-                actor: &Actor::Admin(by.admin).to_string(),
-                action: Action::ImpersonationStart.as_str(),
-                subject: &Actor::Impersonated(client, UserId(owner.id)).to_string(),
-                detail: &format!("{} signed in as {}", by.username, owner.email),
+            &Actor::Admin(by.admin),
+            Action::ImpersonationStart,
+            Actor::Impersonated(client, UserId(owner.id)),
+            &format!("{} signed in as {}", by.username, owner.email),
+            crate::audit::Origin {
                 ip: &by.ip.to_string(),
                 user_agent: by.user_agent,
             },

@@ -12,14 +12,18 @@
 //! owner), issuing the setup link (`setup`), creating accounts (`account`). Pages reach it as the
 //! `Invitations` sub-state and show a refused link with `web/invitation.rs`.
 
-use crate::account::{self, CreateError, NewAdmin, NewUser};
+use crate::account::{Accounts, CreateError, NewAdmin, NewUser};
 use crate::app::AppState;
 use crate::auth::client_permission::ClientPermissions;
 use crate::auth::permission::FULL_ADMINISTRATOR_ROLE;
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::db;
 use crate::domain::{Action, Actor, AdminId, ClientId, RoleId, UserId};
 use crate::role::RoleRow;
+use crate::settings::Settings;
 use secrecy::SecretString;
+use std::sync::Arc;
 
 pub use crate::db::one_time_token::TokenState;
 
@@ -225,17 +229,28 @@ pub struct Invitee {
     pub signed_in: bool,
 }
 
-/// The invitation links service. It holds the application state because creating accounts
-/// (`account`) and the invitations' emails still take it.
+/// The invitation links service.
 #[derive(Clone)]
 pub struct Invitations {
-    state: AppState,
+    db: db::Pool,
+    clock: Arc<dyn Clock>,
+    /// The System URL the links start with, and whether mail is sent (when not, `send`
+    /// returns the link so it can be shown).
+    config: Arc<Config>,
+    /// The configured timezone the emails' expiry times are in.
+    settings: Settings,
+    /// Creates the account a link grants.
+    accounts: Accounts,
 }
 
 impl From<&AppState> for Invitations {
     fn from(state: &AppState) -> Self {
         Self {
-            state: state.clone(),
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            config: state.config.clone(),
+            settings: Settings::from(state),
+            accounts: Accounts::from(state),
         }
     }
 }
@@ -254,21 +269,20 @@ impl Invitations {
         actor: &Actor,
         detail: &str,
     ) -> Result<Option<String>, SendError> {
-        let state = &self.state;
-        let now = state.clock.unix();
+        let now = self.clock.unix();
         let token = crate::token::generate().map_err(|e| anyhow::anyhow!(e.to_string()))?;
         let kind = invitation.kind();
-        let link = state.config.system_url.join(&kind.path(&token.plain));
+        let link = self.config.system_url.join(&kind.path(&token.plain));
         let rendered = invitation
             .letter(
-                crate::reset::portal_name(state),
+                crate::mail::template::portal_name(&self.config.system_url),
                 link.clone(),
-                state.show_time(now + LIFETIME),
+                self.settings.show_time(now + LIFETIME),
             )
             .map_err(|e| anyhow::anyhow!(e.to_string()))?;
         let (purpose, grant, to) = (kind.purpose(), invitation.data(), invitation.email());
         let (action, subject) = invitation.record();
-        let mut tx = state.db.begin().await?;
+        let mut tx = self.db.begin().await?;
         db::one_time_token::revoke_data(&mut *tx, purpose, &grant, now).await?;
         db::one_time_token::insert_with_data(
             &mut *tx,
@@ -280,21 +294,9 @@ impl Invitations {
         )
         .await?;
         crate::mail::queue::enqueue(&mut *tx, to, &rendered, now).await?;
-        db::audit::insert(
-            &mut *tx,
-            now,
-            &db::audit::Entry {
-                actor: &actor.to_string(),
-                action: action.as_str(),
-                subject: &subject,
-                detail,
-                // The request's address and user agent (request_origin::with_origin).
-                ..Default::default()
-            },
-        )
-        .await?;
+        crate::audit::record(&mut *tx, now, actor, action, subject, detail).await?;
         tx.commit().await?;
-        Ok((!state.config.mail.enabled).then_some(link))
+        Ok((!self.config.mail.enabled).then_some(link))
     }
 
     /// What a presented link of kind `link` grants, or why it cannot be used.
@@ -309,9 +311,9 @@ impl Invitations {
         if !crate::token::looks_valid(token) {
             return Ok(Err(TokenState::Unknown));
         }
-        let (db, purpose) = (&self.state.db, link.purpose());
+        let (db, purpose) = (&self.db, link.purpose());
         let hash = crate::token::hash(token);
-        match db::one_time_token::state(db, &hash, purpose, self.state.clock.unix()).await? {
+        match db::one_time_token::state(db, &hash, purpose, self.clock.unix()).await? {
             TokenState::Valid { .. } => {}
             other => return Ok(Err(other)),
         }
@@ -355,7 +357,7 @@ impl Invitations {
     }
 
     async fn existing_user(&self, email: &str) -> Result<Option<UserId>, sqlx::Error> {
-        Ok(db::account::find_user_by_email(&self.state.db, email)
+        Ok(db::account::find_user_by_email(&self.db, email)
             .await?
             .map(|u| UserId(u.id)))
     }
@@ -376,8 +378,8 @@ impl Invitations {
     ) -> Result<Accepted, AcceptError> {
         let grant = self.check(link, token).await?.map_err(AcceptError::Link)?;
         let (accepted, record) = self.take_up(&grant, taker).await?;
-        let now = self.state.clock.unix();
-        let mut tx = self.state.db.begin().await?;
+        let now = self.clock.unix();
+        let mut tx = self.db.begin().await?;
         let hash = crate::token::hash(token);
         let won = db::one_time_token::consume(&mut *tx, &hash, link.purpose(), now).await?;
         if let Accepted::Member { user, client } = accepted {
@@ -389,20 +391,8 @@ impl Invitations {
             let permissions = ClientPermissions::invited_default().to_stored();
             db::client::add_user(&mut *tx, client.get(), user.get(), &permissions, now).await?;
         }
-        if let Some(record) = record {
-            db::audit::insert(
-                &mut *tx,
-                now,
-                &db::audit::Entry {
-                    actor: &record.actor.to_string(),
-                    action: record.action.as_str(),
-                    subject: &record.subject.to_string(),
-                    detail: &record.detail,
-                    // The request's address and user agent (request_origin::with_origin).
-                    ..Default::default()
-                },
-            )
-            .await?;
+        if let Some(r) = record {
+            crate::audit::record(&mut *tx, now, &r.actor, r.action, &r.subject, &r.detail).await?;
         }
         tx.commit().await?;
         match accepted {
@@ -429,7 +419,6 @@ impl Invitations {
         grant: &Grant,
         taker: Taker<'_>,
     ) -> Result<(Accepted, Option<Record>), AcceptError> {
-        let state = &self.state;
         Ok(match (grant, taker) {
             (
                 Grant::FirstAdmin,
@@ -444,9 +433,12 @@ impl Invitations {
                     email: email.unwrap_or_default(),
                     password,
                 };
-                let id = account::create_admin(state, &new, FULL_ADMINISTRATOR_ROLE.get()).await?;
+                let id = self
+                    .accounts
+                    .create_admin(&new, FULL_ADMINISTRATOR_ROLE)
+                    .await?;
                 // The first admin's creation has never had an audit entry of its own.
-                (Accepted::Admin(AdminId(id)), None)
+                (Accepted::Admin(id), None)
             }
             (
                 Grant::Admin { role, email },
@@ -459,7 +451,7 @@ impl Invitations {
                     email,
                     password,
                 };
-                let id = AdminId(account::create_admin(state, &new, role.get()).await?);
+                let id = self.accounts.create_admin(&new, *role).await?;
                 let record = Record {
                     actor: Actor::Admin(id),
                     action: Action::AdminInvitationAccepted,
@@ -493,7 +485,7 @@ impl Invitations {
                             verified: true,
                             owns_account: false,
                         };
-                        UserId(account::create_user(state, &new).await?.0)
+                        self.accounts.create_user(&new).await?.0
                     }
                 };
                 let record = Record {

@@ -12,7 +12,7 @@
 //!   [`bootstrap`] opens a pool for tools and tests outside it.
 //! - [`auth`]: passwords, the password policy and the sign-in decision.
 //! - [`account`]: creating admins and users.
-//! - [`audit`]: the audit log as admins search and export it.
+//! - [`audit`]: the audit log: the one writer of entries for services, search and export.
 //! - [`session`]: server-side sessions and why they end.
 //! - [`settings`]: runtime settings stored in the database.
 //! - [`net`]: address ranges, client address behind proxies, Cloudflare ranges.

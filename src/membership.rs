@@ -44,10 +44,16 @@ impl Manager {
         }
     }
 
+    /// During "login as client", the user the admin is signed in as (whom entries name in
+    /// their detail).
+    pub fn signed_in_as(&self) -> Option<UserId> {
+        self.impersonator.map(|_| self.user)
+    }
+
     /// An audit detail, noting whom the admin was signed in as during "login as client".
     pub fn detail(&self, detail: &str) -> String {
-        match self.impersonator {
-            Some(_) => format!("{detail} (signed in as {})", Actor::User(self.user)),
+        match self.signed_in_as() {
+            Some(user) => format!("{detail} (signed in as {})", Actor::User(user)),
             None => detail.to_owned(),
         }
     }
@@ -75,7 +81,7 @@ pub enum MemberError {
     #[error("There is no permission called {0:?}. Reload the page and try again.")]
     UnknownPermission(String),
     /// Problems with an invitation's address, per field.
-    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", crate::account::FieldError::list(.0))]
     Invalid(Vec<FieldError>),
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
@@ -94,10 +100,7 @@ impl From<SendError> for MemberError {
 }
 
 fn invalid(message: impl Into<String>) -> MemberError {
-    MemberError::Invalid(vec![FieldError {
-        field: "email",
-        message: message.into(),
-    }])
+    MemberError::Invalid(vec![FieldError::new("email", message)])
 }
 
 /// The account users service.
@@ -238,16 +241,13 @@ impl Members {
         user: UserId,
         detail: &str,
     ) -> Result<(), sqlx::Error> {
-        db::audit::insert(
+        crate::audit::record(
             &mut **tx,
             self.clock.unix(),
-            &db::audit::Entry {
-                actor: &by.actor().to_string(),
-                action: action.as_str(),
-                subject: &Actor::Member(user, by.client).to_string(),
-                detail,
-                ..Default::default()
-            },
+            &by.actor(),
+            action,
+            Actor::Member(user, by.client),
+            detail,
         )
         .await
     }

@@ -89,7 +89,7 @@ pub async fn refresh_cloudflare(state: &AppState) -> Result<Refreshed, RefreshEr
         base,
     )
     .await?;
-    crate::settings::reload(state).await?;
+    crate::settings::Settings::from(state).reload().await?;
     tracing::info!(v4 = v4.len(), v6 = v6.len(), source = %base, "Cloudflare ranges refreshed");
     Ok(Refreshed {
         v4: v4.len(),
@@ -109,7 +109,7 @@ pub async fn trust_cloudflare(
     actor: &Actor,
     from: &str,
 ) -> Result<String, crate::settings::ChangeError> {
-    let current = crate::settings::current(state).await;
+    let current = crate::settings::Settings::from(state).current().await;
     let mut trusted = current.values.proxy_trusted.clone();
     if !trusted.iter().any(|e| e.eq_ignore_ascii_case("cloudflare")) {
         trusted.push("cloudflare".into());
@@ -124,14 +124,17 @@ pub async fn trust_cloudflare(
             from,
         )
         .await?;
-    crate::db::audit::insert_about(
+    crate::audit::record_from(
         &state.db,
         state.clock.unix(),
-        &actor.to_string(),
-        Action::DoctorFix.as_str(),
+        actor,
+        Action::DoctorFix,
         crate::doctor::id::PROXY_CLOUDFLARE,
         crate::doctor::id::PROXY_CLOUDFLARE,
-        from,
+        crate::audit::Origin {
+            ip: from,
+            user_agent: "",
+        },
     )
     .await?;
     Ok(format!(

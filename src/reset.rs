@@ -8,18 +8,17 @@
 //! realm offers resets at all, the password rules and the audit entry live here too; the pages
 //! only map [`RequestError`] and [`CompleteError`] to what people see.
 
-use crate::account::FieldError;
+use crate::account::{Accounts, FieldError};
 use crate::app::AppState;
-use crate::auth::hasher::{HashError, Hasher};
 use crate::auth::policy::PasswordPolicy;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db;
 use crate::domain::{Action, Actor};
 use crate::mail::template::{PasswordChanged, PasswordReset};
-use crate::session::{EndReason, Realm};
+use crate::session::Realm;
 use crate::settings::Settings;
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -48,21 +47,16 @@ pub fn base_path(realm: Realm) -> &'static str {
     }
 }
 
-/// The portal's name in emails: the System URL's host.
-pub fn portal_name(state: &AppState) -> String {
-    state.config.system_url.host().to_owned()
-}
-
 /// The password reset service.
 #[derive(Clone)]
 pub struct Resets {
     db: crate::db::Pool,
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
-    hasher: Hasher,
     settings: Settings,
-    client_policy: PasswordPolicy,
-    admin_policy: PasswordPolicy,
+    /// The password rules, hashing and storing a new password (which ends the account's
+    /// sessions), and the account a reset link is for.
+    accounts: Accounts,
 }
 
 impl From<&AppState> for Resets {
@@ -71,10 +65,8 @@ impl From<&AppState> for Resets {
             db: state.db.clone(),
             clock: state.clock.clone(),
             config: state.config.clone(),
-            hasher: state.hasher.clone(),
             settings: Settings::from(state),
-            client_policy: crate::account::client_policy(state),
-            admin_policy: crate::account::admin_policy(state),
+            accounts: Accounts::from(state),
         }
     }
 }
@@ -97,7 +89,7 @@ pub enum CompleteError {
     #[error("the link cannot be used")]
     Link(TokenState),
     /// The new password is refused, with each field's problem.
-    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", crate::account::FieldError::list(.0))]
     Invalid(Vec<FieldError>),
     /// Too many passwords are being hashed right now.
     #[error("the server is busy; try again in a moment")]
@@ -109,12 +101,15 @@ pub enum CompleteError {
     Storage(#[from] sqlx::Error),
 }
 
-/// Whom a reset concerns: id, email, display name, enabled.
-struct Requester {
-    id: i64,
-    email: String,
-    name: String,
-    enabled: bool,
+impl From<crate::account::CreateError> for CompleteError {
+    fn from(e: crate::account::CreateError) -> Self {
+        use crate::account::CreateError;
+        match e {
+            CreateError::Invalid(errors) => Self::Invalid(errors),
+            CreateError::Busy => Self::Busy,
+            CreateError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
 }
 
 impl Resets {
@@ -125,53 +120,7 @@ impl Resets {
 
     /// The realm's password rules.
     pub fn policy(&self, realm: Realm) -> PasswordPolicy {
-        match realm {
-            Realm::Client => self.client_policy,
-            Realm::Admin => self.admin_policy,
-        }
-    }
-
-    async fn account_by_email(
-        &self,
-        realm: Realm,
-        email: &str,
-    ) -> Result<Option<Requester>, sqlx::Error> {
-        Ok(match realm {
-            Realm::Client => db::account::find_user_by_email(&self.db, email)
-                .await?
-                .map(|u| Requester {
-                    id: u.id,
-                    email: u.email,
-                    name: u.first_name,
-                    enabled: !u.disabled,
-                }),
-            Realm::Admin => db::account::find_admin_by_email(&self.db, email)
-                .await?
-                .map(|a| Requester {
-                    id: a.id,
-                    email: a.email,
-                    name: a.username,
-                    enabled: !a.disabled,
-                }),
-        })
-    }
-
-    /// The account's email, display name, and the words its password must not be built from.
-    async fn account_by_id(
-        &self,
-        realm: Realm,
-        id: i64,
-    ) -> Result<Option<(String, String, Vec<String>)>, sqlx::Error> {
-        Ok(match realm {
-            Realm::Client => db::account::find_user_by_id(&self.db, id).await?.map(|u| {
-                let inputs = vec![u.email.clone(), u.first_name.clone(), u.last_name.clone()];
-                (u.email, u.first_name, inputs)
-            }),
-            Realm::Admin => db::account::find_admin_by_id(&self.db, id).await?.map(|a| {
-                let inputs = vec![a.username.clone(), a.email.clone()];
-                (a.email, a.username, inputs)
-            }),
-        })
+        crate::account::policy(&self.config, realm)
     }
 
     /// Handles a reset request from `ip`: when the realm offers resets, the address and the
@@ -199,7 +148,7 @@ impl Resets {
             tracing::info!(%ip, "password reset requests from this address are rate-limited");
             return Ok(());
         }
-        let Some(account) = self.account_by_email(realm, email).await? else {
+        let Some(account) = self.accounts.holder_by_email(realm, email).await? else {
             return Ok(());
         };
         let for_account = db::rate_limit::admit(
@@ -211,12 +160,12 @@ impl Resets {
             PER_ACCOUNT_PER_HOUR,
         )
         .await?;
-        if !account.enabled || !for_account {
+        if account.disabled || !for_account {
             return Ok(());
         }
         let token = crate::token::generate().map_err(anyhow::Error::from)?;
         let rendered = PasswordReset {
-            portal: self.config.system_url.host().to_owned(),
+            portal: crate::mail::template::portal_name(&self.config.system_url),
             name: account.name,
             link: self
                 .config
@@ -281,38 +230,21 @@ impl Resets {
         else {
             return Err(CompleteError::Link(self.token_state(realm, token).await?));
         };
-        let Some((address, name, inputs)) = self.account_by_id(realm, id).await? else {
+        let Some(holder) = self.accounts.holder(realm, id).await? else {
             return Err(CompleteError::Link(TokenState::Unknown));
         };
-        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let inputs: Vec<&str> = holder.inputs.iter().map(String::as_str).collect();
         let mut errors = Vec::new();
-        if let Err(v) = self.policy(realm).check(password.expose_secret(), &inputs) {
-            errors.push(FieldError {
-                field: "password",
-                message: v.to_string(),
-            });
-        }
-        if confirm != password.expose_secret() {
-            errors.push(FieldError {
-                field: "password_confirm",
-                message: "The two passwords are not the same.".into(),
-            });
-        }
+        crate::account::check_password(&self.policy(realm), password, &inputs, &mut errors);
+        errors.extend(crate::account::mismatch(password, confirm));
         if !errors.is_empty() {
             return Err(CompleteError::Invalid(errors));
         }
-        let hash = self
-            .hasher
-            .hash(password.clone())
-            .await
-            .map_err(|e| match e {
-                HashError::Busy => CompleteError::Busy,
-                other => CompleteError::Unexpected(anyhow::anyhow!(other.to_string())),
-            })?;
+        let hash = self.accounts.hash(password).await?;
         let now = self.clock.unix();
         let notice = PasswordChanged {
-            portal: self.config.system_url.host().to_owned(),
-            name,
+            portal: crate::mail::template::portal_name(&self.config.system_url),
+            name: holder.name,
             when: self.settings.show_time(now),
             reset_link: self.config.system_url.join(base_path(realm)),
         }
@@ -325,31 +257,17 @@ impl Resets {
             // Lost a race with another tab using the same link.
             return Err(CompleteError::Link(TokenState::Used { at: now }));
         }
-        match realm {
-            Realm::Client => db::account::update_user_password(&mut *tx, id, &hash, now).await?,
-            Realm::Admin => db::account::update_admin_password(&mut *tx, id, &hash, now).await?,
-        }
-        db::session::end_all_for_subject(
-            &mut *tx,
-            realm.as_str(),
-            id,
-            None,
-            EndReason::PasswordChanged.as_str(),
-            now,
-        )
-        .await?;
-        crate::mail::queue::enqueue(&mut *tx, &address, &notice, now).await?;
-        let actor = Actor::of(realm, id).to_string();
-        db::audit::insert(
+        // Every session ends, none kept: whoever held one may be who knew the old password.
+        crate::account::replace_password(&mut tx, realm, id, &hash, None, now).await?;
+        crate::mail::queue::enqueue(&mut *tx, &holder.email, &notice, now).await?;
+        let actor = Actor::of(realm, id);
+        crate::audit::record(
             &mut *tx,
             now,
-            &db::audit::Entry {
-                actor: &actor,
-                action: Action::PasswordReset.as_str(),
-                subject: &actor,
-                detail: "password set from an emailed reset link; every session ended",
-                ..Default::default()
-            },
+            &actor,
+            Action::PasswordReset,
+            &actor,
+            "password set from an emailed reset link; every session ended",
         )
         .await?;
         tx.commit().await?;

@@ -245,16 +245,6 @@ async fn audit(
     role: RoleId,
     detail: &str,
 ) -> Result<(), sqlx::Error> {
-    db::audit::insert(
-        &mut **tx,
-        now,
-        &db::audit::Entry {
-            actor: &Actor::Admin(by).to_string(),
-            action: action.as_str(),
-            subject: &Actor::Named(format!("role:{role}")).to_string(),
-            detail,
-            ..Default::default()
-        },
-    )
-    .await
+    let subject = Actor::Named(format!("role:{role}"));
+    crate::audit::record(&mut **tx, now, &Actor::Admin(by), action, &subject, detail).await
 }

@@ -395,19 +395,19 @@ impl Settings {
             values.set(key, text)?;
         }
         let now = self.clock.unix();
-        let actor = actor.to_string();
+        let by = actor.to_string();
         let mut tx = self.db.begin().await?;
         for (key, _) in changes {
             let text = values.text(key);
-            crate::db::setting::upsert(&mut *tx, key, &text, now, &actor).await?;
-            crate::db::audit::insert_about(
+            crate::db::setting::upsert(&mut *tx, key, &text, now, &by).await?;
+            crate::audit::record_from(
                 &mut *tx,
                 now,
-                &actor,
-                crate::domain::Action::SettingChanged.as_str(),
-                &format!("setting:{key}"),
+                actor,
+                crate::domain::Action::SettingChanged,
+                format!("setting:{key}"),
                 &format!("{key} = {}", text.replace('\n', ", ")),
-                ip,
+                crate::audit::Origin { ip, user_agent: "" },
             )
             .await?;
         }
@@ -417,12 +417,12 @@ impl Settings {
     }
 }
 
-/// The settings in force ([`Settings::current`]).
+/// The settings in force ([`Settings::current`]), for the tests, which hold the state.
 pub async fn current(state: &AppState) -> Arc<Effective> {
     Settings::from(state).current().await
 }
 
-/// Re-reads the settings now ([`Settings::reload`]).
+/// Re-reads the settings now ([`Settings::reload`]), for the tests.
 ///
 /// # Errors
 /// Storage errors.

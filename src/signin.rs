@@ -8,11 +8,16 @@
 //! and a redirect. "Login as client" is not a sign-in: `crate::impersonation` starts those.
 
 use crate::app::AppState;
-use crate::auth::login::{self, LoginError, Refusal};
+use crate::audit::Origin;
+use crate::auth::login::{Login, LoginError, Refusal};
+use crate::ban::Bans;
+use crate::clock::Clock;
 use crate::domain::{Action, Actor};
-use crate::session::{Realm, SignIn, StartError, Started};
+use crate::session::{Realm, Sessions, SignIn, StartError, Started};
+use crate::twofactor::TwoFactor;
 use secrecy::SecretString;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// A password sign-in as typed.
 #[derive(Debug, Clone)]
@@ -62,17 +67,26 @@ impl From<StartError> for SignInError {
 /// The sign-in service.
 #[derive(Clone)]
 pub struct SignIns {
-    /// The password check, the ban rules and the second-factor policy still take the whole
-    /// application state (`auth::login`, `ban`, `twofactor`).
-    app: AppState,
-    sessions: crate::session::Sessions,
+    db: crate::db::Pool,
+    clock: Arc<dyn Clock>,
+    /// The password check.
+    login: Login,
+    /// A refused password counts for the ban rules.
+    bans: Bans,
+    /// The realm's second-factor policy, the factors enrolled, and pending sign-ins.
+    two_factor: TwoFactor,
+    sessions: Sessions,
 }
 
 impl From<&AppState> for SignIns {
     fn from(state: &AppState) -> Self {
         Self {
-            app: state.clone(),
-            sessions: crate::session::Sessions::from(state),
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            login: Login::from(state),
+            bans: Bans::from(state),
+            two_factor: TwoFactor::from(state),
+            sessions: Sessions::from(state),
         }
     }
 }
@@ -85,14 +99,10 @@ impl SignIns {
     /// [`SignInError::Password`] (`InvalidCredentials`, `Busy`, `Unexpected`), or the new
     /// session or pending sign-in could not be stored.
     pub async fn with_password(&self, attempt: Attempt<'_>) -> Result<Decision, SignInError> {
-        let checked = match attempt.realm {
-            Realm::Client => login::client(&self.app, attempt.identifier, &attempt.password)
-                .await
-                .map(|user| user.id),
-            Realm::Admin => login::admin(&self.app, attempt.identifier, &attempt.password)
-                .await
-                .map(|admin| admin.id),
-        };
+        let checked = self
+            .login
+            .password(attempt.realm, attempt.identifier, &attempt.password)
+            .await;
         let subject_id = match checked {
             Ok(id) => id,
             Err(LoginError::InvalidCredentials(why)) => {
@@ -103,7 +113,7 @@ impl SignIns {
         };
         let client_id = match attempt.realm {
             // The account the user works in first: owned before shared.
-            Realm::Client => crate::db::client::find_usable(&self.app.db, subject_id).await?,
+            Realm::Client => crate::db::client::find_usable(&self.db, subject_id).await?,
             Realm::Admin => None,
         };
         let sign_in = SignIn {
@@ -119,14 +129,11 @@ impl SignIns {
         match self.second_factor(attempt.realm, subject_id).await? {
             None => Ok(Decision::Session(self.begin(sign_in).await?)),
             Some(must_enrol) => {
-                let pending = crate::twofactor::pending::start(
-                    &self.app,
-                    &sign_in,
-                    attempt.identifier,
-                    must_enrol,
-                )
-                .await
-                .map_err(SignInError::NotStored)?;
+                let pending = self
+                    .two_factor
+                    .start_pending(&sign_in, attempt.identifier, must_enrol)
+                    .await
+                    .map_err(SignInError::NotStored)?;
                 Ok(Decision::SecondFactor {
                     pending,
                     must_enrol,
@@ -147,11 +154,11 @@ impl SignIns {
         subject_id: i64,
     ) -> Result<Option<bool>, sqlx::Error> {
         use crate::config::Policy;
-        let policy = crate::twofactor::policy(&self.app, realm);
+        let policy = self.two_factor.policy(realm);
         if policy == Policy::Off {
             return Ok(None);
         }
-        let enrolled = crate::twofactor::enrolled(&self.app, realm, subject_id).await?;
+        let enrolled = self.two_factor.enrolled(realm, subject_id).await?;
         Ok(if enrolled.any() {
             Some(false)
         } else {
@@ -174,15 +181,15 @@ impl SignIns {
             // "Login as client" is recorded as impersonation.start by its own service.
             return Ok(started);
         }
-        let actor = Actor::of(realm, subject_id).to_string();
-        crate::db::audit::insert(
-            &self.app.db,
-            self.app.clock.unix(),
-            &crate::db::audit::Entry {
-                actor: &actor,
-                action: Action::SigninSuccess.as_str(),
-                subject: &actor,
-                detail: "session started",
+        let actor = Actor::of(realm, subject_id);
+        crate::audit::record_from(
+            &self.db,
+            self.clock.unix(),
+            &actor,
+            Action::SigninSuccess,
+            &actor,
+            "session started",
+            Origin {
                 ip: &ip.to_string(),
                 user_agent: &user_agent,
             },
@@ -200,22 +207,28 @@ impl SignIns {
             Realm::Client => tracing::info!(ip = %attempt.ip, "client sign-in failed"),
             Realm::Admin => tracing::warn!(ip = %attempt.ip, "admin sign-in failed"),
         }
-        if let Err(e) =
-            crate::ban::record_failure(&self.app, realm, attempt.ip, attempt.identifier).await
+        if let Err(e) = self
+            .bans
+            .record_failure(realm, attempt.ip, attempt.identifier)
+            .await
         {
             tracing::warn!(error = %e, "could not record a failed sign-in");
         }
         let typed: String = attempt.identifier.trim().chars().take(254).collect();
-        let entry = crate::db::audit::Entry {
-            actor: &Actor::Anonymous.to_string(),
-            action: Action::SigninFailure.as_str(),
-            subject: &typed,
-            detail: &format!("{} sign-in: {}", realm.as_str(), why.as_str()),
-            ip: &attempt.ip.to_string(),
-            user_agent: attempt.user_agent,
-        };
-        if let Err(e) = crate::db::audit::insert(&self.app.db, self.app.clock.unix(), &entry).await
-        {
+        let recorded = crate::audit::record_from(
+            &self.db,
+            self.clock.unix(),
+            &Actor::Anonymous,
+            Action::SigninFailure,
+            &typed,
+            &format!("{realm} sign-in: {}", why.as_str()),
+            Origin {
+                ip: &attempt.ip.to_string(),
+                user_agent: attempt.user_agent,
+            },
+        )
+        .await;
+        if let Err(e) = recorded {
             tracing::warn!(error = %e, "could not audit a failed sign-in");
         }
     }

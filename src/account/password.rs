@@ -1,11 +1,42 @@
 //! Changing a signed-in person's password, for both realms: the current password is checked,
 //! the realm's policy applied, and every other session of theirs ends in the same transaction
-//! as the change and its audit entry.
+//! as the change and its audit entry (through `session::ending`, the one place sessions end).
 
 use super::{Accounts, CreateError, FieldError, check_password, hash_error, policy};
 use crate::db;
 use crate::domain::{Action, Actor, Realm};
+use crate::session::EndReason;
+use crate::session::ending::{Which, end_in};
 use secrecy::SecretString;
+
+/// Stores `hash` as the password of `id` of `realm` and ends every session of theirs but
+/// `keep` (reason `password_changed`), in the caller's transaction: how a password is replaced,
+/// whether changed (keeping the session that changed it) or reset (keeping none). Returns how
+/// many sessions ended; the caller's own entry records it.
+///
+/// # Errors
+/// Storage errors.
+pub(crate) async fn replace_password(
+    tx: &mut sqlx::Transaction<'static, db::Db>,
+    realm: Realm,
+    id: i64,
+    hash: &str,
+    keep: Option<&str>,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    match realm {
+        Realm::Client => db::account::update_user_password(&mut **tx, id, hash, now).await?,
+        Realm::Admin => db::account::update_admin_password(&mut **tx, id, hash, now).await?,
+    }
+    let others = Which::AllOf {
+        realm,
+        subject_id: id,
+        except: keep,
+    };
+    Ok(end_in(tx, others, EndReason::PasswordChanged, now)
+        .await?
+        .own)
+}
 
 impl Accounts {
     /// Changes a signed-in person's password after checking the current one, and ends every
@@ -21,23 +52,14 @@ impl Accounts {
         new: &SecretString,
     ) -> Result<u64, CreateError> {
         use crate::auth::password::Verification;
-        let (stored, inputs) = match session.realm {
-            Realm::Client => {
-                let user = db::account::find_user_by_id(&self.db, session.subject_id)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("the signed-in user no longer exists"))?;
-                let inputs = vec![user.email, user.first_name, user.last_name];
-                (user.password_hash, inputs)
-            }
-            Realm::Admin => {
-                let admin = db::account::find_admin_by_id(&self.db, session.subject_id)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("the signed-in admin no longer exists"))?;
-                let inputs = vec![admin.username, admin.email];
-                (Some(admin.password_hash), inputs)
-            }
-        };
-        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let holder = self
+            .holder(session.realm, session.subject_id)
+            .await?
+            .ok_or_else(|| match session.realm {
+                Realm::Client => anyhow::anyhow!("the signed-in user no longer exists"),
+                Realm::Admin => anyhow::anyhow!("the signed-in admin no longer exists"),
+            })?;
+        let inputs: Vec<&str> = holder.inputs.iter().map(String::as_str).collect();
         let mut errors = Vec::new();
         check_password(
             &policy(&self.config, session.realm),
@@ -47,16 +69,13 @@ impl Accounts {
         );
         let verified = self
             .hasher
-            .verify(current.clone(), stored)
+            .verify(current.clone(), holder.password_hash)
             .await
             .map_err(hash_error)?;
         if !matches!(verified, Verification::Match { .. }) {
             errors.insert(
                 0,
-                FieldError {
-                    field: "current_password",
-                    message: "This is not your current password.".into(),
-                },
+                FieldError::new("current_password", "This is not your current password."),
             );
         }
         if !errors.is_empty() {
@@ -65,38 +84,20 @@ impl Accounts {
         let hash = self.hash(new).await?;
         let now = self.clock.unix();
         let mut tx = self.db.begin().await?;
-        match session.realm {
-            Realm::Client => {
-                db::account::update_user_password(&mut *tx, session.subject_id, &hash, now).await?;
-            }
-            Realm::Admin => {
-                db::account::update_admin_password(&mut *tx, session.subject_id, &hash, now)
-                    .await?;
-            }
-        }
-        let ended = db::session::end_all_for_subject(
-            &mut *tx,
-            session.realm.as_str(),
-            session.subject_id,
-            Some(&session.id_hash),
-            crate::session::EndReason::PasswordChanged.as_str(),
-            now,
-        )
-        .await?;
-        let actor = Actor::of(session.realm, session.subject_id).to_string();
-        db::audit::insert(
+        // Every other session of theirs ends; this one made the change and stays.
+        let (realm, id) = (session.realm, session.subject_id);
+        let ended =
+            replace_password(&mut tx, realm, id, &hash, Some(&session.id_hash), now).await?;
+        let actor = Actor::of(session.realm, session.subject_id);
+        // The request's address and user agent (request_origin::with_origin), not those the session
+        // signed in with.
+        crate::audit::record(
             &mut *tx,
             now,
-            &db::audit::Entry {
-                actor: &actor,
-                action: Action::PasswordChanged.as_str(),
-                subject: &actor,
-                detail: &format!("{ended} other session(s) ended"),
-                // The request's address and user agent (request_origin::with_origin), not those the
-                // session signed in with.
-                ip: "",
-                user_agent: "",
-            },
+            &actor,
+            Action::PasswordChanged,
+            &actor,
+            &format!("{ended} other session(s) ended"),
         )
         .await?;
         tx.commit().await?;

@@ -5,12 +5,18 @@
 //! tell whether an account exists. A database failure is *not* folded into that answer: it is
 //! [`LoginError::Unexpected`] and becomes an error page, because telling someone their correct
 //! password is wrong during an outage sends them to reset it for nothing.
+//!
+//! [`Login`] holds what the check needs (storage, the bounded hasher, the clock); the sign-in
+//! service (`crate::signin`) calls it and records the outcome.
 
 use crate::app::AppState;
-use crate::auth::hasher::HashError;
+use crate::auth::hasher::{HashError, Hasher};
 use crate::auth::password::{PasswordError, Verification};
+use crate::clock::Clock;
 use crate::db;
+use crate::domain::Realm;
 use secrecy::SecretString;
+use std::sync::Arc;
 
 /// Why a sign-in did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -63,105 +69,110 @@ impl From<sqlx::Error> for LoginError {
     }
 }
 
-/// Checks a password against a stored hash (or none, for an unknown account) through the
-/// bounded hasher; `Ok(Some(true))` when it matched and the stored hash should be upgraded.
-async fn check(
-    state: &AppState,
-    password: SecretString,
-    stored: Option<String>,
-) -> Result<Option<bool>, LoginError> {
-    match state.hasher.verify(password, stored).await {
-        Ok(Verification::Match { needs_upgrade }) => Ok(Some(needs_upgrade)),
-        Ok(Verification::Mismatch) => Ok(None),
-        Err(HashError::Busy) => Err(LoginError::Busy),
-        Err(HashError::Password(PasswordError::UnknownFormat | PasswordError::Malformed)) => {
-            tracing::warn!(
-                "an account has a password hash in an unrecognised format; it cannot sign in until the password is reset"
-            );
-            Ok(None)
-        }
-        Err(e) => Err(LoginError::Unexpected(anyhow::anyhow!(e.to_string()))),
-    }
+/// The password check of both realms.
+#[derive(Clone)]
+pub struct Login {
+    db: db::Pool,
+    hasher: Hasher,
+    clock: Arc<dyn Clock>,
 }
 
-/// Rehashes a legacy or outdated hash with the current Argon2id parameters.
-async fn upgrade(state: &AppState, password: SecretString) -> Option<String> {
-    match state.hasher.hash(password).await {
-        Ok(h) => Some(h),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not upgrade a password hash; will retry at the next sign-in");
-            None
+impl From<&AppState> for Login {
+    fn from(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            hasher: state.hasher.clone(),
+            clock: state.clock.clone(),
         }
     }
 }
 
-/// Signs in a client-area user by email.
-///
-/// # Errors
-/// See [`LoginError`].
-pub async fn client(
-    state: &AppState,
-    email: &str,
-    password: &SecretString,
-) -> Result<db::account::UserRow, LoginError> {
-    let user = db::account::find_user_by_email(&state.db, email.trim()).await?;
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let has_password = stored.is_some();
-    let outcome = check(state, password.clone(), stored).await?;
-    let (Some(user), Some(needs_upgrade)) = (user.clone(), outcome) else {
-        return Err(LoginError::InvalidCredentials(Refusal::of(
-            user.is_some(),
-            has_password,
-            outcome.is_some(),
-        )));
-    };
-    if user.disabled {
-        return Err(LoginError::InvalidCredentials(Refusal::Disabled));
-    }
-    if needs_upgrade {
-        if let Some(hash) = upgrade(state, password.clone()).await {
-            db::account::update_user_password(&state.db, user.id, &hash, state.clock.unix())
-                .await?;
-            tracing::info!(
-                user_id = user.id,
-                "upgraded a legacy password hash to Argon2id"
-            );
+impl Login {
+    /// Checks a password against a stored hash (or none, for an unknown account) through the
+    /// bounded hasher; `Ok(Some(true))` when it matched and the stored hash should be upgraded.
+    async fn check(
+        &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> Result<Option<bool>, LoginError> {
+        match self.hasher.verify(password, stored).await {
+            Ok(Verification::Match { needs_upgrade }) => Ok(Some(needs_upgrade)),
+            Ok(Verification::Mismatch) => Ok(None),
+            Err(HashError::Busy) => Err(LoginError::Busy),
+            Err(HashError::Password(PasswordError::UnknownFormat | PasswordError::Malformed)) => {
+                tracing::warn!(
+                    "an account has a password hash in an unrecognised format; it cannot sign in until the password is reset"
+                );
+                Ok(None)
+            }
+            Err(e) => Err(LoginError::Unexpected(anyhow::anyhow!(e.to_string()))),
         }
     }
-    Ok(user)
-}
 
-/// Signs in an admin by username.
-///
-/// # Errors
-/// See [`LoginError`].
-pub async fn admin(
-    state: &AppState,
-    username: &str,
-    password: &SecretString,
-) -> Result<db::account::AdminRow, LoginError> {
-    let admin = db::account::find_admin_by_username(&state.db, username.trim()).await?;
-    let stored = admin.as_ref().map(|a| a.password_hash.clone());
-    let outcome = check(state, password.clone(), stored).await?;
-    let (Some(admin), Some(needs_upgrade)) = (admin.clone(), outcome) else {
-        return Err(LoginError::InvalidCredentials(Refusal::of(
-            admin.is_some(),
-            true,
-            outcome.is_some(),
-        )));
-    };
-    if admin.disabled {
-        return Err(LoginError::InvalidCredentials(Refusal::Disabled));
-    }
-    if needs_upgrade {
-        if let Some(hash) = upgrade(state, password.clone()).await {
-            db::account::update_admin_password(&state.db, admin.id, &hash, state.clock.unix())
-                .await?;
-            tracing::info!(
-                admin_id = admin.id,
-                "upgraded a legacy password hash to Argon2id"
-            );
+    /// Rehashes a legacy or outdated hash with the current Argon2id parameters.
+    async fn upgrade(&self, password: SecretString) -> Option<String> {
+        match self.hasher.hash(password).await {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not upgrade a password hash; will retry at the next sign-in");
+                None
+            }
         }
     }
-    Ok(admin)
+
+    /// Checks `password` for the account `identifier` names in `realm` (a user's email, an
+    /// admin's username) and returns the account's id; a legacy or outdated hash is upgraded.
+    ///
+    /// # Errors
+    /// See [`LoginError`].
+    pub async fn password(
+        &self,
+        realm: Realm,
+        identifier: &str,
+        password: &SecretString,
+    ) -> Result<i64, LoginError> {
+        let identifier = identifier.trim();
+        // The account's id, its stored hash (none: it has no password) and whether it is disabled.
+        let found = match realm {
+            Realm::Client => db::account::find_user_by_email(&self.db, identifier)
+                .await?
+                .map(|u| (u.id, u.password_hash, u.disabled)),
+            Realm::Admin => db::account::find_admin_by_username(&self.db, identifier)
+                .await?
+                .map(|a| (a.id, Some(a.password_hash), a.disabled)),
+        };
+        let exists = found.is_some();
+        let stored = found.as_ref().and_then(|(_, hash, _)| hash.clone());
+        let has_password = stored.is_some();
+        let outcome = self.check(password.clone(), stored).await?;
+        let (Some((id, _, disabled)), Some(needs_upgrade)) = (found, outcome) else {
+            return Err(LoginError::InvalidCredentials(Refusal::of(
+                exists,
+                has_password,
+                outcome.is_some(),
+            )));
+        };
+        if disabled {
+            return Err(LoginError::InvalidCredentials(Refusal::Disabled));
+        }
+        if needs_upgrade {
+            if let Some(hash) = self.upgrade(password.clone()).await {
+                let now = self.clock.unix();
+                match realm {
+                    Realm::Client => {
+                        db::account::update_user_password(&self.db, id, &hash, now).await?;
+                    }
+                    Realm::Admin => {
+                        db::account::update_admin_password(&self.db, id, &hash, now).await?;
+                    }
+                }
+                tracing::info!(
+                    realm = realm.as_str(),
+                    subject_id = id,
+                    "upgraded a legacy password hash to Argon2id"
+                );
+            }
+        }
+        Ok(id)
+    }
 }

@@ -140,29 +140,3 @@ pub async fn purge_before<'e>(
     .await?;
     Ok(done.rows_affected())
 }
-
-/// Appends to the audit log an event about `subject` (the client address and user agent come
-/// from the request being served, see [`crate::request_origin`]).
-pub async fn insert_about<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    now: i64,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    detail: &str,
-    ip: &str,
-) -> Result<(), sqlx::Error> {
-    insert(
-        ex,
-        now,
-        &Entry {
-            actor,
-            action,
-            subject,
-            detail,
-            ip,
-            ..Default::default()
-        },
-    )
-    .await
-}

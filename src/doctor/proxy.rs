@@ -8,7 +8,7 @@ use std::net::IpAddr;
 /// Fails when requests came through Cloudflare while its ranges were not trusted.
 pub async fn cloudflare(state: &AppState) -> CheckResult {
     const ID: &str = super::id::PROXY_CLOUDFLARE;
-    let settings = crate::settings::current(state).await;
+    let settings = crate::settings::Settings::from(state).current().await;
     let since = state.clock.unix() - WINDOW;
     let rows = match Diagnostics::from(state)
         .totals_since(Counter::CloudflareUntrusted, since)
@@ -63,7 +63,7 @@ fn looks_like_a_proxy(ip: IpAddr, settings: &crate::settings::Effective) -> bool
 /// forwarding headers are malformed.
 pub async fn sanity(state: &AppState) -> CheckResult {
     const ID: &str = super::id::PROXY_SANITY;
-    let settings = crate::settings::current(state).await;
+    let settings = crate::settings::Settings::from(state).current().await;
     let now = state.clock.unix();
     let diagnostics = Diagnostics::from(state);
     let (by_ip, malformed) = match tokio::try_join!(

@@ -103,7 +103,8 @@ pub const FIX_TIME_BUDGET: Duration = Duration::from_secs(20);
 /// Runs the session cleanup now under the `sessions.cleanup` task's lease, so it never runs
 /// alongside the scheduler's own cleanup, for at most `budget` per pass; `until_done` repeats
 /// passes until nothing is left (the CLI, which no proxy times out). Audit-logged, with the
-/// actor stored as given ([`remove_expired_sessions`] takes a typed one).
+/// actor stored as given ([`remove_expired_sessions`], which the doctor's table calls, takes a
+/// typed one); for the tests.
 ///
 /// # Errors
 /// The lease is held by another process ([`FixError::Busy`]), or a database error.
@@ -199,14 +200,17 @@ pub async fn remove_expired_sessions(
             format!("session.gc: removed {total} expired session(s)"),
         )
     };
-    db::audit::insert_about(
+    crate::audit::record_from(
         &state.db,
         state.clock.unix(),
-        &actor.to_string(),
-        Action::DoctorFix.as_str(),
+        actor,
+        Action::DoctorFix,
         ID,
         &audited,
-        from,
+        crate::audit::Origin {
+            ip: from,
+            user_agent: "",
+        },
     )
     .await
     .map_err(failed)?;

@@ -4,19 +4,19 @@
 use super::{CheckResult, Severity, WINDOW};
 use crate::app::AppState;
 use crate::diagnostics::{Counter, Diagnostics};
-use crate::session::EndReason;
+use crate::session::{EndReason, Realm};
 
 /// Warns when an idle timeout is shorter than 15 minutes.
 pub fn timeout(state: &AppState) -> CheckResult {
     const ID: &str = super::id::SESSION_TIMEOUT;
     let short: Vec<String> = [
         (
-            "client",
+            Realm::Client,
             "session.client_idle_minutes",
             state.config.client_session.idle_seconds,
         ),
         (
-            "admin",
+            Realm::Admin,
             "session.admin_idle_minutes",
             state.config.admin_session.idle_seconds,
         ),

@@ -41,7 +41,7 @@ fn local_matches(view: &View, zone: &Zone) -> bool {
 /// The check.
 pub async fn zone(state: &AppState) -> CheckResult {
     const ID: &str = super::id::TIME_ZONE;
-    let settings = match crate::settings::reload(state).await {
+    let settings = match crate::settings::Settings::from(state).reload().await {
         Ok(s) => s,
         Err(e) => return CheckResult::storage_failed(ID, &e),
     };

@@ -51,7 +51,8 @@ const SKEW_WARNING_SECONDS: i64 = 30;
 /// The Duo application: present, well-formed, reachable, and on a clock close to ours.
 pub async fn duo(state: &AppState) -> CheckResult {
     const ID: &str = super::id::TWO_FACTOR_DUO;
-    let creds = match crate::twofactor::duo::store::credentials(state).await {
+    let two_factor = crate::twofactor::TwoFactor::from(state);
+    let creds = match two_factor.duo_credentials().await {
         Ok(Some(c)) => c,
         Ok(None) => return CheckResult::ok(ID, "Duo is not configured."),
         Err(e) => {
@@ -83,7 +84,7 @@ pub async fn duo(state: &AppState) -> CheckResult {
         );
     }
     let host = creds.api_hostname.clone();
-    let client = match crate::twofactor::duo::store::client_for(state, creds) {
+    let client = match two_factor.duo_client_for(creds) {
         Ok(c) => c,
         Err(e) => {
             return CheckResult::problem(

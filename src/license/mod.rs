@@ -290,19 +290,7 @@ impl Licenses {
         subject: &str,
         detail: &str,
     ) -> Result<(), sqlx::Error> {
-        db::audit::insert(
-            ex,
-            self.clock.unix(),
-            &db::audit::Entry {
-                actor: &actor.to_string(),
-                action: action.as_str(),
-                subject,
-                detail,
-                ip: "",
-                user_agent: "",
-            },
-        )
-        .await
+        crate::audit::record(ex, self.clock.unix(), actor, action, subject, detail).await
     }
 
     /// Sets a licence's status (as the form sends it: `active`, `suspended` or `expired`) and

@@ -60,7 +60,8 @@ pub async fn enqueue<'e>(
     .await
 }
 
-/// Queues a generic message ([`Mail::send_generic`]) for callers holding the application state.
+/// Queues a generic message ([`Mail::send_generic`]), for the tests and benchmarks, which hold
+/// the application state and expect storage errors.
 ///
 /// # Errors
 /// [`QueueError::Template`] when the template does not render, storage errors.

@@ -5,6 +5,11 @@
 
 use askama::Template;
 
+/// The portal's name in emails (their `portal` field): the System URL's host.
+pub fn portal_name(system_url: &crate::config::SystemUrl) -> String {
+    system_url.host().to_owned()
+}
+
 /// A rendered email: template name, subject, text and HTML bodies.
 #[derive(Debug, Clone)]
 pub struct Rendered {

@@ -11,6 +11,7 @@
 
 use crate::app::AppState;
 use crate::db::housekeeping as hk;
+use crate::domain::Realm;
 use std::time::{Duration, Instant};
 
 /// Rows per statement. 2,000 took about 100 ms per statement on a 2-core machine; with requests
@@ -74,15 +75,16 @@ where
     }
 }
 
-/// The idle limits per kind of session: `(realm, remember, idle seconds)`.
+/// The idle limits per kind of session: `(realm as stored, remember, idle seconds)`.
 pub fn idle_limits(state: &AppState) -> [(&'static str, i64, i64); 4] {
     let c = &state.config.client_session;
     let a = &state.config.admin_session;
+    let (client, admin) = (Realm::Client.as_str(), Realm::Admin.as_str());
     [
-        ("client", 0, c.idle_seconds),
-        ("client", 1, c.remember_seconds.unwrap_or(c.idle_seconds)),
-        ("admin", 0, a.idle_seconds),
-        ("admin", 1, a.remember_seconds.unwrap_or(a.idle_seconds)),
+        (client, 0, c.idle_seconds),
+        (client, 1, c.remember_seconds.unwrap_or(c.idle_seconds)),
+        (admin, 0, a.idle_seconds),
+        (admin, 1, a.remember_seconds.unwrap_or(a.idle_seconds)),
     ]
 }
 
@@ -173,7 +175,7 @@ pub async fn bans(state: &AppState) -> Result<Removed, sqlx::Error> {
     let started = Instant::now();
     let now = state.clock.unix();
     let db = &state.db;
-    let settings = crate::settings::current(state).await;
+    let settings = crate::settings::Settings::from(state).current().await;
     let window = settings
         .values
         .admin_bans

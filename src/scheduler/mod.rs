@@ -296,7 +296,7 @@ impl RunReport {
 /// Storage errors while claiming or recording (a failing task is a result, not an error).
 pub async fn run_due(state: &AppState, process: Process) -> Result<RunReport, sqlx::Error> {
     // The zone and other settings as stored now, not as cached up to five seconds ago.
-    if let Err(e) = crate::settings::reload(state).await {
+    if let Err(e) = crate::settings::Settings::from(state).reload().await {
         tracing::warn!(error = %e, "could not re-read settings before the scheduled tasks");
     }
     let zone = state.settings.snapshot().values.timezone.clone();
@@ -394,7 +394,7 @@ pub async fn run_forever(state: AppState) {
     let mut last_view: Option<(i64, String)> = None;
     loop {
         let now = state.clock.unix();
-        let current = crate::settings::current(&state).await;
+        let current = crate::settings::Settings::from(&state).current().await;
         let zone = current.values.timezone.name();
         // Hourly, and at once when an admin changes the zone, so the doctor compares fresh views.
         let due = last_view

@@ -140,18 +140,7 @@ pub async fn end_in(
         },
     };
     if let Some((actor, action, subject, detail)) = entry(which, reason, ended) {
-        db::audit::insert(
-            &mut **tx,
-            now,
-            &db::audit::Entry {
-                actor: &actor.to_string(),
-                action: action.as_str(),
-                subject: &subject.to_string(),
-                detail: &detail,
-                ..Default::default()
-            },
-        )
-        .await?;
+        crate::audit::record(&mut **tx, now, &actor, action, subject, &detail).await?;
     }
     Ok(ended)
 }

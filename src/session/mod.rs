@@ -29,13 +29,6 @@ pub use reason::EndReason;
 /// Counter name for cookie-loss events (a sign-in marker came back without its cookie).
 pub const COOKIE_LOSS_COUNTER: &str = "session.cookie_loss";
 
-impl Realm {
-    /// The realm's timeout and binding policy.
-    pub fn policy(self, state: &AppState) -> RealmSessionPolicy {
-        policy_of(&state.config, self)
-    }
-}
-
 fn policy_of(config: &Config, realm: Realm) -> RealmSessionPolicy {
     match realm {
         Realm::Client => config.client_session,
@@ -389,21 +382,8 @@ fn into_session(row: SessionRow, realm: Realm) -> Session {
     }
 }
 
-/// Loads the session a cookie names ([`Sessions::load`]).
-///
-/// # Errors
-/// Storage errors.
-pub async fn load(
-    state: &AppState,
-    realm: Realm,
-    cookie_value: &str,
-    ip: IpAddr,
-) -> Result<Lookup, sqlx::Error> {
-    Sessions::from(state).load(realm, cookie_value, ip).await
-}
-
 /// Ends the session a stored id hash names, recorded as [`Which::This`] records it; whether it
-/// was live.
+/// was live. For the tests, which hold the application state and a stored hash.
 ///
 /// # Errors
 /// Storage errors.

@@ -145,17 +145,7 @@ impl TwoFactor {
     /// Writes one audit entry about a change to `actor`'s own factors (or, for Duo's settings,
     /// the installation's), with the request's address.
     async fn audit(&self, actor: &Actor, action: Action, detail: &str) -> Result<(), sqlx::Error> {
-        let actor = actor.to_string();
-        db::audit::insert_about(
-            &self.db,
-            self.clock.unix(),
-            &actor,
-            action.as_str(),
-            &actor,
-            detail,
-            "",
-        )
-        .await
+        crate::audit::record(&self.db, self.clock.unix(), actor, action, actor, detail).await
     }
 
     /// The subject's seed; `confirmed` selects a confirmed enrolment or one awaiting confirmation.
@@ -250,21 +240,4 @@ impl TwoFactor {
                 .await?,
         )
     }
-}
-
-/// The factors `subject_id` of `realm` has ([`TwoFactor::enrolled`]).
-///
-/// # Errors
-/// Storage errors.
-pub async fn enrolled(
-    state: &AppState,
-    realm: Realm,
-    subject_id: i64,
-) -> Result<Enrolled, sqlx::Error> {
-    TwoFactor::from(state).enrolled(realm, subject_id).await
-}
-
-/// The realm's policy ([`TwoFactor::policy`]).
-pub fn policy(state: &AppState, realm: Realm) -> Policy {
-    TwoFactor::from(state).policy(realm)
 }

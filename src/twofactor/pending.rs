@@ -9,7 +9,6 @@
 //! are [`super::keys`], Duo is [`super::duo::sign_in`].
 
 use super::{PendingRow, TwoFactor};
-use crate::app::AppState;
 use crate::config::DuoOutage;
 use crate::db;
 use crate::domain::{Action, Actor};
@@ -173,15 +172,18 @@ impl TwoFactor {
                 .record_failure(realm, ip, &pending.identifier)
                 .await?;
         }
-        let who = Actor::of(realm, pending.subject_id).to_string();
-        db::audit::insert_about(
+        let who = Actor::of(realm, pending.subject_id);
+        crate::audit::record_from(
             &self.db,
             self.clock.unix(),
             &who,
-            Action::SigninSecondFactorFailed.as_str(),
+            Action::SigninSecondFactorFailed,
             &who,
             &format!("{failures} wrong codes; the sign-in was cancelled"),
-            &pending.ip,
+            crate::audit::Origin {
+                ip: &pending.ip,
+                user_agent: "",
+            },
         )
         .await?;
         Ok(Failure::Cancelled)
@@ -247,19 +249,4 @@ impl TwoFactor {
         .await?;
         Ok(codes)
     }
-}
-
-/// Stores a pending sign-in ([`TwoFactor::start_pending`]), for callers holding the state.
-///
-/// # Errors
-/// Storage errors or a failing random source.
-pub async fn start(
-    state: &AppState,
-    sign_in: &SignIn<'_>,
-    identifier: &str,
-    must_enrol: bool,
-) -> anyhow::Result<String> {
-    TwoFactor::from(state)
-        .start_pending(sign_in, identifier, must_enrol)
-        .await
 }

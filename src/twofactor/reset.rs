@@ -102,20 +102,23 @@ impl TwoFactor {
         .render()
         .map_err(anyhow::Error::from)?;
         let now = self.clock.unix();
-        let subject = target.actor().to_string();
+        let subject = target.actor();
         let mut tx = self.db.begin().await?;
         db::two_factor::remove_all(&mut tx, realm.as_str(), target.id).await?;
-        db::audit::insert_about(
+        crate::audit::record_from(
             &mut *tx,
             now,
-            &by.actor().to_string(),
-            Action::TwoFactorReset.as_str(),
+            &by.actor(),
+            Action::TwoFactorReset,
             &subject,
             &format!(
                 "removed every second factor of {subject} ({})",
                 target.login
             ),
-            by.address(),
+            crate::audit::Origin {
+                ip: by.address(),
+                user_agent: "",
+            },
         )
         .await?;
         crate::mail::queue::enqueue(&mut *tx, &target.email, &notice, now).await?;

@@ -10,7 +10,8 @@
 use crate::access::{Access, AdminAccess, AdminRow, ClientAccess, Membership, UserRow};
 use crate::app::AppState;
 use crate::auth::permission::Permission;
-use crate::domain::{Actor, UserId};
+use crate::domain::{Actor, ClientId, UserId};
+use crate::membership::Manager;
 use crate::session::Session;
 use crate::web::error::AppError;
 use crate::web::middleware::client_addr::ClientAddr;
@@ -146,26 +147,22 @@ impl CurrentClient {
         }
     }
 
-    /// The audit log's actor: the user, or during "login as client" the admin behind the
-    /// session, so what an admin does as a client is never recorded as the client's doing.
-    pub fn actor(&self) -> Actor {
-        match self.session.impersonator() {
-            Some(admin) => Actor::Admin(admin),
-            None => Actor::User(self.id()),
-        }
-    }
-
-    /// [`Self::actor`] in its stored form, for entries still built as text.
-    pub fn actor_text(&self) -> String {
-        self.actor().to_string()
-    }
-
-    /// An audit detail, noting whom the admin was signed in as during "login as client".
-    pub fn detail(&self, detail: &str) -> String {
-        match self.session.impersonator() {
-            Some(_) => format!("{detail} (signed in as {})", Actor::User(self.id())),
-            None => detail.to_owned(),
-        }
+    /// The person acting in the active account, as the services record them
+    /// ([`Manager::actor`]: the admin behind the session during "login as client").
+    ///
+    /// # Errors
+    /// `Forbidden` when the user belongs to no account (any more).
+    pub fn manager(&self) -> Result<Manager, AppError> {
+        let account = self.account()?;
+        Ok(Manager {
+            user: self.id(),
+            email: self.user.email.clone(),
+            name: format!("{} {}", self.user.first_name, self.user.last_name),
+            impersonator: self.session.impersonator(),
+            client: ClientId(account.client_id),
+            label: account.label.clone(),
+            is_owner: account.is_owner,
+        })
     }
 
     /// Refuses pages that change the client's credentials, second factors or sessions while an

@@ -1,6 +1,7 @@
 //! The page side of the links that grant an account (first-admin setup, admin invitation,
-//! client-account invitation): one place that words a refused link, checks the two typed
-//! passwords, and maps [`AcceptError`] to a form to show again or an error page.
+//! client-account invitation): one place that words a refused link, reads the invited address,
+//! checks the two typed passwords, and maps [`AcceptError`] to a form to show again or an error
+//! page.
 //!
 //! The rules (what a link grants, whether it can be used) are `invite`'s; the three pages
 //! (`admin/setup.rs`, `admin/admins.rs`, `client/users.rs`) call these and render their own form.
@@ -8,7 +9,7 @@
 use crate::account::FieldError;
 use crate::app::AppState;
 use crate::domain::{Realm, UserId};
-use crate::invite::{AcceptError, Link, TokenState};
+use crate::invite::{AcceptError, Grant, Invitations, Link, TokenState};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{Peer, SessionInfo, UserAgent};
 use crate::web::middleware::client_addr::ClientAddr;
@@ -17,7 +18,7 @@ use crate::web::signin;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::Response;
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 
 /// What signing in the new account needs of the request: its address, user agent and the
 /// session the cookie led to (replaced at sign-in).
@@ -77,6 +78,25 @@ impl Arrival {
     }
 }
 
+/// The address a usable invitation of kind `link` was sent to, or the page saying why it
+/// cannot be used.
+///
+/// # Errors
+/// The refused link's page, or a storage error.
+pub async fn invited(
+    state: &AppState,
+    invitations: &Invitations,
+    link: Link,
+    token: &str,
+) -> AppResult<String> {
+    match invitations.check(link, token).await? {
+        Ok(Grant::Admin { email, .. } | Grant::Member { email, .. }) => Ok(email),
+        // The setup link names no address; nothing here takes it up.
+        Ok(Grant::FirstAdmin) => Err(refused(state, link, TokenState::Unknown)),
+        Err(t) => Err(refused(state, link, t)),
+    }
+}
+
 /// The error page for a link of kind `link` that cannot be used, saying exactly why (F10:
 /// unknown, expired or used) and what to do.
 pub fn refused(state: &AppState, link: Link, token_state: TokenState) -> AppError {
@@ -115,13 +135,9 @@ pub fn refused(state: &AppState, link: Link, token_state: TokenState) -> AppErro
 /// The `password_confirm` field error.
 pub fn confirmed(password: &str, confirm: &str) -> Result<SecretString, Vec<FieldError>> {
     let password = SecretString::from(password.to_owned());
-    if confirm == password.expose_secret() {
-        Ok(password)
-    } else {
-        Err(vec![FieldError {
-            field: "password_confirm",
-            message: "The two passwords are not the same.".into(),
-        }])
+    match crate::account::mismatch(&password, confirm) {
+        None => Ok(password),
+        Some(problem) => Err(vec![problem]),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::web::error::AppResult;
 use crate::web::page::{self, FieldErrors, Nav, PasswordPage};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 
 /// The form's fields.
 #[derive(serde::Deserialize)]
@@ -53,19 +53,17 @@ pub async fn submit(
     form_data: PasswordForm,
 ) -> AppResult<Response> {
     let new = SecretString::from(form_data.password);
-    let result = if form_data.password_confirm == *new.expose_secret() {
-        accounts
-            .change_password(
-                session,
-                &SecretString::from(form_data.current_password),
-                &new,
-            )
-            .await
-    } else {
-        Err(CreateError::Invalid(vec![FieldError {
-            field: "password_confirm",
-            message: "The two passwords are not the same.".into(),
-        }]))
+    let result = match crate::account::mismatch(&new, &form_data.password_confirm) {
+        None => {
+            accounts
+                .change_password(
+                    session,
+                    &SecretString::from(form_data.current_password),
+                    &new,
+                )
+                .await
+        }
+        Some(problem) => Err(CreateError::Invalid(vec![problem])),
     };
     match result {
         Ok(ended) => {

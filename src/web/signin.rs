@@ -220,7 +220,7 @@ pub fn previous_session_notice(
     realm: Realm,
     loaded: Option<&LoadedSession>,
 ) -> (Option<String>, CookieJar) {
-    let policy = realm.policy(state);
+    let policy = Sessions::from(state).policy(realm);
     match loaded.map(|l| &l.state) {
         Some(SessionState::Ended(reason)) => {
             (Some(reason.message(&policy)), cookie::clear(state, realm))

@@ -41,4 +41,5 @@ sub_states!(
     crate::access::Access,
     crate::impersonation::Impersonation,
     crate::client_account::ClientAccounts,
+    crate::diagnostics::Diagnostics,
 );

@@ -314,3 +314,32 @@ async fn a_disabled_admin_cannot_sign_in_and_a_live_session_ends_when_disabled()
             .contains("Login Details Incorrect")
     );
 }
+
+#[tokio::test]
+async fn an_admins_legacy_bcrypt_hash_signs_in_and_is_upgraded_but_not_after_a_wrong_password() {
+    let app = spawn_app().await;
+    let admin = app.create_admin("oldroot").await;
+    let php = bcrypt::hash(&admin.password, 4)
+        .unwrap()
+        .replacen("$2b$", "$2y$", 1);
+    // Raw SQL: a hash imported from the old system; this one only writes Argon2id.
+    sqlx::query("UPDATE admins SET password_hash = $1")
+        .bind(&php)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let stored = || async {
+        sqlx::query_scalar::<_, String>("SELECT password_hash FROM admins WHERE username = $1")
+            .bind("oldroot")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap()
+    };
+    let wrong = app
+        .admin_login_with(&new_client(), &admin.username, "not-it-at-all-99")
+        .await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(stored().await, php, "no upgrade on a failed sign-in");
+    assert_eq!(app.admin_login(&admin).await.status(), 200);
+    assert!(stored().await.starts_with("$argon2id$"));
+}

@@ -1,7 +1,7 @@
 //! The installation's Duo application: stored in the database (client secret sealed), loaded
 //! into a [`Duo`] client, changed from the admin's two-step verification page (audited), and
-//! the per-realm redirect URI and Duo username. The operations are [`TwoFactor`]'s; the free
-//! functions at the end serve callers holding the whole state (the doctor, tests).
+//! the per-realm redirect URI and Duo username. The operations are [`TwoFactor`]'s; [`save`] at the
+//! end serves the tests, which store settings without an admin.
 
 use super::{Credentials, Duo, DuoError, SettingsError};
 use crate::app::AppState;
@@ -196,22 +196,6 @@ impl TwoFactor {
             _ => subject.email.clone(),
         }
     }
-}
-
-/// The stored credentials, opened ([`TwoFactor::duo_credentials`]).
-///
-/// # Errors
-/// Storage errors, or a secret the configured key cannot open.
-pub async fn credentials(state: &AppState) -> anyhow::Result<Option<Credentials>> {
-    TwoFactor::from(state).duo_credentials().await
-}
-
-/// A client for `creds` ([`TwoFactor::duo_client_for`]).
-///
-/// # Errors
-/// When the HTTP client cannot be built.
-pub fn client_for(state: &AppState, creds: Credentials) -> anyhow::Result<Duo> {
-    TwoFactor::from(state).duo_client_for(creds)
 }
 
 /// Validates and saves Duo settings ([`TwoFactor::save_duo_settings`]), unaudited.

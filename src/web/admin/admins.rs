@@ -5,7 +5,7 @@ use crate::account::FieldError;
 use crate::admin::{AdminInviteError, Admins, Granter};
 use crate::app::AppState;
 use crate::domain::RoleId;
-use crate::invite::{Accepted, Grant, Invitations, Link, Taker};
+use crate::invite::{Accepted, Invitations, Link, Taker};
 use crate::role::Roles;
 use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
@@ -87,10 +87,7 @@ pub async fn post_invite(
         Err(AdminInviteError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
         Err(AdminInviteError::Beyond(refusal)) => (
             StatusCode::FORBIDDEN,
-            vec![FieldError {
-                field: "role_id",
-                message: refusal.to_string(),
-            }],
+            vec![FieldError::new("role_id", refusal.to_string())],
         ),
         Err(AdminInviteError::Storage(e)) => return Err(e.into()),
         Err(AdminInviteError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
@@ -133,19 +130,6 @@ pub struct AcceptForm {
     password_confirm: String,
 }
 
-/// The invited address of a usable admin invitation, or the page saying why it cannot be used.
-async fn invited(state: &AppState, invitations: &Invitations, token: &str) -> AppResult<String> {
-    match invitations.check(Link::Admin, token).await? {
-        Ok(Grant::Admin { email, .. }) => Ok(email),
-        Ok(_) => Err(invitation::refused(
-            state,
-            Link::Admin,
-            crate::invite::TokenState::Unknown,
-        )),
-        Err(t) => Err(invitation::refused(state, Link::Admin, t)),
-    }
-}
-
 /// Shows the acceptance form for a usable invitation.
 pub async fn get_accept(
     State(state): State<AppState>,
@@ -153,7 +137,7 @@ pub async fn get_accept(
     Path(token): Path<String>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let email = invited(&state, &invitations, &token).await?;
+    let email = invitation::invited(&state, &invitations, Link::Admin, &token).await?;
     let form = AcceptForm::default();
     Ok(accept_page(&state, &token, email, csrf, &form, Vec::new()))
 }
@@ -167,7 +151,7 @@ pub async fn post_accept(
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<AcceptForm>,
 ) -> AppResult<Response> {
-    let email = invited(&state, &invitations, &token).await?;
+    let email = invitation::invited(&state, &invitations, Link::Admin, &token).await?;
     let errors = match invitation::confirmed(&form.password, &form.password_confirm) {
         Ok(password) => {
             let taker = Taker::Admin {

@@ -9,6 +9,7 @@ use crate::client_account::{ClientAccounts, ClientRow, Member, Overview, Transfe
 use crate::domain::{ClientId, UserId};
 use crate::impersonation::{self, Impersonation, StartError};
 use crate::session::Realm;
+use crate::twofactor::TwoFactor;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{
     CsrfToken, CurrentAdmin, Form, ListClients, LoginAsClient, ManageClientAccounts, Peer,
@@ -16,7 +17,7 @@ use crate::web::extract::{
 };
 use crate::web::page::{self, Nav};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// The list.
@@ -45,6 +46,22 @@ pub struct ClientPage {
     pub can_transfer: bool,
 }
 
+/// What the account page reads: the account, and its owner's second factors.
+#[derive(Clone)]
+pub struct AccountView {
+    accounts: ClientAccounts,
+    two_factor: TwoFactor,
+}
+
+impl FromRef<AppState> for AccountView {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            accounts: ClientAccounts::from(state),
+            two_factor: TwoFactor::from(state),
+        }
+    }
+}
+
 /// `?q=` search.
 #[derive(serde::Deserialize, Default)]
 pub struct Search {
@@ -71,10 +88,10 @@ pub async fn get_clients(
 
 /// What the owner's state line says.
 async fn owner_state(
-    state: &AppState,
+    two_factor: &TwoFactor,
     owner: &crate::client_account::UserRow,
 ) -> AppResult<Vec<String>> {
-    let enrolled = crate::twofactor::enrolled(state, Realm::Client, owner.id).await?;
+    let enrolled = two_factor.enrolled(Realm::Client, owner.id).await?;
     Ok(vec![
         if owner.password_hash.is_some() {
             "has a password".to_owned()
@@ -101,7 +118,7 @@ async fn owner_state(
 
 /// The account page, with a notice after a change or an error (then with status 400).
 async fn render(
-    state: &AppState,
+    view: &AccountView,
     current: &CurrentAdmin,
     id: ClientId,
     csrf: String,
@@ -112,7 +129,8 @@ async fn render(
         client,
         owner,
         members,
-    } = ClientAccounts::from(state)
+    } = view
+        .accounts
         .overview(id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -127,7 +145,7 @@ async fn render(
         csrf,
         notice,
         error,
-        owner_state: owner_state(state, &owner).await?,
+        owner_state: owner_state(&view.two_factor, &owner).await?,
         members,
         client,
         can_login_as: current.permissions.contains(Permission::LoginAsClient),
@@ -140,12 +158,12 @@ async fn render(
 
 /// One account, its owner's state and its users.
 pub async fn get_client(
-    State(state): State<AppState>,
+    State(view): State<AccountView>,
     gate: RequirePermission<ViewClientProfile>,
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    render(&state, &gate.current, ClientId(id), csrf, None, None).await
+    render(&view, &gate.current, ClientId(id), csrf, None, None).await
 }
 
 /// The new owner.
@@ -158,15 +176,15 @@ pub struct TransferForm {
 /// Makes one of the account's users its owner (admins only; the old owner stays a user with
 /// every permission).
 pub async fn post_transfer(
-    State(state): State<AppState>,
-    State(accounts): State<ClientAccounts>,
+    State(view): State<AccountView>,
     gate: RequirePermission<ManageClientAccounts>,
     Path(id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<TransferForm>,
 ) -> AppResult<Response> {
     let id = ClientId(id);
-    let (notice, error) = match accounts
+    let (notice, error) = match view
+        .accounts
         .transfer(gate.current.id(), id, UserId(form.user_id))
         .await
     {
@@ -174,7 +192,7 @@ pub async fn post_transfer(
         Err(refused @ TransferError::NotAUser) => (None, Some(refused.to_string())),
         Err(TransferError::Storage(e)) => return Err(e.into()),
     };
-    render(&state, &gate.current, id, csrf, notice, error).await
+    render(&view, &gate.current, id, csrf, notice, error).await
 }
 
 /// Signs this browser in to the client area as the account's owner, marked with the admin.
@@ -202,7 +220,8 @@ pub async fn post_login_as(
         Err(StartError::NoSuchAccount) => Err(AppError::NotFound),
         Err(refused @ StartError::OwnerDisabled { .. }) => {
             let error = Some(refused.to_string());
-            render(&state, &gate.current, ClientId(id), csrf, None, error).await
+            let view = AccountView::from_ref(&state);
+            render(&view, &gate.current, ClientId(id), csrf, None, error).await
         }
         Err(StartError::NotStored(e)) => Err(AppError::storage(e.into_anyhow())),
         Err(StartError::Storage(e)) => Err(e.into()),

@@ -67,16 +67,11 @@ pub async fn post_reissue(
     Path(license_id): Path<i64>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let account = current.require(ClientPermission::Products)?;
+    current.require(ClientPermission::Products)?;
     // During "login as client" the admin acts, and the entry names the user acted as.
-    let signed_in_as = current.session.impersonator().map(|_| current.id());
+    let by = current.manager()?;
     match licenses
-        .reissue_by_owner(
-            account.client_id.into(),
-            license_id,
-            &current.actor(),
-            signed_in_as,
-        )
+        .reissue_by_owner(by.client, license_id, &by.actor(), by.signed_in_as())
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("{}?done=reissued", paths::ACCOUNT_LICENSES)).into_response()),

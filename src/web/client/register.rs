@@ -12,7 +12,7 @@ use crate::web::signin;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 
 /// The registration form's fields.
 #[derive(serde::Deserialize, Default)]
@@ -82,12 +82,9 @@ pub async fn post_register(
 ) -> AppResult<Response> {
     closed(&accounts)?;
     let password = SecretString::from(form.password.clone());
-    let mismatch = form.password_confirm != *password.expose_secret();
-    let result = if mismatch {
-        Err(CreateError::Invalid(vec![FieldError {
-            field: "password_confirm",
-            message: "The two passwords are not the same.".into(),
-        }]))
+    let result = if let Some(problem) = crate::account::mismatch(&password, &form.password_confirm)
+    {
+        Err(CreateError::Invalid(vec![problem]))
     } else {
         accounts
             .create_user(&NewUser {

@@ -5,8 +5,8 @@
 use crate::account::FieldError;
 use crate::app::AppState;
 use crate::auth::client_permission::ClientPermission;
-use crate::domain::{ClientId, UserId};
-use crate::invite::{Accepted, Grant, Invitations, Link, Taker, TokenState};
+use crate::domain::UserId;
+use crate::invite::{Accepted, Invitations, Link, Taker};
 use crate::membership::{Manager, MemberError, Members};
 use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
@@ -16,23 +16,6 @@ use crate::web::page::{self, AccountUsersPage, FieldErrors, InviteAcceptPage};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-
-/// The person managing the active account's users, as the service needs them.
-fn manager(current: &CurrentClient) -> AppResult<Manager> {
-    let account = current.account()?;
-    Ok(Manager {
-        user: UserId(current.user.id),
-        email: current.user.email.clone(),
-        name: format!("{} {}", current.user.first_name, current.user.last_name),
-        impersonator: current
-            .session
-            .impersonator_admin_id
-            .map(crate::domain::AdminId),
-        client: ClientId(account.client_id),
-        label: account.label.clone(),
-        is_owner: account.is_owner,
-    })
-}
 
 /// The page for a refusal that is not shown next to a field.
 fn refused(e: MemberError) -> AppError {
@@ -92,7 +75,7 @@ pub async fn post_member_permissions(
     Path(user): Path<UserId>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let by = manager(&current)?;
+    let by = current.manager()?;
     let names: Vec<&str> = fields
         .iter()
         .map(|(k, _)| k.as_str())
@@ -113,7 +96,7 @@ pub async fn post_member_remove(
     Path(user): Path<UserId>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let by = manager(&current)?;
+    let by = current.manager()?;
     members.remove(&by, user).await.map_err(refused)?;
     let notice = Some("The user no longer has access to this account.".into());
     users_page(&members, &current, &by, csrf, notice, "", Vec::new()).await
@@ -133,7 +116,7 @@ pub async fn get_users(
     CsrfToken(csrf): CsrfToken,
     Query(q): Query<UsersQuery>,
 ) -> AppResult<Response> {
-    let by = manager(&current)?;
+    let by = current.manager()?;
     let notice = match (q.invited, q.saved) {
         (Some(_), _) => Some("The invitation is on its way.".to_owned()),
         (None, Some(_)) => Some("Saved.".to_owned()),
@@ -156,7 +139,7 @@ pub async fn post_invite(
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<InviteForm>,
 ) -> AppResult<Response> {
-    let by = manager(&current)?;
+    let by = current.manager()?;
     match members.invite(&by, &form.email).await {
         Ok(()) => Ok(Redirect::to("/account/users?invited=1").into_response()),
         Err(MemberError::Invalid(errors)) => {
@@ -203,20 +186,6 @@ fn accept_page(
     })
 }
 
-/// The invited address of a usable account invitation, or the page saying why it cannot be
-/// used.
-async fn invited(state: &AppState, invitations: &Invitations, token: &str) -> AppResult<String> {
-    match invitations.check(Link::Member, token).await? {
-        Ok(Grant::Member { email, .. }) => Ok(email),
-        Ok(_) => Err(invitation::refused(
-            state,
-            Link::Member,
-            TokenState::Unknown,
-        )),
-        Err(t) => Err(invitation::refused(state, Link::Member, t)),
-    }
-}
-
 /// Shows how to accept.
 pub async fn get_accept(
     State(state): State<AppState>,
@@ -225,7 +194,7 @@ pub async fn get_accept(
     arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let email = invited(&state, &invitations, &token).await?;
+    let email = invitation::invited(&state, &invitations, Link::Member, &token).await?;
     let invitee = invitations.invitee(&email, arrival.own_user()).await?;
     let form = AcceptForm::default();
     Ok(accept_page(&token, email, invitee, csrf, &form, Vec::new()))
@@ -241,7 +210,7 @@ pub async fn post_accept(
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<AcceptForm>,
 ) -> AppResult<Response> {
-    let email = invited(&state, &invitations, &token).await?;
+    let email = invitation::invited(&state, &invitations, Link::Member, &token).await?;
     let invitee = invitations.invitee(&email, arrival.own_user()).await?;
     // A new user types the password twice; an existing one types none.
     let password = if invitee.exists {

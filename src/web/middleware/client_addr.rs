@@ -8,10 +8,10 @@
 //! rest of the request runs inside [`crate::request_origin::with_origin`], so audit entries
 //! record this address and the user agent.
 
-use crate::app::AppState;
 use crate::diagnostics::{Counter, Diagnostics};
 use crate::net::client_ip::{self, Resolution};
 use crate::request_origin::{RequestOrigin, with_origin};
+use crate::settings::Settings;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -63,8 +63,13 @@ pub fn resolve_request(
 }
 
 /// Inserts [`ClientAddr`] into the request.
-pub async fn resolve(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let settings = crate::settings::current(&state).await;
+pub async fn resolve(
+    State(settings): State<Settings>,
+    State(diagnostics): State<Diagnostics>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let settings = settings.current().await;
     let peer = peer_of(&request);
     let resolution = resolve_request(request.headers(), peer, &settings);
     if !settings.cloudflare_trusted {
@@ -73,13 +78,13 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
             || headers.contains_key("cf-ray")
             || headers.contains_key("cf-connecting-ip");
         if via_cloudflare {
-            Diagnostics::from(&state)
+            diagnostics
                 .note(Counter::CloudflareUntrusted, "untrusted", &peer.to_string())
                 .await;
         }
     }
     if resolution.malformed > 0 {
-        Diagnostics::from(&state)
+        diagnostics
             .note(
                 Counter::MalformedForwarding,
                 settings.values.proxy_header.name(),
