@@ -5,6 +5,10 @@
 //!
 //! The rules (what a link grants, whether it can be used) are `invite`'s; the three pages
 //! (`admin/setup.rs`, `admin/admins.rs`, `client/users.rs`) call these and render their own form.
+//!
+//! [`Arrival`] (what starting a session in this browser needs: the request's address, user agent
+//! and old session, the sign-in service and the cookies) is also taken by the sign-in,
+//! registration, login-as and second-factor pages, so none of them needs the whole `AppState`.
 
 use crate::account::FieldError;
 use crate::domain::{Realm, UserId};
