@@ -5,30 +5,44 @@
 //!
 //! The rules (what a link grants, whether it can be used) are `invite`'s; the three pages
 //! (`admin/setup.rs`, `admin/admins.rs`, `client/users.rs`) call these and render their own form.
+//!
+//! [`Arrival`] (what starting a session in this browser needs: the request's address, user agent
+//! and old session, the sign-in service and the cookies) is also taken by the sign-in,
+//! registration, login-as and second-factor pages, so none of them needs the whole `AppState`.
 
 use crate::account::FieldError;
-use crate::app::AppState;
 use crate::domain::{Realm, UserId};
 use crate::invite::{AcceptError, Grant, Invitations, Link, TokenState};
+use crate::settings::Settings;
+use crate::signin::SignIns;
+use crate::web::cookie::Cookies;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{Peer, SessionInfo, UserAgent};
 use crate::web::middleware::client_addr::ClientAddr;
 use crate::web::middleware::session::LoadedSession;
 use crate::web::signin;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::response::Response;
 use secrecy::SecretString;
 
-/// What signing in the new account needs of the request: its address, user agent and the
-/// session the cookie led to (replaced at sign-in).
+/// What signing in the new account needs: the request's address, user agent and the session
+/// the cookie led to (replaced at sign-in), and the sign-in service and cookies that start the
+/// new session.
 pub struct Arrival {
     pub addr: ClientAddr,
     pub user_agent: String,
     pub loaded: Option<LoadedSession>,
+    signins: SignIns,
+    cookies: Cookies,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Arrival {
+impl<S> FromRequestParts<S> for Arrival
+where
+    S: Send + Sync,
+    SignIns: FromRef<S>,
+    Cookies: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
@@ -39,6 +53,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Arrival {
             addr,
             user_agent,
             loaded,
+            signins: SignIns::from_ref(state),
+            cookies: Cookies::from_ref(state),
         })
     }
 }
@@ -60,7 +76,6 @@ impl Arrival {
     /// The session could not be started.
     pub async fn sign_in(
         &self,
-        state: &AppState,
         realm: Realm,
         subject: i64,
         client: Option<i64>,
@@ -74,7 +89,17 @@ impl Arrival {
             &self.user_agent,
             self.loaded.as_ref(),
         );
-        signin::start_session(state, sign_in, home).await
+        signin::start_session(&self.signins, &self.cookies, sign_in, home).await
+    }
+
+    /// The sign-in service, for pages that check a password before starting the session.
+    pub fn signins(&self) -> &SignIns {
+        &self.signins
+    }
+
+    /// The session cookies, for pages that start the session themselves.
+    pub fn cookies(&self) -> &Cookies {
+        &self.cookies
     }
 }
 
@@ -84,7 +109,7 @@ impl Arrival {
 /// # Errors
 /// The refused link's page, or a storage error.
 pub async fn invited(
-    state: &AppState,
+    settings: &Settings,
     invitations: &Invitations,
     link: Link,
     token: &str,
@@ -92,24 +117,24 @@ pub async fn invited(
     match invitations.check(link, token).await? {
         Ok(Grant::Admin { email, .. } | Grant::Member { email, .. }) => Ok(email),
         // The setup link names no address; nothing here takes it up.
-        Ok(Grant::FirstAdmin) => Err(refused(state, link, TokenState::Unknown)),
-        Err(t) => Err(refused(state, link, t)),
+        Ok(Grant::FirstAdmin) => Err(refused(settings, link, TokenState::Unknown)),
+        Err(t) => Err(refused(settings, link, t)),
     }
 }
 
 /// The error page for a link of kind `link` that cannot be used, saying exactly why (F10:
 /// unknown, expired or used) and what to do.
-pub fn refused(state: &AppState, link: Link, token_state: TokenState) -> AppError {
+pub fn refused(settings: &Settings, link: Link, token_state: TokenState) -> AppError {
     let ask = match link {
         Link::Setup => {
             let why = match token_state {
                 TokenState::Expired { at } => format!(
                     "This setup link expired at {}. Restart `portcullis serve` to print a new one.",
-                    state.show_time(at)
+                    settings.show_time(at)
                 ),
                 TokenState::Used { at } => format!(
                     "This setup link was already used at {}. Sign in at /admin/login.",
-                    state.show_time(at)
+                    settings.show_time(at)
                 ),
                 TokenState::Unknown | TokenState::Valid { .. } => "This setup link is not valid. Restart `portcullis serve` to print a new one (only while no admin exists), or create an admin with `portcullis admin create`.".to_owned(),
             };
@@ -120,11 +145,7 @@ pub fn refused(state: &AppState, link: Link, token_state: TokenState) -> AppErro
     };
     AppError::LinkInvalid {
         title: "This invitation cannot be used",
-        message: crate::reset::link_problem(
-            token_state,
-            ask,
-            &state.settings.snapshot().values.timezone,
-        ),
+        message: crate::reset::link_problem(token_state, ask, &settings.snapshot().values.timezone),
         unknown: matches!(token_state, TokenState::Unknown),
     }
 }
@@ -147,14 +168,14 @@ pub fn confirmed(password: &str, confirm: &str) -> Result<SecretString, Vec<Fiel
 /// # Errors
 /// The error page for anything but refused details.
 pub fn field_errors(
-    state: &AppState,
+    settings: &Settings,
     link: Link,
     error: AcceptError,
 ) -> Result<Vec<FieldError>, AppError> {
     use crate::account::CreateError;
     match error {
         AcceptError::Create(CreateError::Invalid(errors)) => Ok(errors),
-        AcceptError::Link(token_state) => Err(refused(state, link, token_state)),
+        AcceptError::Link(token_state) => Err(refused(settings, link, token_state)),
         e @ AcceptError::SignInFirst { .. } => Err(AppError::Forbidden(e.to_string())),
         AcceptError::Create(other) => Err(other.into()),
         AcceptError::Storage(e) => Err(e.into()),

@@ -1,8 +1,8 @@
 //! "Where you are signed in": list a person's sessions and end any of them (both realms). The
 //! ending and its audit entry are `Sessions::end`'s.
 
-use crate::app::AppState;
 use crate::session::{EndReason, Session, Sessions, Which};
+use crate::settings::Settings;
 use crate::web::error::AppResult;
 use crate::web::page::{self, Nav, SessionRowView, SessionsPage};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 /// # Errors
 /// Storage errors.
 pub async fn list(
-    state: &AppState,
+    settings: &Settings,
     sessions: &Sessions,
     current: &Session,
     nav: Nav,
@@ -31,8 +31,8 @@ pub async fn list(
             } else {
                 r.user_agent
             },
-            created: state.show_time(r.created_at),
-            last_seen: state.show_time(r.last_seen_at),
+            created: settings.show_time(r.created_at),
+            last_seen: settings.show_time(r.last_seen_at),
         })
         .collect();
     let csrf = nav.csrf.clone();

@@ -5,11 +5,11 @@
 //! The decisions themselves (credentials, ban counting, the active account, whether a second
 //! factor is due, the audit entries) are `crate::signin`'s; ending a session is `crate::session`'s.
 
-use crate::app::AppState;
+use crate::account::Accounts;
 use crate::auth::login::LoginError;
 use crate::session::{EndReason, Realm, Sessions, SignIn, Started, Which};
 use crate::signin::{Attempt, Decision, SignInError, SignIns};
-use crate::web::cookie;
+use crate::web::cookie::Cookies;
 use crate::web::error::{AppError, AppResult};
 use crate::web::middleware::session::{LoadedSession, MARKER_PARAM, SessionState};
 use crate::web::page::{self, LoginPage};
@@ -36,7 +36,7 @@ pub fn login_path(realm: Realm) -> &'static str {
 /// The realm's sign-in page, with a notice (why the last session ended), an error (a refused
 /// password) and what was typed to name the account.
 pub fn login_page(
-    state: &AppState,
+    accounts: &Accounts,
     realm: Realm,
     csrf: String,
     notice: Option<String>,
@@ -44,7 +44,7 @@ pub fn login_page(
     identifier: &str,
 ) -> LoginPage {
     let (title, registration, shown) = match realm {
-        Realm::Client => ("Sign in", state.config.registration, 254),
+        Realm::Client => ("Sign in", accounts.registration_open(), 254),
         Realm::Admin => ("Admin sign in", false, 64),
     };
     LoginPage {
@@ -63,7 +63,9 @@ pub fn login_page(
 /// `GET` of either sign-in page: a live session goes home; otherwise the form, with why the
 /// previous session ended (F02) or what the query reports.
 pub fn get_login(
-    state: &AppState,
+    cookies: &Cookies,
+    sessions: &Sessions,
+    accounts: &Accounts,
     realm: Realm,
     loaded: Option<&LoadedSession>,
     csrf: String,
@@ -72,9 +74,9 @@ pub fn get_login(
     if loaded.and_then(LoadedSession::live).is_some() {
         return Redirect::to(home(realm)).into_response();
     }
-    let (notice, jar) = previous_session_notice(state, realm, loaded);
+    let (notice, jar) = previous_session_notice(cookies, sessions, realm, loaded);
     let notice = query.notice().or(notice);
-    let body = login_page(state, realm, csrf, notice, None, "");
+    let body = login_page(accounts, realm, csrf, notice, None, "");
     (jar, page::render(&body)).into_response()
 }
 
@@ -84,17 +86,25 @@ pub fn get_login(
 /// # Errors
 /// A busy hasher, storage errors (a session that cannot be stored is the 503 storage page).
 pub async fn post_login(
-    state: &AppState,
+    cookies: &Cookies,
     signins: &SignIns,
+    accounts: &Accounts,
     attempt: Attempt<'_>,
     csrf: String,
 ) -> AppResult<Response> {
     let realm = attempt.realm;
     let typed = attempt.identifier.to_owned();
     match signins.with_password(attempt).await {
-        Ok(decision) => Ok(respond(state, realm, decision)),
+        Ok(decision) => Ok(respond(cookies, realm, decision)),
         Err(SignInError::Password(refused @ LoginError::InvalidCredentials(_))) => {
-            let body = login_page(state, realm, csrf, None, Some(refused.to_string()), &typed);
+            let body = login_page(
+                accounts,
+                realm,
+                csrf,
+                None,
+                Some(refused.to_string()),
+                &typed,
+            );
             Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
         }
         Err(other) => Err(app_error(other)),
@@ -108,10 +118,10 @@ pub fn replacing(loaded: Option<&LoadedSession>) -> Option<&str> {
 
 /// What a sign-in decision sends the browser: the session cookie and home (with the marker),
 /// or the pending sign-in's cookie and the second-factor (or enrolment) page.
-fn respond(state: &AppState, realm: Realm, decision: Decision) -> Response {
+fn respond(cookies: &Cookies, realm: Realm, decision: Decision) -> Response {
     match decision {
         Decision::Session(started) => {
-            let (jar, target) = session_cookie(state, realm, started, home(realm));
+            let (jar, target) = session_cookie(cookies, realm, started, home(realm));
             (jar, Redirect::to(&target)).into_response()
         }
         Decision::SecondFactor {
@@ -124,11 +134,7 @@ fn respond(state: &AppState, realm: Realm, decision: Decision) -> Response {
             } else {
                 format!("{login}/2fa")
             };
-            (
-                cookie::set_pending(state, realm, pending),
-                Redirect::to(&next),
-            )
-                .into_response()
+            (cookies.set_pending(realm, pending), Redirect::to(&next)).into_response()
         }
     }
 }
@@ -136,17 +142,12 @@ fn respond(state: &AppState, realm: Realm, decision: Decision) -> Response {
 /// The cookie of a started session and the first URL to visit, with the one-time marker that
 /// detects a dropped cookie (F06).
 pub fn session_cookie(
-    state: &AppState,
+    cookies: &Cookies,
     realm: Realm,
     started: Started,
     home: &str,
 ) -> (CookieJar, String) {
-    let jar = cookie::set(
-        state,
-        realm,
-        started.cookie_value,
-        started.persistent_seconds,
-    );
+    let jar = cookies.set(realm, started.cookie_value, started.persistent_seconds);
     (jar, format!("{home}?{MARKER_PARAM}={}", started.marker))
 }
 
@@ -187,11 +188,12 @@ pub fn for_request<'a>(
 /// # Errors
 /// A session that cannot be stored is a 503 storage page, never a redirect to the sign-in page.
 pub async fn start_session(
-    state: &AppState,
+    signins: &SignIns,
+    cookies: &Cookies,
     sign_in: SignIn<'_>,
     home: &str,
 ) -> AppResult<Response> {
-    let (jar, target) = begin_session(state, sign_in, home).await?;
+    let (jar, target) = begin_session(signins, cookies, sign_in, home).await?;
     Ok((jar, Redirect::to(&target)).into_response())
 }
 
@@ -202,30 +204,27 @@ pub async fn start_session(
 /// # Errors
 /// A session that cannot be stored is a 503 storage page.
 pub async fn begin_session(
-    state: &AppState,
+    signins: &SignIns,
+    cookies: &Cookies,
     sign_in: SignIn<'_>,
     home: &str,
 ) -> AppResult<(CookieJar, String)> {
     let realm = sign_in.realm;
-    let started = SignIns::from(state)
-        .begin(sign_in)
-        .await
-        .map_err(app_error)?;
-    Ok(session_cookie(state, realm, started, home))
+    let started = signins.begin(sign_in).await.map_err(app_error)?;
+    Ok(session_cookie(cookies, realm, started, home))
 }
 
 /// The sign-in page's notice about the previous session, and a jar that forgets its cookie.
 pub fn previous_session_notice(
-    state: &AppState,
+    cookies: &Cookies,
+    sessions: &Sessions,
     realm: Realm,
     loaded: Option<&LoadedSession>,
 ) -> (Option<String>, CookieJar) {
-    let policy = Sessions::from(state).policy(realm);
+    let policy = sessions.policy(realm);
     match loaded.map(|l| &l.state) {
-        Some(SessionState::Ended(reason)) => {
-            (Some(reason.message(&policy)), cookie::clear(state, realm))
-        }
-        Some(SessionState::Unknown) => (None, cookie::clear(state, realm)),
+        Some(SessionState::Ended(reason)) => (Some(reason.message(&policy)), cookies.clear(realm)),
+        Some(SessionState::Unknown) => (None, cookies.clear(realm)),
         _ => (None, CookieJar::new()),
     }
 }

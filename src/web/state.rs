@@ -42,4 +42,5 @@ sub_states!(
     crate::impersonation::Impersonation,
     crate::client_account::ClientAccounts,
     crate::diagnostics::Diagnostics,
+    crate::web::cookie::Cookies,
 );

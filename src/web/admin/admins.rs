@@ -1,13 +1,14 @@
 //! `GET /admin/admins`, `POST /admin/admins/invite`: the admins and invitations;
 //! `GET/POST /admin/invite/{token}`: accepting an invitation.
 
+use crate::account::Accounts;
 use crate::account::FieldError;
 use crate::admin::{AdminInviteError, Admins, Granter};
-use crate::app::AppState;
 use crate::domain::RoleId;
 use crate::invite::{Accepted, Invitations, Link, Taker};
 use crate::role::Roles;
 use crate::session::Realm;
+use crate::settings::Settings;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form, ManageAdmins, RequirePermission};
 use crate::web::invitation::{self, Arrival};
@@ -97,7 +98,7 @@ pub async fn post_invite(
 }
 
 fn accept_page(
-    state: &AppState,
+    accounts: &Accounts,
     token: &str,
     email: String,
     csrf: String,
@@ -114,7 +115,7 @@ fn accept_page(
         email_fixed: true,
         username: form.username.chars().take(32).collect(),
         email,
-        min_length: state.config.admin_min_password_length,
+        min_length: accounts.min_password_length(Realm::Admin),
         errors: FieldErrors(errors),
     })
 }
@@ -132,26 +133,35 @@ pub struct AcceptForm {
 
 /// Shows the acceptance form for a usable invitation.
 pub async fn get_accept(
-    State(state): State<AppState>,
+    State(settings): State<Settings>,
+    State(accounts): State<Accounts>,
     State(invitations): State<Invitations>,
     Path(token): Path<String>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let email = invitation::invited(&state, &invitations, Link::Admin, &token).await?;
+    let email = invitation::invited(&settings, &invitations, Link::Admin, &token).await?;
     let form = AcceptForm::default();
-    Ok(accept_page(&state, &token, email, csrf, &form, Vec::new()))
+    Ok(accept_page(
+        &accounts,
+        &token,
+        email,
+        csrf,
+        &form,
+        Vec::new(),
+    ))
 }
 
 /// Creates the admin account and signs it in.
 pub async fn post_accept(
-    State(state): State<AppState>,
+    State(settings): State<Settings>,
+    State(accounts): State<Accounts>,
     State(invitations): State<Invitations>,
     Path(token): Path<String>,
     arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<AcceptForm>,
 ) -> AppResult<Response> {
-    let email = invitation::invited(&state, &invitations, Link::Admin, &token).await?;
+    let email = invitation::invited(&settings, &invitations, Link::Admin, &token).await?;
     let errors = match invitation::confirmed(&form.password, &form.password_confirm) {
         Ok(password) => {
             let taker = Taker::Admin {
@@ -162,15 +172,15 @@ pub async fn post_accept(
             match invitations.accept(Link::Admin, &token, taker).await {
                 Ok(Accepted::Admin(admin)) => {
                     return arrival
-                        .sign_in(&state, Realm::Admin, admin.get(), None, "/admin")
+                        .sign_in(Realm::Admin, admin.get(), None, "/admin")
                         .await;
                 }
                 Ok(Accepted::Member { .. }) => return Err(AppError::NotFound),
-                Err(e) => invitation::field_errors(&state, Link::Admin, e)?,
+                Err(e) => invitation::field_errors(&settings, Link::Admin, e)?,
             }
         }
         Err(errors) => errors,
     };
-    let page = accept_page(&state, &token, email, csrf, &form, errors);
+    let page = accept_page(&accounts, &token, email, csrf, &form, errors);
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }

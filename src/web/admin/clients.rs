@@ -12,9 +12,10 @@ use crate::session::Realm;
 use crate::twofactor::TwoFactor;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{
-    CsrfToken, CurrentAdmin, Form, ListClients, LoginAsClient, ManageClientAccounts, Peer,
-    RequirePermission, UserAgent, ViewClientProfile,
+    CsrfToken, CurrentAdmin, Form, ListClients, LoginAsClient, ManageClientAccounts,
+    RequirePermission, ViewClientProfile,
 };
+use crate::web::invitation::Arrival;
 use crate::web::page::{self, Nav};
 use askama::Template;
 use axum::extract::{FromRef, Path, Query, State};
@@ -197,30 +198,32 @@ pub async fn post_transfer(
 
 /// Signs this browser in to the client area as the account's owner, marked with the admin.
 pub async fn post_login_as(
-    State(state): State<AppState>,
+    State(view): State<AccountView>,
     State(impersonation): State<Impersonation>,
     gate: RequirePermission<LoginAsClient>,
     Path(id): Path<i64>,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
+    arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     let by = impersonation::By {
         admin: gate.current.id(),
         username: &gate.current.admin.username,
-        ip: addr.ip,
-        user_agent: &ua,
+        ip: arrival.addr.ip,
+        user_agent: &arrival.user_agent,
     };
     match impersonation.start(by, ClientId(id)).await {
         Ok(started) => {
-            let (jar, target) =
-                crate::web::signin::session_cookie(&state, Realm::Client, started, "/clientarea");
+            let (jar, target) = crate::web::signin::session_cookie(
+                arrival.cookies(),
+                Realm::Client,
+                started,
+                "/clientarea",
+            );
             Ok((jar, Redirect::to(&target)).into_response())
         }
         Err(StartError::NoSuchAccount) => Err(AppError::NotFound),
         Err(refused @ StartError::OwnerDisabled { .. }) => {
             let error = Some(refused.to_string());
-            let view = AccountView::from_ref(&state);
             render(&view, &gate.current, ClientId(id), csrf, None, error).await
         }
         Err(StartError::NotStored(e)) => Err(AppError::storage(e.into_anyhow())),

@@ -1,7 +1,7 @@
 //! `GET /admin/sessions`, `POST /admin/sessions/end`, `POST /admin/sessions/end-others`.
 
-use crate::app::AppState;
 use crate::session::Sessions;
+use crate::settings::Settings;
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, CurrentAdmin, Form};
 use crate::web::sessions::{self, EndForm};
@@ -12,13 +12,13 @@ const BASE: &str = "/admin/sessions";
 
 /// Lists the admin's sessions.
 pub async fn get_sessions(
-    State(state): State<AppState>,
+    State(settings): State<Settings>,
     State(service): State<Sessions>,
     current: CurrentAdmin,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     let nav = super::nav(&current, csrf);
-    sessions::list(&state, &service, &current.session, nav, BASE).await
+    sessions::list(&settings, &service, &current.session, nav, BASE).await
 }
 
 /// Ends one of the admin's sessions.

@@ -1,9 +1,10 @@
 //! `GET/POST /admin/setup/{token}`: create the first admin from the link `serve` printed.
 
+use crate::account::Accounts;
 use crate::account::{FieldError, NewAdmin};
-use crate::app::AppState;
 use crate::invite::Link;
 use crate::session::Realm;
+use crate::settings::Settings;
 use crate::setup::Setup;
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, Form};
@@ -27,7 +28,7 @@ pub struct SetupForm {
 }
 
 fn page(
-    state: &AppState,
+    accounts: &Accounts,
     csrf: String,
     token: &str,
     form: &SetupForm,
@@ -43,29 +44,30 @@ fn page(
         email_fixed: false,
         username: form.username.chars().take(32).collect(),
         email: form.email.chars().take(254).collect(),
-        min_length: state.config.admin_min_password_length,
+        min_length: accounts.min_password_length(Realm::Admin),
         errors: FieldErrors(errors),
     })
 }
 
 /// Explains exactly why a setup link cannot be used (F10-style: unknown, expired or used).
-async fn usable(state: &AppState, setup: &Setup, token: &str) -> AppResult<()> {
+async fn usable(settings: &Settings, setup: &Setup, token: &str) -> AppResult<()> {
     setup
         .check(token)
         .await?
-        .map_err(|t| invitation::refused(state, Link::Setup, t))
+        .map_err(|t| invitation::refused(settings, Link::Setup, t))
 }
 
 /// Shows the form.
 pub async fn get_setup(
-    State(state): State<AppState>,
+    State(settings): State<Settings>,
+    State(accounts): State<Accounts>,
     State(setup): State<Setup>,
     Path(token): Path<String>,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    usable(&state, &setup, &token).await?;
+    usable(&settings, &setup, &token).await?;
     Ok(page(
-        &state,
+        &accounts,
         csrf,
         &token,
         &SetupForm::default(),
@@ -75,14 +77,15 @@ pub async fn get_setup(
 
 /// Creates the first admin and signs them in.
 pub async fn post_setup(
-    State(state): State<AppState>,
+    State(settings): State<Settings>,
+    State(accounts): State<Accounts>,
     State(setup): State<Setup>,
     Path(token): Path<String>,
     arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<SetupForm>,
 ) -> AppResult<Response> {
-    usable(&state, &setup, &token).await?;
+    usable(&settings, &setup, &token).await?;
     let errors = match invitation::confirmed(&form.password, &form.password_confirm) {
         Ok(password) => {
             let new = NewAdmin {
@@ -93,18 +96,16 @@ pub async fn post_setup(
             match setup.complete(&token, &new).await {
                 Ok(admin) => {
                     let home = "/admin";
-                    return arrival
-                        .sign_in(&state, Realm::Admin, admin.get(), None, home)
-                        .await;
+                    return arrival.sign_in(Realm::Admin, admin.get(), None, home).await;
                 }
-                Err(e) => invitation::field_errors(&state, Link::Setup, e)?,
+                Err(e) => invitation::field_errors(&settings, Link::Setup, e)?,
             }
         }
         Err(errors) => errors,
     };
     Ok((
         StatusCode::UNPROCESSABLE_ENTITY,
-        page(&state, csrf, &token, &form, errors),
+        page(&accounts, csrf, &token, &form, errors),
     )
         .into_response())
 }

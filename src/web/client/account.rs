@@ -2,13 +2,12 @@
 //! accounts a user belongs to, and ending an admin's "login as client". The rules are
 //! `crate::client_account`'s and `crate::impersonation`'s; this file maps their outcomes.
 
-use crate::app::AppState;
 use crate::auth::client_permission::ClientPermission;
 use crate::client_account::{ClientAccounts, Membership, ProfileError, SwitchError};
 use crate::domain::ClientId;
 use crate::impersonation::{EndError, Impersonation};
 use crate::session::Realm;
-use crate::web::cookie;
+use crate::web::cookie::Cookies;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, CurrentClient, Form};
 use crate::web::page::{self, Nav};
@@ -144,13 +143,13 @@ pub async fn post_switch(
 
 /// Ends an admin's "login as client" session and returns to the client's admin page.
 pub async fn post_end_impersonation(
-    State(state): State<AppState>,
+    State(cookies): State<Cookies>,
     State(impersonation): State<Impersonation>,
     current: CurrentClient,
 ) -> AppResult<Response> {
     match impersonation.end(&current.session).await {
         Ok(client) => Ok((
-            cookie::clear(&state, Realm::Client),
+            cookies.clear(Realm::Client),
             Redirect::to(&format!("/admin/clients/{client}")),
         )
             .into_response()),

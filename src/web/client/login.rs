@@ -1,10 +1,12 @@
 //! `GET/POST /login`, `POST /logout`: client sign-in and sign-out.
 
-use crate::app::AppState;
+use crate::account::Accounts;
 use crate::session::{Realm, Sessions};
-use crate::signin::{Attempt, SignIns};
+use crate::signin::Attempt;
+use crate::web::cookie::Cookies;
 use crate::web::error::AppResult;
-use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo, UserAgent};
+use crate::web::extract::{CsrfToken, Form, SessionInfo};
+use crate::web::invitation::Arrival;
 use crate::web::signin::{self, LoginQuery};
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -23,21 +25,28 @@ pub struct LoginForm {
 
 /// Shows the form, with why the previous session ended (F02).
 pub async fn get_login(
-    State(state): State<AppState>,
+    State(cookies): State<Cookies>,
+    State(sessions): State<Sessions>,
+    State(accounts): State<Accounts>,
     SessionInfo(loaded): SessionInfo,
     CsrfToken(csrf): CsrfToken,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    signin::get_login(&state, Realm::Client, loaded.as_ref(), csrf, &query)
+    signin::get_login(
+        &cookies,
+        &sessions,
+        &accounts,
+        Realm::Client,
+        loaded.as_ref(),
+        csrf,
+        &query,
+    )
 }
 
 /// Checks the credentials and starts a session (or the second step).
 pub async fn post_login(
-    State(state): State<AppState>,
-    State(signins): State<SignIns>,
-    SessionInfo(loaded): SessionInfo,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
+    State(accounts): State<Accounts>,
+    arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
@@ -46,11 +55,12 @@ pub async fn post_login(
         identifier: &form.email,
         password: SecretString::from(form.password),
         remember: form.remember.is_some(),
-        ip: addr.ip,
-        user_agent: &ua,
-        replacing: signin::replacing(loaded.as_ref()),
+        ip: arrival.addr.ip,
+        user_agent: &arrival.user_agent,
+        replacing: signin::replacing(arrival.loaded.as_ref()),
     };
-    signin::post_login(&state, &signins, attempt, csrf).await
+    let (cookies, signins) = (arrival.cookies(), arrival.signins());
+    signin::post_login(cookies, signins, &accounts, attempt, csrf).await
 }
 
 /// Ends the session.

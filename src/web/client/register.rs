@@ -3,12 +3,11 @@
 //! new user in is the sign-in front end's (`web::signin`).
 
 use crate::account::{Accounts, CreateError, FieldError, NewUser};
-use crate::app::AppState;
 use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo, UserAgent};
+use crate::web::extract::{CsrfToken, Form};
+use crate::web::invitation::Arrival;
 use crate::web::page::{self, FieldErrors, RegisterPage};
-use crate::web::signin;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -72,11 +71,8 @@ pub async fn get_register(
 
 /// Creates the user and their client account, then signs them in.
 pub async fn post_register(
-    State(state): State<AppState>,
     State(accounts): State<Accounts>,
-    SessionInfo(loaded): SessionInfo,
-    Peer(addr): Peer,
-    UserAgent(ua): UserAgent,
+    arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<RegisterForm>,
 ) -> AppResult<Response> {
@@ -100,15 +96,10 @@ pub async fn post_register(
     match result {
         Ok((user, account)) => {
             tracing::info!(user_id = user.get(), "user registered");
-            let sign_in = signin::for_request(
-                Realm::Client,
-                user.get(),
-                account.map(crate::domain::ClientId::get),
-                addr,
-                &ua,
-                loaded.as_ref(),
-            );
-            signin::start_session(&state, sign_in, "/clientarea").await
+            let account = account.map(crate::domain::ClientId::get);
+            arrival
+                .sign_in(Realm::Client, user.get(), account, "/clientarea")
+                .await
         }
         Err(CreateError::Invalid(errors)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,7 +1,7 @@
 //! `GET /account/sessions`, `POST /account/sessions/end`, `POST /account/sessions/end-others`.
 
-use crate::app::AppState;
 use crate::session::Sessions;
+use crate::settings::Settings;
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, CurrentClient, Form};
 use crate::web::sessions::{self, EndForm};
@@ -12,13 +12,13 @@ const BASE: &str = "/account/sessions";
 
 /// Lists the user's sessions.
 pub async fn get_sessions(
-    State(state): State<AppState>,
+    State(settings): State<Settings>,
     State(service): State<Sessions>,
     current: CurrentClient,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     let nav = current.nav(csrf);
-    sessions::list(&state, &service, &current.session, nav, BASE).await
+    sessions::list(&settings, &service, &current.session, nav, BASE).await
 }
 
 /// Ends one of the user's sessions.

@@ -3,12 +3,12 @@
 //! `membership::Members`'s and `invite::Invitations`'s; this page maps their refusals.
 
 use crate::account::FieldError;
-use crate::app::AppState;
 use crate::auth::client_permission::ClientPermission;
 use crate::domain::UserId;
 use crate::invite::{Accepted, Invitations, Link, Taker};
 use crate::membership::{Manager, MemberError, Members};
 use crate::session::Realm;
+use crate::settings::Settings;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, CurrentClient, Form};
 use crate::web::invitation::{self, Arrival};
@@ -188,13 +188,13 @@ fn accept_page(
 
 /// Shows how to accept.
 pub async fn get_accept(
-    State(state): State<AppState>,
+    State(settings): State<Settings>,
     State(invitations): State<Invitations>,
     Path(token): Path<String>,
     arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    let email = invitation::invited(&state, &invitations, Link::Member, &token).await?;
+    let email = invitation::invited(&settings, &invitations, Link::Member, &token).await?;
     let invitee = invitations.invitee(&email, arrival.own_user()).await?;
     let form = AcceptForm::default();
     Ok(accept_page(&token, email, invitee, csrf, &form, Vec::new()))
@@ -203,14 +203,14 @@ pub async fn get_accept(
 /// Joins the account (creating the user first when the address has no account), then signs in
 /// to the shared account.
 pub async fn post_accept(
-    State(state): State<AppState>,
+    State(settings): State<Settings>,
     State(invitations): State<Invitations>,
     Path(token): Path<String>,
     arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<AcceptForm>,
 ) -> AppResult<Response> {
-    let email = invitation::invited(&state, &invitations, Link::Member, &token).await?;
+    let email = invitation::invited(&settings, &invitations, Link::Member, &token).await?;
     let invitee = invitations.invitee(&email, arrival.own_user()).await?;
     // A new user types the password twice; an existing one types none.
     let password = if invitee.exists {
@@ -230,12 +230,10 @@ pub async fn post_accept(
                 Ok(Accepted::Member { user, client }) => {
                     let (user, client) = (user.get(), Some(client.get()));
                     let home = "/clientarea";
-                    return arrival
-                        .sign_in(&state, Realm::Client, user, client, home)
-                        .await;
+                    return arrival.sign_in(Realm::Client, user, client, home).await;
                 }
                 Ok(Accepted::Admin(_)) => return Err(AppError::NotFound),
-                Err(e) => invitation::field_errors(&state, Link::Member, e)?,
+                Err(e) => invitation::field_errors(&settings, Link::Member, e)?,
             }
         }
         Err(errors) => errors,

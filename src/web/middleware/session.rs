@@ -9,7 +9,7 @@
 use super::client_addr::ClientAddr;
 use crate::app::AppState;
 use crate::session::{EndReason, Lookup, Marker, Realm, Session, Sessions};
-use crate::web::cookie;
+use crate::web::cookie::Cookies;
 use crate::web::error::AppError;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -78,7 +78,7 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
         .extensions()
         .get::<ClientAddr>()
         .map_or([0, 0, 0, 0].into(), |a| a.ip);
-    let value = cookie::read(request.headers(), &state, realm);
+    let value = Cookies::from(&state).read(request.headers(), realm);
     let sessions = Sessions::from(&state);
     let lookup = match &value {
         Some(v) => sessions.load(realm, v, ip).await.map(Some),

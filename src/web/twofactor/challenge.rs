@@ -5,12 +5,12 @@
 
 use super::pages::{BackupCodesPage, ChallengePage};
 use super::{PendingSignIn, Side, challenge_path};
-use crate::app::AppState;
 use crate::twofactor::pending::{ChallengeError, Failure, Method};
 use crate::twofactor::{PendingRow, TwoFactor};
-use crate::web::cookie;
+use crate::web::cookie::Cookies;
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo};
+use crate::web::extract::{CsrfToken, Form};
+use crate::web::invitation::Arrival;
 use crate::web::page;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -80,11 +80,9 @@ fn backup_used(left: i64) -> String {
 
 /// Checks a TOTP or backup code.
 pub async fn post_challenge<S: Side>(
-    State(state): State<AppState>,
     State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
-    SessionInfo(loaded): SessionInfo,
-    Peer(addr): Peer,
+    arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<ChallengeForm>,
 ) -> AppResult<Response> {
@@ -115,12 +113,12 @@ pub async fn post_challenge<S: Side>(
             return Ok((StatusCode::FORBIDDEN, page::render(&body)).into_response());
         }
         Err(ChallengeError::Wrong(failure)) => {
-            return wrong_code::<S>(&state, &tf, &pending, csrf, failure).await;
+            return wrong_code::<S>(arrival.cookies(), &tf, &pending, csrf, failure).await;
         }
         Err(ChallengeError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
         Err(ChallengeError::Storage(e)) => return Err(e.into()),
     };
-    let (jar, target) = match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
+    let (jar, target) = match super::complete::<S>(&tf, &pending, &arrival).await? {
         Ok(done) => done,
         Err(restart) => return Ok(restart),
     };
@@ -140,7 +138,7 @@ pub async fn post_challenge<S: Side>(
 
 /// Answers a counted wrong code: try again, or (at the limit) back to the sign-in page.
 pub(super) async fn wrong_code<S: Side>(
-    state: &AppState,
+    cookies: &Cookies,
     tf: &TwoFactor,
     pending: &PendingRow,
     csrf: String,
@@ -156,14 +154,14 @@ pub(super) async fn wrong_code<S: Side>(
             let body = page::<S>(tf, pending, csrf, Some(message), None).await?;
             Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
         }
-        Failure::Cancelled => Ok(cancelled::<S>(state)),
+        Failure::Cancelled => Ok(cancelled::<S>(cookies)),
     }
 }
 
 /// Back to the sign-in page, which says the sign-in was cancelled.
-pub(super) fn cancelled<S: Side>(state: &AppState) -> Response {
+pub(super) fn cancelled<S: Side>(cookies: &Cookies) -> Response {
     (
-        cookie::clear_pending(state, S::REALM),
+        cookies.clear_pending(S::REALM),
         Redirect::to(&format!("{}?twofactor=cancelled", S::LOGIN)),
     )
         .into_response()
@@ -171,14 +169,10 @@ pub(super) fn cancelled<S: Side>(state: &AppState) -> Response {
 
 /// Abandons the pending sign-in.
 pub async fn post_cancel<S: Side>(
-    State(state): State<AppState>,
+    State(cookies): State<Cookies>,
     State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
 ) -> AppResult<Response> {
     tf.end_pending(&pending.row).await?;
-    Ok((
-        cookie::clear_pending(&state, S::REALM),
-        Redirect::to(S::LOGIN),
-    )
-        .into_response())
+    Ok((cookies.clear_pending(S::REALM), Redirect::to(S::LOGIN)).into_response())
 }

@@ -6,14 +6,14 @@
 
 use super::challenge::{cancelled, page as challenge_page};
 use super::{PendingSignIn, Side};
-use crate::app::AppState;
 use crate::config::DuoOutage;
 use crate::twofactor::duo::DuoError;
 use crate::twofactor::duo::sign_in::{Callback as Answer, FinishError, StartError};
 use crate::twofactor::pending::Failure;
 use crate::twofactor::{PendingRow, TwoFactor};
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{CsrfToken, Peer, SessionInfo};
+use crate::web::extract::CsrfToken;
+use crate::web::invitation::Arrival;
 use crate::web::page;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -81,11 +81,9 @@ pub struct Callback {
 
 /// Accepts Duo's answer for this browser's pending sign-in only.
 pub async fn get_callback<S: Side>(
-    State(state): State<AppState>,
     State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
-    SessionInfo(loaded): SessionInfo,
-    Peer(addr): Peer,
+    arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
     Query(callback): Query<Callback>,
 ) -> AppResult<Response> {
@@ -99,7 +97,7 @@ pub async fn get_callback<S: Side>(
     let (status, message) = match tf.duo_finish(&pending, &answer).await {
         Ok(()) => {
             let (jar, target) =
-                match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
+                match super::complete::<S>(&tf, &pending, &arrival).await? {
                     Ok(done) => done,
                     Err(restart) => return Ok(restart),
                 };
@@ -117,7 +115,7 @@ pub async fn get_callback<S: Side>(
         Err(FinishError::Denied {
             failure: Failure::Cancelled,
             ..
-        }) => return Ok(cancelled::<S>(&state)),
+        }) => return Ok(cancelled::<S>(arrival.cookies())),
         Err(FinishError::Denied { error, .. }) => (StatusCode::UNAUTHORIZED, error.user_message()),
         Err(FinishError::Failed(e)) => {
             let status = match e {

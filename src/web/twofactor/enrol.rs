@@ -5,11 +5,11 @@
 use super::challenge::cancelled;
 use super::pages::{BackupCodesPage, TotpSetupPage};
 use super::{PendingSignIn, Side, challenge_path};
-use crate::app::AppState;
 use crate::twofactor::pending::{EnrolError, Failure};
 use crate::twofactor::{self, PendingRow, TwoFactor};
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{CsrfToken, Form, Peer, SessionInfo};
+use crate::web::extract::{CsrfToken, Form};
+use crate::web::invitation::Arrival;
 use crate::web::page;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -68,11 +68,9 @@ pub async fn get_enrol<S: Side>(
 
 /// Confirms the app with its first code, issues backup codes, and starts the session.
 pub async fn post_enrol<S: Side>(
-    State(state): State<AppState>,
     State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
-    SessionInfo(loaded): SessionInfo,
-    Peer(addr): Peer,
+    arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<CodeForm>,
 ) -> AppResult<Response> {
@@ -92,11 +90,11 @@ pub async fn post_enrol<S: Side>(
             .await?;
             return Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response());
         }
-        Err(EnrolError::Wrong(Failure::Cancelled)) => return Ok(cancelled::<S>(&state)),
+        Err(EnrolError::Wrong(Failure::Cancelled)) => return Ok(cancelled::<S>(arrival.cookies())),
         Err(EnrolError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
         Err(EnrolError::Storage(e)) => return Err(e.into()),
     };
-    let (jar, target) = match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
+    let (jar, target) = match super::complete::<S>(&tf, &pending, &arrival).await? {
         Ok(done) => done,
         Err(restart) => return Ok(restart),
     };

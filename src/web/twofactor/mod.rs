@@ -17,10 +17,10 @@ pub mod webauthn;
 use crate::app::AppState;
 use crate::session::{Realm, Session};
 use crate::twofactor::{PendingRow, Subject, TwoFactor};
-use crate::web::cookie;
+use crate::web::cookie::Cookies;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CurrentAdmin, CurrentClient};
-use crate::web::middleware::session::LoadedSession;
+use crate::web::invitation::Arrival;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -74,14 +74,15 @@ impl<S: Side> FromRequestParts<AppState> for PendingSignIn<S> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let cookies = Cookies::from(state);
         let expired = || {
             (
-                cookie::clear_pending(state, S::REALM),
+                cookies.clear_pending(S::REALM),
                 Redirect::to(&format!("{}?twofactor=expired", S::LOGIN)),
             )
                 .into_response()
         };
-        let Some(value) = cookie::read_pending(&parts.headers, state, S::REALM) else {
+        let Some(value) = cookies.read_pending(&parts.headers, S::REALM) else {
             return Err(Redirect::to(S::LOGIN).into_response());
         };
         match TwoFactor::from(state).find_pending(S::REALM, &value).await {
@@ -146,12 +147,11 @@ impl<S: Side> FromRequestParts<AppState> for Signed<S> {
 /// # Errors
 /// Storage errors.
 pub async fn complete<S: Side>(
-    state: &AppState,
+    tf: &TwoFactor,
     pending: &PendingRow,
-    addr: crate::web::middleware::client_addr::ClientAddr,
-    loaded: Option<&LoadedSession>,
+    arrival: &Arrival,
 ) -> AppResult<Result<(CookieJar, String), Response>> {
-    if !TwoFactor::from(state).end_pending(pending).await? {
+    if !tf.end_pending(pending).await? {
         return Ok(Err(Redirect::to(&format!(
             "{}?twofactor=expired",
             S::LOGIN
@@ -162,14 +162,16 @@ pub async fn complete<S: Side>(
         S::REALM,
         pending.subject_id,
         pending.client_id,
-        addr,
+        arrival.addr,
         &pending.user_agent,
-        loaded,
+        arrival.loaded.as_ref(),
     );
     sign_in.remember = pending.remember;
-    let (jar, target) = crate::web::signin::begin_session(state, sign_in, S::HOME).await?;
+    let (jar, target) =
+        crate::web::signin::begin_session(arrival.signins(), arrival.cookies(), sign_in, S::HOME)
+            .await?;
     let mut jar = jar;
-    for c in cookie::clear_pending(state, S::REALM).iter() {
+    for c in arrival.cookies().clear_pending(S::REALM).iter() {
         jar = jar.add(c.clone());
     }
     Ok(Ok((jar, target)))

@@ -7,12 +7,12 @@
 //! a JSON message.
 
 use super::{PendingSignIn, Side, Signed};
-use crate::app::AppState;
 use crate::twofactor::keys::KeyError;
 use crate::twofactor::pending::Failure;
 use crate::twofactor::{TwoFactor, webauthn as wa};
+use crate::web::cookie::Cookies;
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{Peer, SessionInfo};
+use crate::web::invitation::Arrival;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -33,7 +33,7 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// The JSON answer to a refused operation; `step_up` is what a missing step-up is told.
-fn refused<S: Side>(state: &AppState, why: KeyError, step_up: &str) -> AppResult<Response> {
+fn refused<S: Side>(cookies: &Cookies, why: KeyError, step_up: &str) -> AppResult<Response> {
     Ok(match why {
         KeyError::StepUpNeeded => refuse(StatusCode::FORBIDDEN, step_up),
         KeyError::NotForThisSignIn => refuse(
@@ -56,7 +56,7 @@ fn refused<S: Side>(state: &AppState, why: KeyError, step_up: &str) -> AppResult
             ..
         } => (
             StatusCode::UNAUTHORIZED,
-            crate::web::cookie::clear_pending(state, S::REALM),
+            cookies.clear_pending(S::REALM),
             axum::Json(json!({
                 "status": 401,
                 "error": "webauthn",
@@ -103,7 +103,7 @@ struct AuthenticateBody {
 
 /// `POST {security}/webauthn/options`: starts registering a key.
 pub async fn post_register_options<S: Side>(
-    State(state): State<AppState>,
+    State(cookies): State<Cookies>,
     State(tf): State<TwoFactor>,
     signed: Signed<S>,
     body: Bytes,
@@ -122,7 +122,7 @@ pub async fn post_register_options<S: Side>(
     {
         Ok(options) => Ok(axum::Json(options).into_response()),
         Err(why) => refused::<S>(
-            &state,
+            &cookies,
             why,
             "Confirm it's you first: enter your password or a current code on this page, then add the key.",
         ),
@@ -131,7 +131,7 @@ pub async fn post_register_options<S: Side>(
 
 /// `POST {security}/webauthn`: stores the new key.
 pub async fn post_register<S: Side>(
-    State(state): State<AppState>,
+    State(cookies): State<Cookies>,
     State(tf): State<TwoFactor>,
     signed: Signed<S>,
     body: Bytes,
@@ -148,7 +148,7 @@ pub async fn post_register<S: Side>(
     {
         Ok(()) => Ok(axum::Json(json!({ "redirect": S::SECURITY })).into_response()),
         Err(why) => refused::<S>(
-            &state,
+            &cookies,
             why,
             "Confirm it's you first: enter your password or a current code on this page.",
         ),
@@ -157,23 +157,21 @@ pub async fn post_register<S: Side>(
 
 /// `POST {login}/2fa/webauthn/options`: starts using a key.
 pub async fn post_authenticate_options<S: Side>(
-    State(state): State<AppState>,
+    State(cookies): State<Cookies>,
     State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
 ) -> AppResult<Response> {
     match tf.begin_key_sign_in(&pending.row).await {
         Ok(options) => Ok(axum::Json(options).into_response()),
-        Err(why) => refused::<S>(&state, why, ""),
+        Err(why) => refused::<S>(&cookies, why, ""),
     }
 }
 
 /// `POST {login}/2fa/webauthn`: verifies the key's answer and completes the sign-in.
 pub async fn post_authenticate<S: Side>(
-    State(state): State<AppState>,
     State(tf): State<TwoFactor>,
     pending: PendingSignIn<S>,
-    SessionInfo(loaded): SessionInfo,
-    Peer(addr): Peer,
+    arrival: Arrival,
     body: Bytes,
 ) -> AppResult<Response> {
     let pending = pending.row;
@@ -182,9 +180,9 @@ pub async fn post_authenticate<S: Side>(
         Err(r) => return Ok(*r),
     };
     if let Err(why) = tf.finish_key_sign_in(&pending, &request.credential).await {
-        return refused::<S>(&state, why, "");
+        return refused::<S>(arrival.cookies(), why, "");
     }
-    let (jar, target) = match super::complete::<S>(&state, &pending, addr, loaded.as_ref()).await? {
+    let (jar, target) = match super::complete::<S>(&tf, &pending, &arrival).await? {
         Ok(done) => done,
         Err(restart) => return Ok(restart),
     };
