@@ -748,26 +748,7 @@ async fn a_licence_reissued_as_a_client_is_the_admins_doing_and_names_the_client
     app.create_admin("root").await;
     app.create_user("ada@example.com").await;
     let account = client_id(&app).await;
-    let licenses = portcullis::license::Licenses::from(&app.state);
-    let product = licenses
-        .create_product(
-            portcullis::domain::AdminId(1),
-            &portcullis::license::ProductDraft {
-                name: "Acme Panel",
-                key_prefix: "acme",
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let (license, _) = licenses
-        .issue(&portcullis::license::IssueRequest {
-            product_id: product,
-            client_id: account,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let (license, _) = app.issue_acme_licence(account).await;
     let sam = helpdesk_sam(&app).await;
     let sam_actor = app.admin_actor("sam").await;
     let as_ada = impersonate(&app, &sam).await;

@@ -14,26 +14,7 @@ async fn licence(app: &TestApp) -> (i64, String) {
         .fetch_one(&app.state.db)
         .await
         .unwrap();
-    let licenses = portcullis::license::Licenses::from(&app.state);
-    let product = licenses
-        .create_product(
-            portcullis::domain::AdminId(1),
-            &portcullis::license::ProductDraft {
-                name: "Acme Panel",
-                key_prefix: "acme",
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    licenses
-        .issue(&portcullis::license::IssueRequest {
-            product_id: product,
-            client_id: account,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
+    app.issue_acme_licence(account).await
 }
 
 async fn stored_status(app: &TestApp, id: i64) -> String {

@@ -429,6 +429,31 @@ impl TestApp {
         assert_eq!(status, 303, "signed out: {}", r.text().await.unwrap());
     }
 
+    /// Issues a licence of a new product "Acme Panel" (created as admin 1) to client account
+    /// `account`, through the licensing service; returns the licence's id and key.
+    pub async fn issue_acme_licence(&self, account: i64) -> (i64, String) {
+        let licenses = portcullis::license::Licenses::from(&self.state);
+        let product = licenses
+            .create_product(
+                portcullis::domain::AdminId(1),
+                &portcullis::license::ProductDraft {
+                    name: "Acme Panel",
+                    key_prefix: "acme",
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        licenses
+            .issue(&portcullis::license::IssueRequest {
+                product_id: product,
+                client_id: account,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    }
+
     /// The audit log's name of an admin (`admin:ID`).
     pub async fn admin_actor(&self, username: &str) -> String {
         let id: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = $1")
