@@ -8,3 +8,4 @@ pub mod login;
 pub mod password;
 pub mod permission;
 pub mod policy;
+pub mod hash_shape;

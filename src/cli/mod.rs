@@ -54,7 +54,9 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Mail(command) => commands::mail::run(config, command).await,
         Command::Cron => commands::cron::run(config).await,
         // These two have exit codes of their own (a verdict, the doctor's worst severity).
-        Command::License(command) => return commands::license::run(command).await,
+        Command::License(command) => {
+            return commands::license::run(command, &config.data_dir).await;
+        }
         Command::Doctor { json, fix } => {
             return commands::doctor::run(config, json, fix.as_deref()).await;
         }

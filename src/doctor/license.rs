@@ -1,5 +1,8 @@
 //! `license.connection` (F07): the licence this installation holds (section `[license]`),
 //! checked online now, step by step, so "No Connection" says where the connection failed.
+//! The last signed answer is kept in the data directory (shared with `serve`, `cron` and the
+//! CLI), so with the licensing server down the licence stays valid until the answer's grace
+//! ends: a warning that says until when, not an error.
 
 use super::{CheckResult, Severity};
 use crate::app::AppState;
@@ -41,15 +44,27 @@ pub async fn connection(state: &AppState) -> CheckResult {
         extra_roots,
         identity_setting:
             "Set license.ip and license.directory in the configuration file (license.domain defaults to the System URL's host).".into(),
+        data_dir: Some(state.config.data_dir.clone()),
     };
     let (verdict, steps) = crate::license::client::check_online(target, state.clock.unix()).await;
     let details: Vec<String> = steps.iter().map(ToString::to_string).collect();
     let server = &license.server_url;
     let (cause, next) = match &verdict {
-        Verdict::Valid | Verdict::ValidOffline { .. } => {
+        Verdict::Valid => {
             return CheckResult::ok(
                 ID,
                 format!("The licence is valid; {server} answered every step."),
+            )
+            .with_details(details);
+        }
+        Verdict::ValidOffline { .. } => {
+            // Usable, so not an error; but the connection is broken and the grace will end.
+            return CheckResult::problem(
+                ID,
+                Severity::Warning,
+                verdict.to_string(),
+                "The licensing server cannot be reached now; the last signed answer (kept in the data directory) keeps the licence valid within its offline grace.",
+                "Restore the connection to the licensing server before the grace ends: the steps below show where it fails.",
             )
             .with_details(details);
         }
@@ -70,9 +85,13 @@ pub async fn connection(state: &AppState) -> CheckResult {
                 "The TLS handshake failed: the certificate is not trusted (an intercepting proxy, an expired or self-signed certificate) or no common protocol.",
                 "Look at the certificate this host receives (`openssl s_client -connect HOST:443`); remove TLS interception for this host, or for a private CA set license.ca_file to its certificate (PEM).",
             ),
+            StepKind::Http(429) => (
+                "The licensing server's rate limit refused the check (HTTP 429): too many checks a minute for this key or from this address. The server is up; this is not maintenance.",
+                "Wait as long as the server asks (Retry-After, else a minute), then run the check again; if it recurs, look for something running the check in a loop.",
+            ),
             StepKind::Http(_) => (
                 "The server answered with an HTTP error.",
-                "Check the server URL (it must be the licensing server's base URL); a 429 means too many checks a minute; 5xx means the server has a problem: try again later or contact the vendor.",
+                "Check the server URL (it must be the licensing server's base URL); 5xx means the server has a problem: try again later or contact the vendor.",
             ),
             StepKind::Signature => (
                 "Something answered, but not with an answer signed by a pinned key: a proxy or captive portal in between, or the vendor rotated keys.",
@@ -84,7 +103,7 @@ pub async fn connection(state: &AppState) -> CheckResult {
             "Set license.ip and license.directory (license.domain defaults to the System URL's host).",
         ),
         Verdict::BindingMismatch { .. } => (
-            "The licence is bound to another domain, address or directory.",
+            "The licence is bound to another domain, address or directory (the message names each binding that moved).",
             "If the installation moved, reissue the licence in the vendor's client area; the next check binds it here.",
         ),
         Verdict::MalformedKey { .. } | Verdict::UnknownKey => (

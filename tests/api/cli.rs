@@ -349,3 +349,83 @@ fn serve_prints_a_one_time_setup_link_when_no_admin_exists() {
     let link = link.expect("serve printed a setup link");
     assert_eq!(link.len(), "http://127.0.0.1:8080/admin/setup/".len() + 43);
 }
+
+/// Issue 18, item 20: a hash piped into `--password-stdin` is refused (it would become the
+/// password text), the message names the import; a real password still works after it.
+#[test]
+fn user_and_admin_create_refuse_a_pasted_hash_and_name_the_import() {
+    let dir = tempfile::tempdir().unwrap();
+    for (hash, format) in [
+        (
+            "$2y$10$abcdefghijklmnopqrstuuT1Bm4w0f0sCGaCCEXHLq0/2b7dEY.Ma",
+            "bcrypt",
+        ),
+        (
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
+            "Argon2",
+        ),
+        ("5f4dcc3b5aa765d61d8327deb882cf99:Xy7", "WHMCS md5:salt"),
+        ("5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8", "hex digest"),
+    ] {
+        let mut cmd = portcullis(dir.path());
+        cmd.args([
+            "user",
+            "create",
+            "--email",
+            "ada@example.com",
+            "--first-name",
+            "Ada",
+            "--last-name",
+            "Lovelace",
+            "--password-stdin",
+        ]);
+        let out = run_with_stdin(cmd, &format!("{hash}\n"));
+        assert_eq!(out.status.code(), Some(2), "{hash}: {}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!("is a {format} hash"))
+                && err.contains(
+                    "to move existing hashes, use the import (portcullis import whmcs, coming); \
+                     this command takes a password"
+                ),
+            "{hash}: {err}"
+        );
+        assert!(!text(&out.stdout).contains("Created"), "{hash}");
+    }
+    let mut cmd = portcullis(dir.path());
+    cmd.args([
+        "admin",
+        "create",
+        "--username",
+        "root1",
+        "--email",
+        "root@example.com",
+        "--password-stdin",
+    ]);
+    let out = run_with_stdin(
+        cmd,
+        "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("portcullis import whmcs"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The address was not taken by the refused attempts: a password creates the user.
+    let mut cmd = portcullis(dir.path());
+    cmd.args([
+        "user",
+        "create",
+        "--email",
+        "ada@example.com",
+        "--first-name",
+        "Ada",
+        "--last-name",
+        "Lovelace",
+        "--password-stdin",
+    ]);
+    let out = run_with_stdin(cmd, "tidal-Quartz-lantern-91\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

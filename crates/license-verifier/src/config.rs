@@ -54,6 +54,10 @@ pub struct Config {
     /// How far the clock may be behind the last time seen before it counts as moved back, in
     /// seconds (ordinary clock corrections are small).
     pub clock_tolerance_secs: i64,
+    /// Ask the server even while the saved answer is current (a diagnosis that must test the
+    /// connection); the saved answer still stands in, within its grace, when the server cannot
+    /// be reached.
+    pub ask_every_time: bool,
 }
 
 /// The default text of [`Config::identity_setting`].
@@ -81,6 +85,7 @@ impl Config {
             timeouts: Timeouts::default(),
             extra_roots: Vec::new(),
             clock_tolerance_secs: 600,
+            ask_every_time: false,
         }
     }
 
@@ -116,6 +121,13 @@ impl Config {
     #[must_use]
     pub fn with_extra_root_der(mut self, der: Vec<u8>) -> Self {
         self.extra_roots.push(der);
+        self
+    }
+
+    /// Asks the server at every check (see [`Config::ask_every_time`]).
+    #[must_use]
+    pub fn with_ask_every_time(mut self) -> Self {
+        self.ask_every_time = true;
         self
     }
 

@@ -109,7 +109,15 @@ impl Target {
     }
 }
 
-/// Sends one request and returns the status and body, recording a step per stage.
+/// A response: its status, body and `Retry-After` header (said when a rate limit answers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub retry_after: Option<String>,
+}
+
+/// Sends one request and returns the response, recording a step per stage.
 pub(crate) fn request(
     target: &Target,
     method: &str,
@@ -118,7 +126,7 @@ pub(crate) fn request(
     timeouts: Timeouts,
     extra_roots: &[Vec<u8>],
     steps: &mut Vec<Step>,
-) -> Result<(u16, Vec<u8>), Failure> {
+) -> Result<Reply, Failure> {
     let addrs = resolve(target, steps)?;
     let tcp = connect(target, &addrs, timeouts, steps)?;
     let full_path = format!("{}{path}", target.base_path);
@@ -131,14 +139,18 @@ pub(crate) fn request(
         exchange(&mut tcp, &head, json_body, timeouts)
     };
     match result {
-        Ok((status, body)) => {
+        Ok((status, body, retry_after)) => {
             let detail = format!("{status} ({} bytes)", body.len());
             steps.push(if status == 200 {
                 Step::ok("HTTP", detail)
             } else {
                 Step::failed("HTTP", detail)
             });
-            Ok((status, body))
+            Ok(Reply {
+                status,
+                body,
+                retry_after,
+            })
         }
         Err(detail) => {
             let detail = format!("{method} {full_path}: {detail}");
@@ -306,7 +318,7 @@ fn exchange<S: Read + Write>(
     head: &str,
     body: Option<&[u8]>,
     timeouts: Timeouts,
-) -> Result<(u16, Vec<u8>), String> {
+) -> Result<(u16, Vec<u8>, Option<String>), String> {
     let mut request = head.as_bytes().to_vec();
     request.extend_from_slice(body.unwrap_or_default());
     stream
@@ -343,8 +355,8 @@ fn exchange<S: Read + Write>(
         if buf.len() > MAX_RESPONSE {
             return Err(format!("the response exceeds {MAX_RESPONSE} bytes"));
         }
-        if let Some(done) = parse_response(&buf, eof)? {
-            return Ok(done);
+        if let Some((status, body)) = parse_response(&buf, eof)? {
+            return Ok((status, body, header(&buf, "retry-after")));
         }
         if eof {
             return Err("the connection closed before a complete response".to_owned());
@@ -393,6 +405,23 @@ pub(crate) fn parse_response(buf: &[u8], eof: bool) -> Result<Option<(u16, Vec<u
         None if eof => Ok(Some((code, body.to_vec()))),
         Some(_) | None => Ok(None),
     }
+}
+
+/// The value of one header of the (final) response in `buf`, if it has it.
+fn header(buf: &[u8], name: &str) -> Option<String> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    let httparse::Status::Complete(head_len) = response.parse(buf).ok()? else {
+        return None;
+    };
+    if (100..200).contains(&response.code.unwrap_or(0)) {
+        return header(&buf[head_len..], name);
+    }
+    response
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
 }
 
 /// The body of a chunked response once the last chunk arrived (trailers are ignored).

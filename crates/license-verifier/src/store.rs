@@ -80,9 +80,15 @@ pub(crate) fn save(path: &Path, answer: &SignedAnswer, last_seen: i64) -> std::i
         || "license".to_owned(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    // Unique per process and per save, so two checks at once (the scheduler and the doctor,
+    // two threads of one process) never write the same temporary file.
+    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // A leftover of a crashed save with the same name would make `create_new` fail.
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = create_private(&tmp)?;
         f.write_all(&body)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -91,4 +97,17 @@ pub(crate) fn save(path: &Path, answer: &SignedAnswer, last_seen: i64) -> std::i
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Creates a new file readable and writable by its owner only: the answer names the licence
+/// key, which is a bearer secret, so other users of the machine must not read it.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)
 }

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::protocol::Which;
+use crate::protocol::{Mismatch, Which};
 
 /// Where a check that needed the server stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +106,9 @@ pub enum Verdict {
         allowed: Vec<String>,
         reissue_url: String,
         reissues_left: Option<u32>,
+        /// Other bindings that do not match either (an installation moved to a new domain AND
+        /// a new address), so the message names every one that moved.
+        also: Vec<Mismatch>,
     },
     /// The server could not be asked, and no answer in grace is at hand.
     NoConnection {
@@ -172,17 +175,31 @@ impl fmt::Display for Verdict {
                 allowed,
                 reissue_url,
                 reissues_left,
+                also,
             } => {
-                let bound = if allowed.is_empty() {
-                    "another place".to_owned()
-                } else {
-                    allowed.join(" or ")
+                let bound = |allowed: &[String]| {
+                    if allowed.is_empty() {
+                        "another place".to_owned()
+                    } else {
+                        allowed.join(" or ")
+                    }
                 };
                 write!(
                     f,
-                    "This licence is bound to the {} {bound}, but this installation is {presented}. ",
-                    which.as_str()
+                    "This licence is bound to the {} {}, but this installation is {presented}",
+                    which.as_str(),
+                    bound(allowed)
                 )?;
+                for m in also {
+                    write!(
+                        f,
+                        "; and to the {} {}, but this installation is {}",
+                        m.which.as_str(),
+                        bound(&m.allowed),
+                        m.presented
+                    )?;
+                }
+                f.write_str(". ")?;
                 let place = if reissue_url.is_empty() {
                     "in your account with the vendor".to_owned()
                 } else {
@@ -244,6 +261,13 @@ impl fmt::Display for Verdict {
                         f,
                         "{detail}. Something answered, but not with a valid HTTP response: check \
                          for a proxy in between, or try again later."
+                    ),
+                    StepKind::Http(429) => write!(
+                        f,
+                        "{detail}. This is the licence server's rate limit, not maintenance or an \
+                         outage: it had too many checks a minute for this licence key or from this \
+                         address. Wait as long as it asks (a minute if it does not say), then \
+                         check again; if this keeps happening, something runs the check in a loop."
                     ),
                     StepKind::Http(code) => write!(
                         f,
@@ -332,6 +356,7 @@ mod tests {
             allowed: vec!["shop.example.com".into()],
             reissue_url: "https://licence.example.com/reissue".into(),
             reissues_left: Some(2),
+            also: Vec::new(),
         };
         assert_eq!(
             v.to_string(),
@@ -342,5 +367,28 @@ mod tests {
         );
         assert!(!v.is_usable());
         assert!(Verdict::ValidOffline { grace_until: 0 }.is_usable());
+    }
+
+    #[test]
+    fn a_move_of_two_bindings_names_both() {
+        let v = Verdict::BindingMismatch {
+            which: Which::Domain,
+            presented: "new.example.org".into(),
+            allowed: vec!["shop.example.com".into()],
+            reissue_url: String::new(),
+            reissues_left: None,
+            also: vec![Mismatch {
+                which: Which::Ip,
+                presented: "198.51.100.9".into(),
+                allowed: vec!["203.0.113.5".into()],
+            }],
+        };
+        assert_eq!(
+            v.to_string(),
+            "This licence is bound to the domain shop.example.com, but this installation is \
+             new.example.org; and to the IP address 203.0.113.5, but this installation is \
+             198.51.100.9. If you moved it, reissue the licence in your account with the vendor; \
+             the next check then binds it here."
+        );
     }
 }

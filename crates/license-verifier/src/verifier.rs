@@ -8,7 +8,7 @@ use crate::config::{Config, Timeouts};
 use crate::http::{self, Failure, Target};
 use crate::key;
 use crate::protocol::{
-    Answer, KEYS_PATH, KeyList, SignedAnswer, Status, VERIFY_PATH, VerifyRequest, Which,
+    Answer, KEYS_PATH, KeyList, Mismatch, SignedAnswer, Status, VERIFY_PATH, VerifyRequest, Which,
 };
 use crate::store::{self, Loaded, Local};
 use crate::verdict::{Step, StepKind, Verdict, iso_utc};
@@ -153,7 +153,7 @@ impl Verifier {
             why_not.is_none()
         });
         if let Some(l) = &usable {
-            if now < l.answer.next_check_due {
+            if now < l.answer.next_check_due && !c.ask_every_time {
                 steps.push(Step::ok(
                     "local key",
                     format!(
@@ -266,7 +266,7 @@ impl Verifier {
             verifier_version: env!("CARGO_PKG_VERSION").to_owned(),
         };
         let body = serde_json::to_vec(&request).unwrap_or_default();
-        let (status, body) = http::request(
+        let reply = http::request(
             &target,
             "POST",
             VERIFY_PATH,
@@ -275,6 +275,7 @@ impl Verifier {
             &c.extra_roots,
             steps,
         )?;
+        let (status, body) = (reply.status, reply.body);
         let checked = check_answer(&body, &c.pinned_keys, &nonce, key);
         match checked {
             Ok((signed, answer)) => {
@@ -289,8 +290,9 @@ impl Verifier {
                 Err(Failure {
                     kind: StepKind::Http(status),
                     detail: format!(
-                        "The licence server {} answered HTTP {status}: {}",
+                        "The licence server {} answered HTTP {status}{}: {}",
                         target.host,
+                        retry_words(reply.retry_after.as_deref()),
                         snippet.trim()
                     ),
                 })
@@ -304,6 +306,17 @@ impl Verifier {
                 })
             }
         }
+    }
+}
+
+/// " (Retry-After: 60 seconds)" when the server said how long to wait, else nothing.
+fn retry_words(retry_after: Option<&str>) -> String {
+    match retry_after.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) if v.chars().all(|c| c.is_ascii_digit()) => {
+            format!(" (Retry-After: {v} seconds)")
+        }
+        Some(v) => format!(" (Retry-After: {})", v.chars().take(64).collect::<String>()),
+        None => String::new(),
     }
 }
 
@@ -410,12 +423,33 @@ fn map_answer(answer: Answer, id: &Identity<'_>) -> Verdict {
                     answer.bindings.domains.clone(),
                 ),
             };
+            // The server names the first binding that failed; the bindings it sent show
+            // whether others moved too, so one message names them all.
+            let b = &answer.bindings;
+            let also = [
+                (Which::Domain, &b.domains, id.domain),
+                (Which::Ip, &b.ips, id.ip),
+                (Which::Directory, &b.directories, id.directory),
+            ]
+            .into_iter()
+            .filter(|(w, bound, presented)| {
+                *w != which
+                    && !bound.is_empty()
+                    && !bound.iter().any(|a| same(*w, a, presented))
+            })
+            .map(|(w, bound, presented)| Mismatch {
+                which: w,
+                presented: presented.to_owned(),
+                allowed: bound.clone(),
+            })
+            .collect();
             Verdict::BindingMismatch {
                 which,
                 presented,
                 allowed,
                 reissue_url: answer.reissue_url,
                 reissues_left: answer.reissues_left,
+                also,
             }
         }
     }
@@ -457,7 +491,7 @@ pub fn fetch_keys_with_steps(
     let mut steps = Vec::new();
     let result = (|| {
         let target = Target::parse(server_url).map_err(|e| (StepKind::Url, e))?;
-        let (status, body) = http::request(
+        let reply = http::request(
             &target,
             "GET",
             KEYS_PATH,
@@ -467,10 +501,15 @@ pub fn fetch_keys_with_steps(
             &mut steps,
         )
         .map_err(|f| (f.kind, f.detail))?;
+        let (status, body) = (reply.status, reply.body);
         if status != 200 {
             return Err((
                 StepKind::Http(status),
-                format!("{} answered HTTP {status} for {KEYS_PATH}", target.host),
+                format!(
+                    "{} answered HTTP {status} for {KEYS_PATH}{}",
+                    target.host,
+                    retry_words(reply.retry_after.as_deref())
+                ),
             ));
         }
         let list: KeyList = serde_json::from_slice(&body).map_err(|e| {

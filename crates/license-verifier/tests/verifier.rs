@@ -417,6 +417,7 @@ fn f04_binding_mismatch_names_which_presented_and_allowed() {
             allowed: vec!["old.example.com".into()],
             reissue_url: "https://licence.example.com/reissue".into(),
             reissues_left: Some(2),
+            also: Vec::new(),
         }
     );
     assert_eq!(

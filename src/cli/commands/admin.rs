@@ -21,6 +21,9 @@ pub async fn run(config: Config, command: AdminCommand) -> Outcome {
 async fn create(config: Config, args: &AdminCreate) -> Outcome {
     // Before opening the database: a missing password should not wait for a migration.
     let password = read_password()?;
+    // A pasted hash would become the password text: refused, pointing at the import.
+    crate::auth::hash_shape::refuse_pasted_hash(secrecy::ExposeSecret::expose_secret(&password))
+        .map_err(|e| anyhow::anyhow!(e))?;
     let state = open_migrated(config).await?;
     let role = Roles::from(&state)
         .find_by_name(&args.role)

@@ -1,6 +1,8 @@
 //! `portcullis license check`: check a licence against a licensing server now, printing every
 //! step (DNS, connect, TLS, HTTP, signature) and the verdict; exit 0 when the licence may be
-//! used, 1 when not, 2 for bad arguments. Needs no database.
+//! used, 1 when not, 2 for bad arguments. Needs no database. The last signed answer is kept in
+//! the configured data directory (`data_dir/license/`, shared with `serve`, `cron` and the
+//! doctor), so with the server down a licence checked before stays valid within its grace.
 //!
 //! The check itself is `license::client::check_online` (shared with the doctor's
 //! `license.connection`); this file turns the flags into its `Target`. Without `--public-key`
@@ -11,16 +13,17 @@ use crate::cli::{LicenseCheck, LicenseCommand, failed};
 use crate::clock::{Clock as _, SystemClock};
 use crate::license::client::{self, Target};
 use license_verifier::protocol::PublicKey;
+use std::path::Path;
 use std::process::ExitCode;
 
-/// Runs one `license` subcommand.
-pub async fn run(command: LicenseCommand) -> ExitCode {
+/// Runs one `license` subcommand; `data_dir` holds the shared local key.
+pub async fn run(command: LicenseCommand, data_dir: &Path) -> ExitCode {
     match command {
-        LicenseCommand::Check(args) => check(&args).await,
+        LicenseCommand::Check(args) => check(&args, data_dir).await,
     }
 }
 
-async fn check(args: &LicenseCheck) -> ExitCode {
+async fn check(args: &LicenseCheck, data_dir: &Path) -> ExitCode {
     let now = SystemClock.unix();
     let extra_roots = match extra_roots(args) {
         Ok(roots) => roots,
@@ -39,6 +42,7 @@ async fn check(args: &LicenseCheck) -> ExitCode {
         pins,
         extra_roots,
         identity_setting: "Pass --domain, --ip and --directory (the installation's own values, as its configuration states them).".into(),
+        data_dir: Some(data_dir.to_path_buf()),
     };
     let (verdict, steps) = client::check_online(target, now).await;
     for step in &steps {

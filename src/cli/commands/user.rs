@@ -16,6 +16,9 @@ pub async fn run(config: Config, command: UserCommand) -> Outcome {
 
 async fn create(config: Config, args: &UserCreate) -> Outcome {
     let password = read_password()?;
+    // A pasted hash would become the password text: refused, pointing at the import.
+    crate::auth::hash_shape::refuse_pasted_hash(secrecy::ExposeSecret::expose_secret(&password))
+        .map_err(|e| anyhow::anyhow!(e))?;
     let state = open_migrated(config).await?;
     let new = NewUser {
         email: &args.email,
