@@ -10,6 +10,14 @@ use crate::domain::{Action, Actor, AdminId};
 pub enum IssueError {
     #[error("there is no product {0}")]
     NoProduct(i64),
+    /// The account's owner has not confirmed their email address (issue 18, item 8).
+    #[error(
+        "Client account {client_id}: its owner{} has not confirmed their email address yet, and \
+         licences are issued only to confirmed accounts. Ask them to confirm it first (their \
+         client area sends the link again), then issue the licence.",
+        if email.is_empty() { String::new() } else { format!(" {email}") }
+    )]
+    OwnerUnconfirmed { client_id: i64, email: String },
     /// A form field that cannot be used; the message names it.
     #[error("{0}")]
     Invalid(String),
@@ -60,10 +68,23 @@ impl Licenses {
     /// Not audited: [`Licenses::issue_by_admin`] is the audited form.
     ///
     /// # Errors
-    /// Unknown product, storage, randomness or sealing failures.
+    /// Unknown product, an owner who has not confirmed their address, storage, randomness or
+    /// sealing failures.
     pub async fn issue(&self, req: &IssueRequest) -> Result<(i64, String), IssueError> {
         let product = self.product_of(req).await?;
+        self.owner_must_be_confirmed(req.client_id).await?;
         self.insert(&self.db, &product, req).await
+    }
+
+    /// Refuses an account whose owner has not confirmed their email address
+    /// ([`Licenses::owner_confirmed`]).
+    async fn owner_must_be_confirmed(&self, client_id: i64) -> Result<(), IssueError> {
+        self.owner_confirmed(client_id)
+            .await?
+            .map_err(|u| IssueError::OwnerUnconfirmed {
+                client_id,
+                email: u.email,
+            })
     }
 
     async fn product_of(&self, req: &IssueRequest) -> Result<super::Product, IssueError> {
@@ -114,6 +135,7 @@ impl Licenses {
     ) -> Result<i64, IssueError> {
         let request = self.request(draft).await.map_err(IssueError::Invalid)?;
         let product = self.product_of(&request).await?;
+        self.owner_must_be_confirmed(request.client_id).await?;
         let mut tx = self.db.begin().await?;
         let (id, _key) = self.insert(&mut *tx, &product, &request).await?;
         self.audit(

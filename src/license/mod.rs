@@ -16,6 +16,7 @@
 //! the installation's sealing key so the owner can still read it in the client area.
 
 pub mod client;
+pub mod confirmed;
 pub mod issue;
 pub mod product;
 pub mod signing;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 pub use license_verifier::protocol::Which;
 
 pub use crate::db::license::{Check, License, Product, SigningKey};
+pub use confirmed::{OwnedError, Unconfirmed};
 pub use issue::{IssueDraft, IssueError, IssueRequest};
 pub use product::{ProductDraft, ProductError};
 pub use signing::{ActivateError, KeyState, SigningError};
@@ -192,6 +194,9 @@ pub enum ReissueError {
     /// to learn.
     #[error("no such licence")]
     NotFound,
+    /// The user acting in the client area has not confirmed their email address.
+    #[error(transparent)]
+    Unconfirmed(#[from] Unconfirmed),
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
 }
@@ -345,19 +350,23 @@ impl Licenses {
             .await
     }
 
-    /// Reissues a licence of `account` from the client area. `actor` is whoever acts (the user,
-    /// or the admin signed in as them); `signed_in_as` names the user during "login as client",
-    /// so the entry says whom the admin acted as.
+    /// Reissues a licence of `account` from the client area for `user` (the signed-in user, or
+    /// the client during "login as client"), who must have confirmed their email address.
+    /// `actor` is whoever acts (the user, or the admin signed in as them); `signed_in_as` names
+    /// the user during "login as client", so the entry says whom the admin acted as.
     ///
     /// # Errors
-    /// `NotFound` also for another account's licence; the maximum reached; storage errors.
+    /// `Unconfirmed`; `NotFound` also for another account's licence; the maximum reached;
+    /// storage errors.
     pub async fn reissue_by_owner(
         &self,
         account: ClientId,
+        user: UserId,
         id: i64,
         actor: &Actor,
         signed_in_as: Option<UserId>,
     ) -> Result<(), ReissueError> {
+        self.confirmed(user).await??;
         let license = db::license::find(&self.db, id)
             .await?
             .filter(|l| l.client_id == account.get())

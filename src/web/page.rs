@@ -580,6 +580,8 @@ pub struct ClientLicensesPage {
     pub notice: Option<String>,
     pub error: Option<String>,
     pub licenses: Vec<ClientLicenseView>,
+    /// The user has not confirmed their address: no keys, and the resend button.
+    pub confirm_first: bool,
 }
 
 #[derive(Template)]

@@ -51,3 +51,4 @@ mod two_factor_totp;
 mod two_factor_webauthn;
 mod webauthn_soft;
 mod review_licensing;
+mod crash_safety;

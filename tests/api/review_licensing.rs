@@ -70,23 +70,29 @@ fn installation_config(dir: &std::path::Path, server: &str, key: &str, pins: &[S
     std::fs::write(dir.join("portcullis.toml"), toml).unwrap();
 }
 
-/// `portcullis doctor --json` as a new process of the installation in `dir`; returns the
-/// `license.connection` check.
-async fn doctor_license_check(dir: &std::path::Path) -> serde_json::Value {
+/// `portcullis ARGS` as a new process of the installation in `dir`.
+async fn installation(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     let dir = dir.to_owned();
-    let out = tokio::task::spawn_blocking(move || {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .env_remove("PORTCULLIS_CONFIG")
             .env("RUST_LOG", "warn")
             .arg("--config")
             .arg(dir.join("portcullis.toml"))
-            .args(["doctor", "--json"])
+            .args(&args)
             .current_dir(&dir)
             .output()
             .unwrap()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// `portcullis doctor --json` as a new process of the installation in `dir`; returns the
+/// `license.connection` check.
+async fn doctor_license_check(dir: &std::path::Path) -> serde_json::Value {
+    let out = installation(dir, &["doctor", "--json"]).await;
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "doctor printed JSON ({e}): {} / {}",
@@ -100,7 +106,7 @@ async fn doctor_license_check(dir: &std::path::Path) -> serde_json::Value {
         .iter()
         .find(|c| c["id"] == "license.connection")
         .cloned()
-        .expect("the doctor ran license.connection")
+        .unwrap_or_else(|| panic!("the doctor ran license.connection: {json}"))
 }
 
 /// `portcullis license check` with a fresh data directory; returns the verdict line.
@@ -137,6 +143,7 @@ async fn after_the_licensing_server_stops_a_new_doctor_process_still_finds_the_l
     let (key, pins) = licence_on(&server, &[], &[]).await;
     let install = tempfile::tempdir().unwrap();
     installation_config(install.path(), &server.address, &key, &pins);
+    assert!(installation(install.path(), &["migrate"]).await.status.success());
 
     let online = doctor_license_check(install.path()).await;
     assert_eq!(online["severity"], "ok", "{online}");
@@ -248,4 +255,103 @@ async fn a_rate_limited_check_is_explained_as_a_rate_limit_with_its_retry_after(
     assert_eq!(check.severity.as_str(), "error", "{check:?}");
     assert!(check.cause.contains("rate limit"), "{}", check.cause);
     assert!(check.summary.contains("Retry-After"), "{}", check.summary);
+}
+
+/// Issue 18, item 8: an account whose address is not confirmed gets no licence (the admin's
+/// issue is refused, saying why) and sees no keys (the page says to confirm the address first
+/// and offers a new link); once the link is followed, both work.
+#[tokio::test]
+async fn an_unconfirmed_account_gets_no_licence_until_its_address_is_confirmed() {
+    let app = spawn_app().await;
+    app.create_admin("root").await;
+    let password = "tidal-Quartz-lantern-91";
+    let (_, csrf) = app.form_page(&app.client, "/register").await;
+    let r = app
+        .post_form(
+            &app.client,
+            "/register",
+            &[
+                ("first_name", "Grace"),
+                ("last_name", "Hopper"),
+                ("email", "grace@example.com"),
+                ("password", password),
+                ("password_confirm", password),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "registered");
+    let account: i64 = sqlx::query_scalar(
+        "SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = $1",
+    )
+    .bind("grace@example.com")
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    let product = portcullis::license::Licenses::from(&app.state)
+        .create_product(
+            portcullis::domain::AdminId(1),
+            &portcullis::license::ProductDraft {
+                name: "Acme Panel",
+                key_prefix: "ACME",
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    let admin = app.signed_in_admin("root").await;
+    let issue = || async {
+        let (_, csrf) = app.form_page(&admin, "/admin/licenses").await;
+        app.post_form(
+            &admin,
+            "/admin/licenses",
+            &[
+                ("product_id", product.to_string().as_str()),
+                ("client_id", account.to_string().as_str()),
+                ("expires", ""),
+                ("domains", ""),
+                ("ips", ""),
+                ("directories", ""),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await
+    };
+    let refused = issue().await;
+    assert_ne!(refused.status(), 303, "not issued");
+    let body = refused.text().await.unwrap();
+    assert!(
+        body.contains(&format!(
+            "Client account {account}: its owner grace@example.com has not confirmed their email \
+             address yet"
+        )),
+        "{body}"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM licenses")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+
+    let page = app.get("/account/licenses").await.text().await.unwrap();
+    assert!(
+        page.contains("Confirm your email address first")
+            && page.contains("grace@example.com")
+            && page.contains("action=\"/account/verify-email/resend\""),
+        "{page}"
+    );
+
+    // Confirmed through the link: the licence is issued and its key shown.
+    let bodies: Vec<String> = sqlx::query_scalar("SELECT text_body FROM mail_messages ORDER BY id")
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    let verify = crate::helpers::smtp::link(&bodies[0], &app.url("/verify-email/"))
+        .replace(&app.address, "");
+    assert_eq!(app.get(&verify).await.status(), 200);
+    assert_eq!(issue().await.status(), 303, "issued once confirmed");
+    let page = app.get("/account/licenses").await.text().await.unwrap();
+    assert!(page.contains("Key: <code>ACME-"), "{page}");
+    assert!(!page.contains("Confirm your email address first"), "{page}");
 }

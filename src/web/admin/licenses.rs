@@ -272,6 +272,7 @@ pub async fn post_issue(
         Ok(id) => return Ok(Redirect::to(&paths::admin_license(id)).into_response()),
         Err(IssueError::Invalid(message)) => message,
         Err(IssueError::NoProduct(_)) => "Choose a product.".to_owned(),
+        Err(e @ IssueError::OwnerUnconfirmed { .. }) => e.to_string(),
         Err(IssueError::Storage(e)) => return Err(e.into()),
         Err(e @ IssueError::Other(_)) => {
             return Err(AppError::Unexpected(anyhow::anyhow!(e.to_string())));
@@ -380,6 +381,10 @@ pub async fn post_reissue(
             detail_page(&licenses, &gate, id, csrf, None, Some(format!("This licence was reissued {max} times, the product's maximum. Raise the product's maximum (Licences, Products, the product's name) or issue a new licence."))).await
         }
         Err(ReissueError::NotFound) => Err(AppError::NotFound),
+        // Only the client area's reissue asks for a confirmed address; shown as said, if ever.
+        Err(ReissueError::Unconfirmed(refusal)) => {
+            detail_page(&licenses, &gate, id, csrf, None, Some(refusal.to_string())).await
+        }
         Err(ReissueError::Storage(e)) => Err(e.into()),
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::auth::client_permission::ClientPermission;
 use crate::domain::paths;
-use crate::license::{Licenses, ReissueError};
+use crate::license::{Licenses, OwnedError, ReissueError};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, CurrentClient};
 use crate::web::page::{self, ClientLicenseView, ClientLicensesPage};
@@ -26,9 +26,26 @@ async fn render(
     error: Option<String>,
 ) -> AppResult<Response> {
     let account = current.require(ClientPermission::Products)?;
-    let owned = licenses
-        .owned(account.client_id.into())
-        .await?
+    let owned = match licenses
+        .owned_by(current.user.id.into(), account.client_id.into())
+        .await
+    {
+        Ok(owned) => owned,
+        // No keys for an unconfirmed address: say so, with the button that resends the link.
+        Err(OwnedError::Unconfirmed(refusal)) => {
+            return Ok(page::render(&ClientLicensesPage {
+                title: "Licences",
+                nav: Some(current.nav(csrf.clone())),
+                csrf,
+                notice,
+                error: Some(refusal.to_string()),
+                licenses: Vec::new(),
+                confirm_first: true,
+            }));
+        }
+        Err(OwnedError::Storage(e)) => return Err(e.into()),
+    };
+    let owned = owned
         .into_iter()
         .map(|o| ClientLicenseView {
             reissues_left: o.listed.reissues_left(),
@@ -43,6 +60,7 @@ async fn render(
         notice,
         error,
         licenses: owned,
+        confirm_first: false,
     }))
 }
 
@@ -71,7 +89,13 @@ pub async fn post_reissue(
     // During "login as client" the admin acts, and the entry names the user acted as.
     let by = current.manager()?;
     match licenses
-        .reissue_by_owner(by.client, license_id, &by.actor(), by.signed_in_as())
+        .reissue_by_owner(
+            by.client,
+            by.user,
+            license_id,
+            &by.actor(),
+            by.signed_in_as(),
+        )
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("{}?done=reissued", paths::ACCOUNT_LICENSES)).into_response()),
@@ -87,6 +111,8 @@ pub async fn post_reissue(
             )
             .await
         }
+        // The list page says the same, with the button that sends the link again.
+        Err(ReissueError::Unconfirmed(_)) => render(&licenses, &current, csrf, None, None).await,
         // Another account's licence is "not found", never "forbidden": its existence is not ours to tell.
         Err(ReissueError::NotFound) => Err(AppError::NotFound),
         Err(ReissueError::Storage(e)) => Err(e.into()),
