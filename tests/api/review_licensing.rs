@@ -148,19 +148,6 @@ async fn after_the_licensing_server_stops_a_new_doctor_process_still_finds_the_l
     let online = doctor_license_check(install.path()).await;
     assert_eq!(online["severity"], "ok", "{online}");
 
-    // The answer is kept in the data directory, owner-only, not in a temporary file.
-    let saved: Vec<_> = std::fs::read_dir(install.path().join("license"))
-        .expect("the local key's directory is in the data directory")
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(saved.len(), 1, "one local key: {saved:?}");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&saved[0]).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "readable by the owner only: {mode:o}");
-    }
-
     stop.send(()).unwrap();
     let mut closed = false;
     for _ in 0..100 {
@@ -190,6 +177,19 @@ async fn after_the_licensing_server_stops_a_new_doctor_process_still_finds_the_l
             .any(|d| d.as_str().unwrap().contains("connect")),
         "the failing step is listed: {offline}"
     );
+
+    // The answer is kept in the data directory, owner-only, not in a temporary file.
+    let saved: Vec<_> = std::fs::read_dir(install.path().join("license"))
+        .expect("the local key's directory is in the data directory")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(saved.len(), 1, "one local key: {saved:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&saved[0]).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "readable by the owner only: {mode:o}");
+    }
 }
 
 #[tokio::test]
