@@ -28,8 +28,7 @@ pub fn known_hash_format(input: &str) -> Option<&'static str> {
     if ["$2a$", "$2b$", "$2x$", "$2y$"].iter().any(|p| crypt(p)) {
         return Some("bcrypt");
     }
-    if s.starts_with("$argon2") && !s.contains(char::is_whitespace) && s.matches('$').count() >= 3
-    {
+    if s.starts_with("$argon2") && !s.contains(char::is_whitespace) && s.matches('$').count() >= 3 {
         return Some("Argon2");
     }
     if crypt("$1$") {
@@ -59,7 +58,9 @@ pub fn known_hash_format(input: &str) -> Option<&'static str> {
 /// The message to show, when `input` looks like a hash.
 pub fn refuse_pasted_hash(input: &str) -> Result<(), String> {
     match known_hash_format(input) {
-        Some(format) => Err(format!("the password on standard input is a {format} hash: {REFUSAL}")),
+        Some(format) => Err(format!(
+            "the password on standard input is a {format} hash: {REFUSAL}"
+        )),
         None => Ok(()),
     }
 }
@@ -84,8 +85,14 @@ mod tests {
                 "Argon2",
             ),
             ("$1$saltsalt$qjXMvbEw8oaL.CzflDugX/", "MD5-crypt"),
-            ("$5$rounds=5000$usesomesillystri$KqJWpanXZHKq2BOB43TSaYhEWsQ1Lr5QNyPCDH/Tp.6", "SHA-crypt"),
-            ("$6$saltsalt$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1", "SHA-crypt"),
+            (
+                "$5$rounds=5000$usesomesillystri$KqJWpanXZHKq2BOB43TSaYhEWsQ1Lr5QNyPCDH/Tp.6",
+                "SHA-crypt",
+            ),
+            (
+                "$6$saltsalt$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1",
+                "SHA-crypt",
+            ),
             ("5f4dcc3b5aa765d61d8327deb882cf99:Xy7", "WHMCS md5:salt"),
             ("5f4dcc3b5aa765d61d8327deb882cf99", "hex digest"),
             ("5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8", "hex digest"),

@@ -3,9 +3,9 @@
 //! The web layer turns [`login::LoginError`] into pages; nothing here knows about HTTP.
 
 pub mod client_permission;
+pub mod hash_shape;
 pub mod hasher;
 pub mod login;
 pub mod password;
 pub mod permission;
 pub mod policy;
-pub mod hash_shape;

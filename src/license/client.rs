@@ -92,23 +92,20 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 /// (`Verdict::ValidOffline`). Runs the blocking verifier off the runtime.
 pub async fn check_online(target: Target, now: i64) -> (Verdict, Vec<Step>) {
     tokio::task::spawn_blocking(move || {
-        let (key_file, throwaway) = match &target.data_dir {
-            Some(dir) => {
-                let file = local_key_file(dir, &target.server_url, &target.key);
-                if let Some(parent) = file.parent() {
-                    // A failure shows as the verifier's "cannot save the answer" step.
-                    let _ = private_dir(parent);
-                }
-                (file, false)
+        let (key_file, throwaway) = if let Some(dir) = &target.data_dir {
+            let file = local_key_file(dir, &target.server_url, &target.key);
+            if let Some(parent) = file.parent() {
+                // A failure shows as the verifier's "cannot save the answer" step.
+                let _ = private_dir(parent);
             }
-            None => {
-                let name = format!(
-                    "portcullis-license-check-{}-{}.json",
-                    std::process::id(),
-                    crate::token::hex(&crate::token::random_bytes::<6>().unwrap_or_default())
-                );
-                (std::env::temp_dir().join(name), true)
-            }
+            (file, false)
+        } else {
+            let name = format!(
+                "portcullis-license-check-{}-{}.json",
+                std::process::id(),
+                crate::token::hex(&crate::token::random_bytes::<6>().unwrap_or_default())
+            );
+            (std::env::temp_dir().join(name), true)
         };
         let present = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
         let mut config = Config::new(&target.server_url, target.pins, &target.key, &key_file)

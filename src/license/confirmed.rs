@@ -36,7 +36,10 @@ impl Licenses {
     ///
     /// # Errors
     /// `Ok(Err(Unconfirmed))` for an unconfirmed address; storage errors.
-    pub(super) async fn confirmed(&self, user: UserId) -> Result<Result<(), Unconfirmed>, sqlx::Error> {
+    pub(super) async fn confirmed(
+        &self,
+        user: UserId,
+    ) -> Result<Result<(), Unconfirmed>, sqlx::Error> {
         let row = db::account::find_user_by_id(&self.db, user.get()).await?;
         Ok(match row {
             Some(u) if u.email_verified_at.is_some() => Ok(()),

@@ -164,7 +164,10 @@ async fn kill_9_of_serve_under_a_load_of_sign_ups_loses_no_acknowledged_sign_up(
         .fetch_one(&app.state.db)
         .await
         .unwrap();
-        assert_eq!(owned, 1, "{email}: the user and the client account they own");
+        assert_eq!(
+            owned, 1,
+            "{email}: the user and the client account they own"
+        );
         found += 1;
     }
     // Consistency: no user without the account registration gives them, no dangling rows.
@@ -184,22 +187,21 @@ async fn kill_9_of_serve_under_a_load_of_sign_ups_loses_no_acknowledged_sign_up(
     .await
     .unwrap();
     assert_eq!(dangling, 0, "no client account without its owner");
-    let stored: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email LIKE 'crash-%'")
-            .fetch_one(&app.state.db)
-            .await
-            .unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email LIKE 'crash-%'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
     if app.state.config.database_url.starts_with("sqlite") {
-        let integrity: String = sqlx::query_scalar("SELECT integrity_check FROM pragma_integrity_check")
-            .fetch_one(&app.state.db)
-            .await
-            .unwrap();
-        assert_eq!(integrity, "ok");
-        let violations: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_check")
+        let integrity: String =
+            sqlx::query_scalar("SELECT integrity_check FROM pragma_integrity_check")
                 .fetch_one(&app.state.db)
                 .await
                 .unwrap();
+        assert_eq!(integrity, "ok");
+        let violations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_check")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
         assert_eq!(violations, 0, "foreign keys hold");
     }
     // The restarted server works: one more sign-up is acknowledged.

@@ -41,13 +41,12 @@ async fn licence_on(app: &TestApp, domains: &[&str], ips: &[&str]) -> (String, V
     )
     .await
     .unwrap();
-    let keys: license_verifier::protocol::KeyList =
-        reqwest::get(app.url("/api/license/v1/keys"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let keys: license_verifier::protocol::KeyList = reqwest::get(app.url("/api/license/v1/keys"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let pins = keys
         .keys
         .iter()
@@ -143,7 +142,12 @@ async fn after_the_licensing_server_stops_a_new_doctor_process_still_finds_the_l
     let (key, pins) = licence_on(&server, &[], &[]).await;
     let install = tempfile::tempdir().unwrap();
     installation_config(install.path(), &server.address, &key, &pins);
-    assert!(installation(install.path(), &["migrate"]).await.status.success());
+    assert!(
+        installation(install.path(), &["migrate"])
+            .await
+            .status
+            .success()
+    );
 
     let online = doctor_license_check(install.path()).await;
     assert_eq!(online["severity"], "ok", "{online}");
@@ -163,7 +167,10 @@ async fn after_the_licensing_server_stops_a_new_doctor_process_still_finds_the_l
     assert!(closed, "the licensing server stopped");
 
     let offline = doctor_license_check(install.path()).await;
-    assert_eq!(offline["severity"], "warning", "usable, not an error: {offline}");
+    assert_eq!(
+        offline["severity"], "warning",
+        "usable, not an error: {offline}"
+    );
     let summary = offline["summary"].as_str().unwrap();
     assert!(
         summary.contains("stays valid offline until"),

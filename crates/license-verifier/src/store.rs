@@ -67,6 +67,9 @@ pub(crate) fn load(path: &Path, pinned: &[PublicKey]) -> Loaded {
     }
 }
 
+/// Saves made by this process, numbering their temporary files.
+static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Writes through a temporary file and a rename, so a crash or a full disk never leaves half a
 /// file (which would cost the installation its offline grace).
 pub(crate) fn save(path: &Path, answer: &SignedAnswer, last_seen: i64) -> std::io::Result<()> {
@@ -82,7 +85,6 @@ pub(crate) fn save(path: &Path, answer: &SignedAnswer, last_seen: i64) -> std::i
     );
     // Unique per process and per save, so two checks at once (the scheduler and the doctor,
     // two threads of one process) never write the same temporary file.
-    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()));
     let result = (|| {

@@ -433,9 +433,7 @@ fn map_answer(answer: Answer, id: &Identity<'_>) -> Verdict {
             ]
             .into_iter()
             .filter(|(w, bound, presented)| {
-                *w != which
-                    && !bound.is_empty()
-                    && !bound.iter().any(|a| same(*w, a, presented))
+                *w != which && !bound.is_empty() && !bound.iter().any(|a| same(*w, a, presented))
             })
             .map(|(w, bound, presented)| Mismatch {
                 which: w,
