@@ -168,6 +168,12 @@ impl TwoFactor {
             if let Err(e) = self.bans.record_failure(realm, ip, &subject.login).await {
                 tracing::warn!(error = %e, "could not record a failed step-up");
             }
+            self.audit(
+                &subject.actor(),
+                Action::TwoFactorWrongCode,
+                "a wrong password or code when confirming it's you (step-up) on the security page",
+            )
+            .await?;
             return Err(StepUpError::Wrong);
         }
         db::session::step_up(&self.db, session_hash, self.clock.unix()).await?;

@@ -17,6 +17,7 @@ pub mod backup;
 pub mod duo;
 pub mod keys;
 pub mod manage;
+pub mod notice;
 pub mod pending;
 pub mod reset;
 pub mod totp;
@@ -50,6 +51,8 @@ pub struct TwoFactor {
     hasher: Hasher,
     /// Wrong step-ups and cancelled pending sign-ins count as failed sign-ins.
     bans: Bans,
+    /// The zone the notices' times are shown in.
+    settings: crate::settings::Settings,
 }
 
 impl From<&AppState> for TwoFactor {
@@ -61,6 +64,7 @@ impl From<&AppState> for TwoFactor {
             sealing: state.sealing.clone(),
             hasher: state.hasher.clone(),
             bans: Bans::from(state),
+            settings: crate::settings::Settings::from(state),
         }
     }
 }
@@ -143,9 +147,11 @@ impl TwoFactor {
     }
 
     /// Writes one audit entry about a change to `actor`'s own factors (or, for Duo's settings,
-    /// the installation's), with the request's address.
+    /// the installation's), with the request's address, and queues the notice to the person
+    /// when it is a change to their factors ([`notice`]).
     async fn audit(&self, actor: &Actor, action: Action, detail: &str) -> Result<(), sqlx::Error> {
-        crate::audit::record(&self.db, self.clock.unix(), actor, action, actor, detail).await
+        crate::audit::record(&self.db, self.clock.unix(), actor, action, actor, detail).await?;
+        self.notify_change(actor, action, detail).await
     }
 
     /// The subject's seed; `confirmed` selects a confirmed enrolment or one awaiting confirmation.

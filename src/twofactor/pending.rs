@@ -212,6 +212,7 @@ impl TwoFactor {
             }
         };
         if !ok {
+            self.audit_wrong_code(pending, method).await?;
             return Err(ChallengeError::Wrong(self.fail_pending(pending).await?));
         }
         if let Some(left) = backup_left {
