@@ -238,7 +238,7 @@ impl TwoFactor {
     ) -> Result<Vec<String>, EnrolError> {
         let realm = realm_of(pending);
         let id = pending.subject_id;
-        if !self.confirm_totp(realm, id, code).await? {
+        if !self.confirm_totp(realm, id, &pending.id_hash, code).await? {
             return Err(EnrolError::Wrong(self.fail_pending(pending).await?));
         }
         let codes = self.new_backup_codes(realm, id).await?;

@@ -794,6 +794,29 @@ mod tests {
     }
 
     #[test]
+    fn a_health_check_refusing_the_credentials_is_rejected_not_unavailable() {
+        let envelope = br#"{"stat": "FAIL", "code": 40002, "message": "invalid_client", "message_detail": "The provided client_assertion was invalid."}"#;
+        let oauth = br#"{"error": "invalid_client", "error_description": "Invalid Client ID"}"#;
+        for (body, detail) in [
+            (&envelope[..], "The provided client_assertion was invalid."),
+            (&oauth[..], "Invalid Client ID"),
+        ] {
+            let refused = credentials_refused(body).expect("recognised");
+            assert_eq!(
+                refused,
+                DuoError::Rejected {
+                    error: "invalid_client".into(),
+                    description: detail.into()
+                }
+            );
+            assert!(refused.user_message().contains("Protect an Application"));
+        }
+        let maintenance = br#"{"stat": "FAIL", "message": "Service unavailable"}"#;
+        assert_eq!(credentials_refused(maintenance), None);
+        assert_eq!(credentials_refused(b"<html>"), None);
+    }
+
+    #[test]
     fn unknown_codes_show_code_and_shortened_description() {
         let text = translate_callback_error("weird_error", "Something odd");
         assert_eq!(text, "Duo reported an error: weird_error: Something odd");
