@@ -149,7 +149,10 @@ impl TwoFactor {
             ResetBy::Admin { .. } => crate::request_origin::current()
                 .map(|(ip, _)| ip)
                 .filter(|ip| !ip.is_empty())
-                .map_or_else(|| by.described(), |ip| format!("{}, address {ip}", by.described())),
+                .map_or_else(
+                    || by.described(),
+                    |ip| format!("{}, address {ip}", by.described()),
+                ),
             ResetBy::CommandLine { .. } => format!("the {} on the server", by.described()),
         };
         let notice = self

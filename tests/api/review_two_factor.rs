@@ -37,12 +37,7 @@ async fn admin_totp(app: &TestApp, username: &str) -> i64 {
 }
 
 /// Posts the reset form as `admin` for `login` of `realm`; returns the status and the page.
-async fn reset(
-    app: &TestApp,
-    admin: &reqwest::Client,
-    realm: &str,
-    login: &str,
-) -> (u16, String) {
+async fn reset(app: &TestApp, admin: &reqwest::Client, realm: &str, login: &str) -> (u16, String) {
     let (_, csrf) = app.form_page(admin, "/admin/two-factor").await;
     let r = app
         .post_form(
@@ -235,12 +230,11 @@ async fn a_password_reset_clears_a_seed_planted_before_it() {
         &[("email", "ada@example.com"), ("csrf_token", &csrf)],
     )
     .await;
-    let mail: String = sqlx::query_scalar(
-        "SELECT text_body FROM mail_messages WHERE template = 'password_reset'",
-    )
-    .fetch_one(&app.state.db)
-    .await
-    .unwrap();
+    let mail: String =
+        sqlx::query_scalar("SELECT text_body FROM mail_messages WHERE template = 'password_reset'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
     let reset_link = link(&mail, &app.url("/password/reset/"));
     let browser = new_client();
     let page = browser
@@ -294,7 +288,9 @@ async fn an_authenticator_enrolment_and_an_admin_reset_are_mailed_to_the_person(
     app.create_user("ada@example.com").await;
     let ada = app.signed_in_client("ada@example.com").await;
     enable_totp(&app, &ada, CLIENT_SECURITY, PASSWORD).await;
-    portcullis::mail::sender::run_once(&app.state).await.unwrap();
+    portcullis::mail::sender::run_once(&app.state)
+        .await
+        .unwrap();
     let added = peer
         .messages()
         .into_iter()
@@ -311,7 +307,9 @@ async fn an_authenticator_enrolment_and_an_admin_reset_are_mailed_to_the_person(
     step_up(&app, &root, ADMIN_SECURITY, PASSWORD).await;
     let (status, _) = reset(&app, &root, "client", "ada@example.com").await;
     assert_eq!(status, 200);
-    portcullis::mail::sender::run_once(&app.state).await.unwrap();
+    portcullis::mail::sender::run_once(&app.state)
+        .await
+        .unwrap();
     let off = peer
         .messages()
         .into_iter()
@@ -355,7 +353,10 @@ async fn credentials_duo_refuses_are_not_saved_the_working_ones_stay_and_the_pag
     let root = app.signed_in_admin("root").await;
     for (client_id, secret) in [
         // Another application's Client ID, and the right one with a mistyped secret.
-        ("DIZYXWVUTSRQ76543210", "zyxwvutsrqZYXWVUTSRQ9876543210zyxwvutsrq"),
+        (
+            "DIZYXWVUTSRQ76543210",
+            "zyxwvutsrqZYXWVUTSRQ9876543210zyxwvutsrq",
+        ),
         (CLIENT_ID, "zyxwvutsrqZYXWVUTSRQ9876543210zyxwvutsrq"),
     ] {
         let (_, csrf) = app.form_page(&root, "/admin/two-factor").await;
@@ -450,7 +451,11 @@ async fn a_single_wrong_totp_or_backup_code_at_sign_in_writes_an_audit_row() {
         .await;
     let (_, csrf) = app.form_page(&browser, "/login/2fa").await;
     let right = oathtool(&secret, app.clock.unix());
-    let wrong = if right == "000000" { "111111" } else { "000000" };
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     for (method, code) in [("totp", wrong), ("backup", "aaaaa-bbbbb")] {
         let r = app
             .post_form(
@@ -468,6 +473,9 @@ async fn a_single_wrong_totp_or_backup_code_at_sign_in_writes_an_audit_row() {
     .await
     .unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
-    assert!(rows[0].starts_with("client:1 127.0.0.1 a wrong authenticator code"), "{rows:?}");
+    assert!(
+        rows[0].starts_with("client:1 127.0.0.1 a wrong authenticator code"),
+        "{rows:?}"
+    );
     assert!(rows[1].contains("backup code"), "{rows:?}");
 }

@@ -174,7 +174,10 @@ impl TwoFactor {
             Ok(duo) => duo.health_check(now).await,
             Err(e) => Err(DuoError::Unavailable(e.to_string())),
         };
-        let application = format!("Duo application {} at {}", creds.client_id, creds.api_hostname);
+        let application = format!(
+            "Duo application {} at {}",
+            creds.client_id, creds.api_hostname
+        );
         if let Err(refused @ DuoError::Rejected { .. }) = health {
             self.audit(
                 actor,

@@ -9,9 +9,9 @@
 use crate::admin::Granter;
 use crate::config::DuoOutage;
 use crate::session::Realm;
-use crate::twofactor::{STEP_UP_SECONDS, TwoFactor};
 use crate::twofactor::duo::store::{Health, SaveError};
 use crate::twofactor::reset::{ResetBy, ResetError};
+use crate::twofactor::{STEP_UP_SECONDS, TwoFactor};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{ConfigureTwoFactor, CsrfToken, Form, RequirePermission};
 use crate::web::page;
