@@ -259,6 +259,7 @@ impl Resets {
         }
         // Every session ends, none kept: whoever held one may be who knew the old password.
         crate::account::replace_password(&mut tx, realm, id, &hash, None, now).await?;
+        crate::twofactor::forget_unconfirmed_totp(&mut tx, realm, id).await?;
         crate::mail::queue::enqueue(&mut *tx, &holder.email, &notice, now).await?;
         let actor = Actor::of(realm, id);
         crate::audit::record(

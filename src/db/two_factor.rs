@@ -9,6 +9,9 @@ use sqlx::{Executor, Row as _};
 pub struct TotpRow {
     pub secret_sealed: String,
     pub confirmed_at: Option<i64>,
+    /// While unconfirmed: the id hash of the session or pending sign-in setting it up.
+    pub owner_hash: Option<String>,
+    pub created_at: i64,
 }
 
 /// The realm's TOTP row for a subject, confirmed or not.
@@ -18,7 +21,8 @@ pub async fn totp_get<'e>(
     subject_id: i64,
 ) -> Result<Option<TotpRow>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT secret_sealed, confirmed_at FROM totp_secrets WHERE realm = $1 AND subject_id = $2",
+        "SELECT secret_sealed, confirmed_at, owner_hash, created_at FROM totp_secrets \
+         WHERE realm = $1 AND subject_id = $2",
     )
     .bind(realm)
     .bind(subject_id)
@@ -28,33 +32,83 @@ pub async fn totp_get<'e>(
         Ok(TotpRow {
             secret_sealed: r.try_get("secret_sealed")?,
             confirmed_at: r.try_get("confirmed_at")?,
+            owner_hash: r.try_get("owner_hash")?,
+            created_at: r.try_get("created_at")?,
         })
     })
     .transpose()
 }
 
-/// Stores a new, unconfirmed seed; a confirmed one is never overwritten (it must be removed
-/// first, with step-up). Returns whether the seed was stored.
+/// Stores a new, unconfirmed seed owned by `owner_hash` (a session's or pending sign-in's id
+/// hash), replacing any other unconfirmed one; a confirmed one is never overwritten (it must be
+/// removed first, with step-up). Returns whether the seed was stored.
 pub async fn totp_put_unconfirmed<'e>(
     ex: impl Executor<'e, Database = Db>,
     realm: &str,
     subject_id: i64,
     sealed: &str,
+    owner_hash: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT INTO totp_secrets (realm, subject_id, secret_sealed, confirmed_at, last_step, created_at) \
-         VALUES ($1, $2, $3, NULL, 0, $4) \
+        "INSERT INTO totp_secrets (realm, subject_id, secret_sealed, confirmed_at, last_step, created_at, owner_hash) \
+         VALUES ($1, $2, $3, NULL, 0, $4, $5) \
          ON CONFLICT (realm, subject_id) DO UPDATE SET secret_sealed = excluded.secret_sealed, \
-         created_at = excluded.created_at, last_step = 0 WHERE totp_secrets.confirmed_at IS NULL",
+         created_at = excluded.created_at, last_step = 0, owner_hash = excluded.owner_hash \
+         WHERE totp_secrets.confirmed_at IS NULL",
     )
     .bind(realm)
     .bind(subject_id)
     .bind(sealed)
     .bind(now)
+    .bind(owner_hash)
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Confirms the unconfirmed seed with time step `step`, only for its owner and only if it was
+/// created at or after `not_before` (a setup expires). One request wins a race.
+pub async fn totp_confirm<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    realm: &str,
+    subject_id: i64,
+    step: i64,
+    owner_hash: &str,
+    not_before: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE totp_secrets SET last_step = $3, confirmed_at = $6, owner_hash = NULL \
+         WHERE realm = $1 AND subject_id = $2 AND confirmed_at IS NULL AND last_step < $3 \
+         AND owner_hash = $4 AND created_at >= $5",
+    )
+    .bind(realm)
+    .bind(subject_id)
+    .bind(step)
+    .bind(owner_hash)
+    .bind(not_before)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes the subject's unconfirmed seed, if any (a password reset: a seed planted by whoever
+/// knew the old password must not survive it). A confirmed one stays.
+pub async fn totp_delete_unconfirmed<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    realm: &str,
+    subject_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM totp_secrets WHERE realm = $1 AND subject_id = $2 AND confirmed_at IS NULL",
+    )
+    .bind(realm)
+    .bind(subject_id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 /// Accepts time step `step` for the subject: confirms an enrolment (`confirm`) or records the

@@ -122,6 +122,9 @@ actions! {
     TwoFactorTotpRemoved => "two_factor.totp_removed",
     TwoFactorWebauthnAdded => "two_factor.webauthn_added",
     TwoFactorWebauthnRemoved => "two_factor.webauthn_removed",
+    TwoFactorResetRefused => "two_factor.reset_refused",
+    TwoFactorWrongCode => "two_factor.wrong_code",
+    TwoFactorDuoRefused => "two_factor.duo_refused",
 }
 
 impl std::fmt::Display for Action {

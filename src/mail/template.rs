@@ -190,6 +190,37 @@ email_kind!(
     GenericHtml
 );
 
+/// "Your two-step verification changed": every change to a person's second factors, and an
+/// administrator's reset of them, with what, when, from where and what to do if it was not them.
+pub struct TwoFactorChanged {
+    pub portal: String,
+    pub name: String,
+    /// The subject line.
+    pub subject: String,
+    /// What changed, as a sentence.
+    pub what: String,
+    pub when: String,
+    /// The address the change came from, or who made it.
+    pub from: String,
+    pub reset_link: String,
+    pub security_link: String,
+    /// Whom to tell: "contact support" or "tell another administrator".
+    pub contact: String,
+}
+impl TwoFactorChanged {
+    fn subject(&self) -> String {
+        self.subject.clone()
+    }
+}
+email_kind!(
+    TwoFactorChanged,
+    "two_factor_changed",
+    "email/two_factor_changed.txt",
+    "email/two_factor_changed.html",
+    TwoFactorChangedText,
+    TwoFactorChangedHtml
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -94,6 +94,10 @@ pub enum ChangeError {
     /// The new authenticator app's code is not right.
     #[error("wrong code")]
     WrongCode,
+    /// This session has no authenticator app setup in progress: it expired (after
+    /// [`super::TOTP_SETUP_SECONDS`]), or it was started, or replaced, in another session.
+    #[error("no authenticator app setup in progress in this session")]
+    NoSetup,
     /// The security key is not one of the person's.
     #[error("no such security key")]
     NoSuchKey,
@@ -168,6 +172,12 @@ impl TwoFactor {
             if let Err(e) = self.bans.record_failure(realm, ip, &subject.login).await {
                 tracing::warn!(error = %e, "could not record a failed step-up");
             }
+            self.audit(
+                &subject.actor(),
+                Action::TwoFactorWrongCode,
+                "a wrong password or code when confirming it's you (step-up) on the security page",
+            )
+            .await?;
             return Err(StepUpError::Wrong);
         }
         db::session::step_up(&self.db, session_hash, self.clock.unix()).await?;
@@ -202,16 +212,17 @@ impl TwoFactor {
         session_hash: &str,
     ) -> Result<Vec<u8>, ChangeError> {
         self.require_step_up(session_hash).await?;
-        self.pending_totp_seed(subject.realm, subject.id)
+        self.pending_totp_seed(subject.realm, subject.id, session_hash)
             .await?
             .ok_or(ChangeError::AlreadySetUp)
     }
 
-    /// Confirms a new authenticator app with its first code. The first factor also brings a set
+    /// Confirms a new authenticator app with its first code, only in the session that started
+    /// its setup and within [`super::TOTP_SETUP_SECONDS`]. The first factor also brings a set
     /// of backup codes: `Some(codes)` to show once; `None` when the person has codes already.
     ///
     /// # Errors
-    /// `StepUpNeeded`, `WrongCode`, or a storage or unexpected error.
+    /// `StepUpNeeded`, `NoSetup`, `WrongCode`, or a storage or unexpected error.
     pub async fn finish_totp(
         &self,
         subject: &Subject,
@@ -220,7 +231,14 @@ impl TwoFactor {
     ) -> Result<Option<Vec<String>>, ChangeError> {
         self.require_step_up(session_hash).await?;
         let (realm, id) = (subject.realm, subject.id);
-        if !self.confirm_totp(realm, id, code).await? {
+        if self
+            .totp_setup_seed(realm, id, session_hash)
+            .await?
+            .is_none()
+        {
+            return Err(ChangeError::NoSetup);
+        }
+        if !self.confirm_totp(realm, id, session_hash, code).await? {
             return Err(ChangeError::WrongCode);
         }
         self.audit(

@@ -17,6 +17,7 @@ pub mod backup;
 pub mod duo;
 pub mod keys;
 pub mod manage;
+pub mod notice;
 pub mod pending;
 pub mod reset;
 pub mod totp;
@@ -50,6 +51,8 @@ pub struct TwoFactor {
     hasher: Hasher,
     /// Wrong step-ups and cancelled pending sign-ins count as failed sign-ins.
     bans: Bans,
+    /// The zone the notices' times are shown in.
+    settings: crate::settings::Settings,
 }
 
 impl From<&AppState> for TwoFactor {
@@ -61,6 +64,7 @@ impl From<&AppState> for TwoFactor {
             sealing: state.sealing.clone(),
             hasher: state.hasher.clone(),
             bans: Bans::from(state),
+            settings: crate::settings::Settings::from(state),
         }
     }
 }
@@ -143,23 +147,20 @@ impl TwoFactor {
     }
 
     /// Writes one audit entry about a change to `actor`'s own factors (or, for Duo's settings,
-    /// the installation's), with the request's address.
+    /// the installation's), with the request's address, and queues the notice to the person
+    /// when it is a change to their factors ([`notice`]).
     async fn audit(&self, actor: &Actor, action: Action, detail: &str) -> Result<(), sqlx::Error> {
-        crate::audit::record(&self.db, self.clock.unix(), actor, action, actor, detail).await
+        crate::audit::record(&self.db, self.clock.unix(), actor, action, actor, detail).await?;
+        self.notify_change(actor, action, detail).await
     }
 
-    /// The subject's seed; `confirmed` selects a confirmed enrolment or one awaiting confirmation.
-    async fn seed(
-        &self,
-        realm: Realm,
-        subject_id: i64,
-        confirmed: bool,
-    ) -> anyhow::Result<Option<Vec<u8>>> {
+    /// The subject's confirmed seed.
+    async fn seed(&self, realm: Realm, subject_id: i64) -> anyhow::Result<Option<Vec<u8>>> {
         let Some(row) = db::two_factor::totp_get(&self.db, realm.as_str(), subject_id).await?
         else {
             return Ok(None);
         };
-        if row.confirmed_at.is_some() != confirmed {
+        if row.confirmed_at.is_none() {
             return Ok(None);
         }
         Ok(Some(self.sealing.open(
@@ -178,7 +179,7 @@ impl TwoFactor {
         subject_id: i64,
         code: &str,
     ) -> anyhow::Result<bool> {
-        let Some(seed) = self.seed(realm, subject_id, true).await? else {
+        let Some(seed) = self.seed(realm, subject_id).await? else {
             return Ok(false);
         };
         let Some(step) = totp::matching_step(&seed, code, self.clock.unix()) else {
@@ -190,8 +191,36 @@ impl TwoFactor {
         )
     }
 
-    /// The seed awaiting confirmation, creating one if there is none (reloading the enrolment
-    /// page shows the same QR code). `None` when TOTP is already confirmed.
+    /// The seed of the authenticator app `owner` (the id hash of a session or pending sign-in)
+    /// is setting up, if it is still within [`TOTP_SETUP_SECONDS`]. Another session's seed, or
+    /// an expired one, is none.
+    ///
+    /// # Errors
+    /// Storage errors, or a seed that cannot be opened.
+    pub async fn totp_setup_seed(
+        &self,
+        realm: Realm,
+        subject_id: i64,
+        owner: &str,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        let Some(row) = db::two_factor::totp_get(&self.db, realm.as_str(), subject_id).await?
+        else {
+            return Ok(None);
+        };
+        let mine = row.owner_hash.as_deref() == Some(owner);
+        let fresh = self.clock.unix() - row.created_at < TOTP_SETUP_SECONDS;
+        if row.confirmed_at.is_some() || !mine || !fresh {
+            return Ok(None);
+        }
+        Ok(Some(self.sealing.open(
+            &row.secret_sealed,
+            &totp_context(realm, subject_id),
+        )?))
+    }
+
+    /// The seed `owner` is setting up, creating one if there is none (reloading the enrolment
+    /// page shows the same QR code). A new one replaces another session's or an expired seed,
+    /// which then cannot be confirmed. `None` when TOTP is already confirmed.
     ///
     /// # Errors
     /// Storage errors or a failing random source.
@@ -199,8 +228,9 @@ impl TwoFactor {
         &self,
         realm: Realm,
         subject_id: i64,
+        owner: &str,
     ) -> anyhow::Result<Option<Vec<u8>>> {
-        if let Some(seed) = self.seed(realm, subject_id, false).await? {
+        if let Some(seed) = self.totp_setup_seed(realm, subject_id, owner).await? {
             return Ok(Some(seed));
         }
         let fresh = totp::generate_seed()?;
@@ -212,13 +242,15 @@ impl TwoFactor {
             realm.as_str(),
             subject_id,
             &sealed,
+            owner,
             self.clock.unix(),
         )
         .await?;
         Ok(stored.then(|| fresh.to_vec()))
     }
 
-    /// Confirms a TOTP enrolment with its first valid code.
+    /// Confirms the TOTP enrolment `owner` started with its first valid code; false for a
+    /// wrong code and for no live setup of `owner`'s.
     ///
     /// # Errors
     /// Storage errors, or a seed that cannot be opened.
@@ -226,18 +258,44 @@ impl TwoFactor {
         &self,
         realm: Realm,
         subject_id: i64,
+        owner: &str,
         code: &str,
     ) -> anyhow::Result<bool> {
-        let Some(seed) = self.seed(realm, subject_id, false).await? else {
+        let Some(seed) = self.totp_setup_seed(realm, subject_id, owner).await? else {
             return Ok(false);
         };
         let now = self.clock.unix();
         let Some(step) = totp::matching_step(&seed, code, now) else {
             return Ok(false);
         };
-        Ok(
-            db::two_factor::totp_accept_step(&self.db, realm.as_str(), subject_id, step, Some(now))
-                .await?,
+        Ok(db::two_factor::totp_confirm(
+            &self.db,
+            realm.as_str(),
+            subject_id,
+            step,
+            owner,
+            now - TOTP_SETUP_SECONDS + 1,
+            now,
         )
+        .await?)
     }
+}
+
+/// How long an authenticator app may take to be confirmed after its QR code was first shown.
+pub const TOTP_SETUP_SECONDS: i64 = 900;
+
+/// Removes the unconfirmed authenticator seed of `realm`'s `subject_id`, in the caller's
+/// transaction: a password reset calls it, so a seed planted by whoever knew the old password
+/// cannot be confirmed later. A confirmed app stays.
+///
+/// # Errors
+/// Storage errors.
+pub async fn forget_unconfirmed_totp(
+    tx: &mut sqlx::Transaction<'_, crate::db::Db>,
+    realm: Realm,
+    subject_id: i64,
+) -> Result<(), sqlx::Error> {
+    db::two_factor::totp_delete_unconfirmed(&mut **tx, realm.as_str(), subject_id)
+        .await
+        .map(|_| ())
 }

@@ -212,6 +212,7 @@ impl TwoFactor {
             }
         };
         if !ok {
+            self.audit_wrong_code(pending, method).await?;
             return Err(ChallengeError::Wrong(self.fail_pending(pending).await?));
         }
         if let Some(left) = backup_left {
@@ -237,7 +238,7 @@ impl TwoFactor {
     ) -> Result<Vec<String>, EnrolError> {
         let realm = realm_of(pending);
         let id = pending.subject_id;
-        if !self.confirm_totp(realm, id, code).await? {
+        if !self.confirm_totp(realm, id, &pending.id_hash, code).await? {
             return Err(EnrolError::Wrong(self.fail_pending(pending).await?));
         }
         let codes = self.new_backup_codes(realm, id).await?;

@@ -282,3 +282,20 @@ async fn the_fake_also_takes_the_exchange_in_the_query_string() {
     assert!(duo.verify_id_token(id_token, USERNAME, &nonce, NOW).is_ok());
     assert_eq!(fake.violations(), Vec::<String>::new());
 }
+
+/// Another application's credentials are answered as Duo answers them (`invalid_client` in its
+/// FAIL envelope), and the client calls them wrong, not Duo unavailable (issue 18, item 15).
+#[tokio::test]
+async fn a_health_check_with_wrong_credentials_is_rejected_as_wrong_not_unavailable() {
+    let (fake, _) = setup().await;
+    let wrong = client_for(&fake, "zyxwvutsrqZYXWVUTSRQ9876543210zyxwvutsrq");
+    let error = wrong.health_check(NOW).await.unwrap_err();
+    let DuoError::Rejected { error: code, .. } = &error else {
+        panic!("expected Rejected, got {error:?}");
+    };
+    assert_eq!(code, "invalid_client");
+    assert!(error.user_message().contains("Protect an Application"));
+    assert!(!error.user_message().contains("could not be reached"));
+    assert_eq!(fake.credentials_refused(), 1);
+    assert_eq!(fake.violations(), Vec::<String>::new());
+}

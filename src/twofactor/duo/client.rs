@@ -131,7 +131,10 @@ impl Duo {
     /// difference from `now` is the clock skew.
     ///
     /// # Errors
-    /// [`DuoError::Unavailable`] with the reason for anything but `{"stat": "OK", ...}`.
+    /// [`DuoError::Rejected`] when Duo refuses the credentials themselves (`invalid_client`,
+    /// in Duo's `stat: FAIL` envelope or as an OAuth error): they are wrong, and waiting will
+    /// not help. [`DuoError::Unavailable`] with the reason for anything else but
+    /// `{"stat": "OK", ...}`.
     pub async fn health_check(&self, now: i64) -> Result<i64, DuoError> {
         let url = self.endpoint("health_check");
         let assertion = self.client_assertion(&url, now);
@@ -145,6 +148,9 @@ impl Duo {
             )
             .await?;
         let unavailable = |why: String| Err(DuoError::Unavailable(why));
+        if let Some(refused) = credentials_refused(&body) {
+            return Err(refused);
+        }
         let Ok(Value::Object(answer)) = serde_json::from_slice::<Value>(&body) else {
             return unavailable(format!(
                 "the health check answered HTTP {} with something that is not Duo's JSON",
@@ -381,6 +387,27 @@ impl Duo {
         }
         Ok((status, answer))
     }
+}
+
+/// Duo's refusal of the credentials themselves in a health check's answer: `message` (Duo's
+/// `stat: FAIL` envelope) or `error` (the OAuth form its token endpoint uses) is
+/// `invalid_client`. Such credentials are wrong, not Duo down (F12).
+fn credentials_refused(body: &[u8]) -> Option<DuoError> {
+    let Ok(Value::Object(answer)) = serde_json::from_slice::<Value>(body) else {
+        return None;
+    };
+    let text = |key: &str| answer.get(key).and_then(Value::as_str).unwrap_or("");
+    let (error, description) = if text("message") == "invalid_client" {
+        (text("message"), text("message_detail"))
+    } else if text("error") == "invalid_client" {
+        (text("error"), text("error_description"))
+    } else {
+        return None;
+    };
+    Some(DuoError::Rejected {
+        error: error.to_owned(),
+        description: quote(description, QUOTE_MAX),
+    })
 }
 
 /// A readable reason for a failed request, with the underlying causes (DNS, TLS, refused).
@@ -764,6 +791,29 @@ mod tests {
                 .contains("clock")
         );
         assert!(translate_callback_error("temporarily_unavailable", "").contains("Try again"));
+    }
+
+    #[test]
+    fn a_health_check_refusing_the_credentials_is_rejected_not_unavailable() {
+        let envelope = br#"{"stat": "FAIL", "code": 40002, "message": "invalid_client", "message_detail": "The provided client_assertion was invalid."}"#;
+        let oauth = br#"{"error": "invalid_client", "error_description": "Invalid Client ID"}"#;
+        for (body, detail) in [
+            (&envelope[..], "The provided client_assertion was invalid."),
+            (&oauth[..], "Invalid Client ID"),
+        ] {
+            let refused = credentials_refused(body).expect("recognised");
+            assert_eq!(
+                refused,
+                DuoError::Rejected {
+                    error: "invalid_client".into(),
+                    description: detail.into()
+                }
+            );
+            assert!(refused.user_message().contains("Protect an Application"));
+        }
+        let maintenance = br#"{"stat": "FAIL", "message": "Service unavailable"}"#;
+        assert_eq!(credentials_refused(maintenance), None);
+        assert_eq!(credentials_refused(b"<html>"), None);
     }
 
     #[test]

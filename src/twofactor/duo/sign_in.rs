@@ -75,6 +75,27 @@ pub enum FinishError {
 }
 
 impl TwoFactor {
+    /// Records a Duo sign-in that did not complete (denied, refused, or not verifiable), with
+    /// the pending sign-in's address: an operator looking at one account sees every refusal,
+    /// not only the cancellation after too many.
+    async fn audit_duo_refusal(&self, pending: &PendingRow, why: &str) -> Result<(), sqlx::Error> {
+        let who = Actor::of(realm_of(pending), pending.subject_id);
+        let detail: String = why.chars().filter(|c| !c.is_control()).take(300).collect();
+        crate::audit::record_from(
+            &self.db,
+            self.clock.unix(),
+            &who,
+            Action::TwoFactorDuoRefused,
+            &who,
+            &format!("Duo sign-in refused: {detail}"),
+            crate::audit::Origin {
+                ip: &pending.ip,
+                user_agent: "",
+            },
+        )
+        .await
+    }
+
     /// Checks Duo's health and returns the URL of Duo's prompt for this pending sign-in, with a
     /// fresh state and nonce stored for the answer.
     ///
@@ -159,9 +180,12 @@ impl TwoFactor {
             return Err(FinishError::ForeignState);
         };
         if let Some(error) = callback.error {
+            let description = callback.error_description.unwrap_or("");
+            self.audit_duo_refusal(pending, &format!("Duo's callback carried {error}"))
+                .await?;
             return Err(FinishError::Callback(super::translate_callback_error(
                 error,
-                callback.error_description.unwrap_or(""),
+                description,
             )));
         }
         let Some(client) = self.duo_client().await? else {
@@ -181,11 +205,13 @@ impl TwoFactor {
             Ok(_) => Ok(()),
             Err(error @ DuoError::Denied { .. }) => {
                 tracing::info!(%error, "Duo denied a sign-in");
+                self.audit_duo_refusal(pending, &error.to_string()).await?;
                 let failure = self.fail_pending(pending).await?;
                 Err(FinishError::Denied { error, failure })
             }
             Err(e) => {
                 tracing::warn!(error = %e, "Duo sign-in failed");
+                self.audit_duo_refusal(pending, &e.to_string()).await?;
                 Err(FinishError::Failed(e))
             }
         }

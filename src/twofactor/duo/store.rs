@@ -30,6 +30,10 @@ pub enum SaveError {
     /// The credentials are refused (legacy ones with the steps to create the right one, F12).
     #[error(transparent)]
     Refused(SettingsError),
+    /// Duo's health check refused these credentials (`invalid_client`): they are wrong, so they
+    /// were not saved and the stored ones still apply. The error's `user_message` says why.
+    #[error("Duo refused these credentials: {0}")]
+    WrongCredentials(DuoError),
     /// The stored secret could not be opened, or a new one sealed.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -103,12 +107,24 @@ impl TwoFactor {
         ))
     }
 
-    /// Validates submitted fields and saves them (secret sealed). An empty client secret keeps
-    /// the stored one, so the form need not show it. Not audited: see [`Self::configure_duo`].
+    /// Validates submitted fields and saves them (secret sealed) without asking Duo. An empty
+    /// client secret keeps the stored one, so the form need not show it. Not audited: the
+    /// admin page uses [`Self::configure_duo`].
     ///
     /// # Errors
     /// [`SaveError::Refused`] for refused credentials; otherwise storage or sealing errors.
     pub async fn save_duo_settings(
+        &self,
+        fields: Vec<(String, String)>,
+    ) -> Result<Credentials, SaveError> {
+        let creds = self.submitted_duo_credentials(fields).await?;
+        self.store_duo_credentials(&creds).await?;
+        Ok(creds)
+    }
+
+    /// The credentials the submitted fields describe, shape-checked; an empty client secret
+    /// stands for the stored one.
+    async fn submitted_duo_credentials(
         &self,
         mut fields: Vec<(String, String)>,
     ) -> Result<Credentials, SaveError> {
@@ -122,7 +138,11 @@ impl TwoFactor {
                 stored.client_secret.expose_secret().to_owned(),
             ));
         }
-        let creds = super::validate(&fields).map_err(SaveError::Refused)?;
+        super::validate(&fields).map_err(SaveError::Refused)
+    }
+
+    /// Stores `creds` as the installation's Duo application, the secret sealed.
+    async fn store_duo_credentials(&self, creds: &Credentials) -> Result<(), SaveError> {
         let row = db::two_factor::DuoSettingsRow {
             client_id: creds.client_id.clone(),
             client_secret_sealed: self.sealing.seal(
@@ -133,34 +153,47 @@ impl TwoFactor {
             updated_at: self.clock.unix(),
         };
         db::two_factor::duo_settings_put(&self.db, Some(&row)).await?;
-        Ok(creds)
+        Ok(())
     }
 
-    /// The admin page's save: validates and saves the settings, audits it, then asks Duo
-    /// whether the credentials work.
+    /// The admin page's save: validates the settings, asks Duo's health check whether they
+    /// work, and saves them unless Duo refused the credentials themselves (then the working
+    /// ones stay, and the refusal is audited). Duo being unreachable does not stop the save: the
+    /// credentials may be right, and the answer says Duo did not confirm them yet.
     ///
     /// # Errors
-    /// As [`Self::save_duo_settings`].
+    /// As [`Self::save_duo_settings`], and [`SaveError::WrongCredentials`].
     pub async fn configure_duo(
         &self,
         fields: Vec<(String, String)>,
         actor: &Actor,
     ) -> Result<Health, SaveError> {
-        let creds = self.save_duo_settings(fields).await?;
-        self.audit(
-            actor,
-            Action::TwoFactorDuoSettings,
-            &format!(
-                "Duo application {} at {} saved",
-                creds.client_id, creds.api_hostname
-            ),
-        )
-        .await?;
+        let creds = self.submitted_duo_credentials(fields).await?;
         let now = self.clock.unix();
-        let health = match self.duo_client_for(creds) {
+        let health = match self.duo_client_for(creds.clone()) {
             Ok(duo) => duo.health_check(now).await,
             Err(e) => Err(DuoError::Unavailable(e.to_string())),
         };
+        let application = format!(
+            "Duo application {} at {}",
+            creds.client_id, creds.api_hostname
+        );
+        if let Err(refused @ DuoError::Rejected { .. }) = health {
+            self.audit(
+                actor,
+                Action::TwoFactorDuoSettings,
+                &format!("{application} not saved: Duo refused the credentials ({refused}); the previous settings were kept"),
+            )
+            .await?;
+            return Err(SaveError::WrongCredentials(refused));
+        }
+        self.store_duo_credentials(&creds).await?;
+        self.audit(
+            actor,
+            Action::TwoFactorDuoSettings,
+            &format!("{application} saved"),
+        )
+        .await?;
         Ok(match health {
             Ok(timestamp) => Health::Answered {
                 clock_difference: timestamp - now,
@@ -210,6 +243,7 @@ pub async fn save(
     match TwoFactor::from(state).save_duo_settings(fields).await {
         Ok(creds) => Ok(Ok(creds)),
         Err(SaveError::Refused(e)) => Ok(Err(e)),
+        Err(SaveError::WrongCredentials(e)) => Err(anyhow::anyhow!(e.user_message())),
         Err(SaveError::Unexpected(e)) => Err(e),
         Err(SaveError::Storage(e)) => Err(e.into()),
     }

@@ -1,19 +1,22 @@
-//! `/admin/two-factor`: the Duo application's settings (validated when saved; legacy
-//! credentials refused with the steps to create the right application, F12), and turning off
-//! someone's two-step verification when they have lost every factor.
+//! `/admin/two-factor`: the Duo application's settings (validated and checked with Duo before
+//! they are saved; legacy or refused credentials are not stored, with the steps to create the
+//! right application, F12), and turning off someone's two-step verification when they have lost
+//! every factor (after a step-up, and never for an admin who holds more than the actor).
 //!
 //! Every read and change goes through the [`TwoFactor`] service, which also audits them; this
 //! file maps its outcomes to the page, its status and its messages.
 
+use crate::admin::Granter;
 use crate::config::DuoOutage;
 use crate::session::Realm;
-use crate::twofactor::TwoFactor;
 use crate::twofactor::duo::store::{Health, SaveError};
 use crate::twofactor::reset::{ResetBy, ResetError};
+use crate::twofactor::{STEP_UP_SECONDS, TwoFactor};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{ConfigureTwoFactor, CsrfToken, Form, RequirePermission};
 use crate::web::page;
 use crate::web::twofactor::pages::AdminTwoFactorPage;
+use crate::web::twofactor::{AdminSide, Side as _};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -116,6 +119,18 @@ pub async fn post_duo(
             let said = error(refused.to_string());
             return render(&two_factor, &gate, csrf, StatusCode::BAD_REQUEST, said).await;
         }
+        Err(SaveError::WrongCredentials(refused)) => {
+            let kept = if two_factor.duo_configured().await? {
+                "The previous Duo settings were kept and still apply."
+            } else {
+                "Nothing was saved."
+            };
+            let said = error(format!(
+                "These Duo credentials are wrong, so they were not saved. {} {kept}",
+                refused.user_message()
+            ));
+            return render(&two_factor, &gate, csrf, StatusCode::BAD_REQUEST, said).await;
+        }
         Err(SaveError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
         Err(SaveError::Storage(e)) => return Err(e.into()),
     };
@@ -154,9 +169,10 @@ pub async fn post_reset(
             error("Choose whether the account is a client-area user or an administrator.".into());
         return render(&two_factor, &gate, csrf, StatusCode::BAD_REQUEST, said).await;
     };
+    let granter = Granter::new(&gate.current.admin, gate.current.permissions);
     let by = ResetBy::Admin {
-        id: gate.current.id(),
-        username: &gate.current.admin.username,
+        by: &granter,
+        session_hash: &gate.current.session.id_hash,
     };
     let (status, said) = match two_factor.reset_for(realm, &form.login, &by).await {
         Ok(target) => (
@@ -169,6 +185,20 @@ pub async fn post_reset(
         Err(ResetError::NoSuchAccount { realm, login }) => (
             StatusCode::NOT_FOUND,
             error(format!("No {realm} account is called {login}.")),
+        ),
+        Err(ResetError::StepUpNeeded) => (
+            StatusCode::FORBIDDEN,
+            error(format!(
+                "Confirm it's you first: enter your password or a current code on your security page ({}), then turn off the factors within {} minutes.",
+                AdminSide::SECURITY,
+                STEP_UP_SECONDS / 60
+            )),
+        ),
+        Err(ResetError::Beyond(refused)) => (
+            StatusCode::FORBIDDEN,
+            error(format!(
+                "Two-step verification was not turned off. {refused} Their factors are unchanged."
+            )),
         ),
         Err(ResetError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
         Err(ResetError::Storage(e)) => return Err(e.into()),

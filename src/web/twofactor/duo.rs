@@ -45,6 +45,17 @@ pub async fn post_start<S: Side>(
             StatusCode::BAD_REQUEST,
             "Duo is not set up for this account. Use another of your factors.".to_owned(),
         ),
+        Err(StartError::Down(e @ DuoError::Rejected { .. })) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "Duo refused this portal's Duo settings, so Duo cannot be used until an administrator corrects them ({}). Finish signing in with a backup code{}.",
+                e,
+                match tf.duo_outage() {
+                    DuoOutage::FailClosed => "",
+                    DuoOutage::OtherFactor => " or another of your factors",
+                }
+            ),
+        ),
         Err(StartError::Down(e)) => {
             let what_now = match tf.duo_outage() {
                 DuoOutage::FailClosed => {

@@ -29,7 +29,7 @@ async fn setup_page<S: Side>(
     error: Option<String>,
 ) -> AppResult<TotpSetupPage> {
     let seed = tf
-        .pending_totp_seed(S::REALM, pending.subject_id)
+        .pending_totp_seed(S::REALM, pending.subject_id, &pending.id_hash)
         .await?
         .ok_or_else(|| {
             AppError::BadRequest("An authenticator app is already set up for this account.".into())

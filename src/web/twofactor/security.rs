@@ -122,6 +122,9 @@ async fn refused<S: Side>(
             "An authenticator app is already set up. Remove it first to set up another."
         }
         ChangeError::NoSuchKey => "That security key is not registered to your account.",
+        ChangeError::NoSetup => {
+            "This authenticator app setup is no longer valid: it expired after 15 minutes, or it was started or replaced in another browser session. Set up the app again and scan the new QR code."
+        }
         ChangeError::DuoNotConfigured => "Duo is not configured for this portal.",
         // Only the confirmation of a new app has a wrong code, and its page is the setup page.
         ChangeError::WrongCode => "That code is not right.",
@@ -248,7 +251,9 @@ pub async fn post_totp<S: Side>(
             return render(&ctx, &signed, csrf, None, Some(notice.into())).await;
         }
         Err(ChangeError::WrongCode) => {
-            let seed = tf.pending_totp_seed(S::REALM, signed.subject.id).await?;
+            let seed = tf
+                .totp_setup_seed(S::REALM, signed.subject.id, &signed.session.id_hash)
+                .await?;
             let Some(seed) = seed else {
                 return Ok(Redirect::to(S::SECURITY).into_response());
             };

@@ -81,6 +81,8 @@ struct Inner {
     codes: HashMap<String, Grant>,
     authorize_requests: usize,
     token_requests: usize,
+    /// Health checks answered `invalid_client` (another application's credentials).
+    credentials_refused: usize,
 }
 
 /// What an issued code was granted for.
@@ -155,6 +157,12 @@ impl FakeDuo {
     pub fn token_requests(&self) -> usize {
         self.shared.lock().token_requests
     }
+
+    /// How many health checks came with another application's credentials (answered
+    /// `invalid_client`, as Duo does).
+    pub fn credentials_refused(&self) -> usize {
+        self.shared.lock().credentials_refused
+    }
 }
 
 impl Shared {
@@ -226,12 +234,32 @@ async fn health_check(
             return Err(bad("parameters belong in the form body"));
         }
         let params = form_params(&headers, &body)?;
-        expect_param(&params, "client_id", &shared.client_id)?;
         let assertion = param(&params, "client_assertion")?;
-        shared.check_assertion(&mut inner, assertion, &shared.endpoint("health_check"), now)
+        // Another application's credentials are no protocol violation: Duo answers them with
+        // its FAIL envelope and `invalid_client`, which tests of wrong credentials rely on.
+        let signed_by_us = jwt::verify(assertion, shared.client_secret.as_bytes()).is_ok();
+        if param(&params, "client_id")? != shared.client_id || !signed_by_us {
+            return Ok(false);
+        }
+        shared.check_assertion(&mut inner, assertion, &shared.endpoint("health_check"), now)?;
+        Ok(true)
     })();
-    if let Err(refusal) = checked {
-        return inner.refuse("health_check", &refusal);
+    match checked {
+        Err(refusal) => return inner.refuse("health_check", &refusal),
+        Ok(false) => {
+            inner.credentials_refused += 1;
+            return json_answer(
+                StatusCode::BAD_REQUEST,
+                &json!({
+                    "stat": "FAIL",
+                    "code": 40002,
+                    "message": "invalid_client",
+                    "message_detail": "The provided client_assertion was invalid.",
+                    "timestamp": now,
+                }),
+            );
+        }
+        Ok(true) => {}
     }
     match inner.health {
         Health::Ok => json_answer(
