@@ -43,6 +43,7 @@ mod postgres_tls;
 mod register;
 mod scheduler;
 mod schema;
+mod security_doc;
 mod sessions;
 mod setup;
 mod storage;
