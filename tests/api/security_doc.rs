@@ -17,26 +17,18 @@ const RECORD: &str = include_str!("../../docs/security.md");
 const ITEMS: &[&str] = &[
     // V2.1 Password security
     "2.1.1", "2.1.2", "2.1.3", "2.1.4", "2.1.5", "2.1.6", "2.1.7", "2.1.8", "2.1.9", "2.1.10",
-    "2.1.11", "2.1.12",
-    // V2.2 General authenticator security
-    "2.2.1", "2.2.2", "2.2.3",
-    // V2.3 Authenticator lifecycle
-    "2.3.1", "2.3.2", "2.3.3",
-    // V2.4 Credential storage
-    "2.4.1", "2.4.2", "2.4.3", "2.4.4", "2.4.5",
-    // V2.5 Credential recovery
+    "2.1.11", "2.1.12", // V2.2 General authenticator security
+    "2.2.1", "2.2.2", "2.2.3", // V2.3 Authenticator lifecycle
+    "2.3.1", "2.3.2", "2.3.3", // V2.4 Credential storage
+    "2.4.1", "2.4.2", "2.4.3", "2.4.4", "2.4.5", // V2.5 Credential recovery
     "2.5.1", "2.5.2", "2.5.3", "2.5.4", "2.5.5", "2.5.6", "2.5.7",
     // V2.6 Look-up secret verifier
-    "2.6.1", "2.6.2", "2.6.3",
-    // V2.7 Out of band verifier
-    "2.7.1", "2.7.2", "2.7.3", "2.7.4", "2.7.5", "2.7.6",
-    // V2.8 One-time verifier
+    "2.6.1", "2.6.2", "2.6.3", // V2.7 Out of band verifier
+    "2.7.1", "2.7.2", "2.7.3", "2.7.4", "2.7.5", "2.7.6", // V2.8 One-time verifier
     "2.8.1", "2.8.2", "2.8.3", "2.8.4", "2.8.5", "2.8.6", "2.8.7",
     // V2.9 Cryptographic verifier
-    "2.9.1", "2.9.2", "2.9.3",
-    // V2.10 Service authentication
-    "2.10.1", "2.10.2", "2.10.3", "2.10.4",
-    // V3.1 to V3.5, V3.7 Session management
+    "2.9.1", "2.9.2", "2.9.3", // V2.10 Service authentication
+    "2.10.1", "2.10.2", "2.10.3", "2.10.4", // V3.1 to V3.5, V3.7 Session management
     "3.1.1", "3.2.1", "3.2.2", "3.2.3", "3.2.4", "3.3.1", "3.3.2", "3.3.3", "3.3.4", "3.4.1",
     "3.4.2", "3.4.3", "3.4.4", "3.4.5", "3.5.1", "3.5.2", "3.5.3", "3.7.1",
     // V4 Access control
@@ -255,8 +247,14 @@ fn the_checker_recognises_tests_and_nothing_else() {
     let source = "#[tokio::test]\nasync fn a_b() {}\n\n/// doc\n#[test]\n#[ignore = \"slow\"]\nfn c_d() {}\nfn e_f() {}\n#[test]\nfn a_b_c() {}\n";
     assert!(declares_test(source, "a_b"));
     assert!(declares_test(source, "c_d"));
-    assert!(!declares_test(source, "e_f"), "a plain function is not a test");
-    assert!(!declares_test(source, "a"), "a prefix of a test's name is not it");
+    assert!(
+        !declares_test(source, "e_f"),
+        "a plain function is not a test"
+    );
+    assert!(
+        !declares_test(source, "a"),
+        "a prefix of a test's name is not it"
+    );
     assert_eq!(status_of("met (issue 18 item 3)"), Some("met"));
     assert_eq!(status_of("not met"), Some("not met"));
     assert_eq!(status_of("partly (issue 18 item 9)"), Some("partly"));
@@ -290,9 +288,17 @@ async fn a_password_is_not_truncated_at_72_bytes() {
         .await;
     assert_eq!(r.status(), 303, "the whole password signs in");
     let r = app
-        .client_login_with(&new_client(), "ada@example.com", &format!("{head}-silver-harbour"))
+        .client_login_with(
+            &new_client(),
+            "ada@example.com",
+            &format!("{head}-silver-harbour"),
+        )
         .await;
-    assert_eq!(r.status(), 401, "a password differing after byte 80 is wrong");
+    assert_eq!(
+        r.status(),
+        401,
+        "a password differing after byte 80 is wrong"
+    );
 }
 
 #[tokio::test]
