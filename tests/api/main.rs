@@ -46,6 +46,7 @@ mod review_licensing;
 mod review_two_factor;
 mod scheduler;
 mod schema;
+mod security_doc;
 mod sessions;
 mod setup;
 mod storage;
