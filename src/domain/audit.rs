@@ -122,6 +122,7 @@ actions! {
     TwoFactorTotpRemoved => "two_factor.totp_removed",
     TwoFactorWebauthnAdded => "two_factor.webauthn_added",
     TwoFactorWebauthnRemoved => "two_factor.webauthn_removed",
+    AccountReclaimed => "account.reclaimed",
 }
 
 impl std::fmt::Display for Action {
