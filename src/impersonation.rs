@@ -97,10 +97,6 @@ impl Impersonation {
     /// [`StartError::StepUpNeeded`], [`StartError::NoSuchAccount`],
     /// [`StartError::OwnerDisabled`], or storage errors.
     pub async fn start(&self, by: By<'_>, client: ClientId) -> Result<Started, StartError> {
-        let stepped_up = db::session::stepped_up_at(&self.db, by.session).await?;
-        if !stepped_up.is_some_and(|at| self.clock.unix() - at <= STEP_UP_SECONDS) {
-            return Err(StartError::StepUpNeeded);
-        }
         let account = db::client::find(&self.db, client.get())
             .await?
             .ok_or(StartError::NoSuchAccount)?;
@@ -109,6 +105,10 @@ impl Impersonation {
             .ok_or(StartError::NoSuchAccount)?;
         if owner.disabled {
             return Err(StartError::OwnerDisabled { email: owner.email });
+        }
+        let stepped_up = db::session::stepped_up_at(&self.db, by.session).await?;
+        if !stepped_up.is_some_and(|at| self.clock.unix() - at <= STEP_UP_SECONDS) {
+            return Err(StartError::StepUpNeeded);
         }
         let started = self
             .sessions

@@ -18,6 +18,7 @@ async fn client_id(app: &TestApp) -> i64 {
 /// client holding that client-area session.
 async fn impersonate(app: &TestApp, admin: &reqwest::Client) -> reqwest::Client {
     let id = client_id(app).await;
+    crate::helpers::otp::step_up(app, admin, "/admin/account/security", PASSWORD).await;
     let (_, csrf) = app.form_page(admin, &format!("/admin/clients/{id}")).await;
     let r = app
         .post_form(

@@ -45,6 +45,7 @@ mod scheduler;
 mod schema;
 mod sessions;
 mod setup;
+mod review_impersonation_sessions;
 mod storage;
 mod two_factor_admin;
 mod two_factor_totp;
