@@ -107,7 +107,7 @@ impl Impersonation {
             return Err(StartError::OwnerDisabled { email: owner.email });
         }
         let stepped_up = db::session::stepped_up_at(&self.db, by.session).await?;
-        if !stepped_up.is_some_and(|at| self.clock.unix() - at <= STEP_UP_SECONDS) {
+        if stepped_up.is_none_or(|at| self.clock.unix() - at > STEP_UP_SECONDS) {
             return Err(StartError::StepUpNeeded);
         }
         let started = self

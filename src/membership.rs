@@ -81,11 +81,15 @@ pub enum MemberError {
     NotMember,
     /// An admin signed in as the owner ("login as client") may not give anyone access: an
     /// invitation or a permission outlives the visit and would be a door back in.
-    #[error("You are signed in as this client: inviting users and changing their permissions give access that outlasts your visit, so only {label}'s owner can do it, signed in themselves.")]
+    #[error(
+        "You are signed in as this client: inviting users and changing their permissions give access that outlasts your visit, so only {label}'s owner can do it, signed in themselves."
+    )]
     Impersonated { label: String },
     /// The owner has not confirmed their email address yet: until they do, the account may
     /// belong to someone who registered another person's address first.
-    #[error("Confirm your email address first: inviting users to {label} needs a confirmed address. Use the link we sent you, or send it again from the client area.")]
+    #[error(
+        "Confirm your email address first: inviting users to {label} needs a confirmed address. Use the link we sent you, or send it again from the client area."
+    )]
     Unconfirmed { label: String },
     /// A form field that names no permission (a stale or forged form).
     #[error("There is no permission called {0:?}. Reload the page and try again.")]
@@ -347,7 +351,14 @@ pub async fn reclaim_in(
         "unconfirmed address proved by a password reset: address confirmed, {} user(s) removed, {} invitation(s) revoked, second factors removed",
         undone.members, undone.invitations
     );
-    crate::audit::record(&mut **tx, now, &actor, Action::AccountReclaimed, &actor, &detail)
-        .await?;
+    crate::audit::record(
+        &mut **tx,
+        now,
+        &actor,
+        Action::AccountReclaimed,
+        &actor,
+        &detail,
+    )
+    .await?;
     Ok(Some(undone))
 }

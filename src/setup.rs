@@ -31,7 +31,10 @@ pub enum SetupLink {
     New(String),
     /// A link printed earlier (by another node, or an earlier start) is still usable; it is
     /// left alone. Times as people read them, in the configured timezone.
-    Outstanding { printed_at: String, expires_at: String },
+    Outstanding {
+        printed_at: String,
+        expires_at: String,
+    },
 }
 
 impl SetupLink {
@@ -98,8 +101,15 @@ impl Setup {
             });
         }
         let token = crate::token::generate()?;
-        db::one_time_token::insert(&self.db, &token.hash, purpose, None, now, now + SETUP_LIFETIME)
-            .await?;
+        db::one_time_token::insert(
+            &self.db,
+            &token.hash,
+            purpose,
+            None,
+            now,
+            now + SETUP_LIFETIME,
+        )
+        .await?;
         Ok(SetupLink::New(
             self.system_url.join(&Link::Setup.path(&token.plain)),
         ))

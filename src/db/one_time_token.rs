@@ -190,5 +190,5 @@ pub async fn outstanding<'e>(
             sqlx::Row::try_get(&r, "expires_at")?,
         ))
     })
-        .transpose()
+    .transpose()
 }

@@ -263,7 +263,11 @@ async fn actions_as_a_client_are_the_admins_and_return_or_sign_out_end_the_imper
         )
         .await;
     assert_eq!(r.status(), 403);
-    assert_eq!(audit_rows(&app, "account.user_invited").await.len(), 1, "Ada's own invitation of Grace only");
+    assert_eq!(
+        audit_rows(&app, "account.user_invited").await.len(),
+        1,
+        "Ada's own invitation of Grace only"
+    );
     // Removing Grace from Ada's account while signed in as her is recorded as the admin's.
     let r = app
         .post_form(

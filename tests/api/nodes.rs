@@ -625,6 +625,11 @@ async fn a_second_node_keeps_the_first_nodes_setup_link_working() {
     for node in [&b, &a] {
         let r = get(&browser, node, &path, &host).await;
         assert_eq!(r.status(), 200, "the first node's link was invalidated");
-        assert!(r.text().await.unwrap().contains("Create the first administrator"));
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Create the first administrator")
+        );
     }
 }

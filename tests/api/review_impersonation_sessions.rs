@@ -9,11 +9,13 @@ use crate::helpers::{
 };
 
 async fn client_id_of(app: &TestApp, email: &str) -> i64 {
-    sqlx::query_scalar("SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = $1")
-        .bind(email.to_owned())
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = $1",
+    )
+    .bind(email.to_owned())
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap()
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -74,7 +76,11 @@ async fn login_as_client_needs_a_fresh_step_up_of_the_admin_session() {
     );
     assert_eq!(live_impersonations(&app).await, 0);
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'impersonation.start'").await,
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'impersonation.start'"
+        )
+        .await,
         0
     );
     // After a step-up it works; ten minutes later it is needed again.
@@ -94,7 +100,11 @@ async fn an_impersonation_ends_when_the_admin_signs_out_of_the_admin_area() {
     app.sign_out(&sam, "/admin/logout", &csrf).await;
     // The client-area cookie is still in the browser, but its session ended with the admin's.
     let r = sam.get(app.url("/clientarea")).send().await.unwrap();
-    assert_eq!(location(&r), "/login", "the impersonation outlived the sign-out");
+    assert_eq!(
+        location(&r),
+        "/login",
+        "the impersonation outlived the sign-out"
+    );
     assert_eq!(live_impersonations(&app).await, 0);
     let details: Vec<String> = sqlx::query_scalar(
         "SELECT detail FROM audit_log WHERE action = 'impersonation.end' ORDER BY id",
@@ -114,9 +124,17 @@ async fn an_impersonation_ends_when_the_admin_session_is_ended_from_another_sess
     let other = app.signed_in_admin("sam").await;
     let (_, csrf) = app.form_page(&other, "/admin/sessions").await;
     let r = app
-        .post_form(&other, "/admin/sessions/end-others", &[("csrf_token", &csrf)])
+        .post_form(
+            &other,
+            "/admin/sessions/end-others",
+            &[("csrf_token", &csrf)],
+        )
         .await;
-    assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
     let r = sam.get(app.url("/clientarea")).send().await.unwrap();
     assert_eq!(location(&r), "/login");
     assert_eq!(live_impersonations(&app).await, 0);
@@ -140,7 +158,11 @@ async fn an_impersonation_ends_when_the_admin_session_reaches_its_maximum_length
     // though nothing asked for an admin page in between.
     app.clock.advance(21 * 60);
     let r = sam.get(app.url("/clientarea")).send().await.unwrap();
-    assert_eq!(location(&r), "/login", "the impersonation outlived the admin session");
+    assert_eq!(
+        location(&r),
+        "/login",
+        "the impersonation outlived the admin session"
+    );
     assert_eq!(live_impersonations(&app).await, 0);
 }
 
@@ -165,10 +187,17 @@ async fn while_impersonating_an_admin_can_neither_invite_users_nor_change_their_
     app.add_to_account("ada@example.com", "bob@example.com", &["profile"])
         .await;
     let bob: i64 = count(&app, "SELECT id FROM users WHERE email = 'bob@example.com'").await;
-    let invites_before = count(&app, "SELECT COUNT(*) FROM one_time_tokens WHERE purpose = 'invite_user'").await;
+    let invites_before = count(
+        &app,
+        "SELECT COUNT(*) FROM one_time_tokens WHERE purpose = 'invite_user'",
+    )
+    .await;
     let sam = sam_as_client(&app, "ada@example.com").await;
     let (page, csrf) = app.form_page(&sam, "/account/users").await;
-    assert!(page.contains("bob@example.com"), "the list stays visible: {page}");
+    assert!(
+        page.contains("bob@example.com"),
+        "the list stays visible: {page}"
+    );
 
     let r = app
         .post_form(
@@ -181,12 +210,20 @@ async fn while_impersonating_an_admin_can_neither_invite_users_nor_change_their_
     let body = r.text().await.unwrap();
     assert!(body.contains("outlasts your visit"), "{body}");
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM one_time_tokens WHERE purpose = 'invite_user'").await,
+        count(
+            &app,
+            "SELECT COUNT(*) FROM one_time_tokens WHERE purpose = 'invite_user'"
+        )
+        .await,
         invites_before,
         "no invitation was stored"
     );
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM mail_messages WHERE to_addr = 'mallory@example.net'").await,
+        count(
+            &app,
+            "SELECT COUNT(*) FROM mail_messages WHERE to_addr = 'mallory@example.net'"
+        )
+        .await,
         0
     );
 
@@ -198,16 +235,21 @@ async fn while_impersonating_an_admin_can_neither_invite_users_nor_change_their_
         )
         .await;
     assert_eq!(r.status(), 403);
-    let kept: String = sqlx::query_scalar("SELECT permissions FROM client_users WHERE user_id = $1")
-        .bind(bob)
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    let kept: String =
+        sqlx::query_scalar("SELECT permissions FROM client_users WHERE user_id = $1")
+            .bind(bob)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
     assert_eq!(kept, "profile", "Bob's permissions are unchanged");
 
     // Removing a user takes access away and gives none: still allowed, recorded as Sam's.
     let r = app
-        .post_form(&sam, &format!("/account/users/{bob}/remove"), &[("csrf_token", &csrf)])
+        .post_form(
+            &sam,
+            &format!("/account/users/{bob}/remove"),
+            &[("csrf_token", &csrf)],
+        )
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM client_users").await, 0);
@@ -227,9 +269,18 @@ async fn an_owner_whose_address_is_unconfirmed_cannot_invite_users() {
         )
         .await;
     assert_eq!(r.status(), 403);
-    assert!(r.text().await.unwrap().contains("Confirm your email address first"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Confirm your email address first")
+    );
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM one_time_tokens WHERE purpose = 'invite_user'").await,
+        count(
+            &app,
+            "SELECT COUNT(*) FROM one_time_tokens WHERE purpose = 'invite_user'"
+        )
+        .await,
         0
     );
 }
@@ -240,9 +291,16 @@ async fn a_completed_reset_reclaims_an_unconfirmed_account_from_whoever_set_it_u
     app.create_unconfirmed_user("victim@example.com").await;
     app.create_user("accomplice@example.com").await;
     let account = client_id_of(&app, "victim@example.com").await;
-    let accomplice: i64 =
-        count(&app, "SELECT id FROM users WHERE email = 'accomplice@example.com'").await;
-    let victim: i64 = count(&app, "SELECT id FROM users WHERE email = 'victim@example.com'").await;
+    let accomplice: i64 = count(
+        &app,
+        "SELECT id FROM users WHERE email = 'accomplice@example.com'",
+    )
+    .await;
+    let victim: i64 = count(
+        &app,
+        "SELECT id FROM users WHERE email = 'victim@example.com'",
+    )
+    .await;
     // What a squatter set up before this release refused it: a user in the account, an open
     // invitation (raw SQL, as no page does either for an unconfirmed owner now) and an
     // authenticator app (through the pages).
@@ -278,7 +336,10 @@ async fn a_completed_reset_reclaims_an_unconfirmed_account_from_whoever_set_it_u
     .await
     .expect("a reset link is mailed for an unconfirmed address too");
     let start = mail.find(&app.url("/password/reset/")).unwrap() + app.address.len();
-    let path: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    let path: String = mail[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
     let (_, csrf) = app.form_page(&owner, &path).await;
     let new_password = "tidal-Quartz-lantern-91";
     let r = app
@@ -292,11 +353,18 @@ async fn a_completed_reset_reclaims_an_unconfirmed_account_from_whoever_set_it_u
             ],
         )
         .await;
-    assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
 
     // The squatter is out, their accomplice too, the invitation is dead, the address confirmed,
     // and the owner signs in with the password alone (the squatter's authenticator is gone).
-    assert_eq!(location(&squatter.get(app.url("/clientarea")).send().await.unwrap()), "/login");
+    assert_eq!(
+        location(&squatter.get(app.url("/clientarea")).send().await.unwrap()),
+        "/login"
+    );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM client_users").await, 0);
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM one_time_tokens WHERE token_hash = 'squatted' AND expires_at > 2000000000").await,
@@ -314,13 +382,15 @@ async fn a_completed_reset_reclaims_an_unconfirmed_account_from_whoever_set_it_u
         .await;
     assert_eq!(r.status(), 303);
     assert!(location(&r).starts_with("/clientarea"), "{}", location(&r));
-    let detail: String = sqlx::query_scalar(
-        "SELECT detail FROM audit_log WHERE action = 'account.reclaimed'",
-    )
-    .fetch_one(&app.state.db)
-    .await
-    .unwrap();
-    assert!(detail.contains("1 user(s) removed, 1 invitation(s) revoked"), "{detail}");
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'account.reclaimed'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert!(
+        detail.contains("1 user(s) removed, 1 invitation(s) revoked"),
+        "{detail}"
+    );
 }
 
 #[tokio::test]
@@ -345,18 +415,29 @@ async fn a_reset_of_a_confirmed_account_changes_nothing_but_the_password() {
     .await
     .unwrap();
     let start = mail.find(&app.url("/password/reset/")).unwrap() + app.address.len();
-    let path: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    let path: String = mail[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
     let (_, csrf) = app.form_page(&owner, &path).await;
     let pw = "tidal-Quartz-lantern-91";
     app.post_form(
         &owner,
         &path,
-        &[("password", pw), ("password_confirm", pw), ("csrf_token", &csrf)],
+        &[
+            ("password", pw),
+            ("password_confirm", pw),
+            ("csrf_token", &csrf),
+        ],
     )
     .await;
     assert_eq!(count(&app, "SELECT COUNT(*) FROM client_users").await, 1);
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'account.reclaimed'").await,
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'account.reclaimed'"
+        )
+        .await,
         0
     );
 }
@@ -383,21 +464,33 @@ async fn a_remembered_session_ends_thirty_days_after_sign_in_even_when_used_ever
     app.follow_sign_in(&browser, &r).await;
     for day in 1..30 {
         app.clock.advance(86_400);
-        assert_eq!(app.status_with(&browser, "/clientarea").await, 200, "day {day}");
+        assert_eq!(
+            app.status_with(&browser, "/clientarea").await,
+            200,
+            "day {day}"
+        );
     }
     app.clock.advance(86_400);
     let r = browser.get(app.url("/clientarea")).send().await.unwrap();
     assert_eq!(location(&r), "/login", "a remembered session has no end");
     let login = app.text_with(&browser, "/login").await;
-    assert!(login.contains("30 days if you chose to stay signed in"), "{login}");
+    assert!(
+        login.contains("30 days if you chose to stay signed in"),
+        "{login}"
+    );
 }
 
 #[test]
 fn a_remember_me_lifetime_above_thirty_days_is_refused_naming_the_key() {
     let mut raw = portcullis::config::RawConfig::default();
     raw.session.client_remember_days = 31;
-    let e = raw.validate().err().expect("refused");
-    assert!(e.to_string().contains("session.client_remember_days"), "{e}");
+    let Err(e) = raw.validate() else {
+        panic!("a lifetime of 31 days is refused")
+    };
+    assert!(
+        e.to_string().contains("session.client_remember_days"),
+        "{e}"
+    );
     assert!(e.to_string().contains("from 1 to 30"), "{e}");
 }
 
@@ -475,9 +568,16 @@ async fn a_second_start_keeps_the_outstanding_setup_link_and_says_when_it_was_pr
         }
     );
     let message = second.message().unwrap();
-    assert!(message.contains("already printed at 2026-11-28 12:00 UTC"), "{message}");
+    assert!(
+        message.contains("already printed at 2026-11-28 12:00 UTC"),
+        "{message}"
+    );
     let path = link.strip_prefix(&app.address).unwrap();
-    assert_eq!(app.get(path).await.status(), 200, "the first link still works");
+    assert_eq!(
+        app.get(path).await.status(),
+        200,
+        "the first link still works"
+    );
     // Once it has expired, a start prints a new one.
     app.clock.advance(3600);
     assert!(matches!(
