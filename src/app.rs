@@ -55,6 +55,13 @@ impl AppState {
         if migrate {
             db::migrate(&pool).await?;
         }
+        let mut config = config;
+        let admin_default = db::install::default_value(&pool, crate::config::ADMIN_POLICY_DEFAULT);
+        // An unmigrated database has no record yet: the new installation's default stays.
+        let admin_default = admin_default.await.ok().flatten();
+        config
+            .two_factor
+            .apply_installation_default(admin_default.as_deref());
         let candidate = crate::token::hex(&crate::token::random_bytes::<32>()?);
         let csrf_key = db::key::get_or_create(&pool, "csrf", &candidate, clock.unix())
             .await

@@ -8,12 +8,20 @@
 //! [`Actor::Impersonated`], so a start and its end always match. The gate (the admin's
 //! `login_as_client` permission) is the web layer's; this service re-checks it on every request
 //! because a role can change while the session lives.
+//!
+//! Starting needs a recent step-up of the admin's own session, and the client session is tied
+//! to that admin session: it ends when the admin signs out, times out or has the session
+//! ended elsewhere (`session::ending`, and `Sessions::load` for a timeout nobody noticed).
+//! While it lives, the services refuse what would outlast it: `membership::Members` invites
+//! no one and changes no permissions; the client's password, email address, second factors and
+//! sessions are the client's own (refused by the client pages' gate).
 
 use crate::app::AppState;
 use crate::auth::permission::Permission;
 use crate::db;
 use crate::domain::{Action, Actor, AdminId, ClientId, UserId};
 use crate::session::{EndReason, Realm, Session, SignIn, Started, Which};
+use crate::twofactor::STEP_UP_SECONDS;
 use std::net::IpAddr;
 
 /// Why an admin could not sign in as a client.
@@ -25,6 +33,9 @@ pub enum StartError {
     /// The account's owner is disabled.
     #[error("{email} is disabled; enable the user first.")]
     OwnerDisabled { email: String },
+    /// The admin's session has not stepped up within [`STEP_UP_SECONDS`].
+    #[error("Signing in as a client needs a fresh confirmation that it is you. Confirm your password or a code on your Security page (/admin/account/security), then sign in as the client within {} minutes.", STEP_UP_SECONDS / 60)]
+    StepUpNeeded,
     /// The session could not be stored.
     #[error(transparent)]
     NotStored(#[from] crate::session::StartError),
@@ -46,6 +57,9 @@ pub enum EndError {
 pub struct By<'a> {
     pub admin: AdminId,
     pub username: &'a str,
+    /// The id hash of the admin's own session: it must have stepped up recently, and the
+    /// client session ends with it.
+    pub session: &'a str,
     /// The request's address and user agent, for the new session.
     pub ip: IpAddr,
     pub user_agent: &'a str,
@@ -74,8 +88,14 @@ impl Impersonation {
     /// `impersonation.start`. The client's own sessions, anywhere, stay as they are, and the
     /// admin's browser keeps its admin session (another cookie).
     ///
+    /// The admin's session must have stepped up (password or a current second factor on the
+    /// Security page) within [`STEP_UP_SECONDS`] (ASVS 4.3.1's re-authentication before a
+    /// sensitive administrative action): a session left open cannot be used to act as every
+    /// client. The new session is tied to the admin's, and ends with it.
+    ///
     /// # Errors
-    /// [`StartError::NoSuchAccount`], [`StartError::OwnerDisabled`], or storage errors.
+    /// [`StartError::StepUpNeeded`], [`StartError::NoSuchAccount`],
+    /// [`StartError::OwnerDisabled`], or storage errors.
     pub async fn start(&self, by: By<'_>, client: ClientId) -> Result<Started, StartError> {
         let account = db::client::find(&self.db, client.get())
             .await?
@@ -85,6 +105,10 @@ impl Impersonation {
             .ok_or(StartError::NoSuchAccount)?;
         if owner.disabled {
             return Err(StartError::OwnerDisabled { email: owner.email });
+        }
+        let stepped_up = db::session::stepped_up_at(&self.db, by.session).await?;
+        if stepped_up.is_none_or(|at| self.clock.unix() - at > STEP_UP_SECONDS) {
+            return Err(StartError::StepUpNeeded);
         }
         let started = self
             .sessions
@@ -99,6 +123,9 @@ impl Impersonation {
                 // Nothing is ended: the client's own sessions stay as they are.
                 replacing: None,
             })
+            .await?;
+        self.sessions
+            .link_to_admin_session(&started.session.id_hash, by.session)
             .await?;
         tracing::info!(
             admin_id = by.admin.get(),

@@ -1,9 +1,11 @@
 //! A client account's users besides its owner: listing them, inviting someone, setting what a
 //! user may do in the account, and removing a user.
 //!
-//! Owns the rules: only the account's owner manages its users (an admin signed in as the owner
-//! acts as the owner, and is recorded as the admin); nobody invites their own address; the
-//! permissions given are named ones. It writes `account.user_invited` (through `invite`),
+//! Owns the rules: only the account's owner manages its users; an admin signed in as the owner
+//! ("login as client") may list and remove users (recorded as the admin) but never invite or
+//! change permissions, which would outlast the visit; an owner whose email address is not
+//! confirmed invites nobody (README "Unconfirmed accounts"); nobody invites their own address;
+//! the permissions given are named ones. It writes `account.user_invited` (through `invite`),
 //! `account.permissions_changed` and `account.user_removed`.
 //!
 //! Not here: accepting an invitation (`invite`), the permissions themselves
@@ -77,6 +79,18 @@ pub enum MemberError {
     /// The user is not one of the account's (any more).
     #[error("not a user of this account")]
     NotMember,
+    /// An admin signed in as the owner ("login as client") may not give anyone access: an
+    /// invitation or a permission outlives the visit and would be a door back in.
+    #[error(
+        "You are signed in as this client: inviting users and changing their permissions give access that outlasts your visit, so only {label}'s owner can do it, signed in themselves."
+    )]
+    Impersonated { label: String },
+    /// The owner has not confirmed their email address yet: until they do, the account may
+    /// belong to someone who registered another person's address first.
+    #[error(
+        "Confirm your email address first: inviting users to {label} needs a confirmed address. Use the link we sent you, or send it again from the client area."
+    )]
+    Unconfirmed { label: String },
     /// A form field that names no permission (a stale or forged form).
     #[error("There is no permission called {0:?}. Reload the page and try again.")]
     UnknownPermission(String),
@@ -133,6 +147,18 @@ impl Members {
         }
     }
 
+    /// The account `by` owns, if they act for themselves: no "login as client" (see
+    /// [`MemberError::Impersonated`]).
+    fn owned_in_person(by: &Manager) -> Result<ClientId, MemberError> {
+        let client = Self::owned(by)?;
+        if by.impersonator.is_some() {
+            return Err(MemberError::Impersonated {
+                label: by.label.clone(),
+            });
+        }
+        Ok(client)
+    }
+
     /// The users of `by`'s account besides its owner.
     ///
     /// # Errors
@@ -155,15 +181,15 @@ impl Members {
     /// (the form's checkboxes).
     ///
     /// # Errors
-    /// Not the owner, an unknown permission, `user` not a user of the account, or storage
-    /// errors.
+    /// Not the owner, an admin signed in as the owner, an unknown permission, `user` not a
+    /// user of the account, or storage errors.
     pub async fn set_permissions(
         &self,
         by: &Manager,
         user: UserId,
         permissions: &[&str],
     ) -> Result<(), MemberError> {
-        let client = Self::owned(by)?;
+        let client = Self::owned_in_person(by)?;
         let granted = ClientPermissions::from_names(permissions.iter().copied())
             .map_err(MemberError::UnknownPermission)?;
         let stored = granted.to_stored();
@@ -184,7 +210,8 @@ impl Members {
         Ok(())
     }
 
-    /// Removes `user` from `by`'s account.
+    /// Removes `user` from `by`'s account. Allowed during "login as client": it takes access
+    /// away and gives none (support removing a departed employee at the owner's request).
     ///
     /// # Errors
     /// Not the owner, `user` not a user of the account, or storage errors.
@@ -203,10 +230,22 @@ impl Members {
 
     /// Invites `email` to share `by`'s account; the link travels by email.
     ///
+    /// Only the owner in person ([`MemberError::Impersonated`]) with a confirmed email
+    /// address ([`MemberError::Unconfirmed`]) invites.
+    ///
     /// # Errors
-    /// Not the owner, a bad address or the owner's own, storage or unexpected errors.
+    /// Not the owner, an admin signed in as the owner, an unconfirmed owner, a bad address or
+    /// the owner's own, storage or unexpected errors.
     pub async fn invite(&self, by: &Manager, email: &str) -> Result<(), MemberError> {
-        let client = Self::owned(by)?;
+        let client = Self::owned_in_person(by)?;
+        let confirmed = db::account::find_user_by_id(&self.db, by.user.get())
+            .await?
+            .is_some_and(|u| u.email_verified_at.is_some());
+        if !confirmed {
+            return Err(MemberError::Unconfirmed {
+                label: by.label.clone(),
+            });
+        }
         let email = email.trim();
         if let Some(m) = account::check_email(email) {
             return Err(invalid(m));
@@ -251,4 +290,75 @@ impl Members {
         )
         .await
     }
+}
+
+/// What a reclaim undid (see [`reclaim_in`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reclaimed {
+    /// Users removed from the accounts the user owns.
+    pub members: u64,
+    /// Unused invitations to those accounts that were revoked.
+    pub invitations: u64,
+}
+
+/// A completed password reset proves the address: if the user's email was not confirmed yet,
+/// whoever set the account up may not have been its owner (someone can register another
+/// person's address first, README "Unconfirmed accounts"). So, inside the reset's transaction:
+/// the address becomes confirmed, every other user of the accounts the user owns is removed,
+/// their unused invitations are revoked and every second factor is removed (a squatter's
+/// authenticator app would otherwise keep the real owner out, or let the squatter back in);
+/// the reset itself ends every session. Recorded as `account.reclaimed`. Returns `None` for a
+/// user whose address was already confirmed: nothing changes for them.
+///
+/// # Errors
+/// Storage errors.
+pub async fn reclaim_in(
+    tx: &mut sqlx::Transaction<'static, db::Db>,
+    user: UserId,
+    now: i64,
+) -> Result<Option<Reclaimed>, sqlx::Error> {
+    let Some(found) = db::account::find_user_by_id(&mut **tx, user.get()).await? else {
+        return Ok(None);
+    };
+    if found.email_verified_at.is_some() {
+        return Ok(None);
+    }
+    let mut undone = Reclaimed::default();
+    let owned: Vec<i64> = db::client::memberships(&mut **tx, user.get())
+        .await?
+        .into_iter()
+        .filter(|m| m.is_owner)
+        .map(|m| m.client_id)
+        .collect();
+    for &client in &owned {
+        for member in db::client::members(&mut **tx, client).await? {
+            if db::client::remove_member(&mut **tx, client, member.user_id).await? {
+                undone.members += 1;
+            }
+        }
+        undone.invitations += db::one_time_token::revoke_data_prefix(
+            &mut **tx,
+            crate::invite::USER_PURPOSE,
+            &format!("{client}:"),
+            now,
+        )
+        .await?;
+    }
+    db::two_factor::remove_all(tx, crate::session::Realm::Client.as_str(), user.get()).await?;
+    db::account::mark_verified(&mut **tx, user.get(), now).await?;
+    let actor = Actor::User(user);
+    let detail = format!(
+        "unconfirmed address proved by a password reset: address confirmed, {} user(s) removed, {} invitation(s) revoked, second factors removed",
+        undone.members, undone.invitations
+    );
+    crate::audit::record(
+        &mut **tx,
+        now,
+        &actor,
+        Action::AccountReclaimed,
+        &actor,
+        &detail,
+    )
+    .await?;
+    Ok(Some(undone))
 }

@@ -260,6 +260,10 @@ impl Resets {
         // Every session ends, none kept: whoever held one may be who knew the old password.
         crate::account::replace_password(&mut tx, realm, id, &hash, None, now).await?;
         crate::twofactor::forget_unconfirmed_totp(&mut tx, realm, id).await?;
+        if realm == Realm::Client {
+            // An unconfirmed address is proved now: undo what a squatter may have set up.
+            crate::membership::reclaim_in(&mut tx, crate::domain::UserId(id), now).await?;
+        }
         crate::mail::queue::enqueue(&mut *tx, &holder.email, &notice, now).await?;
         let actor = Actor::of(realm, id);
         crate::audit::record(

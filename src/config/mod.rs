@@ -42,8 +42,8 @@ pub use raw::{
 pub use server::SystemUrl;
 pub use session::{IpBinding, RealmSessionPolicy};
 pub use two_factor::{
-    DuoAdminUsername, DuoOutage, KeySource as SealingKeySource, Policy, RawTwoFactor,
-    TwoFactorConfig,
+    ADMIN_POLICY_DEFAULT, DuoAdminUsername, DuoOutage, KeySource as SealingKeySource, Policy,
+    RawTwoFactor, TwoFactorConfig,
 };
 
 use secrecy::SecretString;

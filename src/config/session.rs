@@ -28,12 +28,16 @@ impl IpBinding {
     }
 }
 
+/// The longest "remember me" lifetime allowed, in days (ASVS 3.3.2).
+pub const REMEMBER_DAYS_MAX: i64 = 30;
+
 /// Timeouts and binding for one realm's sessions, in seconds.
 #[derive(Debug, Clone, Copy)]
 pub struct RealmSessionPolicy {
     pub idle_seconds: i64,
     pub absolute_seconds: i64,
-    /// "Remember me" lifetime; `None` where the realm does not offer it.
+    /// "Remember me" lifetime, counted from sign-in and never extended by use (its idle limit
+    /// too); `None` where the realm does not offer it.
     pub remember_seconds: Option<i64>,
     pub ip_binding: IpBinding,
 }
@@ -61,12 +65,15 @@ impl RawSession {
                 "hours",
                 8_760,
             )? * 3600,
+            // An absolute lifetime (ASVS 3.3.2): a remembered session ends this many days after
+            // sign-in however often it is used, and at most 30 days, so a stolen long-lived
+            // cookie stops working and the person proves who they are at least monthly.
             remember_seconds: Some(
                 positive(
                     "session.client_remember_days",
                     self.client_remember_days,
                     "days",
-                    365,
+                    REMEMBER_DAYS_MAX,
                 )? * 86_400,
             ),
             ip_binding: IpBinding::parse("session.client_ip_binding", &self.client_ip_binding)?,

@@ -24,7 +24,9 @@ impl Default for RawTwoFactor {
     fn default() -> Self {
         Self {
             client_policy: "optional".into(),
-            admin_policy: "optional".into(),
+            // Empty: the installation's default, `required` for a new installation
+            // ([`TwoFactorConfig::apply_installation_default`]).
+            admin_policy: String::new(),
             // Empty: a key file in data_dir, created on first start.
             secret_key: String::new(),
             key_file: String::new(),
@@ -100,7 +102,11 @@ pub enum KeySource {
 #[derive(Debug, Clone, Serialize)]
 pub struct TwoFactorConfig {
     pub client_policy: Policy,
+    /// The admin realm's policy: as configured, else the installation's default (see
+    /// [`TwoFactorConfig::apply_installation_default`]).
     pub admin_policy: Policy,
+    /// Whether `two_factor.admin_policy` was set; when not, the installation's default applies.
+    pub admin_policy_configured: bool,
     pub key: KeySource,
     pub max_failures: u32,
     pub duo_outage: DuoOutage,
@@ -151,7 +157,14 @@ impl RawTwoFactor {
         };
         Ok(TwoFactorConfig {
             client_policy: Policy::parse("two_factor.client_policy", &self.client_policy)?,
-            admin_policy: Policy::parse("two_factor.admin_policy", &self.admin_policy)?,
+            // Unset: required (ASVS 4.3.1) until the database says this installation predates
+            // that default.
+            admin_policy: if self.admin_policy.is_empty() {
+                Policy::Required
+            } else {
+                Policy::parse("two_factor.admin_policy", &self.admin_policy)?
+            },
+            admin_policy_configured: !self.admin_policy.is_empty(),
             key,
             max_failures: self.max_failures,
             duo_outage: match self.duo_outage.as_str() {
@@ -181,6 +194,25 @@ impl RawTwoFactor {
     }
 }
 
+/// The installation default's name in `install_defaults`.
+pub const ADMIN_POLICY_DEFAULT: &str = "two_factor.admin_policy";
+
+impl TwoFactorConfig {
+    /// Applies the admin policy the installation was created with when the configuration sets
+    /// none. A new database records `required` (ASVS 4.3.1: administrators use two-step
+    /// verification); a database that already had admins when it was upgraded records
+    /// `optional`, the earlier default, so upgrading never locks its admins into enrolment.
+    /// `stored` is that record (`None`: not migrated yet; `required` stays).
+    pub fn apply_installation_default(&mut self, stored: Option<&str>) {
+        if self.admin_policy_configured {
+            return;
+        }
+        if let Some(policy) = stored.and_then(|v| Policy::parse(ADMIN_POLICY_DEFAULT, v).ok()) {
+            self.admin_policy = policy;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +227,8 @@ mod tests {
     fn defaults_are_optional_fail_closed_and_a_key_file_in_the_data_dir() {
         let c = check(|_| {}).unwrap();
         assert_eq!(c.client_policy, Policy::Optional);
+        assert_eq!(c.admin_policy, Policy::Required);
+        assert!(!c.admin_policy_configured);
         assert_eq!(c.duo_outage, DuoOutage::FailClosed);
         assert!(
             matches!(c.key, KeySource::File(ref p) if p == Path::new("/var/lib/portcullis/secret.key"))
@@ -218,8 +252,26 @@ mod tests {
         assert!(e.allowed.contains("fail_closed"));
         let e = check(|r| r.max_failures = 0).unwrap_err();
         assert_eq!(e.key, "two_factor.max_failures");
+        let e = check(|r| r.admin_policy = "maybe".into()).unwrap_err();
+        assert_eq!(e.key, "two_factor.admin_policy");
         let ok = check(|r| r.secret_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into())
             .unwrap();
         assert!(matches!(ok.key, KeySource::Inline(_)));
+    }
+
+    #[test]
+    fn an_unset_admin_policy_takes_the_installation_default_and_a_set_one_wins() {
+        let mut fresh = check(|_| {}).unwrap();
+        fresh.apply_installation_default(Some("required"));
+        assert_eq!(fresh.admin_policy, Policy::Required);
+        let mut upgraded = check(|_| {}).unwrap();
+        upgraded.apply_installation_default(Some("optional"));
+        assert_eq!(upgraded.admin_policy, Policy::Optional);
+        let mut unmigrated = check(|_| {}).unwrap();
+        unmigrated.apply_installation_default(None);
+        assert_eq!(unmigrated.admin_policy, Policy::Required);
+        let mut set = check(|r| r.admin_policy = "off".into()).unwrap();
+        set.apply_installation_default(Some("required"));
+        assert_eq!(set.admin_policy, Policy::Off);
     }
 }

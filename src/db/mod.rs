@@ -12,6 +12,7 @@ pub mod ban;
 pub mod client;
 pub mod counter;
 pub mod housekeeping;
+pub mod install;
 pub mod key;
 pub mod license;
 pub mod mail;

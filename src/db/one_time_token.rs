@@ -153,3 +153,42 @@ pub async fn revoke_data<'e>(
         .await
         .map(|_| ())
 }
+
+/// Revokes every unused link of `purpose` whose grant starts with `prefix` (for example every
+/// invitation to one client account: `"ID:"`); returns how many.
+pub async fn revoke_data_prefix<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    purpose: &str,
+    prefix: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    // A prefix made of digits and ':' only, so no LIKE wildcard can be in it.
+    let pattern = format!("{prefix}%");
+    let done = sqlx::query("UPDATE one_time_tokens SET expires_at = $1 WHERE purpose = $2 AND data LIKE $3 AND used_at IS NULL AND expires_at > $1")
+        .bind(now)
+        .bind(purpose)
+        .bind(pattern)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// The newest unused, unexpired link of `purpose`: when it was made and when it expires.
+pub async fn outstanding<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    purpose: &str,
+    now: i64,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let row = sqlx::query("SELECT created_at, expires_at FROM one_time_tokens WHERE purpose = $1 AND used_at IS NULL AND expires_at > $2 ORDER BY created_at DESC LIMIT 1")
+        .bind(purpose)
+        .bind(now)
+        .fetch_optional(ex)
+        .await?;
+    row.map(|r| {
+        Ok((
+            sqlx::Row::try_get(&r, "created_at")?,
+            sqlx::Row::try_get(&r, "expires_at")?,
+        ))
+    })
+    .transpose()
+}

@@ -301,3 +301,70 @@ pub async fn set_client<'e>(
         .await
         .map(|_| ())
 }
+
+/// Records which admin session opened a "login as client" session, so it ends with it.
+pub async fn set_impersonator_session<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id_hash: &str,
+    admin_session_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET impersonator_session_hash = $1 WHERE id_hash = $2")
+        .bind(admin_session_hash)
+        .bind(id_hash)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// The admin session behind a "login as client" session, as far as its liveness goes.
+#[derive(Debug, Clone)]
+pub struct ParentSession {
+    pub id_hash: String,
+    pub ended_at: Option<i64>,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+/// The admin session that opened the "login as client" session `id_hash`; `None` when it
+/// names none (opened before sessions recorded it) or that session is gone.
+pub async fn impersonator_session<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id_hash: &str,
+) -> Result<Option<ParentSession>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT p.id_hash, p.ended_at, p.last_seen_at, p.expires_at FROM sessions c \
+         JOIN sessions p ON p.id_hash = c.impersonator_session_hash AND p.realm = 'admin' \
+         WHERE c.id_hash = $1",
+    )
+    .bind(id_hash)
+    .fetch_optional(ex)
+    .await?;
+    row.map(|row| {
+        Ok(ParentSession {
+            id_hash: row.try_get("id_hash")?,
+            ended_at: row.try_get("ended_at")?,
+            last_seen_at: row.try_get("last_seen_at")?,
+            expires_at: row.try_get("expires_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// The live "login as client" sessions of admin `admin_id` whose admin session has ended
+/// (or was never recorded): those an admin-side end must end too.
+pub async fn orphaned_impersonations<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    admin_id: i64,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    sqlx::query(select_session!(
+        "WHERE impersonator_admin_id = $1 AND ended_at IS NULL AND NOT EXISTS \
+         (SELECT 1 FROM sessions p WHERE p.id_hash = sessions.impersonator_session_hash \
+          AND p.ended_at IS NULL)"
+    ))
+    .bind(admin_id)
+    .fetch_all(ex)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}

@@ -125,6 +125,7 @@ actions! {
     TwoFactorResetRefused => "two_factor.reset_refused",
     TwoFactorWrongCode => "two_factor.wrong_code",
     TwoFactorDuoRefused => "two_factor.duo_refused",
+    AccountReclaimed => "account.reclaimed",
 }
 
 impl std::fmt::Display for Action {

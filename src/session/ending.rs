@@ -15,6 +15,10 @@
 //!   because that operation's own entry (`password.changed`, `password.reset`, `admin.updated`,
 //!   `admin.deleted`) names the count.
 //!
+//! A "login as client" session ends with the admin session that opened it: when an admin's own
+//! session ends here, so do the impersonations it opened (each recorded as `impersonation.end`
+//! by the admin), and `Sessions::load` ends one whose admin session timed out unnoticed.
+//!
 //! The address and user agent of the entries are those of the request that ended the session
 //! (`request_origin::with_origin`).
 
@@ -50,7 +54,8 @@ pub enum Which<'a> {
 pub struct Ended {
     /// Sessions of the person named (for [`Which::This`], 1 when it was still live).
     pub own: u64,
-    /// Client sessions an admin opened by "login as client" ([`Which::AdminAndImpersonations`]).
+    /// Client sessions an admin opened by "login as client" ([`Which::AdminAndImpersonations`],
+    /// or those whose admin session this end ended).
     pub as_client: u64,
 }
 
@@ -142,7 +147,59 @@ pub async fn end_in(
     if let Some((actor, action, subject, detail)) = entry(which, reason, ended) {
         crate::audit::record(&mut **tx, now, &actor, action, subject, &detail).await?;
     }
+    let mut ended = ended;
+    if let Some(admin) = admin_side(which) {
+        ended.as_client += end_orphans(tx, admin, reason, now).await?;
+    }
     Ok(ended)
+}
+
+/// The admin whose own sessions `which` may have ended, so that the "login as client"
+/// sessions those opened end with them.
+fn admin_side(which: Which<'_>) -> Option<AdminId> {
+    let of = |realm: Realm, id: i64| (realm == Realm::Admin).then_some(AdminId(id));
+    match which {
+        Which::This(s) | Which::OneOf { owner: s, .. } | Which::OthersOf(s) => {
+            of(s.realm, s.subject_id)
+        }
+        Which::AllOf {
+            realm, subject_id, ..
+        } => of(realm, subject_id),
+        // Every "login as client" session of the admin ended with the admin's own.
+        Which::AdminAndImpersonations(_) => None,
+    }
+}
+
+/// Ends `admin`'s live "login as client" sessions whose admin session is no longer live, each
+/// recorded as `impersonation.end` by the admin (the same entry as "Return to admin"), so an
+/// impersonation never outlives the admin's sign-out, timeout or revoked session.
+async fn end_orphans(
+    tx: &mut sqlx::Transaction<'static, db::Db>,
+    admin: AdminId,
+    reason: EndReason,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let mut count = 0;
+    for row in db::session::orphaned_impersonations(&mut **tx, admin.get()).await? {
+        if db::session::end(&mut **tx, &row.id_hash, reason.as_str(), now).await? {
+            count += 1;
+            let subject = Actor::Impersonated(
+                ClientId(row.client_id.unwrap_or_default()),
+                UserId(row.subject_id),
+            );
+            let detail = format!("{}: the admin's own session ended", reason.as_str());
+            crate::audit::record(
+                &mut **tx,
+                now,
+                &Actor::Admin(admin),
+                Action::ImpersonationEnd,
+                subject,
+                &detail,
+            )
+            .await?;
+        }
+    }
+    Ok(count)
 }
 
 /// The audit entry for an end: actor, action, subject and detail, or `None` when nothing is

@@ -270,6 +270,20 @@ impl Sessions {
         } else {
             None
         };
+        // "Login as client" lives only as long as the admin session that opened it.
+        let mut admin_session = None;
+        let verdict = match verdict {
+            None if row.impersonator_admin_id.is_some() => {
+                match self.live_admin_session(&hash, now).await? {
+                    Some(parent) => {
+                        admin_session = Some(parent);
+                        None
+                    }
+                    None => Some(EndReason::Revoked),
+                }
+            }
+            other => other,
+        };
         let mut session = into_session(row, realm);
         if let Some(reason) = verdict {
             self.end(Which::This(&session), reason).await?;
@@ -284,8 +298,46 @@ impl Sessions {
         if now - session.last_seen_at >= self.config.activity_update_seconds {
             db::session::touch(&self.db, &hash, now).await?;
             session.last_seen_at = now;
+            // The admin working as the client is active: their own session is not idle.
+            if let Some(parent) = admin_session {
+                db::session::touch(&self.db, &parent, now).await?;
+            }
         }
         Ok(Lookup::Live(session))
+    }
+
+    /// The id hash of the admin session behind the "login as client" session `id_hash`, if it
+    /// is still live: not ended, not past its lifetime and not idle for longer than the admin
+    /// realm allows. `None` ends the impersonation.
+    ///
+    /// # Errors
+    /// Storage errors.
+    async fn live_admin_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let Some(parent) = db::session::impersonator_session(&self.db, id_hash).await? else {
+            return Ok(None);
+        };
+        let admin = self.policy(Realm::Admin);
+        let live = parent.ended_at.is_none()
+            && now < parent.expires_at
+            && now - parent.last_seen_at <= admin.idle_seconds;
+        Ok(live.then_some(parent.id_hash))
+    }
+
+    /// Records that the "login as client" session `id_hash` was opened from the admin session
+    /// `admin_session`, so it ends with it.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub(crate) async fn link_to_admin_session(
+        &self,
+        id_hash: &str,
+        admin_session: &str,
+    ) -> Result<(), sqlx::Error> {
+        db::session::set_impersonator_session(&self.db, id_hash, admin_session).await
     }
 
     /// The live sessions of `owner`'s person, newest first (the "where you are signed in" page).

@@ -52,10 +52,18 @@ impl EndReason {
                 "Your session ended after {} minutes without activity. Please sign in again.",
                 policy.idle_seconds / 60
             ),
-            Self::AbsoluteTimeout => format!(
-                "Your session reached its maximum length of {} hours. Please sign in again.",
-                policy.absolute_seconds / 3600
-            ),
+            Self::AbsoluteTimeout => match policy.remember_seconds {
+                // The same reason ends a remembered session, whose lifetime is in days.
+                Some(remember) => format!(
+                    "Your session reached its maximum length of {} hours ({} days if you chose to stay signed in). Please sign in again.",
+                    policy.absolute_seconds / 3600,
+                    remember / 86_400
+                ),
+                None => format!(
+                    "Your session reached its maximum length of {} hours. Please sign in again.",
+                    policy.absolute_seconds / 3600
+                ),
+            },
             Self::IpChanged => "Your session ended because your network address changed (for example after switching networks or VPN). Please sign in again.".to_owned(),
             Self::Revoked => "Your session was ended from another session or by an administrator.".to_owned(),
             Self::PasswordChanged => "Your password was changed, so your other sessions were ended. Please sign in with the new password.".to_owned(),

@@ -18,6 +18,7 @@ async fn client_id(app: &TestApp) -> i64 {
 /// client holding that client-area session.
 async fn impersonate(app: &TestApp, admin: &reqwest::Client) -> reqwest::Client {
     let id = client_id(app).await;
+    crate::helpers::otp::step_up(app, admin, "/admin/account/security", PASSWORD).await;
     let (_, csrf) = app.form_page(admin, &format!("/admin/clients/{id}")).await;
     let r = app
         .post_form(
@@ -236,25 +237,52 @@ async fn actions_as_a_client_are_the_admins_and_return_or_sign_out_end_the_imper
     let app = spawn_app().await;
     app.create_admin("root").await;
     let ada = app.create_user("ada@example.com").await;
+    app.create_user("grace@example.com").await;
+    app.add_to_account("ada@example.com", "grace@example.com", &["profile"])
+        .await;
+    let grace: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'grace@example.com'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    // Setting Grace up signed Ada out once; what follows must not.
+    let set_up: i64 = sqlx::query_scalar("SELECT MAX(id) FROM audit_log")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
     let sam = helpdesk_sam(&app).await;
     let sam_actor = app.admin_actor("sam").await;
     let as_ada = impersonate(&app, &sam).await;
-    // Inviting a colleague to Ada's account while signed in as her.
+    // Inviting someone while signed in as her would outlast the visit: refused (issue 18,
+    // item 6; tests/api/review_impersonation_sessions.rs).
     let (_, csrf) = app.form_page(&as_ada, "/account/users").await;
     let r = app
         .post_form(
             &as_ada,
             "/account/users/invite",
-            &[("email", "grace@example.com"), ("csrf_token", &csrf)],
+            &[("email", "mallory@example.com"), ("csrf_token", &csrf)],
         )
         .await;
-    assert_eq!(r.status(), 303);
-    let invited = audit_rows(&app, "account.user_invited").await;
-    assert_eq!(invited.len(), 1);
-    let (actor, subject, detail, ip, ua) = &invited[0];
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        audit_rows(&app, "account.user_invited").await.len(),
+        1,
+        "Ada's own invitation of Grace only"
+    );
+    // Removing Grace from Ada's account while signed in as her is recorded as the admin's.
+    let r = app
+        .post_form(
+            &as_ada,
+            &format!("/account/users/{grace}/remove"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let removed = audit_rows(&app, "account.user_removed").await;
+    assert_eq!(removed.len(), 1);
+    let (actor, subject, detail, ip, ua) = &removed[0];
     assert_eq!(actor, &sam_actor, "the admin did it, not Ada");
-    assert!(subject.starts_with("client:"));
-    assert!(detail.contains("grace@example.com") && detail.contains("signed in as client:"));
+    assert!(subject.starts_with(&format!("user:{grace}")), "{subject}");
+    assert!(detail.contains("removed from the account") && detail.contains("signed in as client:"));
     assert_eq!(ip, "127.0.0.1");
     assert!(ua.contains("portcullis-tests"), "{ua}");
 
@@ -288,9 +316,10 @@ async fn actions_as_a_client_are_the_admins_and_return_or_sign_out_end_the_imper
         .await
         .unwrap();
     let ada_signouts: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'signout' AND actor = $1",
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'signout' AND actor = $1 AND id > $2",
     )
     .bind(format!("client:{ada_id}"))
+    .bind(set_up)
     .fetch_one(&app.state.db)
     .await
     .unwrap();

@@ -45,6 +45,8 @@ async fn f08_login_as_an_owner_without_a_password_with_banner_limits_and_return(
 
     app.create_admin_in_role("sam", SUPPORT_OPERATOR).await;
     let support = app.signed_in_admin("sam").await;
+    // Signing in as a client needs a fresh step-up (tests/api/review_impersonation_sessions.rs).
+    crate::helpers::otp::step_up(&app, &support, "/admin/account/security", PASSWORD).await;
     let (page, csrf) = app
         .form_page(&support, &format!("/admin/clients/{client_id}"))
         .await;
@@ -190,6 +192,8 @@ async fn f08_login_as_works_for_an_owner_locked_by_two_factor_unconfirmed_or_wit
 
     app.create_admin_in_role("sam", SUPPORT_OPERATOR).await;
     let support = app.signed_in_admin("sam").await;
+    // Signing in as a client needs a fresh step-up (tests/api/review_impersonation_sessions.rs).
+    crate::helpers::otp::step_up(&app, &support, "/admin/account/security", PASSWORD).await;
     let sam: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'sam'")
         .fetch_one(&app.state.db)
         .await
@@ -282,6 +286,8 @@ async fn deleting_an_admin_ends_the_client_sessions_they_opened_as_a_client() {
     // Sam (Support Operator) is signed in as Ada's account when Sam's admin account is deleted.
     app.create_admin_in_role("sam", SUPPORT_OPERATOR).await;
     let support = app.signed_in_admin("sam").await;
+    // Signing in as a client needs a fresh step-up (tests/api/review_impersonation_sessions.rs).
+    crate::helpers::otp::step_up(&app, &support, "/admin/account/security", PASSWORD).await;
     let sam: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'sam'")
         .fetch_one(&app.state.db)
         .await

@@ -44,6 +44,7 @@ mod postgres_tls;
 mod register;
 mod review_licensing;
 mod review_two_factor;
+mod review_impersonation_sessions;
 mod scheduler;
 mod schema;
 mod security_doc;

@@ -3,7 +3,7 @@
 //! ends it on A at once; a ban recorded by A is enforced by B within the ban cache's bound; a setting saved on A applies on
 //! B within the settings refresh bound; with both nodes' mail senders running each queued email
 //! is sent once; with both schedulers and a system cron each task runs once per period; a
-//! rolling restart loses no session. Runs on SQLite (two processes, one file) and, in the
+//! rolling restart loses no session; a second node keeps the first node's setup link. Runs on SQLite (two processes, one file) and, in the
 //! PostgreSQL pass, on PostgreSQL.
 
 use crate::helpers::*;
@@ -51,6 +51,8 @@ fn node_with(
         .env("PORTCULLIS__SERVER__SYSTEM_URL", system_url)
         .env("PORTCULLIS__PROXY__CLOUDFLARE_REFRESH_HOURS", "0")
         .env("PORTCULLIS__MAIL__TRANSPORT", "file")
+        // Admins here sign in with a password alone, as the in-process tests' set-up does.
+        .env("PORTCULLIS__TWO_FACTOR__ADMIN_POLICY", "optional")
         .env("RUST_LOG", "warn")
         .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
@@ -555,4 +557,79 @@ async fn concurrent_claims_of_the_mail_queue_never_share_a_message() {
         COUNT,
         "every message claimed"
     );
+}
+
+/// Starts a node like [`node`], with its standard output read, and returns it with what it
+/// printed at start-up up to the end of its setup-link message (or the first 20 lines).
+async fn node_announcing(app: &TestApp, port: u16, system_url: &str) -> (Node, String) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("serve")
+        .env_remove("PORTCULLIS_CONFIG")
+        .env("PORTCULLIS__DATA_DIR", app.dir.path())
+        .env("PORTCULLIS__DATABASE__URL", &app.state.config.database_url)
+        .env("PORTCULLIS__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("PORTCULLIS__SERVER__SYSTEM_URL", system_url)
+        .env("PORTCULLIS__PROXY__CLOUDFLARE_REFRESH_HOURS", "0")
+        .env("PORTCULLIS__MAIL__TRANSPORT", "file")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let node = Node { child, port };
+    let printed = tokio::task::spawn_blocking(move || {
+        let mut printed = String::new();
+        for line in std::io::BufReader::new(stdout).lines().take(20) {
+            let Ok(line) = line else { break };
+            printed.push_str(&line);
+            printed.push('\n');
+            if line.contains("The link works once.") || line.contains("prints a new one.") {
+                break;
+            }
+        }
+        printed
+    });
+    let printed = tokio::time::timeout(std::time::Duration::from_secs(60), printed)
+        .await
+        .expect("the node printed its start-up lines")
+        .unwrap();
+    wait_ready(&node).await;
+    (node, printed)
+}
+
+#[tokio::test]
+async fn a_second_node_keeps_the_first_nodes_setup_link_working() {
+    let app = spawn_app().await;
+    let (port_a, port_b) = (free_port(), free_port());
+    let host = format!("127.0.0.1:{port_a}");
+    let system_url = format!("http://{host}/");
+    let (a, printed_a) = node_announcing(&app, port_a, &system_url).await;
+    let start = printed_a
+        .find("/admin/setup/")
+        .unwrap_or_else(|| panic!("node A printed a setup link: {printed_a}"));
+    let path: String = printed_a[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    // Node B starts on the same database: it leaves A's link alone and says so.
+    let (b, printed_b) = node_announcing(&app, port_b, &system_url).await;
+    assert!(
+        printed_b.contains("A one-time setup link was already printed at")
+            && !printed_b.contains("/admin/setup/"),
+        "{printed_b}"
+    );
+    // A's link still opens the form, on either node.
+    let browser = new_client();
+    for node in [&b, &a] {
+        let r = get(&browser, node, &path, &host).await;
+        assert_eq!(r.status(), 200, "the first node's link was invalidated");
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Create the first administrator")
+        );
+    }
 }

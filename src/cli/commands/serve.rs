@@ -20,10 +20,8 @@ pub async fn run(mut config: Config, no_migrate: bool) -> Outcome {
         "Portcullis is listening on http://{} (System URL {system_url})",
         app.address
     );
-    if let Some(link) = Setup::from(&app.state).link_if_needed().await? {
-        println!(
-            "No admin exists yet. Create the first one within the next hour at:\n\n    {link}\n\n(or run `portcullis admin create`). The link works once."
-        );
+    if let Some(message) = Setup::from(&app.state).announce().await?.message() {
+        println!("{message}");
     }
     app.start_workers();
     app.run_until(crate::bootstrap::shutdown_signal()).await

@@ -208,6 +208,7 @@ pub async fn post_login_as(
     let by = impersonation::By {
         admin: gate.current.id(),
         username: &gate.current.admin.username,
+        session: &gate.current.session.id_hash,
         ip: arrival.addr.ip,
         user_agent: &arrival.user_agent,
     };
@@ -222,7 +223,7 @@ pub async fn post_login_as(
             Ok((jar, Redirect::to(&target)).into_response())
         }
         Err(StartError::NoSuchAccount) => Err(AppError::NotFound),
-        Err(refused @ StartError::OwnerDisabled { .. }) => {
+        Err(refused @ (StartError::OwnerDisabled { .. } | StartError::StepUpNeeded)) => {
             let error = Some(refused.to_string());
             render(&view, &gate.current, ClientId(id), csrf, None, error).await
         }

@@ -20,7 +20,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 /// The page for a refusal that is not shown next to a field.
 fn refused(e: MemberError) -> AppError {
     match e {
-        e @ MemberError::NotOwner { .. } => AppError::Forbidden(e.to_string()),
+        e @ (MemberError::NotOwner { .. }
+        | MemberError::Impersonated { .. }
+        | MemberError::Unconfirmed { .. }) => AppError::Forbidden(e.to_string()),
         MemberError::NotMember => AppError::NotFound,
         e @ (MemberError::UnknownPermission(_) | MemberError::Invalid(_)) => {
             AppError::BadRequest(e.to_string())

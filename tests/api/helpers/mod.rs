@@ -93,6 +93,10 @@ async fn spawn_until(
     };
     raw.server.listen = format!("127.0.0.1:{port}");
     raw.server.system_url = format!("http://127.0.0.1:{port}/");
+    // New installations require admin two-step verification; tests that are not about it
+    // sign admins in with a password alone, as before (tests/api/review_impersonation_sessions.rs
+    // covers the default).
+    raw.two_factor.admin_policy = "optional".into();
     if let Some(url) = test_database_url().await {
         raw.database.url = url;
     }

@@ -144,6 +144,12 @@ describe('admin area', () => {
     const clientPage = page.url();
     await browser.check(page, 'client', 'A client account, with Log in as the owner');
 
+    // Signing in as a client needs a fresh step-up of the admin's own session.
+    await page.goto(server.url('/admin/account/security'));
+    await page.locator('#confirm-password').fill(alice.password);
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.locator('p.notice').waitFor();
+    await page.goto(clientPage);
     await page.getByRole('button', { name: 'Log in as the owner' }).click();
     await page.waitForURL((url) => url.pathname === '/clientarea');
     const banner = page.locator('#impersonation-banner');
