@@ -113,6 +113,7 @@ pub struct Resolution {
 }
 
 /// How a right-to-left walk over a chain header ended.
+#[derive(Debug, Clone, Copy)]
 enum End {
     /// The first address from the right that is not trusted: the client.
     Untrusted(IpAddr),
@@ -124,10 +125,29 @@ enum End {
     Empty,
 }
 
+/// Resolves the client address from the peer and the values of the configured header alone,
+/// trusting `trusted` and no Cloudflare range: a `CF-Connecting-IP` is then never believed and
+/// an `X-Real-IP` never (no operator-listed proxy, no `X-Forwarded-For` to compare). For callers
+/// that have only one header (benchmarks, fuzzing); a request goes through [`resolve_with`].
+pub fn resolve<'a>(
+    peer: IpAddr,
+    header: ForwardHeader,
+    values: impl IntoIterator<Item = &'a [u8]>,
+    trusted: &RangeSet,
+) -> Resolution {
+    let none = RangeSet::default();
+    let trust = Trust {
+        trusted,
+        cloudflare: &none,
+        operator_listed: false,
+    };
+    resolve_with(peer, header, values, std::iter::empty(), &trust)
+}
+
 /// Resolves the client address from the peer, the values of the configured header (in the
 /// order the headers appeared) and those of `X-Forwarded-For` (read for `CF-Connecting-IP` and
 /// `X-Real-IP`, see the module header; ignored when it is the configured header).
-pub fn resolve<'a, 'b>(
+pub fn resolve_with<'a, 'b>(
     peer: IpAddr,
     header: ForwardHeader,
     values: impl IntoIterator<Item = &'a [u8]>,
@@ -220,8 +240,9 @@ fn conclude(r: &mut Resolution, header: ForwardHeader, end: End) {
         }
         End::AllTrusted(ip) => {
             r.client = ip;
-            r.reason =
-                format!("Every address in {name} is trusted; the leftmost examined, {ip}, is used.");
+            r.reason = format!(
+                "Every address in {name} is trusted; the leftmost examined, {ip}, is used."
+            );
         }
         End::Empty => {
             r.reason = format!(
@@ -294,19 +315,16 @@ fn cloudflare<'a, 'b>(
             }
         }
     };
-    match single(r, ForwardHeader::CfConnectingIp, values) {
-        Some(ip) => {
-            r.client = ip;
-            r.reason = format!(
-                "{edge} is a trusted Cloudflare address, so the {cf} it passed on names the client."
-            );
-        }
-        None => {
-            r.client = edge;
-            r.reason = format!(
-                "{edge} is a trusted Cloudflare address but passed on no usable {cf}; the Cloudflare address is used."
-            );
-        }
+    if let Some(ip) = single(r, ForwardHeader::CfConnectingIp, values) {
+        r.client = ip;
+        r.reason = format!(
+            "{edge} is a trusted Cloudflare address, so the {cf} it passed on names the client."
+        );
+    } else {
+        r.client = edge;
+        r.reason = format!(
+            "{edge} is a trusted Cloudflare address but passed on no usable {cf}; the Cloudflare address is used."
+        );
     }
 }
 
@@ -433,7 +451,7 @@ mod tests {
     }
 
     fn xff(peer: &str, value: &str, set: &RangeSet) -> Resolution {
-        resolve(
+        resolve_with(
             ip(peer),
             ForwardHeader::XForwardedFor,
             [value.as_bytes()],
@@ -465,7 +483,7 @@ mod tests {
 
     #[test]
     fn several_headers_are_one_list_in_order() {
-        let r = resolve(
+        let r = resolve_with(
             ip("127.0.0.1"),
             ForwardHeader::XForwardedFor,
             [&b"198.51.100.1"[..], &b"198.51.100.2"[..]],
@@ -494,7 +512,7 @@ mod tests {
             ip("10.1.1.1")
         );
         assert_eq!(
-            resolve(
+            resolve_with(
                 ip("127.0.0.1"),
                 ForwardHeader::XForwardedFor,
                 [],
@@ -510,7 +528,7 @@ mod tests {
     fn rfc7239_forwarded_with_quotes_ports_and_ipv6() {
         let set = trusted(&["loopback"]);
         let value = b"for=192.0.2.43, for=\"[2001:db8:cafe::17]:4711\";proto=https, for=127.0.0.1";
-        let r = resolve(
+        let r = resolve_with(
             ip("127.0.0.1"),
             ForwardHeader::Forwarded,
             [&value[..]],
@@ -518,7 +536,7 @@ mod tests {
             &listed(&set),
         );
         assert_eq!(r.client, ip("2001:db8:cafe::17"));
-        let hidden = resolve(
+        let hidden = resolve_with(
             ip("127.0.0.1"),
             ForwardHeader::Forwarded,
             [&b"for=_hidden, for=198.51.100.3"[..]],
@@ -540,7 +558,7 @@ mod tests {
         } else {
             &[forwarded_for.as_bytes()]
         };
-        resolve(
+        resolve_with(
             ip(peer),
             header,
             [value.as_bytes()],
@@ -593,7 +611,13 @@ mod tests {
             ..trust
         };
         assert_eq!(
-            one("127.0.0.1", cf, "198.51.100.4", "173.245.48.9", &untrusted_cf),
+            one(
+                "127.0.0.1",
+                cf,
+                "198.51.100.4",
+                "173.245.48.9",
+                &untrusted_cf
+            ),
             ip("173.245.48.9")
         );
     }
@@ -660,7 +684,7 @@ mod tests {
         fn any_header_resolves_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..2000), xff in proptest::collection::vec(any::<u8>(), 0..2000), which in 0usize..4, listed in any::<bool>()) {
             let set = trusted(&["loopback", "private"]);
             let trust = Trust { trusted: &set, cloudflare: &set, operator_listed: listed };
-            let r = resolve(ip("127.0.0.1"), ForwardHeader::ALL[which], [bytes.as_slice()], [xff.as_slice()], &trust);
+            let r = resolve_with(ip("127.0.0.1"), ForwardHeader::ALL[which], [bytes.as_slice()], [xff.as_slice()], &trust);
             prop_assert!(r.hops.len() <= 2 * MAX_HOPS + 2);
         }
     }

@@ -343,7 +343,7 @@ async fn lifting_says_whether_the_text_was_no_address_or_the_address_was_not_ban
     ));
     assert!(matches!(
         bans.lift("203.0.113.9", &cli, Some("local")).await,
-        Err(LiftError::NotBanned(ip)) if ip.to_string() == "203.0.113.9"
+        Err(LiftError::NotBanned(ip)) if ip == "203.0.113.9"
     ));
     let lifts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'ban.lift'")
         .fetch_one(&app.state.db)

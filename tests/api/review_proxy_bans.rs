@@ -354,12 +354,22 @@ async fn failures_from_one_ipv6_64_count_together_and_the_ban_covers_the_whole_6
     }
     assert_eq!(statuses, [401, 401, 401]);
     assert_eq!(
-        status_of(base, "/admin/login", &[("x-forwarded-for", "2001:db8:1:2::99")]).await,
+        status_of(
+            base,
+            "/admin/login",
+            &[("x-forwarded-for", "2001:db8:1:2::99")]
+        )
+        .await,
         403,
         "another address in the same /64 is banned too"
     );
     assert_eq!(
-        status_of(base, "/admin/login", &[("x-forwarded-for", "2001:db8:1:3::1")]).await,
+        status_of(
+            base,
+            "/admin/login",
+            &[("x-forwarded-for", "2001:db8:1:3::1")]
+        )
+        .await,
         200,
         "the neighbouring /64 is not"
     );
@@ -378,12 +388,21 @@ async fn failures_from_one_ipv6_64_count_together_and_the_ban_covers_the_whole_6
     // Lifting by one address of the /64 lifts the /64.
     let bans = portcullis::ban::Bans::from(&app.state);
     let lifted = bans
-        .lift("2001:db8:1:2::1234", &Actor::Named("cli".into()), Some("local"))
+        .lift(
+            "2001:db8:1:2::1234",
+            &Actor::Named("cli".into()),
+            Some("local"),
+        )
         .await
         .unwrap();
     assert_eq!(lifted, "2001:db8:1:2::/64");
     assert_eq!(
-        status_of(base, "/admin/login", &[("x-forwarded-for", "2001:db8:1:2::99")]).await,
+        status_of(
+            base,
+            "/admin/login",
+            &[("x-forwarded-for", "2001:db8:1:2::99")]
+        )
+        .await,
         200
     );
 }

@@ -1,7 +1,7 @@
 //! Step 1: the client address (F01).
 //!
 //! Resolves the client from the TCP peer and the configured forwarding header with
-//! [`crate::net::client_ip::resolve`] over the trusted proxies in force (and, for
+//! [`crate::net::client_ip::resolve_with`] over the trusted proxies in force (and, for
 //! `CF-Connecting-IP` and `X-Real-IP`, `X-Forwarded-For`, which says who handed the request on;
 //! the module header of `net::client_ip` gives the rules). Two diagnostics are
 //! counted here for the doctor: requests that look like they came through Cloudflare while its
@@ -69,7 +69,7 @@ pub fn resolve_request(
         cloudflare: &settings.cloudflare,
         operator_listed: operator_listed(settings),
     };
-    client_ip::resolve(
+    client_ip::resolve_with(
         peer,
         header,
         values_of(header.name()),
