@@ -137,6 +137,8 @@ async fn a_failing_task_waits_before_it_is_tried_again() {
     let app = spawn_with(|c| {
         c.proxy.cloudflare_refresh_hours = 24;
         c.proxy.cloudflare_url = "http://127.0.0.1:9".into();
+        // The refresh runs only while Cloudflare is configured.
+        c.proxy.header = "CF-Connecting-IP".into();
     })
     .await;
     let first = run_due(&app.state, Process::Serve).await.unwrap();
