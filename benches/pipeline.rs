@@ -172,6 +172,7 @@ fn main() {
                 ip: &ip,
                 reason: "bench",
                 minutes: "",
+                scope: "",
             };
             bans.add(&ban, &Actor::Named("bench".into())).await.unwrap();
         }
@@ -198,13 +199,13 @@ fn main() {
         );
         let outside: IpAddr = "198.51.100.7".parse().unwrap();
         let miss = per_op_async(50_000, || async {
-            black_box(cold().active(outside).await.unwrap());
+            black_box(cold().active(outside, Realm::Client).await.unwrap());
         })
         .await;
         row("ban check, address not banned", miss, select_one);
         let banned: IpAddr = "0.0.39.15".parse().unwrap();
         let hit = per_op_async(50_000, || async {
-            black_box(cold().active(banned).await.unwrap().unwrap());
+            black_box(cold().active(banned, Realm::Client).await.unwrap().unwrap());
         })
         .await;
         row("ban check, address banned", hit, select_one);

@@ -2,11 +2,24 @@
 //! [`Bans`] service, which the ban step of the pipeline, the sign-in pages, the second-factor
 //! service, the admin's bans page and `portcullis ban` all call.
 //!
-//! Failures are counted per resolved client address (and per account from that address, which
-//! names the targeted accounts in the ban's reason) in the database, so every node sees every
+//! Failures are counted per resolved client key (and per account from that key, which names
+//! the targeted accounts in the ban's reason) in the database, so every node sees every
 //! failure and enforces every ban (another node's within [`CACHE_FOR`]). Whitelisted addresses
 //! are never banned. Every ban and lift is audited here, in the transaction that makes it; the
 //! front ends only map [`BanError`] and [`LiftError`] to their messages.
+//!
+//! **The key** ([`key_of`]): an IPv4 address is its own key; an IPv6 address counts and is
+//! banned as its /64. One subscriber, host or VM is handed a whole /64, and choosing a new
+//! address inside it is free, so a per-address count would let one attacker rotate past every
+//! threshold. IPv4 stays per address: there a /24 is usually many unrelated customers.
+//!
+//! **The scope** ([`Scope`]): a ban covers the admin area (`/admin...`), the client area
+//! (everything else) or both. Automatic bans cover the area whose sign-ins failed: three wrong
+//! admin passwords from an office NAT must not lock that office's customers out of their client
+//! area, and a credential-stuffing run against the client sign-in has no business being
+//! let into the admin sign-in either, which keeps its own stricter count. A ban made by hand
+//! covers both areas unless the admin picks one: a person banning an address by hand usually
+//! means "keep them out".
 
 use crate::account::FieldError;
 use crate::app::AppState;
@@ -32,41 +45,130 @@ const CACHE_MAX: usize = 10_000;
 
 /// What the cache knows about an address.
 enum Cached {
-    /// A recent answer: the ban, or none.
-    Known(Option<BanRow>),
+    /// A recent answer: the bans on the key, of every scope (often none).
+    Known(Vec<BanRow>),
     /// Nothing recent: ask the database.
     Ask,
 }
 
-/// Recent answers of the ban lookup, per address (this node only).
+/// Recent answers of the ban lookup, per key (this node only).
 #[derive(Debug, Default)]
 pub struct BanCache {
     // Monotonic ages only decide when to ask the database again; whether a ban is still in
     // force is always judged by the application clock.
-    entries: Mutex<HashMap<IpAddr, (Instant, Option<BanRow>)>>,
+    entries: Mutex<HashMap<String, (Instant, Vec<BanRow>)>>,
 }
 
 impl BanCache {
-    fn get(&self, ip: IpAddr) -> Cached {
+    fn get(&self, key: &str) -> Cached {
         let entries = self
             .entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match entries.get(&ip) {
-            Some((at, ban)) if at.elapsed() < CACHE_FOR => Cached::Known(ban.clone()),
+        match entries.get(key) {
+            Some((at, bans)) if at.elapsed() < CACHE_FOR => Cached::Known(bans.clone()),
             _ => Cached::Ask,
         }
     }
 
-    fn put(&self, ip: IpAddr, ban: Option<BanRow>) {
+    fn put(&self, key: &str, bans: Vec<BanRow>) {
         let mut entries = self
             .entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= CACHE_MAX && !entries.contains_key(&ip) {
+        if entries.len() >= CACHE_MAX && !entries.contains_key(key) {
             entries.clear();
         }
-        entries.insert(ip, (Instant::now(), ban));
+        entries.insert(key.to_owned(), (Instant::now(), bans));
+    }
+
+    /// Drops what this node knows about `key`, so its next request asks the database: a ban
+    /// made or lifted here applies here at once.
+    fn forget(&self, key: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+    }
+}
+
+/// The key failures are counted under and bans are stored by: an IPv4 address itself; for
+/// IPv6, the /64 it lies in, written as a range (`2001:db8:1:2::/64`).
+pub fn key_of(ip: IpAddr) -> String {
+    match crate::net::range::canonical(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & (u128::MAX << 64);
+            format!("{}/64", std::net::Ipv6Addr::from(network))
+        }
+    }
+}
+
+/// The key named by what a person typed: one address (an IPv6 one stands for its /64), or an
+/// IPv6 /64 range as the lists show it.
+pub fn key_from_text(text: &str) -> Option<String> {
+    if let Some(ip) = crate::net::client_ip::parse_entry(text) {
+        return Some(key_of(ip));
+    }
+    let net = crate::net::range::Net::parse(text).filter(|n| n.addr.is_ipv6() && n.prefix == 64)?;
+    Some(key_of(net.addr))
+}
+
+/// The area a ban covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// The admin area: every path under `/admin`.
+    Admin,
+    /// The client area: every other path.
+    Client,
+    /// Both areas (the default for a ban made by hand).
+    #[default]
+    Both,
+}
+
+impl Scope {
+    /// Every scope, in the order the form offers them.
+    pub const ALL: [Self; 3] = [Self::Both, Self::Admin, Self::Client];
+
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Client => "client",
+            Self::Both => "both",
+        }
+    }
+
+    /// Parses the stored or typed form; empty means [`Scope::Both`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "" | "both" => Some(Self::Both),
+            "admin" => Some(Self::Admin),
+            "client" => Some(Self::Client),
+            _ => None,
+        }
+    }
+
+    /// The automatic ban's scope for failed sign-ins of `realm`.
+    pub fn of_realm(realm: Realm) -> Self {
+        match realm {
+            Realm::Admin => Self::Admin,
+            Realm::Client => Self::Client,
+        }
+    }
+
+    /// Whether a ban of this scope refuses requests to `area`.
+    pub fn covers(self, area: Realm) -> bool {
+        self == Self::Both || self == Self::of_realm(area)
+    }
+
+    /// As people read it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Admin => "admin area",
+            Self::Client => "client area",
+            Self::Both => "admin and client areas",
+        }
     }
 }
 
@@ -100,7 +202,10 @@ impl From<&AppState> for Bans {
 /// A ban in force, as people read it (the bans page and `portcullis ban list`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
+    /// The banned key: an IPv4 address or an IPv6 /64.
     pub ip: String,
+    /// The area it covers.
+    pub scope: Scope,
     pub reason: String,
     /// Who made it: `automatic`, `admin:ID`, …
     pub by: String,
@@ -133,6 +238,8 @@ pub struct NewBan<'a> {
     pub reason: &'a str,
     /// Whole minutes from 1 to [`MAX_MINUTES`]; empty for a ban until lifted.
     pub minutes: &'a str,
+    /// `admin`, `client` or `both`; empty for both.
+    pub scope: &'a str,
 }
 
 /// Why a ban was not made.
@@ -148,21 +255,21 @@ pub enum BanError {
 /// Why a ban was not lifted.
 #[derive(Debug, thiserror::Error)]
 pub enum LiftError {
-    /// The text given is not an IP address.
+    /// The text given is not an IP address (or an IPv6 /64).
     #[error("{0:?} is not an IP address")]
     NotAnAddress(String),
-    /// The address was not banned.
+    /// The address was not banned (the key: an IPv6 address is named by its /64).
     #[error("{0} was not banned")]
-    NotBanned(IpAddr),
+    NotBanned(String),
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
 }
 
 impl NewBan<'_> {
-    /// The address and the minutes, or every field's problem.
-    fn validate(&self) -> Result<(IpAddr, Option<i64>), Vec<FieldError>> {
+    /// The key, the minutes and the scope, or every field's problem.
+    fn validate(&self) -> Result<(String, Option<i64>, Scope), Vec<FieldError>> {
         let mut errors = Vec::new();
-        let ip = crate::net::client_ip::parse_entry(self.ip);
+        let ip = key_from_text(self.ip);
         if ip.is_none() {
             errors.push(FieldError::new(
                 "ip",
@@ -190,36 +297,56 @@ impl NewBan<'_> {
                 "Enter whole minutes from 1 to 5256000, or leave it empty.",
             ));
         }
-        match (ip, minutes) {
-            (Some(ip), Ok(minutes)) if errors.is_empty() => Ok((ip, minutes)),
+        let scope = Scope::parse(self.scope);
+        if scope.is_none() {
+            errors.push(FieldError::new(
+                "scope",
+                "Choose where the ban applies: both areas, the admin area or the client area.",
+            ));
+        }
+        match (ip, minutes, scope) {
+            (Some(ip), Ok(minutes), Some(scope)) if errors.is_empty() => Ok((ip, minutes, scope)),
             _ => Err(errors),
         }
     }
 }
 
 impl Bans {
-    /// The ban in force on `ip`, if any: one primary-key lookup, or this node's answer of the
-    /// last [`CACHE_FOR`].
+    /// The ban in force on `ip` for requests to `area`, if any: one primary-key lookup of the
+    /// address's key (its /64 for IPv6), or this node's answer of the last [`CACHE_FOR`].
+    /// Whitelisted addresses are never refused, even inside a banned /64. Of several bans the
+    /// one that ends last is returned.
     ///
     /// # Errors
     /// Storage errors.
-    pub async fn active(&self, ip: IpAddr) -> Result<Option<BanRow>, sqlx::Error> {
+    pub async fn active(&self, ip: IpAddr, area: Realm) -> Result<Option<BanRow>, sqlx::Error> {
         let now = self.clock.unix();
-        let ban = match self.cache.get(ip) {
-            Cached::Known(ban) => ban,
+        let key = key_of(ip);
+        let bans = match self.cache.get(&key) {
+            Cached::Known(bans) => bans,
             Cached::Ask => {
-                let found = crate::db::ban::active(&self.db, &ip.to_string(), now).await?;
-                self.cache.put(ip, found.clone());
+                let found = crate::db::ban::active(&self.db, &key, now).await?;
+                self.cache.put(&key, found.clone());
                 found
             }
         };
-        Ok(ban.filter(|b| b.expires_at.is_none_or(|until| until > now)))
+        let mut covering: Vec<BanRow> = bans
+            .into_iter()
+            .filter(|b| b.expires_at.is_none_or(|until| until > now))
+            .filter(|b| Scope::parse(&b.scope).is_some_and(|s| s.covers(area)))
+            .collect();
+        if covering.is_empty() || self.settings.current().await.whitelist.contains(ip) {
+            return Ok(None);
+        }
+        covering.sort_by_key(|b| b.expires_at.map_or(i64::MAX, |t| t));
+        Ok(covering.pop())
     }
 
     /// A ban as people read it.
     pub fn listed(&self, ban: BanRow) -> Listed {
         Listed {
             ends: ban.expires_at.map(|at| self.settings.show_time(at)),
+            scope: Scope::parse(&ban.scope).unwrap_or_default(),
             ip: ban.ip,
             reason: ban.reason,
             by: ban.created_by,
@@ -235,8 +362,9 @@ impl Bans {
         Ok(bans.into_iter().map(|b| self.listed(b)).collect())
     }
 
-    /// Records a failed sign-in (or step-up) from `ip` and bans the address when the realm's
-    /// threshold is reached. Returns the new ban, if one was made.
+    /// Records a failed sign-in (or step-up) from `ip` and bans its key (the address, or its
+    /// /64) in the realm's area when the realm's threshold is reached. Returns the new ban, if
+    /// one was made.
     ///
     /// # Errors
     /// Storage errors.
@@ -253,7 +381,7 @@ impl Bans {
         };
         let now = self.clock.unix();
         let account: String = account.trim().to_lowercase().chars().take(254).collect();
-        let address = ip.to_string();
+        let address = key_of(ip);
         crate::db::ban::record_failure(&self.db, realm.as_str(), &address, &account, now).await?;
         if rule.failures == 0 || settings.whitelist.contains(ip) {
             return Ok(None);
@@ -271,6 +399,7 @@ impl Bans {
         }
         let ban = BanRow {
             ip: address.clone(),
+            scope: Scope::of_realm(realm).as_str().to_owned(),
             reason: format!(
                 "{by_ip} failed {} sign-ins in {} minutes ({by_account} for the last account tried)",
                 realm.as_str(),
@@ -298,20 +427,22 @@ impl Bans {
         )
         .await?;
         tx.commit().await?;
-        self.cache.put(ip, Some(ban.clone()));
+        self.cache.forget(&address);
         tracing::warn!(ip = %ip, realm = realm.as_str(), failures = by_ip, "address banned after failed sign-ins");
         Ok(Some(ban))
     }
 
-    /// Bans an address by hand, after checking every field; returns the banned address.
+    /// Bans an address by hand (an IPv6 address: its /64) in the chosen scope, after checking
+    /// every field; returns the banned key.
     ///
     /// # Errors
     /// [`BanError::Invalid`] with each field's problem, or a storage error.
-    pub async fn add(&self, new: &NewBan<'_>, actor: &Actor) -> Result<IpAddr, BanError> {
-        let (ip, minutes) = new.validate().map_err(BanError::Invalid)?;
+    pub async fn add(&self, new: &NewBan<'_>, actor: &Actor) -> Result<String, BanError> {
+        let (ip, minutes, scope) = new.validate().map_err(BanError::Invalid)?;
         let now = self.clock.unix();
         let ban = BanRow {
-            ip: ip.to_string(),
+            ip: ip.clone(),
+            scope: scope.as_str().to_owned(),
             reason: new.reason.trim().chars().take(MAX_REASON).collect(),
             created_at: now,
             expires_at: minutes.map(|m| now + m * 60),
@@ -330,16 +461,17 @@ impl Bans {
             actor,
             Action::BanAdded,
             &ban.ip,
-            &format!("{ip} {until}: {}", ban.reason),
+            &format!("{ip} ({}) {until}: {}", scope.describe(), ban.reason),
         )
         .await?;
         tx.commit().await?;
-        self.cache.put(ip, Some(ban));
+        self.cache.forget(&ip);
         Ok(ip)
     }
 
-    /// Lifts the ban on `address`. `from` is the address the audit entry names; `None` takes
-    /// the request's (a command line passes its own).
+    /// Lifts every ban on `address` (an IPv6 address: on its /64), whatever its scope. `from`
+    /// is the address the audit entry names; `None` takes the request's (a command line passes
+    /// its own). Returns the key lifted.
     ///
     /// # Errors
     /// [`LiftError::NotAnAddress`], [`LiftError::NotBanned`], or a storage error.
@@ -348,21 +480,35 @@ impl Bans {
         address: &str,
         actor: &Actor,
         from: Option<&str>,
-    ) -> Result<IpAddr, LiftError> {
-        let ip = crate::net::client_ip::parse_entry(address)
-            .ok_or_else(|| LiftError::NotAnAddress(address.to_owned()))?;
+    ) -> Result<String, LiftError> {
+        self.lift_in(address, None, actor, from).await
+    }
+
+    /// Lifts the ban on `address` in `scope` only (`None`: in every scope), as [`Bans::lift`].
+    ///
+    /// # Errors
+    /// [`LiftError::NotAnAddress`], [`LiftError::NotBanned`], or a storage error.
+    pub async fn lift_in(
+        &self,
+        address: &str,
+        scope: Option<Scope>,
+        actor: &Actor,
+        from: Option<&str>,
+    ) -> Result<String, LiftError> {
+        let key =
+            key_from_text(address).ok_or_else(|| LiftError::NotAnAddress(address.to_owned()))?;
         let now = self.clock.unix();
-        let text = ip.to_string();
         let mut tx = self.db.begin().await?;
-        let existed = crate::db::ban::delete(&mut *tx, &text).await?;
+        let existed = crate::db::ban::delete(&mut *tx, &key, scope.map(Scope::as_str)).await?;
         if existed {
+            let detail = scope.map_or_else(|| key.clone(), |s| format!("{key} ({})", s.describe()));
             crate::audit::record_from(
                 &mut *tx,
                 now,
                 actor,
                 Action::BanLifted,
-                &text,
-                &text,
+                &key,
+                &detail,
                 Origin {
                     ip: from.unwrap_or(""),
                     user_agent: "",
@@ -371,11 +517,11 @@ impl Bans {
             .await?;
         }
         tx.commit().await?;
-        self.cache.put(ip, None);
+        self.cache.forget(&key);
         if existed {
-            Ok(ip)
+            Ok(key)
         } else {
-            Err(LiftError::NotBanned(ip))
+            Err(LiftError::NotBanned(key))
         }
     }
 }

@@ -1,4 +1,19 @@
 //! Proxy set-up tasks: refreshing Cloudflare's ranges and the one-step Cloudflare fix (F01).
+//!
+//! **When the ranges are refreshed** (issue 18 item 18): only while Cloudflare is in use
+//! ([`cloudflare_in_use`]: `cloudflare` in `proxy.trusted` or `CF-Connecting-IP` as the header),
+//! every `proxy.cloudflare_refresh_hours`, and in `serve` never before its scheduler's second
+//! tick, a minute after start (`scheduler::run_due`). An installation that does not use
+//! Cloudflare never calls it: the list compiled into the binary (or the last stored one) is
+//! enough for the doctor to recognise Cloudflare traffic, and a start-up should not depend on,
+//! or announce itself to, a third party. `portcullis proxy refresh-cloudflare` refreshes at
+//! once, whatever the configuration. `proxy.cloudflare_url` points it elsewhere (the tests point
+//! it at a local stand-in).
+//!
+//! **The fix is safe behind nginx**: it trusts Cloudflare's ranges and reads `CF-Connecting-IP`,
+//! and `net::client_ip` believes that header only when a trusted Cloudflare address handed the
+//! request on, so a visitor reaching the origin or nginx directly cannot choose their address
+//! with it.
 
 use crate::app::AppState;
 use crate::domain::{Action, Actor};
@@ -98,6 +113,18 @@ pub async fn refresh_cloudflare(state: &AppState) -> Result<Refreshed, RefreshEr
     })
 }
 
+/// Whether the settings in force use Cloudflare: its ranges are trusted (`cloudflare` in
+/// `proxy.trusted`) or the client address is read from `CF-Connecting-IP`. The scheduled
+/// refresh runs only then.
+pub fn cloudflare_in_use(settings: &crate::settings::Effective) -> bool {
+    settings.values.proxy_header == crate::net::client_ip::ForwardHeader::CfConnectingIp
+        || settings
+            .values
+            .proxy_trusted
+            .iter()
+            .any(|e| e.trim().eq_ignore_ascii_case("cloudflare"))
+}
+
 /// The `proxy.cloudflare` fix: trust Cloudflare's current ranges and read the client address
 /// from `CF-Connecting-IP`. Audited as a settings change by `actor`, and as the fix; `from` is
 /// the address to record (empty: the request's).
@@ -138,7 +165,7 @@ pub async fn trust_cloudflare(
     )
     .await?;
     Ok(format!(
-        "Cloudflare's ranges (list of {}) are now trusted and the client address is read from CF-Connecting-IP; proxy.trusted = {}.",
+        "Cloudflare's ranges (list of {}) are now trusted and the client address is read from CF-Connecting-IP, believed only when a Cloudflare address handed the request on (through nginx: the last hop nginx appends to X-Forwarded-For); proxy.trusted = {}.",
         current.cloudflare_taken,
         trusted.join(", ")
     ))

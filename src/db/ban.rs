@@ -1,4 +1,6 @@
-//! Failed sign-ins and bans.
+//! Failed sign-ins and bans. A ban's `ip` is its key (an IPv4 address or an IPv6 /64, see
+//! `crate::ban::key_of`) and `scope` the area it covers (`admin`, `client`, `both`); the pair
+//! is the primary key.
 
 use super::Db;
 use sqlx::Executor;
@@ -6,25 +8,29 @@ use sqlx::Executor;
 /// An active or expired ban.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BanRow {
+    /// The banned key: an IPv4 address or an IPv6 /64 (`2001:db8:1:2::/64`).
     pub ip: String,
+    /// The area it covers: `admin`, `client` or `both`.
+    pub scope: String,
     pub reason: String,
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub created_by: String,
 }
 
-/// The ban on `ip` that is in force at `now`, if any. One primary-key lookup.
+/// The bans on key `ip` in force at `now`, of every scope (at most three rows). One lookup on
+/// the primary key's prefix.
 pub async fn active<'e>(
     ex: impl Executor<'e, Database = Db>,
     ip: &str,
     now: i64,
-) -> Result<Option<BanRow>, sqlx::Error> {
+) -> Result<Vec<BanRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT ip, reason, created_at, expires_at, created_by FROM bans WHERE ip = $1 AND (expires_at IS NULL OR expires_at > $2)",
+        "SELECT ip, scope, reason, created_at, expires_at, created_by FROM bans WHERE ip = $1 AND (expires_at IS NULL OR expires_at > $2)",
     )
     .bind(ip)
     .bind(now)
-    .fetch_optional(ex)
+    .fetch_all(ex)
     .await
 }
 
@@ -34,24 +40,25 @@ pub async fn list_active<'e>(
     now: i64,
 ) -> Result<Vec<BanRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT ip, reason, created_at, expires_at, created_by FROM bans WHERE expires_at IS NULL OR expires_at > $1 ORDER BY created_at DESC LIMIT 1000",
+        "SELECT ip, scope, reason, created_at, expires_at, created_by FROM bans WHERE expires_at IS NULL OR expires_at > $1 ORDER BY created_at DESC, ip, scope LIMIT 1000",
     )
     .bind(now)
     .fetch_all(ex)
     .await
 }
 
-/// Bans `ip` (replacing any earlier ban on it).
+/// Bans `ip` in `ban.scope` (replacing any earlier ban on it in that scope).
 pub async fn upsert<'e>(
     ex: impl Executor<'e, Database = Db>,
     ban: &BanRow,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO bans (ip, reason, created_at, expires_at, created_by) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (ip) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at, \
+        "INSERT INTO bans (ip, scope, reason, created_at, expires_at, created_by) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (ip, scope) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at, \
          expires_at = excluded.expires_at, created_by = excluded.created_by",
     )
     .bind(&ban.ip)
+    .bind(&ban.scope)
     .bind(&ban.reason)
     .bind(ban.created_at)
     .bind(ban.expires_at)
@@ -61,20 +68,33 @@ pub async fn upsert<'e>(
     .map(|_| ())
 }
 
-/// Lifts the ban on `ip`; returns whether there was one.
+/// Lifts the bans on `ip`, in `scope` only or (`None`) in every scope; returns whether there
+/// was one.
 pub async fn delete<'e>(
     ex: impl Executor<'e, Database = Db>,
     ip: &str,
+    scope: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM bans WHERE ip = $1")
-        .bind(ip)
-        .execute(ex)
-        .await?
-        .rows_affected()
-        > 0)
+    let done = match scope {
+        Some(scope) => {
+            sqlx::query("DELETE FROM bans WHERE ip = $1 AND scope = $2")
+                .bind(ip)
+                .bind(scope)
+                .execute(ex)
+                .await?
+        }
+        None => {
+            sqlx::query("DELETE FROM bans WHERE ip = $1")
+                .bind(ip)
+                .execute(ex)
+                .await?
+        }
+    };
+    Ok(done.rows_affected() > 0)
 }
 
-/// Records a failed sign-in.
+/// Records a failed sign-in; `ip` is the counting key (`crate::ban::key_of`: an IPv6 /64
+/// counts as one).
 pub async fn record_failure<'e>(
     ex: impl Executor<'e, Database = Db>,
     realm: &str,

@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 
 /// How often `serve` looks for due tasks.
 pub const TICK: Duration = Duration::from_secs(60);
+/// When this process's [`run_forever`] began: `serve` refreshes Cloudflare's ranges no sooner
+/// than a [`TICK`] after it (`crate::proxy` says why).
+static SERVING_SINCE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 /// How long a claimed task is held before another process may take it over.
 pub const LEASE_SECONDS: i64 = 600;
 /// How long run records are kept.
@@ -108,7 +111,9 @@ impl Task {
             }
             Self::BansCleanup => "removes bans that ran out and old failed sign-ins",
             Self::MailSend => "sends queued email that is due",
-            Self::CloudflareRefresh => "downloads Cloudflare's current address ranges",
+            Self::CloudflareRefresh => {
+                "downloads Cloudflare's current address ranges (only while Cloudflare is configured)"
+            }
             Self::AuditRetention => "removes audit events older than audit.retention_days",
             Self::RunHistory => {
                 "removes scheduler run records and views of time of processes gone quiet (older than 30 days) and licence checks older than 90 days"
@@ -328,6 +333,13 @@ pub async fn run_due(state: &AppState, process: Process) -> Result<RunReport, sq
         let Some(schedule) = task.schedule(&state.config, process) else {
             continue;
         };
+        if task == Task::CloudflareRefresh
+            && (!crate::proxy::cloudflare_in_use(&state.settings.snapshot())
+                || (process == Process::Serve
+                    && SERVING_SINCE.get().is_some_and(|at| at.elapsed() < TICK)))
+        {
+            continue;
+        }
         let now = state.clock.now();
         let period = period(schedule, now, &zone, state.config.daily_hour);
         let claimed = store::claim(
@@ -398,6 +410,7 @@ pub async fn run_due(state: &AppState, process: Process) -> Result<RunReport, sq
 /// Records this web server's view of time now and then, and runs the scheduler every [`TICK`]
 /// when enabled, until the process ends.
 pub async fn run_forever(state: AppState) {
+    SERVING_SINCE.get_or_init(Instant::now);
     // When this server last recorded its view of time, and under which zone.
     let mut last_view: Option<(i64, String)> = None;
     loop {

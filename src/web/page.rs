@@ -361,6 +361,9 @@ pub struct SettingsPage {
 /// One row of the bans table.
 pub struct BanView {
     pub ip: String,
+    /// The stored scope (`admin`, `client`, `both`) and how it reads.
+    pub scope: &'static str,
+    pub area: &'static str,
     pub reason: String,
     pub until: String,
     pub by: String,
@@ -378,6 +381,9 @@ pub struct BansPage {
     pub form_ip: String,
     pub form_reason: String,
     pub form_minutes: String,
+    /// The scopes the add form offers: (stored form, label), and the one chosen.
+    pub scopes: Vec<(&'static str, &'static str)>,
+    pub form_scope: String,
     pub errors: FieldErrors,
 }
 

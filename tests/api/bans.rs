@@ -289,6 +289,7 @@ async fn a_ban_by_hand_needs_one_address_a_reason_of_at_most_200_characters_and_
             ip,
             reason,
             minutes,
+            scope: "",
         };
         match bans.add(&new, &admin).await {
             Err(BanError::Invalid(errors)) => assert_eq!(
@@ -304,12 +305,14 @@ async fn a_ban_by_hand_needs_one_address_a_reason_of_at_most_200_characters_and_
         ip: "203.0.113.9",
         reason: " card testing ",
         minutes: "5256000",
+        scope: "",
     };
     bans.add(&timed, &admin).await.unwrap();
     let forever = NewBan {
         ip: "2001:db8::1",
         reason: "spam",
         minutes: "",
+        scope: "",
     };
     bans.add(&forever, &admin).await.unwrap();
     let listed = bans.list().await.unwrap();
@@ -320,7 +323,8 @@ async fn a_ban_by_hand_needs_one_address_a_reason_of_at_most_200_characters_and_
     );
     assert!(timed.until().starts_with("2036-"), "{timed:?}");
     assert_eq!(timed.until_phrase(), format!("until {}", timed.until()));
-    let forever = listed.iter().find(|b| b.ip == "2001:db8::1").unwrap();
+    // An IPv6 address is banned as its /64 (issue 18 item 3).
+    let forever = listed.iter().find(|b| b.ip == "2001:db8::/64").unwrap();
     assert_eq!(
         (forever.until(), forever.until_phrase()),
         ("until lifted".into(), "until lifted".into())
@@ -339,7 +343,7 @@ async fn lifting_says_whether_the_text_was_no_address_or_the_address_was_not_ban
     ));
     assert!(matches!(
         bans.lift("203.0.113.9", &cli, Some("local")).await,
-        Err(LiftError::NotBanned(ip)) if ip.to_string() == "203.0.113.9"
+        Err(LiftError::NotBanned(ip)) if ip == "203.0.113.9"
     ));
     let lifts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'ban.lift'")
         .fetch_one(&app.state.db)

@@ -9,6 +9,10 @@ fn portcullis(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
     cmd.env_remove("PORTCULLIS_CONFIG")
         .env("PORTCULLIS__DATA_DIR", dir)
+        .env(
+            "PORTCULLIS__PROXY__CLOUDFLARE_URL",
+            crate::helpers::NO_CLOUDFLARE,
+        )
         .env("RUST_LOG", "warn")
         .current_dir(dir);
     cmd

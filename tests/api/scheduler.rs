@@ -137,6 +137,8 @@ async fn a_failing_task_waits_before_it_is_tried_again() {
     let app = spawn_with(|c| {
         c.proxy.cloudflare_refresh_hours = 24;
         c.proxy.cloudflare_url = "http://127.0.0.1:9".into();
+        // The refresh runs only while Cloudflare is configured.
+        c.proxy.header = "CF-Connecting-IP".into();
     })
     .await;
     let first = run_due(&app.state, Process::Serve).await.unwrap();
@@ -388,6 +390,8 @@ async fn portcullis_cron_exits_2_when_a_task_fails() {
         .env("PORTCULLIS__DATABASE__URL", &app.state.config.database_url)
         .env("PORTCULLIS__PROXY__CLOUDFLARE_REFRESH_HOURS", "24")
         .env("PORTCULLIS__PROXY__CLOUDFLARE_URL", "http://127.0.0.1:9")
+        // The refresh runs only while Cloudflare is configured.
+        .env("PORTCULLIS__PROXY__HEADER", "CF-Connecting-IP")
         .env("PORTCULLIS__MAIL__TRANSPORT", "file")
         .env("RUST_LOG", "error")
         .current_dir(app.dir.path())

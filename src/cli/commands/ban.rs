@@ -1,5 +1,6 @@
 //! `portcullis ban list` and `portcullis ban lift ADDRESS`: the break-glass for an admin locked
-//! out by failed sign-ins. Listing and lifting (audited, the node caches cleared) are the
+//! out by failed sign-ins. Lifting clears every scope of the address (an IPv6 address: its
+//! /64). Listing and lifting (audited, the node caches cleared) are the
 //! `Bans` service's; this words the answers.
 
 use crate::ban::{Bans, LiftError};
@@ -17,7 +18,14 @@ pub async fn run(config: Config, command: BanCommand) -> Outcome {
                 println!("No bans in force.");
             }
             for b in listed {
-                println!("{}\t{}\tby {}\t{}", b.ip, b.until_phrase(), b.by, b.reason);
+                println!(
+                    "{}\t{}\t{}\tby {}\t{}",
+                    b.ip,
+                    b.scope.describe(),
+                    b.until_phrase(),
+                    b.by,
+                    b.reason
+                );
             }
         }
         BanCommand::Lift { address } => match bans.lift(&address, &actor(), Some(FROM)).await {

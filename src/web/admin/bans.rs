@@ -1,10 +1,11 @@
 //! `GET /admin/bans`, `POST /admin/bans`, `POST /admin/bans/lift`: banned addresses. The
 //! [`Bans`] service checks the add form, makes, lists and lifts bans and audits them; this file
-//! maps its answers to the page and its redirects.
+//! maps its answers to the page and its redirects. Each ban shows the area it covers; the add
+//! form chooses one (both by default) and the page says why automatic bans cover one area.
 
 use crate::account::FieldError;
 use crate::auth::permission::Permission;
-use crate::ban::{BanError, Bans, LiftError, NewBan};
+use crate::ban::{BanError, Bans, LiftError, NewBan, Scope};
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfToken, Form, ManageBannedIps, RequirePermission, ViewBannedIps};
 use crate::web::page::{self, BanView, BansPage, FieldErrors};
@@ -21,6 +22,8 @@ pub struct BanForm {
     reason: String,
     #[serde(default)]
     minutes: String,
+    #[serde(default)]
+    scope: String,
 }
 
 /// `?done=...` after a change.
@@ -43,6 +46,8 @@ async fn page_for(
         .into_iter()
         .map(|b| BanView {
             until: b.until(),
+            scope: b.scope.as_str(),
+            area: b.scope.describe(),
             ip: b.ip,
             reason: b.reason,
             by: b.by,
@@ -58,6 +63,14 @@ async fn page_for(
         form_ip: form.ip.chars().take(64).collect(),
         form_reason: form.reason.chars().take(200).collect(),
         form_minutes: form.minutes.chars().take(10).collect(),
+        scopes: Scope::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.describe()))
+            .collect(),
+        form_scope: Scope::parse(&form.scope)
+            .unwrap_or_default()
+            .as_str()
+            .to_owned(),
         errors: FieldErrors(errors),
     }))
 }
@@ -96,6 +109,7 @@ pub async fn post_ban(
         ip: &form.ip,
         reason: &form.reason,
         minutes: &form.minutes,
+        scope: &form.scope,
     };
     match bans.add(&new, &gate.current.actor()).await {
         Ok(_) => Ok(Redirect::to("/admin/bans?done=added").into_response()),
@@ -107,10 +121,12 @@ pub async fn post_ban(
     }
 }
 
-/// The lift form's field.
+/// The lift form's fields: the key, and the scope of the row (empty: every scope).
 #[derive(serde::Deserialize)]
 pub struct LiftForm {
     ip: String,
+    #[serde(default)]
+    scope: String,
 }
 
 /// Lifts a ban.
@@ -119,7 +135,14 @@ pub async fn post_lift(
     gate: RequirePermission<ManageBannedIps>,
     Form(form): Form<LiftForm>,
 ) -> AppResult<Response> {
-    let done = match bans.lift(&form.ip, &gate.current.actor(), None).await {
+    let scope = match form.scope.trim() {
+        "" => None,
+        s => Scope::parse(s),
+    };
+    let done = match bans
+        .lift_in(&form.ip, scope, &gate.current.actor(), None)
+        .await
+    {
         Ok(_) => "/admin/bans?done=lifted",
         Err(LiftError::NotAnAddress(_) | LiftError::NotBanned(_)) => "/admin/bans?done=none",
         Err(LiftError::Storage(e)) => return Err(e.into()),

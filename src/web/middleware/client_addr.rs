@@ -1,7 +1,9 @@
 //! Step 1: the client address (F01).
 //!
 //! Resolves the client from the TCP peer and the configured forwarding header with
-//! [`crate::net::client_ip::resolve`] over the trusted proxies in force. Two diagnostics are
+//! [`crate::net::client_ip::resolve_with`] over the trusted proxies in force (and, for
+//! `CF-Connecting-IP` and `X-Real-IP`, `X-Forwarded-For`, which says who handed the request on;
+//! the module header of `net::client_ip` gives the rules). Two diagnostics are
 //! counted here for the doctor: requests that look like they came through Cloudflare while its
 //! ranges are not trusted (`proxy.cloudflare_untrusted`), and malformed forwarding entries
 //! (`proxy.malformed`). Both go through the batched event log, not a write per request. The
@@ -55,11 +57,36 @@ pub fn resolve_request(
     settings: &crate::settings::Effective,
 ) -> Resolution {
     let header = settings.values.proxy_header;
-    let values = request_headers
-        .get_all(header.name())
+    let values_of = |name: &str| {
+        request_headers
+            .get_all(name)
+            .iter()
+            .map(axum::http::HeaderValue::as_bytes)
+            .collect::<Vec<_>>()
+    };
+    let trust = client_ip::Trust {
+        trusted: &settings.trusted,
+        cloudflare: &settings.cloudflare,
+        operator_listed: operator_listed(settings),
+    };
+    client_ip::resolve_with(
+        peer,
+        header,
+        values_of(header.name()),
+        values_of(client_ip::ForwardHeader::XForwardedFor.name()),
+        &trust,
+    )
+}
+
+/// Whether `proxy.trusted` was set by the operator (file, environment, Settings page, or the
+/// embedding code) rather than left at its built-in default: `X-Real-IP` is believed only then
+/// (see `net::client_ip`).
+pub fn operator_listed(settings: &crate::settings::Effective) -> bool {
+    settings
+        .sources
         .iter()
-        .map(axum::http::HeaderValue::as_bytes);
-    client_ip::resolve(peer, header, values, &settings.trusted)
+        .find(|(key, _)| key == "proxy.trusted")
+        .is_some_and(|(_, source)| !source.starts_with("default"))
 }
 
 /// Inserts [`ClientAddr`] into the request.

@@ -97,6 +97,8 @@ async fn spawn_until(
     // sign admins in with a password alone, as before (tests/api/review_impersonation_sessions.rs
     // covers the default).
     raw.two_factor.admin_policy = "optional".into();
+    // Never Cloudflare's real host: a port nobody listens on, unless a test sets a stand-in.
+    raw.proxy.cloudflare_url = NO_CLOUDFLARE.into();
     if let Some(url) = test_database_url().await {
         raw.database.url = url;
     }
@@ -665,3 +667,8 @@ impl TestApp {
             .unwrap()
     }
 }
+
+/// Where test servers and test processes look for Cloudflare's lists unless a test starts a
+/// stand-in (`fake_cloudflare`): the discard port on loopback, where nothing listens, so no test
+/// can reach the real host.
+pub const NO_CLOUDFLARE: &str = "http://127.0.0.1:9";
