@@ -300,7 +300,8 @@ impl Resets {
     /// says nothing about the account), and what to do next. Times are in the configured
     /// timezone.
     pub fn link_problem(&self, state: TokenState, request_again: &str) -> (&'static str, String) {
-        let zone = self.settings.snapshot().values.timezone;
+        let snapshot = self.settings.snapshot();
+        let zone = &snapshot.values.timezone;
         let how = format!(
             "Request a new link at {request_again}: each link works once, for {} minutes, and only the newest one works.",
             LIFETIME / 60
@@ -310,14 +311,14 @@ impl Resets {
                 "This reset link was already used",
                 format!(
                     "This link was already used at {}, so the password was set then. If that was you, sign in with the new password. If you need to set it again, or it was not you: {how}",
-                    crate::clock::display(at, &zone)
+                    crate::clock::display(at, zone)
                 ),
             ),
             TokenState::Expired { at } => (
                 "This reset link no longer works",
                 format!(
                     "This link expired at {}: links expire on their own, and changing the password or the email address ends older links early. {how}",
-                    crate::clock::display(at, &zone)
+                    crate::clock::display(at, zone)
                 ),
             ),
             TokenState::Unknown | TokenState::Valid { .. } => (
