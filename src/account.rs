@@ -1,7 +1,7 @@
 //! Accounts: creating admins (CLI and first-admin setup) and users with the client account they
 //! own (CLI and self-registration), with field-level validation and the password policy; email
-//! verification links and confirming them, changing the email address (`email`) and the
-//! password (`password`).
+//! verification links and confirming them, changing the email address (`email`), the
+//! password (`password`), and self-registration that reveals no account (`register`).
 //!
 //! [`Accounts`] is the service the registration, verification, email and password pages call;
 //! the free functions here delegate to it for callers that hold the application state (the
@@ -9,6 +9,7 @@
 
 mod email;
 mod password;
+mod register;
 
 pub(crate) use password::replace_password;
 
@@ -410,8 +411,7 @@ impl Accounts {
         if !errors.is_empty() {
             return Err(CreateError::Invalid(errors));
         }
-        let taken =
-            "An account with this email address already exists. Sign in, or reset your password.";
+        let taken = register::TAKEN;
         if db::account::find_user_by_email(&self.db, new.email.trim())
             .await?
             .is_some()

@@ -413,8 +413,10 @@ async fn registration_sends_a_verification_link_and_the_banner_goes_once_it_is_f
             ],
         )
         .await;
+    // Registration signs nobody in (issue 18, item 11); the new user signs in.
+    assert_eq!(r.status(), 200);
     let home = app
-        .follow_sign_in(&app.client, &r)
+        .sign_in_client(&app.client, "grace@example.com")
         .await
         .text()
         .await
@@ -459,7 +461,13 @@ async fn resending_the_verification_link_replaces_the_old_one() {
         ],
     )
     .await;
-    let home = app.get("/clientarea").await.text().await.unwrap();
+    // Registration signs nobody in (issue 18, item 11); the new user signs in.
+    let home = app
+        .sign_in_client(&app.client, "grace@example.com")
+        .await
+        .text()
+        .await
+        .unwrap();
     let r = app
         .post_form(
             &app.client,
