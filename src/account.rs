@@ -1,6 +1,7 @@
 //! Accounts: creating admins (CLI and first-admin setup) and users with the client account they
 //! own (CLI and self-registration), with field-level validation and the password policy; email
-//! verification links and confirming them, changing the email address (`email`), the
+//! verification links and confirming them, changing the email address (`email`; confirming
+//! and undoing a change, `email_change`), the
 //! password (`password`), and self-registration that reveals no account (`register`).
 //!
 //! [`Accounts`] is the service the registration, verification, email and password pages call;
@@ -8,6 +9,7 @@
 //! CLI, the tests and benchmarks). Errors are per field so a page can show each one next to its input.
 
 mod email;
+mod email_change;
 mod password;
 mod register;
 
@@ -16,7 +18,11 @@ pub(crate) use password::replace_password;
 pub use crate::db::account::UserRow;
 /// The state of a presented one-time link (valid, unknown, expired, used).
 pub use crate::db::one_time_token::TokenState as LinkState;
-pub use email::{ConfirmError, LinkError, ResendError, Resent, VERIFY_LIFETIME, VERIFY_PURPOSE};
+pub use email::{
+    CHANGE_PURPOSE, ConfirmError, LinkError, REVERT_LIFETIME, REVERT_PATH, REVERT_PURPOSE,
+    ResendError, Resent, VERIFY_LIFETIME, VERIFY_PURPOSE,
+};
+pub use email_change::{RevertError, Reverted};
 
 use crate::app::AppState;
 use crate::auth::hasher::HashError;

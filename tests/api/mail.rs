@@ -523,14 +523,16 @@ async fn changing_the_email_address_needs_the_password_and_a_new_confirmation() 
         )
         .await;
     assert_eq!(r.status(), 200);
+    // The change waits for the new address's confirmation (issue 18, item 7): the address in
+    // use is still the confirmed old one.
     assert!(
         r.text()
             .await
             .unwrap()
-            .contains("Your address is now ada@new.example")
+            .contains("We sent a link to ada@new.example")
     );
     assert!(
-        app.get("/clientarea")
+        !app.get("/clientarea")
             .await
             .text()
             .await
