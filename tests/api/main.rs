@@ -50,3 +50,4 @@ mod two_factor_admin;
 mod two_factor_totp;
 mod two_factor_webauthn;
 mod webauthn_soft;
+mod review_reset_email;
