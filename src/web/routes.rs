@@ -198,6 +198,7 @@ pub fn table() -> Vec<Route> {
         get("/healthz",                                  system::get_healthz,                          Public),
         get("/static/portcullis.css",                    system::get_stylesheet,                       Public),
         get("/static/webauthn.js",                       system::get_webauthn_script,                  Public),
+        get("/static/password.js",                       crate::web::password::get_script,             Public),
         // Machine API (JSON, no session, no CSRF token; see web::api)
         post("/api/license/v1/verify",                   api::license::post_verify,                    Api), // rate-limited per key and address
         get("/api/license/v1/keys",                      api::license::get_keys,                       Api), // public keys

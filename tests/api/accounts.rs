@@ -344,6 +344,7 @@ const OUTSIDE_THE_CLIENT_AREA: [&str; 18] = [
     "/healthz",
     "/static/portcullis.css",
     "/static/webauthn.js",
+    "/static/password.js",
     "/login",
     "/logout",
     "/register",
