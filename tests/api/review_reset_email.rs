@@ -410,3 +410,64 @@ async fn a_long_but_weak_password_is_refused_with_the_reason() {
         );
     }
 }
+
+/// Whether `body` has the meter, the "Show password" control (both hidden until the script
+/// runs, so a browser without JavaScript shows the plain form) and the script file.
+fn has_password_tools(body: &str) -> bool {
+    body.contains("<meter class=\"strength\" id=\"password-meter\"")
+        && body.contains("data-for=\"password\"")
+        && body.contains("data-reveal=\"password password_confirm\"")
+        && body.contains("hidden>Show password</button>")
+        && body.contains("<script src=\"/static/password.js\" defer></script>")
+}
+
+#[tokio::test]
+async fn every_new_password_page_has_the_meter_and_the_show_password_control() {
+    let app = spawn_app().await;
+    // Setup first: it exists only while there is no admin.
+    let setup = portcullis::account::setup_link_if_needed(&app.state)
+        .await
+        .unwrap()
+        .expect("no admin yet")
+        .replace(&app.address, "");
+    let mut pages = vec![("setup", app.text_with(&new_client(), &setup).await)];
+    pages.push(("register", app.text_with(&new_client(), "/register").await));
+    let user = app.create_user("ada@example.com").await;
+    request_reset(&app, &user.email).await;
+    let reset = reset_paths(&app, &user.email).await.remove(0);
+    pages.push(("reset", app.text_with(&new_client(), &reset).await));
+    let ada = app.signed_in_client(&user.email).await;
+    pages.push(("client password", app.text_with(&ada, "/account/password").await));
+    app.create_admin("alice").await;
+    let alice = app.signed_in_admin("alice").await;
+    pages.push((
+        "admin password",
+        app.text_with(&alice, "/admin/account/password").await,
+    ));
+    let (_, csrf) = app.form_page(&ada, "/account/users").await;
+    let r = app
+        .post_form(
+            &ada,
+            "/account/users/invite",
+            &[("email", "newcomer@example.com"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let invite = mail_to(&app, "newcomer@example.com").await.remove(0).2;
+    let invite = link(&invite, &app.url("/invite/")).replace(&app.address, "");
+    pages.push(("invitation", app.text_with(&new_client(), &invite).await));
+    for (name, body) in &pages {
+        assert!(has_password_tools(body), "{name}: {body}");
+    }
+    let r = app.get("/static/password.js").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(r.text().await.unwrap().contains("Show password"));
+}
