@@ -51,7 +51,9 @@ pub enum ConfirmError {
     #[error("this confirmation link cannot be used")]
     Link(LinkState),
     /// The link confirms a change to an address that another account took in the meantime.
-    #[error("Another account uses {0} now, so your address stays as it was. Choose another address on your account's email page.")]
+    #[error(
+        "Another account uses {0} now, so your address stays as it was. Choose another address on your account's email page."
+    )]
     Taken(String),
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
@@ -137,9 +139,13 @@ impl Accounts {
         };
         if state == LinkState::Unknown && crate::token::looks_valid(token) {
             // Not a plain verification link: perhaps one confirming an email change.
-            let change =
-                db::one_time_token::state(&self.db, &crate::token::hash(token), CHANGE_PURPOSE, now)
-                    .await?;
+            let change = db::one_time_token::state(
+                &self.db,
+                &crate::token::hash(token),
+                CHANGE_PURPOSE,
+                now,
+            )
+            .await?;
             if change != LinkState::Unknown {
                 return self.confirm_change(token, change, now).await;
             }

@@ -21,7 +21,9 @@ pub enum RevertError {
     #[error("this link cannot be used")]
     Link(LinkState),
     /// The old address belongs to another account now, so it cannot come back.
-    #[error("Another account uses {0} now, so it cannot be restored. Every session of yours was still signed out; reset your password from your current address, or contact support.")]
+    #[error(
+        "Another account uses {0} now, so it cannot be restored. Every session of yours was still signed out; reset your password from your current address, or contact support."
+    )]
     Taken(String),
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
@@ -156,7 +158,11 @@ impl Accounts {
             db::account::mark_verified(&mut *tx, user_id, now).await?;
         }
         tx.commit().await?;
-        tracing::info!(user_id, taken, "email address change undone from the old address");
+        tracing::info!(
+            user_id,
+            taken,
+            "email address change undone from the old address"
+        );
         if taken {
             return Err(RevertError::Taken(old_email));
         }

@@ -58,7 +58,9 @@ impl RawAuth {
                     &value,
                     // Values below 12 stay valid so existing files keep working; the message
                     // says what the default is and why (ASVS 2.1.1).
-                    format!("a number from {floor} to 128 (the default, 12, is ASVS 2.1.1's minimum)"),
+                    format!(
+                        "a number from {floor} to 128 (the default, 12, is ASVS 2.1.1's minimum)"
+                    ),
                 ));
             }
         }

@@ -82,7 +82,12 @@ async fn completing_one_of_two_reset_links_revokes_the_other() {
     let links = reset_paths(&app, &user.email).await;
     assert_eq!(links.len(), 2);
     assert_eq!(app.get(&links[1]).await.status(), 200, "both work at first");
-    assert_eq!(set_password_with(&app, &links[0], NEW_PASSWORD).await.status(), 303);
+    assert_eq!(
+        set_password_with(&app, &links[0], NEW_PASSWORD)
+            .await
+            .status(),
+        303
+    );
     let r = app.get(&links[1]).await;
     assert_eq!(r.status(), 410, "the other link no longer works");
     let body = r.text().await.unwrap();
@@ -113,7 +118,10 @@ async fn changing_the_password_revokes_reset_links_and_mails_a_notice() {
     let links = reset_paths(&app, &user.email).await;
     assert_eq!(app.get(&links[0]).await.status(), 410);
     // The link cannot set the password back either.
-    assert_eq!(set_password_with(&app, &links[0], PASSWORD).await.status(), 410);
+    assert_eq!(
+        set_password_with(&app, &links[0], PASSWORD).await.status(),
+        410
+    );
     let notices: Vec<_> = mail_to(&app, &user.email)
         .await
         .into_iter()
@@ -129,7 +137,12 @@ async fn a_completed_reset_mails_a_notice() {
     let user = app.create_user("ada@example.com").await;
     request_reset(&app, &user.email).await;
     let links = reset_paths(&app, &user.email).await;
-    assert_eq!(set_password_with(&app, &links[0], NEW_PASSWORD).await.status(), 303);
+    assert_eq!(
+        set_password_with(&app, &links[0], NEW_PASSWORD)
+            .await
+            .status(),
+        303
+    );
     let templates: Vec<String> = mail_to(&app, &user.email)
         .await
         .into_iter()
@@ -144,21 +157,33 @@ async fn a_used_reset_link_says_so_and_what_to_do() {
     let user = app.create_user("ada@example.com").await;
     request_reset(&app, &user.email).await;
     let links = reset_paths(&app, &user.email).await;
-    assert_eq!(set_password_with(&app, &links[0], NEW_PASSWORD).await.status(), 303);
+    assert_eq!(
+        set_password_with(&app, &links[0], NEW_PASSWORD)
+            .await
+            .status(),
+        303
+    );
     let r = app.get(&links[0]).await;
     assert_eq!(r.status(), 410);
     let body = r.text().await.unwrap();
     assert!(body.contains("This reset link was already used"), "{body}");
     assert!(
-        body.contains("Request a new link at /password/reset: each link works once, for 120 minutes"),
+        body.contains(
+            "Request a new link at /password/reset: each link works once, for 120 minutes"
+        ),
         "{body}"
     );
     assert!(!body.contains("Please try again"), "{body}");
-    let r = app.get(&format!("/password/reset/{}", "Z".repeat(43))).await;
+    let r = app
+        .get(&format!("/password/reset/{}", "Z".repeat(43)))
+        .await;
     assert_eq!(r.status(), 404);
     let body = r.text().await.unwrap();
     assert!(body.contains("This reset link is not valid"), "{body}");
-    assert!(body.contains("Request a new link at /password/reset"), "{body}");
+    assert!(
+        body.contains("Request a new link at /password/reset"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -167,7 +192,12 @@ async fn an_email_change_waits_for_the_new_address_and_then_revokes_reset_links(
     let user = app.create_user("ada@example.com").await;
     let browser = app.signed_in_client(&user.email).await;
     request_reset(&app, &user.email).await;
-    assert_eq!(ask_email_change(&app, &browser, "ada@new.example").await.status(), 200);
+    assert_eq!(
+        ask_email_change(&app, &browser, "ada@new.example")
+            .await
+            .status(),
+        200
+    );
     // Before confirmation: the old address signs in, the new one does not.
     let stored: String = sqlx::query_scalar("SELECT email FROM users")
         .fetch_one(&app.state.db)
@@ -218,13 +248,22 @@ async fn the_old_address_undoes_a_confirmed_change_and_everyone_is_signed_out() 
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
     let thief = app.signed_in_client(&user.email).await;
-    assert_eq!(ask_email_change(&app, &thief, "thief@evil.example").await.status(), 200);
+    assert_eq!(
+        ask_email_change(&app, &thief, "thief@evil.example")
+            .await
+            .status(),
+        200
+    );
     let confirm = mail_to(&app, "thief@evil.example").await;
     let verify = link(&confirm[0].2, &app.url("/verify-email/")).replace(&app.address, "");
     assert_eq!(app.get(&verify).await.status(), 200);
     let notice = mail_to(&app, "ada@example.com").await;
     assert_eq!(notice.len(), 1, "the old address is told");
-    assert!(notice[0].2.contains("thief@evil.example"), "{}", notice[0].2);
+    assert!(
+        notice[0].2.contains("thief@evil.example"),
+        "{}",
+        notice[0].2
+    );
     let undo = link(&notice[0].2, &app.url("/email/revert/")).replace(&app.address, "");
     // Six days later the link still works; opening it changes nothing by itself.
     app.clock.advance(6 * 24 * 3600);
@@ -243,7 +282,10 @@ async fn the_old_address_undoes_a_confirmed_change_and_everyone_is_signed_out() 
     let r = app.post_form(&owner, &undo, &[("csrf_token", &csrf)]).await;
     assert_eq!(r.status(), 200);
     let body = r.text().await.unwrap();
-    assert!(body.contains("Your address is ada@example.com again"), "{body}");
+    assert!(
+        body.contains("Your address is ada@example.com again"),
+        "{body}"
+    );
     assert!(body.contains("reset it now"), "{body}");
     let stored: String = sqlx::query_scalar("SELECT email FROM users")
         .fetch_one(&app.state.db)
@@ -274,10 +316,19 @@ async fn undoing_before_confirmation_cancels_the_pending_change() {
     let undo = link(&notice[0].2, &app.url("/email/revert/")).replace(&app.address, "");
     let owner = new_client();
     let (_, csrf) = app.form_page(&owner, &undo).await;
-    assert_eq!(app.post_form(&owner, &undo, &[("csrf_token", &csrf)]).await.status(), 200);
+    assert_eq!(
+        app.post_form(&owner, &undo, &[("csrf_token", &csrf)])
+            .await
+            .status(),
+        200
+    );
     let confirm = mail_to(&app, "ada@new.example").await;
     let verify = link(&confirm[0].2, &app.url("/verify-email/")).replace(&app.address, "");
-    assert_eq!(app.get(&verify).await.status(), 410, "the change was cancelled");
+    assert_eq!(
+        app.get(&verify).await.status(),
+        410,
+        "the change was cancelled"
+    );
     let stored: String = sqlx::query_scalar("SELECT email FROM users")
         .fetch_one(&app.state.db)
         .await
@@ -323,7 +374,10 @@ async fn registering_a_taken_address_answers_as_for_a_new_one_and_mails_the_owne
     let (new_status, new_page, new_session) = register(&app, "grace@example.com").await;
     let (taken_status, taken_page, taken_session) = register(&app, "ada@example.com").await;
     assert_eq!((new_status, taken_status), (200, 200));
-    assert!(!new_session && !taken_session, "nobody is signed in by registering");
+    assert!(
+        !new_session && !taken_session,
+        "nobody is signed in by registering"
+    );
     assert_eq!(
         new_page.replace("grace@example.com", "ADDRESS"),
         taken_page.replace("ada@example.com", "ADDRESS"),
@@ -341,7 +395,11 @@ async fn registering_a_taken_address_answers_as_for_a_new_one_and_mails_the_owne
         .filter(|m| m.contains("To: ada@example.com"))
         .collect();
     assert_eq!(to_ada.len(), 1, "{messages:?}");
-    assert!(to_ada[0].contains("someone tried to create a new"), "{}", to_ada[0]);
+    assert!(
+        to_ada[0].contains("someone tried to create a new"),
+        "{}",
+        to_ada[0]
+    );
     assert!(to_ada[0].contains("/password/reset"), "{}", to_ada[0]);
     // Ada's password still works; the registrant's does not.
     assert_eq!(
@@ -377,7 +435,12 @@ async fn an_eleven_character_password_is_refused_by_default_in_both_realms() {
         )
         .await;
     assert_eq!(r.status(), 422);
-    assert!(r.text().await.unwrap().contains("Use at least 12 characters."));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Use at least 12 characters.")
+    );
     assert_eq!(app.state.config.client_min_password_length, 12);
     assert_eq!(app.state.config.admin_min_password_length, 12);
 }
@@ -437,7 +500,10 @@ async fn every_new_password_page_has_the_meter_and_the_show_password_control() {
     let reset = reset_paths(&app, &user.email).await.remove(0);
     pages.push(("reset", app.text_with(&new_client(), &reset).await));
     let ada = app.signed_in_client(&user.email).await;
-    pages.push(("client password", app.text_with(&ada, "/account/password").await));
+    pages.push((
+        "client password",
+        app.text_with(&ada, "/account/password").await,
+    ));
     app.create_admin("alice").await;
     let alice = app.signed_in_admin("alice").await;
     pages.push((
@@ -467,7 +533,10 @@ async fn every_new_password_page_has_the_meter_and_the_show_password_control() {
             .unwrap()
             .starts_with("text/javascript")
     );
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("script-src 'self'"), "{csp}");
     assert!(r.text().await.unwrap().contains("Show password"));
 }
