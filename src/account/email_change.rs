@@ -142,7 +142,7 @@ impl Accounts {
         end_in(&mut tx, everyone, EndReason::Revoked, now).await?;
         crate::reset::revoke_links(&mut tx, Realm::Client, user_id, now).await?;
         let current = db::account::find_user_by_id(&mut *tx, user_id).await?;
-        let taken = match current {
+        let address_taken = match current {
             Some(user) if !user.email.eq_ignore_ascii_case(&old_email) => {
                 match db::account::find_user_by_email(&mut *tx, &old_email).await? {
                     Some(other) if other.id != user_id => true,
@@ -154,16 +154,16 @@ impl Accounts {
             }
             _ => false,
         };
-        if !taken {
+        if !address_taken {
             db::account::mark_verified(&mut *tx, user_id, now).await?;
         }
         tx.commit().await?;
         tracing::info!(
             user_id,
-            taken,
+            address_taken,
             "email address change undone from the old address"
         );
-        if taken {
+        if address_taken {
             return Err(RevertError::Taken(old_email));
         }
         Ok(Reverted { email: old_email })

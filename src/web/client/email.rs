@@ -152,7 +152,7 @@ pub async fn post_revert(
             }))
         }
         Err(RevertError::Link(link)) => Err(revert_refused(link, &settings)),
-        Err(taken @ RevertError::Taken(_)) => Err(AppError::Conflict(taken.to_string())),
+        Err(conflict @ RevertError::Taken(_)) => Err(AppError::Conflict(conflict.to_string())),
         Err(RevertError::Storage(e)) => Err(e.into()),
     }
 }

@@ -28,7 +28,9 @@ pub async fn get_verify(
                 unknown: matches!(link, LinkState::Unknown),
             });
         }
-        Err(taken @ ConfirmError::Taken(_)) => return Err(AppError::Conflict(taken.to_string())),
+        Err(conflict @ ConfirmError::Taken(_)) => {
+            return Err(AppError::Conflict(conflict.to_string()));
+        }
         Err(ConfirmError::Storage(e)) => return Err(e.into()),
     };
     tracing::info!(user_id, "email address verified");
