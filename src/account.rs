@@ -1,21 +1,28 @@
 //! Accounts: creating admins (CLI and first-admin setup) and users with the client account they
 //! own (CLI and self-registration), with field-level validation and the password policy; email
-//! verification links and confirming them, changing the email address (`email`) and the
-//! password (`password`).
+//! verification links and confirming them, changing the email address (`email`; confirming
+//! and undoing a change, `email_change`), the
+//! password (`password`), and self-registration that reveals no account (`register`).
 //!
 //! [`Accounts`] is the service the registration, verification, email and password pages call;
 //! the free functions here delegate to it for callers that hold the application state (the
 //! CLI, the tests and benchmarks). Errors are per field so a page can show each one next to its input.
 
 mod email;
+mod email_change;
 mod password;
+mod register;
 
 pub(crate) use password::replace_password;
 
 pub use crate::db::account::UserRow;
 /// The state of a presented one-time link (valid, unknown, expired, used).
 pub use crate::db::one_time_token::TokenState as LinkState;
-pub use email::{ConfirmError, LinkError, ResendError, Resent, VERIFY_LIFETIME, VERIFY_PURPOSE};
+pub use email::{
+    CHANGE_PURPOSE, ConfirmError, LinkError, REVERT_LIFETIME, REVERT_PATH, REVERT_PURPOSE,
+    ResendError, Resent, VERIFY_LIFETIME, VERIFY_PURPOSE,
+};
+pub use email_change::{RevertError, Reverted};
 
 use crate::app::AppState;
 use crate::auth::hasher::HashError;
@@ -410,8 +417,7 @@ impl Accounts {
         if !errors.is_empty() {
             return Err(CreateError::Invalid(errors));
         }
-        let taken =
-            "An account with this email address already exists. Sign in, or reset your password.";
+        let taken = register::TAKEN;
         if db::account::find_user_by_email(&self.db, new.email.trim())
             .await?
             .is_some()

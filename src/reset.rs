@@ -39,6 +39,22 @@ fn purpose(realm: Realm) -> &'static str {
     }
 }
 
+/// Revokes every outstanding reset link of `id` of `realm`, in the caller's transaction: the one
+/// rule (issue 18, item 4) that completing a reset, changing the password and changing (or
+/// reverting) the email address all call, so a link mailed before the change cannot be used
+/// after it. A revoked link reports "expired" (it expired early), never "used".
+///
+/// # Errors
+/// Storage errors.
+pub(crate) async fn revoke_links(
+    tx: &mut sqlx::Transaction<'static, db::Db>,
+    realm: Realm,
+    id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    db::one_time_token::revoke_subject(&mut **tx, purpose(realm), id, now).await
+}
+
 /// The path of a realm's reset pages.
 pub fn base_path(realm: Realm) -> &'static str {
     match realm {
@@ -284,13 +300,39 @@ impl Resets {
         Ok(())
     }
 
-    /// The message for a link that cannot be used, with times in the configured timezone.
-    pub fn link_problem(&self, state: TokenState, request_again: &str) -> String {
-        link_problem(
-            state,
-            request_again,
-            &self.settings.snapshot().values.timezone,
-        )
+    /// The title and message for a reset link that cannot be used (issue 18, item 19): what
+    /// happened, as far as the link itself tells (used, stopped working, not one we sent; it
+    /// says nothing about the account), and what to do next. Times are in the configured
+    /// timezone.
+    pub fn link_problem(&self, state: TokenState, request_again: &str) -> (&'static str, String) {
+        let snapshot = self.settings.snapshot();
+        let zone = &snapshot.values.timezone;
+        let how = format!(
+            "Request a new link at {request_again}: each link works once, for {} minutes, and only the newest one works.",
+            LIFETIME / 60
+        );
+        match state {
+            TokenState::Used { at } => (
+                "This reset link was already used",
+                format!(
+                    "This link was already used at {}, so the password was set then. If that was you, sign in with the new password. If you need to set it again, or it was not you: {how}",
+                    crate::clock::display(at, zone)
+                ),
+            ),
+            TokenState::Expired { at } => (
+                "This reset link no longer works",
+                format!(
+                    "This link expired at {}: links expire on their own, and changing the password or the email address ends older links early. {how}",
+                    crate::clock::display(at, zone)
+                ),
+            ),
+            TokenState::Unknown | TokenState::Valid { .. } => (
+                "This reset link is not valid",
+                format!(
+                    "This link is not one we sent, or it was copied incompletely. Check that the whole link was opened (some mail programs split long links). Otherwise: {how}"
+                ),
+            ),
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! Email addresses: verification links (issued with a new user, on request, after a change),
-//! confirming them, and changing the address.
+//! Email addresses: verification links (issued with a new user, on request), confirming them,
+//! and asking to change the address (confirming and undoing a change are `email_change`'s).
 //!
 //! A link is a one-time token (`verify_email`) whose email is queued in the transaction that
 //! issues it, so a link exists if and only if its message does. The pages call these through
@@ -14,6 +14,14 @@ use secrecy::SecretString;
 pub const VERIFY_PURPOSE: &str = "verify_email";
 /// How long an email verification link works.
 pub const VERIFY_LIFETIME: i64 = 3600;
+/// Purpose label of the link that confirms a new address (its data: the new address).
+pub const CHANGE_PURPOSE: &str = "email_change";
+/// Purpose label of the link the old address gets to undo a change (its data: the old address).
+pub const REVERT_PURPOSE: &str = "email_revert";
+/// How long the undo link works: a week, so an owner back from a few days away can still act.
+pub const REVERT_LIFETIME: i64 = 7 * 24 * 3600;
+/// Where the undo link points (followed by the token).
+pub const REVERT_PATH: &str = "/email/revert/";
 /// Resends allowed per user per hour.
 const RESENDS_PER_HOUR: i64 = 3;
 
@@ -42,6 +50,11 @@ pub enum ConfirmError {
     /// Unknown, expired or used (never `Valid`): the page says which.
     #[error("this confirmation link cannot be used")]
     Link(LinkState),
+    /// The link confirms a change to an address that another account took in the meantime.
+    #[error(
+        "Another account uses {0} now, so your address stays as it was. Choose another address on your account's email page."
+    )]
+    Taken(String),
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
 }
@@ -111,7 +124,8 @@ impl Accounts {
     }
 
     /// Confirms the address a link was sent to: the link is used up and the user's address
-    /// marked verified, together. Works without a session, in any browser.
+    /// marked verified, together; a link confirming an email change makes the change then
+    /// ([`Accounts::confirm_change`]). Works without a session, in any browser.
     ///
     /// # Errors
     /// `Link` with the state of a link that cannot be used; storage errors.
@@ -123,6 +137,19 @@ impl Accounts {
         } else {
             LinkState::Unknown
         };
+        if state == LinkState::Unknown && crate::token::looks_valid(token) {
+            // Not a plain verification link: perhaps one confirming an email change.
+            let change = db::one_time_token::state(
+                &self.db,
+                &crate::token::hash(token),
+                CHANGE_PURPOSE,
+                now,
+            )
+            .await?;
+            if change != LinkState::Unknown {
+                return self.confirm_change(token, change, now).await;
+            }
+        }
         let LinkState::Valid {
             subject_id: Some(user_id),
         } = state
@@ -167,10 +194,12 @@ impl Accounts {
         Ok(Resent::Sent)
     }
 
-    /// Changes a signed-in user's email address after checking their password. The new address
-    /// is unverified until its link (queued in the same transaction) is followed, and the old
-    /// address is told about the change, so a hijacked session cannot quietly take the account
-    /// over.
+    /// Asks to change a signed-in user's email address after checking their password (issue
+    /// 18, item 7). Nothing changes yet: the new address gets a confirmation link and the
+    /// change takes effect only when it is followed ([`Accounts::confirm_email`]), so until
+    /// then the old address still signs in and the new one does not. The old address is told,
+    /// with a link that undoes the change for [`REVERT_LIFETIME`] seconds, before or after
+    /// confirmation ([`Accounts::revert_email`]). A newer request replaces an older pending one.
     ///
     /// # Errors
     /// Field errors (`email`, `current_password`), `Busy`, or storage errors.
@@ -213,30 +242,63 @@ impl Accounts {
             ));
         }
         let now = self.clock.unix();
+        let change = crate::token::generate().map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        let revert = crate::token::generate().map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        let confirm = crate::mail::template::VerifyEmail {
+            portal: self.portal_name(),
+            name: row.first_name.clone(),
+            email: new_email.to_owned(),
+            link: self
+                .config
+                .system_url
+                .join(&format!("/verify-email/{}", change.plain)),
+            expires: self.show_time(now + VERIFY_LIFETIME),
+        }
+        .render()
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
         let notice = crate::mail::template::Generic {
-            subject: format!("Your {} email address was changed", self.portal_name()),
+            subject: format!(
+                "Someone asked to change your {} email address",
+                self.portal_name()
+            ),
             body: format!(
-                "Hello {},\n\nThe email address of your account was changed from {} to {new_email} at {}.\n\nIf this was not you, reset your password at {} and contact support.",
+                "Hello {},\n\nAt {} someone signed in to your account asked to change its email address from {} to {new_email}. The change takes effect only once the new address is confirmed; until then this address stays the one you sign in with.\n\nIf this was not you, undo the change here (before or after it was confirmed; the link works until {}):\n{}\n\nUndoing it keeps this address, signs every session out and cancels password reset links. Whoever asked knew your password: change it afterwards (reset it at {}).",
                 row.first_name,
-                row.email,
                 self.show_time(now),
+                row.email,
+                self.show_time(now + REVERT_LIFETIME),
+                self.config
+                    .system_url
+                    .join(&format!("{REVERT_PATH}{}", revert.plain)),
                 self.config.system_url.join("/password/reset")
             ),
         }
         .render()
         .map_err(|e| anyhow::anyhow!(e.to_string()))?;
         let mut tx = self.db.begin().await?;
-        db::account::update_user_email(&mut *tx, user.get(), new_email, now)
-            .await
-            .map_err(|e| {
-                if db::account::is_unique_violation(&e) {
-                    invalid("email", "Another account already uses this address.")
-                } else {
-                    e.into()
-                }
-            })?;
-        self.queue_verification(&mut tx, user, new_email, &row.first_name, now)
-            .await?;
+        // One pending change at a time: an older confirmation link stops working.
+        db::one_time_token::revoke_subject(&mut *tx, CHANGE_PURPOSE, user.get(), now).await?;
+        db::one_time_token::insert_for_subject_with_data(
+            &mut *tx,
+            &change.hash,
+            CHANGE_PURPOSE,
+            user.get(),
+            new_email,
+            now,
+            now + VERIFY_LIFETIME,
+        )
+        .await?;
+        db::one_time_token::insert_for_subject_with_data(
+            &mut *tx,
+            &revert.hash,
+            REVERT_PURPOSE,
+            user.get(),
+            &row.email,
+            now,
+            now + REVERT_LIFETIME,
+        )
+        .await?;
+        crate::mail::queue::enqueue(&mut *tx, new_email, &confirm, now).await?;
         crate::mail::queue::enqueue(&mut *tx, &row.email, &notice, now).await?;
         tx.commit().await?;
         Ok(())

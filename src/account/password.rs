@@ -11,8 +11,10 @@ use secrecy::SecretString;
 
 /// Stores `hash` as the password of `id` of `realm` and ends every session of theirs but
 /// `keep` (reason `password_changed`), in the caller's transaction: how a password is replaced,
-/// whether changed (keeping the session that changed it) or reset (keeping none). Returns how
-/// many sessions ended; the caller's own entry records it.
+/// whether changed (keeping the session that changed it) or reset (keeping none). Every
+/// outstanding reset link of the account is revoked with it ([`crate::reset::revoke_links`]):
+/// a link mailed before the change must not undo it. Returns how many sessions ended; the
+/// caller's own entry records it.
 ///
 /// # Errors
 /// Storage errors.
@@ -28,6 +30,7 @@ pub(crate) async fn replace_password(
         Realm::Client => db::account::update_user_password(&mut **tx, id, hash, now).await?,
         Realm::Admin => db::account::update_admin_password(&mut **tx, id, hash, now).await?,
     }
+    crate::reset::revoke_links(tx, realm, id, now).await?;
     let others = Which::AllOf {
         realm,
         subject_id: id,
@@ -39,6 +42,27 @@ pub(crate) async fn replace_password(
 }
 
 impl Accounts {
+    /// The notice a password change sends: when, that other sessions ended, and what to do
+    /// if it was not them (reset, which needs only the mailbox).
+    fn password_changed_notice(
+        &self,
+        realm: Realm,
+        name: &str,
+        now: i64,
+    ) -> Result<crate::mail::template::Rendered, CreateError> {
+        crate::mail::template::Generic {
+            subject: format!("Your {} password was changed", self.portal_name()),
+            body: format!(
+                "Hello {name},\n\nThe password of your {} account was changed at {}. Every other session was signed out, and any password reset link sent before stopped working.\n\nIf this was not you, reset your password now at {} and contact support.",
+                self.portal_name(),
+                self.show_time(now),
+                self.config.system_url.join(crate::reset::base_path(realm)),
+            ),
+        }
+        .render()
+        .map_err(|e| CreateError::Unexpected(anyhow::anyhow!(e.to_string())))
+    }
+
     /// Changes a signed-in person's password after checking the current one, and ends every
     /// other session of theirs (reason `password_changed`): whoever knew the old password is
     /// signed out. Returns how many sessions ended.
@@ -83,6 +107,7 @@ impl Accounts {
         }
         let hash = self.hash(new).await?;
         let now = self.clock.unix();
+        let notice = self.password_changed_notice(session.realm, &holder.name, now)?;
         let mut tx = self.db.begin().await?;
         // Every other session of theirs ends; this one made the change and stays.
         let (realm, id) = (session.realm, session.subject_id);
@@ -100,6 +125,9 @@ impl Accounts {
             &format!("{ended} other session(s) ended"),
         )
         .await?;
+        // The person hears of it at their address (ASVS 2.2.3), in the same transaction: a
+        // change made from a stolen session is not silent.
+        crate::mail::queue::enqueue(&mut *tx, &holder.email, &notice, now).await?;
         tx.commit().await?;
         Ok(ended)
     }

@@ -1,5 +1,6 @@
 //! The `[auth]` section: how many passwords are hashed at once and how many may wait, the
-//! password floors per realm, and whether admins may reset their password by mail.
+//! password floors per realm (12 by default in both, ASVS 2.1.1; older files may keep 6 or
+//! 8), and whether admins may reset their password by mail.
 //!
 //! The hashing threads are `crate::auth::hasher`'s and the policy `crate::auth::policy`'s; this
 //! file only bounds their settings. [`RawAuth::validate`] is called by
@@ -55,7 +56,11 @@ impl RawAuth {
                 return Err(ConfigError::new(
                     key,
                     &value,
-                    format!("a number from {floor} to 128"),
+                    // Values below 12 stay valid so existing files keep working; the message
+                    // says what the default is and why (ASVS 2.1.1).
+                    format!(
+                        "a number from {floor} to 128 (the default, 12, is ASVS 2.1.1's minimum)"
+                    ),
                 ));
             }
         }

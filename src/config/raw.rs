@@ -235,7 +235,7 @@ impl Default for RawAuth {
         Self {
             hash_concurrency: 0,
             hash_queue: 64,
-            client_min_password_length: 8,
+            client_min_password_length: 12,
             admin_min_password_length: 12,
             min_password_score: 2,
             admin_password_reset: true,

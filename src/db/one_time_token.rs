@@ -192,3 +192,20 @@ pub async fn outstanding<'e>(
     })
     .transpose()
 }
+
+/// Stores a token for one subject that also carries data (an email change: the user, and the
+/// new address; its undo link: the user, and the old address).
+pub async fn insert_for_subject_with_data<'e>(
+    token_hash: &str,
+    subject_id: i64,
+    data: &str,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO one_time_tokens (token_hash, purpose, subject_id, created_at, expires_at, data) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(token_hash)
+        .bind(subject_id)
+        .bind(expires_at)
+        .bind(data)
+        .await
+        .map(|_| ())
+}

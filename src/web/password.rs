@@ -1,5 +1,7 @@
 //! "Change your password" for both realms: the form and its field errors. Checking the current
 //! password, the policy and ending every other session are [`Accounts::change_password`]'s.
+//! Also `GET /static/password.js`, the strength meter and "Show password" control every
+//! new-password form loads (progressive enhancement; the server's policy check is the rule).
 
 use crate::account::{Accounts, CreateError, FieldError};
 use crate::session::{Realm, Session};
@@ -8,6 +10,23 @@ use crate::web::page::{self, FieldErrors, Nav, PasswordPage};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
+
+/// `GET /static/password.js`, compiled into the binary: the strength meter and the "Show
+/// password" control of the forms where a new password is chosen (a file, because the CSP
+/// allows no inline script).
+pub async fn get_script() -> Response {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/password.js"),
+    )
+        .into_response()
+}
 
 /// The form's fields.
 #[derive(serde::Deserialize)]

@@ -13,9 +13,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
 
-/// The text F10 is known by, kept recognisable; the message below it says which case it is.
-const INVALID_TITLE: &str = "The reset link you have followed is invalid. Please try again.";
-
 fn paths(realm: Realm) -> (&'static str, &'static str) {
     match realm {
         Realm::Client => ("/password/reset", "/login"),
@@ -67,9 +64,12 @@ async fn usable(resets: &Resets, realm: Realm, token: &str) -> AppResult<()> {
 
 fn invalid(resets: &Resets, realm: Realm, token_state: TokenState) -> AppError {
     let (request_again, _) = paths(realm);
+    // Not F10's old "invalid, please try again", which could not help: the title says which
+    // case it is, the message what to do (issue 18, item 19).
+    let (title, message) = resets.link_problem(token_state, request_again);
     AppError::LinkInvalid {
-        title: INVALID_TITLE,
-        message: resets.link_problem(token_state, request_again),
+        title,
+        message,
         unknown: matches!(token_state, TokenState::Unknown),
     }
 }

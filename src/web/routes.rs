@@ -198,6 +198,7 @@ pub fn table() -> Vec<Route> {
         get("/healthz",                                  system::get_healthz,                          Public),
         get("/static/portcullis.css",                    system::get_stylesheet,                       Public),
         get("/static/webauthn.js",                       system::get_webauthn_script,                  Public),
+        get("/static/password.js",                       crate::web::password::get_script,             Public),
         // Machine API (JSON, no session, no CSRF token; see web::api)
         post("/api/license/v1/verify",                   api::license::post_verify,                    Api), // rate-limited per key and address
         get("/api/license/v1/keys",                      api::license::get_keys,                       Api), // public keys
@@ -212,6 +213,8 @@ pub fn table() -> Vec<Route> {
         get("/password/reset/{token}",                   reset::get_client_form,                       OneTimeToken),
         post("/password/reset/{token}",                  reset::post_client_form,                      OneTimeToken),
         get("/verify-email/{token}",                     client::verify::get_verify,                   OneTimeToken),
+        get("/email/revert/{token}",                     client::email::get_revert,                    OneTimeToken),
+        post("/email/revert/{token}",                    client::email::post_revert,                   OneTimeToken),
         get("/invite/{token}",                           client::users::get_accept,                    OneTimeToken),
         post("/invite/{token}",                          client::users::post_accept,                   OneTimeToken),
         // Client area proper
@@ -340,13 +343,14 @@ pub fn table() -> Vec<Route> {
 /// The path as it may appear in logs: secrets carried in the path are replaced, and the query
 /// (which carries the sign-in marker) is never included.
 pub fn loggable_path(path: &str) -> String {
-    const SECRET_PREFIXES: [&str; 6] = [
+    const SECRET_PREFIXES: [&str; 7] = [
         "/invite/",
         "/admin/setup/",
         "/admin/invite/",
         "/password/reset/",
         "/admin/password/reset/",
         "/verify-email/",
+        "/email/revert/",
     ];
     for prefix in SECRET_PREFIXES {
         if path.starts_with(prefix) && path.len() > prefix.len() {

@@ -339,17 +339,19 @@ async fn no_client_route_reads_or_changes_another_accounts_data() {
 /// Client routes outside the client area proper: public pages, sign-in and its second step, and
 /// one-time links (where holding the token is the authorisation). Every other client route is
 /// walked by the isolation tests, which fail for a route in neither place.
-const OUTSIDE_THE_CLIENT_AREA: [&str; 18] = [
+const OUTSIDE_THE_CLIENT_AREA: [&str; 20] = [
     "/",
     "/healthz",
     "/static/portcullis.css",
     "/static/webauthn.js",
+    "/static/password.js",
     "/login",
     "/logout",
     "/register",
     "/password/reset",
     "/password/reset/{token}",
     "/verify-email/{token}",
+    "/email/revert/{token}",
     "/invite/{token}",
     "/login/2fa",
     "/login/2fa/cancel",

@@ -46,6 +46,7 @@ mod review_licensing;
 mod review_two_factor;
 mod review_impersonation_sessions;
 mod review_proxy_bans;
+mod review_reset_email;
 mod scheduler;
 mod schema;
 mod security_doc;

@@ -20,12 +20,15 @@ async fn register(app: &TestApp, email: &str, password: &str, confirm: &str) -> 
 }
 
 #[tokio::test]
-async fn registering_creates_a_user_who_owns_a_client_account_and_signs_them_in() {
+async fn registering_creates_a_user_who_owns_a_client_account_and_may_then_sign_in() {
     let app = spawn_app().await;
     let r = register(&app, "grace@example.com", PASSWORD, PASSWORD).await;
-    assert_eq!(r.status(), 303);
+    // No session here (issue 18, item 11: a session for a new address only would tell a taken
+    // one apart); the page says to confirm the address and sign in.
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Check your inbox"));
     let home = app
-        .follow_sign_in(&app.client, &r)
+        .sign_in_client(&app.client, "grace@example.com")
         .await
         .text()
         .await
@@ -72,11 +75,12 @@ async fn mismatched_passwords_and_a_bad_email_are_reported_by_field() {
 }
 
 #[tokio::test]
-async fn registering_an_existing_email_is_refused_without_creating_a_second_account() {
+async fn registering_an_existing_email_creates_no_second_account() {
     let app = spawn_app().await;
     app.create_user("grace@example.com").await;
     let r = register(&app, "Grace@Example.com", PASSWORD, PASSWORD).await;
-    assert_eq!(r.status(), 422);
+    // Answered as for a new address (review_reset_email.rs compares the two pages).
+    assert_eq!(r.status(), 200);
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(&app.state.db)
         .await

@@ -1,13 +1,13 @@
 //! `GET/POST /register`: self-registration (when `client.registration` is on). Creating the
-//! user, their account and the verification link is [`Accounts::create_user`]'s; signing the
-//! new user in is the sign-in front end's (`web::signin`).
+//! user, their account and the verification link, or telling the owner of a taken address, is
+//! [`Accounts::register`]'s. The answer is one "check your inbox" page for both, and nobody is
+//! signed in here: a session for a new address only would tell a taken one apart (item 11).
 
 use crate::account::{Accounts, CreateError, FieldError, NewUser};
 use crate::session::Realm;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form};
-use crate::web::invitation::Arrival;
-use crate::web::page::{self, FieldErrors, RegisterPage};
+use crate::web::page::{self, ErrorPage, FieldErrors, RegisterPage};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -69,10 +69,10 @@ pub async fn get_register(
     )))
 }
 
-/// Creates the user and their client account, then signs them in.
+/// Registers (or tells the owner of a taken address), then shows the one "check your inbox"
+/// page.
 pub async fn post_register(
     State(accounts): State<Accounts>,
-    arrival: Arrival,
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<RegisterForm>,
 ) -> AppResult<Response> {
@@ -83,7 +83,7 @@ pub async fn post_register(
         Err(CreateError::Invalid(vec![problem]))
     } else {
         accounts
-            .create_user(&NewUser {
+            .register(&NewUser {
                 email: &form.email,
                 first_name: &form.first_name,
                 last_name: &form.last_name,
@@ -94,12 +94,23 @@ pub async fn post_register(
             .await
     };
     match result {
-        Ok((user, account)) => {
-            tracing::info!(user_id = user.get(), "user registered");
-            let account = account.map(crate::domain::ClientId::get);
-            arrival
-                .sign_in(Realm::Client, user.get(), account, "/clientarea")
-                .await
+        Ok(user) => {
+            if let Some(user) = user {
+                tracing::info!(user_id = user.get(), "user registered");
+            }
+            // The same words, status and page whether the address was new or taken; the
+            // address shown is the one typed, which the visitor knows already.
+            let message = format!(
+                "We sent a message to {}. Follow the link in it to confirm the address (it works for {} minutes), then sign in at /login with the password you chose. If nothing arrives within a few minutes, check your spam folder.",
+                form.email.trim().chars().take(254).collect::<String>(),
+                crate::account::VERIFY_LIFETIME / 60,
+            );
+            Ok(page::render(&ErrorPage {
+                title: "Check your inbox",
+                message: &message,
+                details: &[],
+                nav: None,
+            }))
         }
         Err(CreateError::Invalid(errors)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,

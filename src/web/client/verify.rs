@@ -28,6 +28,9 @@ pub async fn get_verify(
                 unknown: matches!(link, LinkState::Unknown),
             });
         }
+        Err(conflict @ ConfirmError::Taken(_)) => {
+            return Err(AppError::Conflict(conflict.to_string()));
+        }
         Err(ConfirmError::Storage(e)) => return Err(e.into()),
     };
     tracing::info!(user_id, "email address verified");

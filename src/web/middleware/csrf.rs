@@ -38,6 +38,7 @@ pub fn is_pre_session(path: &str) -> bool {
         || path.starts_with("/invite/")
         || path.starts_with("/password/reset/")
         || path.starts_with("/admin/password/reset/")
+        || path.starts_with("/email/revert/")
 }
 
 fn cross_site(request: &Request, system_origin: &str) -> bool {
