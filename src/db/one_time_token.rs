@@ -196,16 +196,22 @@ pub async fn outstanding<'e>(
 /// Stores a token for one subject that also carries data (an email change: the user, and the
 /// new address; its undo link: the user, and the old address).
 pub async fn insert_for_subject_with_data<'e>(
+    ex: impl Executor<'e, Database = Db>,
     token_hash: &str,
+    purpose: &str,
     subject_id: i64,
     data: &str,
+    now: i64,
     expires_at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO one_time_tokens (token_hash, purpose, subject_id, created_at, expires_at, data) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(token_hash)
+        .bind(purpose)
         .bind(subject_id)
+        .bind(now)
         .bind(expires_at)
         .bind(data)
+        .execute(ex)
         .await
         .map(|_| ())
 }
