@@ -50,6 +50,8 @@ pub struct TwoFactor {
     hasher: Hasher,
     /// Wrong step-ups and cancelled pending sign-ins count as failed sign-ins.
     bans: Bans,
+    /// The limit per account: second-factor answers at sign-in count towards it.
+    throttle: crate::throttle::Throttle,
 }
 
 impl From<&AppState> for TwoFactor {
@@ -61,6 +63,7 @@ impl From<&AppState> for TwoFactor {
             sealing: state.sealing.clone(),
             hasher: state.hasher.clone(),
             bans: Bans::from(state),
+            throttle: crate::throttle::Throttle::from(state),
         }
     }
 }
