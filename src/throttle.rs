@@ -118,6 +118,20 @@ pub enum ThrottleError {
     Storage(#[from] sqlx::Error),
 }
 
+/// On the password and email forms the refusal is the current password's field error, which
+/// says until when.
+impl From<ThrottleError> for crate::account::CreateError {
+    fn from(e: ThrottleError) -> Self {
+        match e {
+            ThrottleError::Delayed(d) => Self::Invalid(vec![crate::account::FieldError::new(
+                "current_password",
+                d.message,
+            )]),
+            ThrottleError::Storage(e) => e.into(),
+        }
+    }
+}
+
 /// An admitted attempt: what the counter was before it, for [`Throttle::refund`].
 #[derive(Debug, Clone)]
 pub struct Admitted {
@@ -287,10 +301,28 @@ impl Throttle {
         db::throttle::clear(&self.db, realm.as_str(), &key.stored()).await
     }
 
-    /// A wrong current password on the password or email form: counted like a failed sign-in
-    /// (the admitted attempt stays counted; one failure for the per-address bans, from the
-    /// request's address). Errors are logged, never shown: the form's answer is the same.
-    pub async fn wrong_current_password(&self, realm: Realm, subject_id: i64) {
+    /// After the current password on the password or email form was checked (an attempt
+    /// admitted first): a right one clears the account's failures (the owner proved it); a
+    /// wrong one stays counted and counts for the per-address bans like a failed sign-in.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn current_password(
+        &self,
+        realm: Realm,
+        subject_id: i64,
+        verified: &crate::auth::password::Verification,
+    ) -> Result<(), sqlx::Error> {
+        if matches!(verified, crate::auth::password::Verification::Match { .. }) {
+            return self.clear(realm, subject_id).await;
+        }
+        self.wrong_current_password(realm, subject_id).await;
+        Ok(())
+    }
+
+    /// A wrong current password on a form: one failure for the per-address bans, from the
+    /// request's address. Errors are logged, never shown: the form's answer is the same.
+    async fn wrong_current_password(&self, realm: Realm, subject_id: i64) {
         let ip = crate::request_origin::current().and_then(|(ip, _)| ip.parse::<IpAddr>().ok());
         let Some(ip) = ip else {
             return;

@@ -7,6 +7,7 @@ use crate::db;
 use crate::domain::{Action, Actor, Realm};
 use crate::session::EndReason;
 use crate::session::ending::{Which, end_in};
+use crate::throttle::Key;
 use secrecy::SecretString;
 
 /// Stores `hash` as the password of `id` of `realm` and ends every session of theirs but
@@ -67,11 +68,15 @@ impl Accounts {
             &inputs,
             &mut errors,
         );
+        // Counted like a sign-in, and not checked while the account's delay runs (throttle).
+        let (realm, id) = (session.realm, session.subject_id);
+        self.throttle.admit(&Key::Account(realm, id)).await?;
         let verified = self
             .hasher
             .verify(current.clone(), holder.password_hash)
             .await
             .map_err(hash_error)?;
+        self.throttle.current_password(realm, id, &verified).await?;
         if !matches!(verified, Verification::Match { .. }) {
             errors.insert(
                 0,
@@ -85,7 +90,6 @@ impl Accounts {
         let now = self.clock.unix();
         let mut tx = self.db.begin().await?;
         // Every other session of theirs ends; this one made the change and stays.
-        let (realm, id) = (session.realm, session.subject_id);
         let ended =
             replace_password(&mut tx, realm, id, &hash, Some(&session.id_hash), now).await?;
         let actor = Actor::of(session.realm, session.subject_id);
