@@ -249,8 +249,12 @@ impl SignIns {
         if let Err(e) = self.bans.record_failure(realm, attempt.ip, &subject).await {
             tracing::warn!(error = %e, "could not record a failed sign-in");
         }
-        self.audit_refusal(attempt, &subject, &format!("{realm} sign-in: {}", why.as_str()))
-            .await;
+        self.audit_refusal(
+            attempt,
+            &subject,
+            &format!("{realm} sign-in: {}", why.as_str()),
+        )
+        .await;
     }
 
     /// A sign-in refused unchecked while the account's delay runs: audited (not counted for

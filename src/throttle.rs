@@ -400,12 +400,13 @@ impl Throttle {
             let minutes = (seconds + 59) / 60;
             format!("{minutes} minutes")
         };
+        // The configured clock shows minutes: the minute after `until` is never too early.
+        let by = self.settings.show_time((until + 59) / 60 * 60);
         Delayed {
             until,
             seconds,
             message: format!(
-                "Too many failed attempts to sign in to this account. For its protection, attempts are paused until {} ({wait} from now); try again then. Nothing you enter before then is checked.",
-                self.settings.show_time(until)
+                "Too many failed attempts to sign in to this account. For its protection, attempts are paused for {wait} (until {by} at the latest); try again then. Nothing you enter before then is checked."
             ),
         }
     }

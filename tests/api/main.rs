@@ -41,6 +41,7 @@ mod nodes;
 mod password;
 mod postgres_tls;
 mod register;
+mod review_account_limits;
 mod scheduler;
 mod schema;
 mod sessions;
