@@ -16,7 +16,7 @@ use crate::ban::Bans;
 use crate::clock::Clock;
 use crate::domain::{Action, Actor};
 use crate::session::{Realm, Sessions, SignIn, StartError, Started};
-use crate::throttle::{Delayed, Key, Throttle, ThrottleError};
+use crate::throttle::{Delayed, Identified, Throttle, ThrottleError};
 use crate::twofactor::TwoFactor;
 use secrecy::SecretString;
 use std::net::IpAddr;
@@ -109,17 +109,18 @@ impl SignIns {
     /// [`SignInError::Password`] (`InvalidCredentials`, `Busy`, `Unexpected`), or the new
     /// session or pending sign-in could not be stored.
     pub async fn with_password(&self, attempt: Attempt<'_>) -> Result<Decision, SignInError> {
-        let key = self
+        let who = self
             .throttle
-            .key_for(attempt.realm, attempt.identifier)
+            .identify(attempt.realm, attempt.identifier)
             .await?;
-        let admitted = match self.throttle.admit(&key).await {
+        let admitted = match self.throttle.admit(&who.key).await {
             Ok(admitted) => admitted,
             Err(ThrottleError::Delayed(delayed)) => {
-                self.record_delayed(&attempt, &key, &delayed).await;
+                self.record_delayed(&attempt, &who, &delayed).await;
                 return Err(SignInError::Delayed(delayed));
             }
-            Err(ThrottleError::Storage(e)) => return Err(e.into()),
+            // The count could not be written: nor could the session (a read-only database).
+            Err(ThrottleError::Storage(e)) => return Err(SignInError::NotStored(e.into())),
         };
         let checked = self
             .login
@@ -129,7 +130,7 @@ impl SignIns {
             Ok(id) => id,
             Err(LoginError::InvalidCredentials(why)) => {
                 // The attempt stays counted for the account.
-                self.record_failure(&attempt, &key, why).await;
+                self.record_failure(&attempt, &who, why).await;
                 return Err(LoginError::InvalidCredentials(why).into());
             }
             Err(other) => {
@@ -234,19 +235,19 @@ impl SignIns {
     }
 
     /// A refused password: one failure counted for the ban rules, and `signin.failure` by
-    /// `anonymous` about the account (its actor form), or, when what was typed names no account,
-    /// a short keyed hash of it (`unknown:…`): the typed text is never kept, since a password
-    /// typed into the wrong field would end up in the log. The page never says whether the
+    /// `anonymous` about the account (its email or username as stored), or, when what was typed
+    /// names no account, a short keyed hash of it (`unknown:…`): that text is never kept, since
+    /// a password typed into the wrong field would end up in the log. The page never says whether the
     /// account exists; the log says why, for the operator. Neither may turn the refusal into an
     /// error.
-    async fn record_failure(&self, attempt: &Attempt<'_>, key: &Key, why: Refusal) {
+    async fn record_failure(&self, attempt: &Attempt<'_>, who: &Identified, why: Refusal) {
         let realm = attempt.realm;
         match realm {
             Realm::Client => tracing::info!(ip = %attempt.ip, "client sign-in failed"),
             Realm::Admin => tracing::warn!(ip = %attempt.ip, "admin sign-in failed"),
         }
-        let subject = key.audit_subject();
-        if let Err(e) = self.bans.record_failure(realm, attempt.ip, &subject).await {
+        let subject = &who.subject;
+        if let Err(e) = self.bans.record_failure(realm, attempt.ip, subject).await {
             tracing::warn!(error = %e, "could not record a failed sign-in");
         }
         self.audit_refusal(
@@ -259,14 +260,13 @@ impl SignIns {
 
     /// A sign-in refused unchecked while the account's delay runs: audited (not counted for
     /// the bans: nothing was checked, and the owner retrying must not get banned for it).
-    async fn record_delayed(&self, attempt: &Attempt<'_>, key: &Key, delayed: &Delayed) {
+    async fn record_delayed(&self, attempt: &Attempt<'_>, who: &Identified, delayed: &Delayed) {
         tracing::info!(ip = %attempt.ip, "sign-in refused unchecked: the account's delay runs");
         let detail = format!(
             "{} sign-in: not checked, the account's attempts are paused for {} s after repeated failures",
             attempt.realm, delayed.seconds
         );
-        self.audit_refusal(attempt, &key.audit_subject(), &detail)
-            .await;
+        self.audit_refusal(attempt, &who.subject, &detail).await;
     }
 
     /// `signin.failure` by `anonymous` about `subject`.

@@ -24,7 +24,7 @@
 //!
 //! An identifier that names no account is counted the same way under a keyed hash of what was
 //! typed ([`Key::Unknown`]), so the answers and delays never tell whether an account exists,
-//! and the audit log names it by a short form of that hash ([`Key::audit_subject`]), never the
+//! and the audit log names it by a short form of that hash ([`Key::unknown_mark`]), never the
 //! text (a password typed into the wrong field would otherwise be kept there).
 
 use crate::app::AppState;
@@ -32,7 +32,7 @@ use crate::ban::Bans;
 use crate::clock::Clock;
 use crate::db;
 use crate::db::throttle::ThrottleRow;
-use crate::domain::{Actor, Realm};
+use crate::domain::Realm;
 use crate::sealing::SealingKey;
 use crate::settings::Settings;
 use std::net::IpAddr;
@@ -86,15 +86,24 @@ impl Key {
         }
     }
 
-    /// How the audit log and the ban counts name the account: its actor form (`client:7`,
-    /// `admin:3`) when it exists, else `unknown:` and 12 hex digits of the keyed hash, which lets
-    /// an operator group attempts at one identifier without keeping what was typed.
-    pub fn audit_subject(&self) -> String {
+    /// How the audit log names an identifier that named no account: `unknown:` and 12 hex
+    /// digits of the keyed hash, which lets an operator group attempts at one identifier
+    /// without keeping what was typed. `None` for an account that exists.
+    pub fn unknown_mark(&self) -> Option<String> {
         match self {
-            Self::Account(realm, id) => Actor::of(*realm, *id).to_string(),
-            Self::Unknown(_, hash) => format!("unknown:{}", &hash[..hash.len().min(12)]),
+            Self::Account(..) => None,
+            Self::Unknown(_, hash) => Some(format!("unknown:{}", &hash[..hash.len().min(12)])),
         }
     }
+}
+
+/// What was typed at sign-in, resolved: whose attempts it counts under and how the audit log
+/// and the ban counts name it (an account by its stored email or username, as before; an
+/// identifier that names no account by [`Key::unknown_mark`], never as typed).
+#[derive(Debug, Clone)]
+pub struct Identified {
+    pub key: Key,
+    pub subject: String,
 }
 
 /// An attempt refused unchecked because the account's delay runs.
@@ -171,23 +180,35 @@ fn normalised(identifier: &str) -> String {
 }
 
 impl Throttle {
-    /// The key of what was typed at sign-in: the account it names, or its keyed hash.
+    /// The key of what was typed at sign-in (the account it names, or its keyed hash) and the
+    /// name the logs give it.
     ///
     /// # Errors
     /// Storage errors.
-    pub async fn key_for(&self, realm: Realm, identifier: &str) -> Result<Key, sqlx::Error> {
+    pub async fn identify(
+        &self,
+        realm: Realm,
+        identifier: &str,
+    ) -> Result<Identified, sqlx::Error> {
         let typed = identifier.trim();
-        let id = match realm {
+        let found = match realm {
             Realm::Client => db::account::find_user_by_email(&self.db, typed)
                 .await?
-                .map(|u| u.id),
+                .map(|u| (u.id, u.email)),
             Realm::Admin => db::account::find_admin_by_username(&self.db, typed)
                 .await?
-                .map(|a| a.id),
+                .map(|a| (a.id, a.username)),
         };
-        Ok(match id {
-            Some(id) => Key::Account(realm, id),
-            None => self.unknown(realm, identifier),
+        Ok(match found {
+            Some((id, name)) => Identified {
+                key: Key::Account(realm, id),
+                subject: name,
+            },
+            None => {
+                let key = self.unknown(realm, identifier);
+                let subject = key.unknown_mark().unwrap_or_default();
+                Identified { key, subject }
+            }
         })
     }
 
@@ -229,7 +250,7 @@ impl Throttle {
                 if delay_after(failures) > 0 {
                     tracing::warn!(
                         realm,
-                        subject = %key.audit_subject(),
+                        subject = %key.stored(),
                         failures,
                         "account sign-ins delayed after repeated failures"
                     );
@@ -327,7 +348,22 @@ impl Throttle {
         let Some(ip) = ip else {
             return;
         };
-        let subject = Key::Account(realm, subject_id).audit_subject();
+        let name = match realm {
+            Realm::Client => db::account::find_user_by_id(&self.db, subject_id)
+                .await
+                .map(|u| u.map(|u| u.email)),
+            Realm::Admin => db::account::find_admin_by_id(&self.db, subject_id)
+                .await
+                .map(|a| a.map(|a| a.username)),
+        };
+        let subject = match name {
+            Ok(Some(name)) => name,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not count a wrong current password for the bans");
+                return;
+            }
+        };
         if let Err(e) = self.bans.record_failure(realm, ip, &subject).await {
             tracing::warn!(error = %e, "could not count a wrong current password for the bans");
         }
@@ -431,8 +467,7 @@ mod tests {
     #[test]
     fn the_audit_form_of_an_unknown_identifier_is_a_short_hash() {
         let key = Key::Unknown(Realm::Client, "ab".repeat(32));
-        assert_eq!(key.audit_subject(), "unknown:abababababab");
-        assert_eq!(Key::Account(Realm::Admin, 3).audit_subject(), "admin:3");
-        assert_eq!(Key::Account(Realm::Client, 7).audit_subject(), "client:7");
+        assert_eq!(key.unknown_mark().unwrap(), "unknown:abababababab");
+        assert_eq!(Key::Account(Realm::Admin, 3).unknown_mark(), None);
     }
 }

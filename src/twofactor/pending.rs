@@ -186,9 +186,9 @@ impl TwoFactor {
         self.end_pending(pending).await?;
         let realm = realm_of(pending);
         if let Ok(ip) = pending.ip.parse() {
-            // Named as a refused password names it (`Key::audit_subject`), never as typed.
-            let account = Key::Account(realm, pending.subject_id).audit_subject();
-            self.bans.record_failure(realm, ip, &account).await?;
+            self.bans
+                .record_failure(realm, ip, &pending.identifier)
+                .await?;
         }
         let who = Actor::of(realm, pending.subject_id);
         crate::audit::record_from(
