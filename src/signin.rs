@@ -252,7 +252,7 @@ impl SignIns {
         }
         self.audit_refusal(
             attempt,
-            &subject,
+            subject,
             &format!("{realm} sign-in: {}", why.as_str()),
         )
         .await;

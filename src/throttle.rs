@@ -199,17 +199,15 @@ impl Throttle {
                 .await?
                 .map(|a| (a.id, a.username)),
         };
-        Ok(match found {
-            Some((id, name)) => Identified {
+        if let Some((id, name)) = found {
+            return Ok(Identified {
                 key: Key::Account(realm, id),
                 subject: name,
-            },
-            None => {
-                let key = self.unknown(realm, identifier);
-                let subject = key.unknown_mark().unwrap_or_default();
-                Identified { key, subject }
-            }
-        })
+            });
+        }
+        let key = self.unknown(realm, identifier);
+        let subject = key.unknown_mark().unwrap_or_default();
+        Ok(Identified { key, subject })
     }
 
     /// The key of an identifier that names no account.
