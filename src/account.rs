@@ -112,6 +112,8 @@ pub struct Accounts {
     config: Arc<crate::config::Config>,
     hasher: crate::auth::hasher::Hasher,
     settings: Settings,
+    /// Wrong current passwords count like failed sign-ins (`crate::throttle`).
+    throttle: crate::throttle::Throttle,
 }
 
 impl From<UserRow> for Holder {
@@ -148,6 +150,7 @@ impl From<&AppState> for Accounts {
             config: state.config.clone(),
             hasher: state.hasher.clone(),
             settings: Settings::from(state),
+            throttle: crate::throttle::Throttle::from(state),
         }
     }
 }

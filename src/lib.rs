@@ -58,6 +58,7 @@ pub mod session;
 pub mod settings;
 pub mod setup;
 pub mod signin;
+pub mod throttle;
 pub mod token;
 pub mod twofactor;
 pub mod web;

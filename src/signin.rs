@@ -1,8 +1,10 @@
 //! Signing in, for both realms: what happens to a password attempt, and the start of a session
 //! after any sign-in (a password, a second factor, registration, an invitation, the setup link).
 //!
-//! [`SignIns::with_password`] owns the whole decision: the credentials (`auth::login`), a refusal
-//! (counted for the ban rules and written to the audit log, the same way for both realms),
+//! [`SignIns::with_password`] owns the whole decision: the limit per account (`crate::throttle`:
+//! while an account's delay runs the password is not checked), the credentials
+//! (`auth::login`), a refusal (counted for the ban rules and written to the audit log, the same
+//! way for both realms, naming an unknown identifier only by a short keyed hash),
 //! which client account becomes active, and whether a second factor is due
 //! ([`SignIns::second_factor`]). It returns a [`Decision`]; the web layer turns it into cookies
 //! and a redirect. "Login as client" is not a sign-in: `crate::impersonation` starts those.
@@ -14,6 +16,7 @@ use crate::ban::Bans;
 use crate::clock::Clock;
 use crate::domain::{Action, Actor};
 use crate::session::{Realm, Sessions, SignIn, StartError, Started};
+use crate::throttle::{Delayed, Identified, Throttle, ThrottleError};
 use crate::twofactor::TwoFactor;
 use secrecy::SecretString;
 use std::net::IpAddr;
@@ -50,6 +53,10 @@ pub enum SignInError {
     /// The password step refused or failed; a refusal (`InvalidCredentials`) is already recorded.
     #[error(transparent)]
     Password(#[from] LoginError),
+    /// The account's delay runs (`crate::throttle`): the password was not checked. The same
+    /// for an identifier that names no account.
+    #[error(transparent)]
+    Delayed(Delayed),
     /// The session or the pending sign-in could not be stored: "your session could not be
     /// saved", never a redirect to the sign-in page.
     #[error("the sign-in could not be stored: {0:#}")]
@@ -76,6 +83,8 @@ pub struct SignIns {
     /// The realm's second-factor policy, the factors enrolled, and pending sign-ins.
     two_factor: TwoFactor,
     sessions: Sessions,
+    /// The limit per account.
+    throttle: Throttle,
 }
 
 impl From<&AppState> for SignIns {
@@ -87,6 +96,7 @@ impl From<&AppState> for SignIns {
             bans: Bans::from(state),
             two_factor: TwoFactor::from(state),
             sessions: Sessions::from(state),
+            throttle: Throttle::from(state),
         }
     }
 }
@@ -99,6 +109,19 @@ impl SignIns {
     /// [`SignInError::Password`] (`InvalidCredentials`, `Busy`, `Unexpected`), or the new
     /// session or pending sign-in could not be stored.
     pub async fn with_password(&self, attempt: Attempt<'_>) -> Result<Decision, SignInError> {
+        let who = self
+            .throttle
+            .identify(attempt.realm, attempt.identifier)
+            .await?;
+        let admitted = match self.throttle.admit(&who.key).await {
+            Ok(admitted) => admitted,
+            Err(ThrottleError::Delayed(delayed)) => {
+                self.record_delayed(&attempt, &who, &delayed).await;
+                return Err(SignInError::Delayed(delayed));
+            }
+            // The count could not be written: nor could the session (a read-only database).
+            Err(ThrottleError::Storage(e)) => return Err(SignInError::NotStored(e.into())),
+        };
         let checked = self
             .login
             .password(attempt.realm, attempt.identifier, &attempt.password)
@@ -106,10 +129,17 @@ impl SignIns {
         let subject_id = match checked {
             Ok(id) => id,
             Err(LoginError::InvalidCredentials(why)) => {
-                self.record_failure(&attempt, why).await;
+                // The attempt stays counted for the account.
+                self.record_failure(&attempt, &who, why).await;
                 return Err(LoginError::InvalidCredentials(why).into());
             }
-            Err(other) => return Err(other.into()),
+            Err(other) => {
+                // Not a wrong password (busy, an outage): not the person's failure.
+                if let Err(e) = self.throttle.refund(&admitted).await {
+                    tracing::warn!(error = %e, "could not give back an attempt's count");
+                }
+                return Err(other.into());
+            }
         };
         let client_id = match attempt.realm {
             // The account the user works in first: owned before shared.
@@ -129,6 +159,8 @@ impl SignIns {
         match self.second_factor(attempt.realm, subject_id).await? {
             None => Ok(Decision::Session(self.begin(sign_in).await?)),
             Some(must_enrol) => {
+                // The password was right; the second factor's answers are counted on their own.
+                self.throttle.refund(&admitted).await?;
                 let pending = self
                     .two_factor
                     .start_pending(&sign_in, attempt.identifier, must_enrol)
@@ -181,6 +213,10 @@ impl SignIns {
             // "Login as client" is recorded as impersonation.start by its own service.
             return Ok(started);
         }
+        // The owner is in: their account's failed attempts are forgotten.
+        if let Err(e) = self.throttle.clear(realm, subject_id).await {
+            tracing::warn!(error = %e, "could not clear an account's failed attempts");
+        }
         let actor = Actor::of(realm, subject_id);
         crate::audit::record_from(
             &self.db,
@@ -199,29 +235,49 @@ impl SignIns {
     }
 
     /// A refused password: one failure counted for the ban rules, and `signin.failure` by
-    /// `anonymous` with what was typed as the subject (the page never says whether the account
-    /// exists; the log says why, for the operator). Neither may turn the refusal into an error.
-    async fn record_failure(&self, attempt: &Attempt<'_>, why: Refusal) {
+    /// `anonymous` about the account (its email or username as stored), or, when what was typed
+    /// names no account, a short keyed hash of it (`unknown:…`): that text is never kept, since
+    /// a password typed into the wrong field would end up in the log. The page never says whether the
+    /// account exists; the log says why, for the operator. Neither may turn the refusal into an
+    /// error.
+    async fn record_failure(&self, attempt: &Attempt<'_>, who: &Identified, why: Refusal) {
         let realm = attempt.realm;
         match realm {
             Realm::Client => tracing::info!(ip = %attempt.ip, "client sign-in failed"),
             Realm::Admin => tracing::warn!(ip = %attempt.ip, "admin sign-in failed"),
         }
-        if let Err(e) = self
-            .bans
-            .record_failure(realm, attempt.ip, attempt.identifier)
-            .await
-        {
+        let subject = &who.subject;
+        if let Err(e) = self.bans.record_failure(realm, attempt.ip, subject).await {
             tracing::warn!(error = %e, "could not record a failed sign-in");
         }
-        let typed: String = attempt.identifier.trim().chars().take(254).collect();
+        self.audit_refusal(
+            attempt,
+            subject,
+            &format!("{realm} sign-in: {}", why.as_str()),
+        )
+        .await;
+    }
+
+    /// A sign-in refused unchecked while the account's delay runs: audited (not counted for
+    /// the bans: nothing was checked, and the owner retrying must not get banned for it).
+    async fn record_delayed(&self, attempt: &Attempt<'_>, who: &Identified, delayed: &Delayed) {
+        tracing::info!(ip = %attempt.ip, "sign-in refused unchecked: the account's delay runs");
+        let detail = format!(
+            "{} sign-in: not checked, the account's attempts are paused for {} s after repeated failures",
+            attempt.realm, delayed.seconds
+        );
+        self.audit_refusal(attempt, &who.subject, &detail).await;
+    }
+
+    /// `signin.failure` by `anonymous` about `subject`.
+    async fn audit_refusal(&self, attempt: &Attempt<'_>, subject: &str, detail: &str) {
         let recorded = crate::audit::record_from(
             &self.db,
             self.clock.unix(),
             &Actor::Anonymous,
             Action::SigninFailure,
-            &typed,
-            &format!("{realm} sign-in: {}", why.as_str()),
+            &subject,
+            detail,
             Origin {
                 ip: &attempt.ip.to_string(),
                 user_agent: attempt.user_agent,

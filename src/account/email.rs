@@ -221,11 +221,17 @@ impl Accounts {
         if new_email.eq_ignore_ascii_case(&row.email) {
             return Err(invalid("email", "This is already your email address."));
         }
+        // Counted like a sign-in, and not checked while the account's delay runs (throttle).
+        let key = crate::throttle::Key::Account(crate::domain::Realm::Client, user.get());
+        self.throttle.admit(&key).await?;
         let verified = self
             .hasher
             .verify(current.clone(), row.password_hash.clone())
             .await
             .map_err(hash_error)?;
+        (self.throttle)
+            .current_password(crate::domain::Realm::Client, user.get(), &verified)
+            .await?;
         if !matches!(verified, Verification::Match { .. }) {
             return Err(invalid(
                 "current_password",

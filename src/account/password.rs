@@ -7,6 +7,7 @@ use crate::db;
 use crate::domain::{Action, Actor, Realm};
 use crate::session::EndReason;
 use crate::session::ending::{Which, end_in};
+use crate::throttle::Key;
 use secrecy::SecretString;
 
 /// Stores `hash` as the password of `id` of `realm` and ends every session of theirs but
@@ -91,11 +92,15 @@ impl Accounts {
             &inputs,
             &mut errors,
         );
+        // Counted like a sign-in, and not checked while the account's delay runs (throttle).
+        let (realm, id) = (session.realm, session.subject_id);
+        self.throttle.admit(&Key::Account(realm, id)).await?;
         let verified = self
             .hasher
             .verify(current.clone(), holder.password_hash)
             .await
             .map_err(hash_error)?;
+        self.throttle.current_password(realm, id, &verified).await?;
         if !matches!(verified, Verification::Match { .. }) {
             errors.insert(
                 0,
@@ -110,7 +115,6 @@ impl Accounts {
         let notice = self.password_changed_notice(session.realm, &holder.name, now)?;
         let mut tx = self.db.begin().await?;
         // Every other session of theirs ends; this one made the change and stays.
-        let (realm, id) = (session.realm, session.subject_id);
         let ended =
             replace_password(&mut tx, realm, id, &hash, Some(&session.id_hash), now).await?;
         let actor = Actor::of(session.realm, session.subject_id);

@@ -221,6 +221,33 @@ email_kind!(
     TwoFactorChangedHtml
 );
 
+/// "A wrong second factor after your password": told to the owner when a second-factor step
+/// fails after the correct password (`crate::throttle`), at most once an hour.
+pub struct SecondFactorFailed {
+    pub portal: String,
+    pub name: String,
+    pub when: String,
+    /// The address the sign-in came from.
+    pub ip: String,
+    /// The signed-in page that changes the password.
+    pub password_link: String,
+    /// The reset form, for an owner who cannot sign in.
+    pub reset_link: String,
+}
+impl SecondFactorFailed {
+    fn subject(&self) -> String {
+        format!("Someone used your {} password", self.portal)
+    }
+}
+email_kind!(
+    SecondFactorFailed,
+    "second_factor_failed",
+    "email/second_factor_failed.txt",
+    "email/second_factor_failed.html",
+    SecondFactorFailedText,
+    SecondFactorFailedHtml
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

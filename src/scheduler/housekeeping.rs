@@ -192,6 +192,12 @@ pub async fn bans(state: &AppState) -> Result<Removed, sqlx::Error> {
         hk::old_login_failures(db, failures_cutoff, BATCH)
     })
     .await?;
+    // Per-account counts start again after a day anyway (crate::throttle).
+    let forget = now - crate::throttle::FORGET_AFTER_SECONDS;
+    drain(started, TIME_BUDGET, &mut removed, || {
+        crate::db::throttle::purge(db, forget, BATCH)
+    })
+    .await?;
     Ok(removed)
 }
 

@@ -53,6 +53,8 @@ pub struct TwoFactor {
     bans: Bans,
     /// The zone the notices' times are shown in.
     settings: crate::settings::Settings,
+    /// The limit per account: second-factor answers at sign-in count towards it.
+    throttle: crate::throttle::Throttle,
 }
 
 impl From<&AppState> for TwoFactor {
@@ -65,6 +67,7 @@ impl From<&AppState> for TwoFactor {
             hasher: state.hasher.clone(),
             bans: Bans::from(state),
             settings: crate::settings::Settings::from(state),
+            throttle: crate::throttle::Throttle::from(state),
         }
     }
 }

@@ -5,7 +5,10 @@
 //! session can accept it by mistake. It lives ten minutes, ends after `two_factor.max_failures`
 //! wrong codes (then counting as one failed sign-in for the ban rules), and completes at most
 //! once (the end is a conditional update), after which the sign-in pages start a session with a
-//! fresh id. The challenge's code check and the enrolment at sign-in are here; security keys
+//! fresh id. Every wrong answer also counts for the account's limit (`crate::throttle`), so new
+//! pending sign-ins do not buy new guesses; while its delay runs a code is refused unchecked.
+//! The owner is told by mail when a second factor fails after the correct password (once per
+//! pending sign-in, at most once an hour). The challenge's code check and the enrolment at sign-in are here; security keys
 //! are [`super::keys`], Duo is [`super::duo::sign_in`].
 
 use super::{PendingRow, TwoFactor};
@@ -13,6 +16,7 @@ use crate::config::DuoOutage;
 use crate::db;
 use crate::domain::{Action, Actor};
 use crate::session::{Realm, SignIn};
+use crate::throttle::{Delayed, Key, ThrottleError};
 
 /// How long the second step may take.
 pub const LIFETIME_SECONDS: i64 = 600;
@@ -49,6 +53,9 @@ pub enum ChallengeError {
     /// The code is wrong or used (counted).
     #[error("wrong code")]
     Wrong(Failure),
+    /// The account's delay runs (`crate::throttle`): the code was not checked.
+    #[error(transparent)]
+    Delayed(Delayed),
     /// A seed could not be opened with the configured key.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -160,7 +167,18 @@ impl TwoFactor {
     /// # Errors
     /// Storage errors.
     pub async fn fail_pending(&self, pending: &PendingRow) -> Result<Failure, sqlx::Error> {
+        let key = Key::Account(realm_of(pending), pending.subject_id);
+        self.throttle.count_failure(&key).await?;
+        self.wrong_answer(pending).await
+    }
+
+    /// A wrong answer already counted for the account's limit: counted for the pending sign-in,
+    /// the owner told at the first one, and at the limit the sign-in cancelled.
+    async fn wrong_answer(&self, pending: &PendingRow) -> Result<Failure, sqlx::Error> {
         let failures = db::two_factor::pending_fail(&self.db, &pending.id_hash).await?;
+        if failures == 1 && !pending.must_enrol {
+            self.tell_owner(pending).await;
+        }
         let limit = i64::from(self.config.two_factor.max_failures);
         if failures < limit {
             return Ok(Failure::TryAgain(limit - failures));
@@ -189,12 +207,31 @@ impl TwoFactor {
         Ok(Failure::Cancelled)
     }
 
+    /// Mails the owner that a second factor failed after their correct password, unless they
+    /// were told within the hour. A failure to queue it is logged: it must not change the answer.
+    async fn tell_owner(&self, pending: &PendingRow) {
+        let realm = realm_of(pending);
+        let id = pending.subject_id;
+        let sent = match self.throttle.take_notice(realm, id).await {
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                self.throttle
+                    .send_second_factor_notice(realm, id, &pending.ip, self.clock.unix())
+                    .await
+            }
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "could not queue the notice of a failed second factor");
+        }
+    }
+
     /// Checks the challenge's TOTP or backup code. A used backup code is audited here; a wrong
     /// code is counted. The caller then ends the pending sign-in and starts the session.
     ///
     /// # Errors
-    /// `BackupOnly` (TOTP while Duo is down, fail-closed), `Wrong`, or a storage or unexpected
-    /// error.
+    /// `BackupOnly` (TOTP while Duo is down, fail-closed), `Delayed` (the account's delay runs:
+    /// nothing was checked), `Wrong`, or a storage or unexpected error.
     pub async fn answer_challenge(
         &self,
         pending: &PendingRow,
@@ -203,8 +240,17 @@ impl TwoFactor {
     ) -> Result<Answered, ChallengeError> {
         let realm = realm_of(pending);
         let id = pending.subject_id;
+        if method == Method::Totp && self.backup_only(pending) {
+            return Err(ChallengeError::BackupOnly);
+        }
+        // Counted before the check, so concurrent guesses cannot all pass on one read; the
+        // completed sign-in clears the count (`SignIns::begin`).
+        match self.throttle.admit(&Key::Account(realm, id)).await {
+            Ok(_) => {}
+            Err(ThrottleError::Delayed(d)) => return Err(ChallengeError::Delayed(d)),
+            Err(ThrottleError::Storage(e)) => return Err(e.into()),
+        }
         let (ok, backup_left) = match method {
-            Method::Totp if self.backup_only(pending) => return Err(ChallengeError::BackupOnly),
             Method::Totp => (self.check_totp(realm, id, code).await?, None),
             Method::Backup => {
                 let left = self.redeem_backup_code(realm, id, code).await?;
@@ -213,7 +259,7 @@ impl TwoFactor {
         };
         if !ok {
             self.audit_wrong_code(pending, method).await?;
-            return Err(ChallengeError::Wrong(self.fail_pending(pending).await?));
+            return Err(ChallengeError::Wrong(self.wrong_answer(pending).await?));
         }
         if let Some(left) = backup_left {
             self.audit(

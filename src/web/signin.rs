@@ -107,8 +107,24 @@ pub async fn post_login(
             );
             Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
         }
+        Err(SignInError::Delayed(delayed)) => {
+            let message = delayed.message.clone();
+            let body = login_page(accounts, realm, csrf, None, Some(message), &typed);
+            Ok(too_many(&delayed, page::render(&body)))
+        }
         Err(other) => Err(app_error(other)),
     }
+}
+
+/// A 429 with `Retry-After` for an attempt refused while its account's delay runs
+/// (`crate::throttle`), around the page (or JSON) that says until when.
+pub fn too_many(delayed: &crate::throttle::Delayed, body: impl IntoResponse) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(axum::http::header::RETRY_AFTER, delayed.seconds.to_string())],
+        body,
+    )
+        .into_response()
 }
 
 /// The browser's old session cookie, ended when a new session starts (the id always rotates).
@@ -155,6 +171,7 @@ pub fn session_cookie(
 fn app_error(e: SignInError) -> AppError {
     match e {
         SignInError::Password(e) => e.into(),
+        SignInError::Delayed(d) => AppError::BadRequest(d.message),
         SignInError::NotStored(e) => AppError::storage(e),
         SignInError::Storage(e) => e.into(),
     }

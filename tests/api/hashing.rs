@@ -33,7 +33,9 @@ async fn sign_ins_beyond_the_hashing_queue_get_503_with_retry_after() {
         busy.iter()
             .all(|r| r.headers().get("retry-after").is_some())
     );
-    // Once the burst is over, sign-in works again.
+    // Once the burst is over (and the account's delay after its wrong passwords, which is at
+    // most 15 minutes: crate::throttle), sign-in works again.
+    app.clock.advance(900);
     assert_eq!(app.client_login(&user).await.status(), 200);
 }
 

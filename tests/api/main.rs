@@ -47,6 +47,7 @@ mod review_two_factor;
 mod review_impersonation_sessions;
 mod review_proxy_bans;
 mod review_reset_email;
+mod review_account_limits;
 mod scheduler;
 mod schema;
 mod security_doc;

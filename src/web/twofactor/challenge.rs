@@ -1,6 +1,7 @@
 //! `{login}/2fa`: the second step of a sign-in. The person picks one of their factors; a right
 //! answer starts the session (with a fresh id), wrong answers count towards cancelling the
-//! pending sign-in, which then counts as a failed sign-in for the ban rules. The checks and the
+//! pending sign-in, which then counts as a failed sign-in for the ban rules; while the account's
+//! delay runs (`crate::throttle`) a code is refused unchecked with a 429 saying until when. The checks and the
 //! counting are the [`TwoFactor`] service's.
 
 use super::pages::{BackupCodesPage, ChallengePage};
@@ -111,6 +112,11 @@ pub async fn post_challenge<S: Side>(
             )
             .await?;
             return Ok((StatusCode::FORBIDDEN, page::render(&body)).into_response());
+        }
+        Err(ChallengeError::Delayed(delayed)) => {
+            let message = delayed.message.clone();
+            let body = page::<S>(&tf, &pending, csrf, Some(message), None).await?;
+            return Ok(crate::web::signin::too_many(&delayed, page::render(&body)));
         }
         Err(ChallengeError::Wrong(failure)) => {
             return wrong_code::<S>(arrival.cookies(), &tf, &pending, csrf, failure).await;
