@@ -353,10 +353,7 @@ fn exchange<S: Read + Write>(
 }
 
 /// The status and body once `buf` holds a complete response; `None` while more is needed.
-pub(crate) fn parse_response(
-    mut buf: &[u8],
-    eof: bool,
-) -> Result<Option<(u16, Vec<u8>)>, String> {
+pub(crate) fn parse_response(mut buf: &[u8], eof: bool) -> Result<Option<(u16, Vec<u8>)>, String> {
     // Interim responses (100 Continue) are skipped in a loop, not by recursion: a server sending
     // a megabyte of them overflowed the stack (found while writing the fuzz target).
     loop {
