@@ -42,6 +42,8 @@ pub(crate) mod db;
 pub mod diagnostics;
 pub mod doctor;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod impersonation;
 pub mod invite;
 pub mod license;

@@ -30,6 +30,13 @@ impl From<&AppState> for Cookies {
 }
 
 impl Cookies {
+    /// Cookies for a System URL that is https or not, without the application state (for the
+    /// fuzz targets, `crate::fuzzing`).
+    #[doc(hidden)]
+    pub fn for_https(https: bool) -> Self {
+        Self { https }
+    }
+
     /// The cookie name for a realm.
     pub fn name(&self, realm: Realm) -> &'static str {
         match (self.https, realm) {

@@ -365,45 +365,50 @@ fn exchange<S: Read + Write>(
 }
 
 /// The status and body once `buf` holds a complete response; `None` while more is needed.
-pub(crate) fn parse_response(buf: &[u8], eof: bool) -> Result<Option<(u16, Vec<u8>)>, String> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut response = httparse::Response::new(&mut headers);
-    let head_len = match response
-        .parse(buf)
-        .map_err(|e| format!("not an HTTP response ({e})"))?
-    {
-        httparse::Status::Partial => return Ok(None),
-        httparse::Status::Complete(n) => n,
-    };
-    let code = response.code.unwrap_or(0);
-    if (100..200).contains(&code) {
-        // An interim response (100 Continue): the real one follows.
-        return parse_response(&buf[head_len..], eof);
-    }
-    let mut chunked = false;
-    let mut length = None;
-    for h in response.headers.iter() {
-        if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = String::from_utf8_lossy(h.value)
-                .to_ascii_lowercase()
-                .contains("chunked");
-        } else if h.name.eq_ignore_ascii_case("content-length") {
-            let value = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .ok_or("the Content-Length header is not a number")?;
-            length = Some(value);
+pub(crate) fn parse_response(mut buf: &[u8], eof: bool) -> Result<Option<(u16, Vec<u8>)>, String> {
+    // Interim responses (100 Continue) are skipped in a loop, not by recursion: a server sending
+    // a megabyte of them overflowed the stack (found while writing the fuzz target).
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut headers);
+        let head_len = match response
+            .parse(buf)
+            .map_err(|e| format!("not an HTTP response ({e})"))?
+        {
+            httparse::Status::Partial => return Ok(None),
+            httparse::Status::Complete(n) => n,
+        };
+        let code = response.code.unwrap_or(0);
+        if (100..200).contains(&code) {
+            // An interim response (100 Continue): the real one follows.
+            buf = &buf[head_len..];
+            continue;
         }
-    }
-    let body = &buf[head_len..];
-    if chunked {
-        return Ok(dechunk(body)?.map(|b| (code, b)));
-    }
-    match length {
-        Some(len) if body.len() >= len => Ok(Some((code, body[..len].to_vec()))),
-        // No framing: the body runs to the end of the connection.
-        None if eof => Ok(Some((code, body.to_vec()))),
-        Some(_) | None => Ok(None),
+        let mut chunked = false;
+        let mut length = None;
+        for h in response.headers.iter() {
+            if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = String::from_utf8_lossy(h.value)
+                    .to_ascii_lowercase()
+                    .contains("chunked");
+            } else if h.name.eq_ignore_ascii_case("content-length") {
+                let value = std::str::from_utf8(h.value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .ok_or("the Content-Length header is not a number")?;
+                length = Some(value);
+            }
+        }
+        let body = &buf[head_len..];
+        if chunked {
+            return Ok(dechunk(body)?.map(|b| (code, b)));
+        }
+        return match length {
+            Some(len) if body.len() >= len => Ok(Some((code, body[..len].to_vec()))),
+            // No framing: the body runs to the end of the connection.
+            None if eof => Ok(Some((code, body.to_vec()))),
+            Some(_) | None => Ok(None),
+        };
     }
 }
 

@@ -14,6 +14,9 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod key;
 pub mod protocol;

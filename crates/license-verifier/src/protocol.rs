@@ -64,15 +64,22 @@ impl Which {
     /// The form in which values are compared, on the server and in the verifier alike: domains
     /// lowercase without a final dot, addresses in their canonical text, directories without a
     /// trailing slash (except `/` itself).
+    ///
+    /// Normalising a normalised value changes nothing: the server binds a licence to the
+    /// normalised values of its first check and compares later checks with them normalised
+    /// again, so the trailing dots or slashes and the spaces between them go together (found by
+    /// fuzzing: `example.com. .` became `example.com.` and then `example.com`).
     pub fn normalise(self, value: &str) -> String {
         let v = value.trim();
         match self {
-            Self::Domain => v.trim_end_matches('.').to_ascii_lowercase(),
+            Self::Domain => v
+                .trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+                .to_ascii_lowercase(),
             Self::Ip => v
                 .parse::<std::net::IpAddr>()
                 .map_or_else(|_| v.to_owned(), |ip| ip.to_string()),
             Self::Directory => {
-                let t = v.trim_end_matches('/');
+                let t = v.trim_end_matches(|c: char| c == '/' || c.is_whitespace());
                 if t.is_empty() && v.starts_with('/') {
                     "/".to_owned()
                 } else {
