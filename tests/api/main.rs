@@ -48,6 +48,7 @@ mod scheduler;
 mod schema;
 mod sessions;
 mod setup;
+mod review_housekeeping;
 mod storage;
 mod two_factor_admin;
 mod two_factor_totp;
