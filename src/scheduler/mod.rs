@@ -152,7 +152,9 @@ impl Task {
                 let mut line = links
                     .describe("link(s), pending sign-in(s), ceremonies and rate-limit entries");
                 // Named only when there were some, so a run with none reads as before.
-                let seeds = housekeeping::expired_totp_setups(state).await.map_err(text)?;
+                let seeds = housekeeping::expired_totp_setups(state)
+                    .await
+                    .map_err(text)?;
                 if seeds.rows > 0 || seeds.unfinished {
                     line.push_str("; ");
                     line.push_str(&seeds.describe("expired authenticator setup(s)"));
