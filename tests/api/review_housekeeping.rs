@@ -70,9 +70,21 @@ async fn the_links_cleanup_removes_setups_left_unconfirmed_past_their_time_and_c
         "{}",
         links.detail
     );
-    assert_eq!(seeds_of(&app, "ada@example.com").await, (0, 0), "expired setup gone");
-    assert_eq!(seeds_of(&app, "bob@example.com").await, (0, 1), "fresh setup stays");
-    assert_eq!(seeds_of(&app, "cy@example.com").await, (1, 0), "confirmed app stays");
+    assert_eq!(
+        seeds_of(&app, "ada@example.com").await,
+        (0, 0),
+        "expired setup gone"
+    );
+    assert_eq!(
+        seeds_of(&app, "bob@example.com").await,
+        (0, 1),
+        "fresh setup stays"
+    );
+    assert_eq!(
+        seeds_of(&app, "cy@example.com").await,
+        (1, 0),
+        "confirmed app stays"
+    );
 }
 
 #[tokio::test]
