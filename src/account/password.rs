@@ -117,6 +117,8 @@ impl Accounts {
         // Every other session of theirs ends; this one made the change and stays.
         let ended =
             replace_password(&mut tx, realm, id, &hash, Some(&session.id_hash), now).await?;
+        // As after a reset: a seed planted by whoever knew the old password goes with it.
+        crate::twofactor::forget_unconfirmed_totp(&mut tx, realm, id).await?;
         let actor = Actor::of(session.realm, session.subject_id);
         // The request's address and user agent (request_origin::with_origin), not those the session
         // signed in with.

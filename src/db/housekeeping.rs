@@ -221,3 +221,21 @@ pub async fn old_login_failures<'e>(
     )
     .await
 }
+
+/// Authenticator seeds never confirmed, whose setup began before `cutoff` (they can no longer
+/// be confirmed; a seed planted and left behind should not linger either).
+pub async fn expired_totp_setups<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    cutoff: i64,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    run(
+        ex,
+        "DELETE FROM totp_secrets WHERE (realm, subject_id) IN \
+         (SELECT realm, subject_id FROM totp_secrets \
+          WHERE confirmed_at IS NULL AND created_at < $1 LIMIT $2)",
+        cutoff,
+        batch,
+    )
+    .await
+}

@@ -85,7 +85,23 @@ pub fn explain(error: &anyhow::Error) -> (String, &'static str) {
         "The TLS handshake with the database failed: its certificate is not signed by a trusted CA, or does not name the host in database.url.",
         "Check sslmode and sslrootcert (the CA file) in database.url, and that the host is the one in the server's certificate.",
     );
+    let client_certificate = (
+        "The database refused the client certificate in database.url (sslcert and sslkey): none was sent, it is not signed by a CA the server trusts (its ssl_ca_file), or its name (CN) is not the user in database.url.",
+        "Give sslcert and sslkey in database.url: the role's certificate, issued by the CA in the server's ssl_ca_file with CN equal to the user, and its key (docs/deployment.md, certificate authentication).",
+    );
     let (why, next) = match sqlx_error {
+        // The server's refusal of our certificate: an alert it sent during the handshake (its CA
+        // does not know ours), or a start-up refusal under a `cert` line of pg_hba.conf.
+        Some(sqlx::Error::Tls(_) | sqlx::Error::Io(_))
+            if detail.contains("received fatal alert") =>
+        {
+            client_certificate
+        }
+        Some(sqlx::Error::Database(e))
+            if e.code().is_some_and(|c| c == "28000") && e.message().contains("certificate") =>
+        {
+            client_certificate
+        }
         // sqlx reports a failed handshake as an I/O error, so the words decide.
         Some(sqlx::Error::Tls(_)) => tls,
         Some(sqlx::Error::Io(_))

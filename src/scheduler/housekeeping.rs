@@ -259,3 +259,20 @@ pub async fn sessions_left(state: &AppState) -> Result<i64, sqlx::Error> {
         .collect();
     Ok(hk::stale_sessions(&state.db, cutoff, &idle).await?.0)
 }
+
+/// Removes authenticator seeds whose setup began more than
+/// [`crate::twofactor::TOTP_SETUP_SECONDS`] ago and was never confirmed: they can no longer be
+/// confirmed, and one planted by someone who knew the password should not stay stored. Part
+/// of the links cleanup run.
+///
+/// # Errors
+/// A database error; what was removed before it stays removed.
+pub async fn expired_totp_setups(state: &AppState) -> Result<Removed, sqlx::Error> {
+    let cutoff = state.clock.unix() - crate::twofactor::TOTP_SETUP_SECONDS;
+    let mut removed = Removed::default();
+    drain(Instant::now(), TIME_BUDGET, &mut removed, || {
+        hk::expired_totp_setups(&state.db, cutoff, BATCH)
+    })
+    .await?;
+    Ok(removed)
+}

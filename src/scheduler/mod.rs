@@ -152,12 +152,20 @@ impl Task {
                 .await
                 .map(|r| r.describe("session(s)"))
                 .map_err(text),
-            Self::LinksCleanup => housekeeping::links(state)
-                .await
-                .map(|r| {
-                    r.describe("link(s), pending sign-in(s), ceremonies and rate-limit entries")
-                })
-                .map_err(text),
+            Self::LinksCleanup => {
+                let links = housekeeping::links(state).await.map_err(text)?;
+                let mut line = links
+                    .describe("link(s), pending sign-in(s), ceremonies and rate-limit entries");
+                // Named only when there were some, so a run with none reads as before.
+                let seeds = housekeeping::expired_totp_setups(state)
+                    .await
+                    .map_err(text)?;
+                if seeds.rows > 0 || seeds.unfinished {
+                    line.push_str("; ");
+                    line.push_str(&seeds.describe("expired authenticator setup(s)"));
+                }
+                Ok(line)
+            }
             Self::BansCleanup => housekeeping::bans(state)
                 .await
                 .map(|r| r.describe("expired ban(s) and old failed sign-in(s)"))

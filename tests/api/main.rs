@@ -42,6 +42,7 @@ mod nodes;
 mod password;
 mod postgres_tls;
 mod register;
+mod review_housekeeping;
 mod review_licensing;
 mod review_two_factor;
 mod review_impersonation_sessions;
