@@ -287,7 +287,14 @@ async fn an_unconfirmed_account_gets_no_licence_until_its_address_is_confirmed()
             ],
         )
         .await;
-    assert_eq!(r.status(), 303, "registered");
+    // Registering signs nobody in (it must not reveal a taken address); Grace signs in before
+    // confirming her address.
+    assert_eq!(r.status(), 200, "registered");
+    let signed_in = app
+        .client_login_with(&app.client, "grace@example.com", password)
+        .await;
+    assert_eq!(signed_in.status(), 303, "an unconfirmed account signs in");
+    app.follow_sign_in(&app.client, &signed_in).await;
     let account: i64 = sqlx::query_scalar(
         "SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = $1",
     )
