@@ -67,15 +67,18 @@ impl RawSession {
             )? * 3600,
             // An absolute lifetime (ASVS 3.3.2): a remembered session ends this many days after
             // sign-in however often it is used, and at most 30 days, so a stolen long-lived
-            // cookie stops working and the person proves who they are at least monthly.
-            remember_seconds: Some(
-                positive(
+            // cookie stops working and the person proves who they are at least monthly. That is
+            // L1's bound; `client_remember = false` removes the option for L2's 12 hours (the
+            // days are still checked, so turning it back on never meets a bad value).
+            remember_seconds: {
+                let days = positive(
                     "session.client_remember_days",
                     self.client_remember_days,
                     "days",
                     REMEMBER_DAYS_MAX,
-                )? * 86_400,
-            ),
+                )?;
+                self.client_remember.then_some(days * 86_400)
+            },
             ip_binding: IpBinding::parse("session.client_ip_binding", &self.client_ip_binding)?,
         };
         let admin_session = RealmSessionPolicy {

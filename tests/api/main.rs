@@ -45,6 +45,7 @@ mod register;
 mod review_licensing;
 mod review_two_factor;
 mod review_impersonation_sessions;
+mod review_sessions;
 mod scheduler;
 mod schema;
 mod security_doc;
