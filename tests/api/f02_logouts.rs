@@ -15,7 +15,7 @@ async fn f02_idle_timeout_ends_the_session_and_the_sign_in_page_says_why() {
     assert_eq!(location(&area), "/login");
     let login = app.get("/login").await.text().await.unwrap();
     assert!(
-        login.contains("Your session ended after 60 minutes without activity."),
+        login.contains("Your session ended after 30 minutes without activity."),
         "{login}"
     );
     let reason: String = sqlx::query_scalar("SELECT end_reason FROM sessions")
