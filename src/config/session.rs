@@ -123,3 +123,21 @@ fn positive(key: &str, value: i64, unit: &str, max: i64) -> Result<i64, ConfigEr
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::load::load_with;
+
+    #[test]
+    fn sessions_idle_30_minutes_by_default_and_remember_me_can_be_turned_off() {
+        let c = load_with(None, &[]).unwrap();
+        assert_eq!(c.client_session.idle_seconds, 30 * 60);
+        assert_eq!(c.admin_session.idle_seconds, 30 * 60);
+        assert_eq!(c.client_session.absolute_seconds, 12 * 3600);
+        assert_eq!(c.client_session.remember_seconds, Some(30 * 86_400));
+        let off = load_with(Some("[session]\nclient_remember = false\n"), &[]).unwrap();
+        assert_eq!(off.client_session.remember_seconds, None);
+        let e = load_with(Some("[session]\nclient_remember = \"no\"\n"), &[]).unwrap_err();
+        assert_eq!(e.key, "session.client_remember");
+    }
+}
