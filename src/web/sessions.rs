@@ -205,5 +205,13 @@ pub async fn post_confirm<S: Side>(
         links: signed.nav_links.clone(),
         impersonation: None,
     };
-    render(&settings, &sessions, &signed.session, nav, base::<S>(), said).await
+    render(
+        &settings,
+        &sessions,
+        &signed.session,
+        nav,
+        base::<S>(),
+        said,
+    )
+    .await
 }

@@ -30,8 +30,15 @@ async fn ending_another_session_without_a_recent_step_up_is_refused_and_it_still
 
     let (list, csrf) = app.form_page(&app.client, "/account/sessions").await;
     assert!(list.contains("Confirm it's you"), "{list}");
-    assert!(list.contains("To end another session, enter your password"), "{list}");
-    assert_eq!(other_session(&list), None, "no ending buttons before the step-up: {list}");
+    assert!(
+        list.contains("To end another session, enter your password"),
+        "{list}"
+    );
+    assert_eq!(
+        other_session(&list),
+        None,
+        "no ending buttons before the step-up: {list}"
+    );
 
     // A forged request (the buttons are not shown) for one session, then for all others.
     let one = app
@@ -44,11 +51,21 @@ async fn ending_another_session_without_a_recent_step_up_is_refused_and_it_still
     assert_eq!(one.status(), 403);
     let body = one.text().await.unwrap();
     // (The message's apostrophe is escaped in the page.)
-    assert!(body.contains("Nothing was ended. To end another session, confirm it"), "{body}");
+    assert!(
+        body.contains("Nothing was ended. To end another session, confirm it"),
+        "{body}"
+    );
     assert!(body.contains("then end it within 10 minutes."), "{body}");
-    assert!(body.contains("action=\"/account/sessions/confirm\""), "the step-up form: {body}");
+    assert!(
+        body.contains("action=\"/account/sessions/confirm\""),
+        "the step-up form: {body}"
+    );
     let others = app
-        .post_form(&app.client, "/account/sessions/end-others", &[("csrf_token", &csrf)])
+        .post_form(
+            &app.client,
+            "/account/sessions/end-others",
+            &[("csrf_token", &csrf)],
+        )
         .await;
     assert_eq!(others.status(), 403);
     let phone_area = phone.get(app.url("/clientarea")).send().await.unwrap();
@@ -60,15 +77,36 @@ async fn ending_another_session_without_a_recent_step_up_is_refused_and_it_still
         .post_form(
             &app.client,
             "/account/sessions/confirm",
-            &[("password", "not-my-Password-at-all-42"), ("csrf_token", &csrf)],
+            &[
+                ("password", "not-my-Password-at-all-42"),
+                ("csrf_token", &csrf),
+            ],
         )
         .await;
-    assert!(wrong.text().await.unwrap().contains("That password or code is not right."));
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("That password or code is not right.")
+    );
     let r = app
-        .post_form(&app.client, "/account/sessions/end-others", &[("csrf_token", &csrf)])
+        .post_form(
+            &app.client,
+            "/account/sessions/end-others",
+            &[("csrf_token", &csrf)],
+        )
         .await;
     assert_eq!(r.status(), 403);
-    assert_eq!(phone.get(app.url("/clientarea")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        phone
+            .get(app.url("/clientarea"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     // After the step-up on the sessions page itself, it ends.
     step_up(&app, &app.client, "/account/sessions", &user.password).await;
@@ -83,7 +121,15 @@ async fn ending_another_session_without_a_recent_step_up_is_refused_and_it_still
         )
         .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(phone.get(app.url("/clientarea")).send().await.unwrap().status(), 303);
+    assert_eq!(
+        phone
+            .get(app.url("/clientarea"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
     assert_eq!(app.get("/clientarea").await.status(), 200);
 }
 
@@ -98,10 +144,22 @@ async fn a_step_up_older_than_ten_minutes_no_longer_ends_other_sessions() {
     app.clock.advance(11 * 60);
     let (_, csrf) = app.form_page(&app.client, "/account/sessions").await;
     let r = app
-        .post_form(&app.client, "/account/sessions/end-others", &[("csrf_token", &csrf)])
+        .post_form(
+            &app.client,
+            "/account/sessions/end-others",
+            &[("csrf_token", &csrf)],
+        )
         .await;
     assert_eq!(r.status(), 403);
-    assert_eq!(phone.get(app.url("/clientarea")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        phone
+            .get(app.url("/clientarea"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -114,18 +172,32 @@ async fn an_admin_ends_their_other_sessions_only_after_a_step_up() {
     assert!(list.contains("Confirm it's you"), "{list}");
     assert!(!list.contains("End all other sessions"), "{list}");
     let r = app
-        .post_form(&app.client, "/admin/sessions/end-others", &[("csrf_token", &csrf)])
+        .post_form(
+            &app.client,
+            "/admin/sessions/end-others",
+            &[("csrf_token", &csrf)],
+        )
         .await;
     assert_eq!(r.status(), 403);
-    assert_eq!(laptop.get(app.url("/admin")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        laptop.get(app.url("/admin")).send().await.unwrap().status(),
+        200
+    );
 
     step_up(&app, &app.client, "/admin/sessions", &admin.password).await;
     let (_, csrf) = app.form_page(&app.client, "/admin/sessions").await;
     let r = app
-        .post_form(&app.client, "/admin/sessions/end-others", &[("csrf_token", &csrf)])
+        .post_form(
+            &app.client,
+            "/admin/sessions/end-others",
+            &[("csrf_token", &csrf)],
+        )
         .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(laptop.get(app.url("/admin")).send().await.unwrap().status(), 303);
+    assert_eq!(
+        laptop.get(app.url("/admin")).send().await.unwrap().status(),
+        303
+    );
     assert_eq!(app.get("/admin").await.status(), 200);
 }
 
@@ -134,7 +206,8 @@ async fn signing_out_needs_no_step_up() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
     let page = app.client_login(&user).await.text().await.unwrap();
-    app.sign_out(&app.client, "/logout", &csrf_from(&page)).await;
+    app.sign_out(&app.client, "/logout", &csrf_from(&page))
+        .await;
     assert_eq!(app.get("/clientarea").await.status(), 303);
 }
 
@@ -145,17 +218,35 @@ async fn with_defaults_a_session_idle_31_minutes_is_ended_and_one_idle_29_minute
     let admin = app.create_admin("alice").await;
     app.client_login(&user).await;
     let desk = new_client();
-    app.admin_login_with(&desk, &admin.username, &admin.password).await;
+    app.admin_login_with(&desk, &admin.username, &admin.password)
+        .await;
 
     app.clock.advance(29 * 60);
-    assert_eq!(app.get("/clientarea").await.status(), 200, "29 idle minutes: kept");
-    assert_eq!(desk.get(app.url("/admin")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.get("/clientarea").await.status(),
+        200,
+        "29 idle minutes: kept"
+    );
+    assert_eq!(
+        desk.get(app.url("/admin")).send().await.unwrap().status(),
+        200
+    );
 
     app.clock.advance(31 * 60);
-    assert_eq!(app.get("/clientarea").await.status(), 303, "31 idle minutes: ended");
+    assert_eq!(
+        app.get("/clientarea").await.status(),
+        303,
+        "31 idle minutes: ended"
+    );
     let login = app.get("/login").await.text().await.unwrap();
-    assert!(login.contains("after 30 minutes without activity"), "{login}");
-    assert_eq!(desk.get(app.url("/admin")).send().await.unwrap().status(), 303);
+    assert!(
+        login.contains("after 30 minutes without activity"),
+        "{login}"
+    );
+    assert_eq!(
+        desk.get(app.url("/admin")).send().await.unwrap().status(),
+        303
+    );
 }
 
 #[tokio::test]
@@ -178,10 +269,17 @@ async fn with_remember_me_off_the_box_is_gone_and_a_forged_remember_is_ignored()
         )
         .await;
     let line = set_cookie_line(&r, "portcullis_client").unwrap();
-    assert!(!line.contains("Max-Age"), "a browser-session cookie: {line}");
+    assert!(
+        !line.contains("Max-Age"),
+        "a browser-session cookie: {line}"
+    );
     app.get(&location(&r)).await;
     app.clock.advance(31 * 60);
-    assert_eq!(app.get("/clientarea").await.status(), 303, "the idle timeout applies");
+    assert_eq!(
+        app.get("/clientarea").await.status(),
+        303,
+        "the idle timeout applies"
+    );
 
     // On by default.
     let default = spawn_app().await;

@@ -30,7 +30,15 @@ pub async fn post_end(
     Form(form): Form<EndForm>,
 ) -> AppResult<Response> {
     let nav = super::nav(&current, csrf);
-    sessions::end_one(&settings, &service, &current.session, &form.session, nav, BASE).await
+    sessions::end_one(
+        &settings,
+        &service,
+        &current.session,
+        &form.session,
+        nav,
+        BASE,
+    )
+    .await
 }
 
 /// Ends all of the admin's other sessions.

@@ -31,7 +31,15 @@ pub async fn post_end(
 ) -> AppResult<Response> {
     current.not_impersonated()?;
     let nav = current.nav(csrf);
-    sessions::end_one(&settings, &service, &current.session, &form.session, nav, BASE).await
+    sessions::end_one(
+        &settings,
+        &service,
+        &current.session,
+        &form.session,
+        nav,
+        BASE,
+    )
+    .await
 }
 
 /// Ends all of the user's other sessions.
