@@ -274,6 +274,11 @@ impl Accounts {
         self.config.registration
     }
 
+    /// Whether the client sign-in offers "Keep me signed in" (`session.client_remember`).
+    pub fn remember_offered(&self) -> bool {
+        self.config.client_session.remember_seconds.is_some()
+    }
+
     /// The shortest password a realm's policy accepts, for the forms' hints.
     pub fn min_password_length(&self, realm: Realm) -> usize {
         policy(&self.config, realm).min_length

@@ -196,6 +196,8 @@ pub struct RawSession {
     pub client_idle_minutes: i64,
     pub client_absolute_hours: i64,
     pub client_remember_days: i64,
+    /// Whether the client sign-in offers "Keep me signed in" (false: ASVS L2's 12-hour bound).
+    pub client_remember: bool,
     pub client_ip_binding: String,
     pub admin_idle_minutes: i64,
     pub admin_absolute_hours: i64,
@@ -206,11 +208,13 @@ pub struct RawSession {
 impl Default for RawSession {
     fn default() -> Self {
         Self {
-            client_idle_minutes: 60,
+            // ASVS 4.0.3 3.3.2 (L2): 30 minutes idle, 12 hours at most.
+            client_idle_minutes: 30,
             client_absolute_hours: 12,
             client_remember_days: 30,
+            client_remember: true,
             client_ip_binding: "off".into(),
-            admin_idle_minutes: 60,
+            admin_idle_minutes: 30,
             admin_absolute_hours: 12,
             admin_ip_binding: "subnet".into(),
             activity_update_seconds: 60,

@@ -67,15 +67,18 @@ impl RawSession {
             )? * 3600,
             // An absolute lifetime (ASVS 3.3.2): a remembered session ends this many days after
             // sign-in however often it is used, and at most 30 days, so a stolen long-lived
-            // cookie stops working and the person proves who they are at least monthly.
-            remember_seconds: Some(
-                positive(
+            // cookie stops working and the person proves who they are at least monthly. That is
+            // L1's bound; `client_remember = false` removes the option for L2's 12 hours (the
+            // days are still checked, so turning it back on never meets a bad value).
+            remember_seconds: {
+                let days = positive(
                     "session.client_remember_days",
                     self.client_remember_days,
                     "days",
                     REMEMBER_DAYS_MAX,
-                )? * 86_400,
-            ),
+                )?;
+                self.client_remember.then_some(days * 86_400)
+            },
             ip_binding: IpBinding::parse("session.client_ip_binding", &self.client_ip_binding)?,
         };
         let admin_session = RealmSessionPolicy {
@@ -118,5 +121,23 @@ fn positive(key: &str, value: i64, unit: &str, max: i64) -> Result<i64, ConfigEr
             &value,
             format!("a whole number of {unit} from 1 to {max}"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::load::load_with;
+
+    #[test]
+    fn sessions_idle_30_minutes_by_default_and_remember_me_can_be_turned_off() {
+        let c = load_with(None, &[]).unwrap();
+        assert_eq!(c.client_session.idle_seconds, 30 * 60);
+        assert_eq!(c.admin_session.idle_seconds, 30 * 60);
+        assert_eq!(c.client_session.absolute_seconds, 12 * 3600);
+        assert_eq!(c.client_session.remember_seconds, Some(30 * 86_400));
+        let off = load_with(Some("[session]\nclient_remember = false\n"), &[]).unwrap();
+        assert_eq!(off.client_session.remember_seconds, None);
+        let e = load_with(Some("[session]\nclient_remember = \"no\"\n"), &[]).unwrap_err();
+        assert_eq!(e.key, "session.client_remember");
     }
 }

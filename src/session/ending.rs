@@ -19,12 +19,30 @@
 //! session ends here, so do the impersonations it opened (each recorded as `impersonation.end`
 //! by the admin), and `Sessions::load` ends one whose admin session timed out unnoticed.
 //!
+//! Ending another of one's own sessions from the sessions page ([`Which::OneOf`],
+//! [`Which::OthersOf`]) needs a recent step-up of the session asking (the password or a current
+//! code within [`STEP_UP_SECONDS`], ASVS 4.0.3 3.3.4): a session left open on someone's desk
+//! cannot be used to throw the owner out of their other sessions. Signing out (ending the
+//! session itself) and ends that are part of another operation need none.
+//!
 //! The address and user agent of the entries are those of the request that ended the session
 //! (`request_origin::with_origin`).
 
 use super::{EndReason, Realm, Session, Sessions};
 use crate::db;
 use crate::domain::{Action, Actor, AdminId, ClientId, UserId};
+use crate::twofactor::STEP_UP_SECONDS;
+
+/// Why sessions were not ended.
+#[derive(Debug, thiserror::Error)]
+pub enum EndError {
+    /// Ending another session on the person's request needs a step-up within
+    /// [`STEP_UP_SECONDS`], and the session asking has none.
+    #[error("confirm your password or a current code first")]
+    StepUpNeeded,
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}
 
 /// Which sessions to end.
 #[derive(Debug, Clone, Copy)]
@@ -61,15 +79,58 @@ pub struct Ended {
 
 impl Sessions {
     /// Ends `which` with `reason` in a transaction of its own and records it ([`end_in`]).
+    /// Fails closed: another session on the person's request ([`Sessions::end_chosen`]'s
+    /// rule) without a step-up ends nothing.
     ///
     /// # Errors
     /// Storage errors.
     pub async fn end(&self, which: Which<'_>, reason: EndReason) -> Result<Ended, sqlx::Error> {
+        match self.end_chosen(which, reason).await {
+            Ok(ended) => Ok(ended),
+            Err(EndError::StepUpNeeded) => Ok(Ended::default()),
+            Err(EndError::Storage(e)) => Err(e),
+        }
+    }
+
+    /// Ends `which` with `reason` like [`Sessions::end`], and says when it refused: ending
+    /// another of the person's sessions ([`Which::OneOf`] naming another session,
+    /// [`Which::OthersOf`]) needs a step-up of `owner` within [`STEP_UP_SECONDS`].
+    ///
+    /// # Errors
+    /// [`EndError::StepUpNeeded`], or storage errors.
+    pub async fn end_chosen(&self, which: Which<'_>, reason: EndReason) -> Result<Ended, EndError> {
+        let now = self.clock.unix();
         let mut tx = self.db.begin().await?;
-        let ended = end_in(&mut tx, which, reason, self.clock.unix()).await?;
+        let asking = match which {
+            Which::OneOf { owner, target } if target != owner.id_hash => Some(owner),
+            Which::OthersOf(owner) => Some(owner),
+            _ => None,
+        };
+        if let Some(owner) = asking {
+            let at = db::session::stepped_up_at(&mut *tx, &owner.id_hash).await?;
+            if !fresh(at, now) {
+                return Err(EndError::StepUpNeeded);
+            }
+        }
+        let ended = end_in(&mut tx, which, reason, now).await?;
         tx.commit().await?;
         Ok(ended)
     }
+
+    /// Whether `session` stepped up within [`STEP_UP_SECONDS`], so that the sessions page
+    /// offers the ending buttons rather than the step-up form.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn stepped_up(&self, session: &Session) -> Result<bool, sqlx::Error> {
+        let at = db::session::stepped_up_at(&self.db, &session.id_hash).await?;
+        Ok(fresh(at, self.clock.unix()))
+    }
+}
+
+/// The one reading of "a recent step-up": one at most [`STEP_UP_SECONDS`] old.
+fn fresh(stepped_up_at: Option<i64>, now: i64) -> bool {
+    stepped_up_at.is_some_and(|t| now - t <= STEP_UP_SECONDS)
 }
 
 /// Ends `which` with `reason` inside the caller's transaction and writes the audit entry the

@@ -23,7 +23,7 @@ mod reason;
 
 pub use crate::db::session::SessionRow;
 pub use crate::domain::Realm;
-pub use ending::{Ended, Which};
+pub use ending::{EndError, Ended, Which};
 pub use reason::EndReason;
 
 /// Counter name for cookie-loss events (a sign-in marker came back without its cookie).

@@ -210,6 +210,8 @@ pub struct LoginPage {
     pub identifier: String,
     pub csrf: String,
     pub registration: bool,
+    /// Whether "Keep me signed in" is offered (`session.client_remember`).
+    pub remember: bool,
 }
 
 #[derive(Template)]
@@ -274,6 +276,11 @@ pub struct SessionsPage {
     pub title: &'static str,
     pub nav: Option<Nav>,
     pub notice: Option<String>,
+    pub error: Option<String>,
+    /// Whether this session stepped up recently: the ending buttons, else the step-up form.
+    pub stepped_up: bool,
+    /// How long a step-up lasts, in minutes.
+    pub minutes: i64,
     pub base: &'static str,
     pub csrf: String,
     pub sessions: Vec<SessionRowView>,

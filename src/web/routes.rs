@@ -227,6 +227,7 @@ pub fn table() -> Vec<Route> {
         get("/account/sessions",                         client::sessions::get_sessions,               Client),
         post("/account/sessions/end",                    client::sessions::post_end,                   Client),
         post("/account/sessions/end-others",             client::sessions::post_end_others,            Client),
+        post("/account/sessions/confirm",                crate::web::sessions::post_confirm::<C>,      Signed),
         get("/account/password",                         client::password::get_password,               Client),
         post("/account/password",                        client::password::post_password,              Client),
         get("/account/profile",                          client::account::get_profile,                 ClientPermission(CP::Profile)),
@@ -315,6 +316,7 @@ pub fn table() -> Vec<Route> {
         get("/admin/sessions",                           admin::sessions::get_sessions,                Admin),
         post("/admin/sessions/end",                      admin::sessions::post_end,                    Admin),
         post("/admin/sessions/end-others",               admin::sessions::post_end_others,             Admin),
+        post("/admin/sessions/confirm",                  crate::web::sessions::post_confirm::<A>,      Signed),
         get("/admin/account/password",                   admin::password::get_password,                Admin),
         post("/admin/account/password",                  admin::password::post_password,               Admin),
         // Admin second factors

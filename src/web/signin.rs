@@ -57,6 +57,7 @@ pub fn login_page(
         identifier: identifier.chars().take(shown).collect(),
         csrf,
         registration,
+        remember: realm == Realm::Client && accounts.remember_offered(),
     }
 }
 

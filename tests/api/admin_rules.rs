@@ -656,6 +656,7 @@ async fn audited_events_carry_actor_subject_address_and_user_agent() {
         .await;
     assert_eq!(r.status(), 200);
     app.admin_login_with(&new_client(), "root", PASSWORD).await;
+    crate::helpers::otp::step_up(&app, &app.client, "/admin/sessions", PASSWORD).await;
     let (_, csrf) = app.form_page(&app.client, "/admin/sessions").await;
     let r = app
         .post_form(

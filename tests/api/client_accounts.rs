@@ -233,6 +233,7 @@ async fn ending_sessions_from_the_sessions_page_records_what_was_ended_and_how_m
         other.get(app.url(&location(&r))).send().await.unwrap();
     }
     app.client_login(&ada).await;
+    crate::helpers::otp::step_up(&app, &app.client, "/account/sessions", &ada.password).await;
     let list = app.get("/account/sessions").await.text().await.unwrap();
     let other = list
         .split("name=\"session\" value=\"")

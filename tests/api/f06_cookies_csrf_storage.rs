@@ -158,6 +158,7 @@ async fn f06_the_token_header_works_for_scripts() {
     let app = spawn_app().await;
     let user = app.create_user("ada@example.com").await;
     let page = app.client_login(&user).await.text().await.unwrap();
+    crate::helpers::otp::step_up(&app, &app.client, "/account/sessions", &user.password).await;
     let r = app
         .client
         .post(app.url("/account/sessions/end-others"))

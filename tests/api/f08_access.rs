@@ -12,7 +12,7 @@ use serde_json::Value;
 
 /// Admin routes that need no permission: sign-in and its second step, one-time links, the
 /// landing page (which redirects by role) and an admin's own account pages.
-const NO_PERMISSION: [&str; 18] = [
+const NO_PERMISSION: [&str; 19] = [
     "/admin",
     "/admin/login",
     "/admin/logout",
@@ -30,6 +30,7 @@ const NO_PERMISSION: [&str; 18] = [
     "/admin/sessions",
     "/admin/sessions/end",
     "/admin/sessions/end-others",
+    "/admin/sessions/confirm",
     "/admin/account/password",
 ];
 

@@ -2,8 +2,6 @@
 //! database per test, driven over HTTP. Files are named after features; fault reproductions are
 //! named after their row in faults.md (`f02_...`).
 
-mod helpers;
-
 mod accounts;
 mod admin_rules;
 mod app_paths;
@@ -31,6 +29,7 @@ mod f12_duo;
 mod f13_timezone;
 mod grants;
 mod hashing;
+mod helpers;
 mod housekeeping;
 mod layering;
 mod license_client;
@@ -42,13 +41,14 @@ mod nodes;
 mod password;
 mod postgres_tls;
 mod register;
+mod review_account_limits;
 mod review_housekeeping;
-mod review_licensing;
-mod review_two_factor;
 mod review_impersonation_sessions;
+mod review_licensing;
 mod review_proxy_bans;
 mod review_reset_email;
-mod review_account_limits;
+mod review_sessions;
+mod review_two_factor;
 mod scheduler;
 mod schema;
 mod security_doc;
@@ -59,3 +59,4 @@ mod two_factor_admin;
 mod two_factor_totp;
 mod two_factor_webauthn;
 mod webauthn_soft;
+

@@ -122,6 +122,8 @@ async fn an_impersonation_ends_when_the_admin_session_is_ended_from_another_sess
     let sam = sam_as_client(&app, "ada@example.com").await;
     // Sam, on another computer, ends his other sessions.
     let other = app.signed_in_admin("sam").await;
+    // Ending other sessions needs a step-up (ASVS 3.3.4).
+    step_up(&app, &other, "/admin/sessions", PASSWORD).await;
     let (_, csrf) = app.form_page(&other, "/admin/sessions").await;
     let r = app
         .post_form(

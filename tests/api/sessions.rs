@@ -75,6 +75,8 @@ async fn a_user_sees_their_sessions_and_ends_another_one() {
     let user = app.create_user("ada@example.com").await;
     let phone = app.signed_in_client(&user.email).await;
     app.client_login(&user).await;
+    // Ending another session needs the password again (ASVS 3.3.4).
+    crate::helpers::otp::step_up(&app, &app.client, "/account/sessions", &user.password).await;
 
     let list = app.get("/account/sessions").await.text().await.unwrap();
     assert_eq!(
@@ -132,6 +134,8 @@ async fn ending_a_session_that_belongs_to_someone_else_does_nothing() {
     let bob_hash = portcullis::token::hash(&bob_cookie);
     let page = app.client_login(&ada).await.text().await.unwrap();
     let csrf = csrf_from(&page);
+    // Stepped up, so that only the ownership rule stands between Ada and Bob's session.
+    crate::helpers::otp::step_up(&app, &app.client, "/account/sessions", &ada.password).await;
     app.post_form(
         &app.client,
         "/account/sessions/end",
@@ -150,6 +154,7 @@ async fn an_admin_ends_all_other_sessions() {
     let admin = app.create_admin("alice").await;
     let laptop = app.signed_in_admin(&admin.username).await;
     app.admin_login(&admin).await;
+    crate::helpers::otp::step_up(&app, &app.client, "/admin/sessions", &admin.password).await;
     let list = app.get("/admin/sessions").await.text().await.unwrap();
     assert!(list.contains("End all other sessions"));
     let csrf = csrf_from(&list);

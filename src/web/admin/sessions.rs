@@ -23,17 +23,31 @@ pub async fn get_sessions(
 
 /// Ends one of the admin's sessions.
 pub async fn post_end(
+    State(settings): State<Settings>,
     State(service): State<Sessions>,
     current: CurrentAdmin,
+    CsrfToken(csrf): CsrfToken,
     Form(form): Form<EndForm>,
 ) -> AppResult<Response> {
-    sessions::end_one(&service, &current.session, &form.session, BASE).await
+    let nav = super::nav(&current, csrf);
+    sessions::end_one(
+        &settings,
+        &service,
+        &current.session,
+        &form.session,
+        nav,
+        BASE,
+    )
+    .await
 }
 
 /// Ends all of the admin's other sessions.
 pub async fn post_end_others(
+    State(settings): State<Settings>,
     State(service): State<Sessions>,
     current: CurrentAdmin,
+    CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    sessions::end_others(&service, &current.session, BASE).await
+    let nav = super::nav(&current, csrf);
+    sessions::end_others(&settings, &service, &current.session, nav, BASE).await
 }

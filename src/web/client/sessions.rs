@@ -23,19 +23,33 @@ pub async fn get_sessions(
 
 /// Ends one of the user's sessions.
 pub async fn post_end(
+    State(settings): State<Settings>,
     State(service): State<Sessions>,
     current: CurrentClient,
+    CsrfToken(csrf): CsrfToken,
     Form(form): Form<EndForm>,
 ) -> AppResult<Response> {
     current.not_impersonated()?;
-    sessions::end_one(&service, &current.session, &form.session, BASE).await
+    let nav = current.nav(csrf);
+    sessions::end_one(
+        &settings,
+        &service,
+        &current.session,
+        &form.session,
+        nav,
+        BASE,
+    )
+    .await
 }
 
 /// Ends all of the user's other sessions.
 pub async fn post_end_others(
+    State(settings): State<Settings>,
     State(service): State<Sessions>,
     current: CurrentClient,
+    CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     current.not_impersonated()?;
-    sessions::end_others(&service, &current.session, BASE).await
+    let nav = current.nav(csrf);
+    sessions::end_others(&settings, &service, &current.session, nav, BASE).await
 }
