@@ -532,10 +532,7 @@ mod tests {
                     needs_upgrade: true
                 })
             );
-            assert_eq!(
-                verify("hunter3", &hash),
-                Ok(Verification::Mismatch)
-            );
+            assert_eq!(verify("hunter3", &hash), Ok(Verification::Mismatch));
         }
     }
 
@@ -595,10 +592,7 @@ mod tests {
                 needs_upgrade: true
             })
         );
-        assert_eq!(
-            verify("hunter3", &stored),
-            Ok(Verification::Mismatch)
-        );
+        assert_eq!(verify("hunter3", &stored), Ok(Verification::Mismatch));
     }
 
     #[test]
@@ -711,7 +705,10 @@ mod tests {
                 needs_upgrade: true
             })
         );
-        assert_eq!(verify("tidal-Quartz-lantern-92", &old), Ok(Verification::Mismatch));
+        assert_eq!(
+            verify("tidal-Quartz-lantern-92", &old),
+            Ok(Verification::Mismatch)
+        );
     }
 
     #[test]

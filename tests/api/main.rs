@@ -43,6 +43,7 @@ mod password;
 mod postgres_tls;
 mod register;
 mod review_licensing;
+mod review_password_storage;
 mod scheduler;
 mod schema;
 mod sessions;
