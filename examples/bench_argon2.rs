@@ -8,15 +8,17 @@ use std::time::Instant;
 
 fn main() {
     let password = "violet-harbour-crane-1987";
-    let stored = portcullis::auth::password::hash_password(password).expect("hash");
+    // Keyed like the server's hashes (the pepper's value does not change the cost).
+    let pepper = portcullis::auth::password::Pepper::from_bytes([7; 32]);
+    let stored = portcullis::auth::password::hash_password(password, &pepper).expect("hash");
     // Warm up, then time enough verifications for a steady figure.
     for _ in 0..3 {
-        portcullis::auth::password::verify_password(password, &stored).expect("verify");
+        portcullis::auth::password::verify_password(password, &stored, &pepper).expect("verify");
     }
     let rounds = 20_u32;
     let started = Instant::now();
     for _ in 0..rounds {
-        portcullis::auth::password::verify_password(password, &stored).expect("verify");
+        portcullis::auth::password::verify_password(password, &stored, &pepper).expect("verify");
     }
     let verify = started.elapsed().as_secs_f64() / f64::from(rounds);
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);

@@ -229,7 +229,7 @@ pub(crate) fn policy(config: &crate::config::Config, realm: Realm) -> PasswordPo
             Realm::Admin => config.admin_min_password_length,
             Realm::Client => config.client_min_password_length,
         },
-        max_length: 256,
+        max_length: 128,
         min_score: config.min_password_score,
     }
 }

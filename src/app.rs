@@ -66,7 +66,6 @@ impl AppState {
         let csrf_key = db::key::get_or_create(&pool, "csrf", &candidate, clock.unix())
             .await
             .context("cannot read the installation keys; has `portcullis migrate` run?")?;
-        let hasher = Hasher::new(config.hash_concurrency, config.hash_queue);
         let effective = match crate::settings::load(&pool, &config).await {
             Ok(e) => e,
             Err(e) => {
@@ -78,6 +77,12 @@ impl AppState {
         let settings = Arc::new(crate::settings::Store::new(effective, clock.unix()));
         let mailer = crate::mail::from_config(&config.mail)?;
         let sealing = Arc::new(crate::sealing::SealingKey::load(&config.two_factor.key)?);
+        // Password hashes are keyed with a subkey of the sealing key (outside the database).
+        let hasher = Hasher::new(
+            config.hash_concurrency,
+            config.hash_queue,
+            crate::auth::password::Pepper::derive(&sealing),
+        );
         match sealing_key_recorded(&pool, &sealing, clock.unix()).await {
             Ok(false) => tracing::error!(
                 "this node's two-factor sealing key is not the one the database's secrets were sealed with; second factors will fail here (run `portcullis doctor`, check two_factor.key)"

@@ -13,7 +13,8 @@
 //! threads bounds that to one block per thread (`bench/run`, measurement 5).
 //!
 //! It does not know hash formats or password rules; those live in [`super::password`] and
-//! [`super::policy`]. Passwords arrive as [`SecretString`] and are only exposed inside the
+//! [`super::policy`]. It holds the installation's [`Pepper`], given at construction, because
+//! every hash goes through it: nothing else needs to carry the secret. Passwords arrive as [`SecretString`] and are only exposed inside the
 //! blocking task; nothing here logs them.
 
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use secrecy::{ExposeSecret as _, SecretString};
 use tokio::sync::Semaphore;
 
-use super::password::{self, PasswordError, Verification};
+use super::password::{self, PasswordError, Pepper, Verification};
 
 /// Why a hash or verification through the [`Hasher`] did not produce an answer.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,8 @@ struct Inner {
     admitted: AtomicUsize,
     /// Most callers admitted at once: concurrency plus queue.
     limit: usize,
+    /// The secret keying every new hash (ASVS 2.4.5); shared with the jobs by `Arc`.
+    pepper: Arc<Pepper>,
 }
 
 /// One admitted caller. Dropping it gives the slot back, whether the work finished, failed,
@@ -74,9 +77,10 @@ impl Drop for Admission {
 
 impl Hasher {
     /// A pool that runs at most `concurrency` hashes at once (at least one; about one per core
-    /// is right) and lets at most `queue` further callers wait for a turn.
+    /// is right) and lets at most `queue` further callers wait for a turn, keying new hashes
+    /// with `pepper` (the server passes [`Pepper::derive`] of its sealing key).
     #[must_use]
-    pub fn new(concurrency: usize, queue: usize) -> Self {
+    pub fn new(concurrency: usize, queue: usize, pepper: Pepper) -> Self {
         // `Semaphore::new` panics above MAX_PERMITS; a misconfigured number must not crash us.
         let concurrency = concurrency.clamp(1, Semaphore::MAX_PERMITS);
         let (jobs, queue_rx) = std::sync::mpsc::channel::<Job>();
@@ -108,6 +112,7 @@ impl Hasher {
                 running: Arc::new(Semaphore::new(concurrency)),
                 admitted: AtomicUsize::new(0),
                 limit: concurrency.saturating_add(queue),
+                pepper: Arc::new(pepper),
             }),
         }
     }
@@ -129,8 +134,9 @@ impl Hasher {
     /// # Errors
     /// [`HashError::Busy`] when the pool and its queue are full; otherwise hashing failures.
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
+        let pepper = Arc::clone(&self.inner.pepper);
         let hashed = self
-            .run(move || password::hash_password(password.expose_secret()))
+            .run(move || password::hash_password(password.expose_secret(), &pepper))
             .await?;
         Ok(hashed?)
     }
@@ -149,10 +155,11 @@ impl Hasher {
         password: SecretString,
         stored: Option<String>,
     ) -> Result<Verification, HashError> {
+        let pepper = Arc::clone(&self.inner.pepper);
         let outcome = self
             .run(move || {
                 if let Some(stored) = stored {
-                    password::verify_password(password.expose_secret(), &stored)
+                    password::verify_password(password.expose_secret(), &stored, &pepper)
                 } else {
                     password::burn_verification(password.expose_secret());
                     Ok(Verification::Mismatch)
@@ -227,6 +234,10 @@ mod tests {
         SecretString::from(s.to_owned())
     }
 
+    fn pepper() -> Pepper {
+        Pepper::from_bytes([3; 32])
+    }
+
     /// Yields to the scheduler until `ready` holds; the bound keeps a broken test from hanging.
     async fn wait_until(ready: impl Fn() -> bool) {
         for _ in 0..10_000 {
@@ -241,7 +252,7 @@ mod tests {
 
     #[tokio::test]
     async fn hash_and_verify_round_trip() {
-        let hasher = Hasher::new(2, 2);
+        let hasher = Hasher::new(2, 2, pepper());
         let hash = hasher.hash(secret("pw")).await.unwrap();
         assert_eq!(
             hasher
@@ -260,8 +271,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_hash_made_by_one_installation_does_not_verify_with_another_key() {
+        let ours = Hasher::new(1, 0, pepper());
+        let theirs = Hasher::new(1, 0, Pepper::from_bytes([4; 32]));
+        let hash = ours.hash(secret("tidal-Quartz-lantern-91")).await.unwrap();
+        assert!(hash.contains(",keyid="), "{hash}");
+        assert_eq!(
+            theirs
+                .verify(secret("tidal-Quartz-lantern-91"), Some(hash))
+                .await
+                .unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    #[tokio::test]
     async fn unknown_account_is_mismatch() {
-        let hasher = Hasher::new(1, 0);
+        let hasher = Hasher::new(1, 0, pepper());
         assert_eq!(
             hasher.verify(secret("pw"), None).await.unwrap(),
             Verification::Mismatch
@@ -270,7 +296,7 @@ mod tests {
 
     #[tokio::test]
     async fn unusable_stored_hash_is_a_password_error() {
-        let hasher = Hasher::new(1, 0);
+        let hasher = Hasher::new(1, 0, pepper());
         assert!(matches!(
             hasher.verify(secret("pw"), Some("garbage".into())).await,
             Err(HashError::Password(PasswordError::UnknownFormat))
@@ -280,9 +306,9 @@ mod tests {
 
     #[tokio::test]
     async fn full_pool_answers_busy_and_releases_slots_afterwards() {
-        let hasher = Hasher::new(1, 0);
+        let hasher = Hasher::new(1, 0, pepper());
         assert_eq!(hasher.capacity(), 1);
-        let stored = password::hash_password("pw").unwrap();
+        let stored = password::hash_password("pw", &pepper()).unwrap();
         let (a, b, c, d) = tokio::join!(
             hasher.verify(secret("pw"), Some(stored.clone())),
             hasher.verify(secret("pw"), Some(stored.clone())),
@@ -309,13 +335,13 @@ mod tests {
 
     #[tokio::test]
     async fn zero_concurrency_still_runs_one() {
-        let hasher = Hasher::new(0, 0);
+        let hasher = Hasher::new(0, 0, pepper());
         assert!(hasher.hash(secret("pw")).await.is_ok());
     }
 
     #[tokio::test]
     async fn cancelled_waiter_releases_its_slot() {
-        let hasher = Hasher::new(1, 0);
+        let hasher = Hasher::new(1, 0, pepper());
         // Stand in for a long-running hash by holding the only permit.
         let held = Arc::clone(&hasher.inner.running)
             .acquire_owned()
@@ -347,7 +373,7 @@ mod tests {
 
     #[tokio::test]
     async fn cancelled_running_work_keeps_its_slot_until_it_ends() {
-        let hasher = Hasher::new(1, 0);
+        let hasher = Hasher::new(1, 0, pepper());
         // Work that runs until the test lets it finish, standing in for a slow hash.
         let (finish, finished) = std::sync::mpsc::channel::<()>();
         let running = {

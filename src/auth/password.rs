@@ -1,10 +1,18 @@
 //! Password hashing and verification: pure, synchronous, CPU-bound functions.
 //!
 //! This module owns the stored-hash formats: it makes new hashes (Argon2id with the OWASP
-//! parameters, as a PHC string) and verifies passwords against every format an imported
-//! account may carry: Argon2 PHC strings, PHP `password_hash` bcrypt (`$2y$`, `$2a$`, `$2b$`)
-//! and the WHMCS legacy `md5hex:salt`. A successful verification also says whether the stored
-//! hash should be replaced with a current one.
+//! parameters, keyed with the installation's [`Pepper`], as a PHC string) and verifies
+//! passwords against every format an imported account may carry: Argon2 PHC strings (keyed or
+//! not), PHP `password_hash` bcrypt (`$2y$`, `$2a$`, `$2b$`) and the WHMCS legacy
+//! `md5hex:salt`. A successful verification also says whether the stored hash should be
+//! replaced with a current one.
+//!
+//! The pepper (ASVS 2.4.5) is a secret kept outside the database, derived from the sealing key
+//! (`two_factor.key`), so a copy of the database alone is not enough to guess passwords
+//! offline. A keyed hash carries the PHC parameter `keyid=` ([`PEPPER_KEYID`]), which the
+//! argon2 crate parses and writes but does not mix into the hash; that is how verification
+//! knows to use the pepper. Unkeyed Argon2 hashes (made before the pepper) still verify and
+//! are reported as needing an upgrade, so they become keyed at the next sign-in.
 //!
 //! It does not decide *when* hashing runs: every function here blocks for tens of milliseconds,
 //! so async callers go through [`super::hasher::Hasher`], which runs them off the async worker
@@ -15,7 +23,7 @@ use std::sync::OnceLock;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{self, PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, KeyId, Params, ParamsBuilder, Version};
 use md5::{Digest as _, Md5};
 use subtle::ConstantTimeEq as _;
 
@@ -45,6 +53,49 @@ const MAX_BCRYPT_COST: u32 = 16;
 /// system RNG refused). Its being public does not matter: a dummy hash is never allowed to
 /// match anything; it only has to cost the same to check as a real one.
 const FALLBACK_DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$mrvoHoe7TOTNPYWX54ExVw$p8ymirspUVWoG/StP5tktsbSEd5mv8b4vSR9KIyCyos";
+
+/// The `keyid` bytes written into a keyed hash's PHC parameters (`keyid=cDE`, "p1": pepper,
+/// version 1). Another value would name a pepper this version does not know.
+pub const PEPPER_KEYID: &[u8] = b"p1";
+
+/// The fixed label the pepper is derived under, so it is a key of its own, unrelated to the
+/// other uses of the sealing key.
+const PEPPER_LABEL: &str = "portcullis password pepper v1";
+
+/// The secret that keys every new password hash (Argon2's `secret` input). Never stored in the
+/// database and never logged.
+#[derive(Clone)]
+pub struct Pepper([u8; 32]);
+
+impl std::fmt::Debug for Pepper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pepper(..)")
+    }
+}
+
+impl Pepper {
+    /// A pepper from 32 secret bytes (tests and benchmarks; the server uses [`Self::derive`]).
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The installation's pepper: a keyed hash of a fixed label under the sealing key, which
+    /// lives outside the database and is shared by every node, so every node derives the same
+    /// pepper and a database copy does not contain it.
+    #[must_use]
+    pub fn derive(sealing: &crate::sealing::SealingKey) -> Self {
+        let hex = sealing.keyed_hash(PEPPER_LABEL);
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+            // `keyed_hash` always gives 64 lowercase hex digits; the fallback is unreachable.
+            if let [hi, lo] = pair {
+                *byte = (hex_value(*hi).unwrap_or(0) << 4) | hex_value(*lo).unwrap_or(0);
+            }
+        }
+        Self(bytes)
+    }
+}
 
 /// Why a password could not be hashed or checked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,13 +138,13 @@ pub enum HashFormat {
     Unknown,
 }
 
-/// Hashes `password` with Argon2id, the current parameters and a random 16-byte salt, returning
-/// a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
+/// Hashes `password` with Argon2id keyed with `pepper`, the current parameters and a random
+/// 16-byte salt, returning a PHC string (`$argon2id$v=19$m=19456,t=2,p=1,keyid=cDE$...`).
 ///
 /// # Errors
 /// [`PasswordError::Unexpected`] when the OS RNG or the hashing library fails.
-pub fn hash_password(password: &str) -> Result<String, PasswordError> {
-    let hasher = current_hasher()?;
+pub fn hash_password(password: &str, pepper: &Pepper) -> Result<String, PasswordError> {
+    let hasher = current_hasher(pepper)?;
     // `hash_password` draws a 16-byte salt from the OS RNG (argon2's `getrandom` feature).
     let hash = hasher
         .hash_password(password.as_bytes())
@@ -106,10 +157,15 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 /// # Errors
 /// [`PasswordError::UnknownFormat`] when `stored` is in no supported format,
 /// [`PasswordError::Malformed`] when it belongs to a supported family but cannot be used, and
-/// [`PasswordError::Unexpected`] when the hashing library itself fails.
-pub fn verify_password(password: &str, stored: &str) -> Result<Verification, PasswordError> {
+/// [`PasswordError::Unexpected`] when the hashing library itself fails. A keyed hash checked
+/// with another pepper is a [`Verification::Mismatch`] (nothing tells the two apart).
+pub fn verify_password(
+    password: &str,
+    stored: &str,
+    pepper: &Pepper,
+) -> Result<Verification, PasswordError> {
     match current_format(stored) {
-        HashFormat::Argon2 => verify_argon2(password, stored),
+        HashFormat::Argon2 => verify_argon2(password, stored, pepper),
         HashFormat::Bcrypt => verify_bcrypt(password, stored),
         HashFormat::WhmcsMd5 => verify_whmcs_md5(password, stored),
         HashFormat::Unknown => Err(PasswordError::UnknownFormat),
@@ -139,19 +195,28 @@ pub fn current_format(stored: &str) -> HashFormat {
     }
 }
 
-/// A valid current-parameter Argon2id hash, computed once per process.
+/// A valid current-parameter Argon2id hash, keyed with a pepper of its own, computed once per
+/// process.
 ///
-/// Verifying against it costs the same as verifying a real account's current hash; see
-/// [`burn_verification`].
+/// Verifying against it costs the same as verifying a real account's current hash (the pepper
+/// only enters Argon2's initial Blake2b digest); see [`burn_verification`].
 #[must_use]
 pub fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
         // The password is irrelevant (an unknown account never signs in, whatever is typed);
         // a random salt just keeps the value different between processes.
-        hash_password("portcullis dummy password for unknown accounts")
-            .unwrap_or_else(|_| FALLBACK_DUMMY_HASH.to_owned())
+        hash_password(
+            "portcullis dummy password for unknown accounts",
+            &dummy_pepper(),
+        )
+        .unwrap_or_else(|_| FALLBACK_DUMMY_HASH.to_owned())
     })
+}
+
+/// The pepper of the dummy hash; it keys nothing else, so it need not be secret.
+fn dummy_pepper() -> Pepper {
+    Pepper([0x5a; 32])
 }
 
 /// Does the work of a password check for an account that does not exist, so that an unknown
@@ -162,22 +227,40 @@ pub fn burn_verification(password: &str) {
     let _ = std::hint::black_box(verify_password(
         std::hint::black_box(password),
         dummy_hash(),
+        &dummy_pepper(),
     ));
 }
 
-/// The Argon2 context used for new hashes.
-fn current_hasher() -> Result<Argon2<'static>, PasswordError> {
-    let params = Params::new(
-        ARGON2_M_COST,
-        ARGON2_T_COST,
-        ARGON2_P_COST,
-        Some(ARGON2_OUTPUT_LEN),
-    )
-    .map_err(|e| PasswordError::Unexpected(e.to_string()))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+/// The Argon2 parameters of new hashes, with the pepper's key id.
+fn current_params() -> Result<Params, PasswordError> {
+    let mut params = ParamsBuilder::new();
+    params
+        .m_cost(ARGON2_M_COST)
+        .t_cost(ARGON2_T_COST)
+        .p_cost(ARGON2_P_COST)
+        .output_len(ARGON2_OUTPUT_LEN)
+        .keyid(KeyId::new(PEPPER_KEYID).map_err(|e| PasswordError::Unexpected(e.to_string()))?);
+    params
+        .build()
+        .map_err(|e| PasswordError::Unexpected(e.to_string()))
 }
 
-fn verify_argon2(password: &str, stored: &str) -> Result<Verification, PasswordError> {
+/// The Argon2 context used for new hashes.
+fn current_hasher(pepper: &Pepper) -> Result<Argon2<'_>, PasswordError> {
+    Argon2::new_with_secret(
+        &pepper.0,
+        Algorithm::Argon2id,
+        Version::V0x13,
+        current_params()?,
+    )
+    .map_err(|e| PasswordError::Unexpected(e.to_string()))
+}
+
+fn verify_argon2(
+    password: &str,
+    stored: &str,
+    pepper: &Pepper,
+) -> Result<Verification, PasswordError> {
     let parsed = PasswordHash::new(stored).map_err(|_| PasswordError::Malformed)?;
     let algorithm =
         Algorithm::new(parsed.algorithm.as_str()).map_err(|_| PasswordError::Malformed)?;
@@ -194,11 +277,31 @@ fn verify_argon2(password: &str, stored: &str) -> Result<Verification, PasswordE
         return Err(PasswordError::Malformed);
     }
 
+    // The key id says which secret the hash was made with: none (made before the pepper, or
+    // imported), or this version's pepper. Any other id names a key we do not have.
+    let keyed = match params.keyid() {
+        [] => false,
+        id if id == PEPPER_KEYID => true,
+        _ => return Err(PasswordError::Malformed),
+    };
     // The verifier takes algorithm, version and parameters from the stored hash, not from the
-    // context, so the default context checks hashes made with any parameters.
-    match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+    // context, so these contexts check hashes made with any parameters; only the secret comes
+    // from here.
+    let verifier = if keyed {
+        Argon2::new_with_secret(
+            &pepper.0,
+            Algorithm::default(),
+            Version::default(),
+            Params::default(),
+        )
+        .map_err(|e| PasswordError::Unexpected(e.to_string()))?
+    } else {
+        Argon2::default()
+    };
+    match verifier.verify_password(password.as_bytes(), &parsed) {
         Ok(()) => {
-            let needs_upgrade = algorithm != Algorithm::Argon2id
+            let needs_upgrade = !keyed
+                || algorithm != Algorithm::Argon2id
                 // A PHC string without `v=` is treated as 0x13 by the library, but the old
                 // reference implementation wrote it for 0x10; rewriting it is always safe.
                 || parsed.version != Some(u32::from(Version::V0x13))
@@ -299,6 +402,15 @@ mod tests {
     const BCRYPT_2Y_FIXTURE: &str = "$2y$10$u0PwBn2Dq94N6.htcyrc7uSObCjWR9syVoOjLnhEkuJwVxtPMiuTC";
     const BCRYPT_FIXTURE_PASSWORD: &str = "correct horse battery staple";
 
+    fn pepper() -> Pepper {
+        Pepper::from_bytes([9; 32])
+    }
+
+    /// `verify_password` with the tests' pepper.
+    fn verify(password: &str, stored: &str) -> Result<Verification, PasswordError> {
+        verify_password(password, stored, &pepper())
+    }
+
     fn md5_hex(input: &str) -> String {
         use std::fmt::Write as _;
         let mut hex = String::with_capacity(32);
@@ -318,14 +430,14 @@ mod tests {
 
     #[test]
     fn round_trip_current_hash_needs_no_upgrade() {
-        let hash = hash_password("s3cret passphrase").unwrap();
+        let hash = hash_password("s3cret passphrase", &pepper()).unwrap();
         assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1,keyid=cDE$"),
             "{hash}"
         );
         assert_eq!(current_format(&hash), HashFormat::Argon2);
         assert_eq!(
-            verify_password("s3cret passphrase", &hash),
+            verify("s3cret passphrase", &hash),
             Ok(Verification::Match {
                 needs_upgrade: false
             })
@@ -335,15 +447,15 @@ mod tests {
     #[test]
     fn salts_are_random() {
         assert_ne!(
-            hash_password("same").unwrap(),
-            hash_password("same").unwrap()
+            hash_password("same", &pepper()).unwrap(),
+            hash_password("same", &pepper()).unwrap()
         );
     }
 
     #[test]
     fn wrong_password_is_mismatch() {
-        let hash = hash_password("right").unwrap();
-        assert_eq!(verify_password("wrong", &hash), Ok(Verification::Mismatch));
+        let hash = hash_password("right", &pepper()).unwrap();
+        assert_eq!(verify("wrong", &hash), Ok(Verification::Mismatch));
     }
 
     #[test]
@@ -352,13 +464,13 @@ mod tests {
             let hash = weak_argon2(algorithm, "pw");
             assert_eq!(current_format(&hash), HashFormat::Argon2);
             assert_eq!(
-                verify_password("pw", &hash),
+                verify("pw", &hash),
                 Ok(Verification::Match {
                     needs_upgrade: true
                 }),
                 "{hash}"
             );
-            assert_eq!(verify_password("PW", &hash), Ok(Verification::Mismatch));
+            assert_eq!(verify("PW", &hash), Ok(Verification::Mismatch));
         }
     }
 
@@ -370,7 +482,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert_eq!(
-            verify_password("pw", &hash),
+            verify("pw", &hash),
             Ok(Verification::Match {
                 needs_upgrade: true
             })
@@ -387,7 +499,7 @@ mod tests {
             "$argon2id$v=7$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAA",
         ] {
             assert_eq!(
-                verify_password("pw", stored),
+                verify("pw", stored),
                 Err(PasswordError::Malformed),
                 "{stored}"
             );
@@ -398,10 +510,10 @@ mod tests {
     fn absurd_argon2_cost_is_refused_without_hashing() {
         let stored =
             "$argon2id$v=19$m=4294967295,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAA";
-        assert_eq!(verify_password("pw", stored), Err(PasswordError::Malformed));
+        assert_eq!(verify("pw", stored), Err(PasswordError::Malformed));
         let stored =
             "$argon2id$v=19$m=1024,t=4294967295,p=1$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAA";
-        assert_eq!(verify_password("pw", stored), Err(PasswordError::Malformed));
+        assert_eq!(verify("pw", stored), Err(PasswordError::Malformed));
     }
 
     #[test]
@@ -415,28 +527,25 @@ mod tests {
         for hash in [made, php_style, old_php_style] {
             assert_eq!(current_format(&hash), HashFormat::Bcrypt);
             assert_eq!(
-                verify_password("hunter2", &hash),
+                verify("hunter2", &hash),
                 Ok(Verification::Match {
                     needs_upgrade: true
                 })
             );
-            assert_eq!(
-                verify_password("hunter3", &hash),
-                Ok(Verification::Mismatch)
-            );
+            assert_eq!(verify("hunter3", &hash), Ok(Verification::Mismatch));
         }
     }
 
     #[test]
     fn bcrypt_fixed_2y_fixture_verifies() {
         assert_eq!(
-            verify_password(BCRYPT_FIXTURE_PASSWORD, BCRYPT_2Y_FIXTURE),
+            verify(BCRYPT_FIXTURE_PASSWORD, BCRYPT_2Y_FIXTURE),
             Ok(Verification::Match {
                 needs_upgrade: true
             })
         );
         assert_eq!(
-            verify_password("correct horse battery stapler", BCRYPT_2Y_FIXTURE),
+            verify("correct horse battery stapler", BCRYPT_2Y_FIXTURE),
             Ok(Verification::Mismatch)
         );
     }
@@ -447,7 +556,7 @@ mod tests {
         let hash = bcrypt::hash(&long, 4).unwrap().replacen("$2b$", "$2y$", 1);
         let same_prefix = format!("{}{}", "x".repeat(72), "different tail");
         assert_eq!(
-            verify_password(&same_prefix, &hash),
+            verify(&same_prefix, &hash),
             Ok(Verification::Match {
                 needs_upgrade: true
             })
@@ -465,7 +574,7 @@ mod tests {
             "$2y$1é",
         ] {
             assert_eq!(
-                verify_password("pw", stored),
+                verify("pw", stored),
                 Err(PasswordError::Malformed),
                 "{stored}"
             );
@@ -478,15 +587,12 @@ mod tests {
         let stored = format!("{}:{salt}", md5_hex(&format!("{salt}hunter2")));
         assert_eq!(current_format(&stored), HashFormat::WhmcsMd5);
         assert_eq!(
-            verify_password("hunter2", &stored),
+            verify("hunter2", &stored),
             Ok(Verification::Match {
                 needs_upgrade: true
             })
         );
-        assert_eq!(
-            verify_password("hunter3", &stored),
-            Ok(Verification::Mismatch)
-        );
+        assert_eq!(verify("hunter3", &stored), Ok(Verification::Mismatch));
     }
 
     #[test]
@@ -497,14 +603,14 @@ mod tests {
             md5_hex(&format!("{salt}hunter2")).to_ascii_uppercase()
         );
         assert_eq!(
-            verify_password("hunter2", &stored),
+            verify("hunter2", &stored),
             Ok(Verification::Match {
                 needs_upgrade: true
             })
         );
         let stored = format!("{}:", md5_hex("hunter2"));
         assert_eq!(
-            verify_password("hunter2", &stored),
+            verify("hunter2", &stored),
             Ok(Verification::Match {
                 needs_upgrade: true
             })
@@ -528,7 +634,7 @@ mod tests {
         ] {
             assert_eq!(current_format(stored), HashFormat::Unknown, "{stored}");
             assert_eq!(
-                verify_password("pw", stored),
+                verify("pw", stored),
                 Err(PasswordError::UnknownFormat),
                 "{stored}"
             );
@@ -539,9 +645,13 @@ mod tests {
     fn dummy_hash_is_current_and_stable() {
         let dummy = dummy_hash();
         assert!(std::ptr::eq(dummy, dummy_hash()));
-        assert!(dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1,keyid=cDE$"));
         assert_eq!(
-            verify_password("portcullis dummy password for unknown accounts", dummy),
+            verify_password(
+                "portcullis dummy password for unknown accounts",
+                dummy,
+                &dummy_pepper()
+            ),
             Ok(Verification::Match {
                 needs_upgrade: false
             })
@@ -552,16 +662,70 @@ mod tests {
     #[test]
     fn fallback_dummy_hash_is_valid_and_current() {
         // The fallback is only used if the RNG fails; it must still be a real current-parameter
-        // hash so the work done matches.
+        // hash so the work done matches. It is unkeyed, which costs the same to check (the
+        // secret only enters the initial digest), so it reports an upgrade.
         assert_eq!(
-            verify_password(
+            verify(
                 "fallback dummy: this value is never a password",
                 FALLBACK_DUMMY_HASH
             ),
             Ok(Verification::Match {
-                needs_upgrade: false
+                needs_upgrade: true
             })
         );
+    }
+
+    #[test]
+    fn a_keyed_hash_does_not_verify_with_another_pepper() {
+        let hash = hash_password("tidal-Quartz-lantern-91", &pepper()).unwrap();
+        let other = Pepper::from_bytes([10; 32]);
+        assert_eq!(
+            verify_password("tidal-Quartz-lantern-91", &hash, &other),
+            Ok(Verification::Mismatch)
+        );
+        // Nor as an unkeyed hash: dropping the key id does not bypass the pepper.
+        let stripped = hash.replacen(",keyid=cDE", "", 1);
+        assert_eq!(
+            verify("tidal-Quartz-lantern-91", &stripped),
+            Ok(Verification::Mismatch)
+        );
+    }
+
+    #[test]
+    fn an_unkeyed_current_argon2id_hash_verifies_and_needs_upgrade() {
+        // What every installation stored before the pepper: Argon2id, current parameters.
+        let old = Argon2::default()
+            .hash_password_with_salt(b"tidal-Quartz-lantern-91", b"saltsaltsaltsalt")
+            .unwrap()
+            .to_string();
+        assert!(old.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{old}");
+        assert_eq!(
+            verify("tidal-Quartz-lantern-91", &old),
+            Ok(Verification::Match {
+                needs_upgrade: true
+            })
+        );
+        assert_eq!(
+            verify("tidal-Quartz-lantern-92", &old),
+            Ok(Verification::Mismatch)
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_id_is_malformed() {
+        let hash = hash_password("pw", &pepper())
+            .unwrap()
+            .replacen(",keyid=cDE", ",keyid=cDI", 1);
+        assert_eq!(verify("pw", &hash), Err(PasswordError::Malformed));
+    }
+
+    #[test]
+    fn the_pepper_depends_on_the_sealing_key() {
+        let a = crate::sealing::SealingKey::from_bytes(&[1; 32], None);
+        let b = crate::sealing::SealingKey::from_bytes(&[2; 32], None);
+        assert_eq!(Pepper::derive(&a).0, Pepper::derive(&a).0);
+        assert_ne!(Pepper::derive(&a).0, Pepper::derive(&b).0);
+        assert_ne!(Pepper::derive(&a).0, [0; 32]);
     }
 
     proptest! {
@@ -570,7 +734,7 @@ mod tests {
         #[test]
         fn never_panics_on_arbitrary_strings(stored in any::<String>(), password in any::<String>()) {
             let _ = current_format(&stored);
-            let _ = verify_password(&password, &stored);
+            let _ = verify(&password, &stored);
         }
 
         #[test]
@@ -580,7 +744,7 @@ mod tests {
         ) {
             let stored = format!("{prefix}{rest}");
             let _ = current_format(&stored);
-            let _ = verify_password("pw", &stored);
+            let _ = verify("pw", &stored);
         }
     }
 }

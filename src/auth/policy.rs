@@ -75,7 +75,10 @@ impl PasswordPolicy {
         // Lengths come first so an enormous input is refused before zxcvbn, which is slow on
         // long input, ever sees it.
         let length = password.chars().count();
-        if length < self.min_length {
+        // ASVS 2.1.1 counts the minimum "after multiple spaces are combined": padding a short
+        // password with a run of spaces does not make it long enough. The maximum stays on the
+        // raw count, which is what bounds the work below.
+        if combined_length(password) < self.min_length {
             return Err(PolicyViolation::TooShort {
                 min: self.min_length,
             });
@@ -105,6 +108,20 @@ impl PasswordPolicy {
         }
         Ok(())
     }
+}
+
+/// The number of characters with each run of consecutive spaces counted as one.
+fn combined_length(password: &str) -> usize {
+    let mut previous_space = false;
+    password
+        .chars()
+        .filter(|&c| {
+            let space = c == ' ';
+            let counts = !(space && previous_space);
+            previous_space = space;
+            counts
+        })
+        .count()
 }
 
 /// Whether zxcvbn explained the whole password as one entry of its common-passwords list.
@@ -137,6 +154,25 @@ fn is_passwords_dictionary(word: &DictionaryPattern) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_run_of_spaces_counts_as_one_character_towards_the_minimum() {
+        let policy = PasswordPolicy {
+            min_length: 12,
+            max_length: 128,
+            min_score: 0,
+        };
+        // 12 characters, 4 of them one run of spaces: 9 once the run is combined.
+        assert_eq!(
+            policy.check("Qz7#    kW9v", &[]),
+            Err(PolicyViolation::TooShort { min: 12 })
+        );
+        // Single spaces between words each count.
+        assert_eq!(policy.check("Qz 7# kW 9v x", &[]), Ok(()));
+        assert_eq!(combined_length("a    b  c "), 6);
+        assert_eq!(combined_length("    "), 1);
+        assert_eq!(combined_length(""), 0);
+    }
 
     const POLICY: PasswordPolicy = PasswordPolicy {
         min_length: 8,

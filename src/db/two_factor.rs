@@ -157,22 +157,24 @@ pub async fn totp_delete<'e>(
     Ok(done.rows_affected() > 0)
 }
 
-/// Replaces the subject's backup codes with a new set of hashes (the old set stops working).
+/// Replaces the subject's backup codes with a new set of `(salt, hash)` pairs (the old set
+/// stops working). Every code has its own salt (ASVS 2.6.2).
 pub async fn backup_replace(
     tx: &mut sqlx::Transaction<'_, Db>,
     realm: &str,
     subject_id: i64,
-    hashes: &[String],
+    codes: &[(String, String)],
     now: i64,
 ) -> Result<(), sqlx::Error> {
     backup_delete(&mut **tx, realm, subject_id).await?;
-    for hash in hashes {
+    for (salt, hash) in codes {
         sqlx::query(
-            "INSERT INTO backup_codes (realm, subject_id, code_hash, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO backup_codes (realm, subject_id, code_hash, salt, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(realm)
         .bind(subject_id)
         .bind(hash)
+        .bind(salt)
         .bind(now)
         .execute(&mut **tx)
         .await?;
@@ -180,23 +182,52 @@ pub async fn backup_replace(
     Ok(())
 }
 
-/// Marks an unused code as used; false when no unused code has this hash.
-pub async fn backup_use<'e>(
+/// An unused backup code: its keyed hash and its salt (`None` for codes stored before
+/// per-code salts, hashed without one).
+#[derive(Debug, Clone)]
+pub struct BackupRow {
+    pub id: i64,
+    pub code_hash: String,
+    pub salt: Option<String>,
+}
+
+/// The subject's unused backup codes (at most one set, ten rows).
+pub async fn backup_unused<'e>(
     ex: impl Executor<'e, Database = Db>,
     realm: &str,
     subject_id: i64,
-    hash: &str,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE backup_codes SET used_at = $4 WHERE realm = $1 AND subject_id = $2 AND code_hash = $3 AND used_at IS NULL",
+) -> Result<Vec<BackupRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, code_hash, salt FROM backup_codes WHERE realm = $1 AND subject_id = $2 AND used_at IS NULL ORDER BY id",
     )
     .bind(realm)
     .bind(subject_id)
-    .bind(hash)
-    .bind(now)
-    .execute(ex)
+    .fetch_all(ex)
     .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(BackupRow {
+                id: r.try_get("id")?,
+                code_hash: r.try_get("code_hash")?,
+                salt: r.try_get("salt")?,
+            })
+        })
+        .collect()
+}
+
+/// Marks the unused code `id` as used; false when it is gone or already used (a concurrent
+/// redemption of the same code got there first).
+pub async fn backup_use<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE backup_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(ex)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -214,6 +214,8 @@ async fn f06_a_read_only_database_gives_a_503_page_not_a_redirect_and_the_doctor
     let ro = spawn_with(|c| {
         c.database.url = read_only;
         c.database.migrate_on_start = false;
+        // A second node shares the installation key, which password hashes are keyed with.
+        c.two_factor.key_file = app.dir.path().join("secret.key").display().to_string();
     })
     .await;
     let r = ro

@@ -45,6 +45,7 @@ mod review_account_limits;
 mod review_housekeeping;
 mod review_impersonation_sessions;
 mod review_licensing;
+mod review_password_storage;
 mod review_proxy_bans;
 mod review_reset_email;
 mod review_sessions;
