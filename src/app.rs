@@ -85,7 +85,7 @@ impl AppState {
         );
         match sealing_key_recorded(&pool, &sealing, clock.unix()).await {
             Ok(false) => tracing::error!(
-                "this node's two-factor sealing key is not the one the database's secrets were sealed with; second factors will fail here (run `portcullis doctor`, check two_factor.key)"
+                "this node's two-factor sealing key is not the one the database's secrets were sealed with; passwords and second factors will fail here (run `portcullis doctor`, check two_factor.key)"
             ),
             Ok(true) => {}
             Err(e) => tracing::warn!(error = %e, "cannot record the sealing key's check value"),

@@ -15,7 +15,7 @@ pub async fn key(state: &AppState) -> CheckResult {
             Severity::Error,
             "This node's sealing key is not the key the database's two-factor secrets were sealed with.",
             format!(
-                "The database records the key first used with it, and this node's key ({}) differs: typically a second node that created its own key file instead of sharing the first node's. TOTP, backup codes and Duo fail on this node while the others work.",
+                "The database records the key first used with it, and this node's key ({}) differs: typically a second node that created its own key file instead of sharing the first node's. Passwords (their hashes are keyed with a secret derived from this key), TOTP, backup codes and Duo fail on this node while the others work: people see \"wrong password\" here.",
                 state.sealing.file.as_ref().map_or_else(
                     || "from two_factor.secret_key".to_owned(),
                     |f| format!("file {}", f.display())

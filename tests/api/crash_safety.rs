@@ -1,7 +1,7 @@
 //! Crash safety (issue 18): `kill -9` of `portcullis serve` under a load of sign-ups loses no
 //! acknowledged write and leaves the database consistent. The real binary serves; several
 //! browsers register concurrently (a registration page for its CSRF token, then the POST); every
-//! sign-up the server acknowledged (303 to the client area) is counted; the process is killed
+//! sign-up the server acknowledged (its "Check your inbox" answer, or a 303) is counted; the process is killed
 //! with SIGKILL mid-load, started again on the same database, and every acknowledged sign-up is
 //! found with its client account, and the database passes its integrity checks. Runs on SQLite
 //! and, in the PostgreSQL pass (`PORTCULLIS_TEST_POSTGRES`), on PostgreSQL.

@@ -60,4 +60,3 @@ mod two_factor_admin;
 mod two_factor_totp;
 mod two_factor_webauthn;
 mod webauthn_soft;
-
