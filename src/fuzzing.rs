@@ -35,23 +35,44 @@ const PEERS: [&str; 8] = [
     "2001:4860::8888",
 ];
 
-fn trusted_set() -> &'static RangeSet {
+/// `proxy.trusted` for [`forwarded`]: with Cloudflare's ranges (`with_cloudflare`) or without,
+/// so that a Cloudflare address that is not trusted is reached too.
+fn trusted_set(with_cloudflare: bool) -> &'static RangeSet {
+    static SETS: OnceLock<[RangeSet; 2]> = OnceLock::new();
+    let sets = SETS.get_or_init(|| {
+        let built_in = crate::net::cloudflare::built_in();
+        let set = |entries: &[&str]| {
+            RangeSet::from_entries(entries, &built_in).expect("the fuzzing trusted list is valid")
+        };
+        [
+            set(&["loopback", "10.0.0.0/8", "2001:db8::/32"]),
+            set(&["loopback", "10.0.0.0/8", "2001:db8::/32", "cloudflare"]),
+        ]
+    });
+    &sets[usize::from(with_cloudflare)]
+}
+
+/// Cloudflare's edge ranges (the built-in list) as [`client_ip::Trust::cloudflare`].
+fn cloudflare_set() -> &'static RangeSet {
     static SET: OnceLock<RangeSet> = OnceLock::new();
     SET.get_or_init(|| {
-        RangeSet::from_entries(
-            &["loopback", "10.0.0.0/8", "2001:db8::/32", "cloudflare"],
-            &crate::net::cloudflare::built_in(),
-        )
-        .expect("the fuzzing trusted list is valid")
+        RangeSet::from_entries(&["cloudflare"], &crate::net::cloudflare::built_in())
+            .expect("the built-in Cloudflare ranges are valid")
     })
 }
 
-/// Forwarding headers: byte 0 picks the header and the peer; the rest, split at newlines, are
-/// the header's values in order.
+/// Forwarding headers as a request brings them to [`client_ip::resolve_with`]. Byte 0: bits 0-1
+/// the configured header, bits 2-4 the peer, bit 5 `operator_listed`, bit 6 whether a Cloudflare
+/// set is given, bit 7 whether `proxy.trusted` lists `cloudflare`. The rest, split at the first
+/// NUL byte (which no header value can hold): before it the configured header's values, after
+/// it the `X-Forwarded-For` values, each split at newlines.
 ///
 /// # Panics
-/// When the resolved address is neither the peer nor one of the header's entries, an untrusted
-/// peer's header was believed, or the walk stepped over an untrusted hop.
+/// When an untrusted peer's headers were believed; the client is neither the peer nor an entry
+/// of one of the two headers; a walk stepped over an untrusted hop or read the chain out of
+/// order; a `CF-Connecting-IP` was believed though the hop that handed the request on is not a
+/// trusted Cloudflare address; or an `X-Real-IP` was believed though the operator did not list
+/// the proxy or `X-Forwarded-For` disagrees.
 pub fn forwarded(data: &[u8]) {
     let Some((&pick, rest)) = data.split_first() else {
         return;
@@ -60,10 +81,42 @@ pub fn forwarded(data: &[u8]) {
     let peer: IpAddr = PEERS[usize::from(pick >> 2) % PEERS.len()]
         .parse()
         .expect("a valid peer");
-    let trusted = trusted_set();
-    let r = client_ip::resolve(peer, header, rest.split(|b| *b == b'\n'), trusted);
+    let empty = RangeSet::default();
+    let trust = client_ip::Trust {
+        trusted: trusted_set(pick & 0x80 != 0),
+        cloudflare: if pick & 0x40 != 0 {
+            cloudflare_set()
+        } else {
+            &empty
+        },
+        operator_listed: pick & 0x20 != 0,
+    };
+    let (values, xff) = match rest.iter().position(|b| *b == 0) {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => (rest, &[][..]),
+    };
+    let r = client_ip::resolve_with(
+        peer,
+        header,
+        values.split(|c| *c == b'\n'),
+        xff.split(|c| *c == b'\n'),
+        &trust,
+    );
+    check_resolution(&r, peer, header, (values, xff), &trust);
+}
+
+/// The rules of `src/net/client_ip.rs`'s module header, checked on one resolution.
+fn check_resolution(
+    r: &client_ip::Resolution,
+    peer: IpAddr,
+    header: ForwardHeader,
+    (values, xff): (&[u8], &[u8]),
+    trust: &client_ip::Trust<'_>,
+) {
+    let xff_name = ForwardHeader::XForwardedFor.name();
     assert_eq!(r.peer, canonical(peer));
-    assert!(r.hops.len() <= MAX_HOPS + 1, "more hops than the bound");
+    assert_eq!(r.hops[0].ip, Some(r.peer), "the first hop is not the peer");
+    assert!(r.hops.len() <= 2 * MAX_HOPS + 2, "more hops than the bound");
     assert_eq!(
         r.malformed,
         r.hops.iter().filter(|h| h.ip.is_none()).count(),
@@ -71,77 +124,153 @@ pub fn forwarded(data: &[u8]) {
     );
     if !r.peer_trusted {
         assert_eq!(r.client, r.peer, "an untrusted peer's header was believed");
+        assert_eq!(r.hops.len(), 1, "an untrusted peer's header was read");
         return;
+    }
+    // Every hop read from a header is an entry written in that header (the configured one, or
+    // X-Forwarded-For read alongside CF-Connecting-IP or X-Real-IP).
+    let reads_xff = matches!(
+        header,
+        ForwardHeader::CfConnectingIp | ForwardHeader::XRealIp
+    );
+    for h in &r.hops[1..] {
+        let source = if h.via == header.name() {
+            values
+        } else {
+            assert!(
+                reads_xff && h.via == xff_name,
+                "a hop from {} read for {}",
+                h.via,
+                header.name()
+            );
+            xff
+        };
+        if let Some(ip) = h.ip {
+            assert_eq!(client_ip::parse_entry(&h.raw), Some(ip), "a hop misparsed");
+            assert!(
+                source.windows(h.raw.len()).any(|w| w == h.raw.as_bytes()),
+                "the hop {} is not in its header",
+                h.raw
+            );
+        }
+    }
+    // A chain is walked right to left over trusted hops only: every examined entry but the
+    // last is trusted (or unreadable).
+    let chain: Vec<&client_ip::Hop> = r.hops[1..]
+        .iter()
+        .filter(|h| h.via == xff_name || h.via == ForwardHeader::Forwarded.name())
+        .collect();
+    let chain_text = match header {
+        ForwardHeader::XForwardedFor => Some(values),
+        ForwardHeader::Forwarded => None,
+        _ => Some(xff),
+    };
+    if let Some(text) = chain_text.filter(|t| t.len() <= client_ip::MAX_HEADER_BYTES) {
+        // Read from the right, in order, skipping nothing but empty entries.
+        let text = String::from_utf8_lossy(text).replace('\n', ",");
+        let expected: Vec<String> = text
+            .split(',')
+            .rev()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .take(MAX_HOPS)
+            .map(|e| e.chars().take(64).collect())
+            .collect();
+        let read: Vec<&str> = chain.iter().map(|h| h.raw.as_str()).collect();
+        assert!(
+            expected.len() >= read.len() && expected.iter().zip(&read).all(|(e, r)| e == r),
+            "X-Forwarded-For read out of order: {read:?} from {expected:?}"
+        );
+    }
+    if let Some((_, before)) = chain.split_last() {
+        assert!(
+            before.iter().all(|h| h.ip.is_none() || h.trusted),
+            "the walk stepped over an untrusted hop"
+        );
+    }
+    let own = |h: &&client_ip::Hop| h.via == header.name();
+    if header == ForwardHeader::XRealIp && r.hops.iter().any(|h| own(&h)) {
+        assert!(
+            trust.operator_listed,
+            "X-Real-IP read from a proxy the operator did not list"
+        );
     }
     if r.client == r.peer {
         return;
     }
-    let at = r.hops[1..]
+    // For CF-Connecting-IP and X-Real-IP, the header's own value when it names the client.
+    let chosen = r.hops[1..]
         .iter()
-        .position(|h| h.ip == Some(r.client))
-        .expect("the client is the peer or one of the header's entries");
-    let before = &r.hops[1..=at + 1];
-    if trusted.contains(r.client) {
-        assert!(
-            r.hops[1..].iter().all(|h| h.ip.is_none() || h.trusted),
-            "a trusted entry chosen while an untrusted one was examined"
-        );
-    } else {
-        assert!(
-            before[..before.len() - 1]
-                .iter()
-                .all(|h| h.ip.is_none() || h.trusted),
-            "the walk stepped over an untrusted hop"
-        );
-    }
-}
-
-/// Cookie headers: the input, split at newlines, is the request's `Cookie` headers (values a
-/// client cannot send, such as ones with control characters, are dropped as hyper drops them).
-///
-/// # Panics
-/// When a cookie value is empty or belongs to a name the headers do not contain, or a value
-/// passes the shape check without being 43 URL-safe characters.
-pub fn cookies(data: &[u8]) {
-    use crate::session::Realm;
-    use axum::http::{HeaderMap, HeaderValue, header::COOKIE};
-    let mut headers = HeaderMap::new();
-    for value in data.split(|b| *b == b'\n') {
-        if let Ok(v) = HeaderValue::from_bytes(value) {
-            headers.append(COOKIE, v);
+        .filter(own)
+        .find(|h| reads_xff && h.ip == Some(r.client))
+        .or_else(|| r.hops[1..].iter().find(|h| h.ip == Some(r.client)))
+        .expect("the client is the peer or an entry of one of the two headers");
+    let from_header = chosen.via == header.name();
+    match header {
+        ForwardHeader::XForwardedFor | ForwardHeader::Forwarded => {
+            if trust.trusted.contains(r.client) {
+                assert!(
+                    chain.iter().all(|h| h.ip.is_none() || h.trusted),
+                    "a trusted entry chosen while an untrusted one was examined"
+                );
+            } else {
+                assert!(
+                    std::ptr::eq(*chain.last().expect("a chain"), chosen),
+                    "the client is not where the walk stopped"
+                );
+            }
         }
-    }
-    let all: Vec<&[u8]> = headers
-        .get_all(COOKIE)
-        .iter()
-        .map(HeaderValue::as_bytes)
-        .collect();
-    let contains = |needle: &str| {
-        all.iter()
-            .any(|h| h.windows(needle.len()).any(|w| w == needle.as_bytes()))
-    };
-    for https in [false, true] {
-        let cookies = crate::web::cookie::Cookies::for_https(https);
-        for realm in [Realm::Client, Realm::Admin] {
-            for (name, value) in [
-                (cookies.name(realm), cookies.read(&headers, realm)),
-                (
-                    cookies.pending_name(realm),
-                    cookies.read_pending(&headers, realm),
-                ),
-            ] {
-                let Some(value) = value else { continue };
-                assert!(!value.is_empty(), "an empty cookie value was returned");
-                assert!(contains(name), "a value for {name}, which was not sent");
-                // What the session and pending sign-in lookups do next.
-                if crate::token::looks_valid(&value) {
-                    assert_eq!(value.len(), crate::token::ENCODED_LEN);
-                    assert_eq!(crate::token::hash(&value).len(), 64);
-                }
+        ForwardHeader::CfConnectingIp if from_header => {
+            // The hop that handed the request on: the peer, or the first X-Forwarded-For hop
+            // past our trusted ones, which is where the Cloudflare walk stops.
+            let edge = if trust.cloudflare.contains(r.peer) {
+                r.peer
+            } else {
+                chain
+                    .last()
+                    .and_then(|h| h.ip)
+                    .expect("CF-Connecting-IP believed without a Cloudflare hop")
+            };
+            assert!(
+                trust.cloudflare.contains(edge) && trust.trusted.contains(edge),
+                "CF-Connecting-IP believed from {edge}, not a trusted Cloudflare address"
+            );
+        }
+        ForwardHeader::XRealIp if from_header => {
+            assert!(
+                trust.operator_listed,
+                "X-Real-IP believed from a proxy the operator did not list"
+            );
+            assert!(
+                chain
+                    .iter()
+                    .all(|h| h.trusted || h.ip.is_none_or(|ip| ip == r.client)),
+                "X-Real-IP believed though X-Forwarded-For disagrees"
+            );
+        }
+        ForwardHeader::CfConnectingIp | ForwardHeader::XRealIp => {
+            // Resolved by the X-Forwarded-For walk instead.
+            assert_eq!(chosen.via, xff_name);
+            if !trust.trusted.contains(r.client) {
+                assert!(
+                    std::ptr::eq(*chain.last().expect("a chain"), chosen),
+                    "the client is not where the walk stopped"
+                );
             }
         }
     }
 }
+/// Cookie headers: see [`crate::web::fuzz_entry::cookies`] (only `web/` may know HTTP).
+pub fn cookies(data: &[u8]) {
+    crate::web::fuzz_entry::cookies(data);
+}
+
+/// Form bodies under the body limit: see [`crate::web::fuzz_entry::form`].
+pub fn form(data: &[u8]) {
+    crate::web::fuzz_entry::form(data);
+}
+
+pub use crate::web::fuzz_entry::FORM_LIMIT;
 
 const CSRF_KEY: &[u8] = b"fuzzing-csrf-key-0123456789abcdef";
 
@@ -194,114 +323,6 @@ pub fn csrf(data: &[u8]) {
     let t = anonymous_token(CSRF_KEY, now);
     assert_eq!(verify(CSRF_KEY, Some(&t), None, true, now), Ok(()));
     assert!(verify(CSRF_KEY, Some(&t), None, false, now).is_err());
-}
-
-/// The body limit [`form`] runs under: smaller than the default `server.max_body_bytes` so that
-/// the fuzzer's inputs (4 KiB by default) cross it.
-pub const FORM_LIMIT: usize = 1024;
-
-/// Form bodies: byte 0 picks the form and the content type, the rest is the body, extracted by
-/// [`crate::web::extract::Form`] under axum's `DefaultBodyLimit` as the router sets it.
-///
-/// # Panics
-/// When the extractor answers anything but 200 (read) or 400 (refused, with our page), or reads
-/// a body over the limit.
-pub fn form(data: &[u8]) {
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode, header::CONTENT_TYPE};
-    use tower::ServiceExt as _;
-    let Some((&pick, body)) = data.split_first() else {
-        return;
-    };
-    let content_type = match pick >> 4 {
-        0 => "text/plain",
-        1 => "application/x-www-form-urlencoded; charset=utf-8",
-        _ => "application/x-www-form-urlencoded",
-    };
-    let path = FORM_PATHS[usize::from(pick & 0x0f) % FORM_PATHS.len()];
-    let request = Request::post(path)
-        .header(CONTENT_TYPE, content_type)
-        .body(Body::from(body.to_vec()))
-        .expect("a valid request");
-    let status = runtime()
-        .block_on(form_router().clone().oneshot(request))
-        .expect("infallible")
-        .status();
-    assert!(
-        status == StatusCode::OK || status == StatusCode::BAD_REQUEST,
-        "the form extractor answered {status}"
-    );
-    if body.len() > FORM_LIMIT || pick >> 4 == 0 {
-        assert_eq!(
-            status,
-            StatusCode::BAD_REQUEST,
-            "a body it must refuse was read"
-        );
-    }
-}
-
-const FORM_PATHS: [&str; 7] = [
-    "/login",
-    "/register",
-    "/admin/login",
-    "/admin/setup",
-    "/2fa",
-    "/fields",
-    "/settings",
-];
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("a runtime")
-    })
-}
-
-/// One route per real form type, each extracting it with our `Form`.
-fn form_router() -> &'static axum::Router {
-    use crate::web::extract::Form;
-    use axum::routing::post;
-    use std::collections::BTreeMap;
-    static ROUTER: OnceLock<axum::Router> = OnceLock::new();
-    ROUTER.get_or_init(|| {
-        axum::Router::new()
-            .route(
-                "/login",
-                post(|Form(_): Form<crate::web::client::login::LoginForm>| async { "ok" }),
-            )
-            .route(
-                "/register",
-                post(|Form(_): Form<crate::web::client::register::RegisterForm>| async { "ok" }),
-            )
-            .route(
-                "/admin/login",
-                post(|Form(_): Form<crate::web::admin::login::AdminLoginForm>| async { "ok" }),
-            )
-            .route(
-                "/admin/setup",
-                post(|Form(_): Form<crate::web::admin::setup::SetupForm>| async { "ok" }),
-            )
-            .route(
-                "/2fa",
-                post(
-                    |Form(_): Form<crate::web::twofactor::challenge::ChallengeForm>| async { "ok" },
-                ),
-            )
-            .route(
-                "/fields",
-                post(|Form(f): Form<Vec<(String, String)>>| async move {
-                    assert!(f.len() <= FORM_LIMIT, "more fields than bytes");
-                    "ok"
-                }),
-            )
-            .route(
-                "/settings",
-                post(|Form(_): Form<BTreeMap<String, String>>| async { "ok" }),
-            )
-            .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
-    })
 }
 
 /// Licence checks: the input is the body of `POST /api/license/v1/verify`, read as the endpoint

@@ -10,6 +10,8 @@ pub mod client;
 pub mod cookie;
 pub mod error;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod invitation;
 pub mod middleware;
 pub mod page;
