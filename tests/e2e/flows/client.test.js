@@ -1,6 +1,7 @@
-// Client-area flows in a real browser: registration with the emailed confirmation link, signing
-// out and in (with the keyboard alone), every page of the client area, password reset from the
-// emailed link, and F05 (the sign-in page opened on another host lands on the System URL).
+// Client-area flows in a real browser: registration (which signs nobody in) with the emailed
+// confirmation link, signing out and in (with the keyboard alone), every page of the client area,
+// password reset from the emailed link, and F05 (the sign-in page opened on another host lands
+// on the System URL).
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -55,6 +56,12 @@ describe('client area', () => {
     await page.getByLabel('Password', { exact: true }).fill(person.password);
     await page.getByLabel('Repeat the password').fill(person.password);
     await page.getByRole('button', { name: 'Create account' }).click();
+    // Registering signs nobody in and answers the same for a taken address (issue 18 item 11).
+    await page.waitForSelector('h1:has-text("Check your inbox")');
+
+    // Signed in before confirming: the client area asks for the confirmation.
+    await page.goto(server.url('/login'));
+    await signIn(page, person.email, person.password);
     await page.waitForURL((url) => url.pathname === '/clientarea');
     assert.match(await page.textContent('main'), /Please confirm your email address/);
     await browser.check(page, 'clientarea-unconfirmed', 'Client area before the email address is confirmed');
