@@ -48,6 +48,7 @@ mod review_licensing;
 mod review_proxy_bans;
 mod review_reset_email;
 mod review_sessions;
+mod review_signin_notices;
 mod review_two_factor;
 mod scheduler;
 mod schema;
@@ -59,4 +60,3 @@ mod two_factor_admin;
 mod two_factor_totp;
 mod two_factor_webauthn;
 mod webauthn_soft;
-
