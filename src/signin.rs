@@ -8,6 +8,12 @@
 //! which client account becomes active, and whether a second factor is due
 //! ([`SignIns::second_factor`]). It returns a [`Decision`]; the web layer turns it into cookies
 //! and a redirect. "Login as client" is not a sign-in: `crate::impersonation` starts those.
+//!
+//! A correct password that is on the common-password list (ASVS 2.1.7) does not sign in: the
+//! owner is mailed a reset link instead ([`SignInError::CommonPassword`]). A full sign-in from a
+//! new network is told to the owner ([`new_place`], ASVS 2.2.3).
+
+pub mod new_place;
 
 use crate::app::AppState;
 use crate::audit::Origin;
@@ -15,12 +21,20 @@ use crate::auth::login::{Login, LoginError, Refusal};
 use crate::ban::Bans;
 use crate::clock::Clock;
 use crate::domain::{Action, Actor};
+use crate::reset::Resets;
 use crate::session::{Realm, Sessions, SignIn, StartError, Started};
 use crate::throttle::{Delayed, Identified, Throttle, ThrottleError};
 use crate::twofactor::TwoFactor;
-use secrecy::SecretString;
+use new_place::NewPlaces;
+use secrecy::{ExposeSecret, SecretString};
 use std::net::IpAddr;
 use std::sync::Arc;
+
+/// The sign-in page's message after a correct but common password, when a reset link was sent.
+pub const COMMON_PASSWORD_MAILED: &str = "Your password is on a list of common passwords, so it cannot be used to sign in. We have sent a link to choose a new one to your email address; follow it, then sign in with the new password.";
+
+/// The same, where the realm offers no password reset.
+pub const COMMON_PASSWORD_NO_RESET: &str = "Your password is on a list of common passwords, so it cannot be used to sign in. Ask another administrator to set a new password for your account.";
 
 /// A password sign-in as typed.
 #[derive(Debug, Clone)]
@@ -57,6 +71,10 @@ pub enum SignInError {
     /// for an identifier that names no account.
     #[error(transparent)]
     Delayed(Delayed),
+    /// The password was correct but is on the common-password list: no session; when the realm
+    /// offers resets a reset link was mailed to the account's address. The text is the page's.
+    #[error("{0}")]
+    CommonPassword(String),
     /// The session or the pending sign-in could not be stored: "your session could not be
     /// saved", never a redirect to the sign-in page.
     #[error("the sign-in could not be stored: {0:#}")]
@@ -85,6 +103,10 @@ pub struct SignIns {
     sessions: Sessions,
     /// The limit per account.
     throttle: Throttle,
+    /// The reset link mailed after a correct but common password.
+    resets: Resets,
+    /// The notice of a sign-in from a new place.
+    new_places: NewPlaces,
 }
 
 impl From<&AppState> for SignIns {
@@ -97,6 +119,8 @@ impl From<&AppState> for SignIns {
             two_factor: TwoFactor::from(state),
             sessions: Sessions::from(state),
             throttle: Throttle::from(state),
+            resets: Resets::from(state),
+            new_places: NewPlaces::from(state),
         }
     }
 }
@@ -141,6 +165,14 @@ impl SignIns {
                 return Err(other.into());
             }
         };
+        if crate::auth::policy::is_common(attempt.password.expose_secret()) {
+            // The right password, but one attackers try first: not the person's failure, so
+            // the attempt is given back; they must choose a new password before signing in.
+            if let Err(e) = self.throttle.refund(&admitted).await {
+                tracing::warn!(error = %e, "could not give back an attempt's count");
+            }
+            return Err(self.refuse_common(&attempt, &who, subject_id).await);
+        }
         let client_id = match attempt.realm {
             // The account the user works in first: owned before shared.
             Realm::Client => crate::db::client::find_usable(&self.db, subject_id).await?,
@@ -213,6 +245,10 @@ impl SignIns {
             // "Login as client" is recorded as impersonation.start by its own service.
             return Ok(started);
         }
+        // Before this sign-in is recorded, so that only earlier ones make its network known.
+        self.new_places
+            .after_sign_in(realm, subject_id, ip, &user_agent)
+            .await;
         // The owner is in: their account's failed attempts are forgotten.
         if let Err(e) = self.throttle.clear(realm, subject_id).await {
             tracing::warn!(error = %e, "could not clear an account's failed attempts");
@@ -256,6 +292,57 @@ impl SignIns {
             &format!("{realm} sign-in: {}", why.as_str()),
         )
         .await;
+    }
+
+    /// A correct password on the common-password list: `signin.failure` recorded, a reset link
+    /// mailed when the realm offers resets (within the reset limits), and the page's message.
+    async fn refuse_common(
+        &self,
+        attempt: &Attempt<'_>,
+        who: &Identified,
+        subject_id: i64,
+    ) -> SignInError {
+        let realm = attempt.realm;
+        tracing::info!(ip = %attempt.ip, "sign-in refused: the password is a common one");
+        let mailed = self.resets.available(realm);
+        if mailed {
+            match self.email_of(realm, subject_id).await {
+                Ok(Some(email)) => {
+                    if let Err(e) = self.resets.request(realm, &email, attempt.ip).await {
+                        tracing::warn!(error = %e, "could not send a reset link after a common password");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not find the account's address"),
+            }
+        }
+        let detail = format!(
+            "{realm} sign-in: the password was correct but is on the common-password list; not signed in{}",
+            if mailed {
+                ", a reset link was mailed"
+            } else {
+                ""
+            }
+        );
+        self.audit_refusal(attempt, &who.subject, &detail).await;
+        SignInError::CommonPassword(if mailed {
+            COMMON_PASSWORD_MAILED.to_owned()
+        } else {
+            COMMON_PASSWORD_NO_RESET.to_owned()
+        })
+    }
+
+    /// The account's email address, if it has one.
+    async fn email_of(&self, realm: Realm, subject_id: i64) -> Result<Option<String>, sqlx::Error> {
+        let email = match realm {
+            Realm::Client => crate::db::account::find_user_by_id(&self.db, subject_id)
+                .await?
+                .map(|u| u.email),
+            Realm::Admin => crate::db::account::find_admin_by_id(&self.db, subject_id)
+                .await?
+                .map(|a| a.email),
+        };
+        Ok(email.filter(|e| !e.is_empty()))
     }
 
     /// A sign-in refused unchecked while the account's delay runs: audited (not counted for

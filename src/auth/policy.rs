@@ -7,7 +7,8 @@
 //! measures instead.
 //!
 //! It does not hash or store anything (see [`super::password`] and [`super::hasher`]), and it
-//! is not applied at sign-in: accounts imported with older, weaker passwords can still sign in.
+//! is not applied at sign-in: accounts imported with older, weaker passwords can still sign in,
+//! except with a password on the common list ([`is_common`], checked by `crate::signin`).
 //! Callers (account creation, password change) pass the user's own details (email, username,
 //! names) as `user_inputs` so that a password built from them scores as weak.
 
@@ -122,6 +123,14 @@ fn combined_length(password: &str) -> usize {
             counts
         })
         .count()
+}
+
+/// Whether `password` is, ignoring case, one of the most commonly used passwords (the rule
+/// [`PolicyViolation::Common`] applies to new passwords), for the check at sign-in (ASVS 2.1.7).
+/// Overlong input is never common (and is kept away from zxcvbn, which is slow on it).
+pub fn is_common(password: &str) -> bool {
+    let length = password.chars().count();
+    length <= 256 && is_common_password(&zxcvbn::zxcvbn(password, &[]), length)
 }
 
 /// Whether zxcvbn explained the whole password as one entry of its common-passwords list.

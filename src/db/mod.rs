@@ -23,6 +23,7 @@ pub mod role;
 pub mod scheduler;
 pub mod session;
 pub mod setting;
+pub mod signin_place;
 pub mod throttle;
 pub mod two_factor;
 

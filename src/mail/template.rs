@@ -248,6 +248,35 @@ email_kind!(
     SecondFactorFailedHtml
 );
 
+/// "A sign-in from a new place": told to the owner after a sign-in from a network none of their
+/// sign-ins of the last 90 days came from (`crate::signin::new_place`). No secret in it.
+pub struct NewPlaceSignIn {
+    pub portal: String,
+    pub name: String,
+    pub when: String,
+    /// The address the sign-in came from.
+    pub ip: String,
+    /// The browser's user agent, as sent.
+    pub device: String,
+    /// The signed-in page listing (and ending) sessions.
+    pub sessions_link: String,
+    /// The signed-in page that changes the password.
+    pub password_link: String,
+}
+impl NewPlaceSignIn {
+    fn subject(&self) -> String {
+        format!("A new sign-in to your {} account", self.portal)
+    }
+}
+email_kind!(
+    NewPlaceSignIn,
+    "new_place_signin",
+    "email/new_place_signin.txt",
+    "email/new_place_signin.html",
+    NewPlaceSignInText,
+    NewPlaceSignInHtml
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,6 +108,10 @@ pub async fn post_login(
             );
             Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
         }
+        Err(SignInError::CommonPassword(message)) => {
+            let body = login_page(accounts, realm, csrf, None, Some(message), &typed);
+            Ok((StatusCode::FORBIDDEN, page::render(&body)).into_response())
+        }
         Err(SignInError::Delayed(delayed)) => {
             let message = delayed.message.clone();
             let body = login_page(accounts, realm, csrf, None, Some(message), &typed);
@@ -173,6 +177,7 @@ fn app_error(e: SignInError) -> AppError {
     match e {
         SignInError::Password(e) => e.into(),
         SignInError::Delayed(d) => AppError::BadRequest(d.message),
+        SignInError::CommonPassword(m) => AppError::BadRequest(m),
         SignInError::NotStored(e) => AppError::storage(e),
         SignInError::Storage(e) => e.into(),
     }

@@ -49,6 +49,7 @@ mod review_password_storage;
 mod review_proxy_bans;
 mod review_reset_email;
 mod review_sessions;
+mod review_signin_notices;
 mod review_two_factor;
 mod scheduler;
 mod schema;
