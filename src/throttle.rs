@@ -397,19 +397,9 @@ impl Throttle {
         ip: &str,
         at: i64,
     ) -> anyhow::Result<()> {
-        let (email, name) = match realm {
-            Realm::Client => match db::account::find_user_by_id(&self.db, subject_id).await? {
-                Some(u) => (u.email, u.first_name),
-                None => return Ok(()),
-            },
-            Realm::Admin => match db::account::find_admin_by_id(&self.db, subject_id).await? {
-                Some(a) => (a.email, a.username),
-                None => return Ok(()),
-            },
-        };
-        if email.is_empty() {
+        let Some((email, name)) = db::account::recipient(&self.db, realm, subject_id).await? else {
             return Ok(());
-        }
+        };
         let url = &self.config.system_url;
         let rendered = crate::mail::template::SecondFactorFailed {
             portal: crate::mail::template::portal_name(url),

@@ -310,3 +310,22 @@ pub async fn mark_verified<'e>(
     .await
     .map(|_| ())
 }
+
+/// Where a notice to one person goes: their address and the name a mail greets them by (a
+/// user's first name, an admin's username). `None` when the account is gone or has no address,
+/// so a notice is skipped rather than sent nowhere.
+pub async fn recipient(
+    db: &super::Pool,
+    realm: crate::domain::Realm,
+    subject_id: i64,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    let found = match realm {
+        crate::domain::Realm::Client => find_user_by_id(db, subject_id)
+            .await?
+            .map(|u| (u.email, u.first_name)),
+        crate::domain::Realm::Admin => find_admin_by_id(db, subject_id)
+            .await?
+            .map(|a| (a.email, a.username)),
+    };
+    Ok(found.filter(|(email, _)| !email.is_empty()))
+}

@@ -18,7 +18,8 @@ async fn mails(app: &TestApp, template: &str) -> Vec<String> {
 /// would be.
 async fn user_with_password(app: &TestApp, email: &str, password: &str) -> TestUser {
     let user = app.create_user(email).await;
-    let hash = portcullis::auth::password::hash_password(password).unwrap();
+    let pepper = portcullis::auth::password::Pepper::derive(&app.state.sealing);
+    let hash = portcullis::auth::password::hash_password(password, &pepper).unwrap();
     // Raw SQL: an account imported from the old system, whose password predates the policy.
     sqlx::query("UPDATE users SET password_hash = $1 WHERE email = $2")
         .bind(&hash)
