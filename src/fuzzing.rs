@@ -146,7 +146,11 @@ fn check_resolution(
             xff
         };
         if let Some(ip) = h.ip {
-            assert_eq!(client_ip::parse_entry(&h.raw), Some(ip), "a hop misparsed");
+            // `raw` is cut at 64 characters (an entry that long can still parse once its
+            // quotes are trimmed), so only a whole one can be parsed again.
+            if h.raw.chars().count() < 64 {
+                assert_eq!(client_ip::parse_entry(&h.raw), Some(ip), "a hop misparsed");
+            }
             assert!(
                 source.windows(h.raw.len()).any(|w| w == h.raw.as_bytes()),
                 "the hop {} is not in its header",
