@@ -312,7 +312,9 @@ pub fn csrf(data: &[u8]) {
                 .is_some_and(|at| token == anonymous_token(CSRF_KEY, at));
         assert!(genuine, "a token this server did not make verified");
     }
-    if presented.len() > 200 {
+    // The bound is on the token; whitespace around it is trimmed first (a form field's
+    // padding), and a genuine token padded past 200 bytes rightly verifies.
+    if presented.trim().len() > 200 {
         assert!(result.is_err(), "an over-long token verified");
     }
     // Round trips: what the server makes verifies where it belongs, and only there.
