@@ -8,10 +8,10 @@
 //!
 //! | function | parser |
 //! |---|---|
-//! | [`forwarded`] | `net::client_ip::resolve` (X-Forwarded-For, Forwarded, X-Real-IP, CF-Connecting-IP) |
-//! | [`cookies`] | `web::cookie::Cookies::read`/`read_pending`, then `token::looks_valid`/`hash` |
+//! | [`forwarded`] | `net::client_ip::resolve_with` (a configured header and X-Forwarded-For) |
+//! | [`cookies`] (in `web::fuzz_entry`) | `web::cookie::Cookies::read`/`read_pending`, then `token::looks_valid`/`hash` |
 //! | [`csrf`] | `csrf::verify` |
-//! | [`form`] | `web::extract::Form` under axum's `DefaultBodyLimit` |
+//! | [`form`] (in `web::fuzz_entry`) | `web::extract::Form` under axum's `DefaultBodyLimit` |
 //! | [`license_request`] | the verify endpoint's JSON (`VerifyRequest`), key format, bindings |
 //! | [`license_answer`] | the verifier crate's response framing and signed answer |
 //! | [`duo_jwt`] | `twofactor::duo::jwt::verify` and `Duo::verify_id_token` |
