@@ -8,10 +8,10 @@
 //!
 //! | function | parser |
 //! |---|---|
-//! | [`forwarded`] | `net::client_ip::resolve` (X-Forwarded-For, Forwarded, X-Real-IP, CF-Connecting-IP) |
-//! | [`cookies`] | `web::cookie::Cookies::read`/`read_pending`, then `token::looks_valid`/`hash` |
+//! | [`forwarded`] | `net::client_ip::resolve_with` (a configured header and X-Forwarded-For) |
+//! | [`cookies`] (in `web::fuzz_entry`) | `web::cookie::Cookies::read`/`read_pending`, then `token::looks_valid`/`hash` |
 //! | [`csrf`] | `csrf::verify` |
-//! | [`form`] | `web::extract::Form` under axum's `DefaultBodyLimit` |
+//! | [`form`] (in `web::fuzz_entry`) | `web::extract::Form` under axum's `DefaultBodyLimit` |
 //! | [`license_request`] | the verify endpoint's JSON (`VerifyRequest`), key format, bindings |
 //! | [`license_answer`] | the verifier crate's response framing and signed answer |
 //! | [`duo_jwt`] | `twofactor::duo::jwt::verify` and `Duo::verify_id_token` |
@@ -146,7 +146,11 @@ fn check_resolution(
             xff
         };
         if let Some(ip) = h.ip {
-            assert_eq!(client_ip::parse_entry(&h.raw), Some(ip), "a hop misparsed");
+            // `raw` is cut at 64 characters (an entry that long can still parse once its
+            // quotes are trimmed), so only a whole one can be parsed again.
+            if h.raw.chars().count() < 64 {
+                assert_eq!(client_ip::parse_entry(&h.raw), Some(ip), "a hop misparsed");
+            }
             assert!(
                 source.windows(h.raw.len()).any(|w| w == h.raw.as_bytes()),
                 "the hop {} is not in its header",
@@ -308,7 +312,9 @@ pub fn csrf(data: &[u8]) {
                 .is_some_and(|at| token == anonymous_token(CSRF_KEY, at));
         assert!(genuine, "a token this server did not make verified");
     }
-    if presented.len() > 200 {
+    // The bound is on the token; whitespace around it is trimmed first (a form field's
+    // padding), and a genuine token padded past 200 bytes rightly verifies.
+    if presented.trim().len() > 200 {
         assert!(result.is_err(), "an over-long token verified");
     }
     // Round trips: what the server makes verifies where it belongs, and only there.
