@@ -132,13 +132,20 @@ fn declares_test(source: &str, name: &str) -> bool {
             .strip_prefix("fn ")
             .and_then(|rest| rest.strip_prefix(name))
             .is_some_and(|rest| rest.starts_with('(') || rest.starts_with('<'));
-        declared
-            && lines[..at]
-                .iter()
-                .rev()
-                .map(|l| l.trim())
-                .take_while(|l| l.starts_with("#[") || l.starts_with("//") || l.ends_with(")]"))
-                .any(|l| l.starts_with("#[test]") || l.starts_with("#[tokio::test"))
+        if !declared {
+            return false;
+        }
+        let attributes: Vec<&str> = lines[..at]
+            .iter()
+            .rev()
+            .map(|l| l.trim())
+            .take_while(|l| l.starts_with("#[") || l.starts_with("//") || l.ends_with(")]"))
+            .collect();
+        // An ignored test runs nowhere, so it shows nothing: it cannot stand behind a row.
+        attributes
+            .iter()
+            .any(|l| l.starts_with("#[test]") || l.starts_with("#[tokio::test"))
+            && !attributes.iter().any(|l| l.starts_with("#[ignore"))
     })
 }
 
@@ -244,9 +251,17 @@ fn no_row_of_the_security_record_is_pending() {
 
 #[test]
 fn the_checker_recognises_tests_and_nothing_else() {
-    let source = "#[tokio::test]\nasync fn a_b() {}\n\n/// doc\n#[test]\n#[ignore = \"slow\"]\nfn c_d() {}\nfn e_f() {}\n#[test]\nfn a_b_c() {}\n";
+    let ignored = concat!("#[", "ignore]");
+    let source = format!(
+        "#[tokio::test]\nasync fn a_b() {{}}\n\n/// doc\n#[test]\n#[should_panic]\nfn c_d() {{}}\nfn e_f() {{}}\n#[test]\nfn a_b_c() {{}}\n#[test]\n{ignored}\nfn g_h() {{}}\n"
+    );
+    let source = source.as_str();
     assert!(declares_test(source, "a_b"));
     assert!(declares_test(source, "c_d"));
+    assert!(
+        !declares_test(source, "g_h"),
+        "an ignored test shows nothing"
+    );
     assert!(
         !declares_test(source, "e_f"),
         "a plain function is not a test"
