@@ -46,6 +46,7 @@ pub mod domain;
 pub mod fuzzing;
 pub mod impersonation;
 pub mod invite;
+pub mod jose;
 pub mod license;
 pub mod mail;
 pub mod membership;

@@ -230,10 +230,10 @@ impl Throttle {
         for _ in 0..RACE_RETRIES {
             let now = self.clock.unix();
             let seen = db::throttle::get(&self.db, realm, &subject).await?;
-            if let Some(row) = seen {
-                if row.blocked_until > now {
-                    return Err(self.delayed(row.blocked_until, now).into());
-                }
+            if let Some(row) = seen
+                && row.blocked_until > now
+            {
+                return Err(self.delayed(row.blocked_until, now).into());
             }
             let earlier = seen
                 .filter(|r| r.updated_at > now - FORGET_AFTER_SECONDS)

@@ -155,23 +155,21 @@ impl Login {
         if disabled {
             return Err(LoginError::InvalidCredentials(Refusal::Disabled));
         }
-        if needs_upgrade {
-            if let Some(hash) = self.upgrade(password.clone()).await {
-                let now = self.clock.unix();
-                match realm {
-                    Realm::Client => {
-                        db::account::update_user_password(&self.db, id, &hash, now).await?;
-                    }
-                    Realm::Admin => {
-                        db::account::update_admin_password(&self.db, id, &hash, now).await?;
-                    }
+        if needs_upgrade && let Some(hash) = self.upgrade(password.clone()).await {
+            let now = self.clock.unix();
+            match realm {
+                Realm::Client => {
+                    db::account::update_user_password(&self.db, id, &hash, now).await?;
                 }
-                tracing::info!(
-                    realm = realm.as_str(),
-                    subject_id = id,
-                    "upgraded a legacy password hash to Argon2id"
-                );
+                Realm::Admin => {
+                    db::account::update_admin_password(&self.db, id, &hash, now).await?;
+                }
             }
+            tracing::info!(
+                realm = realm.as_str(),
+                subject_id = id,
+                "upgraded a legacy password hash to Argon2id"
+            );
         }
         Ok(id)
     }

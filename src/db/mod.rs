@@ -99,14 +99,12 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
     sqlx::any::install_default_drivers();
     // TLS to PostgreSQL (sslmode) uses rustls, which needs the process's crypto provider.
     crate::net::http::install_crypto_provider();
-    if let Some(path) = sqlite_path(url) {
-        if let Some(dir) = std::path::Path::new(&path).parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).with_context(|| {
-                    format!("cannot create the database folder {}", dir.display())
-                })?;
-            }
-        }
+    if let Some(path) = sqlite_path(url)
+        && let Some(dir) = std::path::Path::new(&path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
     }
     let options = AnyConnectOptions::from_str(url)
         .context("database.url is not a valid database URL")?

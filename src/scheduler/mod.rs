@@ -435,10 +435,10 @@ pub async fn run_forever(state: AppState) {
                 Err(e) => tracing::warn!(error = %e, "could not record the web server's time view"),
             }
         }
-        if state.config.scheduler_enabled {
-            if let Err(e) = run_due(&state, Process::Serve).await {
-                tracing::warn!(error = %e, "the scheduler could not reach the database");
-            }
+        if state.config.scheduler_enabled
+            && let Err(e) = run_due(&state, Process::Serve).await
+        {
+            tracing::warn!(error = %e, "the scheduler could not reach the database");
         }
         tokio::time::sleep(TICK).await;
     }

@@ -254,7 +254,7 @@ async fn the_fake_also_takes_the_exchange_in_the_query_string() {
     let nonce = random_state();
     let code = duo_code(&duo, &nonce).await;
     let token_url = format!("{}/oauth/v1/token", fake.url);
-    let assertion = duo::jwt::sign(
+    let assertion = crate::helpers::fake_duo::hs512::sign(
         &serde_json::json!({
             "iss": CLIENT_ID,
             "sub": CLIENT_ID,

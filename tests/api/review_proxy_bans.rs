@@ -205,10 +205,10 @@ fn free_port() -> u16 {
 
 async fn wait_until_up(base: &str) {
     for _ in 0..300 {
-        if let Ok(r) = new_client().get(format!("{base}/healthz")).send().await {
-            if r.status() == 200 {
-                return;
-            }
+        if let Ok(r) = new_client().get(format!("{base}/healthz")).send().await
+            && r.status() == 200
+        {
+            return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }

@@ -5,8 +5,8 @@
 //! clock; this module never reads a clock. Every Duo answer is checked strictly and every error
 //! is translated by [`DuoError::user_message`] into what the user or operator should do (F12).
 
-use super::jwt;
 use super::settings::{Credentials, LEGACY_CREDENTIALS_HELP};
+use crate::jose;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use secrecy::ExposeSecret as _;
@@ -207,7 +207,8 @@ impl Duo {
             "duo_uname": username,
             "use_duo_code_attribute": true,
         });
-        let request = jwt::sign(&claims, self.secret());
+        let request = jose::sign_hs512(&claims, self.secret())
+            .expect("a Duo client secret is never empty (settings::validate checks its shape)");
         // As Duo's own clients do: the nonce travels beside the signed request, not inside it.
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("response_type", "code")
@@ -288,7 +289,8 @@ impl Duo {
         now: i64,
     ) -> Result<IdToken, DuoError> {
         let invalid = |why: String| DuoError::InvalidToken(why);
-        let claims = jwt::verify(id_token, self.secret()).map_err(|e| invalid(e.to_string()))?;
+        let claims =
+            jose::verify_hs512(id_token, self.secret()).map_err(|e| invalid(e.to_string()))?;
         let client_id = self.client_id();
         let for_us = match claims.get("aud") {
             Some(Value::String(aud)) => aud == client_id,
@@ -351,7 +353,8 @@ impl Duo {
             "iat": now,
             "jti": random_state(),
         });
-        jwt::sign(&claims, self.secret())
+        jose::sign_hs512(&claims, self.secret())
+            .expect("a Duo client secret is never empty (settings::validate checks its shape)")
     }
 
     /// POSTs a form body (the OAuth norm) and returns the status and at most
@@ -545,7 +548,7 @@ mod tests {
             unreachable!()
         };
         change(&mut claims);
-        let token = jwt::sign(&Value::Object(claims), SECRET.as_bytes());
+        let token = jose::sign_hs512(&Value::Object(claims), SECRET.as_bytes()).unwrap();
         duo(None).verify_id_token(&token, "alice", "the-nonce", now)
     }
 
@@ -585,7 +588,7 @@ mod tests {
         assert_eq!(query["response_type"], "code");
         assert_eq!(query["client_id"], ID);
         assert_eq!(query["nonce"], "N".repeat(36));
-        let claims = jwt::verify(&query["request"], SECRET.as_bytes()).unwrap();
+        let claims = jose::verify_hs512(&query["request"], SECRET.as_bytes()).unwrap();
         assert_eq!(
             Value::Object(claims),
             json!({
@@ -607,8 +610,9 @@ mod tests {
     fn client_assertions_have_every_claim_and_fresh_jtis() {
         let duo = duo(None);
         let aud = "https://api-1234abcd.duosecurity.com/oauth/v1/token";
-        let first = jwt::verify(&duo.client_assertion(aud, NOW), SECRET.as_bytes()).unwrap();
-        let second = jwt::verify(&duo.client_assertion(aud, NOW), SECRET.as_bytes()).unwrap();
+        let first = jose::verify_hs512(&duo.client_assertion(aud, NOW), SECRET.as_bytes()).unwrap();
+        let second =
+            jose::verify_hs512(&duo.client_assertion(aud, NOW), SECRET.as_bytes()).unwrap();
         assert_eq!(first["iss"], ID);
         assert_eq!(first["sub"], ID);
         assert_eq!(first["aud"], aud);
@@ -749,7 +753,7 @@ mod tests {
         let Value::Object(claims) = good_claims() else {
             unreachable!()
         };
-        let token = jwt::sign(&Value::Object(claims), b"another secret");
+        let token = jose::sign_hs512(&Value::Object(claims), b"another secret").unwrap();
         let reason = invalid_reason(duo(None).verify_id_token(&token, "alice", "the-nonce", NOW));
         assert!(reason.contains("signature"));
         invalid_reason(duo(None).verify_id_token("garbage", "alice", "the-nonce", NOW));
