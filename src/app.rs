@@ -34,6 +34,8 @@ pub struct AppState {
     pub mailer: Arc<dyn crate::mail::Mailer>,
     /// Seals two-factor secrets at rest.
     pub sealing: Arc<crate::sealing::SealingKey>,
+    /// The OpenID signing keys this node has opened (`oidc::keys`).
+    pub oidc_keys: crate::oidc::keys::KeyCache,
 }
 
 impl AppState {
@@ -101,6 +103,7 @@ impl AppState {
             bans: Arc::new(crate::ban::BanCache::default()),
             mailer,
             sealing,
+            oidc_keys: crate::oidc::keys::KeyCache::default(),
         })
     }
 }

@@ -48,6 +48,9 @@ pub enum Command {
     /// Software licences: check one against a licensing server
     #[command(subcommand)]
     License(LicenseCommand),
+    /// OpenID provider: list and rotate the signing keys
+    #[command(subcommand)]
+    Oidc(OidcCommand),
     /// Run every scheduled task that is due, once, and exit (for a system cron every 5 minutes);
     /// exit 0 when every task that ran succeeded, 2 otherwise
     Cron,
@@ -161,6 +164,24 @@ pub struct LicenseCheck {
     /// Extra trusted CA certificates (PEM), for a server with a private CA
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OidcCommand {
+    /// List the signing keys: algorithm, key id, state (published, signing, retired) and
+    /// whether the JWKS still lists it
+    Keys,
+    /// Publish a new signing key; it signs a day later, so relying parties have it first, and
+    /// the key it replaces stays published for a week
+    RotateKey {
+        /// The algorithm: RS256, ES256 or EdDSA
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+        /// Sign with the new key at once (a leaked key): relying parties that cached the key
+        /// set refuse new tokens until they fetch it again
+        #[arg(long)]
+        now: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,7 +15,7 @@ mod commands;
 
 pub use args::{
     AdminCommand, AdminCreate, BanCommand, Cli, Command, LicenseCheck, LicenseCommand, MailCommand,
-    ProxyCommand, UserCommand, UserCreate,
+    OidcCommand, ProxyCommand, UserCommand, UserCreate,
 };
 
 use crate::account::CreateError;
@@ -52,6 +52,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Ban(command) => commands::ban::run(config, command).await,
         Command::Proxy(command) => commands::proxy::run(config, command).await,
         Command::Mail(command) => commands::mail::run(config, command).await,
+        Command::Oidc(command) => commands::oidc::run(config, command).await,
         Command::Cron => commands::cron::run(config).await,
         // These two have exit codes of their own (a verdict, the doctor's worst severity).
         Command::License(command) => {

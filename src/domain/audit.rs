@@ -126,6 +126,7 @@ actions! {
     TwoFactorWrongCode => "two_factor.wrong_code",
     TwoFactorDuoRefused => "two_factor.duo_refused",
     AccountReclaimed => "account.reclaimed",
+    OidcKeyRotated => "oidc.key_rotated",
 }
 
 impl std::fmt::Display for Action {

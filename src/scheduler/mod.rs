@@ -164,6 +164,16 @@ impl Task {
                     line.push_str("; ");
                     line.push_str(&seeds.describe("expired authenticator setup(s)"));
                 }
+                // OpenID signing keys retired for longer than they stay published.
+                let keys = crate::oidc::keys::Keys::from(state)
+                    .remove_expired()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if keys > 0 {
+                    line.push_str("; ");
+                    line.push_str(&keys.to_string());
+                    line.push_str(" retired signing key(s)");
+                }
                 Ok(line)
             }
             Self::BansCleanup => housekeeping::bans(state)

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod fuzz_entry;
 pub mod invitation;
 pub mod middleware;
+pub mod oidc;
 pub mod page;
 pub mod password;
 pub mod reset;

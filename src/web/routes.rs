@@ -202,6 +202,8 @@ pub fn table() -> Vec<Route> {
         // Machine API (JSON, no session, no CSRF token; see web::api)
         post("/api/license/v1/verify",                   api::license::post_verify,                    Api), // rate-limited per key and address
         get("/api/license/v1/keys",                      api::license::get_keys,                       Api), // public keys
+        // OpenID provider (web::oidc)
+        get("/oidc/jwks",                                crate::web::oidc::jwks::get_jwks,             Public), // cacheable for an hour
         // Client area: signing in and out, one-time links
         get("/login",                                    client::login::get_login,                     PreSignIn),
         post("/login",                                   client::login::post_login,                    PreSignIn),

@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod license;
 pub mod mail;
 pub mod migrate;
+pub mod oidc;
 pub mod proxy;
 pub mod serve;
 pub mod user;
