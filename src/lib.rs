@@ -50,6 +50,7 @@ pub mod license;
 pub mod mail;
 pub mod membership;
 pub mod net;
+pub mod oidc;
 pub mod proxy;
 pub mod request_origin;
 pub mod reset;

@@ -16,6 +16,7 @@ pub mod install;
 pub mod key;
 pub mod license;
 pub mod mail;
+pub mod oidc_application;
 pub mod one_time_token;
 pub mod outage;
 pub mod rate_limit;

@@ -126,6 +126,10 @@ actions! {
     TwoFactorWrongCode => "two_factor.wrong_code",
     TwoFactorDuoRefused => "two_factor.duo_refused",
     AccountReclaimed => "account.reclaimed",
+    OidcApplicationCreated => "oidc.application_created",
+    OidcApplicationUpdated => "oidc.application_updated",
+    OidcApplicationSecretReset => "oidc.application_secret_reset",
+    OidcApplicationDeleted => "oidc.application_deleted",
 }
 
 impl std::fmt::Display for Action {

@@ -43,4 +43,5 @@ sub_states!(
     crate::client_account::ClientAccounts,
     crate::diagnostics::Diagnostics,
     crate::web::cookie::Cookies,
+    crate::oidc::application::Applications,
 );
