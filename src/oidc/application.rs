@@ -32,6 +32,8 @@ pub const POST_LOGOUT_URI_MISMATCH: &str = "post_logout_redirect_uri_mismatch";
 pub struct Applications {
     db: db::Pool,
     clock: Arc<dyn Clock>,
+    config: Arc<crate::config::Config>,
+    settings: Arc<crate::settings::Store>,
 }
 
 impl From<&AppState> for Applications {
@@ -39,6 +41,8 @@ impl From<&AppState> for Applications {
         Self {
             db: state.db.clone(),
             clock: state.clock.clone(),
+            config: state.config.clone(),
+            settings: state.settings.clone(),
         }
     }
 }
@@ -222,6 +226,18 @@ fn subject(id: i64) -> String {
 }
 
 impl Applications {
+    /// A stored instant as people read it, in the configured timezone.
+    pub fn show_time(&self, unix: i64) -> String {
+        crate::clock::display(unix, &self.settings.snapshot().values.timezone)
+    }
+
+    /// Where applications discover the provider: `<System URL>/.well-known/openid-configuration`.
+    pub fn discovery_url(&self) -> String {
+        self.config
+            .system_url
+            .join("/.well-known/openid-configuration")
+    }
+
     async fn assemble<'e>(
         &self,
         ex: impl sqlx::Executor<'e, Database = db::Db>,
