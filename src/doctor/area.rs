@@ -18,6 +18,7 @@ pub enum Area {
     TwoFactor,
     Time,
     Licensing,
+    OpenIdConnect,
     /// An id whose prefix no area claims yet; shown last rather than dropped.
     Other,
 }
@@ -49,6 +50,7 @@ impl Area {
             Self::TwoFactor => "Two-step verification",
             Self::Time => "Time and scheduled tasks",
             Self::Licensing => "Licensing",
+            Self::OpenIdConnect => "OpenID Connect",
             Self::Other => "Other checks",
         }
     }
@@ -65,6 +67,7 @@ impl Area {
             Self::TwoFactor => "two-factor",
             Self::Time => "time",
             Self::Licensing => "licensing",
+            Self::OpenIdConnect => "oidc",
             Self::Other => "other",
         }
     }

@@ -8,7 +8,7 @@
 
 use super::{
     Area, CheckResult, FIX_TIME_BUDGET, FixError, FixScope, Fixed, accounts, config_sources, csrf,
-    license, mail, proxy, scheduler, session, storage, system_url, time, two_factor,
+    license, mail, oidc, proxy, scheduler, session, storage, system_url, time, two_factor,
 };
 use crate::app::AppState;
 use crate::domain::Actor;
@@ -40,6 +40,7 @@ pub mod id {
     pub const SESSION_GC: &str = "session.gc";
     pub const CRON_HEARTBEAT: &str = "cron.heartbeat";
     pub const LICENSE_CONNECTION: &str = "license.connection";
+    pub const OIDC_CLIENTS: &str = "oidc.clients";
 }
 
 /// A running check.
@@ -115,7 +116,7 @@ macro_rules! check {
 }
 
 /// Every check, in the order the doctor runs and shows them.
-pub const CHECKS: [Check; 22] = [
+pub const CHECKS: [Check; 23] = [
     check!(id::CONFIG, Configuration, now config_sources::check),
     check!(id::SYSTEM_URL, Configuration, system_url::check),
     check!(
@@ -162,6 +163,7 @@ pub const CHECKS: [Check; 22] = [
     ),
     check!(id::CRON_HEARTBEAT, Time, scheduler::heartbeat),
     check!(id::LICENSE_CONNECTION, Licensing, license::connection),
+    check!(id::OIDC_CLIENTS, OpenIdConnect, oidc::clients),
 ];
 
 /// The row of the check with this id.

@@ -692,3 +692,104 @@ async fn a_secret_reset_is_audited_and_a_public_application_has_none_to_reset() 
             .contains("is a public application: it has no secret")
     );
 }
+
+#[tokio::test]
+async fn the_doctor_finds_nothing_to_report_without_refusals_in_the_last_day() {
+    let app = spawn_app().await;
+    let admin = root(&app).await;
+    let apps = Applications::from(&app.state);
+    let a = apps
+        .create(admin, &draft("https://shop.example.com/cb"))
+        .await
+        .unwrap();
+    apps.record_refusal(
+        Some(a.application.id),
+        &a.application.client_id,
+        "token",
+        "wrong_secret",
+        "old",
+    )
+    .await
+    .unwrap();
+    // A day and a bit later the refusal is out of the window.
+    app.clock.advance(86_400 + 60);
+    let check = app.doctor_check("oidc.clients").await;
+    assert_eq!(
+        check.severity,
+        portcullis::doctor::Severity::Ok,
+        "{check:?}"
+    );
+    assert_eq!(
+        check.summary,
+        "No OpenID Connect request was refused in the last 24 hours."
+    );
+}
+
+#[tokio::test]
+async fn the_doctor_warns_of_refusals_per_application_and_reason_with_the_next_step() {
+    let app = spawn_app().await;
+    let admin = root(&app).await;
+    let apps = Applications::from(&app.state);
+    let a = apps
+        .create(admin, &draft("https://shop.example.com/cb"))
+        .await
+        .unwrap()
+        .application;
+    for _ in 0..3 {
+        apps.record_refusal(
+            Some(a.id),
+            &a.client_id,
+            "token",
+            "wrong_secret",
+            "the client secret is wrong",
+        )
+        .await
+        .unwrap();
+    }
+    apps.record_refusal(
+        Some(a.id),
+        &a.client_id,
+        "authorize",
+        REDIRECT_URI_MISMATCH,
+        "https://shop.example.com/cb/",
+    )
+    .await
+    .unwrap();
+    apps.record_refusal(
+        None,
+        "typo",
+        "token",
+        "unknown_client",
+        "no application has this client id",
+    )
+    .await
+    .unwrap();
+    let check = app.doctor_check("oidc.clients").await;
+    assert_eq!(
+        check.severity,
+        portcullis::doctor::Severity::Warning,
+        "{check:?}"
+    );
+    assert!(
+        check
+            .summary
+            .starts_with("5 OpenID Connect request(s) refused in the last 24 hours"),
+        "{check:?}"
+    );
+    let details = check.details.join("\n");
+    let page = format!("Shop (/admin/oidc/applications/{})", a.id);
+    assert!(
+        details.contains(&format!("{page}: wrong_secret ×3; put the current secret")),
+        "{details}"
+    );
+    assert!(
+        details.contains(&format!(
+            "{page}: redirect_uri_mismatch ×1; compare the URI sent"
+        )),
+        "{details}"
+    );
+    assert!(
+        details.contains("unknown client ids: unknown_client ×1; check the client id"),
+        "{details}"
+    );
+}
