@@ -217,7 +217,7 @@ pub const FULL_ADMINISTRATOR_ROLE: crate::domain::RoleId =
 
 /// Pages that land an admin after sign-in, in order of preference; the first one the role
 /// grants is where `/admin` sends them.
-pub const LANDING: [(Permission, &str); 7] = [
+pub const LANDING: [(Permission, &str); 8] = [
     (Permission::MainHomepage, "/admin"),
     (Permission::ListClients, "/admin/clients"),
     (Permission::ViewSystemHealth, "/admin/health"),
@@ -225,6 +225,10 @@ pub const LANDING: [(Permission, &str); 7] = [
     (Permission::ViewMailLog, "/admin/mail"),
     (Permission::ViewAuditLog, "/admin/audit"),
     (Permission::ManageLicenses, "/admin/licenses"),
+    (
+        Permission::ManageOidcApplications,
+        "/admin/oidc/applications",
+    ),
 ];
 
 #[cfg(test)]

@@ -385,10 +385,12 @@ impl Applications {
             return Err(ApplicationError::NotFound);
         }
         Self::store_uris(&mut tx, id, &settings).await?;
-        let mut detail = format!("{} (client id {})", settings.name, before.client_id);
-        if before.kind != settings.kind.as_str() {
-            detail.push_str(&format!(", now {}", settings.kind));
-        }
+        let turned = if before.kind == settings.kind.as_str() {
+            String::new()
+        } else {
+            format!(", now {}", settings.kind)
+        };
+        let detail = format!("{} (client id {}){turned}", settings.name, before.client_id);
         crate::audit::record(
             &mut *tx,
             now,

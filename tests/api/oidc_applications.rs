@@ -533,6 +533,9 @@ async fn a_role_without_manage_oidc_applications_is_denied_and_one_with_it_may()
         .admin_with_role("ada", "Integrator", &["manage_oidc_applications"])
         .await;
     assert_eq!(app.status_with(&ada, LIST).await, 200);
+    // Their only page is where /admin lands them.
+    let r = ada.get(app.url("/admin")).send().await.unwrap();
+    assert_eq!(location(&r), LIST);
     assert!(bar_links(&app.text_with(&ada, LIST).await).contains(&LIST.to_owned()));
 }
 
