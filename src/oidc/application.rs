@@ -1,31 +1,32 @@
 //! The registry of OpenID Connect applications (relying parties): create, edit, reset the
 //! secret, delete, find; authenticate an application at the token endpoint (F15's causes); the
 //! exact redirect-URI match and the closest registered URI (F14); and the record of refused
-//! requests that the admin page and the doctor read.
+//! requests that the admin page and the doctor read. This file holds the registry itself;
+//! `client_auth` the authentication and the redirect-URI match, `refusal` the record.
 //!
 //! A client secret is 256 random bits shown once; only its SHA-256 is stored, and a presented
 //! secret is compared by hash in constant time. Every change is audited in its transaction.
 
 use super::draft::{ApplicationDraft, AuthMethod, Kind, Settings, SigningAlg, UriKind};
-use super::redirect::{self, Closest};
 use crate::account::FieldError;
 use crate::app::AppState;
 use crate::clock::Clock;
 use crate::db;
-use crate::db::oidc_application::{ApplicationRow, Fields, RefusalRow};
+use crate::db::oidc_application::{ApplicationRow, Fields};
 use crate::domain::{Action, Actor, AdminId, Realm};
 use base64::Engine as _;
 use std::sync::Arc;
 
-/// Longest client id kept in a refusal (what was sent may be anything).
+mod client_auth;
+mod refusal;
+
+pub use client_auth::{ClientAuthError, Presented};
+pub use refusal::{POST_LOGOUT_URI_MISMATCH, REDIRECT_URI_MISMATCH, Refusal, RefusalCount};
+
+/// Longest client id looked up or kept in a refusal (what was sent may be anything).
 const SENT_MAX: usize = 100;
 /// Longest detail kept in a refusal.
 const DETAIL_MAX: usize = 2000;
-
-/// Stable reason of a redirect-URI refusal; its detail is the URI sent.
-pub const REDIRECT_URI_MISMATCH: &str = "redirect_uri_mismatch";
-/// Stable reason of a post-logout redirect-URI refusal; its detail is the URI sent.
-pub const POST_LOGOUT_URI_MISMATCH: &str = "post_logout_redirect_uri_mismatch";
 
 /// The applications service.
 #[derive(Clone)]
@@ -110,83 +111,6 @@ pub enum ApplicationError {
     Storage(#[from] sqlx::Error),
 }
 
-/// How an application authenticated at the token endpoint.
-#[derive(Debug, Clone, Copy)]
-pub enum Presented<'a> {
-    /// `Authorization: Basic` with this secret.
-    Basic(&'a str),
-    /// `client_secret` in the form body.
-    Post(&'a str),
-    /// No secret (a public application).
-    None,
-}
-
-impl Presented<'_> {
-    fn method(self) -> AuthMethod {
-        match self {
-            Self::Basic(_) => AuthMethod::ClientSecretBasic,
-            Self::Post(_) => AuthMethod::ClientSecretPost,
-            Self::None => AuthMethod::None,
-        }
-    }
-}
-
-/// Why an application was not authenticated (F15). The protocol answers each one with a terse
-/// `invalid_client` and records the cause with [`Applications::record_refusal`].
-#[derive(Debug, thiserror::Error)]
-pub enum ClientAuthError {
-    #[error("no application has this client id")]
-    UnknownClient,
-    #[error("the client secret is wrong (reset it on the application's page if it was lost)")]
-    WrongSecret,
-    #[error("the application authenticated with {used} but is registered for {registered}")]
-    MethodMismatch {
-        registered: AuthMethod,
-        used: AuthMethod,
-    },
-    #[error("a public application sent a client secret; it must send none")]
-    PublicClientSentSecret,
-    #[error("a confidential application sent no client secret")]
-    ConfidentialClientSentNone,
-    #[error(transparent)]
-    Storage(#[from] sqlx::Error),
-}
-
-impl ClientAuthError {
-    /// The stable reason code a refusal is recorded under.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::UnknownClient => "unknown_client",
-            Self::WrongSecret => "wrong_secret",
-            Self::MethodMismatch { .. } => "auth_method_mismatch",
-            Self::PublicClientSentSecret => "public_client_sent_secret",
-            Self::ConfidentialClientSentNone => "confidential_client_sent_none",
-            Self::Storage(_) => "storage",
-        }
-    }
-}
-
-/// A recorded refusal, with, for a redirect URI, the closest registered one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub at: i64,
-    pub client_id: String,
-    pub endpoint: String,
-    pub reason: String,
-    pub detail: String,
-    /// For a redirect-URI refusal: the URI sent (the detail) and the closest registered one.
-    pub redirect: Option<(String, Option<Closest>)>,
-}
-
-/// Refusals of one application (or of unknown client ids) for one reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefusalCount {
-    /// `None`: client ids no application has.
-    pub application: Option<(i64, String)>,
-    pub reason: String,
-    pub count: i64,
-}
-
 fn fields(s: &Settings) -> (Fields<'_>, String) {
     let scopes = s.scopes.join(" ");
     (
@@ -215,10 +139,6 @@ fn new_client_id() -> Result<String, ApplicationError> {
     // 18 bytes: 24 URL-safe characters, 144 bits; an identifier, not a secret.
     let bytes = crate::token::random_bytes::<18>().map_err(|_| ApplicationError::Random)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
-fn bounded(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
 }
 
 fn subject(id: i64) -> String {
@@ -497,151 +417,5 @@ impl Applications {
             Some(row) => Ok(Some(self.assemble(&self.db, row).await?)),
             None => Ok(None),
         }
-    }
-
-    /// Authenticates an application at the token endpoint: the method it used must be the one
-    /// registered, and a secret must match the stored hash (compared in constant time).
-    ///
-    /// # Errors
-    /// The cause, one of F15's; storage errors.
-    pub async fn authenticate(
-        &self,
-        client_id: &str,
-        presented: Presented<'_>,
-    ) -> Result<Application, ClientAuthError> {
-        if client_id.is_empty() || client_id.len() > SENT_MAX {
-            return Err(ClientAuthError::UnknownClient);
-        }
-        let row = db::oidc_application::find_by_client_id(&self.db, client_id)
-            .await?
-            .ok_or(ClientAuthError::UnknownClient)?;
-        let stored = row.secret_hash.clone();
-        let application = self.assemble(&self.db, row).await?;
-        let secret = match (application.kind, presented) {
-            (Kind::Public, Presented::None) => return Ok(application),
-            (Kind::Public, _) => return Err(ClientAuthError::PublicClientSentSecret),
-            (Kind::Confidential, Presented::None) => {
-                return Err(ClientAuthError::ConfidentialClientSentNone);
-            }
-            (Kind::Confidential, Presented::Basic(s) | Presented::Post(s)) => s,
-        };
-        if presented.method() != application.auth_method {
-            return Err(ClientAuthError::MethodMismatch {
-                registered: application.auth_method,
-                used: presented.method(),
-            });
-        }
-        let presented_hash = crate::token::hash(secret);
-        match stored {
-            Some(hash) if crate::token::equal(hash.as_bytes(), presented_hash.as_bytes()) => {
-                Ok(application)
-            }
-            _ => Err(ClientAuthError::WrongSecret),
-        }
-    }
-
-    /// Whether `uri` is registered for `application` as `kind`: exact string match only.
-    pub fn redirect_uri_allowed(application: &Application, uri: &str, kind: UriKind) -> bool {
-        application.uris(kind).iter().any(|u| u == uri)
-    }
-
-    /// The registered URI of `kind` closest to `sent`, with the difference in words.
-    pub fn closest_redirect_uri(
-        application: &Application,
-        sent: &str,
-        kind: UriKind,
-    ) -> Option<Closest> {
-        redirect::closest(application.uris(kind).iter().map(String::as_str), sent)
-    }
-
-    /// Records a refused request: `application` when the client id matched one, the client id
-    /// as sent, the endpoint, a stable reason code and a detail (never a secret). For a
-    /// redirect-URI refusal use [`REDIRECT_URI_MISMATCH`] or [`POST_LOGOUT_URI_MISMATCH`] with
-    /// the URI sent as the detail, so the page can show the closest registered one.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub async fn record_refusal(
-        &self,
-        application: Option<i64>,
-        client_id_sent: &str,
-        endpoint: &str,
-        reason: &str,
-        detail: &str,
-    ) -> Result<(), sqlx::Error> {
-        db::oidc_application::insert_refusal(
-            &self.db,
-            &RefusalRow {
-                id: 0,
-                application_id: application,
-                client_id: bounded(client_id_sent, SENT_MAX),
-                at: self.clock.unix(),
-                endpoint: bounded(endpoint, 40),
-                reason: bounded(reason, 60),
-                detail: bounded(detail, DETAIL_MAX),
-            },
-        )
-        .await
-    }
-
-    /// The newest `limit` refusals of an application, newest first, each redirect-URI refusal
-    /// with the registered URI closest to the one sent.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub async fn recent_refusals(
-        &self,
-        application: &Application,
-        limit: i64,
-    ) -> Result<Vec<Refusal>, sqlx::Error> {
-        let rows = db::oidc_application::recent_refusals(&self.db, application.id, limit).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let kind = match r.reason.as_str() {
-                    REDIRECT_URI_MISMATCH => Some(UriKind::Login),
-                    POST_LOGOUT_URI_MISMATCH => Some(UriKind::PostLogout),
-                    _ => None,
-                };
-                let redirect = kind.map(|k| {
-                    (
-                        r.detail.clone(),
-                        Self::closest_redirect_uri(application, &r.detail, k),
-                    )
-                });
-                Refusal {
-                    at: r.at,
-                    client_id: r.client_id,
-                    endpoint: r.endpoint,
-                    reason: r.reason,
-                    detail: r.detail,
-                    redirect,
-                }
-            })
-            .collect())
-    }
-
-    /// Refusals since `since` (unix seconds), per application and reason, with each
-    /// application's name.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub async fn refusal_counts_since(&self, since: i64) -> Result<Vec<RefusalCount>, sqlx::Error> {
-        let counts = db::oidc_application::refusal_counts_since(&self.db, since).await?;
-        let apps = db::oidc_application::list(&self.db).await?;
-        Ok(counts
-            .into_iter()
-            .map(|(id, reason, count)| RefusalCount {
-                application: id.map(|id| {
-                    let name = apps
-                        .iter()
-                        .find(|a| a.id == id)
-                        .map_or_else(|| format!("application {id}"), |a| a.name.clone());
-                    (id, name)
-                }),
-                reason,
-                count,
-            })
-            .collect())
     }
 }
