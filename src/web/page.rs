@@ -707,6 +707,7 @@ pub struct OidcRefusalView {
     pub redirect: Option<(String, Option<(String, String)>)>,
 }
 
+/// `/admin/oidc/applications`: the list and the new-application form.
 #[derive(Template)]
 #[template(path = "admin_oidc_applications.html")]
 pub struct OidcApplicationsPage {
@@ -719,6 +720,7 @@ pub struct OidcApplicationsPage {
     pub discovery_url: String,
 }
 
+/// `/admin/oidc/applications/{id}`: settings, secret reset, deletion, refused requests.
 #[derive(Template)]
 #[template(path = "admin_oidc_application.html")]
 pub struct OidcApplicationPage {
@@ -733,6 +735,7 @@ pub struct OidcApplicationPage {
     pub discovery_url: String,
 }
 
+/// A new client secret, shown once (after creating or resetting), with the client id.
 #[derive(Template)]
 #[template(path = "admin_oidc_secret.html")]
 pub struct OidcSecretPage {
