@@ -24,11 +24,12 @@ pub enum Permission {
     ViewAuditLog,
     ManageLicenses,
     ApiAccess,
+    ManageOidcApplications,
 }
 
 impl Permission {
     /// Every permission, in display order.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::MainHomepage,
         Self::ListClients,
         Self::ViewClientProfile,
@@ -45,6 +46,7 @@ impl Permission {
         Self::ViewAuditLog,
         Self::ManageLicenses,
         Self::ApiAccess,
+        Self::ManageOidcApplications,
     ];
 
     /// Stable identifier, as stored and shown.
@@ -66,6 +68,7 @@ impl Permission {
             Self::ViewAuditLog => "view_audit_log",
             Self::ManageLicenses => "manage_licenses",
             Self::ApiAccess => "api_access",
+            Self::ManageOidcApplications => "manage_oidc_applications",
         }
     }
 
@@ -99,6 +102,7 @@ impl Permission {
             Self::ViewAuditLog => "see and export the audit log",
             Self::ManageLicenses => "manage software licences",
             Self::ApiAccess => "use the admin API",
+            Self::ManageOidcApplications => "manage OpenID Connect applications",
         }
     }
 
@@ -113,7 +117,9 @@ impl Permission {
             Self::ManageAdmins | Self::ManageRoles => "Staff",
             Self::ConfigureGeneralSettings | Self::ConfigureTwoFactor => "Configuration",
             Self::ViewBannedIps | Self::ManageBannedIps | Self::ViewAuditLog => "Security",
-            Self::ManageLicenses | Self::ApiAccess => "Products and API",
+            Self::ManageLicenses | Self::ApiAccess | Self::ManageOidcApplications => {
+                "Products and API"
+            }
         }
     }
 
@@ -211,7 +217,7 @@ pub const FULL_ADMINISTRATOR_ROLE: crate::domain::RoleId =
 
 /// Pages that land an admin after sign-in, in order of preference; the first one the role
 /// grants is where `/admin` sends them.
-pub const LANDING: [(Permission, &str); 7] = [
+pub const LANDING: [(Permission, &str); 8] = [
     (Permission::MainHomepage, "/admin"),
     (Permission::ListClients, "/admin/clients"),
     (Permission::ViewSystemHealth, "/admin/health"),
@@ -219,6 +225,10 @@ pub const LANDING: [(Permission, &str); 7] = [
     (Permission::ViewMailLog, "/admin/mail"),
     (Permission::ViewAuditLog, "/admin/audit"),
     (Permission::ManageLicenses, "/admin/licenses"),
+    (
+        Permission::ManageOidcApplications,
+        "/admin/oidc/applications",
+    ),
 ];
 
 #[cfg(test)]

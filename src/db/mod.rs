@@ -16,6 +16,7 @@ pub mod install;
 pub mod key;
 pub mod license;
 pub mod mail;
+pub mod oidc_application;
 pub mod oidc_key;
 pub mod one_time_token;
 pub mod outage;

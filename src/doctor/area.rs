@@ -18,7 +18,7 @@ pub enum Area {
     TwoFactor,
     Time,
     Licensing,
-    OpenIdProvider,
+    OpenIdConnect,
     /// An id whose prefix no area claims yet; shown last rather than dropped.
     Other,
 }
@@ -50,7 +50,7 @@ impl Area {
             Self::TwoFactor => "Two-step verification",
             Self::Time => "Time and scheduled tasks",
             Self::Licensing => "Licensing",
-            Self::OpenIdProvider => "OpenID provider",
+            Self::OpenIdConnect => "OpenID Connect",
             Self::Other => "Other checks",
         }
     }
@@ -67,7 +67,7 @@ impl Area {
             Self::TwoFactor => "two-factor",
             Self::Time => "time",
             Self::Licensing => "licensing",
-            Self::OpenIdProvider => "openid-provider",
+            Self::OpenIdConnect => "oidc",
             Self::Other => "other",
         }
     }

@@ -15,6 +15,7 @@ mod config_sources;
 mod csrf;
 mod license;
 mod mail;
+mod oidc;
 mod oidc_keys;
 mod proxy;
 mod scheduler;

@@ -8,7 +8,8 @@
 
 use super::{
     Area, CheckResult, FIX_TIME_BUDGET, FixError, FixScope, Fixed, accounts, config_sources, csrf,
-    license, mail, oidc_keys, proxy, scheduler, session, storage, system_url, time, two_factor,
+    license, mail, oidc, oidc_keys, proxy, scheduler, session, storage, system_url, time,
+    two_factor,
 };
 use crate::app::AppState;
 use crate::domain::Actor;
@@ -40,6 +41,7 @@ pub mod id {
     pub const SESSION_GC: &str = "session.gc";
     pub const CRON_HEARTBEAT: &str = "cron.heartbeat";
     pub const LICENSE_CONNECTION: &str = "license.connection";
+    pub const OIDC_CLIENTS: &str = "oidc.clients";
     pub const OIDC_KEYS: &str = "oidc.keys";
 }
 
@@ -116,7 +118,7 @@ macro_rules! check {
 }
 
 /// Every check, in the order the doctor runs and shows them.
-pub const CHECKS: [Check; 23] = [
+pub const CHECKS: [Check; 24] = [
     check!(id::CONFIG, Configuration, now config_sources::check),
     check!(id::SYSTEM_URL, Configuration, system_url::check),
     check!(
@@ -163,7 +165,8 @@ pub const CHECKS: [Check; 23] = [
     ),
     check!(id::CRON_HEARTBEAT, Time, scheduler::heartbeat),
     check!(id::LICENSE_CONNECTION, Licensing, license::connection),
-    check!(id::OIDC_KEYS, OpenIdProvider, oidc_keys::check),
+    check!(id::OIDC_CLIENTS, OpenIdConnect, oidc::clients),
+    check!(id::OIDC_KEYS, OpenIdConnect, oidc_keys::check),
 ];
 
 /// The row of the check with this id.

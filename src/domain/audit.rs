@@ -127,6 +127,10 @@ actions! {
     TwoFactorDuoRefused => "two_factor.duo_refused",
     AccountReclaimed => "account.reclaimed",
     OidcKeyRotated => "oidc.key_rotated",
+    OidcApplicationCreated => "oidc.application_created",
+    OidcApplicationUpdated => "oidc.application_updated",
+    OidcApplicationSecretReset => "oidc.application_secret_reset",
+    OidcApplicationDeleted => "oidc.application_deleted",
 }
 
 impl std::fmt::Display for Action {

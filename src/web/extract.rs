@@ -274,7 +274,8 @@ permission_markers!(
     ConfigureTwoFactor,
     ViewBannedIps,
     ManageBannedIps,
-    ManageLicenses
+    ManageLicenses,
+    ManageOidcApplications
 );
 
 /// A signed-in admin whose role grants `P`.

@@ -32,7 +32,7 @@ const fn link(href: &'static str, label: &'static str) -> NavLink {
 }
 
 /// The admin bar: each page with the permission that opens it (`None`: every admin's own page).
-const ADMIN_LINKS: [(NavLink, Option<Permission>); 15] = [
+const ADMIN_LINKS: [(NavLink, Option<Permission>); 16] = [
     (link("/admin", "Dashboard"), Some(Permission::MainHomepage)),
     (
         link("/admin/health", "System Health"),
@@ -55,6 +55,10 @@ const ADMIN_LINKS: [(NavLink, Option<Permission>); 15] = [
     (
         link("/admin/licenses", "Licences"),
         Some(Permission::ManageLicenses),
+    ),
+    (
+        link("/admin/oidc/applications", "OIDC"),
+        Some(Permission::ManageOidcApplications),
     ),
     (
         link("/admin/admins", "Admins"),
@@ -659,4 +663,88 @@ pub struct InviteAcceptPage {
     pub first_name: String,
     pub last_name: String,
     pub errors: FieldErrors,
+}
+
+/// An OpenID Connect application in the admin list and on its page.
+pub struct OidcApplicationView {
+    pub id: i64,
+    pub name: String,
+    pub client_id: String,
+    pub realm: String,
+    pub kind: String,
+    pub auth_method: String,
+    pub scopes: String,
+    pub redirect_uris: Vec<String>,
+    /// When the secret was made ("no secret" for a public application).
+    pub secret_set: String,
+}
+
+/// An application form's fields as typed (empty on the new form), to show them again.
+#[derive(Default)]
+pub struct OidcFormView {
+    pub name: String,
+    pub realm: String,
+    pub kind: String,
+    pub auth_method: String,
+    pub signing_alg: String,
+    pub allowed_scopes: String,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub id_token_seconds: String,
+    pub access_token_seconds: String,
+    pub refresh_token_seconds: String,
+    pub first_party: bool,
+    pub backchannel_logout_uri: String,
+}
+
+/// A refused request of an application.
+pub struct OidcRefusalView {
+    pub at: String,
+    pub endpoint: String,
+    pub reason: String,
+    pub detail: String,
+    /// For a redirect-URI refusal: the URI sent, the closest registered one and the difference.
+    pub redirect: Option<(String, Option<(String, String)>)>,
+}
+
+/// `/admin/oidc/applications`: the list and the new-application form.
+#[derive(Template)]
+#[template(path = "admin_oidc_applications.html")]
+pub struct OidcApplicationsPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub error: Option<String>,
+    pub applications: Vec<OidcApplicationView>,
+    pub form: OidcFormView,
+    pub discovery_url: String,
+}
+
+/// `/admin/oidc/applications/{id}`: settings, secret reset, deletion, refused requests.
+#[derive(Template)]
+#[template(path = "admin_oidc_application.html")]
+pub struct OidcApplicationPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub app: OidcApplicationView,
+    pub form: OidcFormView,
+    pub refusals: Vec<OidcRefusalView>,
+    pub discovery_url: String,
+}
+
+/// A new client secret, shown once (after creating or resetting), with the client id.
+#[derive(Template)]
+#[template(path = "admin_oidc_secret.html")]
+pub struct OidcSecretPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub id: i64,
+    pub name: String,
+    pub client_id: String,
+    pub secret: String,
+    pub discovery_url: String,
 }

@@ -44,4 +44,5 @@ sub_states!(
     crate::diagnostics::Diagnostics,
     crate::web::cookie::Cookies,
     crate::oidc::keys::Keys,
+    crate::oidc::application::Applications,
 );

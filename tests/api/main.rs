@@ -38,6 +38,7 @@ mod licensing;
 mod login;
 mod mail;
 mod nodes;
+mod oidc_applications;
 mod oidc_keys;
 mod password;
 mod postgres_tls;

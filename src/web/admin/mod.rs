@@ -10,6 +10,7 @@ pub mod health;
 pub mod licenses;
 pub mod login;
 pub mod mail;
+pub mod oidc_applications;
 pub mod password;
 pub mod proxy;
 pub mod roles;
