@@ -107,18 +107,36 @@ impl figment::Provider for EnvVar {
     }
 }
 
+/// A dotted key as the operator can find it in the file: a part that is empty or holds
+/// spaces or dots is written quoted, as TOML writes it (`""`, `"a b"`), since a bare empty
+/// part would name nothing at all.
+fn dotted(parts: &[String]) -> String {
+    parts
+        .iter()
+        .map(|p| {
+            if p.is_empty() || p.contains(|c: char| c.is_whitespace() || c == '.' || c == '"') {
+                format!("{p:?}")
+            } else {
+                p.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 fn from_figment(error: &figment::Error) -> ConfigError {
     use figment::error::Kind;
     let key = if error.path.is_empty() {
         "(file)".to_owned()
     } else {
-        error.path.join(".")
+        dotted(&error.path)
     };
     match &error.kind {
         Kind::UnknownField(field, expected) => {
             // figment's path already ends with the unknown field in current versions.
+            let field = dotted(std::slice::from_ref(field));
             let key = if key == "(file)" {
-                field.clone()
+                field
             } else if key.ends_with(field.as_str()) {
                 key
             } else {
@@ -263,5 +281,15 @@ mod tests {
         assert_eq!(e.key, "session.client_idle_minutes");
         let e = load_with(Some("this is not toml"), &[]).unwrap_err();
         assert!(!e.allowed.is_empty());
+    }
+
+    /// Found by the `config` fuzz target: `"" = ""` was refused as ` = "(set)"`, naming no key.
+    #[test]
+    fn an_empty_or_spaced_key_is_named_quoted() {
+        let e = load_with(Some("\t\"\"=\"\"\t"), &[]).unwrap_err();
+        assert_eq!(e.key, "\"\"");
+        assert!(e.allowed.contains("no such key"), "{e}");
+        let e = load_with(Some("[server]\n\"li sten\" = 1\n"), &[]).unwrap_err();
+        assert_eq!(e.key, "server.\"li sten\"");
     }
 }
