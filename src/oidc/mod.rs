@@ -4,6 +4,7 @@
 //! JWKS; the protocol endpoints (authorize, token, ...) join later and call both.
 
 pub mod application;
+pub mod authorize;
 pub mod draft;
 pub mod keys;
 pub mod redirect;

@@ -39,6 +39,7 @@ mod login;
 mod mail;
 mod nodes;
 mod oidc_applications;
+mod oidc_authorize;
 mod oidc_keys;
 mod password;
 mod postgres_tls;
