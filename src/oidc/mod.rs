@@ -5,6 +5,7 @@
 
 pub mod application;
 pub mod authorize;
+pub mod credentials;
 pub mod draft;
 pub mod keys;
 pub mod redirect;
