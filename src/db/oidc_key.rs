@@ -36,20 +36,28 @@ pub async fn all<'e>(ex: impl Executor<'e, Database = Db>) -> Result<Vec<StoredK
         .collect()
 }
 
+type Query<'q> = sqlx::query::Query<'q, Db, sqlx::any::AnyArguments>;
+
+/// The key's six columns bound as `$1`..`$6`, in the order both inserts name them.
+fn bound<'q>(sql: &'static str, k: &'q StoredKey) -> Query<'q> {
+    sqlx::query(sql)
+        .bind(&k.kid)
+        .bind(&k.alg)
+        .bind(&k.key_sealed)
+        .bind(&k.public_jwk)
+        .bind(k.created_at)
+        .bind(k.signs_from)
+}
+
 /// Stores a key.
 pub async fn insert<'e>(
     ex: impl Executor<'e, Database = Db>,
     k: &StoredKey,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    bound(
         "INSERT INTO oidc_signing_keys (kid, alg, key_sealed, public_jwk, created_at, signs_from) VALUES ($1, $2, $3, $4, $5, $6)",
+        k,
     )
-    .bind(&k.kid)
-    .bind(&k.alg)
-    .bind(&k.key_sealed)
-    .bind(&k.public_jwk)
-    .bind(k.created_at)
-    .bind(k.signs_from)
     .execute(ex)
     .await?;
     Ok(())
@@ -61,15 +69,10 @@ pub async fn insert_first<'e>(
     ex: impl Executor<'e, Database = Db>,
     k: &StoredKey,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = bound(
         "INSERT INTO oidc_signing_keys (kid, alg, key_sealed, public_jwk, created_at, signs_from) SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM oidc_signing_keys WHERE alg = $2)",
+        k,
     )
-    .bind(&k.kid)
-    .bind(&k.alg)
-    .bind(&k.key_sealed)
-    .bind(&k.public_jwk)
-    .bind(k.created_at)
-    .bind(k.signs_from)
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
