@@ -455,19 +455,26 @@ pub fn duo_jwt(data: &[u8]) {
                 );
             }
         }
-        // RFC 7519 §4 lets a reader refuse duplicate claim names, and the library does for
-        // the registered ones (`exp` twice); any other object must pass.
+        // The library refuses more than a non-object, and rightly: duplicate registered claim
+        // names (RFC 7519 §4 lets a reader refuse them) and an `exp` or `nbf` that is not a
+        // NumericDate (§2), even though the times are checked by the caller. Any other object
+        // must pass.
         1 => {
-            let object = matches!(serde_json::from_slice(rest), Ok(Value::Object(_)));
+            let object = serde_json::from_slice::<Value>(rest)
+                .ok()
+                .filter(Value::is_object);
             if verified.is_ok() {
                 assert!(
-                    object,
+                    object.is_some(),
                     "the JWT layer took claims that are not a JSON object"
                 );
-            } else if object {
+            } else if let Some(claims) = object {
                 assert!(
-                    has_duplicate_names(rest),
-                    "the JWT layer refused a JSON object without duplicate names"
+                    has_duplicate_names(rest)
+                        || ["exp", "nbf"]
+                            .iter()
+                            .any(|c| claims.get(c).is_some_and(|v| !numeric_date(v))),
+                    "the JWT layer refused a JSON object with no duplicate names and good times"
                 );
             }
         }
@@ -500,6 +507,17 @@ pub fn duo_jwt(data: &[u8]) {
             .as_array()
             .is_some_and(|a| a.iter().any(|v| v == DUO_ID));
     assert!(for_us, "a token for another audience passed");
+}
+
+/// Whether `value` is a NumericDate as the JOSE library reads one: a non-negative number that
+/// fits in 64 bits.
+fn numeric_date(value: &serde_json::Value) -> bool {
+    value.as_u64().is_some()
+        || value.as_f64().is_some_and(|f| {
+            value.as_i64().is_none()
+                && f.is_finite()
+                && (0.0..18_446_744_073_709_551_616.0).contains(&f)
+        })
 }
 
 /// Whether the JSON object in `text` names one member twice at its top level (serde_json keeps
