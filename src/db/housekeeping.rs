@@ -190,6 +190,23 @@ pub async fn old_request_log<'e>(
     .await
 }
 
+/// OpenID Connect refusals recorded before `cutoff` (the applications' pages show recent ones;
+/// the doctor reads the last day).
+pub async fn old_oidc_refusals<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    cutoff: i64,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    run(
+        ex,
+        "DELETE FROM oidc_refusals WHERE id IN \
+         (SELECT id FROM oidc_refusals WHERE at < $1 LIMIT $2)",
+        cutoff,
+        batch,
+    )
+    .await
+}
+
 /// Bans that ran out before `cutoff` (the audit log keeps their history).
 pub async fn expired_bans<'e>(
     ex: impl Executor<'e, Database = Db>,

@@ -135,7 +135,11 @@ pub async fn expired_links_batch(state: &AppState, cutoff: i64) -> Result<u64, s
     hk::expired_links(&state.db, cutoff, BATCH).await
 }
 
-/// Removes expired one-time links, pending sign-ins, WebAuthn ceremonies and rate-limit entries.
+/// How long an OpenID Connect refusal is kept (30 days).
+pub const OIDC_REFUSALS_KEPT_SECONDS: i64 = 30 * 86_400;
+
+/// Removes expired one-time links, pending sign-ins, WebAuthn ceremonies, rate-limit entries and
+/// OpenID Connect refusals older than [`OIDC_REFUSALS_KEPT_SECONDS`].
 ///
 /// # Errors
 /// A database error; what was removed before it stays removed.
@@ -162,6 +166,12 @@ pub async fn links(state: &AppState) -> Result<Removed, sqlx::Error> {
     // Rate limits look back at most an hour.
     drain(started, TIME_BUDGET, &mut removed, || {
         hk::old_request_log(db, day, BATCH)
+    })
+    .await?;
+    // An application's page lists its recent refusals; a month is plenty to find a cause.
+    let month = now - OIDC_REFUSALS_KEPT_SECONDS;
+    drain(started, TIME_BUDGET, &mut removed, || {
+        hk::old_oidc_refusals(db, month, BATCH)
     })
     .await?;
     Ok(removed)

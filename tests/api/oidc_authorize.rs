@@ -179,3 +179,24 @@ async fn after_the_uri_is_trusted_an_error_goes_back_to_it_with_the_state_and_is
     assert_eq!(request.redirect_uri, "https://billing.example.com/callback");
     assert_eq!(request.scopes, ["openid", "email"]);
 }
+
+#[tokio::test]
+async fn refusals_older_than_a_month_are_removed_by_the_links_cleanup() {
+    let app = spawn_app().await;
+    let (applications, _) = registered(&app).await;
+    let unknown = pairs(&[("client_id", "nobody")]);
+    let _ = applications
+        .authorization_request(&Params::new(&unknown))
+        .await;
+    app.clock
+        .advance(portcullis::scheduler::housekeeping::OIDC_REFUSALS_KEPT_SECONDS - 60);
+    let _ = applications
+        .authorization_request(&Params::new(&unknown))
+        .await;
+    app.clock.advance(120);
+    portcullis::scheduler::housekeeping::links(&app.state)
+        .await
+        .unwrap();
+    // The first is past a month, the second not.
+    assert_eq!(refusals(&app).await.len(), 1);
+}
