@@ -195,20 +195,28 @@ impl Keys {
         at_once: bool,
     ) -> Result<KeyInfo, KeyError> {
         let now = self.clock.unix();
-        let signs_from = if at_once { now } else { now + PUBLISH_LEAD };
-        // A key rotated "now" must win over one made in the same second: its signs_from is not
-        // before any other key's, and kids break ties, so bump past a same-second sibling.
         let rows = db::oidc_key::all(&self.db).await?;
         let latest = rows
             .iter()
             .filter(|r| r.alg == alg.as_str())
             .map(|r| r.signs_from)
             .max();
+        // The first key of an algorithm replaces nothing and nobody has cached it: it signs at
+        // once, or an application set to that algorithm could not sign anyone in for a day.
+        let at_once = at_once || latest.is_none();
+        let signs_from = if at_once { now } else { now + PUBLISH_LEAD };
+        // A key rotated "now" must win over one made in the same second: its signs_from is not
+        // before any other key's, and kids break ties, so bump past a same-second sibling.
         let signs_from = latest.map_or(signs_from, |l| signs_from.max(l + 1));
         let row = self.make(alg, now, signs_from)?;
         let mut tx = self.db.begin().await?;
         db::oidc_key::insert(&mut *tx, &row).await?;
-        let detail = if at_once {
+        let detail = if latest.is_none() {
+            format!(
+                "{alg}: {} is the first key of its algorithm and signs at once",
+                row.kid
+            )
+        } else if at_once {
             format!("{alg}: {} signs at once", row.kid)
         } else {
             format!("{alg}: {} published, signs in a day", row.kid)

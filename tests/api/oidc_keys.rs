@@ -291,12 +291,37 @@ fn the_cli_rotates_and_lists_keys() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert!(run(&["oidc", "keys"]).contains("No signing keys yet"));
+    // The first key of an algorithm has nothing to wait for: it signs at once.
+    let first = run(&["oidc", "rotate-key", "--alg", "ES256"]);
+    assert!(
+        first.starts_with("ES256\t") && first.contains("\tsigning\t"),
+        "{first}"
+    );
+    assert!(
+        first.contains("It is the first ES256 key, so it signs now"),
+        "{first}"
+    );
     let rotated = run(&["oidc", "rotate-key", "--alg", "ES256"]);
-    assert!(rotated.starts_with("ES256\t"), "{rotated}");
     assert!(rotated.contains("It signs in a day"), "{rotated}");
     let listed = run(&["oidc", "keys"]);
     assert!(
         listed.contains("ES256\t") && listed.contains("in the JWKS"),
         "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn the_first_key_of_an_algorithm_made_by_a_rotation_signs_at_once() {
+    let app = spawn_app().await;
+    let keys = Keys::from(&app.state);
+    let first = keys
+        .rotate(&Actor::Named("test".into()), SigningAlg::EdDsa, false)
+        .await
+        .unwrap();
+    assert_eq!(first.state, KeyState::Signing);
+    // An application set to EdDSA can sign with it now, not a day later.
+    assert_eq!(
+        signed_by_published_key(&app, SigningAlg::EdDsa).await,
+        first.kid
     );
 }

@@ -47,7 +47,11 @@ pub async fn run(config: Config, command: OidcCommand) -> Outcome {
             let alg = alg.expect("parsed above for rotate-key");
             let key = keys.rotate(&actor(), alg, now).await?;
             show(&key);
-            if now {
+            if key.state == KeyState::Signing && !now {
+                println!(
+                    "It is the first {alg} key, so it signs now: nothing had to learn it first."
+                );
+            } else if now {
                 println!(
                     "It signs now. Relying parties that cached the key set refuse tokens until they fetch it again."
                 );
