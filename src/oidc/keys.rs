@@ -155,8 +155,7 @@ impl Keys {
     /// # Errors
     /// Storage failures, or no key could be made.
     pub async fn jwks(&self) -> Result<serde_json::Value, KeyError> {
-        self.ensure(SigningAlg::Rs256).await?;
-        let rows = db::oidc_key::all(&self.db).await?;
+        let rows = self.ensure(SigningAlg::Rs256).await?;
         let now = self.clock.unix();
         let keys: Vec<serde_json::Value> = states(&rows, now)
             .into_iter()
@@ -171,8 +170,7 @@ impl Keys {
     /// # Errors
     /// Storage failures, a key this node cannot open, or no key could be made.
     pub async fn signing(&self, alg: SigningAlg) -> Result<Arc<KeyPair>, KeyError> {
-        self.ensure(alg).await?;
-        let rows = db::oidc_key::all(&self.db).await?;
+        let rows = self.ensure(alg).await?;
         let now = self.clock.unix();
         let row = states(&rows, now)
             .into_iter()
@@ -251,10 +249,12 @@ impl Keys {
         Ok(db::oidc_key::delete(&self.db, &gone).await?)
     }
 
-    async fn ensure(&self, alg: SigningAlg) -> Result<(), KeyError> {
+    /// Every stored key, after making the first key of `alg` if there was none: one read on
+    /// the signing path, a second only the once a key is made.
+    async fn ensure(&self, alg: SigningAlg) -> Result<Vec<StoredKey>, KeyError> {
         let rows = db::oidc_key::all(&self.db).await?;
         if rows.iter().any(|r| r.alg == alg.as_str()) {
-            return Ok(());
+            return Ok(rows);
         }
         let now = self.clock.unix();
         // RSA key generation takes a moment: off the async threads.
@@ -264,7 +264,7 @@ impl Keys {
             .map_err(|e| anyhow::anyhow!("key generation stopped: {e}"))??;
         // Two nodes may race here; the first insert wins and the other key is dropped unused.
         db::oidc_key::insert_first(&self.db, &row).await?;
-        Ok(())
+        Ok(db::oidc_key::all(&self.db).await?)
     }
 
     fn make(&self, alg: SigningAlg, now: i64, signs_from: i64) -> Result<StoredKey, KeyError> {
