@@ -225,6 +225,7 @@ fn main() {
                     user_agent: "bench",
                     remember: false,
                     replacing: None,
+                    second_factor: None,
                 })
                 .await
                 .unwrap();

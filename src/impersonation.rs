@@ -122,6 +122,7 @@ impl Impersonation {
                 remember: false,
                 // Nothing is ended: the client's own sessions stay as they are.
                 replacing: None,
+                second_factor: None,
             })
             .await?;
         self.sessions

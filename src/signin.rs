@@ -54,8 +54,9 @@ pub struct Attempt<'a> {
 /// What a correct password leads to.
 #[derive(Debug)]
 pub enum Decision {
-    /// A session was started (and `signin.success` recorded).
-    Session(Started),
+    /// A session was started (and `signin.success` recorded). Boxed: a session is much larger
+    /// than the other answer.
+    Session(Box<Started>),
     /// A second factor is due, or under a "required" policy must first be enrolled: a pending
     /// sign-in was stored, never a session. `pending` is its cookie value.
     SecondFactor { pending: String, must_enrol: bool },
@@ -187,9 +188,10 @@ impl SignIns {
             user_agent: attempt.user_agent,
             remember: attempt.remember,
             replacing: attempt.replacing,
+            second_factor: None,
         };
         match self.second_factor(attempt.realm, subject_id).await? {
-            None => Ok(Decision::Session(self.begin(sign_in).await?)),
+            None => Ok(Decision::Session(Box::new(self.begin(sign_in).await?))),
             Some(must_enrol) => {
                 // The password was right; the second factor's answers are counted on their own.
                 self.throttle.refund(&admitted).await?;

@@ -76,7 +76,7 @@ pub async fn session_with_user<'e>(
 ) -> Result<Option<(super::session::SessionRow, Option<ClientUser>)>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT s.id_hash, s.realm, s.subject_id, s.client_id, s.impersonator_admin_id, s.ip, s.user_agent, \
-         s.remember, s.created_at, s.last_seen_at, s.expires_at, s.ended_at, s.end_reason, \
+         s.remember, s.created_at, s.last_seen_at, s.expires_at, s.ended_at, s.end_reason, s.second_factor, \
          u.id, u.email, u.first_name, u.last_name, u.password_hash, u.disabled, u.email_verified_at, \
          COALESCE(NULLIF(c.company_name, ''), o.first_name || ' ' || o.last_name) AS label, \
          CASE WHEN c.owner_user_id = s.subject_id THEN 1 ELSE 0 END AS is_owner, \

@@ -207,6 +207,55 @@ pub async fn old_oidc_refusals<'e>(
     .await
 }
 
+/// OpenID authorization codes that expired before `cutoff` (used or not: a code that comes
+/// back after that is simply unknown).
+pub async fn expired_oidc_codes<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    cutoff: i64,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    run(
+        ex,
+        "DELETE FROM oidc_codes WHERE code_hash IN \
+         (SELECT code_hash FROM oidc_codes WHERE expires_at < $1 LIMIT $2)",
+        cutoff,
+        batch,
+    )
+    .await
+}
+
+/// OpenID authorization requests parked for a sign-in that never came, expired before `cutoff`.
+pub async fn expired_oidc_parked<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    cutoff: i64,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    run(
+        ex,
+        "DELETE FROM oidc_parked_requests WHERE id_hash IN \
+         (SELECT id_hash FROM oidc_parked_requests WHERE expires_at < $1 LIMIT $2)",
+        cutoff,
+        batch,
+    )
+    .await
+}
+
+/// OpenID access and refresh tokens that expired before `cutoff`.
+pub async fn expired_oidc_tokens<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    cutoff: i64,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    run(
+        ex,
+        "DELETE FROM oidc_tokens WHERE token_hash IN \
+         (SELECT token_hash FROM oidc_tokens WHERE expires_at < $1 LIMIT $2)",
+        cutoff,
+        batch,
+    )
+    .await
+}
+
 /// Bans that ran out before `cutoff` (the audit log keeps their history).
 pub async fn expired_bans<'e>(
     ex: impl Executor<'e, Database = Db>,

@@ -20,6 +20,9 @@ pub struct SessionRow {
     pub expires_at: i64,
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
+    /// The second factor that completed the sign-in (`totp`, `backup_code`, `webauthn`,
+    /// `duo`); `None` for a password alone.
+    pub second_factor: Option<String>,
 }
 
 /// `SELECT` of every session column, followed by a literal clause.
@@ -27,7 +30,7 @@ macro_rules! select_session {
     ($rest:literal) => {
         concat!(
             "SELECT id_hash, realm, subject_id, client_id, impersonator_admin_id, ip, user_agent, remember, created_at, \
-             last_seen_at, expires_at, ended_at, end_reason FROM sessions ",
+             last_seen_at, expires_at, ended_at, end_reason, second_factor FROM sessions ",
             $rest
         )
     };
@@ -48,6 +51,7 @@ pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<SessionRow, sqlx::Erro
         expires_at: row.try_get("expires_at")?,
         ended_at: row.try_get("ended_at")?,
         end_reason: row.try_get("end_reason")?,
+        second_factor: row.try_get("second_factor")?,
     })
 }
 
@@ -58,8 +62,8 @@ pub async fn insert<'e>(
     marker_hash: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO sessions (id_hash, realm, subject_id, client_id, ip, user_agent, remember, created_at, last_seen_at, expires_at, signin_marker_hash, impersonator_admin_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO sessions (id_hash, realm, subject_id, client_id, ip, user_agent, remember, created_at, last_seen_at, expires_at, signin_marker_hash, impersonator_admin_id, second_factor) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&row.id_hash)
     .bind(&row.realm)
@@ -73,6 +77,7 @@ pub async fn insert<'e>(
     .bind(row.expires_at)
     .bind(marker_hash)
     .bind(row.impersonator_admin_id)
+    .bind(&row.second_factor)
     .execute(ex)
     .await
     .map(|_| ())

@@ -90,6 +90,7 @@ pub async fn session_write(state: &AppState) -> CheckResult {
         expires_at: now,
         ended_at: None,
         end_reason: None,
+        second_factor: None,
     };
     let result = async {
         crate::db::session::insert(&state.db, &row, None).await?;

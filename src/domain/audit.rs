@@ -131,6 +131,10 @@ actions! {
     OidcApplicationUpdated => "oidc.application_updated",
     OidcApplicationSecretReset => "oidc.application_secret_reset",
     OidcApplicationDeleted => "oidc.application_deleted",
+    OidcConsentGranted => "oidc.consent_granted",
+    OidcConsentWithdrawn => "oidc.consent_withdrawn",
+    OidcCodeReused => "oidc.code_reused",
+    OidcRefreshReused => "oidc.refresh_reused",
 }
 
 impl std::fmt::Display for Action {

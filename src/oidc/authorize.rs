@@ -141,6 +141,16 @@ impl<'a> Params<'a> {
         Self { pairs, repeated }
     }
 
+    /// A parameter's value (a parameter sent empty counts as not sent).
+    pub fn value(&self, name: &str) -> Option<&'a str> {
+        self.get(name)
+    }
+
+    /// The first parameter sent more than once, if any.
+    pub fn repeated_name(&self) -> Option<&'a str> {
+        self.repeated.first().copied()
+    }
+
     fn get(&self, name: &str) -> Option<&'a str> {
         self.pairs
             .iter()

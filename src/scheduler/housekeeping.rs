@@ -174,6 +174,21 @@ pub async fn links(state: &AppState) -> Result<Removed, sqlx::Error> {
         hk::old_oidc_refusals(db, month, BATCH)
     })
     .await?;
+    // OpenID codes, parked requests and tokens past their expiry (a day late: a code or token
+    // that comes back a little after it expired is still told apart from one never issued).
+    let expired = now - 24 * 3600;
+    drain(started, TIME_BUDGET, &mut removed, || {
+        hk::expired_oidc_codes(db, expired, BATCH)
+    })
+    .await?;
+    drain(started, TIME_BUDGET, &mut removed, || {
+        hk::expired_oidc_parked(db, expired, BATCH)
+    })
+    .await?;
+    drain(started, TIME_BUDGET, &mut removed, || {
+        hk::expired_oidc_tokens(db, expired, BATCH)
+    })
+    .await?;
     Ok(removed)
 }
 

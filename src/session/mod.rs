@@ -50,6 +50,8 @@ pub struct Session {
     pub expires_at: i64,
     pub ip: String,
     pub user_agent: String,
+    /// The second factor that completed the sign-in, if any (see [`SignIn::second_factor`]).
+    pub second_factor: Option<String>,
     /// A client-area session's user and active account as read with it (`None` for admins,
     /// for a session just started, or when the user no longer exists).
     pub client_user: Option<ClientUser>,
@@ -114,6 +116,9 @@ pub struct SignIn<'a> {
     pub remember: bool,
     /// The session the browser already had, ended so the new id replaces it (rotation).
     pub replacing: Option<&'a str>,
+    /// The second factor that completed the sign-in, if one did (`totp`, `backup_code`,
+    /// `webauthn`, `duo`): kept for the OpenID provider's `amr` and `acr`.
+    pub second_factor: Option<&'static str>,
 }
 
 /// Why a session could not be started.
@@ -200,6 +205,7 @@ impl Sessions {
             expires_at: now + lifetime,
             ended_at: None,
             end_reason: None,
+            second_factor: sign_in.second_factor.map(str::to_owned),
         };
         let mut tx = self.db.begin().await?;
         if let Some(old) = sign_in.replacing {
@@ -430,6 +436,7 @@ fn into_session(row: SessionRow, realm: Realm) -> Session {
         expires_at: row.expires_at,
         ip: row.ip,
         user_agent: row.user_agent,
+        second_factor: row.second_factor,
         client_user: None,
     }
 }

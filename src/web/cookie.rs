@@ -57,6 +57,35 @@ impl Cookies {
         }
     }
 
+    /// The cookie naming an OpenID authorization request parked while the person signs in
+    /// (`crate::oidc::parked`): after the sign-in, the browser goes back to it.
+    pub fn parked_name(&self, realm: Realm) -> &'static str {
+        match (self.https, realm) {
+            (true, Realm::Client) => "__Host-portcullis_client_oidc",
+            (true, Realm::Admin) => "__Host-portcullis_admin_oidc",
+            (false, Realm::Client) => "portcullis_client_oidc",
+            (false, Realm::Admin) => "portcullis_admin_oidc",
+        }
+    }
+
+    /// A jar that sets the parked-request cookie (a browser-session cookie; the request it
+    /// names expires on the server after 30 minutes).
+    pub fn set_parked(&self, realm: Realm, value: String) -> CookieJar {
+        CookieJar::new().add(self.base(self.parked_name(realm), value))
+    }
+
+    /// A jar that removes the parked-request cookie.
+    pub fn clear_parked(&self, realm: Realm) -> CookieJar {
+        let mut cookie = self.base(self.parked_name(realm), String::new());
+        cookie.make_removal();
+        CookieJar::new().add(cookie)
+    }
+
+    /// The realm's parked-request cookie value, if any.
+    pub fn read_parked(&self, headers: &HeaderMap, realm: Realm) -> Option<String> {
+        read_named(headers, self.parked_name(realm))
+    }
+
     fn base(&self, name: &'static str, value: String) -> Cookie<'static> {
         Cookie::build((name, value))
             .path("/")

@@ -33,6 +33,8 @@ pub struct Arrival {
     pub addr: ClientAddr,
     pub user_agent: String,
     pub loaded: Option<LoadedSession>,
+    /// The parked OpenID authorization request's cookie, per realm (client, admin).
+    parked: [bool; 2],
     signins: SignIns,
     cookies: Cookies,
 }
@@ -49,17 +51,35 @@ where
         let Peer(addr) = Peer::from_request_parts(parts, state).await?;
         let UserAgent(user_agent) = UserAgent::from_request_parts(parts, state).await?;
         let SessionInfo(loaded) = SessionInfo::from_request_parts(parts, state).await?;
+        let cookies = Cookies::from_ref(state);
+        let parked = [Realm::Client, Realm::Admin]
+            .map(|realm| cookies.read_parked(&parts.headers, realm).is_some());
         Ok(Self {
             addr,
             user_agent,
             loaded,
+            parked,
             signins: SignIns::from_ref(state),
-            cookies: Cookies::from_ref(state),
+            cookies,
         })
     }
 }
 
 impl Arrival {
+    /// Where a sign-in of `realm` in this browser goes next: back to the OpenID authorization
+    /// request that sent the person to sign in, if one is parked, else the realm's home.
+    pub fn home(&self, realm: Realm) -> String {
+        let parked = match realm {
+            Realm::Client => self.parked[0],
+            Realm::Admin => self.parked[1],
+        };
+        if parked {
+            crate::web::oidc::authorize::continue_path(realm).to_owned()
+        } else {
+            signin::home(realm).to_owned()
+        }
+    }
+
     /// The user whose own session made the request: an admin signed in as the client ("login
     /// as client") does not count, so they cannot accept an invitation on the client's behalf.
     pub fn own_user(&self) -> Option<UserId> {

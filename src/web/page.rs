@@ -748,3 +748,18 @@ pub struct OidcSecretPage {
     pub secret: String,
     pub discovery_url: String,
 }
+
+/// The consent page of the authorization endpoint: which application, what it would learn.
+#[derive(Template)]
+#[template(path = "oidc_consent.html")]
+pub struct OidcConsentPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub application: String,
+    /// What each scope asked for lets the application know, in words.
+    pub scopes: Vec<String>,
+    pub action: &'static str,
+    /// The parked request's id.
+    pub parked: String,
+    pub csrf: String,
+}

@@ -91,6 +91,10 @@ pub enum Gate {
     Public,
     /// The machine API under `/api/`: JSON, no session, no CSRF token (the handler limits rates).
     Api,
+    /// An OpenID provider protocol endpoint (`web::oidc`): a machine endpoint with no session
+    /// and no CSRF token, authenticated by the handler (client credentials, a bearer token) or
+    /// public (discovery, keys); or the authorization endpoint's cross-site form post.
+    Protocol,
     /// A pre-sign-in form: anyone, with an anonymous CSRF token.
     PreSignIn,
     /// Only the CSRF check: signing out.
@@ -186,11 +190,11 @@ fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, handler: H, gat
 /// handler checks beyond the gate).
 #[rustfmt::skip]
 pub fn table() -> Vec<Route> {
-    use crate::web::api;
+    use crate::web::{api, oidc};
     use crate::web::twofactor::{self as tf, AdminSide as A, ClientSide as C};
     use crate::auth::client_permission::ClientPermission as CP;
     use crate::auth::permission::Permission as P;
-    use Gate::{Public, Api, PreSignIn, CsrfOnly, OneTimeToken, PendingSignIn, Signed, StepUp};
+    use Gate::{Public, Api, Protocol, PreSignIn, CsrfOnly, OneTimeToken, PendingSignIn, Signed, StepUp};
     use Gate::{Client, AccountOwner, ClientPermission, Impersonated, Admin, Permission, AdminHome};
     vec![
         // Public and system
@@ -202,8 +206,20 @@ pub fn table() -> Vec<Route> {
         // Machine API (JSON, no session, no CSRF token; see web::api)
         post("/api/license/v1/verify",                   api::license::post_verify,                    Api), // rate-limited per key and address
         get("/api/license/v1/keys",                      api::license::get_keys,                       Api), // public keys
-        // OpenID provider (web::oidc)
-        get("/oidc/jwks",                                crate::web::oidc::jwks::get_jwks,             Public), // cacheable for an hour
+        // OpenID provider (web::oidc): machine endpoints, then the browser's
+        get("/.well-known/openid-configuration",         oidc::discovery::get_discovery,               Protocol), // cacheable for an hour
+        get("/oidc/jwks",                                oidc::jwks::get_jwks,                         Protocol), // cacheable for an hour
+        post("/oidc/token",                              oidc::token::post_token,                      Protocol), // client authentication
+        get("/oidc/userinfo",                            oidc::userinfo::get_userinfo,                 Protocol), // bearer access token
+        post("/oidc/userinfo",                           oidc::userinfo::post_userinfo,                Protocol), // bearer access token
+        get("/oidc/authorize",                           oidc::authorize::get_authorize,               Public), // the session decides
+        post("/oidc/authorize",                          oidc::authorize::post_authorize,              Protocol), // cross-site form
+        get("/oidc/authorize/continue",                  oidc::authorize::get_continue,                Public), // the parked request
+        post("/oidc/consent",                            oidc::authorize::post_consent::<C>,           Signed),
+        get("/admin/oidc/authorize",                     oidc::authorize::get_authorize,               Public), // the session decides
+        post("/admin/oidc/authorize",                    oidc::authorize::post_authorize,              Protocol), // cross-site form
+        get("/admin/oidc/authorize/continue",            oidc::authorize::get_continue,                Public), // the parked request
+        post("/admin/oidc/consent",                      oidc::authorize::post_consent::<A>,           Signed),
         // Client area: signing in and out, one-time links
         get("/login",                                    client::login::get_login,                     PreSignIn),
         post("/login",                                   client::login::post_login,                    PreSignIn),
@@ -393,7 +409,7 @@ mod tests {
     #[test]
     fn the_csrf_steps_pre_session_forms_are_exactly_the_pre_session_gates() {
         for route in table() {
-            if route.method == Method::Post && route.gate != Gate::Api {
+            if route.method == Method::Post && !matches!(route.gate, Gate::Api | Gate::Protocol) {
                 assert_eq!(
                     crate::web::middleware::csrf::is_pre_session(route.path),
                     route.gate.is_pre_session(),

@@ -72,12 +72,15 @@ pub fn get_login(
     csrf: String,
     query: &LoginQuery,
 ) -> Response {
-    if loaded.and_then(LoadedSession::live).is_some() {
+    // An application asking for a fresh sign-in (OpenID `prompt=login`, `max_age`) shows the
+    // form to someone signed in; signing in again replaces their session.
+    if loaded.and_then(LoadedSession::live).is_some() && !query.again() {
         return Redirect::to(home(realm)).into_response();
     }
     let (notice, jar) = previous_session_notice(cookies, sessions, realm, loaded);
     let notice = query.notice().or(notice);
-    let body = login_page(accounts, realm, csrf, notice, None, "");
+    let hint = query.login_hint.as_deref().unwrap_or("");
+    let body = login_page(accounts, realm, csrf, notice, None, hint);
     (jar, page::render(&body)).into_response()
 }
 
@@ -92,11 +95,12 @@ pub async fn post_login(
     accounts: &Accounts,
     attempt: Attempt<'_>,
     csrf: String,
+    home: &str,
 ) -> AppResult<Response> {
     let realm = attempt.realm;
     let typed = attempt.identifier.to_owned();
     match signins.with_password(attempt).await {
-        Ok(decision) => Ok(respond(cookies, realm, decision)),
+        Ok(decision) => Ok(respond(cookies, realm, decision, home)),
         Err(SignInError::Password(refused @ LoginError::InvalidCredentials(_))) => {
             let body = login_page(
                 accounts,
@@ -137,12 +141,12 @@ pub fn replacing(loaded: Option<&LoadedSession>) -> Option<&str> {
     loaded.and_then(|l| l.cookie.as_deref())
 }
 
-/// What a sign-in decision sends the browser: the session cookie and home (with the marker),
+/// What a sign-in decision sends the browser: the session cookie and `home` (with the marker),
 /// or the pending sign-in's cookie and the second-factor (or enrolment) page.
-fn respond(cookies: &Cookies, realm: Realm, decision: Decision) -> Response {
+fn respond(cookies: &Cookies, realm: Realm, decision: Decision, home: &str) -> Response {
     match decision {
         Decision::Session(started) => {
-            let (jar, target) = session_cookie(cookies, realm, started, home(realm));
+            let (jar, target) = session_cookie(cookies, realm, *started, home);
             (jar, Redirect::to(&target)).into_response()
         }
         Decision::SecondFactor {
@@ -202,6 +206,7 @@ pub fn for_request<'a>(
         user_agent,
         remember: false,
         replacing: replacing(loaded),
+        second_factor: None,
     }
 }
 
@@ -278,11 +283,28 @@ pub struct LoginQuery {
     reset: Option<String>,
     /// `cancelled` after too many wrong second-factor codes, `expired` after a stale one.
     twofactor: Option<String>,
+    /// Sent here by an OpenID application: `signin`, or `again` for a fresh sign-in.
+    oidc: Option<String>,
+    /// The application's guess of who signs in (OpenID `login_hint`), typed in for them.
+    login_hint: Option<String>,
 }
 
 impl LoginQuery {
+    /// Whether an application asked for a fresh sign-in.
+    fn again(&self) -> bool {
+        self.oidc.as_deref() == Some("again")
+    }
+
     /// The notice the query asks for, if any.
     pub fn notice(&self) -> Option<String> {
+        if self.again() {
+            return Some(
+                "The application that sent you here asks you to sign in again.".to_owned(),
+            );
+        }
+        if self.oidc.is_some() {
+            return Some("An application asks you to sign in with your portal account. Sign in to continue to it.".to_owned());
+        }
         if self.twofactor.as_deref() == Some("cancelled") {
             return Some("Too many wrong codes: the sign-in was cancelled. Sign in again with your password.".to_owned());
         }

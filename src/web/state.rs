@@ -45,4 +45,6 @@ sub_states!(
     crate::web::cookie::Cookies,
     crate::oidc::keys::Keys,
     crate::oidc::application::Applications,
+    crate::oidc::grant::Grants,
+    crate::oidc::token::Tokens,
 );

@@ -105,6 +105,36 @@ impl Applications {
         }
     }
 
+    /// [`Self::authenticate`] for a protocol endpoint (`token`, `revoke`, `introspect`): a
+    /// refusal is recorded with its cause for the application's page (F15) before it is
+    /// returned.
+    ///
+    /// # Errors
+    /// As [`Self::authenticate`].
+    pub async fn authenticate_at(
+        &self,
+        endpoint: &str,
+        credentials: &crate::oidc::credentials::Credentials,
+    ) -> Result<Application, ClientAuthError> {
+        let client_id = credentials.client_id.as_str();
+        match self.authenticate(client_id, credentials.presented()).await {
+            Err(ClientAuthError::Storage(e)) => Err(ClientAuthError::Storage(e)),
+            Err(e) => {
+                let known = if client_id.len() <= SENT_MAX {
+                    db::oidc_application::find_by_client_id(&self.db, client_id)
+                        .await?
+                        .map(|r| r.id)
+                } else {
+                    None
+                };
+                self.record_refusal(known, client_id, endpoint, e.reason(), &e.to_string())
+                    .await?;
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+
     /// Whether `uri` is registered for `application` as `kind`: exact string match only.
     pub fn redirect_uri_allowed(application: &Application, uri: &str, kind: UriKind) -> bool {
         application.uris(kind).iter().any(|u| u == uri)

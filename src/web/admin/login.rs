@@ -58,7 +58,8 @@ pub async fn post_login(
         replacing: signin::replacing(arrival.loaded.as_ref()),
     };
     let (cookies, signins) = (arrival.cookies(), arrival.signins());
-    signin::post_login(cookies, signins, &accounts, attempt, csrf).await
+    let home = arrival.home(Realm::Admin);
+    signin::post_login(cookies, signins, &accounts, attempt, csrf, &home).await
 }
 
 /// Ends the session.

@@ -5,7 +5,9 @@
 //! a foreign origin is redirected (308) to the same path and query on the System URL, and any
 //! other method gets a page naming both origins, never "Login Details Incorrect". Each foreign
 //! origin is counted for the doctor's `system_url` check. `/healthz` and static files are exempt:
-//! load balancers probe by IP address.
+//! load balancers probe by IP address; so are the machine endpoints (`/api/`, the OpenID
+//! provider's token, userinfo, key set and discovery), which applications' servers may reach by
+//! an internal name.
 
 use super::client_addr::ClientAddr;
 use crate::app::AppState;
@@ -18,7 +20,10 @@ use axum::response::{IntoResponse, Response};
 
 /// Paths served on any origin.
 fn exempt(path: &str) -> bool {
-    path == "/healthz" || path.starts_with("/static/") || crate::web::api::is_api(path)
+    path == "/healthz"
+        || path.starts_with("/static/")
+        || crate::web::api::is_api(path)
+        || crate::web::oidc::is_machine(path)
 }
 
 /// The origin the browser used, `scheme://host[:port]`, lowercased, default port omitted.

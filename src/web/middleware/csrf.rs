@@ -77,6 +77,8 @@ pub async fn verify(State(state): State<AppState>, request: Request, next: Next)
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     ) || crate::web::api::is_api(request.uri().path())
+        || crate::web::oidc::is_machine(request.uri().path())
+        || crate::web::oidc::is_cross_site_form(request.uri().path())
     {
         return next.run(request).await;
     }

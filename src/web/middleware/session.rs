@@ -70,7 +70,11 @@ fn marker(request: &Request) -> Option<String> {
 /// Loads the session and checks the sign-in marker.
 pub async fn load(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    if path == "/healthz" || path.starts_with("/static/") || crate::web::api::is_api(path) {
+    if path == "/healthz"
+        || path.starts_with("/static/")
+        || crate::web::api::is_api(path)
+        || crate::web::oidc::is_machine(path)
+    {
         return next.run(request).await;
     }
     let realm = realm_of(path);

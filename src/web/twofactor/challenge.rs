@@ -124,7 +124,11 @@ pub async fn post_challenge<S: Side>(
         Err(ChallengeError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
         Err(ChallengeError::Storage(e)) => return Err(e.into()),
     };
-    let (jar, target) = match super::complete::<S>(&tf, &pending, &arrival).await? {
+    let factor = match method {
+        Method::Totp => "totp",
+        Method::Backup => "backup_code",
+    };
+    let (jar, target) = match super::complete::<S>(&tf, &pending, &arrival, factor).await? {
         Ok(done) => done,
         Err(restart) => return Ok(restart),
     };

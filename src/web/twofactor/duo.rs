@@ -108,7 +108,7 @@ pub async fn get_callback<S: Side>(
     let (status, message) = match tf.duo_finish(&pending, &answer).await {
         Ok(()) => {
             let (jar, target) =
-                match super::complete::<S>(&tf, &pending, &arrival).await? {
+                match super::complete::<S>(&tf, &pending, &arrival, "duo").await? {
                     Ok(done) => done,
                     Err(restart) => return Ok(restart),
                 };

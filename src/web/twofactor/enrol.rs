@@ -94,7 +94,7 @@ pub async fn post_enrol<S: Side>(
         Err(EnrolError::Unexpected(e)) => return Err(AppError::Unexpected(e)),
         Err(EnrolError::Storage(e)) => return Err(e.into()),
     };
-    let (jar, target) = match super::complete::<S>(&tf, &pending, &arrival).await? {
+    let (jar, target) = match super::complete::<S>(&tf, &pending, &arrival, "totp").await? {
         Ok(done) => done,
         Err(restart) => return Ok(restart),
     };

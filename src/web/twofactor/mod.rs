@@ -141,8 +141,9 @@ impl<S: Side> FromRequestParts<AppState> for Signed<S> {
 }
 
 /// Completes a pending sign-in: ends it (once; a second request loses the race and starts
-/// over) and starts a session with a fresh id. Returns the cookies (session set, pending
-/// cleared) and the first URL to visit.
+/// over) and starts a session with a fresh id, recording which `factor` completed it (for the
+/// OpenID provider's `amr`). Returns the cookies (session set, pending cleared) and the first
+/// URL to visit: home, or the authorization request that sent the person to sign in.
 ///
 /// # Errors
 /// Storage errors.
@@ -150,6 +151,7 @@ pub async fn complete<S: Side>(
     tf: &TwoFactor,
     pending: &PendingRow,
     arrival: &Arrival,
+    factor: &'static str,
 ) -> AppResult<Result<(CookieJar, String), Response>> {
     if !tf.end_pending(pending).await? {
         return Ok(Err(Redirect::to(&format!(
@@ -167,8 +169,10 @@ pub async fn complete<S: Side>(
         arrival.loaded.as_ref(),
     );
     sign_in.remember = pending.remember;
+    sign_in.second_factor = Some(factor);
+    let home = arrival.home(S::REALM);
     let (jar, target) =
-        crate::web::signin::begin_session(arrival.signins(), arrival.cookies(), sign_in, S::HOME)
+        crate::web::signin::begin_session(arrival.signins(), arrival.cookies(), sign_in, &home)
             .await?;
     let mut jar = jar;
     for c in arrival.cookies().clear_pending(S::REALM).iter() {

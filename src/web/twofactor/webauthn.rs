@@ -182,7 +182,7 @@ pub async fn post_authenticate<S: Side>(
     if let Err(why) = tf.finish_key_sign_in(&pending, &request.credential).await {
         return refused::<S>(arrival.cookies(), why, "");
     }
-    let (jar, target) = match super::complete::<S>(&tf, &pending, &arrival).await? {
+    let (jar, target) = match super::complete::<S>(&tf, &pending, &arrival, "webauthn").await? {
         Ok(done) => done,
         Err(restart) => return Ok(restart),
     };

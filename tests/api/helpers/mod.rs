@@ -3,6 +3,7 @@
 pub mod fake_duo;
 pub mod otp;
 pub mod passkey;
+pub mod rp;
 pub mod smtp;
 pub mod tcp_cut;
 

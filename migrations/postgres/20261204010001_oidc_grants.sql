@@ -1,0 +1,75 @@
+-- PostgreSQL twin of migrations/sqlite/20261204010001_oidc_grants.sql (same tables, columns and indexes). tests/api/schema.rs compares them.
+-- The OpenID provider's authorization flow (src/oidc/grant.rs and its neighbours).
+--
+-- `sessions.second_factor`: which second factor completed the sign-in (totp, backup_code,
+-- webauthn, duo), so ID tokens can say so in `amr`/`acr`; NULL for a password alone.
+ALTER TABLE sessions ADD COLUMN second_factor TEXT;
+
+-- An authorization request waiting for the person to sign in or consent. The browser holds the
+-- random id (a cookie, or the consent form); only its SHA-256 is kept. Gone after 30 minutes.
+CREATE TABLE oidc_parked_requests (
+    id_hash TEXT PRIMARY KEY,
+    realm TEXT NOT NULL,
+    query TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX oidc_parked_requests_expiry ON oidc_parked_requests (expires_at);
+
+-- A person's consent to one application, for the scopes listed (space separated).
+CREATE TABLE oidc_consents (
+    realm TEXT NOT NULL,
+    subject_id BIGINT NOT NULL,
+    application_id BIGINT NOT NULL,
+    scopes TEXT NOT NULL,
+    granted_at BIGINT NOT NULL,
+    last_used_at BIGINT NOT NULL,
+    PRIMARY KEY (realm, subject_id, application_id)
+);
+CREATE INDEX oidc_consents_application ON oidc_consents (application_id);
+
+-- Authorization codes: hashed, single use, 60 seconds, bound to everything the token request
+-- must repeat or the ID token must say. `used_at` is set once, by the exchange that wins.
+CREATE TABLE oidc_codes (
+    code_hash TEXT PRIMARY KEY,
+    application_id BIGINT NOT NULL,
+    session_id_hash TEXT NOT NULL,
+    realm TEXT NOT NULL,
+    subject_id BIGINT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    nonce TEXT,
+    code_challenge TEXT,
+    auth_time BIGINT NOT NULL,
+    second_factor TEXT,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT,
+    family_id TEXT
+);
+CREATE INDEX oidc_codes_expiry ON oidc_codes (expires_at);
+
+-- Access and refresh tokens: only hashes. A family is every token descended from one code;
+-- reusing a replaced refresh token after its grace revokes the whole family.
+CREATE TABLE oidc_tokens (
+    token_hash TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    family_id TEXT NOT NULL,
+    application_id BIGINT NOT NULL,
+    session_id_hash TEXT NOT NULL,
+    realm TEXT NOT NULL,
+    subject_id BIGINT NOT NULL,
+    scopes TEXT NOT NULL,
+    auth_time BIGINT NOT NULL,
+    second_factor TEXT,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    replaced_at BIGINT,
+    grace_used BIGINT NOT NULL DEFAULT 0,
+    revoked_at BIGINT,
+    revoked_reason TEXT
+);
+CREATE INDEX oidc_tokens_family ON oidc_tokens (family_id);
+CREATE INDEX oidc_tokens_session ON oidc_tokens (session_id_hash);
+CREATE INDEX oidc_tokens_subject ON oidc_tokens (realm, subject_id, application_id);
+CREATE INDEX oidc_tokens_expiry ON oidc_tokens (expires_at);

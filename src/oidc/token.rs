@@ -1,0 +1,645 @@
+//! The token endpoint's grants (RFC 6749 §4.1.3 and §6, Core §3.1.3, RFC 7636 §4.6) and the
+//! access tokens userinfo accepts.
+//!
+//! - A code is exchanged once: the exchange that marks it used wins on every node. A code that
+//!   comes back revokes what its first exchange issued (RFC 6749 §4.1.2), since one of the two
+//!   presenters stole it.
+//! - Access and refresh tokens are random, opaque, and stored as SHA-256 only.
+//! - A refresh token is replaced by a new one on every use. The replaced token is honoured once
+//!   more within [`GRACE_SECONDS`] (two tabs refreshing at once, a retry after a timeout: F19);
+//!   after that, presenting it again means it was copied, and the whole family (every token
+//!   descended from the code) is revoked.
+//! - Tokens live no longer than the session they came from (except with `offline_access`),
+//!   nor than the consent: withdrawing it ends them (`Grants::withdraw`).
+//!
+//! Each refused grant is recorded for the application's page with its cause (F19), while the
+//! application reads the terse `invalid_grant` the spec names.
+
+use super::application::{Application, Applications};
+use super::claims::{self, Target};
+use super::keys::{KeyError, Keys};
+use crate::app::AppState;
+use crate::audit::record;
+use crate::clock::Clock;
+use crate::db;
+use crate::db::oidc_token::TokenRow;
+use crate::domain::Realm;
+use crate::domain::audit::{Action, Actor};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// How long a replaced refresh token is still honoured, once (F19).
+pub const GRACE_SECONDS: i64 = 30;
+
+/// The token service.
+#[derive(Clone)]
+pub struct Tokens {
+    db: db::Pool,
+    clock: Arc<dyn Clock>,
+    applications: Applications,
+    keys: Keys,
+    issuer: String,
+}
+
+impl From<&AppState> for Tokens {
+    fn from(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            applications: Applications::from(state),
+            keys: Keys::from(state),
+            issuer: state.config.system_url.origin(),
+        }
+    }
+}
+
+/// What a successful grant returns (RFC 6749 §5.1, Core §3.1.3.3).
+#[derive(Debug, serde::Serialize)]
+pub struct Issued {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub id_token: String,
+    pub scope: String,
+}
+
+/// Why a grant was refused: the error code of RFC 6749 §5.2 and what the application is told.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    /// `invalid_grant`, with the recorded cause (`code_reused`, `refresh_reused`, ...).
+    #[error("{description}")]
+    InvalidGrant {
+        reason: &'static str,
+        description: String,
+    },
+    /// `invalid_request`.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// `invalid_scope`.
+    #[error("{0}")]
+    InvalidScope(String),
+    /// The signing key could not be read or used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the system's random source is unavailable")]
+    Random,
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}
+
+impl GrantError {
+    /// The `error` member of the answer.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidGrant { .. } => "invalid_grant",
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::Key(_) | Self::Random | Self::Storage(_) => "server_error",
+        }
+    }
+
+    fn grant(reason: &'static str, description: &str) -> Self {
+        Self::InvalidGrant {
+            reason,
+            description: description.to_owned(),
+        }
+    }
+}
+
+/// The grant a token carries, for userinfo and introspection.
+#[derive(Debug, Clone)]
+pub struct AccessGrant {
+    pub application_id: i64,
+    pub realm: Realm,
+    pub subject_id: i64,
+    pub scopes: Vec<String>,
+    pub expires_at: i64,
+}
+
+/// What the token's code or predecessor says about the sign-in.
+struct Basis<'a> {
+    family_id: &'a str,
+    session_id_hash: &'a str,
+    realm: &'a str,
+    subject_id: i64,
+    scopes: &'a str,
+    auth_time: i64,
+    second_factor: Option<&'a str>,
+    nonce: Option<&'a str>,
+}
+
+/// BASE64URL(SHA-256(verifier)) (RFC 7636 §4.2).
+fn s256(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// RFC 7636 §4.1: 43 to 128 characters of the unreserved set.
+fn verifier_shaped(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+fn new_secret() -> Result<crate::token::NewSecret, GrantError> {
+    crate::token::generate().map_err(|_| GrantError::Random)
+}
+
+impl Tokens {
+    /// Records a refused grant for the application's page and returns it.
+    async fn refused(&self, application: &Application, e: GrantError) -> GrantError {
+        let (reason, detail) = match &e {
+            GrantError::InvalidGrant {
+                reason,
+                description,
+            } => (*reason, description.clone()),
+            GrantError::InvalidRequest(d) => ("invalid_request", d.clone()),
+            GrantError::InvalidScope(d) => ("invalid_scope", d.clone()),
+            _ => return e,
+        };
+        let recorded = self
+            .applications
+            .record_refusal(
+                Some(application.id),
+                &application.client_id,
+                "token",
+                reason,
+                &detail,
+            )
+            .await;
+        if let Err(storage) = recorded {
+            return GrantError::Storage(storage);
+        }
+        e
+    }
+
+    /// Exchanges an authorization code (`grant_type=authorization_code`).
+    ///
+    /// # Errors
+    /// [`GrantError`], each refusal recorded for the application's page.
+    pub async fn exchange_code(
+        &self,
+        application: &Application,
+        code: Option<&str>,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<Issued, GrantError> {
+        match self
+            .try_exchange(application, code, redirect_uri, verifier)
+            .await
+        {
+            Ok(issued) => Ok(issued),
+            Err(e) => Err(self.refused(application, e).await),
+        }
+    }
+
+    async fn try_exchange(
+        &self,
+        application: &Application,
+        code: Option<&str>,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<Issued, GrantError> {
+        let code = code.ok_or_else(|| GrantError::InvalidRequest("code is missing".into()))?;
+        let code_hash = crate::token::hash(code);
+        let now = self.clock.unix();
+        let stored = if crate::token::looks_valid(code) {
+            db::oidc_grant::code(&self.db, &code_hash).await?
+        } else {
+            None
+        };
+        let Some(stored) = stored else {
+            return Err(GrantError::grant(
+                "code_unknown",
+                "the code is not one this provider issued",
+            ));
+        };
+        if stored.application_id != application.id {
+            return Err(GrantError::grant(
+                "code_other_application",
+                "the code was issued to another application",
+            ));
+        }
+        if stored.used_at.is_some() {
+            self.code_came_back(application, &stored, now).await?;
+            return Err(GrantError::grant(
+                "code_reused",
+                "the code was already exchanged; the tokens it gave were revoked",
+            ));
+        }
+        if stored.expires_at <= now {
+            return Err(GrantError::grant(
+                "code_expired",
+                "the code expired (codes live 60 seconds)",
+            ));
+        }
+        if redirect_uri != Some(stored.redirect_uri.as_str()) {
+            return Err(GrantError::grant(
+                "token_redirect_uri_mismatch",
+                "redirect_uri is not the one the authorization request used",
+            ));
+        }
+        match (&stored.code_challenge, verifier) {
+            (None, None) => {}
+            (None, Some(_)) => {
+                return Err(GrantError::grant(
+                    "pkce_unexpected_verifier",
+                    "code_verifier was sent but the authorization request had no code_challenge",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(GrantError::grant(
+                    "pkce_missing_verifier",
+                    "code_verifier is missing (the authorization request used PKCE)",
+                ));
+            }
+            (Some(challenge), Some(v)) => {
+                let matches = verifier_shaped(v)
+                    && crate::token::equal(s256(v).as_bytes(), challenge.as_bytes());
+                if !matches {
+                    return Err(GrantError::grant(
+                        "pkce_mismatch",
+                        "code_verifier does not match the code_challenge",
+                    ));
+                }
+            }
+        }
+        if !self.session_live(&stored.session_id_hash, now).await? {
+            return Err(GrantError::grant(
+                "session_ended",
+                "the portal session the code came from has ended",
+            ));
+        }
+        let family = new_secret()?;
+        if !db::oidc_grant::use_code(&self.db, &code_hash, &family.hash, now).await? {
+            return Err(GrantError::grant(
+                "code_reused",
+                "the code was already exchanged",
+            ));
+        }
+        let basis = Basis {
+            family_id: &family.hash,
+            session_id_hash: &stored.session_id_hash,
+            realm: &stored.realm,
+            subject_id: stored.subject_id,
+            scopes: &stored.scopes,
+            auth_time: stored.auth_time,
+            second_factor: stored.second_factor.as_deref(),
+            nonce: stored.nonce.as_deref(),
+        };
+        self.issue(application, &basis, now).await
+    }
+
+    /// A code presented a second time: revoke what its first exchange issued, and audit it.
+    async fn code_came_back(
+        &self,
+        application: &Application,
+        stored: &db::oidc_grant::CodeRow,
+        now: i64,
+    ) -> Result<(), GrantError> {
+        let Some(family) = &stored.family_id else {
+            return Ok(());
+        };
+        let mut tx = self.db.begin().await?;
+        let ended = db::oidc_token::revoke_family(&mut *tx, family, "code_reused", now).await?;
+        record(
+            &mut *tx,
+            now,
+            &Actor::System,
+            Action::OidcCodeReused,
+            format!("oidc_application:{}", application.id),
+            &format!(
+                "{}: an authorization code was presented twice; {ended} tokens revoked",
+                application.name
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_live(&self, id_hash: &str, now: i64) -> Result<bool, sqlx::Error> {
+        let row = db::session::find_by_hash(&self.db, id_hash).await?;
+        Ok(row.is_some_and(|s| s.ended_at.is_none() && s.expires_at > now))
+    }
+
+    /// Uses a refresh token (`grant_type=refresh_token`), optionally narrowing the scopes.
+    ///
+    /// # Errors
+    /// [`GrantError`], each refusal recorded for the application's page.
+    pub async fn refresh(
+        &self,
+        application: &Application,
+        refresh_token: Option<&str>,
+        scope: Option<&str>,
+    ) -> Result<Issued, GrantError> {
+        match self.try_refresh(application, refresh_token, scope).await {
+            Ok(issued) => Ok(issued),
+            Err(e) => Err(self.refused(application, e).await),
+        }
+    }
+
+    async fn try_refresh(
+        &self,
+        application: &Application,
+        refresh_token: Option<&str>,
+        scope: Option<&str>,
+    ) -> Result<Issued, GrantError> {
+        let token = refresh_token
+            .ok_or_else(|| GrantError::InvalidRequest("refresh_token is missing".into()))?;
+        let hash = crate::token::hash(token);
+        let now = self.clock.unix();
+        let stored = if crate::token::looks_valid(token) {
+            db::oidc_token::find(&self.db, &hash).await?
+        } else {
+            None
+        };
+        let Some(stored) = stored.filter(|t| t.kind == "refresh") else {
+            return Err(GrantError::grant(
+                "refresh_unknown",
+                "the refresh token is not one this provider issued",
+            ));
+        };
+        if stored.application_id != application.id {
+            return Err(GrantError::grant(
+                "refresh_other_application",
+                "the refresh token was issued to another application",
+            ));
+        }
+        if let Some(reason) = &stored.revoked_reason {
+            return Err(GrantError::InvalidGrant {
+                reason: "refresh_revoked",
+                description: format!(
+                    "the refresh token was revoked ({})",
+                    reason.replace('_', " ")
+                ),
+            });
+        }
+        if stored.expires_at <= now {
+            return Err(GrantError::grant(
+                "refresh_expired",
+                "the refresh token expired",
+            ));
+        }
+        let scopes = narrowed(&stored.scopes, scope)?;
+        let offline = stored.scopes.split(' ').any(|s| s == "offline_access");
+        if !offline && !self.session_live(&stored.session_id_hash, now).await? {
+            return Err(GrantError::grant(
+                "session_ended",
+                "the portal session the token came from has ended",
+            ));
+        }
+        // Replace it; if another refresh replaced it first, this is the grace use or a reuse.
+        if !db::oidc_token::replace(&self.db, &hash, now).await? {
+            let replaced_at = db::oidc_token::find(&self.db, &hash)
+                .await?
+                .and_then(|t| t.replaced_at)
+                .unwrap_or(now);
+            self.replaced_again(application, &stored, &hash, replaced_at, now)
+                .await?;
+        }
+        let basis = Basis {
+            family_id: &stored.family_id,
+            session_id_hash: &stored.session_id_hash,
+            realm: &stored.realm,
+            subject_id: stored.subject_id,
+            scopes: &scopes,
+            auth_time: stored.auth_time,
+            second_factor: stored.second_factor.as_deref(),
+            nonce: None,
+        };
+        self.issue(application, &basis, now).await
+    }
+
+    /// A refresh token presented after it was replaced: honoured once within the grace
+    /// period, otherwise a reuse that revokes the family.
+    async fn replaced_again(
+        &self,
+        application: &Application,
+        stored: &TokenRow,
+        hash: &str,
+        replaced_at: i64,
+        now: i64,
+    ) -> Result<(), GrantError> {
+        if now - replaced_at <= GRACE_SECONDS && db::oidc_token::use_grace(&self.db, hash).await? {
+            return Ok(());
+        }
+        let mut tx = self.db.begin().await?;
+        let ended =
+            db::oidc_token::revoke_family(&mut *tx, &stored.family_id, "refresh_reused", now)
+                .await?;
+        record(
+            &mut *tx,
+            now,
+            &Actor::System,
+            Action::OidcRefreshReused,
+            format!("oidc_application:{}", application.id),
+            &format!(
+                "{}: a replaced refresh token was used again {}s after it was replaced; {ended} tokens revoked",
+                application.name,
+                now - replaced_at
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Err(GrantError::grant(
+            "refresh_reused",
+            "the refresh token was already used; every token of this sign-in was revoked",
+        ))
+    }
+
+    /// Issues an access token, a refresh token and an ID token on `basis`.
+    async fn issue(
+        &self,
+        application: &Application,
+        basis: &Basis<'_>,
+        now: i64,
+    ) -> Result<Issued, GrantError> {
+        let realm = Realm::parse(basis.realm).unwrap_or(application.realm);
+        let access = new_secret()?;
+        let refresh = new_secret()?;
+        let row = |kind: &str, lifetime: i64| TokenRow {
+            kind: kind.to_owned(),
+            family_id: basis.family_id.to_owned(),
+            application_id: application.id,
+            session_id_hash: basis.session_id_hash.to_owned(),
+            realm: basis.realm.to_owned(),
+            subject_id: basis.subject_id,
+            scopes: basis.scopes.to_owned(),
+            auth_time: basis.auth_time,
+            second_factor: basis.second_factor.map(str::to_owned),
+            created_at: now,
+            expires_at: now + lifetime,
+            replaced_at: None,
+            revoked_at: None,
+            revoked_reason: None,
+        };
+        let scopes: Vec<&str> = basis.scopes.split(' ').collect();
+        let extra = claims::of(&self.db, realm, basis.subject_id, &scopes, Target::IdToken)
+            .await?
+            .ok_or_else(|| {
+                GrantError::grant(
+                    "subject_gone",
+                    "the person no longer has an account here, or it is disabled",
+                )
+            })?;
+        let mut id = json!({
+            "iss": self.issuer,
+            "sub": claims::subject(realm, basis.subject_id),
+            "aud": application.client_id,
+            "azp": application.client_id,
+            "iat": now,
+            "exp": now + application.id_token_seconds,
+            "auth_time": basis.auth_time,
+            "amr": claims::amr(basis.second_factor),
+            "acr": claims::acr(basis.second_factor),
+            "sid": claims::sid(basis.session_id_hash),
+        });
+        if let (Some(nonce), Some(map)) = (basis.nonce, id.as_object_mut()) {
+            map.insert("nonce".into(), json!(nonce));
+        }
+        if let Some(map) = id.as_object_mut() {
+            map.extend(extra);
+        }
+        let key = self.keys.signing(application.signing_alg).await?;
+        let id_token = crate::jose::sign(&id, &key, Some("JWT"))
+            .map_err(|e| GrantError::Key(KeyError::Unusable(anyhow::anyhow!(e.to_string()))))?;
+        let mut tx = self.db.begin().await?;
+        db::oidc_token::insert(
+            &mut *tx,
+            &access.hash,
+            &row("access", application.access_token_seconds),
+        )
+        .await?;
+        db::oidc_token::insert(
+            &mut *tx,
+            &refresh.hash,
+            &row("refresh", application.refresh_token_seconds),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Issued {
+            access_token: access.plain,
+            token_type: "Bearer",
+            expires_in: application.access_token_seconds,
+            refresh_token: refresh.plain,
+            id_token,
+            scope: basis.scopes.to_owned(),
+        })
+    }
+
+    /// The grant behind a live access token, if it is one.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn access(&self, token: &str) -> Result<Option<AccessGrant>, sqlx::Error> {
+        if !crate::token::looks_valid(token) {
+            return Ok(None);
+        }
+        let now = self.clock.unix();
+        let Some(row) = db::oidc_token::find(&self.db, &crate::token::hash(token)).await? else {
+            return Ok(None);
+        };
+        if row.kind != "access" || row.revoked_at.is_some() || row.expires_at <= now {
+            return Ok(None);
+        }
+        let Some(realm) = Realm::parse(&row.realm) else {
+            return Ok(None);
+        };
+        Ok(Some(AccessGrant {
+            application_id: row.application_id,
+            realm,
+            subject_id: row.subject_id,
+            scopes: row.scopes.split(' ').map(str::to_owned).collect(),
+            expires_at: row.expires_at,
+        }))
+    }
+
+    /// The userinfo answer for a live access token (Core §5.3): `sub` and the granted scopes'
+    /// claims; `None` for a token that is not live or whose person is gone.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn userinfo(&self, token: &str) -> Result<Option<Value>, sqlx::Error> {
+        let Some(grant) = self.access(token).await? else {
+            return Ok(None);
+        };
+        let scopes: Vec<&str> = grant.scopes.iter().map(String::as_str).collect();
+        let Some(mut found) = claims::of(
+            &self.db,
+            grant.realm,
+            grant.subject_id,
+            &scopes,
+            Target::UserInfo,
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        found.insert(
+            "sub".into(),
+            json!(claims::subject(grant.realm, grant.subject_id)),
+        );
+        Ok(Some(Value::Object(found)))
+    }
+}
+
+/// The scopes of a refresh: the original ones, or the narrower set asked for (RFC 6749 §6).
+fn narrowed(original: &str, asked: Option<&str>) -> Result<String, GrantError> {
+    let Some(asked) = asked.filter(|a| !a.trim().is_empty()) else {
+        return Ok(original.to_owned());
+    };
+    let had: Vec<&str> = original.split(' ').collect();
+    let mut out: Vec<&str> = Vec::new();
+    for s in asked.split(' ').filter(|s| !s.is_empty()) {
+        if !had.contains(&s) {
+            return Err(GrantError::InvalidScope(format!(
+                "scope {s:?} was not granted to this token"
+            )));
+        }
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    if !out.contains(&"openid") {
+        out.insert(0, "openid");
+    }
+    Ok(out.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_s256_of_rfc_7636_appendix_b() {
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn verifiers_are_43_to_128_unreserved_characters() {
+        assert!(verifier_shaped(&"a".repeat(43)));
+        assert!(verifier_shaped(&"a-._~".repeat(20)));
+        assert!(!verifier_shaped(&"a".repeat(42)));
+        assert!(!verifier_shaped(&"a".repeat(129)));
+        assert!(!verifier_shaped(&format!("{}+", "a".repeat(43))));
+    }
+
+    #[test]
+    fn a_refresh_may_narrow_the_scopes_but_never_widen_them() {
+        assert_eq!(narrowed("openid email", None).unwrap(), "openid email");
+        assert_eq!(
+            narrowed("openid email profile", Some("email")).unwrap(),
+            "openid email"
+        );
+        assert!(matches!(
+            narrowed("openid email", Some("openid roles")),
+            Err(GrantError::InvalidScope(_))
+        ));
+    }
+}

@@ -1,0 +1,720 @@
+//! The authorization code flow end to end on a running server, with the `openidconnect` crate
+//! as the relying party: discovery, the sign-in, consent, the code exchange, the ID token as
+//! that library verifies it, userinfo; and the protocol's refusals (`prompt=none`, a reused
+//! code, PKCE, F15's `invalid_client`, F19's refresh grace and reuse detection).
+
+use crate::helpers::rp::{self, REDIRECT, Registered};
+use crate::helpers::*;
+use openidconnect::core::CoreGenderClaim;
+use openidconnect::{
+    AccessToken, AuthorizationCode, EmptyAdditionalClaims, OAuth2TokenResponse, RefreshToken,
+    TokenResponse as _, UserInfoClaims,
+};
+use portcullis::oidc::draft::ApplicationDraft;
+use serde_json::Value;
+
+/// A confidential client-realm application asking for `scopes`.
+async fn billing(app: &TestApp, first_party: bool) -> Registered {
+    rp::register(
+        app,
+        ApplicationDraft {
+            name: "Billing".into(),
+            allowed_scopes: "openid profile email accounts offline_access".into(),
+            first_party,
+            ..ApplicationDraft::default()
+        },
+    )
+    .await
+}
+
+/// Runs the flow for `email` up to the code; returns the code and the request.
+async fn code_for(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    registered: &Registered,
+    scopes: &[&str],
+    email: &str,
+) -> (String, rp::Request) {
+    let client = rp::client(app, registered).await;
+    let request = rp::authorize_url(&client, scopes);
+    let after = rp::sign_in_through(app, browser, &request.url, email).await;
+    let back = if registered.application.first_party {
+        assert_eq!(after.status(), 303);
+        location(&after)
+    } else {
+        rp::consent(app, browser, after, "allow").await
+    };
+    assert!(back.starts_with(REDIRECT), "{back}");
+    assert_eq!(
+        rp::param(&back, "state").as_deref(),
+        Some(request.state.secret().as_str())
+    );
+    assert_eq!(
+        rp::param(&back, "iss").as_deref(),
+        Some(app.address.as_str()),
+        "RFC 9207"
+    );
+    (rp::param(&back, "code").expect("a code"), request)
+}
+
+async fn token_post(
+    app: &TestApp,
+    fields: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut request = cookieless_client()
+        .post(app.url("/oidc/token"))
+        .form(fields);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, r.json().await.unwrap_or(Value::Null), headers)
+}
+
+async fn userinfo_status(app: &TestApp, access_token: &str) -> u16 {
+    cookieless_client()
+        .get(app.url("/oidc/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_person_signs_in_to_an_application_and_the_library_verifies_the_id_token() {
+    let app = spawn_app().await;
+    // The relying party checks exp and iat against the real clock.
+    app.use_real_time();
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, false).await;
+    let client = rp::client(&app, &registered).await;
+    let browser = new_client();
+    let (code, request) = code_for(
+        &app,
+        &browser,
+        &registered,
+        &["profile", "email", "accounts"],
+        "ada@example.com",
+    )
+    .await;
+
+    let http = rp::http;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(request.verifier)
+        .request_async(&http)
+        .await
+        .expect("the code is exchanged");
+    let id_token = tokens.id_token().expect("an ID token");
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &request.nonce)
+        .expect("the library accepts the ID token (signature, issuer, audience, nonce, expiry)");
+    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'ada@example.com'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(claims.subject().as_str(), format!("client:{user_id}"));
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("ada@example.com"));
+    assert_eq!(claims.email_verified(), Some(true));
+    let amr: Vec<String> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    assert_eq!(amr, ["pwd"], "a password alone");
+    assert!(claims.auth_time().is_some());
+
+    let info: UserInfoClaims<EmptyAdditionalClaims, CoreGenderClaim> = client
+        .user_info(tokens.access_token().clone(), None)
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("userinfo answers");
+    assert_eq!(info.subject().as_str(), format!("client:{user_id}"));
+    assert_eq!(
+        info.given_name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str()),
+        Some("Ada")
+    );
+
+    // The accounts claim, which the library does not know, as JSON.
+    let raw: Value = cookieless_client()
+        .get(app.url("/oidc/userinfo"))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let accounts = raw["accounts"].as_array().expect("accounts");
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0]["role"], "owner");
+    assert!(
+        accounts[0]["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "profile")
+    );
+    // Only hashes are stored.
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_tokens WHERE token_hash = $1")
+        .bind(tokens.access_token().secret())
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "the access token itself is not stored");
+}
+
+#[tokio::test]
+async fn consent_is_asked_once_then_remembered_and_prompt_consent_asks_again() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, false).await;
+    let browser = new_client();
+    code_for(&app, &browser, &registered, &["email"], "ada@example.com").await;
+
+    let client = rp::client(&app, &registered).await;
+    let again = rp::authorize_url(&client, &["email"]);
+    let r = browser.get(&again.url).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let back = location(&r);
+    assert!(
+        back.starts_with(REDIRECT) && rp::param(&back, "code").is_some(),
+        "no second consent page: {back}"
+    );
+
+    // A scope not yet allowed asks again; declining sends access_denied back.
+    let wider = rp::authorize_url(&client, &["email", "profile"]);
+    let page = browser.get(&wider.url).send().await.unwrap();
+    let back = rp::consent(&app, &browser, page, "deny").await;
+    assert_eq!(rp::param(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        rp::param(&back, "state").as_deref(),
+        Some(wider.state.secret().as_str())
+    );
+
+    let forced = format!(
+        "{}&prompt=consent",
+        rp::authorize_url(&client, &["email"]).url
+    );
+    let page = browser.get(&forced).send().await.unwrap();
+    assert_eq!(page.status(), 200, "prompt=consent shows the page again");
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Allow Billing to sign you in?")
+    );
+    let audited: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'oidc.consent_granted'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn a_first_party_application_skips_consent() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    let browser = new_client();
+    // code_for asserts the sign-in went straight back to the application.
+    code_for(&app, &browser, &registered, &["email"], "ada@example.com").await;
+}
+
+#[tokio::test]
+async fn prompt_none_without_a_session_answers_login_required_at_the_application() {
+    let app = spawn_app().await;
+    let registered = billing(&app, false).await;
+    let client = rp::client(&app, &registered).await;
+    let request = rp::authorize_url(&client, &[]);
+    let r = new_client()
+        .get(format!("{}&prompt=none", request.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let back = location(&r);
+    assert!(back.starts_with(REDIRECT), "{back}");
+    assert_eq!(rp::param(&back, "error").as_deref(), Some("login_required"));
+    assert_eq!(
+        rp::param(&back, "state").as_deref(),
+        Some(request.state.secret().as_str())
+    );
+    assert_eq!(
+        rp::param(&back, "iss").as_deref(),
+        Some(app.address.as_str())
+    );
+}
+
+#[tokio::test]
+async fn prompt_login_shows_the_form_to_a_signed_in_person_and_a_fresh_sign_in_answers() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    let browser = app.signed_in_client("ada@example.com").await;
+    let client = rp::client(&app, &registered).await;
+    let request = rp::authorize_url(&client, &[]);
+    let r = browser
+        .get(format!(
+            "{}&prompt=login&login_hint=ada%40example.com",
+            request.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    let login = location(&r);
+    assert!(login.starts_with("/login?oidc=again"), "{login}");
+    let page = browser.get(app.url(&login)).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the form, not a redirect home");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("asks you to sign in again"), "{html}");
+    assert!(
+        html.contains("value=\"ada@example.com\""),
+        "login_hint is typed in"
+    );
+    let csrf = csrf_from(&html);
+    app.clock.advance(5);
+    let r = app
+        .post_form(
+            &browser,
+            "/login",
+            &[
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    let back = browser.get(app.url(&location(&r))).send().await.unwrap();
+    assert_eq!(back.status(), 303);
+    let to = location(&back);
+    assert!(rp::param(&to, "code").is_some(), "{to}");
+}
+
+#[tokio::test]
+async fn a_code_works_once_and_its_second_use_revokes_what_the_first_gave() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    let browser = new_client();
+    let (code, request) =
+        code_for(&app, &browser, &registered, &["email"], "ada@example.com").await;
+    let client_id = registered.application.client_id.clone();
+    let secret = registered.secret.clone().unwrap();
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", request.verifier.secret().as_str()),
+    ];
+    let (status, first, headers) = token_post(&app, &fields, Some((&client_id, &secret))).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(headers["cache-control"], "no-store");
+    let access = first["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo_status(&app, &access).await, 200);
+
+    let (status, second, _) = token_post(&app, &fields, Some((&client_id, &secret))).await;
+    assert_eq!(status, 400);
+    assert_eq!(second["error"], "invalid_grant");
+    assert_eq!(
+        userinfo_status(&app, &access).await,
+        401,
+        "the first exchange's access token is revoked"
+    );
+    let reason: String = sqlx::query_scalar(
+        "SELECT reason FROM oidc_refusals WHERE endpoint = 'token' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(reason, "code_reused");
+}
+
+#[tokio::test]
+async fn pkce_a_missing_or_wrong_verifier_and_a_late_code_are_invalid_grant() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = rp::register(
+        &app,
+        ApplicationDraft {
+            name: "Panel".into(),
+            kind: "public".into(),
+            first_party: true,
+            ..ApplicationDraft::default()
+        },
+    )
+    .await;
+    assert!(registered.secret.is_none());
+    let browser = new_client();
+    let (code, request) = code_for(&app, &browser, &registered, &[], "ada@example.com").await;
+    let client_id = registered.application.client_id.clone();
+    let base = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("client_id", client_id.as_str()),
+    ];
+    let (status, body, _) = token_post(&app, &base, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let wrong_verifier = "x".repeat(43);
+    let wrong = [&base[..], &[("code_verifier", wrong_verifier.as_str())]].concat();
+    let (status, body, _) = token_post(&app, &wrong, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let right = [
+        &base[..],
+        &[("code_verifier", request.verifier.secret().as_str())],
+    ]
+    .concat();
+    let (status, body, _) = token_post(&app, &right, None).await;
+    assert_eq!(status, 200, "the refusals did not burn the code: {body}");
+
+    let (code, _) = {
+        let client = rp::client(&app, &registered).await;
+        let request = rp::authorize_url(&client, &[]);
+        let r = browser.get(&request.url).send().await.unwrap();
+        (rp::param(&location(&r), "code").unwrap(), request)
+    };
+    app.clock.advance(61);
+    let late = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("client_id", client_id.as_str()),
+        ("code_verifier", &"y".repeat(43)[..]),
+    ];
+    let (_, body, _) = token_post(&app, &late, None).await;
+    assert_eq!(body["error"], "invalid_grant");
+    let reasons: Vec<String> =
+        sqlx::query_scalar("SELECT reason FROM oidc_refusals WHERE endpoint = 'token' ORDER BY id")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        reasons,
+        ["pkce_missing_verifier", "pkce_mismatch", "code_expired"]
+    );
+}
+
+#[tokio::test]
+async fn f15_a_wrong_secret_is_a_terse_invalid_client_and_its_cause_is_recorded() {
+    let app = spawn_app().await;
+    let registered = billing(&app, true).await;
+    let client_id = registered.application.client_id.clone();
+    let fields = [("grant_type", "authorization_code"), ("code", "x")];
+    let (status, body, headers) =
+        token_post(&app, &fields, Some((&client_id, "not-the-secret"))).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "invalid_client");
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    let posted = [
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id.as_str()),
+        ("client_secret", registered.secret.as_deref().unwrap()),
+    ];
+    let (status, body, _) = token_post(&app, &posted, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client"))
+    );
+    let reasons: Vec<String> =
+        sqlx::query_scalar("SELECT reason FROM oidc_refusals WHERE endpoint = 'token' ORDER BY id")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(reasons, ["wrong_secret", "auth_method_mismatch"]);
+}
+
+#[tokio::test]
+async fn f19_a_replaced_refresh_token_works_once_in_its_grace_then_revokes_the_family() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    let client = rp::client(&app, &registered).await;
+    let browser = new_client();
+    let (code, request) =
+        code_for(&app, &browser, &registered, &["email"], "ada@example.com").await;
+    let http = rp::http;
+    let first = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(request.verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let refresh = |token: &RefreshToken| {
+        let token = token.clone();
+        let client = client.clone();
+        async move {
+            client
+                .exchange_refresh_token(&token)
+                .unwrap()
+                .request_async(&http)
+                .await
+        }
+    };
+    let original = first.refresh_token().unwrap().clone();
+    let second = refresh(&original).await.expect("a rotation");
+    assert_ne!(
+        second.refresh_token().unwrap().secret(),
+        original.secret(),
+        "rotated"
+    );
+    // Two tabs refreshed at once: the token just replaced is honoured once more.
+    app.clock.advance(5);
+    let sibling = refresh(&original).await.expect("the grace use");
+    // A third use is a copy: every token of the sign-in ends.
+    let reused = refresh(&original).await;
+    assert!(reused.is_err(), "reuse is refused");
+    for access in [second.access_token(), sibling.access_token()] {
+        assert_eq!(userinfo_status(&app, access.secret()).await, 401);
+    }
+    assert!(
+        refresh(second.refresh_token().unwrap()).await.is_err(),
+        "the newest refresh token is revoked too"
+    );
+    let reasons: Vec<String> =
+        sqlx::query_scalar("SELECT reason FROM oidc_refusals WHERE endpoint = 'token' ORDER BY id")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(reasons, ["refresh_reused", "refresh_revoked"]);
+}
+
+#[tokio::test]
+async fn a_refresh_after_the_grace_period_is_reuse() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    let browser = new_client();
+    let (code, request) =
+        code_for(&app, &browser, &registered, &["email"], "ada@example.com").await;
+    let id = registered.application.client_id.clone();
+    let secret = registered.secret.clone().unwrap();
+    let basic = Some((id.as_str(), secret.as_str()));
+    let (_, tokens, _) = token_post(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", request.verifier.secret()),
+        ],
+        basic,
+    )
+    .await;
+    let old = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, _, _) = token_post(
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", &old)],
+        basic,
+    )
+    .await;
+    assert_eq!(status, 200);
+    app.clock.advance(31);
+    let (status, body, _) = token_post(
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", &old)],
+        basic,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let audited: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'oidc.refresh_reused'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn an_admin_realm_application_is_sent_to_the_admin_sign_in_and_gets_the_roles_claim() {
+    let app = spawn_app().await;
+    let registered = rp::register(
+        &app,
+        ApplicationDraft {
+            name: "Helpdesk".into(),
+            realm: "admin".into(),
+            allowed_scopes: "openid profile roles".into(),
+            first_party: true,
+            ..ApplicationDraft::default()
+        },
+    )
+    .await;
+    app.create_admin_in_role("grace", SUPPORT_OPERATOR).await;
+    let client = rp::client(&app, &registered).await;
+    let request = rp::authorize_url(&client, &["roles"]);
+    let browser = new_client();
+    let r = browser.get(&request.url).send().await.unwrap();
+    let admin_endpoint = location(&r);
+    assert!(
+        admin_endpoint.starts_with("/admin/oidc/authorize?"),
+        "{admin_endpoint}"
+    );
+    let r = browser.get(app.url(&admin_endpoint)).send().await.unwrap();
+    assert!(location(&r).starts_with("/admin/login?oidc=signin"));
+    let r = app.admin_login_with(&browser, "grace", PASSWORD).await;
+    let back = location(&r);
+    assert!(back.starts_with("/admin/oidc/authorize/continue"), "{back}");
+    let r = browser.get(app.url(&back)).send().await.unwrap();
+    let code = rp::param(&location(&r), "code").expect("a code");
+    let (status, tokens, _) = token_post(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", request.verifier.secret()),
+        ],
+        Some((
+            registered.application.client_id.as_str(),
+            registered.secret.as_deref().unwrap(),
+        )),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let info: Value = cookieless_client()
+        .get(app.url("/oidc/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        info["sub"].as_str().unwrap().starts_with("admin:"),
+        "{info}"
+    );
+    assert_eq!(info["roles"]["role"], "Support Operator", "{info}");
+    assert!(info["roles"]["permissions"].as_array().is_some());
+}
+
+#[tokio::test]
+async fn an_impersonated_session_cannot_sign_in_to_an_application() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    app.create_admin("root").await;
+    let admin = app.signed_in_admin("root").await;
+    let client_id: i64 = sqlx::query_scalar(
+        "SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = 'ada@example.com'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    crate::helpers::otp::step_up(&app, &admin, "/admin/account/security", PASSWORD).await;
+    let (_, csrf) = app
+        .form_page(&admin, &format!("/admin/clients/{client_id}"))
+        .await;
+    let r = app
+        .post_form(
+            &admin,
+            &format!("/admin/clients/{client_id}/login-as"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    app.follow_sign_in(&admin, &r).await;
+    let client = rp::client(&app, &registered).await;
+    let request = rp::authorize_url(&client, &[]);
+    let r = admin.get(&request.url).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("login as client"));
+}
+
+#[tokio::test]
+async fn the_token_and_userinfo_endpoints_refuse_malformed_requests_clearly() {
+    let app = spawn_app().await;
+    let registered = billing(&app, true).await;
+    let id = registered.application.client_id.clone();
+    let secret = registered.secret.clone().unwrap();
+    let r = cookieless_client()
+        .post(app.url("/oidc/token"))
+        .basic_auth(&id, Some(&secret))
+        .json(&serde_json::json!({"grant_type": "authorization_code"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+    let basic = Some((id.as_str(), secret.as_str()));
+    let (status, body, _) = token_post(&app, &[("grant_type", "password")], basic).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    let (status, body, _) = token_post(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("grant_type", "authorization_code"),
+        ],
+        basic,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, body, _) = token_post(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "garbage"),
+        ],
+        basic,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    let r = cookieless_client()
+        .get(app.url("/oidc/userinfo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=\"portcullis\""
+    );
+    let r = cookieless_client()
+        .get(app.url("/oidc/userinfo"))
+        .header("authorization", "Basic eDp5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        userinfo_status(&app, &AccessToken::new("x".repeat(43)).secret().clone()).await,
+        401
+    );
+}
