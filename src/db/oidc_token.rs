@@ -134,6 +134,41 @@ pub async fn revoke_family<'e>(
     .map(|r| r.rows_affected())
 }
 
+/// Revokes the tokens of the sessions that ended at `now` (in the caller's transaction, right
+/// after ending them), except those granted `offline_access`; how many.
+pub async fn revoke_for_sessions_ended_at<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE oidc_tokens SET revoked_at = $1, revoked_reason = 'session_ended' \
+         WHERE revoked_at IS NULL AND ' ' || scopes || ' ' NOT LIKE '% offline_access %' \
+         AND session_id_hash IN (SELECT id_hash FROM sessions WHERE ended_at = $1)",
+    )
+    .bind(now)
+    .execute(ex)
+    .await
+    .map(|r| r.rows_affected())
+}
+
+/// Revokes one token.
+pub async fn revoke_one<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    token_hash: &str,
+    reason: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE oidc_tokens SET revoked_at = $2, revoked_reason = $3 WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .bind(reason)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
 /// Revokes every live token a person holds for one application (consent withdrawn); how many.
 pub async fn revoke_for_application<'e>(
     ex: impl Executor<'e, Database = Db>,

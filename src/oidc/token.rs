@@ -586,6 +586,93 @@ impl Tokens {
     }
 }
 
+/// What revoking a token did (RFC 7009).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// An access token ended, or a refresh token and everything of its sign-in.
+    Done,
+    /// Not one of ours, or already dead: nothing to do, and the same answer (§2.2).
+    Unknown,
+    /// Issued to another application: refused (§2.1).
+    OtherApplication,
+}
+
+impl Tokens {
+    /// Revokes `token` for `application` (RFC 7009): an access token alone, a refresh token
+    /// with every token of its family (§2.1: the grant it stands for ends).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn revoke(
+        &self,
+        application: &Application,
+        token: &str,
+    ) -> Result<Revoked, sqlx::Error> {
+        if !crate::token::looks_valid(token) {
+            return Ok(Revoked::Unknown);
+        }
+        let hash = crate::token::hash(token);
+        let Some(row) = db::oidc_token::find(&self.db, &hash).await? else {
+            return Ok(Revoked::Unknown);
+        };
+        if row.application_id != application.id {
+            return Ok(Revoked::OtherApplication);
+        }
+        if row.revoked_at.is_some() {
+            return Ok(Revoked::Unknown);
+        }
+        let now = self.clock.unix();
+        if row.kind == "refresh" {
+            db::oidc_token::revoke_family(&self.db, &row.family_id, "revoked", now).await?;
+        } else {
+            db::oidc_token::revoke_one(&self.db, &hash, "revoked", now).await?;
+        }
+        Ok(Revoked::Done)
+    }
+
+    /// The introspection answer (RFC 7662 §2.2) for `token` as `application` asks: active with
+    /// its details when it is live and was issued to that application, otherwise only
+    /// `{"active": false}` (nothing about another application's tokens is told).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn introspect(
+        &self,
+        application: &Application,
+        token: &str,
+    ) -> Result<Value, sqlx::Error> {
+        let inactive = json!({ "active": false });
+        if !crate::token::looks_valid(token) {
+            return Ok(inactive);
+        }
+        let Some(row) = db::oidc_token::find(&self.db, &crate::token::hash(token)).await? else {
+            return Ok(inactive);
+        };
+        let now = self.clock.unix();
+        let live = row.revoked_at.is_none()
+            && row.expires_at > now
+            && (row.kind == "access" || row.replaced_at.is_none());
+        let Some(realm) = Realm::parse(&row.realm) else {
+            return Ok(inactive);
+        };
+        if !live || row.application_id != application.id {
+            return Ok(inactive);
+        }
+        Ok(json!({
+            "active": true,
+            "scope": row.scopes,
+            "client_id": application.client_id,
+            "sub": claims::subject(realm, row.subject_id),
+            "aud": application.client_id,
+            "iss": self.issuer,
+            "iat": row.created_at,
+            "exp": row.expires_at,
+            "auth_time": row.auth_time,
+            "token_type": if row.kind == "access" { "Bearer" } else { "refresh_token" },
+        }))
+    }
+}
+
 /// The scopes of a refresh: the original ones, or the narrower set asked for (RFC 6749 §6).
 fn narrowed(original: &str, asked: Option<&str>) -> Result<String, GrantError> {
     let Some(asked) = asked.filter(|a| !a.trim().is_empty()) else {

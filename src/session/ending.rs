@@ -27,6 +27,9 @@
 //!
 //! The address and user agent of the entries are those of the request that ended the session
 //! (`request_origin::with_origin`).
+//!
+//! The OpenID provider's tokens end here too: those an application got from a session that
+//! ends (unless the person granted `offline_access`).
 
 use super::{EndReason, Realm, Session, Sessions};
 use crate::db;
@@ -211,6 +214,10 @@ pub async fn end_in(
     let mut ended = ended;
     if let Some(admin) = admin_side(which) {
         ended.as_client += end_orphans(tx, admin, reason, now).await?;
+    }
+    if ended.own + ended.as_client > 0 {
+        // What applications got from these sessions ends with them (docs/oidc.md).
+        db::oidc_token::revoke_for_sessions_ended_at(&mut **tx, now).await?;
     }
     Ok(ended)
 }

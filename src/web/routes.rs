@@ -210,6 +210,8 @@ pub fn table() -> Vec<Route> {
         get("/.well-known/openid-configuration",         oidc::discovery::get_discovery,               Protocol), // cacheable for an hour
         get("/oidc/jwks",                                oidc::jwks::get_jwks,                         Protocol), // cacheable for an hour
         post("/oidc/token",                              oidc::token::post_token,                      Protocol), // client authentication
+        post("/oidc/revoke",                             oidc::revocation::post_revoke,                Protocol), // client authentication
+        post("/oidc/introspect",                         oidc::revocation::post_introspect,            Protocol), // confidential clients
         get("/oidc/userinfo",                            oidc::userinfo::get_userinfo,                 Protocol), // bearer access token
         post("/oidc/userinfo",                           oidc::userinfo::post_userinfo,                Protocol), // bearer access token
         get("/oidc/authorize",                           oidc::authorize::get_authorize,               Public), // the session decides
@@ -275,6 +277,7 @@ pub fn table() -> Vec<Route> {
         post("/account/security/backup-codes",           tf::security::post_backup_codes::<C>,         StepUp),
         post("/account/security/webauthn/remove",        tf::security::post_key_remove::<C>,           StepUp),
         post("/account/security/duo",                    tf::security::post_duo::<C>,                  StepUp),
+        post("/account/security/applications/withdraw",  tf::security::post_withdraw::<C>,             Signed), // ends the application's tokens
         post("/account/security/webauthn/options",       tf::webauthn::post_register_options::<C>,     StepUp), // JSON
         post("/account/security/webauthn",               tf::webauthn::post_register::<C>,             StepUp), // JSON
         // Admin area: signing in and out, one-time links
@@ -361,6 +364,7 @@ pub fn table() -> Vec<Route> {
         post("/admin/account/security/backup-codes",     tf::security::post_backup_codes::<A>,         StepUp),
         post("/admin/account/security/webauthn/remove",  tf::security::post_key_remove::<A>,           StepUp),
         post("/admin/account/security/duo",              tf::security::post_duo::<A>,                  StepUp),
+        post("/admin/account/security/applications/withdraw", tf::security::post_withdraw::<A>,        Signed), // ends the application's tokens
         post("/admin/account/security/webauthn/options", tf::webauthn::post_register_options::<A>,     StepUp), // JSON
         post("/admin/account/security/webauthn",         tf::webauthn::post_register::<A>,             StepUp), // JSON
     ]

@@ -363,14 +363,14 @@ const OUTSIDE_THE_CLIENT_AREA: [&str; 20] = [
 ];
 
 /// Every `(method, path)` of the route table outside `/admin`, `/api/` and the OpenID
-/// provider's protocol endpoints under `/oidc/` (which show no account's data; their own tests
-/// are tests/api/oidc_*.rs).
+/// provider's protocol endpoints under `/oidc/` and `/.well-known/` (which show no account's
+/// data; their own tests are tests/api/oidc_*.rs).
 fn client_routes() -> Vec<(&'static str, &'static str)> {
     portcullis::web::routes::table()
         .into_iter()
         .filter(|r| !(r.path == "/admin" || r.path.starts_with("/admin/")))
         .filter(|r| !r.path.starts_with("/api/"))
-        .filter(|r| !r.path.starts_with("/oidc/"))
+        .filter(|r| !r.path.starts_with("/oidc/") && !r.path.starts_with("/.well-known/"))
         .map(|r| (r.method.as_str(), r.path))
         .collect()
 }

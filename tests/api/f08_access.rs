@@ -12,7 +12,7 @@ use serde_json::Value;
 
 /// Admin routes that need no permission: sign-in and its second step, one-time links, the
 /// landing page (which redirects by role) and an admin's own account pages.
-const NO_PERMISSION: [&str; 19] = [
+const NO_PERMISSION: [&str; 22] = [
     "/admin",
     "/admin/login",
     "/admin/logout",
@@ -32,6 +32,11 @@ const NO_PERMISSION: [&str; 19] = [
     "/admin/sessions/end-others",
     "/admin/sessions/confirm",
     "/admin/account/password",
+    // Signing in to an admin-realm OpenID application: any admin may, and the application
+    // reads the role from the `roles` claim (tests/api/oidc_flow.rs).
+    "/admin/oidc/authorize",
+    "/admin/oidc/authorize/continue",
+    "/admin/oidc/consent",
 ];
 
 /// Every `(method, path, gate)` of the route table under `/admin`.

@@ -5,6 +5,7 @@
 
 use crate::helpers::rp::{self, REDIRECT, Registered};
 use crate::helpers::*;
+use base64::Engine as _;
 use openidconnect::core::CoreGenderClaim;
 use openidconnect::{
     AccessToken, AuthorizationCode, EmptyAdditionalClaims, OAuth2TokenResponse, RefreshToken,
@@ -717,4 +718,318 @@ async fn the_token_and_userinfo_endpoints_refuse_malformed_requests_clearly() {
         userinfo_status(&app, &AccessToken::new("x".repeat(43)).secret().clone()).await,
         401
     );
+}
+
+/// Exchanges a fresh code of `registered` (confidential, first-party) for `email`: the token
+/// answer and the Basic credentials.
+async fn tokens_for(
+    app: &TestApp,
+    registered: &Registered,
+    email: &str,
+) -> (Value, (String, String)) {
+    let browser = new_client();
+    let (code, request) = code_for(app, &browser, registered, &["email"], email).await;
+    let basic = (
+        registered.application.client_id.clone(),
+        registered.secret.clone().unwrap(),
+    );
+    let (status, tokens, _) = token_post(
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", request.verifier.secret()),
+        ],
+        Some((&basic.0, &basic.1)),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    (tokens, basic)
+}
+
+async fn introspect(app: &TestApp, token: &str, basic: (&str, &str)) -> Value {
+    let r = cookieless_client()
+        .post(app.url("/oidc/introspect"))
+        .basic_auth(basic.0, Some(basic.1))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn introspection_tells_the_owning_application_and_revoking_a_refresh_token_ends_the_sign_in()
+{
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    let other = rp::register(
+        &app,
+        ApplicationDraft {
+            name: "Helpdesk".into(),
+            first_party: true,
+            ..ApplicationDraft::default()
+        },
+    )
+    .await;
+    let (tokens, basic) = tokens_for(&app, &registered, "ada@example.com").await;
+    let basic = (basic.0.as_str(), basic.1.as_str());
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+
+    let answer = introspect(&app, access, basic).await;
+    assert_eq!(answer["active"], true, "{answer}");
+    assert!(answer["sub"].as_str().unwrap().starts_with("client:"));
+    assert_eq!(answer["scope"], "openid email");
+    assert_eq!(answer["token_type"], "Bearer");
+    let stranger = (
+        other.application.client_id.as_str(),
+        other.secret.as_deref().unwrap(),
+    );
+    assert_eq!(
+        introspect(&app, access, stranger).await,
+        serde_json::json!({"active": false}),
+        "another application learns nothing"
+    );
+
+    // Another application cannot revoke it; its own can, and the whole sign-in ends.
+    let r = cookieless_client()
+        .post(app.url("/oidc/revoke"))
+        .basic_auth(stranger.0, Some(stranger.1))
+        .form(&[("token", refresh)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
+    for _ in 0..2 {
+        // Revoking twice answers the same (RFC 7009 §2.2).
+        let r = cookieless_client()
+            .post(app.url("/oidc/revoke"))
+            .basic_auth(basic.0, Some(basic.1))
+            .form(&[("token", refresh), ("token_type_hint", "refresh_token")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(introspect(&app, access, basic).await["active"], false);
+    assert_eq!(userinfo_status(&app, access).await, 401);
+    let (_, body, _) = token_post(
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        Some(basic),
+    )
+    .await;
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn signing_out_of_the_portal_ends_the_applications_tokens_unless_offline_access() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    let basic = (
+        registered.application.client_id.clone(),
+        registered.secret.clone().unwrap(),
+    );
+    let browser = new_client();
+    let mut refresh_tokens = Vec::new();
+    for scopes in [&["email"][..], &["email", "offline_access"][..]] {
+        let client = rp::client(&app, &registered).await;
+        let request = rp::authorize_url(&client, scopes);
+        let r = if refresh_tokens.is_empty() {
+            rp::sign_in_through(&app, &browser, &request.url, "ada@example.com").await
+        } else {
+            browser.get(&request.url).send().await.unwrap()
+        };
+        let code = rp::param(&location(&r), "code").expect("a code");
+        let (status, tokens, _) = token_post(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", request.verifier.secret()),
+            ],
+            Some((&basic.0, &basic.1)),
+        )
+        .await;
+        assert_eq!(status, 200, "{tokens}");
+        refresh_tokens.push((
+            tokens["access_token"].as_str().unwrap().to_owned(),
+            tokens["refresh_token"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
+    app.sign_out(&browser, "/logout", &csrf).await;
+
+    let (access, refresh) = &refresh_tokens[0];
+    assert_eq!(
+        userinfo_status(&app, access).await,
+        401,
+        "ended with the session"
+    );
+    let (_, body, _) = token_post(
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        Some((&basic.0, &basic.1)),
+    )
+    .await;
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("session ended"),
+        "{body}"
+    );
+    let (access, refresh) = &refresh_tokens[1];
+    assert_eq!(
+        userinfo_status(&app, access).await,
+        200,
+        "offline_access outlives it"
+    );
+    let (status, _, _) = token_post(
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        Some((&basic.0, &basic.1)),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn the_security_page_lists_allowed_applications_and_withdrawing_ends_their_tokens() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, false).await;
+    let browser = new_client();
+    let (code, request) =
+        code_for(&app, &browser, &registered, &["email"], "ada@example.com").await;
+    let (status, tokens, _) = token_post(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", request.verifier.secret()),
+        ],
+        Some((
+            registered.application.client_id.as_str(),
+            registered.secret.as_deref().unwrap(),
+        )),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let access = tokens["access_token"].as_str().unwrap();
+
+    let (page, csrf) = app.form_page(&browser, "/account/security").await;
+    let listed = crate::helpers::otp::between(&page, "id=\"applications\"", "</section>");
+    assert!(
+        listed.contains("Billing") && listed.contains("openid email"),
+        "{listed}"
+    );
+    let id = registered.application.id.to_string();
+    let r = app
+        .post_form(
+            &browser,
+            "/account/security/applications/withdraw",
+            &[("application_id", id.as_str()), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Withdrawn"), "{html}");
+    assert!(html.contains("No application signs you in"), "{html}");
+    assert_eq!(userinfo_status(&app, access).await, 401);
+
+    let client = rp::client(&app, &registered).await;
+    let again = rp::authorize_url(&client, &["email"]);
+    let page = browser.get(&again.url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "asked again");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'oidc.consent_withdrawn'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn a_sign_in_with_an_authenticator_app_says_so_in_amr_and_acr() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    let setup = app.signed_in_client("ada@example.com").await;
+    let (secret, _) =
+        crate::helpers::otp::enable_totp(&app, &setup, "/account/security", PASSWORD).await;
+
+    let browser = new_client();
+    let client = rp::client(&app, &registered).await;
+    let request = rp::authorize_url(&client, &[]);
+    let r = browser.get(&request.url).send().await.unwrap();
+    assert!(location(&r).starts_with("/login?oidc=signin"));
+    let csrf =
+        crate::helpers::otp::password_then_challenge(&app, &browser, "ada@example.com", PASSWORD)
+            .await;
+    let code = crate::helpers::otp::oathtool(&secret, portcullis::clock::Clock::unix(&*app.clock));
+    let r = app
+        .post_form(
+            &browser,
+            "/login/2fa",
+            &[
+                ("method", "totp"),
+                ("code", code.as_str()),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    let back = location(&r);
+    assert!(
+        back.starts_with("/oidc/authorize/continue?signed_in="),
+        "{back}"
+    );
+    let r = browser.get(app.url(&back)).send().await.unwrap();
+    let code = rp::param(&location(&r), "code").expect("a code");
+    let (status, tokens, _) = token_post(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", request.verifier.secret()),
+        ],
+        Some((
+            registered.application.client_id.as_str(),
+            registered.secret.as_deref().unwrap(),
+        )),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let payload = id_token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(claims["acr"], "urn:portcullis:acr:mfa");
+    assert_eq!(claims["nonce"], request.nonce.secret().as_str());
 }

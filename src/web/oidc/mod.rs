@@ -3,7 +3,8 @@
 //! rule lives here.
 //!
 //! Two kinds, and the pipeline treats them differently:
-//! - machine endpoints ([`is_machine`]: token, userinfo, the key set, discovery), called by the
+//! - machine endpoints ([`is_machine`]: token, userinfo, revocation, introspection, the key
+//!   set, discovery), called by the
 //!   application's server with no cookie: no session is read, no CSRF token asked (there is no
 //!   cookie for a forged request to ride on), and any host name is answered (an application
 //!   may reach Portcullis by an internal name);
@@ -15,6 +16,7 @@
 pub mod authorize;
 pub mod discovery;
 pub mod jwks;
+pub mod revocation;
 pub mod token;
 pub mod userinfo;
 
@@ -25,7 +27,12 @@ pub const DISCOVERY: &str = "/.well-known/openid-configuration";
 pub fn is_machine(path: &str) -> bool {
     matches!(
         path,
-        "/oidc/token" | "/oidc/userinfo" | "/oidc/jwks" | DISCOVERY
+        "/oidc/token"
+            | "/oidc/userinfo"
+            | "/oidc/revoke"
+            | "/oidc/introspect"
+            | "/oidc/jwks"
+            | DISCOVERY
     )
 }
 

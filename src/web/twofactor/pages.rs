@@ -78,6 +78,17 @@ pub struct SecurityPage {
     pub keys: Vec<KeyView>,
     pub duo_available: bool,
     pub duo: bool,
+    /// The OpenID applications the person allowed to sign them in.
+    pub applications: Vec<ConsentView>,
+}
+
+/// An application the person allowed, as the security page lists it.
+pub struct ConsentView {
+    pub id: i64,
+    pub name: String,
+    pub scopes: String,
+    pub granted: String,
+    pub last_used: String,
 }
 
 /// The admin page for Duo and for resetting someone's second factors.

@@ -4,7 +4,7 @@
 //! [`TwoFactor`] service holds those rules and the one that keeps the last factor under a
 //! "required" policy; this file words its refusals.
 
-use super::pages::{BackupCodesPage, KeyView, SecurityPage, TotpSetupPage};
+use super::pages::{BackupCodesPage, ConsentView, KeyView, SecurityPage, TotpSetupPage};
 use super::{Side, Signed};
 use crate::app::AppState;
 use crate::config::Policy;
@@ -32,6 +32,7 @@ fn nav<S: Side>(signed: &Signed<S>, csrf: &str) -> Nav {
 pub struct Ctx {
     tf: TwoFactor,
     settings: Settings,
+    grants: crate::oidc::grant::Grants,
 }
 
 impl FromRef<AppState> for Ctx {
@@ -39,6 +40,7 @@ impl FromRef<AppState> for Ctx {
         Self {
             tf: TwoFactor::from(state),
             settings: Settings::from(state),
+            grants: crate::oidc::grant::Grants::from(state),
         }
     }
 }
@@ -55,6 +57,19 @@ pub(super) async fn render<S: Side>(
     let enrolled = tf.enrolled(S::REALM, signed.subject.id).await?;
     let duo_available = tf.duo_configured().await?;
     let duo = tf.duo_enrolled(S::REALM, signed.subject.id).await?;
+    let applications = ctx
+        .grants
+        .consents(S::REALM, signed.session.subject_id)
+        .await?
+        .into_iter()
+        .map(|c| ConsentView {
+            id: c.application_id,
+            name: c.application_name,
+            scopes: c.scopes,
+            granted: ctx.settings.show_time(c.granted_at),
+            last_used: ctx.settings.show_time(c.last_used_at),
+        })
+        .collect();
     let body = SecurityPage {
         title: "Two-step verification",
         nav: Some(nav(signed, &csrf)),
@@ -85,6 +100,7 @@ pub(super) async fn render<S: Side>(
             .collect(),
         duo_available,
         duo,
+        applications,
         csrf,
     };
     let status = if error.is_some() {
@@ -141,6 +157,43 @@ pub async fn get_security<S: Side>(
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
     render(&ctx, &signed, csrf, None, None).await
+}
+
+/// The withdrawal form of an allowed application.
+#[derive(serde::Deserialize)]
+pub struct WithdrawForm {
+    #[serde(default)]
+    application_id: String,
+}
+
+/// Withdraws the person's consent to an application, which ends its tokens (no step-up: it
+/// only takes access away).
+pub async fn post_withdraw<S: Side>(
+    State(ctx): State<Ctx>,
+    signed: Signed<S>,
+    CsrfToken(csrf): CsrfToken,
+    Form(form): Form<WithdrawForm>,
+) -> AppResult<Response> {
+    let Ok(id) = form.application_id.parse::<i64>() else {
+        return Err(AppError::BadRequest(
+            "The form named no application. Reload the page and try again.".into(),
+        ));
+    };
+    let withdrawn = ctx
+        .grants
+        .withdraw(
+            &signed.session.actor(),
+            S::REALM,
+            signed.session.subject_id,
+            id,
+        )
+        .await?;
+    let notice = if withdrawn {
+        "Withdrawn: the application can no longer sign you in without asking, and its access ended."
+    } else {
+        "That application was not on your list (already withdrawn?)."
+    };
+    render(&ctx, &signed, csrf, None, Some(notice.into())).await
 }
 
 /// The step-up form: the password, or a code.
