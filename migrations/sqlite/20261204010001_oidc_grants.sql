@@ -49,7 +49,8 @@ CREATE TABLE oidc_codes (
 CREATE INDEX oidc_codes_expiry ON oidc_codes (expires_at);
 
 -- Access and refresh tokens: only hashes. A family is every token descended from one code;
--- reusing a replaced refresh token after its grace revokes the whole family.
+-- reusing a replaced refresh token after its grace revokes the whole family. `issuer` is the
+-- System URL the token's ID token named, so the doctor can tell when it changed (F16).
 CREATE TABLE oidc_tokens (
     token_hash TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -66,7 +67,8 @@ CREATE TABLE oidc_tokens (
     replaced_at BIGINT,
     grace_used BIGINT NOT NULL DEFAULT 0,
     revoked_at BIGINT,
-    revoked_reason TEXT
+    revoked_reason TEXT,
+    issuer TEXT NOT NULL
 );
 CREATE INDEX oidc_tokens_family ON oidc_tokens (family_id);
 CREATE INDEX oidc_tokens_session ON oidc_tokens (session_id_hash);

@@ -23,6 +23,8 @@ pub struct TokenRow {
     pub replaced_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
+    /// The issuer (System URL) its ID token named.
+    pub issuer: String,
 }
 
 /// Stores a token under its hash.
@@ -33,7 +35,7 @@ pub async fn insert<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO oidc_tokens (token_hash, kind, family_id, application_id, session_id_hash, realm, subject_id, scopes, \
-         auth_time, second_factor, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         auth_time, second_factor, created_at, expires_at, issuer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(token_hash)
     .bind(&t.kind)
@@ -47,6 +49,7 @@ pub async fn insert<'e>(
     .bind(&t.second_factor)
     .bind(t.created_at)
     .bind(t.expires_at)
+    .bind(&t.issuer)
     .execute(ex)
     .await
     .map(|_| ())
@@ -59,7 +62,7 @@ pub async fn find<'e>(
 ) -> Result<Option<TokenRow>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT kind, family_id, application_id, session_id_hash, realm, subject_id, scopes, auth_time, second_factor, \
-         created_at, expires_at, replaced_at, revoked_at, revoked_reason FROM oidc_tokens WHERE token_hash = $1",
+         created_at, expires_at, replaced_at, revoked_at, revoked_reason, issuer FROM oidc_tokens WHERE token_hash = $1",
     )
     .bind(token_hash)
     .fetch_optional(ex)
@@ -80,6 +83,7 @@ pub async fn find<'e>(
             replaced_at: r.try_get("replaced_at")?,
             revoked_at: r.try_get("revoked_at")?,
             revoked_reason: r.try_get("revoked_reason")?,
+            issuer: r.try_get("issuer")?,
         })
     })
     .transpose()
@@ -190,4 +194,30 @@ pub async fn revoke_for_application<'e>(
     .execute(ex)
     .await
     .map(|r| r.rows_affected())
+}
+
+/// Live tokens issued under another issuer than `issuer`: each old issuer with how many live
+/// tokens and how many applications hold them.
+pub async fn live_under_other_issuers<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    issuer: &str,
+    now: i64,
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT issuer, COUNT(*) AS tokens, COUNT(DISTINCT application_id) AS applications FROM oidc_tokens \
+         WHERE issuer <> $1 AND revoked_at IS NULL AND expires_at > $2 GROUP BY issuer ORDER BY issuer",
+    )
+    .bind(issuer)
+    .bind(now)
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("issuer")?,
+                r.try_get("tokens")?,
+                r.try_get("applications")?,
+            ))
+        })
+        .collect()
 }

@@ -1,6 +1,7 @@
 //! `oidc.keys` (F16, "the application rejects Portcullis's ID token"): whether this node can
-//! open every key that signs, whether a key began signing before relying parties had a day to
-//! fetch it, and how old the signing keys are.
+//! open every key that signs, whether the issuer (the System URL) changed while applications
+//! hold tokens, whether a key began signing before relying parties had a day to fetch it, and
+//! how old the signing keys are.
 
 use super::table::id;
 use super::{CheckResult, Severity};
@@ -62,6 +63,33 @@ pub async fn check(state: &AppState) -> CheckResult {
             )
             .with_details(details);
         }
+    }
+    // The System URL is the issuer: applications configured with the old one refuse every new
+    // ID token (`iss` mismatch), and the tokens they hold name the old one.
+    let issuer = state.config.system_url.origin();
+    match crate::db::oidc_token::live_under_other_issuers(&state.db, &issuer, now).await {
+        Err(e) => return CheckResult::storage_failed(id::OIDC_KEYS, &e),
+        Ok(old) if !old.is_empty() => {
+            let (tokens, applications) = old
+                .iter()
+                .fold((0, 0), |(t, a), (_, tk, ap)| (t + tk, a + ap));
+            let names: Vec<&str> = old.iter().map(|(i, _, _)| i.as_str()).collect();
+            return CheckResult::problem(
+                id::OIDC_KEYS,
+                Severity::Warning,
+                format!(
+                    "The issuer changed: {} live token(s) of {applications} application(s) were issued as {}, and new ID tokens say {issuer}.",
+                    tokens,
+                    names.join(", ")
+                ),
+                "The issuer is the System URL (server.system_url). An application set up with the old one rejects every new ID token (F16: iss mismatch), and cannot find the discovery document where it was.",
+                format!(
+                    "If the change was intended, give each application the new discovery URL, {issuer}/.well-known/openid-configuration; otherwise set server.system_url back. This warning ends when the old tokens expire."
+                ),
+            )
+            .with_details(details);
+        }
+        Ok(_) => {}
     }
     // A key rotated with --now: relying parties that cached the key set refuse its tokens
     // until they fetch it again, for up to their cache time.

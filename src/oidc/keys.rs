@@ -279,6 +279,41 @@ impl Keys {
         })
     }
 
+    /// Checks a token this provider signed (an ID token sent back as `id_token_hint`): its
+    /// key must be one of ours still published, and its signature right. Expiry is not checked
+    /// (a hint may be old); the caller checks the issuer.
+    ///
+    /// # Errors
+    /// `None` for a token that is not ours or does not verify; storage errors.
+    pub async fn verify_own(
+        &self,
+        token: &str,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, KeyError> {
+        let Ok(header) = crate::jose::header_of(token) else {
+            return Ok(None);
+        };
+        let Some(kid) = header.kid else {
+            return Ok(None);
+        };
+        let rows = db::oidc_key::all(&self.db).await?;
+        let now = self.clock.unix();
+        let Some((i, _)) = states(&rows, now)
+            .into_iter()
+            .find(|(i, state)| rows[*i].kid == kid && published(*state, now))
+        else {
+            return Ok(None);
+        };
+        let Some(alg) = SigningAlg::parse(&rows[i].alg) else {
+            return Ok(None);
+        };
+        let pair = self.open(&rows[i], alg)?;
+        let key = pair.decoding_key().map_err(|e| KeyError::Damaged {
+            kid: kid.clone(),
+            why: e.to_string(),
+        })?;
+        Ok(crate::jose::verify(crate::jose::Use::Provider, token, &key).ok())
+    }
+
     fn open(&self, row: &StoredKey, alg: SigningAlg) -> Result<Arc<KeyPair>, KeyError> {
         let mut cache = self
             .cache

@@ -12,5 +12,6 @@ pub mod credentials;
 pub mod draft;
 pub mod grant;
 pub mod keys;
+pub mod logout;
 pub mod redirect;
 pub mod token;

@@ -475,6 +475,7 @@ impl Tokens {
             replaced_at: None,
             revoked_at: None,
             revoked_reason: None,
+            issuer: self.issuer.clone(),
         };
         let scopes: Vec<&str> = basis.scopes.split(' ').collect();
         let extra = claims::of(&self.db, realm, basis.subject_id, &scopes, Target::IdToken)

@@ -763,3 +763,18 @@ pub struct OidcConsentPage {
     pub parked: String,
     pub csrf: String,
 }
+
+/// The end-session endpoint's question when the request cannot be tied to this session.
+#[derive(Template)]
+#[template(path = "oidc_logout.html")]
+pub struct OidcLogoutPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    /// The application that asked, when it said which.
+    pub application: Option<String>,
+    pub action: &'static str,
+    pub client_id: String,
+    pub post_logout_redirect_uri: String,
+    pub state: String,
+    pub csrf: String,
+}

@@ -218,10 +218,16 @@ pub fn table() -> Vec<Route> {
         post("/oidc/authorize",                          oidc::authorize::post_authorize,              Protocol), // cross-site form
         get("/oidc/authorize/continue",                  oidc::authorize::get_continue,                Public), // the parked request
         post("/oidc/consent",                            oidc::authorize::post_consent::<C>,           Signed),
+        get("/oidc/logout",                              oidc::logout::get_logout,                     Public), // end_session_endpoint
+        post("/oidc/logout",                             oidc::logout::post_logout,                    Protocol), // cross-site form
+        post("/oidc/logout/confirm",                     oidc::logout::post_confirm::<C>,              Signed),
         get("/admin/oidc/authorize",                     oidc::authorize::get_authorize,               Public), // the session decides
         post("/admin/oidc/authorize",                    oidc::authorize::post_authorize,              Protocol), // cross-site form
         get("/admin/oidc/authorize/continue",            oidc::authorize::get_continue,                Public), // the parked request
         post("/admin/oidc/consent",                      oidc::authorize::post_consent::<A>,           Signed),
+        get("/admin/oidc/logout",                        oidc::logout::get_logout,                     Public), // end_session_endpoint
+        post("/admin/oidc/logout",                       oidc::logout::post_logout,                    Protocol), // cross-site form
+        post("/admin/oidc/logout/confirm",               oidc::logout::post_confirm::<A>,              Signed),
         // Client area: signing in and out, one-time links
         get("/login",                                    client::login::get_login,                     PreSignIn),
         post("/login",                                   client::login::post_login,                    PreSignIn),

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 /// Admin routes that need no permission: sign-in and its second step, one-time links, the
 /// landing page (which redirects by role) and an admin's own account pages.
-const NO_PERMISSION: [&str; 22] = [
+const NO_PERMISSION: [&str; 24] = [
     "/admin",
     "/admin/login",
     "/admin/logout",
@@ -37,6 +37,8 @@ const NO_PERMISSION: [&str; 22] = [
     "/admin/oidc/authorize",
     "/admin/oidc/authorize/continue",
     "/admin/oidc/consent",
+    "/admin/oidc/logout",
+    "/admin/oidc/logout/confirm",
 ];
 
 /// Every `(method, path, gate)` of the route table under `/admin`.

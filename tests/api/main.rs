@@ -42,6 +42,7 @@ mod oidc_applications;
 mod oidc_authorize;
 mod oidc_flow;
 mod oidc_keys;
+mod oidc_peers;
 mod password;
 mod postgres_tls;
 mod register;

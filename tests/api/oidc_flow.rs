@@ -1033,3 +1033,204 @@ async fn a_sign_in_with_an_authenticator_app_says_so_in_amr_and_acr() {
     assert_eq!(claims["acr"], "urn:portcullis:acr:mfa");
     assert_eq!(claims["nonce"], request.nonce.secret().as_str());
 }
+
+#[tokio::test]
+async fn f16_a_system_url_changed_while_applications_hold_tokens_is_a_doctor_warning() {
+    use portcullis::doctor::Severity;
+    let first = spawn_app().await;
+    first.create_user("ada@example.com").await;
+    let registered = billing(&first, true).await;
+    tokens_for(&first, &registered, "ada@example.com").await;
+    let check = first.doctor_check("oidc.keys").await;
+    assert_eq!(check.severity, Severity::Ok, "{check:?}");
+
+    // The same installation (database and data directory) started under another System URL.
+    let data_dir = first.dir.path().display().to_string();
+    let database = first.state.config.database_url.clone();
+    let moved = spawn_with(|c| {
+        c.data_dir = data_dir;
+        c.database.url = database;
+    })
+    .await;
+    let check = moved.doctor_check("oidc.keys").await;
+    assert_eq!(check.severity, Severity::Warning, "{check:?}");
+    assert!(
+        check.summary.contains(&first.address) && check.summary.contains(&moved.address),
+        "{}",
+        check.summary
+    );
+    assert!(
+        check
+            .next_step
+            .contains("/.well-known/openid-configuration"),
+        "{check:?}"
+    );
+}
+
+const AFTER_LOGOUT: &str = "http://127.0.0.1:9/signed-out";
+
+/// `url` with `pairs` added to its query.
+fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(url).unwrap();
+    url.query_pairs_mut().extend_pairs(pairs);
+    url.to_string()
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_with_this_sessions_id_token_signs_out_and_returns() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = rp::register(
+        &app,
+        ApplicationDraft {
+            name: "Billing".into(),
+            first_party: true,
+            post_logout_redirect_uris: AFTER_LOGOUT.into(),
+            ..ApplicationDraft::default()
+        },
+    )
+    .await;
+    let browser = new_client();
+    let (code, request) =
+        code_for(&app, &browser, &registered, &["email"], "ada@example.com").await;
+    let (_, tokens, _) = token_post(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", request.verifier.secret()),
+        ],
+        Some((
+            registered.application.client_id.as_str(),
+            registered.secret.as_deref().unwrap(),
+        )),
+    )
+    .await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let discovery: Value = cookieless_client()
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let end_session = discovery["end_session_endpoint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // An address not registered: a page here, and the refusal on the application's page.
+    let r = browser
+        .get(with_query(
+            &end_session,
+            &[
+                ("id_token_hint", id_token),
+                ("post_logout_redirect_uri", "https://evil.example/"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("has not registered"));
+    // A forged hint is refused as well.
+    let forged = format!("{id_token}x");
+    let r = browser
+        .get(with_query(
+            &end_session,
+            &[("id_token_hint", forged.as_str())],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        app.status_with(&browser, "/clientarea").await,
+        200,
+        "still signed in"
+    );
+
+    let r = browser
+        .get(with_query(
+            &end_session,
+            &[
+                ("id_token_hint", id_token),
+                ("post_logout_redirect_uri", AFTER_LOGOUT),
+                ("state", "s-42"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), format!("{AFTER_LOGOUT}?state=s-42"));
+    assert_eq!(
+        app.status_with(&browser, "/clientarea").await,
+        303,
+        "signed out"
+    );
+    assert_eq!(
+        userinfo_status(&app, tokens["access_token"].as_str().unwrap()).await,
+        401
+    );
+    let reason: String =
+        sqlx::query_scalar("SELECT reason FROM oidc_refusals WHERE endpoint = 'end_session'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(reason, "post_logout_redirect_uri_mismatch");
+}
+
+#[tokio::test]
+async fn a_logout_request_without_this_sessions_id_token_asks_first() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = rp::register(
+        &app,
+        ApplicationDraft {
+            name: "Billing".into(),
+            first_party: true,
+            post_logout_redirect_uris: AFTER_LOGOUT.into(),
+            ..ApplicationDraft::default()
+        },
+    )
+    .await;
+    let browser = app.signed_in_client("ada@example.com").await;
+    let client_id = registered.application.client_id.clone();
+    // A link on another site: nothing ends until the person says so.
+    let r = browser
+        .get(with_query(
+            &app.url("/oidc/logout"),
+            &[
+                ("client_id", client_id.as_str()),
+                ("post_logout_redirect_uri", AFTER_LOGOUT),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("<strong>Billing</strong> asks to sign you out"),
+        "{html}"
+    );
+    assert_eq!(app.status_with(&browser, "/clientarea").await, 200);
+    let csrf = csrf_from(&html);
+    let r = app
+        .post_form(
+            &browser,
+            "/oidc/logout/confirm",
+            &[
+                ("client_id", client_id.as_str()),
+                ("post_logout_redirect_uri", AFTER_LOGOUT),
+                ("csrf_token", csrf.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), AFTER_LOGOUT);
+    assert_eq!(app.status_with(&browser, "/clientarea").await, 303);
+}

@@ -19,6 +19,7 @@ pub fn document(issuer: &str) -> serde_json::Value {
         "authorization_endpoint": url("/oidc/authorize"),
         "token_endpoint": url("/oidc/token"),
         "userinfo_endpoint": url("/oidc/userinfo"),
+        "end_session_endpoint": url("/oidc/logout"),
         "jwks_uri": url("/oidc/jwks"),
         "revocation_endpoint": url("/oidc/revoke"),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

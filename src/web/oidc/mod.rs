@@ -9,13 +9,16 @@
 //!   cookie for a forged request to ride on), and any host name is answered (an application
 //!   may reach Portcullis by an internal name);
 //! - browser endpoints (authorize, its continuation, consent), on the System URL with the
-//!   realm's session. `POST /oidc/authorize` is posted by the application's page, cross-site
-//!   by nature, so it alone skips the CSRF check ([`is_cross_site_form`]); it changes nothing
-//!   until the person answers a page of ours, whose forms carry the token.
+//!   realm's session. `POST /oidc/authorize` and `POST /oidc/logout` are posted by the
+//!   application's page, cross-site by nature, so they alone skip the CSRF check
+//!   ([`is_cross_site_form`]); the first changes nothing until the person answers a page of
+//!   ours, whose forms carry the token, and the second ends a session only for an ID token of
+//!   that very session (`oidc::logout`).
 
 pub mod authorize;
 pub mod discovery;
 pub mod jwks;
+pub mod logout;
 pub mod revocation;
 pub mod token;
 pub mod userinfo;
@@ -38,5 +41,8 @@ pub fn is_machine(path: &str) -> bool {
 
 /// Whether `path` takes a cross-site form post as the protocol does (no CSRF token).
 pub fn is_cross_site_form(path: &str) -> bool {
-    matches!(path, "/oidc/authorize" | "/admin/oidc/authorize")
+    matches!(
+        path,
+        "/oidc/authorize" | "/admin/oidc/authorize" | "/oidc/logout" | "/admin/oidc/logout"
+    )
 }
