@@ -62,10 +62,11 @@ impl Application {
         })
     }
 
-    /// Starts the background workers of a server: the mail sender and the scheduler (which also
-    /// records this server's view of time). They run until the process ends.
+    /// Starts the background workers of a server: the mail sender, the back-channel logout
+    /// sender and the scheduler (which also records this server's view of time). They run until the process ends.
     pub fn start_workers(&self) {
         tokio::spawn(crate::mail::sender::run_forever(self.state.clone()));
+        tokio::spawn(crate::oidc::backchannel::run_forever(self.state.clone()));
         tokio::spawn(crate::scheduler::run_forever(self.state.clone()));
     }
 

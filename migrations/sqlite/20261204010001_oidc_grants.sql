@@ -74,3 +74,27 @@ CREATE INDEX oidc_tokens_family ON oidc_tokens (family_id);
 CREATE INDEX oidc_tokens_session ON oidc_tokens (session_id_hash);
 CREATE INDEX oidc_tokens_subject ON oidc_tokens (realm, subject_id, application_id);
 CREATE INDEX oidc_tokens_expiry ON oidc_tokens (expires_at);
+
+-- Back-channel logout (Back-Channel Logout 1.0): one delivery per application and ended
+-- session, queued in the transaction that ends the session (or by the sessions cleanup for a
+-- session that timed out unseen), sent by `serve` with retries and backoff, each attempt's
+-- answer kept. The unique index sends it once, whichever node ends the session.
+CREATE TABLE oidc_logout_deliveries (
+    id INTEGER PRIMARY KEY,
+    application_id BIGINT NOT NULL,
+    session_id_hash TEXT NOT NULL,
+    realm TEXT NOT NULL,
+    subject_id BIGINT NOT NULL,
+    uri TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    lease_until BIGINT,
+    lease_owner TEXT,
+    created_at BIGINT NOT NULL,
+    finished_at BIGINT,
+    last_status BIGINT,
+    last_reply TEXT
+);
+CREATE UNIQUE INDEX oidc_logout_deliveries_once ON oidc_logout_deliveries (application_id, session_id_hash);
+CREATE INDEX oidc_logout_deliveries_due ON oidc_logout_deliveries (state, next_attempt_at);

@@ -19,6 +19,7 @@ pub mod mail;
 pub mod oidc_application;
 pub mod oidc_grant;
 pub mod oidc_key;
+pub mod oidc_logout;
 pub mod oidc_token;
 pub mod one_time_token;
 pub mod outage;

@@ -17,6 +17,7 @@ mod license;
 mod mail;
 mod oidc;
 mod oidc_keys;
+mod oidc_logout;
 mod proxy;
 mod scheduler;
 mod session;

@@ -8,8 +8,8 @@
 
 use super::{
     Area, CheckResult, FIX_TIME_BUDGET, FixError, FixScope, Fixed, accounts, config_sources, csrf,
-    license, mail, oidc, oidc_keys, proxy, scheduler, session, storage, system_url, time,
-    two_factor,
+    license, mail, oidc, oidc_keys, oidc_logout, proxy, scheduler, session, storage, system_url,
+    time, two_factor,
 };
 use crate::app::AppState;
 use crate::domain::Actor;
@@ -43,6 +43,7 @@ pub mod id {
     pub const LICENSE_CONNECTION: &str = "license.connection";
     pub const OIDC_CLIENTS: &str = "oidc.clients";
     pub const OIDC_KEYS: &str = "oidc.keys";
+    pub const OIDC_LOGOUT: &str = "oidc.logout";
 }
 
 /// A running check.
@@ -118,7 +119,7 @@ macro_rules! check {
 }
 
 /// Every check, in the order the doctor runs and shows them.
-pub const CHECKS: [Check; 24] = [
+pub const CHECKS: [Check; 25] = [
     check!(id::CONFIG, Configuration, now config_sources::check),
     check!(id::SYSTEM_URL, Configuration, system_url::check),
     check!(
@@ -167,6 +168,7 @@ pub const CHECKS: [Check; 24] = [
     check!(id::LICENSE_CONNECTION, Licensing, license::connection),
     check!(id::OIDC_CLIENTS, OpenIdConnect, oidc::clients),
     check!(id::OIDC_KEYS, OpenIdConnect, oidc_keys::check),
+    check!(id::OIDC_LOGOUT, OpenIdConnect, oidc_logout::check),
 ];
 
 /// The row of the check with this id.

@@ -7,6 +7,7 @@
 
 pub mod application;
 pub mod authorize;
+pub mod backchannel;
 pub mod claims;
 pub mod credentials;
 pub mod draft;

@@ -29,7 +29,9 @@
 //! (`request_origin::with_origin`).
 //!
 //! The OpenID provider's tokens end here too: those an application got from a session that
-//! ends (unless the person granted `offline_access`).
+//! ends (unless the person granted `offline_access`), and each such application with a
+//! back-channel logout URI gets a logout token queued in the same transaction
+//! (`oidc::backchannel`).
 
 use super::{EndReason, Realm, Session, Sessions};
 use crate::db;
@@ -216,7 +218,9 @@ pub async fn end_in(
         ended.as_client += end_orphans(tx, admin, reason, now).await?;
     }
     if ended.own + ended.as_client > 0 {
-        // What applications got from these sessions ends with them (docs/oidc.md).
+        // What applications got from these sessions ends with them, and each application told
+        // of it by back-channel logout (docs/oidc.md, F17).
+        db::oidc_logout::queue_for_sessions_ended_at(&mut **tx, now).await?;
         db::oidc_token::revoke_for_sessions_ended_at(&mut **tx, now).await?;
     }
     Ok(ended)

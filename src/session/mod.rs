@@ -360,6 +360,29 @@ impl Sessions {
         .await
     }
 
+    /// The OpenID applications each of `owner`'s person's sessions signed in to, by session id
+    /// hash (F17: the sessions page says which applications a session reaches).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn applications(
+        &self,
+        owner: &Session,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, sqlx::Error> {
+        let pairs = db::oidc_logout::applications_of_sessions(
+            &self.db,
+            owner.realm.as_str(),
+            owner.subject_id,
+        )
+        .await?;
+        let mut out: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for (session, name) in pairs {
+            out.entry(session).or_default().push(name);
+        }
+        Ok(out)
+    }
+
     /// Checks the one-time sign-in marker a request carries (F06). With the cookie back
     /// (`live`), the marker is used up; without it, a marker whose session is live means the
     /// browser dropped the cookie, which is counted for the doctor.

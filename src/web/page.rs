@@ -272,6 +272,8 @@ pub struct SessionRowView {
     pub created: String,
     pub last_seen: String,
     pub current: bool,
+    /// The OpenID applications this session signed in to, comma separated ("" for none).
+    pub applications: String,
 }
 
 #[derive(Template)]
@@ -675,6 +677,8 @@ pub struct OidcApplicationView {
     pub auth_method: String,
     pub scopes: String,
     pub redirect_uris: Vec<String>,
+    /// The back-channel logout URI, empty when none is registered.
+    pub backchannel: String,
     /// When the secret was made ("no secret" for a public application).
     pub secret_set: String,
 }
@@ -732,7 +736,17 @@ pub struct OidcApplicationPage {
     pub app: OidcApplicationView,
     pub form: OidcFormView,
     pub refusals: Vec<OidcRefusalView>,
+    /// The newest back-channel logout deliveries and their answers.
+    pub deliveries: Vec<OidcDeliveryView>,
     pub discovery_url: String,
+}
+
+/// A back-channel logout delivery, as the application's page shows it.
+pub struct OidcDeliveryView {
+    pub queued: String,
+    pub state: String,
+    pub attempts: i64,
+    pub answer: String,
 }
 
 /// A new client secret, shown once (after creating or resetting), with the client id.

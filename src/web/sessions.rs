@@ -45,12 +45,17 @@ async fn render(
     said: Said,
 ) -> AppResult<Response> {
     let stepped_up = sessions.stepped_up(current).await?;
+    let mut applications = sessions.applications(current).await?;
     let sessions = sessions
         .list(current)
         .await?
         .into_iter()
         .map(|r| SessionRowView {
             current: r.id_hash == current.id_hash,
+            applications: applications
+                .remove(&r.id_hash)
+                .map(|names| names.join(", "))
+                .unwrap_or_default(),
             id: r.id_hash,
             ip: r.ip,
             user_agent: if r.user_agent.is_empty() {

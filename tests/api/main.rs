@@ -40,6 +40,7 @@ mod mail;
 mod nodes;
 mod oidc_applications;
 mod oidc_authorize;
+mod oidc_backchannel;
 mod oidc_flow;
 mod oidc_keys;
 mod oidc_peers;

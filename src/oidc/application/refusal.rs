@@ -129,4 +129,17 @@ impl Applications {
             })
             .collect())
     }
+
+    /// The newest back-channel logout deliveries to an application, newest first (F17: each
+    /// delivery and its answer).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn logout_deliveries(
+        &self,
+        application: &Application,
+        limit: i64,
+    ) -> Result<Vec<db::oidc_logout::DeliveryRow>, sqlx::Error> {
+        db::oidc_logout::of_application(&self.db, application.id, limit).await
+    }
 }

@@ -11,8 +11,8 @@ use crate::oidc::draft::ApplicationDraft;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form, ManageOidcApplications, RequirePermission};
 use crate::web::page::{
-    self, OidcApplicationPage, OidcApplicationView, OidcApplicationsPage, OidcFormView,
-    OidcRefusalView, OidcSecretPage,
+    self, OidcApplicationPage, OidcApplicationView, OidcApplicationsPage, OidcDeliveryView,
+    OidcFormView, OidcRefusalView, OidcSecretPage,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -117,6 +117,7 @@ fn view(apps: &Applications, a: &Application) -> OidcApplicationView {
         auth_method: a.auth_method.as_str().to_owned(),
         scopes: a.scopes.join(" "),
         redirect_uris: a.redirect_uris.clone(),
+        backchannel: a.backchannel_logout_uri.clone().unwrap_or_default(),
         secret_set: a.secret_set_at.map_or_else(
             || "none (public application)".to_owned(),
             |at| format!("set {}", apps.show_time(at)),
@@ -242,6 +243,21 @@ async fn detail_page(
                 .map(|(sent, closest)| (sent, closest.map(|c| (c.registered, c.difference)))),
         })
         .collect();
+    let deliveries = apps
+        .logout_deliveries(&a, REFUSALS_SHOWN)
+        .await?
+        .into_iter()
+        .map(|d| OidcDeliveryView {
+            queued: apps.show_time(d.created_at),
+            state: d.state,
+            attempts: d.attempts,
+            answer: match (d.last_status, d.last_reply) {
+                (Some(status), Some(reply)) => format!("HTTP {status} {reply}"),
+                (None, Some(reply)) => reply,
+                _ => String::new(),
+            },
+        })
+        .collect();
     Ok((
         status_for(error.as_ref()),
         page::render(&OidcApplicationPage {
@@ -253,6 +269,7 @@ async fn detail_page(
             form: typed.unwrap_or_else(|| form_of(&a)),
             app: view(apps, &a),
             refusals,
+            deliveries,
             discovery_url: apps.discovery_url(),
         }),
     )

@@ -1,0 +1,328 @@
+//! F17 "signed out of the portal, still signed in to the applications": every kind of session
+//! end sends a logout token to each application that got a token from the session, through the
+//! persistent queue, once; a receiver that fails is retried and then shown failed on the
+//! application's page and by the doctor's `oidc.logout`. The receiver is a small HTTP server
+//! started here, which keeps what it was sent.
+
+use crate::helpers::rp::{self, REDIRECT, Registered};
+use crate::helpers::*;
+use base64::Engine as _;
+use portcullis::doctor::Severity;
+use portcullis::oidc::backchannel;
+use portcullis::oidc::draft::ApplicationDraft;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+
+/// A back-channel logout receiver: answers `status` and keeps each posted body.
+struct Receiver {
+    uri: String,
+    bodies: Arc<Mutex<Vec<String>>>,
+    status: Arc<Mutex<u16>>,
+}
+
+async fn receiver(status: u16) -> Receiver {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let status = Arc::new(Mutex::new(status));
+    let (b, s) = (bodies.clone(), status.clone());
+    let router = axum::Router::new().route(
+        "/backchannel",
+        axum::routing::post(move |body: String| {
+            let (b, s) = (b.clone(), s.clone());
+            async move {
+                b.lock().unwrap().push(body);
+                let code = *s.lock().unwrap();
+                axum::http::StatusCode::from_u16(code).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Receiver {
+        uri: format!("http://127.0.0.1:{port}/backchannel"),
+        bodies,
+        status,
+    }
+}
+
+impl Receiver {
+    fn tokens(&self) -> Vec<String> {
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                url::form_urlencoded::parse(b.as_bytes())
+                    .find(|(k, _)| k == "logout_token")
+                    .map(|(_, v)| v.into_owned())
+                    .expect("a logout_token field")
+            })
+            .collect()
+    }
+}
+
+async fn application(app: &TestApp, name: &str, backchannel: &str) -> Registered {
+    rp::register(
+        app,
+        ApplicationDraft {
+            name: name.into(),
+            first_party: true,
+            backchannel_logout_uri: backchannel.into(),
+            ..ApplicationDraft::default()
+        },
+    )
+    .await
+}
+
+/// Signs `email` in to `registered` in `browser` (signing in first if need be) and exchanges
+/// the code; the token answer.
+async fn signed_in_to(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    registered: &Registered,
+    email: &str,
+) -> Value {
+    let client = rp::client(app, registered).await;
+    let request = rp::authorize_url(&client, &["email"]);
+    let r = browser.get(&request.url).send().await.unwrap();
+    let r = if location(&r).starts_with("/login") {
+        rp::sign_in_through(app, browser, &request.url, email).await
+    } else {
+        r
+    };
+    let code = rp::param(&location(&r), "code").expect("a code");
+    let r = cookieless_client()
+        .post(app.url("/oidc/token"))
+        .basic_auth(
+            &registered.application.client_id,
+            registered.secret.as_deref(),
+        )
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", request.verifier.secret().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn payload(jwt: &str) -> Value {
+    let part = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn header(jwt: &str) -> Value {
+    let part = jwt.split('.').next().unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn f17_signing_out_sends_one_logout_token_to_each_application_signed_in_to() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let billing_rx = receiver(200).await;
+    let helpdesk_rx = receiver(200).await;
+    let billing = application(&app, "Billing", &billing_rx.uri).await;
+    // Registered for back-channel logout, but never signed in to from this session.
+    application(&app, "Helpdesk", &helpdesk_rx.uri).await;
+    let browser = new_client();
+    let tokens = signed_in_to(&app, &browser, &billing, "ada@example.com").await;
+    let sid = payload(tokens["id_token"].as_str().unwrap())["sid"].clone();
+    assert!(sid.is_string());
+
+    let page = app.text_with(&browser, "/account/sessions").await;
+    assert!(page.contains("<td>Billing</td>"), "{page}");
+
+    assert_eq!(app.doctor_check("oidc.logout").await.severity, Severity::Ok);
+    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
+    app.sign_out(&browser, "/logout", &csrf).await;
+    let sent = backchannel::run_once(&app.state).await.unwrap();
+    assert_eq!(sent.sent, 1);
+    assert_eq!(backchannel::run_once(&app.state).await.unwrap().sent, 0);
+    assert!(
+        helpdesk_rx.tokens().is_empty(),
+        "no token to an application not signed in to"
+    );
+    let received = billing_rx.tokens();
+    assert_eq!(received.len(), 1, "sent once");
+
+    // The logout token as Back-Channel Logout 1.0 §2.4 has it, signed with a published key.
+    let jwt = &received[0];
+    let head = header(jwt);
+    assert_eq!(head["typ"], "logout+jwt");
+    assert_eq!(head["alg"], "RS256");
+    let claims = payload(jwt);
+    assert_eq!(claims["iss"], app.address.as_str());
+    assert_eq!(claims["aud"], billing.application.client_id.as_str());
+    assert_eq!(claims["sid"], sid);
+    assert!(claims["sub"].as_str().unwrap().starts_with("client:"));
+    assert!(claims["jti"].is_string());
+    assert!(claims.get("nonce").is_none());
+    assert_eq!(
+        claims["events"],
+        serde_json::json!({ "http://schemas.openid.net/event/backchannel-logout": {} })
+    );
+    let jwks: Value = cookieless_client()
+        .get(app.url("/oidc/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == head["kid"])
+        .expect("the signing key is published");
+    let key =
+        jsonwebtoken::DecodingKey::from_jwk(&serde_json::from_value(jwk.clone()).unwrap()).unwrap();
+    portcullis::jose::verify(portcullis::jose::Use::Provider, jwt, &key)
+        .expect("the signature verifies under the published key");
+
+    let id: i64 = billing.application.id;
+    let root = app.signed_in_admin("ownerbilling").await;
+    let page = app
+        .text_with(&root, &format!("/admin/oidc/applications/{id}"))
+        .await;
+    let deliveries = crate::helpers::otp::between(&page, "id=\"deliveries\"", "</table>");
+    assert!(
+        deliveries.contains("<td>sent</td>") && deliveries.contains("HTTP 200"),
+        "{deliveries}"
+    );
+}
+
+#[tokio::test]
+async fn f17_a_password_change_ending_other_sessions_tells_their_applications() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let rx = receiver(204).await;
+    let billing = application(&app, "Billing", &rx.uri).await;
+    let laptop = new_client();
+    signed_in_to(&app, &laptop, &billing, "ada@example.com").await;
+    let phone = app.signed_in_client("ada@example.com").await;
+    let (_, csrf) = app.form_page(&phone, "/account/password").await;
+    let new_password = "amber-lantern-quiet-2031";
+    let r = app
+        .post_form(
+            &phone,
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("password", new_password),
+                ("password_confirm", new_password),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    let status = r.status();
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status}: {}",
+        r.text().await.unwrap()
+    );
+    assert_eq!(backchannel::run_once(&app.state).await.unwrap().sent, 1);
+    assert_eq!(rx.tokens().len(), 1);
+}
+
+#[tokio::test]
+async fn f17_a_session_that_times_out_unseen_still_logs_the_applications_out() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let rx = receiver(200).await;
+    let billing = application(&app, "Billing", &rx.uri).await;
+    let browser = new_client();
+    let tokens = signed_in_to(&app, &browser, &billing, "ada@example.com").await;
+    assert_eq!(backchannel::run_once(&app.state).await.unwrap().sent, 0);
+    // Nobody comes back: the idle timeout (30 minutes) passes unseen.
+    app.clock.advance(31 * 60);
+    assert_eq!(backchannel::run_once(&app.state).await.unwrap().sent, 1);
+    assert_eq!(rx.tokens().len(), 1);
+    let reason: String = sqlx::query_scalar(
+        "SELECT end_reason FROM sessions WHERE ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT 1",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(reason, "idle_timeout");
+    let r = cookieless_client()
+        .get(app.url("/oidc/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "its tokens ended with it");
+    // The browser that comes back is told why, as before.
+    let r = browser.get(app.url("/clientarea")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+}
+
+#[tokio::test]
+async fn f17_an_application_that_refuses_is_retried_then_failed_and_the_doctor_says_so() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let rx = receiver(503).await;
+    let billing = application(&app, "Billing", &rx.uri).await;
+    let browser = new_client();
+    signed_in_to(&app, &browser, &billing, "ada@example.com").await;
+    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
+    app.sign_out(&browser, "/logout", &csrf).await;
+
+    let first = backchannel::run_once(&app.state).await.unwrap();
+    assert_eq!(first.retried, 1);
+    let check = app.doctor_check("oidc.logout").await;
+    assert_eq!(check.severity, Severity::Warning, "{check:?}");
+    assert!(check.details[0].contains("HTTP 503"), "{:?}", check.details);
+    // Not due yet: nothing is sent before the backoff.
+    assert_eq!(backchannel::run_once(&app.state).await.unwrap().retried, 0);
+    for _ in 1..backchannel::MAX_ATTEMPTS {
+        app.clock.advance(86_400);
+        backchannel::run_once(&app.state).await.unwrap();
+    }
+    assert_eq!(
+        i64::try_from(rx.tokens().len()).unwrap(),
+        backchannel::MAX_ATTEMPTS
+    );
+    let check = app.doctor_check("oidc.logout").await;
+    assert_eq!(check.severity, Severity::Error, "{check:?}");
+    assert!(check.summary.contains("failed"), "{}", check.summary);
+
+    // Once the application answers again, a new sign-out is delivered.
+    *rx.status.lock().unwrap() = 200;
+    let browser = new_client();
+    signed_in_to(&app, &browser, &billing, "ada@example.com").await;
+    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
+    app.sign_out(&browser, "/logout", &csrf).await;
+    assert_eq!(backchannel::run_once(&app.state).await.unwrap().sent, 1);
+}
+
+#[tokio::test]
+async fn f17_with_no_sender_running_queued_deliveries_are_a_doctor_warning() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let rx = receiver(200).await;
+    let billing = application(&app, "Billing", &rx.uri).await;
+    let browser = new_client();
+    signed_in_to(&app, &browser, &billing, "ada@example.com").await;
+    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
+    app.sign_out(&browser, "/logout", &csrf).await;
+    app.clock.advance(301);
+    let check = app.doctor_check("oidc.logout").await;
+    assert_eq!(check.severity, Severity::Warning, "{check:?}");
+    assert!(check.cause.contains("portcullis serve"), "{check:?}");
+}
