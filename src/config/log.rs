@@ -6,6 +6,9 @@
 
 use super::{ConfigError, RawLog};
 
+/// Longest filter taken.
+const FILTER_MAX: usize = 512;
+
 /// Log output shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -31,17 +34,53 @@ impl RawLog {
         // parser panics on some non-ASCII input instead of refusing it (found by the `config`
         // fuzz target: a char boundary in tracing-subscriber 0.3.23's directive parser; the
         // seed fuzz/seeds/config/regression-non-ascii-log-filter replays it in CI).
-        if !self.filter.is_ascii() || tracing_subscriber::EnvFilter::try_new(&self.filter).is_err()
+        // Span field filters (`[span{field=value}]`) are refused too: the value is compiled
+        // into a regular-expression automaton whose construction can take minutes for a short
+        // pattern (found by the same target: `[{[=m*iti....}]` hung the start for more than
+        // 10 s; seed fuzz/seeds/config/regression-log-filter-field-pattern). Nothing here
+        // needs them; targets and levels are what operators set.
+        if !self.filter.is_ascii()
+            || self.filter.len() > FILTER_MAX
+            || self.filter.contains(['{', '}'])
+            || tracing_subscriber::EnvFilter::try_new(&self.filter).is_err()
         {
             return Err(ConfigError::new(
                 "log.filter",
                 &self.filter,
-                "a tracing filter such as info or portcullis=debug,info",
+                "a tracing filter such as info or portcullis=debug,info: targets and levels, without span field filters ({...}), at most 512 characters",
             ));
         }
         Ok(Log {
             format,
             filter: self.filter.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RawLog;
+
+    fn filter(value: &str) -> bool {
+        RawLog {
+            format: "text".into(),
+            filter: value.into(),
+        }
+        .validate()
+        .is_ok()
+    }
+
+    #[test]
+    fn targets_and_levels_pass_and_field_filters_long_or_non_ascii_ones_are_refused() {
+        assert!(filter("info"));
+        assert!(filter("portcullis=debug,tower_http=warn,info"));
+        assert!(filter("[request]=debug"));
+        assert!(!filter("[request{path=/login}]=debug"));
+        // The fuzz find: a field pattern whose automaton takes minutes to build.
+        assert!(!filter(
+            "[{[=m*iti..........................................mezone}]"
+        ));
+        assert!(!filter(&"a".repeat(513)));
+        assert!(!filter("portcullis=débug"));
     }
 }
