@@ -1234,3 +1234,83 @@ async fn a_logout_request_without_this_sessions_id_token_asks_first() {
     assert_eq!(location(&r), AFTER_LOGOUT);
     assert_eq!(app.status_with(&browser, "/clientarea").await, 303);
 }
+
+#[tokio::test]
+async fn the_basic_plans_tolerated_parameters_prompt_none_max_age_and_userinfo_by_post() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    let browser = new_client();
+    let (code, request) =
+        code_for(&app, &browser, &registered, &["email"], "ada@example.com").await;
+    let (_, tokens, _) = token_post(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", request.verifier.secret()),
+        ],
+        Some((
+            registered.application.client_id.as_str(),
+            registered.secret.as_deref().unwrap(),
+        )),
+    )
+    .await;
+    let id_token = tokens["id_token"].as_str().unwrap().to_owned();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let client = rp::client(&app, &registered).await;
+
+    // Parameters the provider does not act on are accepted, and prompt=none with a session
+    // answers with a code and no page (oidcc-display-*, -ui-locales, -claims-locales,
+    // -acr-values, -id-token-hint, -unknown-parameter, -prompt-none-logged-in).
+    let tolerated = rp::authorize_url(&client, &["email"]);
+    let url = with_query(
+        &tolerated.url,
+        &[
+            ("display", "popup"),
+            ("ui_locales", "de-CH fr"),
+            ("claims_locales", "de"),
+            ("acr_values", "urn:portcullis:acr:mfa"),
+            ("id_token_hint", id_token.as_str()),
+            ("extra", "ignored"),
+            ("prompt", "none"),
+        ],
+    );
+    let r = browser.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let back = location(&r);
+    assert!(rp::param(&back, "code").is_some(), "{back}");
+
+    // max_age=1 a few seconds after signing in asks for a fresh sign-in (oidcc-max-age-1);
+    // a long max_age does not (oidcc-max-age-10000).
+    app.clock.advance(5);
+    let short = with_query(&rp::authorize_url(&client, &[]).url, &[("max_age", "1")]);
+    let r = browser.get(&short).send().await.unwrap();
+    assert!(
+        location(&r).starts_with("/login?oidc=again"),
+        "{}",
+        location(&r)
+    );
+    let long = with_query(
+        &rp::authorize_url(&client, &[]).url,
+        &[("max_age", "10000")],
+    );
+    let r = browser.get(&long).send().await.unwrap();
+    assert!(rp::param(&location(&r), "code").is_some());
+
+    // userinfo by POST, with the token in the header and in the body
+    // (oidcc-userinfo-post-header, -post-body).
+    for by_header in [true, false] {
+        let request = cookieless_client().post(app.url("/oidc/userinfo"));
+        let request = if by_header {
+            request.bearer_auth(&access).form(&[("x", "y")])
+        } else {
+            request.form(&[("access_token", access.as_str())])
+        };
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 200, "by header: {by_header}");
+        let info: Value = r.json().await.unwrap();
+        assert_eq!(info["email"], "ada@example.com");
+    }
+}
