@@ -256,6 +256,22 @@ pub async fn expired_oidc_tokens<'e>(
     .await
 }
 
+/// Back-channel logout deliveries finished (sent or failed) before `cutoff`.
+pub async fn finished_logout_deliveries<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    cutoff: i64,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    run(
+        ex,
+        "DELETE FROM oidc_logout_deliveries WHERE id IN \
+         (SELECT id FROM oidc_logout_deliveries WHERE state <> 'queued' AND finished_at < $1 LIMIT $2)",
+        cutoff,
+        batch,
+    )
+    .await
+}
+
 /// Bans that ran out before `cutoff` (the audit log keeps their history).
 pub async fn expired_bans<'e>(
     ex: impl Executor<'e, Database = Db>,

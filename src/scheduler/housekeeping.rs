@@ -27,6 +27,10 @@ pub const TIME_BUDGET: Duration = Duration::from_secs(240);
 /// out" message (F02) and the doctor's 24-hour counters still find them.
 pub const KEEP_SECONDS: i64 = 2 * 86_400;
 
+/// How long a finished back-channel logout delivery is kept: longer than the longest refresh
+/// token lives (`oidc::draft::REFRESH_TOKEN_SECONDS`, 90 days), plus the tokens' day of grace.
+pub const LOGOUT_DELIVERIES_KEPT_SECONDS: i64 = 100 * 86_400;
+
 /// What a cleanup run removed, and whether rows were left for the next run.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Removed {
@@ -187,6 +191,13 @@ pub async fn links(state: &AppState) -> Result<Removed, sqlx::Error> {
     .await?;
     drain(started, TIME_BUDGET, &mut removed, || {
         hk::expired_oidc_tokens(db, expired, BATCH)
+    })
+    .await?;
+    // A finished delivery is kept past the longest refresh token's life (90 days): its row is
+    // what stops a session's logout being queued twice, and the application's page shows it.
+    let deliveries = now - LOGOUT_DELIVERIES_KEPT_SECONDS;
+    drain(started, TIME_BUDGET, &mut removed, || {
+        hk::finished_logout_deliveries(db, deliveries, BATCH)
     })
     .await?;
     Ok(removed)

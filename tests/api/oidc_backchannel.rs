@@ -326,3 +326,32 @@ async fn f17_with_no_sender_running_queued_deliveries_are_a_doctor_warning() {
     assert_eq!(check.severity, Severity::Warning, "{check:?}");
     assert!(check.cause.contains("portcullis serve"), "{check:?}");
 }
+
+#[tokio::test]
+async fn finished_deliveries_are_kept_100_days_then_removed_by_the_links_cleanup() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let rx = receiver(200).await;
+    let billing = application(&app, "Billing", &rx.uri).await;
+    let browser = new_client();
+    signed_in_to(&app, &browser, &billing, "ada@example.com").await;
+    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
+    app.sign_out(&browser, "/logout", &csrf).await;
+    assert_eq!(backchannel::run_once(&app.state).await.unwrap().sent, 1);
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM oidc_logout_deliveries")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap()
+    };
+    app.clock.advance(99 * 86_400);
+    portcullis::scheduler::housekeeping::links(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(count().await, 1, "kept for 100 days");
+    app.clock.advance(2 * 86_400);
+    portcullis::scheduler::housekeeping::links(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(count().await, 0);
+}
