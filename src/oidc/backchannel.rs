@@ -78,13 +78,6 @@ pub async fn end_timed_out(state: &AppState) -> Result<u64, sqlx::Error> {
 /// Storage errors (a delivery's own failure is recorded on it).
 pub async fn run_once(state: &AppState) -> Result<Summary, sqlx::Error> {
     end_timed_out(state).await?;
-    crate::net::http::install_crypto_provider();
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| sqlx::Error::Protocol(format!("no HTTP client: {e}")))?;
     let owner = crate::scheduler::node_id();
     let mut summary = Summary::default();
     loop {
@@ -94,6 +87,7 @@ pub async fn run_once(state: &AppState) -> Result<Summary, sqlx::Error> {
         if claimed.is_empty() {
             return Ok(summary);
         }
+        let client = client().map_err(|e| sqlx::Error::Protocol(format!("no HTTP client: {e}")))?;
         let mut tasks = tokio::task::JoinSet::new();
         for d in claimed {
             tasks.spawn(deliver(state.clone(), client.clone(), d));
@@ -109,6 +103,22 @@ pub async fn run_once(state: &AppState) -> Result<Summary, sqlx::Error> {
             }
         }
     }
+}
+
+/// The process's one client for deliveries, built at the first delivery (a pass with nothing
+/// to send, every few seconds, builds nothing). No redirects are followed (§2.5).
+fn client() -> reqwest::Result<reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c.clone());
+    }
+    crate::net::http::install_crypto_provider();
+    let built = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    Ok(CLIENT.get_or_init(|| built).clone())
 }
 
 /// Runs the sender every few seconds until the process ends.

@@ -148,6 +148,18 @@ fn new_secret() -> Result<crate::token::NewSecret, GrantError> {
 }
 
 impl Tokens {
+    /// A grant's result, its refusal (if any) recorded for the application's page.
+    async fn recorded(
+        &self,
+        application: &Application,
+        result: Result<Issued, GrantError>,
+    ) -> Result<Issued, GrantError> {
+        match result {
+            Ok(issued) => Ok(issued),
+            Err(e) => Err(self.refused(application, e).await),
+        }
+    }
+
     /// Records a refused grant for the application's page and returns it.
     async fn refused(&self, application: &Application, e: GrantError) -> GrantError {
         let (reason, detail) = match &e {
@@ -186,13 +198,10 @@ impl Tokens {
         redirect_uri: Option<&str>,
         verifier: Option<&str>,
     ) -> Result<Issued, GrantError> {
-        match self
+        let result = self
             .try_exchange(application, code, redirect_uri, verifier)
-            .await
-        {
-            Ok(issued) => Ok(issued),
-            Err(e) => Err(self.refused(application, e).await),
-        }
+            .await;
+        self.recorded(application, result).await
     }
 
     async fn try_exchange(
@@ -335,10 +344,8 @@ impl Tokens {
         refresh_token: Option<&str>,
         scope: Option<&str>,
     ) -> Result<Issued, GrantError> {
-        match self.try_refresh(application, refresh_token, scope).await {
-            Ok(issued) => Ok(issued),
-            Err(e) => Err(self.refused(application, e).await),
-        }
+        let result = self.try_refresh(application, refresh_token, scope).await;
+        self.recorded(application, result).await
     }
 
     async fn try_refresh(
