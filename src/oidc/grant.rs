@@ -62,6 +62,15 @@ impl Parked {
     pub fn pairs(&self) -> Vec<(String, String)> {
         pairs(&self.query)
     }
+
+    /// The redirect URI the request returns to. It was registered when the request was
+    /// parked, and is checked again when the request goes on.
+    pub fn redirect_uri(&self) -> Option<String> {
+        self.pairs()
+            .into_iter()
+            .find(|(k, _)| k == "redirect_uri")
+            .map(|(_, v)| v)
+    }
 }
 
 /// A query string or form body as pairs.

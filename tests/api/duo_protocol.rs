@@ -36,7 +36,7 @@ fn client_for(fake: &FakeDuo, secret: &str) -> Duo {
     let creds = duo::validate(&fields).expect("valid settings");
     let base = duo::test_api_url(&fake.url).expect("a loopback override");
     let http = portcullis::net::http::client(Duration::from_secs(5)).unwrap();
-    Duo::new(creds, Some(base), http)
+    Duo::new(creds, Some(&base), http)
 }
 
 /// Sends a browser to the authorize URL and returns the callback's parameters.

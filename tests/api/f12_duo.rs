@@ -91,6 +91,37 @@ async fn through_duo(d: &Duo, to_duo: &reqwest::Response) -> String {
 }
 
 #[tokio::test]
+async fn the_second_factor_page_lets_its_duo_form_reach_duo_and_nothing_else() {
+    // "Continue with Duo" is answered by a redirect to Duo's host; browsers check form-action
+    // on that redirect, so the page allows Duo's origin (here the fake's), and pages without
+    // the Duo form do not.
+    let d = setup("fail_closed").await;
+    duo_user(&d).await;
+    let browser = new_client();
+    let r = d
+        .app
+        .client_login_with(&browser, "ada@example.com", PASSWORD)
+        .await;
+    assert_eq!(location(&r), "/login/2fa");
+    let r = browser.get(d.app.url("/login/2fa")).send().await.unwrap();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let origin = d.fake.url.trim_end_matches('/');
+    assert!(
+        csp.contains(&format!("form-action 'self' {origin};")),
+        "{csp}"
+    );
+    let r = browser.get(d.app.url("/login")).send().await.unwrap();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("form-action 'self';"), "{csp}");
+}
+
+#[tokio::test]
 async fn duo_approves_and_the_sign_in_completes_with_every_claim_checked_by_the_fake() {
     let d = setup("fail_closed").await;
     duo_user(&d).await;

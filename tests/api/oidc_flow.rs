@@ -1212,6 +1212,9 @@ async fn a_logout_request_without_this_sessions_id_token_asks_first() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // Confirming is answered by a redirect to the registered URI, which the page's
+    // Content-Security-Policy must let its form reach (browsers check form-action on redirects).
+    assert_eq!(form_action(&r), "form-action 'self' http://127.0.0.1:9");
     let html = r.text().await.unwrap();
     assert!(
         html.contains("<strong>Billing</strong> asks to sign you out"),
@@ -1313,4 +1316,66 @@ async fn the_basic_plans_tolerated_parameters_prompt_none_max_age_and_userinfo_b
         let info: Value = r.json().await.unwrap();
         assert_eq!(info["email"], "ada@example.com");
     }
+}
+
+/// The `form-action` directive of a response's Content-Security-Policy.
+fn form_action(r: &reqwest::Response) -> String {
+    let csp = r
+        .headers()
+        .get("content-security-policy")
+        .expect("a Content-Security-Policy")
+        .to_str()
+        .unwrap();
+    csp.split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("form-action"))
+        .expect("a form-action directive")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_sign_in_and_consent_pages_of_a_request_let_their_forms_reach_its_application_only() {
+    // Chromium applies form-action to the redirects answering a form: with `'self'` alone the
+    // last redirect of a sign-in, to the application, is blocked (found by the Apache test in
+    // tests/e2e/flows/oidc.test.js). The pages of a parked request allow its redirect URI's
+    // origin, and no page allows anything else.
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, false).await;
+    let client = rp::client(&app, &registered).await;
+    let request = rp::authorize_url(&client, &["email"]);
+    let strict = "form-action 'self'";
+    let ours = "form-action 'self' http://127.0.0.1:9";
+
+    let browser = new_client();
+    let r = browser.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(form_action(&r), strict, "no request parked yet");
+    let r = browser.get(&request.url).send().await.unwrap();
+    let login = location(&r);
+    let r = browser.get(app.url(&login)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(form_action(&r), ours, "the sign-in page of the request");
+
+    // Another browser with a made-up parked-request cookie gets the strict policy.
+    let r = cookieless_client()
+        .get(app.url(&login))
+        .header(
+            "cookie",
+            "portcullis_client_oidc=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form_action(&r), strict);
+
+    // Signed in, the consent page (its answer is a redirect to the application).
+    let fresh = new_client();
+    let consent = rp::sign_in_through(&app, &fresh, &request.url, "ada@example.com").await;
+    assert_eq!(form_action(&consent), ours);
+    let back = rp::consent(&app, &fresh, consent, "allow").await;
+    assert!(back.starts_with(REDIRECT), "{back}");
+    // The request is answered: the cookie is gone, and the policy is strict again.
+    let r = fresh.get(app.url("/clientarea")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(form_action(&r), strict);
 }

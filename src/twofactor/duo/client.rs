@@ -104,15 +104,21 @@ pub fn random_state() -> String {
     out
 }
 
+/// Where Duo's endpoints are: `https://{api_hostname}`, or the test override without a trailing
+/// slash.
+pub fn base_of(creds: &Credentials, test_base: Option<&url::Url>) -> String {
+    match test_base {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None => format!("https://{}", creds.api_hostname),
+    }
+}
+
 impl Duo {
     /// A Duo client. `test_base` replaces `https://{api_hostname}` (see
     /// [`super::settings::test_api_url`], which admits only loopback hosts); `http` should come
     /// from [`crate::net::http::client`] so that it has timeouts.
-    pub fn new(creds: Credentials, test_base: Option<url::Url>, http: reqwest::Client) -> Self {
-        let base = match test_base {
-            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
-            None => format!("https://{}", creds.api_hostname),
-        };
+    pub fn new(creds: Credentials, test_base: Option<&url::Url>, http: reqwest::Client) -> Self {
+        let base = base_of(&creds, test_base);
         Self { creds, base, http }
     }
 
@@ -519,7 +525,7 @@ mod tests {
                 client_secret: SecretString::from(SECRET.to_owned()),
                 api_hostname: "api-1234abcd.duosecurity.com".to_owned(),
             },
-            test_base.map(|u| url::Url::parse(u).unwrap()),
+            test_base.map(|u| url::Url::parse(u).unwrap()).as_ref(),
             crate::net::http::client(std::time::Duration::from_secs(2)).unwrap(),
         )
     }

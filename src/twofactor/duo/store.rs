@@ -93,6 +93,19 @@ impl TwoFactor {
         Ok(Some(self.duo_client_for(creds)?))
     }
 
+    /// Where the browser goes to approve a sign-in with Duo (the base of its endpoints), if Duo
+    /// is configured: the challenge page's form leads there.
+    ///
+    /// # Errors
+    /// Storage errors, or a secret that cannot be opened.
+    pub async fn duo_origin(&self) -> anyhow::Result<Option<String>> {
+        let test_base = self.config.two_factor.duo_test_api_url.as_ref();
+        Ok(self
+            .duo_credentials()
+            .await?
+            .map(|creds| super::client::base_of(&creds, test_base)))
+    }
+
     /// A client for `creds` (used to check credentials before they are saved).
     ///
     /// # Errors
@@ -102,7 +115,7 @@ impl TwoFactor {
         let http = crate::net::http::client(TIMEOUT)?;
         Ok(Duo::new(
             creds,
-            self.config.two_factor.duo_test_api_url.clone(),
+            self.config.two_factor.duo_test_api_url.as_ref(),
             http,
         ))
     }

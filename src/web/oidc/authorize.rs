@@ -14,9 +14,11 @@ use crate::session::Realm;
 use crate::web::cookie::Cookies;
 use crate::web::error::AppError;
 use crate::web::extract::{CsrfToken, Form, SessionInfo};
+use crate::web::middleware::security_headers::FormTargets;
 use crate::web::middleware::session::{LoadedSession, realm_of};
 use crate::web::page::{self, ErrorPage};
 use crate::web::twofactor::{Side, Signed};
+use axum::Extension;
 use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -233,7 +235,9 @@ impl Endpoint {
                     parked,
                     csrf,
                 };
-                page::render(&body)
+                // Allowing or declining is answered by a redirect to the application.
+                let targets = FormTargets::of([request.redirect_uri.as_str()]);
+                (Extension(targets), page::render(&body)).into_response()
             }
             Next::Impersonated { application } => {
                 let message = format!(

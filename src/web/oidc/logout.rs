@@ -8,9 +8,11 @@ use crate::oidc::logout::{LogoutError, Logouts};
 use crate::session::{EndReason, Realm, Sessions, Which};
 use crate::web::error::AppError;
 use crate::web::extract::{CsrfToken, Form, SessionInfo};
+use crate::web::middleware::security_headers::FormTargets;
 use crate::web::middleware::session::{LoadedSession, realm_of};
 use crate::web::page::{self, ErrorPage};
 use crate::web::twofactor::{Side, Signed};
+use axum::Extension;
 use axum::extract::{FromRef, OriginalUri, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -174,6 +176,8 @@ impl Endpoint {
             state: field("state"),
             csrf,
         };
-        page::render(&body)
+        // Confirming is answered by a redirect to the registered post-logout URI.
+        let targets = FormTargets::of(request.return_to.as_deref());
+        (Extension(targets), page::render(&body)).into_response()
     }
 }

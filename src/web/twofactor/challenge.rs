@@ -12,7 +12,9 @@ use crate::web::cookie::Cookies;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfToken, Form};
 use crate::web::invitation::Arrival;
+use crate::web::middleware::security_headers::FormTargets;
 use crate::web::page;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,6 +28,18 @@ pub struct ChallengeForm {
     code: String,
 }
 
+/// The challenge page, with the origin its Duo form leads to (see [`FormTargets`]).
+pub(super) struct Challenge {
+    body: ChallengePage,
+    targets: FormTargets,
+}
+
+impl IntoResponse for Challenge {
+    fn into_response(self) -> Response {
+        (Extension(self.targets), page::render(&self.body)).into_response()
+    }
+}
+
 /// Builds the page for a pending sign-in.
 pub(super) async fn page<S: Side>(
     tf: &TwoFactor,
@@ -33,9 +47,21 @@ pub(super) async fn page<S: Side>(
     csrf: String,
     error: Option<String>,
     notice: Option<String>,
-) -> AppResult<ChallengePage> {
+) -> AppResult<Challenge> {
     let enrolled = tf.enrolled(S::REALM, pending.subject_id).await?;
-    Ok(ChallengePage {
+    let duo = enrolled.duo && !pending.duo_down;
+    // "Continue with Duo" is answered by a redirect to Duo's host.
+    let targets = if duo {
+        FormTargets::of(
+            tf.duo_origin()
+                .await
+                .map_err(AppError::Unexpected)?
+                .as_deref(),
+        )
+    } else {
+        FormTargets::default()
+    };
+    let body = ChallengePage {
         title: "Two-step verification",
         nav: None,
         base: challenge_path::<S>(),
@@ -44,10 +70,11 @@ pub(super) async fn page<S: Side>(
         notice,
         totp: enrolled.totp,
         webauthn: !enrolled.keys.is_empty(),
-        duo: enrolled.duo && !pending.duo_down,
+        duo,
         backup: enrolled.backup_remaining > 0,
         backup_only: tf.backup_only(pending),
-    })
+    };
+    Ok(Challenge { body, targets })
 }
 
 /// Shows the factors the person can use.
@@ -59,8 +86,9 @@ pub async fn get_challenge<S: Side>(
     if pending.row.must_enrol {
         return Ok(Redirect::to(&format!("{}/enrol", challenge_path::<S>())).into_response());
     }
-    let body = page::<S>(&tf, &pending.row, csrf, None, None).await?;
-    Ok(page::render(&body))
+    Ok(page::<S>(&tf, &pending.row, csrf, None, None)
+        .await?
+        .into_response())
 }
 
 /// The words of a used backup code's page.
@@ -111,12 +139,12 @@ pub async fn post_challenge<S: Side>(
                 None,
             )
             .await?;
-            return Ok((StatusCode::FORBIDDEN, page::render(&body)).into_response());
+            return Ok((StatusCode::FORBIDDEN, body).into_response());
         }
         Err(ChallengeError::Delayed(delayed)) => {
             let message = delayed.message.clone();
             let body = page::<S>(&tf, &pending, csrf, Some(message), None).await?;
-            return Ok(crate::web::signin::too_many(&delayed, page::render(&body)));
+            return Ok(crate::web::signin::too_many(&delayed, body.into_response()));
         }
         Err(ChallengeError::Wrong(failure)) => {
             return wrong_code::<S>(arrival.cookies(), &tf, &pending, csrf, failure).await;
@@ -162,7 +190,7 @@ pub(super) async fn wrong_code<S: Side>(
                 if left == 1 { "" } else { "s" }
             );
             let body = page::<S>(tf, pending, csrf, Some(message), None).await?;
-            Ok((StatusCode::UNAUTHORIZED, page::render(&body)).into_response())
+            Ok((StatusCode::UNAUTHORIZED, body).into_response())
         }
         Failure::Cancelled => Ok(cancelled::<S>(cookies)),
     }

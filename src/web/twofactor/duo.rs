@@ -14,7 +14,6 @@ use crate::twofactor::{PendingRow, TwoFactor};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::CsrfToken;
 use crate::web::invitation::Arrival;
-use crate::web::page;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -29,7 +28,7 @@ async fn show_error<S: Side>(
     // Read again: the attempt may have set `duo_down`.
     let pending = tf.reload_pending(pending).await?;
     let body = challenge_page::<S>(tf, &pending, csrf, Some(message), None).await?;
-    Ok((status, page::render(&body)).into_response())
+    Ok((status, body).into_response())
 }
 
 /// Health check, then off to Duo.
