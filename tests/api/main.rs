@@ -43,6 +43,7 @@ mod oidc_authorize;
 mod oidc_backchannel;
 mod oidc_flow;
 mod oidc_keys;
+mod oidc_nodes;
 mod oidc_peers;
 mod password;
 mod postgres_tls;

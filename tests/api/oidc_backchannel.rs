@@ -4,6 +4,7 @@
 //! application's page and by the doctor's `oidc.logout`. The receiver is a small HTTP server
 //! started here, which keeps what it was sent.
 
+use crate::helpers::receiver::receiver;
 use crate::helpers::rp::{self, REDIRECT, Registered};
 use crate::helpers::*;
 use base64::Engine as _;
@@ -11,55 +12,6 @@ use portcullis::doctor::Severity;
 use portcullis::oidc::backchannel;
 use portcullis::oidc::draft::ApplicationDraft;
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
-
-/// A back-channel logout receiver: answers `status` and keeps each posted body.
-struct Receiver {
-    uri: String,
-    bodies: Arc<Mutex<Vec<String>>>,
-    status: Arc<Mutex<u16>>,
-}
-
-async fn receiver(status: u16) -> Receiver {
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let status = Arc::new(Mutex::new(status));
-    let (b, s) = (bodies.clone(), status.clone());
-    let router = axum::Router::new().route(
-        "/backchannel",
-        axum::routing::post(move |body: String| {
-            let (b, s) = (b.clone(), s.clone());
-            async move {
-                b.lock().unwrap().push(body);
-                let code = *s.lock().unwrap();
-                axum::http::StatusCode::from_u16(code).unwrap()
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Receiver {
-        uri: format!("http://127.0.0.1:{port}/backchannel"),
-        bodies,
-        status,
-    }
-}
-
-impl Receiver {
-    fn tokens(&self) -> Vec<String> {
-        self.bodies
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|b| {
-                url::form_urlencoded::parse(b.as_bytes())
-                    .find(|(k, _)| k == "logout_token")
-                    .map(|(_, v)| v.into_owned())
-                    .expect("a logout_token field")
-            })
-            .collect()
-    }
-}
 
 async fn application(app: &TestApp, name: &str, backchannel: &str) -> Registered {
     rp::register(

@@ -1,8 +1,10 @@
 //! `spawn_app` and helpers named after what a person does.
 
 pub mod fake_duo;
+pub mod nodes;
 pub mod otp;
 pub mod passkey;
+pub mod receiver;
 pub mod rp;
 pub mod smtp;
 pub mod tcp_cut;

@@ -5,18 +5,10 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
 const { describe, test, before, after, beforeEach } = require('node:test');
 const { startPortcullis } = require('../lib/servers');
 const { Browser } = require('../lib/browser');
-
-// oathtool's code for `secret` at an instant. Portcullis refuses a time step already used (a
-// replayed code) and accepts one step either way, so the sign-in after enrolment takes the code
-// of the next step (what the app shows 30 s later) instead of waiting for the clock.
-function totp(secret, offsetSeconds = 0) {
-  const at = Math.floor(Date.now() / 1000) + offsetSeconds;
-  return execFileSync('oathtool', ['--totp', '-b', '-N', `@${at}`, secret], { encoding: 'utf8' }).trim();
-}
+const { totp } = require('../lib/totp');
 
 describe('two-step verification', () => {
   let server;

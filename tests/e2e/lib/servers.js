@@ -214,4 +214,4 @@ async function startPortcullis(name, options = {}) {
   };
 }
 
-module.exports = { startPortcullis, strongPassword, REPO };
+module.exports = { startPortcullis, strongPassword, freePort, REPO };
