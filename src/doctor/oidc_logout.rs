@@ -8,8 +8,10 @@ use crate::app::AppState;
 use crate::oidc::backchannel::MAX_ATTEMPTS;
 use std::collections::BTreeMap;
 
-/// A delivery still queued after this long, with no attempt made, means no sender runs.
-const STALE_SECONDS: i64 = 300;
+/// A delivery still queued after this long, with no attempt made, means no sender runs: `serve`
+/// sends every 5 seconds, and a system cron every 5 minutes runs the sender too, so 10 minutes
+/// is two cron intervals.
+const STALE_SECONDS: i64 = 600;
 /// Failed deliveries older than this no longer count (the log keeps them).
 const WINDOW_SECONDS: i64 = 7 * 86_400;
 
@@ -62,9 +64,9 @@ pub async fn check(state: &AppState) -> CheckResult {
         return CheckResult::problem(
             id::OIDC_LOGOUT,
             Severity::Warning,
-            "Back-channel logout deliveries have waited more than 5 minutes without an attempt.",
-            "Deliveries are sent by `portcullis serve`; no server has run the sender (F17: the applications keep their sessions).",
-            "Make sure `portcullis serve` is running on at least one node.",
+            "Back-channel logout deliveries have waited more than 10 minutes without an attempt.",
+            "Deliveries are sent by `portcullis serve` (every 5 seconds) and by `portcullis cron` (task oidc.logout.send); neither has run the sender (F17: the applications keep their sessions).",
+            "Make sure `portcullis serve` is running on at least one node, or that the system crontab runs `portcullis cron` every 5 minutes.",
         )
         .with_details(details);
     }

@@ -23,12 +23,23 @@ pub enum SendError {
     Storage(#[from] sqlx::Error),
 }
 
-/// What one pass did.
+/// What one pass of a delivery queue did (mail here, back-channel logout tokens too).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
     pub sent: usize,
     pub retried: usize,
     pub failed: usize,
+}
+
+impl std::fmt::Display for Summary {
+    /// The scheduler's run-log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sent {}, will retry {}, failed {}",
+            self.sent, self.retried, self.failed
+        )
+    }
 }
 
 /// The wait before attempt `n + 1` after `n` failed attempts: base, doubling, at most a day.

@@ -41,13 +41,8 @@ const TOKEN_SECONDS: i64 = 120;
 /// The event that makes a JWT a logout token (§2.4).
 pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-/// What one pass did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Summary {
-    pub sent: usize,
-    pub retried: usize,
-    pub failed: usize,
-}
+/// What one pass did: the mail queue's summary, since the two queues work alike.
+pub use crate::mail::sender::Summary;
 
 /// Ends the sessions that gave tokens to applications and timed out (absolute or idle) without
 /// anyone noticing, queueing their logout deliveries and ending their tokens, as an end seen on

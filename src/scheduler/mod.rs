@@ -69,6 +69,7 @@ pub enum Task {
     LinksCleanup,
     BansCleanup,
     MailSend,
+    OidcLogoutSend,
     CloudflareRefresh,
     AuditRetention,
     RunHistory,
@@ -77,11 +78,12 @@ pub enum Task {
 
 impl Task {
     /// Every task.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::SessionsCleanup,
         Self::LinksCleanup,
         Self::BansCleanup,
         Self::MailSend,
+        Self::OidcLogoutSend,
         Self::CloudflareRefresh,
         Self::AuditRetention,
         Self::RunHistory,
@@ -95,6 +97,7 @@ impl Task {
             Self::LinksCleanup => "links.cleanup",
             Self::BansCleanup => "bans.cleanup",
             Self::MailSend => "mail.send",
+            Self::OidcLogoutSend => "oidc.logout.send",
             Self::CloudflareRefresh => "cloudflare.refresh",
             Self::AuditRetention => "audit.retention",
             Self::RunHistory => "scheduler.history",
@@ -111,6 +114,9 @@ impl Task {
             }
             Self::BansCleanup => "removes bans that ran out and old failed sign-ins",
             Self::MailSend => "sends queued email that is due",
+            Self::OidcLogoutSend => {
+                "sends the back-channel logout tokens that are due, and ends unseen timed-out sessions that gave tokens to applications"
+            }
             Self::CloudflareRefresh => {
                 "downloads Cloudflare's current address ranges (only while Cloudflare is configured)"
             }
@@ -125,8 +131,8 @@ impl Task {
     }
 
     /// Its schedule under this configuration, or `None` when it does not apply (mail sending
-    /// disabled, Cloudflare refresh turned off, or mail inside `serve`, which has its own
-    /// continuous sender).
+    /// disabled, Cloudflare refresh turned off, or mail and logout tokens inside `serve`, which
+    /// has a continuous sender for each).
     pub fn schedule(self, config: &crate::config::Config, process: Process) -> Option<Schedule> {
         let cleanup = config.cleanup_interval_seconds;
         match self {
@@ -136,6 +142,9 @@ impl Task {
             Self::MailSend => {
                 (config.mail.enabled && process == Process::Cron).then_some(Schedule::Every(60))
             }
+            // An installation run by a system cron (no `serve` sender between web requests)
+            // still tells its applications within the cron's interval.
+            Self::OidcLogoutSend => (process == Process::Cron).then_some(Schedule::Every(60)),
             Self::CloudflareRefresh => config
                 .cloudflare_refresh_hours
                 .map(|h| Schedule::Every(i64::from(h) * 3600)),
@@ -182,13 +191,12 @@ impl Task {
                 .map_err(text),
             Self::MailSend => crate::mail::sender::run_once(state)
                 .await
-                .map(|s| {
-                    format!(
-                        "sent {}, will retry {}, failed {}",
-                        s.sent, s.retried, s.failed
-                    )
-                })
+                .map(|s| s.to_string())
                 .map_err(|e| e.to_string()),
+            Self::OidcLogoutSend => crate::oidc::backchannel::run_once(state)
+                .await
+                .map(|s| s.to_string())
+                .map_err(text),
             Self::CloudflareRefresh => crate::proxy::refresh_cloudflare(state)
                 .await
                 .map(|r| format!("{} IPv4 and {} IPv6 ranges from {}", r.v4, r.v6, r.source))

@@ -254,7 +254,7 @@ async fn task_runs_with_periods(app: &TestApp) -> Vec<(String, String, String)> 
     rows.into_iter()
         .map(|(task, process, at)| {
             let schedule = match task.as_str() {
-                "mail.send" => Schedule::Every(60),
+                "mail.send" | "oidc.logout.send" => Schedule::Every(60),
                 "audit.retention" | "scheduler.history" | "license.recheck" => Schedule::Daily,
                 _ => Schedule::Every(300),
             };

@@ -273,10 +273,44 @@ async fn f17_with_no_sender_running_queued_deliveries_are_a_doctor_warning() {
     signed_in_to(&app, &browser, &billing, "ada@example.com").await;
     let (_, csrf) = app.form_page(&browser, "/clientarea").await;
     app.sign_out(&browser, "/logout", &csrf).await;
+    // A system cron every 5 minutes may leave a delivery waiting that long: not yet a warning.
     app.clock.advance(301);
+    let check = app.doctor_check("oidc.logout").await;
+    assert_eq!(check.severity, Severity::Ok, "{check:?}");
+    app.clock.advance(300);
     let check = app.doctor_check("oidc.logout").await;
     assert_eq!(check.severity, Severity::Warning, "{check:?}");
     assert!(check.cause.contains("portcullis serve"), "{check:?}");
+    assert!(check.cause.contains("portcullis cron"), "{check:?}");
+}
+
+#[tokio::test]
+async fn f17_an_installation_run_by_cron_sends_the_logout_tokens_from_its_cron_run() {
+    use portcullis::scheduler::{Process, run_due};
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let rx = receiver(200).await;
+    let billing = application(&app, "Billing", &rx.uri).await;
+    let browser = new_client();
+    signed_in_to(&app, &browser, &billing, "ada@example.com").await;
+    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
+    app.sign_out(&browser, "/logout", &csrf).await;
+    assert!(rx.tokens().is_empty(), "no sender has run");
+
+    // `portcullis cron`'s run: the task is due for a cron process and sends the token.
+    let report = run_due(&app.state, Process::Cron).await.unwrap();
+    let task = report
+        .tasks
+        .iter()
+        .find(|t| t.task == "oidc.logout.send")
+        .expect("the cron ran the logout sender");
+    assert!(task.ok, "{task:?}");
+    assert_eq!(task.detail, "sent 1, will retry 0, failed 0");
+    assert_eq!(rx.tokens().len(), 1);
+    // Inside `serve` the continuous sender does it; its scheduler does not run the task.
+    let serve =
+        portcullis::scheduler::Task::OidcLogoutSend.schedule(&app.state.config, Process::Serve);
+    assert_eq!(serve, None);
 }
 
 #[tokio::test]

@@ -96,8 +96,8 @@ async fn two_cron_processes_at_once_run_each_task_once() {
     );
     assert!(first.status.success() && second.status.success());
     let counts = runs_per_task(&app.state).await;
-    // The three cleanups, mail sending, and the two daily tasks: once each.
-    assert_eq!(counts.len(), 6, "{counts:?}");
+    // The three cleanups, mail sending, the logout sender and the two daily tasks: once each.
+    assert_eq!(counts.len(), 7, "{counts:?}");
     assert!(counts.values().all(|n| *n == 1), "{counts:?}");
     let cron_runs: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM scheduler_runs WHERE process = 'cron'")
