@@ -341,3 +341,181 @@ async fn finished_deliveries_are_kept_100_days_then_removed_by_the_links_cleanup
         .unwrap();
     assert_eq!(count().await, 0);
 }
+
+/// Signs admin `username` in to the admin-realm `registered` in a fresh browser and exchanges
+/// the code; the token answer.
+async fn admin_signed_in_to(app: &TestApp, registered: &Registered, username: &str) -> Value {
+    let client = rp::client(app, registered).await;
+    let request = rp::authorize_url(&client, &[]);
+    let browser = new_client();
+    let r = browser.get(&request.url).send().await.unwrap();
+    let admin_endpoint = location(&r);
+    browser.get(app.url(&admin_endpoint)).send().await.unwrap();
+    let r = app.admin_login_with(&browser, username, PASSWORD).await;
+    let r = browser.get(app.url(&location(&r))).send().await.unwrap();
+    let code = rp::param(&location(&r), "code").expect("a code");
+    let r = cookieless_client()
+        .post(app.url("/oidc/token"))
+        .basic_auth(
+            &registered.application.client_id,
+            registered.secret.as_deref(),
+        )
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", request.verifier.secret().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn admin_id(app: &TestApp, username: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM admins WHERE username = $1")
+        .bind(username)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn f17_an_admin_disabled_or_deleted_is_logged_out_of_the_applications() {
+    let app = spawn_app().await;
+    let rx = receiver(200).await;
+    let helpdesk = rp::register(
+        &app,
+        ApplicationDraft {
+            name: "Helpdesk".into(),
+            realm: "admin".into(),
+            first_party: true,
+            backchannel_logout_uri: rx.uri.clone(),
+            ..ApplicationDraft::default()
+        },
+    )
+    .await;
+    app.create_admin_in_role("grace", SUPPORT_OPERATOR).await;
+    app.create_admin_in_role("hal", SUPPORT_OPERATOR).await;
+    let grace = admin_signed_in_to(&app, &helpdesk, "grace").await;
+    let hal = admin_signed_in_to(&app, &helpdesk, "hal").await;
+    let (grace_id, hal_id) = (admin_id(&app, "grace").await, admin_id(&app, "hal").await);
+
+    // The Full Administrator disables grace and deletes hal on their pages.
+    app.create_admin("root").await;
+    let root = app.signed_in_admin("root").await;
+    let (_, csrf) = app
+        .form_page(&root, &format!("/admin/admins/{grace_id}"))
+        .await;
+    let r = app
+        .post_form(
+            &root,
+            &format!("/admin/admins/{grace_id}"),
+            &[
+                ("role_id", SUPPORT_OPERATOR.to_string().as_str()),
+                ("disabled", "on"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let r = app
+        .post_form(
+            &root,
+            &format!("/admin/admins/{hal_id}/delete"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+
+    let sent = backchannel::run_once(&app.state).await.unwrap();
+    assert_eq!(sent.sent, 2, "{sent:?}");
+    let mut told: Vec<(String, String)> = rx
+        .tokens()
+        .iter()
+        .map(|t| {
+            let c = payload(t);
+            (
+                c["sub"].as_str().unwrap().to_owned(),
+                c["sid"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    told.sort();
+    let sid = |tokens: &Value| {
+        payload(tokens["id_token"].as_str().unwrap())["sid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let mut expected = vec![
+        (format!("admin:{grace_id}"), sid(&grace)),
+        (format!("admin:{hal_id}"), sid(&hal)),
+    ];
+    expected.sort();
+    assert_eq!(
+        told, expected,
+        "one token each, for the session that signed in"
+    );
+    // And the applications' refresh tokens ended with those sessions.
+    for tokens in [&grace, &hal] {
+        let r = cookieless_client()
+            .post(app.url("/oidc/token"))
+            .basic_auth(&helpdesk.application.client_id, helpdesk.secret.as_deref())
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+    }
+}
+
+#[tokio::test]
+async fn f17_a_session_ended_from_the_sessions_list_logs_its_applications_out() {
+    let app = spawn_app().await;
+    let user = app.create_user("ada@example.com").await;
+    let rx = receiver(200).await;
+    let billing = application(&app, "Billing", &rx.uri).await;
+    // The laptop signs in to Billing; the phone, another session, ends it from the list.
+    let laptop = new_client();
+    let tokens = signed_in_to(&app, &laptop, &billing, "ada@example.com").await;
+    let phone = app.signed_in_client("ada@example.com").await;
+    crate::helpers::otp::step_up(&app, &phone, "/account/sessions", &user.password).await;
+    let laptop_session: String = sqlx::query_scalar(
+        "SELECT session_id_hash FROM oidc_tokens WHERE application_id = $1 LIMIT 1",
+    )
+    .bind(billing.application.id)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    let (list, csrf) = app.form_page(&phone, "/account/sessions").await;
+    assert!(
+        list.contains(&laptop_session),
+        "the laptop's session is listed"
+    );
+    let r = app
+        .post_form(
+            &phone,
+            "/account/sessions/end",
+            &[("session", laptop_session.as_str()), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+
+    assert_eq!(backchannel::run_once(&app.state).await.unwrap().sent, 1);
+    let received = rx.tokens();
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        payload(&received[0])["sid"],
+        payload(tokens["id_token"].as_str().unwrap())["sid"]
+    );
+    assert_eq!(
+        app.status_with(&phone, "/clientarea").await,
+        200,
+        "the phone stays"
+    );
+}
