@@ -180,6 +180,32 @@ pub async fn find<'e>(
     r.as_ref().map(row).transpose()
 }
 
+/// The id of the application created by the form whose creation key has this hash.
+pub async fn id_by_creation_key<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    key_hash: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM oidc_applications WHERE creation_key_hash = $1")
+        .bind(key_hash)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Records the creation key of a new application (a second form with the same key then fails
+/// on the unique index).
+pub async fn set_creation_key<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id: i64,
+    key_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE oidc_applications SET creation_key_hash = $1 WHERE id = $2")
+        .bind(key_hash)
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
 /// The application with this client id.
 pub async fn find_by_client_id<'e>(
     ex: impl Executor<'e, Database = Db>,

@@ -105,6 +105,10 @@ pub enum ApplicationError {
     /// A public application has no secret to reset.
     #[error("{0} is a public application: it has no secret. Make it confidential first.")]
     Public(String),
+    /// The form that creates this application was sent before (a reload, a double click): it
+    /// exists, and its secret was shown then.
+    #[error("this application was created already")]
+    AlreadyCreated(i64),
     #[error("the system's random source is unavailable")]
     Random,
     #[error(transparent)]
@@ -228,6 +232,12 @@ impl Applications {
         admin: AdminId,
         draft: &ApplicationDraft,
     ) -> Result<Created, ApplicationError> {
+        let key = (!draft.creation_key.is_empty()).then(|| crate::token::hash(&draft.creation_key));
+        if let Some(key) = &key
+            && let Some(id) = db::oidc_application::id_by_creation_key(&self.db, key).await?
+        {
+            return Err(ApplicationError::AlreadyCreated(id));
+        }
         let settings = draft.check().map_err(ApplicationError::Invalid)?;
         let secret = match settings.kind {
             Kind::Confidential => Some(new_secret()?),
@@ -248,6 +258,19 @@ impl Applications {
         )
         .await?;
         Self::store_uris(&mut tx, id, &settings).await?;
+        if let Some(key) = &key {
+            // The same form sent twice at once: the second insert meets the unique index, and
+            // the application the first one made is the answer.
+            if let Err(e) = db::oidc_application::set_creation_key(&mut *tx, id, key).await {
+                tx.rollback().await?;
+                return match db::oidc_application::id_by_creation_key(&self.db, key).await? {
+                    Some(first) if db::account::is_unique_violation(&e) => {
+                        Err(ApplicationError::AlreadyCreated(first))
+                    }
+                    _ => Err(e.into()),
+                };
+            }
+        }
         crate::audit::record(
             &mut *tx,
             now,

@@ -119,6 +119,9 @@ pub struct ApplicationDraft {
     pub first_party: bool,
     /// Empty: none.
     pub backchannel_logout_uri: String,
+    /// The new-application form's one-time key (empty when not made by that form): the same
+    /// key twice creates one application.
+    pub creation_key: String,
 }
 
 /// A draft that passed [`ApplicationDraft::check`].

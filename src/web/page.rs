@@ -699,6 +699,8 @@ pub struct OidcFormView {
     pub refresh_token_seconds: String,
     pub first_party: bool,
     pub backchannel_logout_uri: String,
+    /// The new-application form's one-time key (empty on the edit form).
+    pub creation_key: String,
 }
 
 /// A refused request of an application.

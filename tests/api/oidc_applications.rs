@@ -34,12 +34,23 @@ fn code(html: &str, id: &str) -> String {
         .to_owned()
 }
 
-/// Posts the new-application form with `fields` over sensible defaults.
+/// The one-time key of the new-application form on the list page.
+fn creation_key(html: &str) -> String {
+    html.split("name=\"creation_key\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the form carries a creation key")
+        .to_owned()
+}
+
+/// Posts the new-application form, as the page gives it, with `fields` over sensible defaults.
 async fn post_new(app: &TestApp, fields: &[(&str, &str)]) -> reqwest::Response {
-    let (_, csrf) = app.form_page(&app.client, LIST).await;
+    let (page, csrf) = app.form_page(&app.client, LIST).await;
+    let key = creation_key(&page);
     let mut form: Vec<(&str, &str)> = vec![
         ("name", "Team wiki"),
         ("redirect_uris", "https://wiki.example.com/callback"),
+        ("creation_key", &key),
         ("csrf_token", &csrf),
     ];
     for (k, v) in fields {
@@ -795,4 +806,86 @@ async fn the_doctor_warns_of_refusals_per_application_and_reason_with_the_next_s
         details.contains("unknown client ids: unknown_client ×1; check the client id"),
         "{details}"
     );
+}
+
+#[tokio::test]
+async fn the_new_application_form_sent_twice_creates_one_application() {
+    // A reload of the page that shows the secret sends the form again; so does a double click.
+    let app = spawn_app().await;
+    root(&app).await;
+    let (page, csrf) = app.form_page(&app.client, LIST).await;
+    let key = creation_key(&page);
+    let form = [
+        ("name", "Team wiki"),
+        ("redirect_uris", "https://wiki.example.com/callback"),
+        ("creation_key", key.as_str()),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let first = app.post_form(&app.client, LIST, &form).await;
+    assert_eq!(first.status(), 200);
+    let html = first.text().await.unwrap();
+    let client_id = code(&html, "client-id");
+    let secret = code(&html, "client-secret");
+
+    let again = app.post_form(&app.client, LIST, &form).await;
+    assert_eq!(again.status(), 303);
+    let id: i64 = sqlx::query_scalar("SELECT id FROM oidc_applications WHERE client_id = $1")
+        .bind(&client_id)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        location(&again),
+        format!("{LIST}/{id}?done=already-created")
+    );
+    let shown = app.text_with(&app.client, &location(&again)).await;
+    assert!(
+        shown.contains("This application was created already"),
+        "{shown}"
+    );
+    assert!(!shown.contains(&secret), "the secret is never shown again");
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_applications")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "one application, one secret");
+    // The secret of the one application is the one that was shown.
+    let apps = Applications::from(&app.state);
+    assert!(
+        apps.authenticate(&client_id, Presented::Basic(&secret))
+            .await
+            .is_ok()
+    );
+
+    // A new form sent twice at once (a double click reaching two workers): one application,
+    // one secret page, and the other answer leads to it.
+    let (page, _) = app.form_page(&app.client, LIST).await;
+    let key = creation_key(&page);
+    let form = [
+        ("name", "Status page"),
+        ("redirect_uris", "https://status.example.com/callback"),
+        ("creation_key", key.as_str()),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let (a, b) = tokio::join!(
+        app.post_form(&app.client, LIST, &form),
+        app.post_form(&app.client, LIST, &form)
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 303]);
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_applications")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
+
+    // The page again: a new key, a new application.
+    let r = post_new(&app, &[("name", "Helpdesk")]).await;
+    assert_eq!(r.status(), 200);
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_applications")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 3);
 }

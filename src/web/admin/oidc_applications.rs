@@ -46,6 +46,7 @@ pub struct ApplicationForm {
     refresh_token_seconds: String,
     first_party: String,
     backchannel_logout_uri: String,
+    creation_key: String,
 }
 
 impl ApplicationForm {
@@ -64,6 +65,7 @@ impl ApplicationForm {
             refresh_token_seconds: self.refresh_token_seconds.clone(),
             first_party: !self.first_party.is_empty(),
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),
+            creation_key: self.creation_key.clone(),
         }
     }
 
@@ -84,6 +86,7 @@ impl ApplicationForm {
             refresh_token_seconds: d.refresh_token_seconds,
             first_party: d.first_party,
             backchannel_logout_uri: d.backchannel_logout_uri,
+            creation_key: d.creation_key,
         }
     }
 }
@@ -104,6 +107,7 @@ fn form_of(a: &Application) -> OidcFormView {
         refresh_token_seconds: a.refresh_token_seconds.to_string(),
         first_party: a.first_party,
         backchannel_logout_uri: a.backchannel_logout_uri.clone().unwrap_or_default(),
+        creation_key: String::new(),
     }
 }
 
@@ -182,7 +186,14 @@ pub async fn get_applications(
     gate: Gate,
     CsrfToken(csrf): CsrfToken,
 ) -> AppResult<Response> {
-    list_page(&apps, &gate, csrf, OidcFormView::default(), None).await
+    // A fresh one-time key per form shown: sent twice, it creates one application.
+    let key = crate::token::generate()
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("no randomness: {e}")))?;
+    let form = OidcFormView {
+        creation_key: key.plain,
+        ..OidcFormView::default()
+    };
+    list_page(&apps, &gate, csrf, form, None).await
 }
 
 /// Registers an application; a confidential one's secret is shown once, on this answer.
@@ -197,6 +208,9 @@ pub async fn post_application(
             Some(secret) => secret_page(&apps, &gate, csrf, &created.application, secret),
             None => Redirect::to(&detail_path(created.application.id)).into_response(),
         }),
+        Err(ApplicationError::AlreadyCreated(id)) => {
+            Ok(Redirect::to(&format!("{}?done=already-created", detail_path(id))).into_response())
+        }
         Err(refused @ ApplicationError::Invalid(_)) => {
             list_page(&apps, &gate, csrf, form.view(), Some(refused.to_string())).await
         }
@@ -284,7 +298,13 @@ pub async fn get_application(
     CsrfToken(csrf): CsrfToken,
     Query(q): Query<DoneQuery>,
 ) -> AppResult<Response> {
-    let notice = (q.done == "saved").then(|| "Saved.".to_owned());
+    let notice = match q.done.as_str() {
+        "saved" => Some("Saved.".to_owned()),
+        "already-created" => Some(
+            "This application was created already: the form was sent twice (a reload or a second click). Its secret was shown once, when it was created; if it was not copied, reset it below.".to_owned(),
+        ),
+        _ => None,
+    };
     detail_page(&apps, &gate, id, csrf, None, notice, None).await
 }
 
