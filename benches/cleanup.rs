@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Bench, client, start};
+use common::{Bench, client, full, start};
 use portcullis::app::AppState;
 use portcullis::scheduler::housekeeping;
 use std::sync::Arc;
@@ -25,12 +25,6 @@ const CLIENTS: usize = 8;
 const INSERT_CHUNK: i64 = 50_000;
 /// The p99 during cleanup may be at most this many times the baseline p99.
 const TARGET_P99_RATIO: f64 = 2.0;
-
-/// `cargo bench` passes `--bench`; under `cargo test` only a quick smoke pass runs, so CI proves
-/// the benchmark still works without minutes of debug-build work.
-fn full() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
 
 /// Stores `n` client sessions whose lifetime ran out more than a week ago, shaped as sign-ins
 /// store them (random 64-hex id hashes, so the deletes touch the primary key the way real ones

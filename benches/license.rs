@@ -10,50 +10,12 @@
 //! trusted loopback proxy), so no key or address comes near its limit and every answer must be
 //! a 200.
 
+mod common;
+
+use common::{drive, full};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
-fn full() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
-/// Requests completed by `clients` concurrent keep-alive clients in `duration`; every answer must
-/// be a 200.
-async fn drive(
-    clients: usize,
-    duration: Duration,
-    send: impl Fn(reqwest::Client) -> tokio::task::JoinHandle<u16> + Send + Sync + 'static,
-) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let send = Arc::new(send);
-    let start = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..clients {
-        let (done, failed, send) = (done.clone(), failed.clone(), send.clone());
-        workers.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            while start.elapsed() < duration {
-                match send(client.clone()).await {
-                    Ok(200) => done.fetch_add(1, Ordering::Relaxed),
-                    _ => failed.fetch_add(1, Ordering::Relaxed),
-                };
-            }
-        }));
-    }
-    for w in workers {
-        w.await.unwrap();
-    }
-    assert_eq!(
-        failed.load(Ordering::Relaxed),
-        0,
-        "every answer must be 200"
-    );
-    #[expect(clippy::cast_precision_loss, reason = "request counts are small")]
-    let rate = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
-    rate
-}
+use std::time::Duration;
 
 fn main() {
     portcullis::net::http::install_crypto_provider();
@@ -128,7 +90,7 @@ fn main() {
         let health = base.clone();
         let ceiling = drive(clients, duration, move |c| {
             let url = format!("{health}/healthz");
-            tokio::spawn(async move { c.get(url).send().await.map_or(0, |r| r.status().as_u16()) })
+            Some(tokio::spawn(async move { c.get(url).send().await.map_or(0, |r| r.status().as_u16()) }))
         })
         .await;
         let verify = format!("{base}/api/license/v1/verify");
@@ -144,14 +106,14 @@ fn main() {
                     "directory": "/srv/shop", "nonce": "bench", "verifier_version": "bench"
                 }),
             );
-            tokio::spawn(async move {
+            Some(tokio::spawn(async move {
                 c.post(url)
                     .header("x-forwarded-for", format!("10.9.{a}.{b}"))
                     .json(&body)
                     .send()
                     .await
                     .map_or(0, |r| r.status().as_u16())
-            })
+            }))
         })
         .await;
         println!("licence verification, {licences} licences checked in turn from as many addresses under the default rate limits, {clients} concurrent clients, {duration:?} each (absolute rates are machine-dependent):");

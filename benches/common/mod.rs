@@ -1,11 +1,62 @@
 //! What the benchmarks share: the real application on a loopback port with a client signed in
-//! over HTTP, as a browser would be.
+//! over HTTP, as a browser would be, and the loop that drives concurrent clients.
+
+// Each benchmark binary uses a part of this module.
+#![allow(dead_code)]
 
 use portcullis::app::{AppState, Application};
 use portcullis::clock::MockClock;
 use portcullis::config::RawConfig;
 use reqwest::header::LOCATION;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// `cargo bench` passes `--bench`; under `cargo test` only a quick smoke pass runs, so CI proves
+/// the benchmark still works without minutes of debug-build work.
+pub fn full() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// Requests per second completed by `clients` concurrent keep-alive clients within `duration`,
+/// or until `send` has no more work (it returns `None`); every answer must be a 200.
+pub async fn drive(
+    clients: usize,
+    duration: Duration,
+    send: impl Fn(reqwest::Client) -> Option<tokio::task::JoinHandle<u16>> + Send + Sync + 'static,
+) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let send = Arc::new(send);
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..clients {
+        let (done, failed, send) = (done.clone(), failed.clone(), send.clone());
+        workers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            while start.elapsed() < duration {
+                let Some(request) = send(client.clone()) else {
+                    break;
+                };
+                match request.await {
+                    Ok(200) => done.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "every answer must be 200"
+    );
+    #[expect(clippy::cast_precision_loss, reason = "request counts are small")]
+    let rate = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    rate
+}
 
 /// The running application and a signed-in client's cookies.
 pub struct Bench {

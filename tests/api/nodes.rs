@@ -27,21 +27,7 @@ async fn a_session_from_node_a_works_on_node_b_and_ending_it_on_b_ends_it_on_a()
     assert_eq!(r.status(), 200, "the session is valid on node B");
 
     // Sign out on B; A refuses the session on the very next request.
-    let page = get(&browser, &b, "/clientarea", &host)
-        .await
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_from(&page);
-    let r = post(
-        &browser,
-        &b,
-        "/logout",
-        &host,
-        &[("csrf_token", csrf.as_str())],
-    )
-    .await;
-    assert_eq!(r.status(), 303);
+    sign_out(&browser, &b, &host).await;
     let r = get(&browser, &a, "/clientarea", &host).await;
     assert_eq!(
         r.status(),

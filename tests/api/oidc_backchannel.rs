@@ -5,9 +5,8 @@
 //! started here, which keeps what it was sent.
 
 use crate::helpers::receiver::receiver;
-use crate::helpers::rp::{self, REDIRECT, Registered};
+use crate::helpers::rp::{self, Registered};
 use crate::helpers::*;
-use base64::Engine as _;
 use portcullis::doctor::Severity;
 use portcullis::oidc::backchannel;
 use portcullis::oidc::draft::ApplicationDraft;
@@ -43,43 +42,24 @@ async fn signed_in_to(
         r
     };
     let code = rp::param(&location(&r), "code").expect("a code");
-    let r = cookieless_client()
-        .post(app.url("/oidc/token"))
-        .basic_auth(
-            &registered.application.client_id,
-            registered.secret.as_deref(),
-        )
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", request.verifier.secret().as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+    rp::exchange(app, registered, &code, request.verifier.secret()).await
+}
+
+/// Ada signs in to `registered` in a fresh browser, then signs out of the portal (one delivery
+/// queued for it).
+async fn sign_in_then_out(app: &TestApp, registered: &Registered) {
+    let browser = new_client();
+    signed_in_to(app, &browser, registered, "ada@example.com").await;
+    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
+    app.sign_out(&browser, "/logout", &csrf).await;
 }
 
 fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
+    rp::jwt_claims(jwt)
 }
 
 fn header(jwt: &str) -> Value {
-    let part = jwt.split('.').next().unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
+    rp::jwt_part(jwt, 0)
 }
 
 #[tokio::test]
@@ -230,10 +210,7 @@ async fn f17_an_application_that_refuses_is_retried_then_failed_and_the_doctor_s
     app.create_user("ada@example.com").await;
     let rx = receiver(503).await;
     let billing = application(&app, "Billing", &rx.uri).await;
-    let browser = new_client();
-    signed_in_to(&app, &browser, &billing, "ada@example.com").await;
-    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
-    app.sign_out(&browser, "/logout", &csrf).await;
+    sign_in_then_out(&app, &billing).await;
 
     let first = backchannel::run_once(&app.state).await.unwrap();
     assert_eq!(first.retried, 1);
@@ -256,10 +233,7 @@ async fn f17_an_application_that_refuses_is_retried_then_failed_and_the_doctor_s
 
     // Once the application answers again, a new sign-out is delivered.
     *rx.status.lock().unwrap() = 200;
-    let browser = new_client();
-    signed_in_to(&app, &browser, &billing, "ada@example.com").await;
-    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
-    app.sign_out(&browser, "/logout", &csrf).await;
+    sign_in_then_out(&app, &billing).await;
     assert_eq!(backchannel::run_once(&app.state).await.unwrap().sent, 1);
 }
 
@@ -269,10 +243,7 @@ async fn f17_with_no_sender_running_queued_deliveries_are_a_doctor_warning() {
     app.create_user("ada@example.com").await;
     let rx = receiver(200).await;
     let billing = application(&app, "Billing", &rx.uri).await;
-    let browser = new_client();
-    signed_in_to(&app, &browser, &billing, "ada@example.com").await;
-    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
-    app.sign_out(&browser, "/logout", &csrf).await;
+    sign_in_then_out(&app, &billing).await;
     // A system cron every 5 minutes may leave a delivery waiting that long: not yet a warning.
     app.clock.advance(301);
     let check = app.doctor_check("oidc.logout").await;
@@ -291,10 +262,7 @@ async fn f17_an_installation_run_by_cron_sends_the_logout_tokens_from_its_cron_r
     app.create_user("ada@example.com").await;
     let rx = receiver(200).await;
     let billing = application(&app, "Billing", &rx.uri).await;
-    let browser = new_client();
-    signed_in_to(&app, &browser, &billing, "ada@example.com").await;
-    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
-    app.sign_out(&browser, "/logout", &csrf).await;
+    sign_in_then_out(&app, &billing).await;
     assert!(rx.tokens().is_empty(), "no sender has run");
 
     // `portcullis cron`'s run: the task is due for a cron process and sends the token.
@@ -319,10 +287,7 @@ async fn finished_deliveries_are_kept_100_days_then_removed_by_the_links_cleanup
     app.create_user("ada@example.com").await;
     let rx = receiver(200).await;
     let billing = application(&app, "Billing", &rx.uri).await;
-    let browser = new_client();
-    signed_in_to(&app, &browser, &billing, "ada@example.com").await;
-    let (_, csrf) = app.form_page(&browser, "/clientarea").await;
-    app.sign_out(&browser, "/logout", &csrf).await;
+    sign_in_then_out(&app, &billing).await;
     assert_eq!(backchannel::run_once(&app.state).await.unwrap().sent, 1);
     let count = || async {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM oidc_logout_deliveries")
@@ -354,23 +319,7 @@ async fn admin_signed_in_to(app: &TestApp, registered: &Registered, username: &s
     let r = app.admin_login_with(&browser, username, PASSWORD).await;
     let r = browser.get(app.url(&location(&r))).send().await.unwrap();
     let code = rp::param(&location(&r), "code").expect("a code");
-    let r = cookieless_client()
-        .post(app.url("/oidc/token"))
-        .basic_auth(
-            &registered.application.client_id,
-            registered.secret.as_deref(),
-        )
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", request.verifier.secret().as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+    rp::exchange(app, registered, &code, request.verifier.secret()).await
 }
 
 async fn admin_id(app: &TestApp, username: &str) -> i64 {

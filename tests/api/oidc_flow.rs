@@ -5,7 +5,6 @@
 
 use crate::helpers::rp::{self, REDIRECT, Registered};
 use crate::helpers::*;
-use base64::Engine as _;
 use openidconnect::core::CoreGenderClaim;
 use openidconnect::{
     AccessToken, AuthorizationCode, EmptyAdditionalClaims, OAuth2TokenResponse, RefreshToken,
@@ -1021,14 +1020,7 @@ async fn a_sign_in_with_an_authenticator_app_says_so_in_amr_and_acr() {
     )
     .await;
     assert_eq!(status, 200, "{tokens}");
-    let id_token = tokens["id_token"].as_str().unwrap();
-    let payload = id_token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = rp::jwt_claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     assert_eq!(claims["acr"], "urn:portcullis:acr:mfa");
     assert_eq!(claims["nonce"], request.nonce.secret().as_str());

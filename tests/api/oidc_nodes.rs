@@ -8,7 +8,6 @@ use crate::helpers::nodes::*;
 use crate::helpers::receiver::receiver;
 use crate::helpers::rp::{self, REDIRECT};
 use crate::helpers::*;
-use base64::Engine as _;
 use openidconnect::PkceCodeChallenge;
 use portcullis::oidc::draft::ApplicationDraft;
 use serde_json::Value;
@@ -28,16 +27,6 @@ async fn token(node: &Node, host: &str, client: (&str, &str), form: &[(&str, &st
     let body: Value = r.json().await.unwrap();
     assert_eq!(status, 200, "token endpoint on port {}: {body}", node.port);
     body
-}
-
-fn claims(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 #[tokio::test]
@@ -99,7 +88,7 @@ async fn a_code_from_node_a_works_on_b_a_rotation_on_a_refreshes_on_b_and_a_logo
     )
     .await;
     let id_token = first["id_token"].as_str().unwrap();
-    let id_claims = claims(id_token);
+    let id_claims = rp::jwt_claims(id_token);
     assert_eq!(id_claims["iss"], issuer.as_str());
     assert_eq!(id_claims["nonce"], "nonce-1");
     let jwks: Value = get(&cookieless_client(), &a, "/oidc/jwks", &host)
@@ -107,13 +96,7 @@ async fn a_code_from_node_a_works_on_b_a_rotation_on_a_refreshes_on_b_and_a_logo
         .json()
         .await
         .unwrap();
-    let kid = serde_json::from_slice::<Value>(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(id_token.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap()["kid"]
-        .clone();
+    let kid = rp::jwt_part(id_token, 0)["kid"].clone();
     let jwk = jwks["keys"]
         .as_array()
         .unwrap()
@@ -166,21 +149,7 @@ async fn a_code_from_node_a_works_on_b_a_rotation_on_a_refreshes_on_b_and_a_logo
     );
 
     // Sign out on B. Both nodes run the back-channel sender; the delivery is leased to one.
-    let page = get(&browser, &b, "/clientarea", &host)
-        .await
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_from(&page);
-    let r = post(
-        &browser,
-        &b,
-        "/logout",
-        &host,
-        &[("csrf_token", csrf.as_str())],
-    )
-    .await;
-    assert_eq!(r.status(), 303);
+    sign_out(&browser, &b, &host).await;
     for _ in 0..200 {
         if !rx.tokens().is_empty() {
             break;
@@ -191,7 +160,7 @@ async fn a_code_from_node_a_works_on_b_a_rotation_on_a_refreshes_on_b_and_a_logo
     tokio::time::sleep(Duration::from_secs(11)).await;
     let tokens = rx.tokens();
     assert_eq!(tokens.len(), 1, "one logout token, sent once");
-    let logout = claims(&tokens[0]);
+    let logout = rp::jwt_claims(&tokens[0]);
     assert_eq!(logout["sid"], id_claims["sid"]);
     assert_eq!(logout["aud"], client_id.as_str());
     assert_eq!(logout["iss"], issuer.as_str());

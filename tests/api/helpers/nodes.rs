@@ -118,14 +118,15 @@ pub async fn post<T: serde::Serialize + ?Sized>(
         .unwrap()
 }
 
+/// The CSRF token of the page at `path` on `node`.
+pub async fn csrf_on(browser: &reqwest::Client, node: &Node, path: &str, host: &str) -> String {
+    let page = get(browser, node, path, host).await.text().await.unwrap();
+    csrf_from(&page)
+}
+
 /// Signs `user` in through `node` and follows the redirect to the client area.
 pub async fn sign_in(browser: &reqwest::Client, node: &Node, host: &str, user: &TestUser) {
-    let page = get(browser, node, "/login", host)
-        .await
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_from(&page);
+    let csrf = csrf_on(browser, node, "/login", host).await;
     let r = post(
         browser,
         node,
@@ -141,4 +142,18 @@ pub async fn sign_in(browser: &reqwest::Client, node: &Node, host: &str, user: &
     assert_eq!(r.status(), 303);
     let next = location(&r);
     assert_eq!(get(browser, node, &next, host).await.status(), 200);
+}
+
+/// Signs the client-area person of `browser` out through `node` (the sign-out form).
+pub async fn sign_out(browser: &reqwest::Client, node: &Node, host: &str) {
+    let csrf = csrf_on(browser, node, "/clientarea", host).await;
+    let r = post(
+        browser,
+        node,
+        "/logout",
+        host,
+        &[("csrf_token", csrf.as_str())],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
 }

@@ -1,7 +1,8 @@
 //! A relying party for the provider tests: the `openidconnect` crate (written by others) over
 //! our reqwest, and the browser steps that take a person through the authorization endpoint.
 
-use super::{PASSWORD, TestApp, csrf_from, location};
+use super::{PASSWORD, TestApp, cookieless_client, csrf_from, location};
+use base64::Engine as _;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
     ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
@@ -10,6 +11,7 @@ use openidconnect::{
 use portcullis::domain::AdminId;
 use portcullis::oidc::application::{Application, Applications};
 use portcullis::oidc::draft::ApplicationDraft;
+use serde_json::Value;
 
 /// The redirect URI the test applications register (nothing listens there: the tests read the
 /// redirect instead of following it).
@@ -229,4 +231,42 @@ pub async fn consent(
         .await;
     assert_eq!(r.status(), 303);
     location(&r)
+}
+
+/// A JWT's header (`part` 0) or claims (`part` 1) as JSON, read without checking anything.
+pub fn jwt_part(jwt: &str, part: usize) -> Value {
+    let encoded = jwt.split('.').nth(part).expect("a JWT");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(encoded)
+            .expect("base64url"),
+    )
+    .expect("JSON")
+}
+
+/// A JWT's claims, read without checking anything.
+pub fn jwt_claims(jwt: &str) -> Value {
+    jwt_part(jwt, 1)
+}
+
+/// Exchanges `code` at the token endpoint as `registered` (Basic), with the request's PKCE
+/// verifier; the token answer, which must be a 200.
+pub async fn exchange(app: &TestApp, registered: &Registered, code: &str, verifier: &str) -> Value {
+    let r = cookieless_client()
+        .post(app.url("/oidc/token"))
+        .basic_auth(
+            &registered.application.client_id,
+            registered.secret.as_deref(),
+        )
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
 }

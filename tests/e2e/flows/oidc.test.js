@@ -12,6 +12,7 @@ const { startPortcullis, freePort } = require('../lib/servers');
 const { startApache } = require('../lib/apache');
 const { Browser } = require('../lib/browser');
 const { totp } = require('../lib/totp');
+const { submitSignIn, openAuthenticatorSetup } = require('../lib/steps');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -77,14 +78,9 @@ describe('OpenID provider with Apache mod_auth_openidc', () => {
 
     // An authenticator app first, on the person's security page.
     await page.goto(server.url('/login'));
-    await page.getByLabel('Email address').fill(user.email);
-    await page.getByLabel('Password', { exact: true }).fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(page, user);
     await page.waitForURL((url) => url.pathname === '/clientarea');
-    await page.goto(server.url('/account/security'));
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Confirm' }).click();
-    await page.getByRole('link', { name: 'Set up an authenticator app' }).click();
+    await openAuthenticatorSetup(page, server, user);
     const secret = (await page.textContent('#totp-secret')).replace(/\s/g, '');
     await page.getByLabel('6-digit code').fill(totp(secret));
     await page.getByRole('button', { name: 'Turn on' }).click();
@@ -97,9 +93,7 @@ describe('OpenID provider with Apache mod_auth_openidc', () => {
     await page.goto(apache.url);
     await page.waitForURL((url) => url.origin === new URL(server.systemUrl).origin && url.pathname === '/login');
     await browser.check(page, 'signin-for-application', 'Signing in for an application');
-    await page.getByLabel('Email address').fill(user.email);
-    await page.getByLabel('Password', { exact: true }).fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(page, user);
     await page.waitForURL((url) => url.pathname === '/login/2fa');
     await page.getByLabel('Code from your authenticator app').fill(totp(secret, 30));
     await page.getByRole('button', { name: 'Verify' }).click();
@@ -156,9 +150,7 @@ describe('OpenID provider with Apache mod_auth_openidc', () => {
     const page = await browser.newPage();
     await page.goto(apache.url);
     await page.waitForURL((url) => url.pathname === '/login');
-    await page.getByLabel('Email address').fill(user.email);
-    await page.getByLabel('Password', { exact: true }).fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(page, user);
     await page.waitForURL((url) => url.pathname === '/login/2fa');
     await page.getByLabel('Backup code').fill(backupCode);
     await page.getByRole('button', { name: 'Use backup code' }).click();

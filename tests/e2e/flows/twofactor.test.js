@@ -9,6 +9,7 @@ const { describe, test, before, after, beforeEach } = require('node:test');
 const { startPortcullis } = require('../lib/servers');
 const { Browser } = require('../lib/browser');
 const { totp } = require('../lib/totp');
+const { submitSignIn, openAuthenticatorSetup } = require('../lib/steps');
 
 describe('two-step verification', () => {
   let server;
@@ -30,16 +31,10 @@ describe('two-step verification', () => {
     const user = server.createUser('tina@example.com', 'Tina', 'Turing');
     const page = await browser.newPage();
     await page.goto(server.url('/login'));
-    await page.getByLabel('Email address').fill(user.email);
-    await page.getByLabel('Password', { exact: true }).fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(page, user);
     await page.waitForURL((url) => url.pathname === '/clientarea');
 
-    await page.goto(server.url('/account/security'));
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Confirm' }).click();
-    await page.getByRole('link', { name: 'Set up an authenticator app' }).click();
-    await page.waitForURL((url) => url.pathname === '/account/security/totp');
+    await openAuthenticatorSetup(page, server, user);
     assert.equal(await page.locator('.qr svg').count(), 1, 'the QR code is drawn');
     await browser.check(page, 'totp-setup', 'Set up an authenticator app: QR code and key');
     const secret = (await page.textContent('#totp-secret')).replace(/\s/g, '');
@@ -61,9 +56,7 @@ describe('two-step verification', () => {
 
     await page.getByRole('button', { name: /^Sign out/ }).click();
     await page.waitForURL((url) => url.pathname === '/login');
-    await page.getByLabel('Email address').fill(user.email);
-    await page.getByLabel('Password', { exact: true }).fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(page, user);
     await page.waitForURL((url) => url.pathname === '/login/2fa');
     await browser.check(page, 'challenge', 'The second step of sign-in');
     await page.getByLabel('Code from your authenticator app').fill(totp(secret, 30));
