@@ -115,8 +115,7 @@ async fn codes(bench: &Bench, client_id: &str, n: usize) -> Vec<String> {
                     .unwrap()
                     .query_pairs()
                     .find(|(k, _)| k == "code")
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_else(|| panic!("a code: {location}"));
+                    .map_or_else(|| panic!("a code: {location}"), |(_, v)| v.into_owned());
                 out.lock().unwrap().push(code);
             }
         });
