@@ -14,6 +14,7 @@ const FLOWS = [
   ['admin', 'Admin area: sign-in, every page, System Health and its fix, Access Denied, login as client'],
   ['twofactor', 'Two-step verification: authenticator app and security key'],
   ['f06', 'F06: a browser that drops the session cookie'],
+  ['oidc', 'OpenID provider: an application registered, a sign-in for it through Apache mod_auth_openidc, consent'],
 ];
 const manifests = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => path.basename(f, '.json'));
 const order = [...FLOWS.filter(([flow]) => manifests.includes(flow)), ...manifests.filter((m) => !FLOWS.some(([f]) => f === m)).map((m) => [m, m])];
