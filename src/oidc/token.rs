@@ -282,12 +282,6 @@ impl Tokens {
             ));
         }
         let family = new_secret()?;
-        if !db::oidc_grant::use_code(&self.db, &code_hash, &family.hash, now).await? {
-            return Err(GrantError::grant(
-                "code_reused",
-                "the code was already exchanged",
-            ));
-        }
         let basis = Basis {
             family_id: &family.hash,
             session_id_hash: &stored.session_id_hash,
@@ -298,7 +292,8 @@ impl Tokens {
             second_factor: stored.second_factor.as_deref(),
             nonce: stored.nonce.as_deref(),
         };
-        self.issue(application, &basis, now).await
+        // The code is spent in the transaction that stores the tokens: both or neither.
+        self.issue(application, &basis, Some(&code_hash), now).await
     }
 
     /// A code presented a second time: revoke what its first exchange issued, and audit it.
@@ -417,7 +412,7 @@ impl Tokens {
             second_factor: stored.second_factor.as_deref(),
             nonce: None,
         };
-        self.issue(application, &basis, now).await
+        self.issue(application, &basis, None, now).await
     }
 
     /// A refresh token presented after it was replaced: honoured once within the grace
@@ -457,11 +452,13 @@ impl Tokens {
         ))
     }
 
-    /// Issues an access token, a refresh token and an ID token on `basis`.
+    /// Issues an access token, a refresh token and an ID token on `basis`; with `code_hash`,
+    /// spending that code (unused until now) in the same transaction as the tokens are stored.
     async fn issue(
         &self,
         application: &Application,
         basis: &Basis<'_>,
+        code_hash: Option<&str>,
         now: i64,
     ) -> Result<Issued, GrantError> {
         let realm = Realm::parse(basis.realm).unwrap_or(application.realm);
@@ -515,6 +512,15 @@ impl Tokens {
         let id_token = crate::jose::sign(&id, &key, Some("JWT"))
             .map_err(|e| GrantError::Key(KeyError::Unusable(anyhow::anyhow!(e.to_string()))))?;
         let mut tx = self.db.begin().await?;
+        if let Some(code_hash) = code_hash
+            && !db::oidc_grant::use_code(&mut *tx, code_hash, basis.family_id, now).await?
+        {
+            tx.rollback().await?;
+            return Err(GrantError::grant(
+                "code_reused",
+                "the code was already exchanged",
+            ));
+        }
         db::oidc_token::insert(
             &mut *tx,
             &access.hash,
