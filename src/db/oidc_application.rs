@@ -76,20 +76,23 @@ fn row(r: &sqlx::any::AnyRow) -> Result<ApplicationRow, sqlx::Error> {
     })
 }
 
-/// Adds an application; returns its id.
+/// Adds an application with the hash of the form's creation key, if any (the same key twice
+/// fails on its unique index); returns its id.
 pub async fn insert<'e>(
     ex: impl Executor<'e, Database = Db>,
     client_id: &str,
     f: &Fields<'_>,
     secret_hash: Option<&str>,
+    creation_key_hash: Option<&str>,
     now: i64,
     created_by: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO oidc_applications (client_id, name, realm, kind, secret_hash, secret_set_at, \
          auth_method, signing_alg, allowed_scopes, id_token_seconds, access_token_seconds, \
-         refresh_token_seconds, first_party, backchannel_logout_uri, created_at, updated_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16) RETURNING id",
+         refresh_token_seconds, first_party, backchannel_logout_uri, created_at, updated_at, created_by, \
+         creation_key_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17) RETURNING id",
     )
     .bind(client_id)
     .bind(f.name)
@@ -107,6 +110,7 @@ pub async fn insert<'e>(
     .bind(f.backchannel_logout_uri)
     .bind(now)
     .bind(created_by)
+    .bind(creation_key_hash)
     .fetch_one(ex)
     .await
 }
@@ -189,21 +193,6 @@ pub async fn id_by_creation_key<'e>(
         .bind(key_hash)
         .fetch_optional(ex)
         .await
-}
-
-/// Records the creation key of a new application (a second form with the same key then fails
-/// on the unique index).
-pub async fn set_creation_key<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    id: i64,
-    key_hash: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE oidc_applications SET creation_key_hash = $1 WHERE id = $2")
-        .bind(key_hash)
-        .bind(id)
-        .execute(ex)
-        .await?;
-    Ok(())
 }
 
 /// The application with this client id.

@@ -248,29 +248,30 @@ impl Applications {
         f.allowed_scopes = &scopes;
         let now = self.clock.unix();
         let mut tx = self.db.begin().await?;
-        let id = db::oidc_application::insert(
+        let inserted = db::oidc_application::insert(
             &mut *tx,
             &client_id,
             &f,
             secret.as_ref().map(|s| s.hash.as_str()),
+            key.as_deref(),
             now,
             admin.0,
         )
-        .await?;
-        Self::store_uris(&mut tx, id, &settings).await?;
-        if let Some(key) = &key {
+        .await;
+        let id = match (inserted, &key) {
+            (Ok(id), _) => id,
             // The same form sent twice at once: the second insert meets the unique index, and
             // the application the first one made is the answer.
-            if let Err(e) = db::oidc_application::set_creation_key(&mut *tx, id, key).await {
+            (Err(e), Some(key)) if db::account::is_unique_violation(&e) => {
                 tx.rollback().await?;
                 return match db::oidc_application::id_by_creation_key(&self.db, key).await? {
-                    Some(first) if db::account::is_unique_violation(&e) => {
-                        Err(ApplicationError::AlreadyCreated(first))
-                    }
-                    _ => Err(e.into()),
+                    Some(first) => Err(ApplicationError::AlreadyCreated(first)),
+                    None => Err(e.into()),
                 };
             }
-        }
+            (Err(e), _) => return Err(e.into()),
+        };
+        Self::store_uris(&mut tx, id, &settings).await?;
         crate::audit::record(
             &mut *tx,
             now,

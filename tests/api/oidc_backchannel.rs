@@ -116,16 +116,7 @@ async fn f17_signing_out_sends_one_logout_token_to_each_application_signed_in_to
         .json()
         .await
         .unwrap();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == head["kid"])
-        .expect("the signing key is published");
-    let key =
-        jsonwebtoken::DecodingKey::from_jwk(&serde_json::from_value(jwk.clone()).unwrap()).unwrap();
-    portcullis::jose::verify(portcullis::jose::Use::Provider, jwt, &key)
-        .expect("the signature verifies under the published key");
+    rp::verify_under(&jwks, jwt).expect("the signature verifies under the published key");
 
     let id: i64 = billing.application.id;
     let root = app.signed_in_admin("ownerbilling").await;

@@ -96,17 +96,7 @@ async fn a_code_from_node_a_works_on_b_a_rotation_on_a_refreshes_on_b_and_a_logo
         .json()
         .await
         .unwrap();
-    let kid = rp::jwt_part(id_token, 0)["kid"].clone();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .expect("B's signing key is in A's key set");
-    let key =
-        jsonwebtoken::DecodingKey::from_jwk(&serde_json::from_value(jwk.clone()).unwrap()).unwrap();
-    portcullis::jose::verify(portcullis::jose::Use::Provider, id_token, &key)
-        .expect("B's ID token verifies under the key A publishes");
+    rp::verify_under(&jwks, id_token).expect("B's ID token verifies under the key A publishes");
 
     // A rotates the refresh token; B accepts the one A gave.
     let refresh = |t: &Value| {

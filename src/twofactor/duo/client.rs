@@ -106,10 +106,10 @@ pub fn random_state() -> String {
 
 /// Where Duo's endpoints are: `https://{api_hostname}`, or the test override without a trailing
 /// slash.
-pub fn base_of(creds: &Credentials, test_base: Option<&url::Url>) -> String {
+pub fn base_of(api_hostname: &str, test_base: Option<&url::Url>) -> String {
     match test_base {
         Some(url) => url.as_str().trim_end_matches('/').to_owned(),
-        None => format!("https://{}", creds.api_hostname),
+        None => format!("https://{api_hostname}"),
     }
 }
 
@@ -118,7 +118,7 @@ impl Duo {
     /// [`super::settings::test_api_url`], which admits only loopback hosts); `http` should come
     /// from [`crate::net::http::client`] so that it has timeouts.
     pub fn new(creds: Credentials, test_base: Option<&url::Url>, http: reqwest::Client) -> Self {
-        let base = base_of(&creds, test_base);
+        let base = base_of(&creds.api_hostname, test_base);
         Self { creds, base, http }
     }
 

@@ -97,13 +97,14 @@ impl TwoFactor {
     /// is configured: the challenge page's form leads there.
     ///
     /// # Errors
-    /// Storage errors, or a secret that cannot be opened.
-    pub async fn duo_origin(&self) -> anyhow::Result<Option<String>> {
+    /// Storage errors.
+    pub async fn duo_origin(&self) -> Result<Option<String>, sqlx::Error> {
+        // The application's public settings are enough: the secret stays sealed.
         let test_base = self.config.two_factor.duo_test_api_url.as_ref();
         Ok(self
-            .duo_credentials()
+            .duo_application()
             .await?
-            .map(|creds| super::client::base_of(&creds, test_base)))
+            .map(|a| super::client::base_of(&a.api_hostname, test_base)))
     }
 
     /// A client for `creds` (used to check credentials before they are saved).

@@ -52,12 +52,7 @@ pub(super) async fn page<S: Side>(
     let duo = enrolled.duo && !pending.duo_down;
     // "Continue with Duo" is answered by a redirect to Duo's host.
     let targets = if duo {
-        FormTargets::of(
-            tf.duo_origin()
-                .await
-                .map_err(AppError::Unexpected)?
-                .as_deref(),
-        )
+        FormTargets::of(tf.duo_origin().await?.as_deref())
     } else {
         FormTargets::default()
     };

@@ -249,6 +249,24 @@ pub fn jwt_claims(jwt: &str) -> Value {
     jwt_part(jwt, 1)
 }
 
+/// Checks `jwt`'s signature under the key of `jwks` (a key set as published) that its header
+/// names; the claims.
+pub fn verify_under(
+    jwks: &Value,
+    jwt: &str,
+) -> Result<serde_json::Map<String, Value>, portcullis::jose::JwtError> {
+    let kid = jwt_part(jwt, 0)["kid"].clone();
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("a key set")
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .expect("the key set lists the token's key");
+    let key = jsonwebtoken::DecodingKey::from_jwk(&serde_json::from_value(jwk.clone()).unwrap())
+        .expect("a usable public key");
+    portcullis::jose::verify(portcullis::jose::Use::Provider, jwt, &key)
+}
+
 /// Exchanges `code` at the token endpoint as `registered` (Basic), with the request's PKCE
 /// verifier; the token answer, which must be a 200.
 pub async fn exchange(app: &TestApp, registered: &Registered, code: &str, verifier: &str) -> Value {
