@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{Bench, client, drive, full, start};
+use common::{Bench, client, drive, full, phase, start};
 use portcullis::domain::AdminId;
 use portcullis::jose::SigningAlg;
 use portcullis::oidc::application::Applications;
@@ -185,6 +185,7 @@ fn main() {
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
+        phase("start");
         let bench = start(None).await;
         let (logout_uri, received) = receiver().await;
         let created = Applications::from(&bench.state)
@@ -204,6 +205,7 @@ fn main() {
         let secret = created.secret.unwrap();
         let base = bench.address.clone();
 
+        phase("healthz");
         let health = format!("{base}/healthz");
         let healthz = drive(sizes.clients, sizes.window, move |c| {
             let url = health.clone();
@@ -212,11 +214,13 @@ fn main() {
             }))
         })
         .await;
+        phase("signing ceiling");
         let ceiling = signing_ceiling(&bench, sizes.window).await;
 
         // Code exchange: each request takes the next unused code until they run out.
         let pool = Arc::new(Mutex::new(codes(&bench, &client_id, sizes.codes).await));
         let (b, id, sec) = (base.clone(), client_id.clone(), secret.clone());
+        phase("code exchange");
         let exchanges = drive(sizes.clients, sizes.window, move |c| {
             let code = pool.lock().unwrap().pop()?;
             let request = exchange(&c, &b, (&id, &sec), &code);
@@ -240,6 +244,7 @@ fn main() {
 
         let browser = client(&bench.jar);
         let page_url = format!("{base}/clientarea");
+        phase("session-checked page");
         let page = drive(sizes.clients, sizes.window, move |_| {
             let (b, url) = (browser.clone(), page_url.clone());
             Some(tokio::spawn(async move {
@@ -248,6 +253,7 @@ fn main() {
         })
         .await;
         let (userinfo_url, bearer) = (format!("{base}/oidc/userinfo"), access.clone());
+        phase("userinfo");
         let userinfo = drive(sizes.clients, sizes.window, move |c| {
             let (url, bearer) = (userinfo_url.clone(), bearer.clone());
             Some(tokio::spawn(async move {
@@ -261,6 +267,7 @@ fn main() {
         .await;
         let introspect_url = format!("{base}/oidc/introspect");
         let (id, sec, token) = (client_id.clone(), secret.clone(), access.clone());
+        phase("introspection");
         let introspection = drive(sizes.clients, sizes.window, move |c| {
             let (url, id, sec, token) = (
                 introspect_url.clone(),
@@ -290,6 +297,7 @@ fn main() {
             format!("logout_token={jwt}")
         };
         let (raw_uri, body) = (logout_uri.clone(), signed.clone());
+        phase("raw logout POSTs");
         let raw = drive(20, sizes.window, move |c| {
             let (url, body) = (raw_uri.clone(), body.clone());
             Some(tokio::spawn(async move {
@@ -309,6 +317,7 @@ fn main() {
             sizes.deliveries,
         )
         .await;
+        phase("back-channel queue");
         let before = received.load(Ordering::Relaxed);
         let started = Instant::now();
         let mut sent = 0;

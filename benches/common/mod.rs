@@ -18,6 +18,14 @@ pub fn full() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
 
+/// Marks the start of a phase on stderr with the seconds since the first mark, so a profiler
+/// attached from outside (`perf record -p`) can be aimed at one phase.
+pub fn phase(name: &str) {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(Instant::now);
+    eprintln!("[{:6.1} s] {name}", start.elapsed().as_secs_f64());
+}
+
 /// Requests per second completed by `clients` concurrent keep-alive clients within `duration`,
 /// or until `send` has no more work (it returns `None`); every answer must be a 200.
 pub async fn drive(

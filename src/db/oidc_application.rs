@@ -211,6 +211,36 @@ pub async fn find_by_client_id<'e>(
     r.as_ref().map(row).transpose()
 }
 
+/// The application with this client id and its redirect URIs as (uri, kind) in the order
+/// registered, in one read: the token, revocation and introspection endpoints authenticate
+/// every request with it.
+pub async fn find_with_uris_by_client_id<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    client_id: &str,
+) -> Result<Option<(ApplicationRow, Vec<(String, String)>)>, sqlx::Error> {
+    let rows = sqlx::query(concat!(
+        "SELECT a.*, u.uri AS uri, u.kind AS uri_kind FROM (SELECT ",
+        columns!(),
+        " FROM oidc_applications WHERE client_id = $1) a \
+         LEFT JOIN oidc_redirect_uris u ON u.application_id = a.id ORDER BY u.id"
+    ))
+    .bind(client_id)
+    .fetch_all(ex)
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut uris = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let uri: Option<String> = r.try_get("uri")?;
+        let kind: Option<String> = r.try_get("uri_kind")?;
+        if let (Some(uri), Some(kind)) = (uri, kind) {
+            uris.push((uri, kind));
+        }
+    }
+    Ok(Some((row(first)?, uris)))
+}
+
 /// Every application, by name.
 pub async fn list<'e>(
     ex: impl Executor<'e, Database = Db>,

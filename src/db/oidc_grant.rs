@@ -236,35 +236,71 @@ pub async fn insert_code<'e>(
     .map(|_| ())
 }
 
-/// A code by its hash, used or not.
-pub async fn code<'e>(
+/// The code columns every read selects, from `oidc_codes` as `c`.
+macro_rules! code_columns {
+    () => {
+        "c.application_id, c.session_id_hash, c.realm, c.subject_id, c.redirect_uri, c.scopes, c.nonce, \
+         c.code_challenge, c.auth_time, c.second_factor, c.created_at, c.expires_at, c.used_at, c.family_id"
+    };
+}
+
+fn code_row(r: &sqlx::any::AnyRow) -> Result<CodeRow, sqlx::Error> {
+    Ok(CodeRow {
+        application_id: r.try_get("application_id")?,
+        session_id_hash: r.try_get("session_id_hash")?,
+        realm: r.try_get("realm")?,
+        subject_id: r.try_get("subject_id")?,
+        redirect_uri: r.try_get("redirect_uri")?,
+        scopes: r.try_get("scopes")?,
+        nonce: r.try_get("nonce")?,
+        code_challenge: r.try_get("code_challenge")?,
+        auth_time: r.try_get("auth_time")?,
+        second_factor: r.try_get("second_factor")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        used_at: r.try_get("used_at")?,
+        family_id: r.try_get("family_id")?,
+    })
+}
+
+/// Whether the session a code came from was still live, as the exchange reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLife {
+    pub ended_at: Option<i64>,
+    pub expires_at: i64,
+}
+
+impl SessionLife {
+    /// Neither ended nor past its expiry at `now`.
+    pub fn live_at(self, now: i64) -> bool {
+        self.ended_at.is_none() && self.expires_at > now
+    }
+}
+
+/// A code by its hash with its session's end and expiry (`None` once the session row is gone):
+/// what an exchange checks, in one read.
+pub async fn code_with_session<'e>(
     ex: impl Executor<'e, Database = Db>,
     code_hash: &str,
-) -> Result<Option<CodeRow>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT application_id, session_id_hash, realm, subject_id, redirect_uri, scopes, nonce, code_challenge, auth_time, \
-         second_factor, created_at, expires_at, used_at, family_id FROM oidc_codes WHERE code_hash = $1",
-    )
+) -> Result<Option<(CodeRow, Option<SessionLife>)>, sqlx::Error> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        code_columns!(),
+        ", s.ended_at AS session_ended_at, s.expires_at AS session_expires_at \
+         FROM oidc_codes c LEFT JOIN sessions s ON s.id_hash = c.session_id_hash WHERE c.code_hash = $1"
+    ))
     .bind(code_hash)
     .fetch_optional(ex)
     .await?;
     row.map(|r| {
-        Ok(CodeRow {
-            application_id: r.try_get("application_id")?,
-            session_id_hash: r.try_get("session_id_hash")?,
-            realm: r.try_get("realm")?,
-            subject_id: r.try_get("subject_id")?,
-            redirect_uri: r.try_get("redirect_uri")?,
-            scopes: r.try_get("scopes")?,
-            nonce: r.try_get("nonce")?,
-            code_challenge: r.try_get("code_challenge")?,
-            auth_time: r.try_get("auth_time")?,
-            second_factor: r.try_get("second_factor")?,
-            created_at: r.try_get("created_at")?,
-            expires_at: r.try_get("expires_at")?,
-            used_at: r.try_get("used_at")?,
-            family_id: r.try_get("family_id")?,
-        })
+        let expires_at: Option<i64> = r.try_get("session_expires_at")?;
+        let life = expires_at.map(|expires_at| {
+            Ok::<_, sqlx::Error>(SessionLife {
+                ended_at: r.try_get("session_ended_at")?,
+                expires_at,
+            })
+        });
+        Ok((code_row(&r)?, life.transpose()?))
     })
     .transpose()
 }

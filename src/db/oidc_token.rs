@@ -27,32 +27,36 @@ pub struct TokenRow {
     pub issuer: String,
 }
 
-/// Stores a token under its hash.
-pub async fn insert<'e>(
+/// Stores the access and refresh token of one grant, each under its hash, in one statement
+/// (one round trip, and one short hold of SQLite's write lock).
+pub async fn insert_pair<'e>(
     ex: impl Executor<'e, Database = Db>,
-    token_hash: &str,
-    t: &TokenRow,
+    (access_hash, access): (&str, &TokenRow),
+    (refresh_hash, refresh): (&str, &TokenRow),
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let mut query = sqlx::query(
         "INSERT INTO oidc_tokens (token_hash, kind, family_id, application_id, session_id_hash, realm, subject_id, scopes, \
-         auth_time, second_factor, created_at, expires_at, issuer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(token_hash)
-    .bind(&t.kind)
-    .bind(&t.family_id)
-    .bind(t.application_id)
-    .bind(&t.session_id_hash)
-    .bind(&t.realm)
-    .bind(t.subject_id)
-    .bind(&t.scopes)
-    .bind(t.auth_time)
-    .bind(&t.second_factor)
-    .bind(t.created_at)
-    .bind(t.expires_at)
-    .bind(&t.issuer)
-    .execute(ex)
-    .await
-    .map(|_| ())
+         auth_time, second_factor, created_at, expires_at, issuer) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13), \
+         ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+    );
+    for (hash, t) in [(access_hash, access), (refresh_hash, refresh)] {
+        query = query
+            .bind(hash)
+            .bind(&t.kind)
+            .bind(&t.family_id)
+            .bind(t.application_id)
+            .bind(&t.session_id_hash)
+            .bind(&t.realm)
+            .bind(t.subject_id)
+            .bind(&t.scopes)
+            .bind(t.auth_time)
+            .bind(&t.second_factor)
+            .bind(t.created_at)
+            .bind(t.expires_at)
+            .bind(&t.issuer);
+    }
+    query.execute(ex).await.map(|_| ())
 }
 
 /// A token by its hash.

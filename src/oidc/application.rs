@@ -149,6 +149,43 @@ fn subject(id: i64) -> String {
     format!("oidc_application:{id}")
 }
 
+/// An application from its stored row and its redirect URIs as (uri, kind).
+fn assembled(row: ApplicationRow, uris: &[(String, String)]) -> Result<Application, sqlx::Error> {
+    let of = |kind: UriKind| {
+        uris.iter()
+            .filter(|(_, k)| k == kind.as_str())
+            .map(|(u, _)| u.clone())
+            .collect()
+    };
+    let id = row.id;
+    let bad = |what: &str| sqlx::Error::Decode(format!("oidc_applications.{what} of {id}").into());
+    Ok(Application {
+        id: row.id,
+        redirect_uris: of(UriKind::Login),
+        post_logout_redirect_uris: of(UriKind::PostLogout),
+        realm: Realm::parse(&row.realm).ok_or_else(|| bad("realm"))?,
+        kind: Kind::parse(&row.kind).ok_or_else(|| bad("kind"))?,
+        auth_method: AuthMethod::parse(&row.auth_method).ok_or_else(|| bad("auth_method"))?,
+        signing_alg: SigningAlg::parse(&row.signing_alg).ok_or_else(|| bad("signing_alg"))?,
+        scopes: row
+            .allowed_scopes
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        client_id: row.client_id,
+        name: row.name,
+        id_token_seconds: row.id_token_seconds,
+        access_token_seconds: row.access_token_seconds,
+        refresh_token_seconds: row.refresh_token_seconds,
+        first_party: row.first_party,
+        backchannel_logout_uri: row.backchannel_logout_uri,
+        secret_set_at: row.secret_set_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        created_by: AdminId(row.created_by),
+    })
+}
+
 impl Applications {
     /// A stored instant as people read it, in the configured timezone.
     pub fn show_time(&self, unix: i64) -> String {
@@ -168,40 +205,21 @@ impl Applications {
         row: ApplicationRow,
     ) -> Result<Application, sqlx::Error> {
         let uris = db::oidc_application::redirect_uris(ex, row.id).await?;
-        let of = |kind: UriKind| {
-            uris.iter()
-                .filter(|(_, k)| k == kind.as_str())
-                .map(|(u, _)| u.clone())
-                .collect()
+        assembled(row, &uris)
+    }
+
+    /// The application with this client id and its stored secret hash, in one read.
+    pub(crate) async fn find_with_secret(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<(Application, Option<String>)>, sqlx::Error> {
+        let Some((row, uris)) =
+            db::oidc_application::find_with_uris_by_client_id(&self.db, client_id).await?
+        else {
+            return Ok(None);
         };
-        let id = row.id;
-        let bad =
-            |what: &str| sqlx::Error::Decode(format!("oidc_applications.{what} of {id}").into());
-        Ok(Application {
-            id: row.id,
-            redirect_uris: of(UriKind::Login),
-            post_logout_redirect_uris: of(UriKind::PostLogout),
-            realm: Realm::parse(&row.realm).ok_or_else(|| bad("realm"))?,
-            kind: Kind::parse(&row.kind).ok_or_else(|| bad("kind"))?,
-            auth_method: AuthMethod::parse(&row.auth_method).ok_or_else(|| bad("auth_method"))?,
-            signing_alg: SigningAlg::parse(&row.signing_alg).ok_or_else(|| bad("signing_alg"))?,
-            scopes: row
-                .allowed_scopes
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect(),
-            client_id: row.client_id,
-            name: row.name,
-            id_token_seconds: row.id_token_seconds,
-            access_token_seconds: row.access_token_seconds,
-            refresh_token_seconds: row.refresh_token_seconds,
-            first_party: row.first_party,
-            backchannel_logout_uri: row.backchannel_logout_uri,
-            secret_set_at: row.secret_set_at,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            created_by: AdminId(row.created_by),
-        })
+        let secret_hash = row.secret_hash.clone();
+        Ok(Some((assembled(row, &uris)?, secret_hash)))
     }
 
     async fn store_uris(
@@ -437,9 +455,6 @@ impl Applications {
         if client_id.is_empty() || client_id.len() > SENT_MAX {
             return Ok(None);
         }
-        match db::oidc_application::find_by_client_id(&self.db, client_id).await? {
-            Some(row) => Ok(Some(self.assemble(&self.db, row).await?)),
-            None => Ok(None),
-        }
+        Ok(self.find_with_secret(client_id).await?.map(|(a, _)| a))
     }
 }

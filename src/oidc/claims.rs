@@ -62,7 +62,7 @@ pub enum Target {
 /// # Errors
 /// Storage errors.
 pub async fn of(
-    pool: &db::Pool,
+    conn: &mut db::Connection,
     realm: Realm,
     subject_id: i64,
     scopes: &[&str],
@@ -72,7 +72,7 @@ pub async fn of(
     let mut out = Map::new();
     match realm {
         Realm::Client => {
-            let Some(user) = db::account::find_user_by_id(pool, subject_id).await? else {
+            let Some(user) = db::account::find_user_by_id(&mut *conn, subject_id).await? else {
                 return Ok(None);
             };
             if user.disabled {
@@ -92,12 +92,12 @@ pub async fn of(
                 );
             }
             if has("accounts") && target == Target::UserInfo {
-                let accounts = db::client::memberships(pool, subject_id).await?;
+                let accounts = db::client::memberships(&mut *conn, subject_id).await?;
                 out.insert("accounts".into(), accounts_claim(&accounts));
             }
         }
         Realm::Admin => {
-            let Some(admin) = db::account::find_admin_by_id(pool, subject_id).await? else {
+            let Some(admin) = db::account::find_admin_by_id(&mut *conn, subject_id).await? else {
                 return Ok(None);
             };
             if admin.disabled {
@@ -113,7 +113,7 @@ pub async fn of(
                 out.insert("email_verified".into(), json!(false));
             }
             if has("roles") && target == Target::UserInfo {
-                let permissions = db::role::permissions(pool, admin.role_id).await?;
+                let permissions = db::role::permissions(&mut *conn, admin.role_id).await?;
                 let names: Vec<&str> = permissions
                     .iter()
                     .map(crate::auth::permission::Permission::as_str)

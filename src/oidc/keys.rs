@@ -18,7 +18,8 @@ use crate::domain::{Action, Actor};
 use crate::jose::{KeyPair, SigningAlg};
 use crate::sealing::SealingKey;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// How long a rotated-in key is published before it signs: relying parties refresh a cached
 /// JWKS at least daily (mod_auth_openidc's default is an hour), so none meets an unknown kid.
@@ -68,8 +69,44 @@ pub enum KeyError {
     Unusable(#[from] anyhow::Error),
 }
 
-/// Keys opened on this node, by kid: a kid's key never changes, so an entry never goes stale.
-pub type KeyCache = Arc<Mutex<HashMap<String, Arc<KeyPair>>>>;
+/// How long this node signs from the key rows it read last before it reads them again. Every
+/// token signed costs one read fewer (the rows carry each sealed key); the price is that a key
+/// rotated by another node or by the CLI starts signing here up to this long after it was
+/// stored. This node's own rotations take effect at once, and the JWKS is always read afresh,
+/// so a key is published on every node before any node signs with it.
+pub const ROWS_FRESH: Duration = Duration::from_secs(1);
+
+/// What this node keeps of the keys: each one opened (by kid: a kid's key never changes, so it
+/// never goes stale), and the rows last read for signing, for [`ROWS_FRESH`].
+#[derive(Default)]
+pub struct NodeKeys {
+    opened: Mutex<HashMap<String, Arc<KeyPair>>>,
+    rows: Mutex<Option<(Instant, Arc<Vec<StoredKey>>)>>,
+}
+
+/// The node's key memory, shared by every service on it.
+pub type KeyCache = Arc<NodeKeys>;
+
+impl NodeKeys {
+    /// The rows read less than [`ROWS_FRESH`] ago, if they hold a key of `alg`.
+    fn recent(&self, alg: SigningAlg) -> Option<Arc<Vec<StoredKey>>> {
+        let rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        rows.as_ref()
+            .filter(|(read, rows)| {
+                read.elapsed() < ROWS_FRESH && rows.iter().any(|r| r.alg == alg.as_str())
+            })
+            .map(|(_, rows)| rows.clone())
+    }
+
+    fn remember(&self, rows: Arc<Vec<StoredKey>>) {
+        *self.rows.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), rows));
+    }
+
+    /// After this node changed the rows: the next signature reads them.
+    fn forget_rows(&self) {
+        *self.rows.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
 
 /// The provider's keys.
 #[derive(Clone)]
@@ -170,7 +207,13 @@ impl Keys {
     /// # Errors
     /// Storage failures, a key this node cannot open, or no key could be made.
     pub async fn signing(&self, alg: SigningAlg) -> Result<Arc<KeyPair>, KeyError> {
-        let rows = self.ensure(alg).await?;
+        let rows = if let Some(rows) = self.cache.recent(alg) {
+            rows
+        } else {
+            let rows = Arc::new(self.ensure(alg).await?);
+            self.cache.remember(rows.clone());
+            rows
+        };
         let now = self.clock.unix();
         let row = states(&rows, now)
             .into_iter()
@@ -229,6 +272,7 @@ impl Keys {
         )
         .await?;
         tx.commit().await?;
+        self.cache.forget_rows();
         let info = self.list().await?.into_iter().find(|k| k.kid == row.kid);
         info.ok_or_else(|| KeyError::Unusable(anyhow::anyhow!("the new key was not stored")))
     }
@@ -246,7 +290,9 @@ impl Keys {
             .filter(|(_, state)| !published(*state, now))
             .map(|(i, _)| rows[i].kid.clone())
             .collect();
-        Ok(db::oidc_key::delete(&self.db, &gone).await?)
+        let deleted = db::oidc_key::delete(&self.db, &gone).await?;
+        self.cache.forget_rows();
+        Ok(deleted)
     }
 
     /// Every stored key, after making the first key of `alg` if there was none: one read on
@@ -317,8 +363,9 @@ impl Keys {
     fn open(&self, row: &StoredKey, alg: SigningAlg) -> Result<Arc<KeyPair>, KeyError> {
         let mut cache = self
             .cache
+            .opened
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(pair) = cache.get(&row.kid) {
             return Ok(pair.clone());
         }

@@ -25,6 +25,7 @@ use crate::db;
 use crate::db::oidc_token::TokenRow;
 use crate::domain::Realm;
 use crate::domain::audit::{Action, Actor};
+use crate::jose::KeyPair;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -131,6 +132,15 @@ struct Basis<'a> {
     nonce: Option<&'a str>,
 }
 
+async fn session_live(
+    conn: &mut db::Connection,
+    id_hash: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let row = db::session::find_by_hash(&mut *conn, id_hash).await?;
+    Ok(row.is_some_and(|s| s.ended_at.is_none() && s.expires_at > now))
+}
+
 /// BASE64URL(SHA-256(verifier)) (RFC 7636 §4.2).
 fn s256(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
@@ -214,12 +224,17 @@ impl Tokens {
         let code = code.ok_or_else(|| GrantError::InvalidRequest("code is missing".into()))?;
         let code_hash = crate::token::hash(code);
         let now = self.clock.unix();
+        // One connection for the whole exchange (see `db::Connection`), taken after the key
+        // (which may read the pool) so that nothing waits on a second one meanwhile; and the
+        // code with its session's state in one read.
+        let key = self.keys.signing(application.signing_alg).await?;
+        let mut conn = self.db.acquire().await?;
         let stored = if crate::token::looks_valid(code) {
-            db::oidc_grant::code(&self.db, &code_hash).await?
+            db::oidc_grant::code_with_session(&mut *conn, &code_hash).await?
         } else {
             None
         };
-        let Some(stored) = stored else {
+        let Some((stored, session)) = stored else {
             return Err(GrantError::grant(
                 "code_unknown",
                 "the code is not one this provider issued",
@@ -232,7 +247,8 @@ impl Tokens {
             ));
         }
         if stored.used_at.is_some() {
-            self.code_came_back(application, &stored, now).await?;
+            self.code_came_back(&mut conn, application, &stored, now)
+                .await?;
             return Err(GrantError::grant(
                 "code_reused",
                 "the code was already exchanged; the tokens it gave were revoked",
@@ -275,7 +291,7 @@ impl Tokens {
                 }
             }
         }
-        if !self.session_live(&stored.session_id_hash, now).await? {
+        if !session.is_some_and(|s| s.live_at(now)) {
             return Err(GrantError::grant(
                 "session_ended",
                 "the portal session the code came from has ended",
@@ -293,12 +309,14 @@ impl Tokens {
             nonce: stored.nonce.as_deref(),
         };
         // The code is spent in the transaction that stores the tokens: both or neither.
-        self.issue(application, &basis, Some(&code_hash), now).await
+        self.issue(&mut conn, &key, application, &basis, Some(&code_hash), now)
+            .await
     }
 
     /// A code presented a second time: revoke what its first exchange issued, and audit it.
     async fn code_came_back(
         &self,
+        conn: &mut db::Connection,
         application: &Application,
         stored: &db::oidc_grant::CodeRow,
         now: i64,
@@ -306,7 +324,7 @@ impl Tokens {
         let Some(family) = &stored.family_id else {
             return Ok(());
         };
-        let mut tx = self.db.begin().await?;
+        let mut tx = sqlx::Connection::begin(conn).await?;
         let ended = db::oidc_token::revoke_family(&mut *tx, family, "code_reused", now).await?;
         record(
             &mut *tx,
@@ -322,11 +340,6 @@ impl Tokens {
         .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn session_live(&self, id_hash: &str, now: i64) -> Result<bool, sqlx::Error> {
-        let row = db::session::find_by_hash(&self.db, id_hash).await?;
-        Ok(row.is_some_and(|s| s.ended_at.is_none() && s.expires_at > now))
     }
 
     /// Uses a refresh token (`grant_type=refresh_token`), optionally narrowing the scopes.
@@ -353,8 +366,10 @@ impl Tokens {
             .ok_or_else(|| GrantError::InvalidRequest("refresh_token is missing".into()))?;
         let hash = crate::token::hash(token);
         let now = self.clock.unix();
+        let key = self.keys.signing(application.signing_alg).await?;
+        let mut conn = self.db.acquire().await?;
         let stored = if crate::token::looks_valid(token) {
-            db::oidc_token::find(&self.db, &hash).await?
+            db::oidc_token::find(&mut *conn, &hash).await?
         } else {
             None
         };
@@ -387,19 +402,19 @@ impl Tokens {
         }
         let scopes = narrowed(&stored.scopes, scope)?;
         let offline = stored.scopes.split(' ').any(|s| s == "offline_access");
-        if !offline && !self.session_live(&stored.session_id_hash, now).await? {
+        if !offline && !session_live(&mut conn, &stored.session_id_hash, now).await? {
             return Err(GrantError::grant(
                 "session_ended",
                 "the portal session the token came from has ended",
             ));
         }
         // Replace it; if another refresh replaced it first, this is the grace use or a reuse.
-        if !db::oidc_token::replace(&self.db, &hash, now).await? {
-            let replaced_at = db::oidc_token::find(&self.db, &hash)
+        if !db::oidc_token::replace(&mut *conn, &hash, now).await? {
+            let replaced_at = db::oidc_token::find(&mut *conn, &hash)
                 .await?
                 .and_then(|t| t.replaced_at)
                 .unwrap_or(now);
-            self.replaced_again(application, &stored, &hash, replaced_at, now)
+            self.replaced_again(&mut conn, application, &stored, &hash, replaced_at, now)
                 .await?;
         }
         let basis = Basis {
@@ -412,23 +427,26 @@ impl Tokens {
             second_factor: stored.second_factor.as_deref(),
             nonce: None,
         };
-        self.issue(application, &basis, None, now).await
+        self.issue(&mut conn, &key, application, &basis, None, now)
+            .await
     }
 
     /// A refresh token presented after it was replaced: honoured once within the grace
     /// period, otherwise a reuse that revokes the family.
     async fn replaced_again(
         &self,
+        conn: &mut db::Connection,
         application: &Application,
         stored: &TokenRow,
         hash: &str,
         replaced_at: i64,
         now: i64,
     ) -> Result<(), GrantError> {
-        if now - replaced_at <= GRACE_SECONDS && db::oidc_token::use_grace(&self.db, hash).await? {
+        if now - replaced_at <= GRACE_SECONDS && db::oidc_token::use_grace(&mut *conn, hash).await?
+        {
             return Ok(());
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = sqlx::Connection::begin(conn).await?;
         let ended =
             db::oidc_token::revoke_family(&mut *tx, &stored.family_id, "refresh_reused", now)
                 .await?;
@@ -456,6 +474,8 @@ impl Tokens {
     /// spending that code (unused until now) in the same transaction as the tokens are stored.
     async fn issue(
         &self,
+        conn: &mut db::Connection,
+        key: &KeyPair,
         application: &Application,
         basis: &Basis<'_>,
         code_hash: Option<&str>,
@@ -482,7 +502,7 @@ impl Tokens {
             issuer: self.issuer.clone(),
         };
         let scopes: Vec<&str> = basis.scopes.split(' ').collect();
-        let extra = claims::of(&self.db, realm, basis.subject_id, &scopes, Target::IdToken)
+        let extra = claims::of(conn, realm, basis.subject_id, &scopes, Target::IdToken)
             .await?
             .ok_or_else(|| {
                 GrantError::grant(
@@ -508,32 +528,34 @@ impl Tokens {
         if let Some(map) = id.as_object_mut() {
             map.extend(extra);
         }
-        let key = self.keys.signing(application.signing_alg).await?;
-        let id_token = crate::jose::sign(&id, &key, Some("JWT"))
+        let id_token = crate::jose::sign(&id, key, Some("JWT"))
             .map_err(|e| GrantError::Key(KeyError::Unusable(anyhow::anyhow!(e.to_string()))))?;
-        let mut tx = self.db.begin().await?;
+        // Two statements and no transaction: the tokens go in first, and only then is the code
+        // spent. Until the answer is sent nobody knows the tokens, so a stop between the two
+        // leaves rows nobody can use and a code that still works; and an exchange that loses the
+        // race for the code revokes its own tokens. A code is thus never spent without its
+        // tokens, and SQLite's write lock is never held across an await.
+        db::oidc_token::insert_pair(
+            &mut *conn,
+            (
+                &access.hash,
+                &row("access", application.access_token_seconds),
+            ),
+            (
+                &refresh.hash,
+                &row("refresh", application.refresh_token_seconds),
+            ),
+        )
+        .await?;
         if let Some(code_hash) = code_hash
-            && !db::oidc_grant::use_code(&mut *tx, code_hash, basis.family_id, now).await?
+            && !db::oidc_grant::use_code(&mut *conn, code_hash, basis.family_id, now).await?
         {
-            tx.rollback().await?;
+            db::oidc_token::revoke_family(&mut *conn, basis.family_id, "code_reused", now).await?;
             return Err(GrantError::grant(
                 "code_reused",
                 "the code was already exchanged",
             ));
         }
-        db::oidc_token::insert(
-            &mut *tx,
-            &access.hash,
-            &row("access", application.access_token_seconds),
-        )
-        .await?;
-        db::oidc_token::insert(
-            &mut *tx,
-            &refresh.hash,
-            &row("refresh", application.refresh_token_seconds),
-        )
-        .await?;
-        tx.commit().await?;
         Ok(Issued {
             access_token: access.plain,
             token_type: "Bearer",
@@ -549,11 +571,19 @@ impl Tokens {
     /// # Errors
     /// Storage errors.
     pub async fn access(&self, token: &str) -> Result<Option<AccessGrant>, sqlx::Error> {
+        self.access_on(&mut *self.db.acquire().await?, token).await
+    }
+
+    async fn access_on(
+        &self,
+        conn: &mut db::Connection,
+        token: &str,
+    ) -> Result<Option<AccessGrant>, sqlx::Error> {
         if !crate::token::looks_valid(token) {
             return Ok(None);
         }
         let now = self.clock.unix();
-        let Some(row) = db::oidc_token::find(&self.db, &crate::token::hash(token)).await? else {
+        let Some(row) = db::oidc_token::find(&mut *conn, &crate::token::hash(token)).await? else {
             return Ok(None);
         };
         if row.kind != "access" || row.revoked_at.is_some() || row.expires_at <= now {
@@ -577,12 +607,14 @@ impl Tokens {
     /// # Errors
     /// Storage errors.
     pub async fn userinfo(&self, token: &str) -> Result<Option<Value>, sqlx::Error> {
-        let Some(grant) = self.access(token).await? else {
+        // Both reads on one connection (see `db::Connection`).
+        let mut conn = self.db.acquire().await?;
+        let Some(grant) = self.access_on(&mut conn, token).await? else {
             return Ok(None);
         };
         let scopes: Vec<&str> = grant.scopes.iter().map(String::as_str).collect();
         let Some(mut found) = claims::of(
-            &self.db,
+            &mut conn,
             grant.realm,
             grant.subject_id,
             &scopes,

@@ -1,6 +1,7 @@
 //! The OpenID provider on several nodes (issue 19 item 9): two `portcullis serve` processes on
 //! one database behind one System URL. A code issued by node A is exchanged on node B; a
-//! refresh token rotated on A is used on B; a session ended on B sends its logout token exactly
+//! refresh token rotated on A is used on B; a signing key rotated by another process signs on
+//! both within a second; a session ended on B sends its logout token exactly
 //! once although both nodes run the back-channel sender. Runs on SQLite and, in the PostgreSQL
 //! pass, on PostgreSQL.
 
@@ -9,7 +10,10 @@ use crate::helpers::receiver::receiver;
 use crate::helpers::rp::{self, REDIRECT};
 use crate::helpers::*;
 use openidconnect::PkceCodeChallenge;
+use portcullis::domain::Actor;
+use portcullis::jose::SigningAlg;
 use portcullis::oidc::draft::ApplicationDraft;
+use portcullis::oidc::keys::{Keys, ROWS_FRESH};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -137,6 +141,61 @@ async fn a_code_from_node_a_works_on_b_a_rotation_on_a_refreshes_on_b_and_a_logo
         userinfo["email"], "ada@example.com",
         "B's access token on A"
     );
+
+    // A key rotated at once by another process (this test's, as the CLI would) is published
+    // by both nodes at once (the JWKS is read afresh), and both sign with it within
+    // `ROWS_FRESH` (the key rows a node signs from are kept that long).
+    let rotated = Keys::from(&app.state)
+        .rotate(&Actor::Named("test".into()), SigningAlg::Rs256, true)
+        .await
+        .unwrap();
+    for node in [&a, &b] {
+        let jwks: Value = get(&cookieless_client(), node, "/oidc/jwks", &host)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| k["kid"].as_str())
+            .collect();
+        assert!(
+            kids.contains(&rotated.kid.as_str()),
+            "port {}: {kids:?}",
+            node.port
+        );
+    }
+    let mut latest = refresh(&third);
+    let patient = std::time::Instant::now() + ROWS_FRESH * 10;
+    for node in [&a, &b] {
+        loop {
+            let t = token(
+                node,
+                &host,
+                client,
+                &[("grant_type", "refresh_token"), ("refresh_token", &latest)],
+            )
+            .await;
+            latest = refresh(&t);
+            let id_token = t["id_token"].as_str().unwrap();
+            let kid = rp::jwt_part(id_token, 0)["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            if kid == rotated.kid {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < patient,
+                "port {} still signs with {kid}, not the rotated {}",
+                node.port,
+                rotated.kid
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 
     // Sign out on B. Both nodes run the back-channel sender; the delivery is leased to one.
     sign_out(&browser, &b, &host).await;

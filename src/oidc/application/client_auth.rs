@@ -77,11 +77,10 @@ impl Applications {
         if client_id.is_empty() || client_id.len() > SENT_MAX {
             return Err(ClientAuthError::UnknownClient);
         }
-        let row = db::oidc_application::find_by_client_id(&self.db, client_id)
+        let (application, stored) = self
+            .find_with_secret(client_id)
             .await?
             .ok_or(ClientAuthError::UnknownClient)?;
-        let stored = row.secret_hash.clone();
-        let application = self.assemble(&self.db, row).await?;
         let secret = match (application.kind, presented) {
             (Kind::Public, Presented::None) => return Ok(application),
             (Kind::Public, _) => return Err(ClientAuthError::PublicClientSentSecret),
