@@ -41,26 +41,45 @@ macro_rules! select_admin {
 }
 
 fn admin_from(row: &sqlx::any::AnyRow) -> Result<AdminRow, sqlx::Error> {
+    admin_from_prefixed(row, "")
+}
+
+/// An admin from columns named with `prefix` (a query that also selects other tables'
+/// columns names them `a_id`, `a_username`, ...).
+pub(crate) fn admin_from_prefixed(
+    row: &sqlx::any::AnyRow,
+    prefix: &str,
+) -> Result<AdminRow, sqlx::Error> {
+    let col = |name: &str| format!("{prefix}{name}");
     Ok(AdminRow {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        email: row.try_get("email")?,
-        password_hash: row.try_get("password_hash")?,
-        role_id: row.try_get("role_id")?,
-        role_name: row.try_get("role_name")?,
-        disabled: flag(row.try_get("disabled")?),
+        id: row.try_get(col("id").as_str())?,
+        username: row.try_get(col("username").as_str())?,
+        email: row.try_get(col("email").as_str())?,
+        password_hash: row.try_get(col("password_hash").as_str())?,
+        role_id: row.try_get(col("role_id").as_str())?,
+        role_name: row.try_get(col("role_name").as_str())?,
+        disabled: flag(row.try_get(col("disabled").as_str())?),
     })
 }
 
 pub(crate) fn user_from(row: &sqlx::any::AnyRow) -> Result<UserRow, sqlx::Error> {
+    user_from_prefixed(row, "")
+}
+
+/// A user from columns named with `prefix` (as [`admin_from_prefixed`]).
+pub(crate) fn user_from_prefixed(
+    row: &sqlx::any::AnyRow,
+    prefix: &str,
+) -> Result<UserRow, sqlx::Error> {
+    let col = |name: &str| format!("{prefix}{name}");
     Ok(UserRow {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
-        password_hash: row.try_get("password_hash")?,
-        disabled: flag(row.try_get("disabled")?),
-        email_verified_at: row.try_get("email_verified_at")?,
+        id: row.try_get(col("id").as_str())?,
+        email: row.try_get(col("email").as_str())?,
+        first_name: row.try_get(col("first_name").as_str())?,
+        last_name: row.try_get(col("last_name").as_str())?,
+        password_hash: row.try_get(col("password_hash").as_str())?,
+        disabled: flag(row.try_get(col("disabled").as_str())?),
+        email_verified_at: row.try_get(col("email_verified_at").as_str())?,
     })
 }
 

@@ -277,32 +277,62 @@ impl SessionLife {
     }
 }
 
-/// A code by its hash with its session's end and expiry (`None` once the session row is gone):
-/// what an exchange checks, in one read.
+/// What an exchange reads about a code, in one statement: the code, its session's end and
+/// expiry (`None` once the session row is gone), and the person it names (`None` once gone).
+#[derive(Debug, Clone)]
+pub struct CodeLookup {
+    pub code: CodeRow,
+    pub session: Option<SessionLife>,
+    pub user: Option<super::account::UserRow>,
+    pub admin: Option<super::account::AdminRow>,
+}
+
+/// A code by its hash with its session and its person ([`CodeLookup`]).
 pub async fn code_with_session<'e>(
     ex: impl Executor<'e, Database = Db>,
     code_hash: &str,
-) -> Result<Option<(CodeRow, Option<SessionLife>)>, sqlx::Error> {
+) -> Result<Option<CodeLookup>, sqlx::Error> {
     let row = sqlx::query(concat!(
         "SELECT ",
         code_columns!(),
-        ", s.ended_at AS session_ended_at, s.expires_at AS session_expires_at \
-         FROM oidc_codes c LEFT JOIN sessions s ON s.id_hash = c.session_id_hash WHERE c.code_hash = $1"
+        ", s.ended_at AS session_ended_at, s.expires_at AS session_expires_at, \
+         u.id AS u_id, u.email AS u_email, u.first_name AS u_first_name, u.last_name AS u_last_name, \
+         u.password_hash AS u_password_hash, u.disabled AS u_disabled, u.email_verified_at AS u_email_verified_at, \
+         a.id AS a_id, a.username AS a_username, a.email AS a_email, a.password_hash AS a_password_hash, \
+         a.role_id AS a_role_id, r.name AS a_role_name, a.disabled AS a_disabled \
+         FROM oidc_codes c \
+         LEFT JOIN sessions s ON s.id_hash = c.session_id_hash \
+         LEFT JOIN users u ON c.realm = 'client' AND u.id = c.subject_id \
+         LEFT JOIN admins a ON c.realm = 'admin' AND a.id = c.subject_id \
+         LEFT JOIN roles r ON r.id = a.role_id \
+         WHERE c.code_hash = $1"
     ))
     .bind(code_hash)
     .fetch_optional(ex)
     .await?;
-    row.map(|r| {
-        let expires_at: Option<i64> = r.try_get("session_expires_at")?;
-        let life = expires_at.map(|expires_at| {
-            Ok::<_, sqlx::Error>(SessionLife {
-                ended_at: r.try_get("session_ended_at")?,
-                expires_at,
-            })
-        });
-        Ok((code_row(&r)?, life.transpose()?))
-    })
-    .transpose()
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let expires_at: Option<i64> = r.try_get("session_expires_at")?;
+    let session = match expires_at {
+        Some(expires_at) => Some(SessionLife {
+            ended_at: r.try_get("session_ended_at")?,
+            expires_at,
+        }),
+        None => None,
+    };
+    let user_id: Option<i64> = r.try_get("u_id")?;
+    let admin_role: Option<String> = r.try_get("a_role_name")?;
+    Ok(Some(CodeLookup {
+        code: code_row(&r)?,
+        session,
+        user: user_id
+            .map(|_| super::account::user_from_prefixed(&r, "u_"))
+            .transpose()?,
+        admin: admin_role
+            .map(|_| super::account::admin_from_prefixed(&r, "a_"))
+            .transpose()?,
+    }))
 }
 
 /// Marks a code used by the exchange making `family_id`; false if another exchange (on any

@@ -56,6 +56,44 @@ pub enum Target {
     UserInfo,
 }
 
+/// The person a token speaks for, as stored.
+#[derive(Debug, Clone)]
+pub enum Person {
+    User(db::account::UserRow),
+    Admin(db::account::AdminRow),
+}
+
+impl Person {
+    /// The person of `realm` with this id; `None` when gone or disabled.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn find(
+        conn: &mut db::Connection,
+        realm: Realm,
+        subject_id: i64,
+    ) -> Result<Option<Self>, sqlx::Error> {
+        let found = match realm {
+            Realm::Client => db::account::find_user_by_id(&mut *conn, subject_id)
+                .await?
+                .map(Self::User),
+            Realm::Admin => db::account::find_admin_by_id(&mut *conn, subject_id)
+                .await?
+                .map(Self::Admin),
+        };
+        Ok(found.and_then(Self::enabled))
+    }
+
+    /// The person, unless disabled: a disabled person gets no tokens and no claims.
+    pub fn enabled(self) -> Option<Self> {
+        let disabled = match &self {
+            Self::User(u) => u.disabled,
+            Self::Admin(a) => a.disabled,
+        };
+        (!disabled).then_some(self)
+    }
+}
+
 /// The claims the granted `scopes` release about a person, without `sub`; `None` when the
 /// person no longer exists (or is disabled).
 ///
@@ -68,16 +106,28 @@ pub async fn of(
     scopes: &[&str],
     target: Target,
 ) -> Result<Option<Map<String, Value>>, sqlx::Error> {
+    match Person::find(conn, realm, subject_id).await? {
+        Some(person) => Ok(Some(released(conn, &person, scopes, target).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The claims the granted `scopes` release about `person`, without `sub`. Only userinfo's
+/// `accounts` and `roles` read more.
+///
+/// # Errors
+/// Storage errors.
+pub async fn released(
+    conn: &mut db::Connection,
+    person: &Person,
+    scopes: &[&str],
+    target: Target,
+) -> Result<Map<String, Value>, sqlx::Error> {
     let has = |s: &str| scopes.contains(&s);
     let mut out = Map::new();
-    match realm {
-        Realm::Client => {
-            let Some(user) = db::account::find_user_by_id(&mut *conn, subject_id).await? else {
-                return Ok(None);
-            };
-            if user.disabled {
-                return Ok(None);
-            }
+    match person {
+        Person::User(user) => {
+            let subject_id = user.id;
             if has("profile") {
                 let name = format!("{} {}", user.first_name, user.last_name);
                 out.insert("name".into(), json!(name.trim()));
@@ -96,13 +146,7 @@ pub async fn of(
                 out.insert("accounts".into(), accounts_claim(&accounts));
             }
         }
-        Realm::Admin => {
-            let Some(admin) = db::account::find_admin_by_id(&mut *conn, subject_id).await? else {
-                return Ok(None);
-            };
-            if admin.disabled {
-                return Ok(None);
-            }
+        Person::Admin(admin) => {
             if has("profile") {
                 out.insert("name".into(), json!(admin.username));
                 out.insert("preferred_username".into(), json!(admin.username));
@@ -125,7 +169,7 @@ pub async fn of(
             }
         }
     }
-    Ok(Some(out))
+    Ok(out)
 }
 
 /// The `accounts` claim: each client account with the person's place and permissions in it.

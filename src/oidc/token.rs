@@ -130,6 +130,8 @@ struct Basis<'a> {
     auth_time: i64,
     second_factor: Option<&'a str>,
     nonce: Option<&'a str>,
+    /// The code this grant spends, for an exchange.
+    spends: Option<&'a str>,
 }
 
 async fn session_live(
@@ -151,6 +153,13 @@ fn verifier_shaped(v: &str) -> bool {
     (43..=128).contains(&v.len())
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+fn subject_gone() -> GrantError {
+    GrantError::grant(
+        "subject_gone",
+        "the person no longer has an account here, or it is disabled",
+    )
 }
 
 fn new_secret() -> Result<crate::token::NewSecret, GrantError> {
@@ -234,7 +243,13 @@ impl Tokens {
         } else {
             None
         };
-        let Some((stored, session)) = stored else {
+        let Some(db::oidc_grant::CodeLookup {
+            code: stored,
+            session,
+            user,
+            admin,
+        }) = stored
+        else {
             return Err(GrantError::grant(
                 "code_unknown",
                 "the code is not one this provider issued",
@@ -307,9 +322,17 @@ impl Tokens {
             auth_time: stored.auth_time,
             second_factor: stored.second_factor.as_deref(),
             nonce: stored.nonce.as_deref(),
+            spends: Some(&code_hash),
         };
-        // The code is spent in the transaction that stores the tokens: both or neither.
-        self.issue(&mut conn, &key, application, &basis, Some(&code_hash), now)
+        // The person came with the code: no read of their own.
+        let person = match Realm::parse(&stored.realm) {
+            Some(Realm::Client) => user.map(claims::Person::User),
+            Some(Realm::Admin) => admin.map(claims::Person::Admin),
+            None => None,
+        }
+        .and_then(claims::Person::enabled)
+        .ok_or_else(subject_gone)?;
+        self.issue(&mut conn, &key, application, &basis, Some(person), now)
             .await
     }
 
@@ -426,6 +449,7 @@ impl Tokens {
             auth_time: stored.auth_time,
             second_factor: stored.second_factor.as_deref(),
             nonce: None,
+            spends: None,
         };
         self.issue(&mut conn, &key, application, &basis, None, now)
             .await
@@ -470,15 +494,16 @@ impl Tokens {
         ))
     }
 
-    /// Issues an access token, a refresh token and an ID token on `basis`; with `code_hash`,
-    /// spending that code (unused until now) in the same transaction as the tokens are stored.
+    /// Issues an access token, a refresh token and an ID token on `basis` for `person` (read
+    /// here when the caller did not bring it); with `basis.spends`, spending that code (unused
+    /// until now) once the tokens are stored.
     async fn issue(
         &self,
         conn: &mut db::Connection,
         key: &KeyPair,
         application: &Application,
         basis: &Basis<'_>,
-        code_hash: Option<&str>,
+        person: Option<claims::Person>,
         now: i64,
     ) -> Result<Issued, GrantError> {
         let realm = Realm::parse(basis.realm).unwrap_or(application.realm);
@@ -502,14 +527,13 @@ impl Tokens {
             issuer: self.issuer.clone(),
         };
         let scopes: Vec<&str> = basis.scopes.split(' ').collect();
-        let extra = claims::of(conn, realm, basis.subject_id, &scopes, Target::IdToken)
-            .await?
-            .ok_or_else(|| {
-                GrantError::grant(
-                    "subject_gone",
-                    "the person no longer has an account here, or it is disabled",
-                )
-            })?;
+        let person = match person {
+            Some(p) => p,
+            None => claims::Person::find(conn, realm, basis.subject_id)
+                .await?
+                .ok_or_else(subject_gone)?,
+        };
+        let extra = claims::released(conn, &person, &scopes, Target::IdToken).await?;
         let mut id = json!({
             "iss": self.issuer,
             "sub": claims::subject(realm, basis.subject_id),
@@ -547,7 +571,7 @@ impl Tokens {
             ),
         )
         .await?;
-        if let Some(code_hash) = code_hash
+        if let Some(code_hash) = basis.spends
             && !db::oidc_grant::use_code(&mut *conn, code_hash, basis.family_id, now).await?
         {
             db::oidc_token::revoke_family(&mut *conn, basis.family_id, "code_reused", now).await?;

@@ -1371,3 +1371,101 @@ async fn the_sign_in_and_consent_pages_of_a_request_let_their_forms_reach_its_ap
     assert_eq!(r.status(), 200);
     assert_eq!(form_action(&r), strict);
 }
+
+#[tokio::test]
+async fn a_code_sent_by_several_exchanges_at_once_gives_tokens_to_one_and_none_live_to_the_rest() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    let browser = new_client();
+    let (code, request) =
+        code_for(&app, &browser, &registered, &["email"], "ada@example.com").await;
+    let basic = (
+        registered.application.client_id.as_str(),
+        registered.secret.as_deref().unwrap(),
+    );
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", request.verifier.secret().as_str()),
+    ];
+    let send = || token_post(&app, &fields, Some(basic));
+    let (a, b, c, d) = tokio::join!(send(), send(), send(), send());
+    let answers = [a, b, c, d];
+    let won: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _, _)| *status == 200)
+        .map(|(_, body, _)| body)
+        .collect();
+    assert_eq!(won.len(), 1, "{answers:?}");
+    for (status, body, _) in &answers {
+        assert!(
+            *status == 200 || (*status == 400 && body["error"] == "invalid_grant"),
+            "{status} {body}"
+        );
+    }
+    // Every stored token but the winner's two is revoked: the losers' own (they lost the race
+    // to spend the code) or, for a loser that came after the code was spent, the winner's too
+    // (RFC 6749 §4.1.2).
+    let winner = [
+        portcullis::token::hash(won[0]["access_token"].as_str().unwrap()),
+        portcullis::token::hash(won[0]["refresh_token"].as_str().unwrap()),
+    ];
+    let live: Vec<String> =
+        sqlx::query_scalar("SELECT token_hash FROM oidc_tokens WHERE revoked_at IS NULL")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert!(
+        live.iter().all(|h| winner.contains(h)),
+        "only the winner's tokens may be live: {live:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_code_whose_person_was_disabled_meanwhile_is_refused_and_the_cause_recorded() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    let browser = new_client();
+    let (code, request) =
+        code_for(&app, &browser, &registered, &["email"], "ada@example.com").await;
+    // Disabled between the code and its exchange, with the session still live (the disabling
+    // and the end of the session are two steps; the exchange must not slip between them).
+    sqlx::query("UPDATE users SET disabled = 1 WHERE email = 'ada@example.com'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let (status, body, _) = token_post(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", request.verifier.secret()),
+        ],
+        Some((
+            registered.application.client_id.as_str(),
+            registered.secret.as_deref().unwrap(),
+        )),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let reason: String = sqlx::query_scalar(
+        "SELECT reason FROM oidc_refusals WHERE endpoint = 'token' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(reason, "subject_gone");
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_tokens")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "no token was stored for a refused exchange");
+}
