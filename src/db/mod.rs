@@ -52,6 +52,8 @@ pub type Pool = sqlx::AnyPool;
 /// PostgreSQL server), so a hot path that runs its statements on one connection pays that once
 /// instead of once per statement.
 pub type Connection = sqlx::AnyConnection;
+/// A [`Connection`] taken from the pool, returned to it when dropped.
+pub type Pooled = sqlx::pool::PoolConnection<Db>;
 
 // Both tolerate migrations newer than the binary (`ignore_missing`): during a rolling upgrade the
 // first upgraded node migrates, and a node still on the previous version must be able to restart

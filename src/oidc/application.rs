@@ -209,12 +209,13 @@ impl Applications {
     }
 
     /// The application with this client id and its stored secret hash, in one read.
-    pub(crate) async fn find_with_secret(
+    pub(crate) async fn find_with_secret<'e>(
         &self,
+        ex: impl sqlx::Executor<'e, Database = db::Db>,
         client_id: &str,
     ) -> Result<Option<(Application, Option<String>)>, sqlx::Error> {
         let Some((row, uris)) =
-            db::oidc_application::find_with_uris_by_client_id(&self.db, client_id).await?
+            db::oidc_application::find_with_uris_by_client_id(ex, client_id).await?
         else {
             return Ok(None);
         };
@@ -455,6 +456,9 @@ impl Applications {
         if client_id.is_empty() || client_id.len() > SENT_MAX {
             return Ok(None);
         }
-        Ok(self.find_with_secret(client_id).await?.map(|(a, _)| a))
+        Ok(self
+            .find_with_secret(&self.db, client_id)
+            .await?
+            .map(|(a, _)| a))
     }
 }

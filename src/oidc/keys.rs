@@ -192,7 +192,8 @@ impl Keys {
     /// # Errors
     /// Storage failures, or no key could be made.
     pub async fn jwks(&self) -> Result<serde_json::Value, KeyError> {
-        let rows = self.ensure(SigningAlg::Rs256).await?;
+        let mut conn = self.db.acquire().await?;
+        let rows = self.ensure(&mut conn, SigningAlg::Rs256).await?;
         let now = self.clock.unix();
         let keys: Vec<serde_json::Value> = states(&rows, now)
             .into_iter()
@@ -207,15 +208,37 @@ impl Keys {
     /// # Errors
     /// Storage failures, a key this node cannot open, or no key could be made.
     pub async fn signing(&self, alg: SigningAlg) -> Result<Arc<KeyPair>, KeyError> {
+        if let Some(rows) = self.cache.recent(alg) {
+            return self.signer(&rows, alg);
+        }
+        let mut conn = self.db.acquire().await?;
+        self.signing_on(&mut conn, alg).await
+    }
+
+    /// [`Self::signing`], reading the rows (when this node's are older than [`ROWS_FRESH`]) on
+    /// the caller's connection: a request that holds one must not wait for a second.
+    ///
+    /// # Errors
+    /// As [`Self::signing`].
+    pub async fn signing_on(
+        &self,
+        conn: &mut db::Connection,
+        alg: SigningAlg,
+    ) -> Result<Arc<KeyPair>, KeyError> {
         let rows = if let Some(rows) = self.cache.recent(alg) {
             rows
         } else {
-            let rows = Arc::new(self.ensure(alg).await?);
+            let rows = Arc::new(self.ensure(conn, alg).await?);
             self.cache.remember(rows.clone());
             rows
         };
+        self.signer(&rows, alg)
+    }
+
+    /// The key of `alg` that signs now among `rows`.
+    fn signer(&self, rows: &[StoredKey], alg: SigningAlg) -> Result<Arc<KeyPair>, KeyError> {
         let now = self.clock.unix();
-        let row = states(&rows, now)
+        let row = states(rows, now)
             .into_iter()
             .find(|(i, state)| *state == KeyState::Signing && rows[*i].alg == alg.as_str())
             .map(|(i, _)| &rows[i])
@@ -297,8 +320,12 @@ impl Keys {
 
     /// Every stored key, after making the first key of `alg` if there was none: one read on
     /// the signing path, a second only the once a key is made.
-    async fn ensure(&self, alg: SigningAlg) -> Result<Vec<StoredKey>, KeyError> {
-        let rows = db::oidc_key::all(&self.db).await?;
+    async fn ensure(
+        &self,
+        conn: &mut db::Connection,
+        alg: SigningAlg,
+    ) -> Result<Vec<StoredKey>, KeyError> {
+        let rows = db::oidc_key::all(&mut *conn).await?;
         if rows.iter().any(|r| r.alg == alg.as_str()) {
             return Ok(rows);
         }
@@ -309,8 +336,8 @@ impl Keys {
             .await
             .map_err(|e| anyhow::anyhow!("key generation stopped: {e}"))??;
         // Two nodes may race here; the first insert wins and the other key is dropped unused.
-        db::oidc_key::insert_first(&self.db, &row).await?;
-        Ok(db::oidc_key::all(&self.db).await?)
+        db::oidc_key::insert_first(&mut *conn, &row).await?;
+        Ok(db::oidc_key::all(&mut *conn).await?)
     }
 
     fn make(&self, alg: SigningAlg, now: i64, signs_from: i64) -> Result<StoredKey, KeyError> {

@@ -15,7 +15,7 @@
 //! Each refused grant is recorded for the application's page with its cause (F19), while the
 //! application reads the terse `invalid_grant` the spec names.
 
-use super::application::{Application, Applications};
+use super::application::{Application, Applications, ClientAuthError};
 use super::claims::{self, Target};
 use super::keys::{KeyError, Keys};
 use crate::app::AppState;
@@ -166,21 +166,53 @@ fn new_secret() -> Result<crate::token::NewSecret, GrantError> {
     crate::token::generate().map_err(|_| GrantError::Random)
 }
 
+/// An application authenticated at a protocol endpoint (token, revocation, introspection),
+/// holding the connection the rest of its request runs on: sqlx pings a connection each time it
+/// goes back to the pool, so one connection per request saves a round trip per statement.
+pub struct Client {
+    pub application: Application,
+    conn: db::Pooled,
+}
+
 impl Tokens {
+    /// Authenticates the application of a protocol request at `endpoint`; a refusal is
+    /// recorded with its cause (F15).
+    ///
+    /// # Errors
+    /// The cause; storage errors.
+    pub async fn authenticate(
+        &self,
+        endpoint: &str,
+        credentials: &crate::oidc::credentials::Credentials,
+    ) -> Result<Client, ClientAuthError> {
+        let mut conn = self.db.acquire().await?;
+        let application = self
+            .applications
+            .authenticate_at(&mut conn, endpoint, credentials)
+            .await?;
+        Ok(Client { application, conn })
+    }
+
     /// A grant's result, its refusal (if any) recorded for the application's page.
     async fn recorded(
         &self,
+        conn: &mut db::Connection,
         application: &Application,
         result: Result<Issued, GrantError>,
     ) -> Result<Issued, GrantError> {
         match result {
             Ok(issued) => Ok(issued),
-            Err(e) => Err(self.refused(application, e).await),
+            Err(e) => Err(self.refused(conn, application, e).await),
         }
     }
 
     /// Records a refused grant for the application's page and returns it.
-    async fn refused(&self, application: &Application, e: GrantError) -> GrantError {
+    async fn refused(
+        &self,
+        conn: &mut db::Connection,
+        application: &Application,
+        e: GrantError,
+    ) -> GrantError {
         let (reason, detail) = match &e {
             GrantError::InvalidGrant {
                 reason,
@@ -190,16 +222,14 @@ impl Tokens {
             GrantError::InvalidScope(d) => ("invalid_scope", d.clone()),
             _ => return e,
         };
-        let recorded = self
-            .applications
-            .record_refusal(
-                Some(application.id),
-                &application.client_id,
-                "token",
-                reason,
-                &detail,
-            )
-            .await;
+        let refusal = (
+            Some(application.id),
+            application.client_id.as_str(),
+            "token",
+            reason,
+            detail.as_str(),
+        );
+        let recorded = self.applications.record_refusal_on(conn, refusal).await;
         if let Err(storage) = recorded {
             return GrantError::Storage(storage);
         }
@@ -212,19 +242,21 @@ impl Tokens {
     /// [`GrantError`], each refusal recorded for the application's page.
     pub async fn exchange_code(
         &self,
-        application: &Application,
+        client: &mut Client,
         code: Option<&str>,
         redirect_uri: Option<&str>,
         verifier: Option<&str>,
     ) -> Result<Issued, GrantError> {
+        let Client { application, conn } = client;
         let result = self
-            .try_exchange(application, code, redirect_uri, verifier)
+            .try_exchange(conn, application, code, redirect_uri, verifier)
             .await;
-        self.recorded(application, result).await
+        self.recorded(conn, application, result).await
     }
 
     async fn try_exchange(
         &self,
+        conn: &mut db::Connection,
         application: &Application,
         code: Option<&str>,
         redirect_uri: Option<&str>,
@@ -233,11 +265,9 @@ impl Tokens {
         let code = code.ok_or_else(|| GrantError::InvalidRequest("code is missing".into()))?;
         let code_hash = crate::token::hash(code);
         let now = self.clock.unix();
-        // One connection for the whole exchange (see `db::Connection`), taken after the key
-        // (which may read the pool) so that nothing waits on a second one meanwhile; and the
-        // code with its session's state in one read.
-        let key = self.keys.signing(application.signing_alg).await?;
-        let mut conn = self.db.acquire().await?;
+        // Everything on the client's connection; the code, its session and its person in
+        // one read.
+        let key = self.keys.signing_on(conn, application.signing_alg).await?;
         let stored = if crate::token::looks_valid(code) {
             db::oidc_grant::code_with_session(&mut *conn, &code_hash).await?
         } else {
@@ -262,8 +292,7 @@ impl Tokens {
             ));
         }
         if stored.used_at.is_some() {
-            self.code_came_back(&mut conn, application, &stored, now)
-                .await?;
+            self.code_came_back(conn, application, &stored, now).await?;
             return Err(GrantError::grant(
                 "code_reused",
                 "the code was already exchanged; the tokens it gave were revoked",
@@ -332,7 +361,7 @@ impl Tokens {
         }
         .and_then(claims::Person::enabled)
         .ok_or_else(subject_gone)?;
-        self.issue(&mut conn, &key, application, &basis, Some(person), now)
+        self.issue(conn, &key, application, &basis, Some(person), now)
             .await
     }
 
@@ -371,16 +400,20 @@ impl Tokens {
     /// [`GrantError`], each refusal recorded for the application's page.
     pub async fn refresh(
         &self,
-        application: &Application,
+        client: &mut Client,
         refresh_token: Option<&str>,
         scope: Option<&str>,
     ) -> Result<Issued, GrantError> {
-        let result = self.try_refresh(application, refresh_token, scope).await;
-        self.recorded(application, result).await
+        let Client { application, conn } = client;
+        let result = self
+            .try_refresh(conn, application, refresh_token, scope)
+            .await;
+        self.recorded(conn, application, result).await
     }
 
     async fn try_refresh(
         &self,
+        conn: &mut db::Connection,
         application: &Application,
         refresh_token: Option<&str>,
         scope: Option<&str>,
@@ -389,8 +422,7 @@ impl Tokens {
             .ok_or_else(|| GrantError::InvalidRequest("refresh_token is missing".into()))?;
         let hash = crate::token::hash(token);
         let now = self.clock.unix();
-        let key = self.keys.signing(application.signing_alg).await?;
-        let mut conn = self.db.acquire().await?;
+        let key = self.keys.signing_on(conn, application.signing_alg).await?;
         let stored = if crate::token::looks_valid(token) {
             db::oidc_token::find(&mut *conn, &hash).await?
         } else {
@@ -425,7 +457,7 @@ impl Tokens {
         }
         let scopes = narrowed(&stored.scopes, scope)?;
         let offline = stored.scopes.split(' ').any(|s| s == "offline_access");
-        if !offline && !session_live(&mut conn, &stored.session_id_hash, now).await? {
+        if !offline && !session_live(conn, &stored.session_id_hash, now).await? {
             return Err(GrantError::grant(
                 "session_ended",
                 "the portal session the token came from has ended",
@@ -437,7 +469,7 @@ impl Tokens {
                 .await?
                 .and_then(|t| t.replaced_at)
                 .unwrap_or(now);
-            self.replaced_again(&mut conn, application, &stored, &hash, replaced_at, now)
+            self.replaced_again(conn, application, &stored, &hash, replaced_at, now)
                 .await?;
         }
         let basis = Basis {
@@ -451,8 +483,7 @@ impl Tokens {
             nonce: None,
             spends: None,
         };
-        self.issue(&mut conn, &key, application, &basis, None, now)
-            .await
+        self.issue(conn, &key, application, &basis, None, now).await
     }
 
     /// A refresh token presented after it was replaced: honoured once within the grace
@@ -673,16 +704,13 @@ impl Tokens {
     ///
     /// # Errors
     /// Storage errors.
-    pub async fn revoke(
-        &self,
-        application: &Application,
-        token: &str,
-    ) -> Result<Revoked, sqlx::Error> {
+    pub async fn revoke(&self, client: &mut Client, token: &str) -> Result<Revoked, sqlx::Error> {
+        let Client { application, conn } = client;
         if !crate::token::looks_valid(token) {
             return Ok(Revoked::Unknown);
         }
         let hash = crate::token::hash(token);
-        let Some(row) = db::oidc_token::find(&self.db, &hash).await? else {
+        let Some(row) = db::oidc_token::find(&mut **conn, &hash).await? else {
             return Ok(Revoked::Unknown);
         };
         if row.application_id != application.id {
@@ -693,9 +721,9 @@ impl Tokens {
         }
         let now = self.clock.unix();
         if row.kind == "refresh" {
-            db::oidc_token::revoke_family(&self.db, &row.family_id, "revoked", now).await?;
+            db::oidc_token::revoke_family(&mut **conn, &row.family_id, "revoked", now).await?;
         } else {
-            db::oidc_token::revoke_one(&self.db, &hash, "revoked", now).await?;
+            db::oidc_token::revoke_one(&mut **conn, &hash, "revoked", now).await?;
         }
         Ok(Revoked::Done)
     }
@@ -706,16 +734,13 @@ impl Tokens {
     ///
     /// # Errors
     /// Storage errors.
-    pub async fn introspect(
-        &self,
-        application: &Application,
-        token: &str,
-    ) -> Result<Value, sqlx::Error> {
+    pub async fn introspect(&self, client: &mut Client, token: &str) -> Result<Value, sqlx::Error> {
+        let Client { application, conn } = client;
         let inactive = json!({ "active": false });
         if !crate::token::looks_valid(token) {
             return Ok(inactive);
         }
-        let Some(row) = db::oidc_token::find(&self.db, &crate::token::hash(token)).await? else {
+        let Some(row) = db::oidc_token::find(&mut **conn, &crate::token::hash(token)).await? else {
             return Ok(inactive);
         };
         let now = self.clock.unix();

@@ -1469,3 +1469,71 @@ async fn a_code_whose_person_was_disabled_meanwhile_is_refused_and_the_cause_rec
         .unwrap();
     assert_eq!(stored, 0, "no token was stored for a refused exchange");
 }
+
+#[tokio::test]
+async fn the_token_endpoints_answer_on_a_pool_of_one_connection() {
+    // Each protocol request runs on the one connection its client authentication took; a step
+    // that took a second one meanwhile would wait for the first forever (here: until the pool's
+    // acquire timeout, then a 503).
+    let app = spawn_with(|raw| raw.database.max_connections = 1).await;
+    app.create_user("ada@example.com").await;
+    let registered = billing(&app, true).await;
+    let browser = new_client();
+    let (code, request) =
+        code_for(&app, &browser, &registered, &["email"], "ada@example.com").await;
+    let basic = (
+        registered.application.client_id.as_str(),
+        registered.secret.as_deref().unwrap(),
+    );
+    // A refusal is recorded on the same connection.
+    let (status, body, _) = token_post(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "not-a-code-this-provider-issued-at-all-000000"),
+            ("redirect_uri", REDIRECT),
+        ],
+        Some(basic),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    // The first signature of the process reads the key rows on the request's connection.
+    let (status, tokens, _) = token_post(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", request.verifier.secret()),
+        ],
+        Some(basic),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let (status, refreshed, _) = token_post(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+        Some(basic),
+    )
+    .await;
+    assert_eq!(status, 200, "{refreshed}");
+    let access = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&app, access, basic).await["active"], true);
+    assert_eq!(userinfo_status(&app, access).await, 200);
+    let revoked = cookieless_client()
+        .post(app.url("/oidc/revoke"))
+        .basic_auth(basic.0, Some(basic.1))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(introspect(&app, access, basic).await["active"], false);
+}

@@ -74,11 +74,22 @@ impl Applications {
         client_id: &str,
         presented: Presented<'_>,
     ) -> Result<Application, ClientAuthError> {
+        let mut conn = self.db.acquire().await?;
+        self.authenticate_on(&mut conn, client_id, presented).await
+    }
+
+    /// [`Self::authenticate`] on the caller's connection.
+    async fn authenticate_on(
+        &self,
+        conn: &mut db::Connection,
+        client_id: &str,
+        presented: Presented<'_>,
+    ) -> Result<Application, ClientAuthError> {
         if client_id.is_empty() || client_id.len() > SENT_MAX {
             return Err(ClientAuthError::UnknownClient);
         }
         let (application, stored) = self
-            .find_with_secret(client_id)
+            .find_with_secret(&mut *conn, client_id)
             .await?
             .ok_or(ClientAuthError::UnknownClient)?;
         let secret = match (application.kind, presented) {
@@ -110,24 +121,29 @@ impl Applications {
     ///
     /// # Errors
     /// As [`Self::authenticate`].
-    pub async fn authenticate_at(
+    pub(crate) async fn authenticate_at(
         &self,
+        conn: &mut db::Connection,
         endpoint: &str,
         credentials: &crate::oidc::credentials::Credentials,
     ) -> Result<Application, ClientAuthError> {
         let client_id = credentials.client_id.as_str();
-        match self.authenticate(client_id, credentials.presented()).await {
+        match self
+            .authenticate_on(conn, client_id, credentials.presented())
+            .await
+        {
             Err(ClientAuthError::Storage(e)) => Err(ClientAuthError::Storage(e)),
             Err(e) => {
                 let known = if client_id.len() <= SENT_MAX {
-                    db::oidc_application::find_by_client_id(&self.db, client_id)
+                    db::oidc_application::find_by_client_id(&mut *conn, client_id)
                         .await?
                         .map(|r| r.id)
                 } else {
                     None
                 };
-                self.record_refusal(known, client_id, endpoint, e.reason(), &e.to_string())
-                    .await?;
+                let detail = e.to_string();
+                let refusal = (known, client_id, endpoint, e.reason(), detail.as_str());
+                self.record_refusal_on(&mut *conn, refusal).await?;
                 Err(e)
             }
             ok => ok,

@@ -54,8 +54,28 @@ impl Applications {
         reason: &str,
         detail: &str,
     ) -> Result<(), sqlx::Error> {
+        let refusal = (application, client_id_sent, endpoint, reason, detail);
+        self.record_refusal_on(&self.db, refusal).await
+    }
+
+    /// [`Self::record_refusal`] on the caller's connection (a protocol request that holds one):
+    /// `(application, client id sent, endpoint, reason, detail)`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn record_refusal_on<'e>(
+        &self,
+        ex: impl sqlx::Executor<'e, Database = db::Db>,
+        (application, client_id_sent, endpoint, reason, detail): (
+            Option<i64>,
+            &str,
+            &str,
+            &str,
+            &str,
+        ),
+    ) -> Result<(), sqlx::Error> {
         db::oidc_application::insert_refusal(
-            &self.db,
+            ex,
             &RefusalRow {
                 id: 0,
                 application_id: application,

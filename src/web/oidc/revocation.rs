@@ -3,22 +3,21 @@
 //! revocation only: introspection needs a secret), then `oidc::token` answers.
 
 use super::token::{authenticate, form_encoded, no_store, oauth_error, unavailable};
-use crate::oidc::application::Applications;
 use crate::oidc::authorize::Params;
 use crate::oidc::draft::Kind;
 use crate::oidc::grant::pairs;
-use crate::oidc::token::{Revoked, Tokens};
+use crate::oidc::token::{Client, Revoked, Tokens};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// Reads the form and its `token`, authenticating the application; the refusal otherwise.
 async fn read(
-    applications: &Applications,
+    tokens: &Tokens,
     endpoint: &str,
     headers: &HeaderMap,
     body: &str,
-) -> Result<(crate::oidc::application::Application, Option<String>), Response> {
+) -> Result<(Client, Option<String>), Response> {
     if !form_encoded(headers) {
         return Err(oauth_error(
             StatusCode::BAD_REQUEST,
@@ -35,19 +34,18 @@ async fn read(
             &format!("{p} is given more than once"),
         ));
     }
-    let application = authenticate(applications, endpoint, headers, &params).await?;
-    Ok((application, params.value("token").map(str::to_owned)))
+    let client = authenticate(tokens, endpoint, headers, &params).await?;
+    Ok((client, params.value("token").map(str::to_owned)))
 }
 
 /// The revocation endpoint: 200 with an empty body for a revoked, unknown or dead token alike
 /// (RFC 7009 §2.2), `unauthorized_client` for another application's token.
 pub async fn post_revoke(
-    State(applications): State<Applications>,
     State(tokens): State<Tokens>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let (application, token) = match read(&applications, "revoke", &headers, &body).await {
+    let (mut client, token) = match read(&tokens, "revoke", &headers, &body).await {
         Ok(read) => read,
         Err(response) => return response,
     };
@@ -58,7 +56,7 @@ pub async fn post_revoke(
             "token is missing",
         );
     };
-    match tokens.revoke(&application, &token).await {
+    match tokens.revoke(&mut client, &token).await {
         Ok(Revoked::Done | Revoked::Unknown) => {
             let mut response = StatusCode::OK.into_response();
             no_store(response.headers_mut());
@@ -76,16 +74,15 @@ pub async fn post_revoke(
 /// The introspection endpoint, for confidential applications (RFC 7662 §2.1 requires the
 /// caller to be authorised; a public application has nothing to prove it with).
 pub async fn post_introspect(
-    State(applications): State<Applications>,
     State(tokens): State<Tokens>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let (application, token) = match read(&applications, "introspect", &headers, &body).await {
+    let (mut client, token) = match read(&tokens, "introspect", &headers, &body).await {
         Ok(read) => read,
         Err(response) => return response,
     };
-    if application.kind == Kind::Public {
+    if client.application.kind == Kind::Public {
         return super::token::invalid_client(false);
     }
     let Some(token) = token else {
@@ -95,7 +92,7 @@ pub async fn post_introspect(
             "token is missing",
         );
     };
-    match tokens.introspect(&application, &token).await {
+    match tokens.introspect(&mut client, &token).await {
         Ok(answer) => {
             let mut response = axum::Json(answer).into_response();
             no_store(response.headers_mut());

@@ -3,11 +3,11 @@
 //! no-store`; errors are RFC 6749 §5.2's, with 401 and `WWW-Authenticate` for a client that
 //! tried `Authorization: Basic` and failed.
 
-use crate::oidc::application::{Applications, ClientAuthError};
+use crate::oidc::application::ClientAuthError;
 use crate::oidc::authorize::Params;
 use crate::oidc::credentials::{self, CredentialsError};
 use crate::oidc::grant::pairs;
-use crate::oidc::token::{GrantError, Tokens};
+use crate::oidc::token::{Client, GrantError, Tokens};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -56,11 +56,11 @@ pub fn invalid_client(basic: bool) -> Response {
 /// # Errors
 /// The answer to send: `invalid_request` or `invalid_client`, or 503 on storage failure.
 pub async fn authenticate(
-    applications: &Applications,
+    tokens: &Tokens,
     endpoint: &str,
     headers: &HeaderMap,
     params: &Params<'_>,
-) -> Result<crate::oidc::application::Application, Response> {
+) -> Result<Client, Response> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{0}"));
@@ -81,7 +81,7 @@ pub async fn authenticate(
         }
         Err(_) => return Err(invalid_client(basic)),
     };
-    match applications.authenticate_at(endpoint, &credentials).await {
+    match tokens.authenticate(endpoint, &credentials).await {
         Ok(app) => Ok(app),
         Err(ClientAuthError::Storage(e)) => Err(unavailable(&e)),
         Err(_) => Err(invalid_client(basic)),
@@ -104,7 +104,6 @@ pub fn unavailable(e: &sqlx::Error) -> Response {
 
 /// The token endpoint.
 pub async fn post_token(
-    State(applications): State<Applications>,
     State(tokens): State<Tokens>,
     headers: HeaderMap,
     body: String,
@@ -125,7 +124,7 @@ pub async fn post_token(
             &format!("{p} is given more than once"),
         );
     }
-    let application = match authenticate(&applications, "token", &headers, &params).await {
+    let mut client = match authenticate(&tokens, "token", &headers, &params).await {
         Ok(a) => a,
         Err(response) => return response,
     };
@@ -133,7 +132,7 @@ pub async fn post_token(
         Some("authorization_code") => {
             tokens
                 .exchange_code(
-                    &application,
+                    &mut client,
                     params.value("code"),
                     params.value("redirect_uri"),
                     params.value("code_verifier"),
@@ -143,7 +142,7 @@ pub async fn post_token(
         Some("refresh_token") => {
             tokens
                 .refresh(
-                    &application,
+                    &mut client,
                     params.value("refresh_token"),
                     params.value("scope"),
                 )
