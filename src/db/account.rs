@@ -40,6 +40,16 @@ macro_rules! select_admin {
     };
 }
 
+/// A column name with `prefix`, allocated only when there is one (the plain reads run on
+/// every sign-in and session check).
+fn prefixed(prefix: &str, name: &'static str) -> std::borrow::Cow<'static, str> {
+    if prefix.is_empty() {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(format!("{prefix}{name}"))
+    }
+}
+
 fn admin_from(row: &sqlx::any::AnyRow) -> Result<AdminRow, sqlx::Error> {
     admin_from_prefixed(row, "")
 }
@@ -50,15 +60,15 @@ pub(crate) fn admin_from_prefixed(
     row: &sqlx::any::AnyRow,
     prefix: &str,
 ) -> Result<AdminRow, sqlx::Error> {
-    let col = |name: &str| format!("{prefix}{name}");
+    let col = |name: &'static str| prefixed(prefix, name);
     Ok(AdminRow {
-        id: row.try_get(col("id").as_str())?,
-        username: row.try_get(col("username").as_str())?,
-        email: row.try_get(col("email").as_str())?,
-        password_hash: row.try_get(col("password_hash").as_str())?,
-        role_id: row.try_get(col("role_id").as_str())?,
-        role_name: row.try_get(col("role_name").as_str())?,
-        disabled: flag(row.try_get(col("disabled").as_str())?),
+        id: row.try_get(col("id").as_ref())?,
+        username: row.try_get(col("username").as_ref())?,
+        email: row.try_get(col("email").as_ref())?,
+        password_hash: row.try_get(col("password_hash").as_ref())?,
+        role_id: row.try_get(col("role_id").as_ref())?,
+        role_name: row.try_get(col("role_name").as_ref())?,
+        disabled: flag(row.try_get(col("disabled").as_ref())?),
     })
 }
 
@@ -71,15 +81,15 @@ pub(crate) fn user_from_prefixed(
     row: &sqlx::any::AnyRow,
     prefix: &str,
 ) -> Result<UserRow, sqlx::Error> {
-    let col = |name: &str| format!("{prefix}{name}");
+    let col = |name: &'static str| prefixed(prefix, name);
     Ok(UserRow {
-        id: row.try_get(col("id").as_str())?,
-        email: row.try_get(col("email").as_str())?,
-        first_name: row.try_get(col("first_name").as_str())?,
-        last_name: row.try_get(col("last_name").as_str())?,
-        password_hash: row.try_get(col("password_hash").as_str())?,
-        disabled: flag(row.try_get(col("disabled").as_str())?),
-        email_verified_at: row.try_get(col("email_verified_at").as_str())?,
+        id: row.try_get(col("id").as_ref())?,
+        email: row.try_get(col("email").as_ref())?,
+        first_name: row.try_get(col("first_name").as_ref())?,
+        last_name: row.try_get(col("last_name").as_ref())?,
+        password_hash: row.try_get(col("password_hash").as_ref())?,
+        disabled: flag(row.try_get(col("disabled").as_ref())?),
+        email_verified_at: row.try_get(col("email_verified_at").as_ref())?,
     })
 }
 

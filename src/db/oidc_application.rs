@@ -195,22 +195,6 @@ pub async fn id_by_creation_key<'e>(
         .await
 }
 
-/// The application with this client id.
-pub async fn find_by_client_id<'e>(
-    ex: impl Executor<'e, Database = Db>,
-    client_id: &str,
-) -> Result<Option<ApplicationRow>, sqlx::Error> {
-    let r = sqlx::query(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM oidc_applications WHERE client_id = $1"
-    ))
-    .bind(client_id)
-    .fetch_optional(ex)
-    .await?;
-    r.as_ref().map(row).transpose()
-}
-
 /// The application with this client id and its redirect URIs as (uri, kind) in the order
 /// registered, in one read: the token, revocation and introspection endpoints authenticate
 /// every request with it.

@@ -140,7 +140,13 @@ async fn session_live(
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let row = db::session::find_by_hash(&mut *conn, id_hash).await?;
-    Ok(row.is_some_and(|s| s.ended_at.is_none() && s.expires_at > now))
+    Ok(row.is_some_and(|s| {
+        let life = db::oidc_grant::SessionLife {
+            ended_at: s.ended_at,
+            expires_at: s.expires_at,
+        };
+        life.live_at(now)
+    }))
 }
 
 /// BASE64URL(SHA-256(verifier)) (RFC 7636 §4.2).
@@ -267,7 +273,6 @@ impl Tokens {
         let now = self.clock.unix();
         // Everything on the client's connection; the code, its session and its person in
         // one read.
-        let key = self.keys.signing_on(conn, application.signing_alg).await?;
         let stored = if crate::token::looks_valid(code) {
             db::oidc_grant::code_with_session(&mut *conn, &code_hash).await?
         } else {
@@ -361,6 +366,7 @@ impl Tokens {
         }
         .and_then(claims::Person::enabled)
         .ok_or_else(subject_gone)?;
+        let key = self.keys.signing_on(conn, application.signing_alg).await?;
         self.issue(conn, &key, application, &basis, Some(person), now)
             .await
     }
@@ -422,7 +428,6 @@ impl Tokens {
             .ok_or_else(|| GrantError::InvalidRequest("refresh_token is missing".into()))?;
         let hash = crate::token::hash(token);
         let now = self.clock.unix();
-        let key = self.keys.signing_on(conn, application.signing_alg).await?;
         let stored = if crate::token::looks_valid(token) {
             db::oidc_token::find(&mut *conn, &hash).await?
         } else {
@@ -463,6 +468,8 @@ impl Tokens {
                 "the portal session the token came from has ended",
             ));
         }
+        // The key before the token is replaced: a key that cannot sign must not use it up.
+        let key = self.keys.signing_on(conn, application.signing_alg).await?;
         // Replace it; if another refresh replaced it first, this is the grace use or a reuse.
         if !db::oidc_token::replace(&mut *conn, &hash, now).await? {
             let replaced_at = db::oidc_token::find(&mut *conn, &hash)

@@ -63,6 +63,34 @@ impl ClientAuthError {
     }
 }
 
+/// Whether `presented` authenticates `application`, whose stored secret hash is `stored`: the
+/// method must be the one registered, and a secret must match (compared in constant time).
+fn judge(
+    application: &Application,
+    stored: Option<&str>,
+    presented: Presented<'_>,
+) -> Result<(), ClientAuthError> {
+    let secret = match (application.kind, presented) {
+        (Kind::Public, Presented::None) => return Ok(()),
+        (Kind::Public, _) => return Err(ClientAuthError::PublicClientSentSecret),
+        (Kind::Confidential, Presented::None) => {
+            return Err(ClientAuthError::ConfidentialClientSentNone);
+        }
+        (Kind::Confidential, Presented::Basic(s) | Presented::Post(s)) => s,
+    };
+    if presented.method() != application.auth_method {
+        return Err(ClientAuthError::MethodMismatch {
+            registered: application.auth_method,
+            used: presented.method(),
+        });
+    }
+    let presented_hash = crate::token::hash(secret);
+    match stored {
+        Some(hash) if crate::token::equal(hash.as_bytes(), presented_hash.as_bytes()) => Ok(()),
+        _ => Err(ClientAuthError::WrongSecret),
+    }
+}
+
 impl Applications {
     /// Authenticates an application at the token endpoint: the method it used must be the one
     /// registered, and a secret must match the stored hash (compared in constant time).
@@ -75,49 +103,36 @@ impl Applications {
         presented: Presented<'_>,
     ) -> Result<Application, ClientAuthError> {
         let mut conn = self.db.acquire().await?;
-        self.authenticate_on(&mut conn, client_id, presented).await
+        self.authenticate_on(&mut conn, client_id, presented)
+            .await
+            .map_err(|(e, _)| e)
     }
 
-    /// [`Self::authenticate`] on the caller's connection.
+    /// [`Self::authenticate`] on the caller's connection; a refusal comes with the id of the
+    /// application the client id named, if any (for its record).
     async fn authenticate_on(
         &self,
         conn: &mut db::Connection,
         client_id: &str,
         presented: Presented<'_>,
-    ) -> Result<Application, ClientAuthError> {
+    ) -> Result<Application, (ClientAuthError, Option<i64>)> {
         if client_id.is_empty() || client_id.len() > SENT_MAX {
-            return Err(ClientAuthError::UnknownClient);
+            return Err((ClientAuthError::UnknownClient, None));
         }
         let (application, stored) = self
             .find_with_secret(&mut *conn, client_id)
-            .await?
-            .ok_or(ClientAuthError::UnknownClient)?;
-        let secret = match (application.kind, presented) {
-            (Kind::Public, Presented::None) => return Ok(application),
-            (Kind::Public, _) => return Err(ClientAuthError::PublicClientSentSecret),
-            (Kind::Confidential, Presented::None) => {
-                return Err(ClientAuthError::ConfidentialClientSentNone);
-            }
-            (Kind::Confidential, Presented::Basic(s) | Presented::Post(s)) => s,
-        };
-        if presented.method() != application.auth_method {
-            return Err(ClientAuthError::MethodMismatch {
-                registered: application.auth_method,
-                used: presented.method(),
-            });
-        }
-        let presented_hash = crate::token::hash(secret);
-        match stored {
-            Some(hash) if crate::token::equal(hash.as_bytes(), presented_hash.as_bytes()) => {
-                Ok(application)
-            }
-            _ => Err(ClientAuthError::WrongSecret),
+            .await
+            .map_err(|e| (e.into(), None))?
+            .ok_or((ClientAuthError::UnknownClient, None))?;
+        match judge(&application, stored.as_deref(), presented) {
+            Ok(()) => Ok(application),
+            Err(e) => Err((e, Some(application.id))),
         }
     }
 
-    /// [`Self::authenticate`] for a protocol endpoint (`token`, `revoke`, `introspect`): a
-    /// refusal is recorded with its cause for the application's page (F15) before it is
-    /// returned.
+    /// [`Self::authenticate`] for a protocol endpoint (`token`, `revoke`, `introspect`), on the
+    /// request's connection: a refusal is recorded with its cause for the application's page
+    /// (F15) before it is returned.
     ///
     /// # Errors
     /// As [`Self::authenticate`].
@@ -132,21 +147,14 @@ impl Applications {
             .authenticate_on(conn, client_id, credentials.presented())
             .await
         {
-            Err(ClientAuthError::Storage(e)) => Err(ClientAuthError::Storage(e)),
-            Err(e) => {
-                let known = if client_id.len() <= SENT_MAX {
-                    db::oidc_application::find_by_client_id(&mut *conn, client_id)
-                        .await?
-                        .map(|r| r.id)
-                } else {
-                    None
-                };
+            Ok(application) => Ok(application),
+            Err((ClientAuthError::Storage(e), _)) => Err(ClientAuthError::Storage(e)),
+            Err((e, known)) => {
                 let detail = e.to_string();
                 let refusal = (known, client_id, endpoint, e.reason(), detail.as_str());
                 self.record_refusal_on(&mut *conn, refusal).await?;
                 Err(e)
             }
-            ok => ok,
         }
     }
 
