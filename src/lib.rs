@@ -20,6 +20,7 @@
 //! - [`mail`]: the outgoing mail queue, its sender, transports and templates.
 //! - [`twofactor`]: TOTP, backup codes, WebAuthn, Duo, pending sign-ins; [`sealing`]: secrets at rest.
 //! - [`scheduler`]: scheduled tasks (housekeeping, daily tasks), leases and run records.
+//! - [`forward_auth`]: forward authentication for reverse proxies (access rules, the decision).
 //! - [`license`]: the licensing server (products, licences, verify decisions, signing keys).
 //! - [`doctor`]: diagnostic checks; [`diagnostics`]: the counters the request pipeline keeps for it.
 //! - [`web`]: HTTP only.
@@ -42,6 +43,7 @@ pub(crate) mod db;
 pub mod diagnostics;
 pub mod doctor;
 pub mod domain;
+pub mod forward_auth;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod impersonation;

@@ -17,7 +17,7 @@ use std::sync::{Arc, RwLock};
 pub const REFRESH_SECONDS: i64 = 5;
 
 /// The keys admins may change at run time, in display order.
-pub const KEYS: [&str; 10] = [
+pub const KEYS: [&str; 11] = [
     "timezone",
     "proxy.header",
     "proxy.trusted",
@@ -28,6 +28,7 @@ pub const KEYS: [&str; 10] = [
     "bans.client_window_minutes",
     "bans.client_ban_minutes",
     "bans.whitelist",
+    "forward_auth.rules",
 ];
 
 /// A value that cannot be used for a key.
@@ -58,6 +59,8 @@ pub struct Values {
     pub admin_bans: BanRule,
     pub client_bans: BanRule,
     pub whitelist: Vec<String>,
+    /// Forward authentication's access rules, in order (`crate::forward_auth::rules`).
+    pub forward_rules: crate::forward_auth::Rules,
 }
 
 fn list(text: &str) -> Vec<String> {
@@ -138,6 +141,10 @@ impl Values {
                     rule.ban_seconds = minutes * 60;
                 }
             }
+            "forward_auth.rules" => {
+                self.forward_rules = crate::forward_auth::Rules::parse(text)
+                    .map_err(|(line, why)| err(&format!("line {line}: {why}")))?;
+            }
             _ => return Err(err("a runtime setting (see the settings page)")),
         }
         Ok(())
@@ -150,6 +157,7 @@ impl Values {
             "proxy.header" => self.proxy_header.name().to_owned(),
             "proxy.trusted" => self.proxy_trusted.join("\n"),
             "bans.whitelist" => self.whitelist.join("\n"),
+            "forward_auth.rules" => self.forward_rules.text(),
             "bans.admin_failures" => self.admin_bans.failures.to_string(),
             "bans.client_failures" => self.client_bans.failures.to_string(),
             "bans.admin_window_minutes" => (self.admin_bans.window_seconds / 60).to_string(),
@@ -459,6 +467,7 @@ mod tests {
                 ban_seconds: 900,
             },
             whitelist: vec![],
+            forward_rules: crate::forward_auth::Rules::default(),
         }
     }
 

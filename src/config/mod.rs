@@ -12,12 +12,13 @@
 //! its validated part: `server`, `database`, `proxy`, `runtime` (the boot values of the runtime
 //! settings: `timezone`, `proxy.header`, `proxy.trusted`, `[bans]`), `mail`, `two_factor`,
 //! `session`, `auth`, `log`, `license` (`[license]`, `[license_server]`), `audit`, `scheduler`
-//! (`[scheduler]`, `[automation]`). This file keeps [`Config`], [`ConfigError`], the order in
+//! (`[scheduler]`, `[automation]`), `forward_auth` (cookie domain, header names). This file keeps [`Config`], [`ConfigError`], the order in
 //! which the sections are checked, and the public paths (everything is re-exported here).
 
 mod audit;
 mod auth;
 mod database;
+mod forward_auth;
 mod license;
 mod load;
 mod log;
@@ -31,13 +32,14 @@ mod session;
 mod two_factor;
 
 pub use database::redact_url;
+pub use forward_auth::{ForwardAuthConfig, HeaderNames};
 pub use license::{LicenseConfig, RawLicense, RawLicenseServer};
 pub use load::{ENV_PREFIX, KeySource, figment, load};
 pub use log::LogFormat;
 pub use mail::{MailConfig, MailTransport, SmtpTls};
 pub use raw::{
-    RawAudit, RawAuth, RawAutomation, RawBans, RawClient, RawConfig, RawDatabase, RawLog, RawMail,
-    RawProxy, RawScheduler, RawServer, RawSession, RawStorage,
+    RawAudit, RawAuth, RawAutomation, RawBans, RawClient, RawConfig, RawDatabase, RawForwardAuth,
+    RawForwardHeaders, RawLog, RawMail, RawProxy, RawScheduler, RawServer, RawSession, RawStorage,
 };
 pub use server::SystemUrl;
 pub use session::{IpBinding, RealmSessionPolicy};
@@ -117,6 +119,8 @@ pub struct Config {
     pub min_free_bytes: u64,
     pub log_format: LogFormat,
     pub log_filter: String,
+    /// Forward authentication's cookie domain and header names (its rules are a runtime setting).
+    pub forward_auth: ForwardAuthConfig,
     /// Where each key's effective value came from, for the doctor.
     pub sources: Vec<KeySource>,
     /// Secrets from configuration are added here in later issues; kept so the type exists.
@@ -150,6 +154,7 @@ impl RawConfig {
         let auth = self.auth.validate()?;
         let log = self.log.validate()?;
         let license = self.license.validate(server.system_url.host())?;
+        let forward_auth = self.forward_auth.validate(server.system_url.host())?;
         Ok(Config {
             data_dir,
             listen: server.listen,
@@ -182,6 +187,7 @@ impl RawConfig {
             min_free_bytes: self.storage.min_free_mb.saturating_mul(1024 * 1024),
             log_format: log.format,
             log_filter: log.filter,
+            forward_auth,
             // `load` replaces these with the real origin of each key; a configuration built in
             // code (tests, embedding) reports its values as such.
             sources: load::set_in_code(self),

@@ -35,6 +35,7 @@ pub struct RawConfig {
     pub license: RawLicense,
     pub license_server: RawLicenseServer,
     pub log: RawLog,
+    pub forward_auth: RawForwardAuth,
 }
 
 impl Default for RawConfig {
@@ -58,6 +59,7 @@ impl Default for RawConfig {
             license: RawLicense::default(),
             license_server: RawLicenseServer::default(),
             log: RawLog::default(),
+            forward_auth: RawForwardAuth::default(),
         }
     }
 }
@@ -334,6 +336,46 @@ impl Default for RawLog {
         Self {
             format: "text".into(),
             filter: "info".into(),
+        }
+    }
+}
+
+/// The `[forward_auth]` section as written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawForwardAuth {
+    /// The boot value of the runtime setting `forward_auth.rules`, one rule per entry.
+    pub rules: Vec<String>,
+    /// The parent domain the session cookie is scoped to; empty keeps it host-only.
+    pub cookie_domain: String,
+    pub headers: RawForwardHeaders,
+}
+
+/// `[forward_auth.headers]`: the names of the identity headers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawForwardHeaders {
+    pub user: String,
+    pub email: String,
+    pub name: String,
+    pub groups: String,
+    pub subject: String,
+    pub account: String,
+    pub account_name: String,
+    pub permissions: String,
+}
+
+impl Default for RawForwardHeaders {
+    fn default() -> Self {
+        Self {
+            user: "Remote-User".into(),
+            email: "Remote-Email".into(),
+            name: "Remote-Name".into(),
+            groups: "Remote-Groups".into(),
+            subject: "Remote-Subject".into(),
+            account: "Remote-Account".into(),
+            account_name: "Remote-Account-Name".into(),
+            permissions: "Remote-Permissions".into(),
         }
     }
 }

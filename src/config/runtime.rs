@@ -24,6 +24,7 @@ impl RawConfig {
             admin_bans: rule,
             client_bans: rule,
             whitelist: Vec::new(),
+            forward_rules: crate::forward_auth::Rules::default(),
         };
         let b = &self.bans;
         let pairs = [
@@ -43,6 +44,7 @@ impl RawConfig {
             ),
             ("bans.client_ban_minutes", b.client_ban_minutes.to_string()),
             ("bans.whitelist", b.whitelist.join("\n")),
+            ("forward_auth.rules", self.forward_auth.rules.join("\n")),
         ];
         for (key, text) in pairs {
             values

@@ -35,6 +35,14 @@ pub enum Counter {
     CloudflareUntrusted,
     /// A forwarding header entry that could not be parsed; the label is the header.
     MalformedForwarding,
+    /// Forward authentication asked by a peer that is not a trusted proxy; the label is it.
+    ForwardAuthUntrusted,
+    /// Forward authentication asked without a readable original URL; the label is the endpoint.
+    ForwardAuthNoUrl,
+    /// Forward authentication asked about a host no rule names; the label is the host.
+    ForwardAuthUnknownHost,
+    /// A browser bounced back signed in for a host that did not see its session (F18).
+    ForwardAuthLoop,
 }
 
 impl Counter {
@@ -46,6 +54,10 @@ impl Counter {
             Self::CookieLoss => "session.cookie_loss",
             Self::CloudflareUntrusted => "proxy.cloudflare_untrusted",
             Self::MalformedForwarding => "proxy.malformed",
+            Self::ForwardAuthUntrusted => "forward_auth.untrusted_peer",
+            Self::ForwardAuthNoUrl => "forward_auth.no_original_url",
+            Self::ForwardAuthUnknownHost => "forward_auth.unknown_host",
+            Self::ForwardAuthLoop => "forward_auth.loop",
         }
     }
 }

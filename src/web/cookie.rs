@@ -6,8 +6,12 @@
 //! Lifetimes are not its business: a session's persistence comes from the session service
 //! (`Started::persistent_seconds`), and a pending sign-in's cookie lives as long as the browser.
 //!
-//! No `Domain` attribute is ever set, so a cookie cannot leak to sibling hosts, and the
-//! canonical-origin step makes sure pages are only used on the System URL's host.
+//! By default no `Domain` attribute is set, so a cookie cannot leak to sibling hosts, and the
+//! canonical-origin step makes sure pages are only used on the System URL's host. Forward
+//! authentication's opt-in `forward_auth.cookie_domain` scopes the session cookie alone (not the
+//! pending sign-in's or the parked request's) to that parent domain, so the protected hosts below
+//! it see the session; its name then carries `__Secure-` (which allows a `Domain`) instead of
+//! `__Host-` (which forbids one).
 
 use crate::app::AppState;
 use crate::session::Realm;
@@ -19,12 +23,15 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 pub struct Cookies {
     /// The System URL is https: cookies are `Secure` and `__Host-`-prefixed.
     https: bool,
+    /// The parent domain the session cookie is scoped to (`forward_auth.cookie_domain`).
+    domain: Option<String>,
 }
 
 impl From<&AppState> for Cookies {
     fn from(state: &AppState) -> Self {
         Self {
             https: state.config.system_url.is_https(),
+            domain: state.config.forward_auth.cookie_domain.clone(),
         }
     }
 }
@@ -34,11 +41,22 @@ impl Cookies {
     /// fuzz targets, `crate::fuzzing`).
     #[doc(hidden)]
     pub fn for_https(https: bool) -> Self {
-        Self { https }
+        Self {
+            https,
+            domain: None,
+        }
     }
 
     /// The cookie name for a realm.
     pub fn name(&self, realm: Realm) -> &'static str {
+        if self.domain.is_some() {
+            return match (self.https, realm) {
+                (true, Realm::Client) => "__Secure-portcullis_client",
+                (true, Realm::Admin) => "__Secure-portcullis_admin",
+                (false, Realm::Client) => "portcullis_client",
+                (false, Realm::Admin) => "portcullis_admin",
+            };
+        }
         match (self.https, realm) {
             (true, Realm::Client) => "__Host-portcullis_client",
             (true, Realm::Admin) => "__Host-portcullis_admin",
@@ -68,6 +86,43 @@ impl Cookies {
         }
     }
 
+    /// The cookie holding where forward authentication's sign-in returns to (a protected URL,
+    /// checked again when used).
+    pub fn return_name(&self, realm: Realm) -> &'static str {
+        match (self.https, realm) {
+            (true, Realm::Client) => "__Host-portcullis_client_return",
+            (true, Realm::Admin) => "__Host-portcullis_admin_return",
+            (false, Realm::Client) => "portcullis_client_return",
+            (false, Realm::Admin) => "portcullis_admin_return",
+        }
+    }
+
+    /// The cookie counting a browser's returns to protected hosts (F18's loop detection).
+    pub fn bounce_name(&self) -> &'static str {
+        if self.https {
+            "__Host-portcullis_bounce"
+        } else {
+            "portcullis_bounce"
+        }
+    }
+
+    /// A browser-session cookie by one of the names above, for a jar.
+    pub fn named(&self, name: &'static str, value: String) -> Cookie<'static> {
+        self.base(name, value)
+    }
+
+    /// The removal of a cookie by one of the names above, for a jar.
+    pub fn removal(&self, name: &'static str) -> Cookie<'static> {
+        let mut cookie = self.base(name, String::new());
+        cookie.make_removal();
+        cookie
+    }
+
+    /// A cookie's value by one of the names above, if any.
+    pub fn read_named(&self, headers: &HeaderMap, name: &'static str) -> Option<String> {
+        read_named(headers, name)
+    }
+
     /// A jar that sets the parked-request cookie (a browser-session cookie; the request it
     /// names expires on the server after 30 minutes).
     pub fn set_parked(&self, realm: Realm, value: String) -> CookieJar {
@@ -95,9 +150,18 @@ impl Cookies {
             .build()
     }
 
+    /// The session cookie: like the others, with the configured parent domain if any.
+    fn session_base(&self, realm: Realm, value: String) -> Cookie<'static> {
+        let mut cookie = self.base(self.name(realm), value);
+        if let Some(domain) = &self.domain {
+            cookie.set_domain(domain.clone());
+        }
+        cookie
+    }
+
     /// A jar that sets the session cookie; persistent for "remember me".
     pub fn set(&self, realm: Realm, value: String, max_age: Option<i64>) -> CookieJar {
-        let mut cookie = self.base(self.name(realm), value);
+        let mut cookie = self.session_base(realm, value);
         if let Some(seconds) = max_age {
             cookie.set_max_age(cookie::time::Duration::seconds(seconds));
         }
@@ -106,7 +170,7 @@ impl Cookies {
 
     /// A jar that removes the session cookie.
     pub fn clear(&self, realm: Realm) -> CookieJar {
-        let mut cookie = self.base(self.name(realm), String::new());
+        let mut cookie = self.session_base(realm, String::new());
         cookie.make_removal();
         CookieJar::new().add(cookie)
     }

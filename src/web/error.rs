@@ -62,6 +62,13 @@ pub enum AppError {
         message: String,
         unknown: bool,
     },
+    /// Forward authentication cannot work as the proxy is set up (F18): a sign-in loop, an
+    /// untrusted proxy, a missing original URL, a return address nobody protects.
+    #[error("forward auth: {title}")]
+    ForwardAuthSetup {
+        title: &'static str,
+        message: String,
+    },
     /// The client address is banned.
     #[error("banned")]
     Banned {
@@ -199,6 +206,13 @@ impl AppError {
                 "forbidden",
                 "Access Denied".into(),
                 why.clone(),
+                vec![],
+            ),
+            Self::ForwardAuthSetup { title, message } => (
+                StatusCode::BAD_REQUEST,
+                "forward_auth_setup",
+                (*title).to_owned(),
+                message.clone(),
                 vec![],
             ),
             Self::Conflict(why) => (

@@ -35,6 +35,8 @@ pub struct Arrival {
     pub loaded: Option<LoadedSession>,
     /// The parked OpenID authorization request's cookie, per realm (client, admin).
     parked: [bool; 2],
+    /// Forward authentication's return cookie, per realm (client, admin).
+    returning: [bool; 2],
     signins: SignIns,
     cookies: Cookies,
 }
@@ -54,7 +56,13 @@ where
         let cookies = Cookies::from_ref(state);
         let parked = [Realm::Client, Realm::Admin]
             .map(|realm| cookies.read_parked(&parts.headers, realm).is_some());
+        let returning = [Realm::Client, Realm::Admin].map(|realm| {
+            cookies
+                .read_named(&parts.headers, cookies.return_name(realm))
+                .is_some()
+        });
         Ok(Self {
+            returning,
             addr,
             user_agent,
             loaded,
@@ -67,14 +75,17 @@ where
 
 impl Arrival {
     /// Where a sign-in of `realm` in this browser goes next: back to the OpenID authorization
-    /// request that sent the person to sign in, if one is parked, else the realm's home.
+    /// request that sent the person to sign in, if one is parked, or to forward
+    /// authentication's round trip (which returns to the protected URL), else the realm's home.
     pub fn home(&self, realm: Realm) -> String {
-        let parked = match realm {
-            Realm::Client => self.parked[0],
-            Realm::Admin => self.parked[1],
+        let index = match realm {
+            Realm::Client => 0,
+            Realm::Admin => 1,
         };
-        if parked {
+        if self.parked[index] {
             crate::web::oidc::authorize::continue_path(realm).to_owned()
+        } else if self.returning[index] {
+            crate::forward_auth::sign_in_path(realm).to_owned()
         } else {
             signin::home(realm).to_owned()
         }

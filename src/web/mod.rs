@@ -10,6 +10,7 @@ pub mod client;
 pub mod cookie;
 pub mod error;
 pub mod extract;
+pub mod forward_auth;
 #[doc(hidden)]
 pub mod fuzz_entry;
 pub mod invitation;

@@ -228,6 +228,11 @@ pub fn table() -> Vec<Route> {
         get("/admin/oidc/logout",                        oidc::logout::get_logout,                     Public), // end_session_endpoint
         post("/admin/oidc/logout",                       oidc::logout::post_logout,                    Protocol), // cross-site form
         post("/admin/oidc/logout/confirm",               oidc::logout::post_confirm::<A>,              Signed),
+        // Forward authentication (web::forward_auth): the endpoints proxies ask, then the round trip
+        get("/forward-auth/nginx",                       crate::web::forward_auth::get_nginx,          Protocol), // trusted proxies only
+        get("/forward-auth/proxy",                       crate::web::forward_auth::get_proxy,          Protocol), // trusted proxies only
+        get("/forward-auth/signin",                      crate::web::forward_auth::get_sign_in,        Public), // returns to protected hosts only
+        get("/admin/forward-auth/signin",                crate::web::forward_auth::get_sign_in,        Public), // returns to protected hosts only
         // Client area: signing in and out, one-time links
         get("/login",                                    client::login::get_login,                     PreSignIn),
         post("/login",                                   client::login::post_login,                    PreSignIn),

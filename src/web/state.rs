@@ -47,4 +47,5 @@ sub_states!(
     crate::oidc::application::Applications,
     crate::oidc::grant::Grants,
     crate::oidc::token::Tokens,
+    crate::forward_auth::ForwardAuth,
 );

@@ -339,7 +339,7 @@ async fn no_client_route_reads_or_changes_another_accounts_data() {
 /// Client routes outside the client area proper: public pages, sign-in and its second step, and
 /// one-time links (where holding the token is the authorisation). Every other client route is
 /// walked by the isolation tests, which fail for a route in neither place.
-const OUTSIDE_THE_CLIENT_AREA: [&str; 20] = [
+const OUTSIDE_THE_CLIENT_AREA: [&str; 23] = [
     "/",
     "/healthz",
     "/static/portcullis.css",
@@ -360,6 +360,11 @@ const OUTSIDE_THE_CLIENT_AREA: [&str; 20] = [
     "/login/2fa/webauthn",
     "/login/2fa/duo",
     "/login/2fa/duo/callback",
+    // Forward authentication: the proxies' endpoints answer a status and identity headers about
+    // the signed-in person only; the round trip redirects (tests/api/forward_auth.rs).
+    "/forward-auth/nginx",
+    "/forward-auth/proxy",
+    "/forward-auth/signin",
 ];
 
 /// Every `(method, path)` of the route table outside `/admin`, `/api/` and the OpenID

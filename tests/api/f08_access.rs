@@ -12,7 +12,7 @@ use serde_json::Value;
 
 /// Admin routes that need no permission: sign-in and its second step, one-time links, the
 /// landing page (which redirects by role) and an admin's own account pages.
-const NO_PERMISSION: [&str; 24] = [
+const NO_PERMISSION: [&str; 25] = [
     "/admin",
     "/admin/login",
     "/admin/logout",
@@ -39,6 +39,9 @@ const NO_PERMISSION: [&str; 24] = [
     "/admin/oidc/consent",
     "/admin/oidc/logout",
     "/admin/oidc/logout/confirm",
+    // Forward authentication's round trip for admin-realm rules: it only redirects, and the
+    // rule's permission is checked on every proxied request (tests/api/forward_auth.rs).
+    "/admin/forward-auth/signin",
 ];
 
 /// Every `(method, path, gate)` of the route table under `/admin`.

@@ -27,6 +27,7 @@ mod f08_login_as;
 mod f09_session_gc;
 mod f12_duo;
 mod f13_timezone;
+mod forward_auth;
 mod grants;
 mod hashing;
 mod helpers;

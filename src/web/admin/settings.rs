@@ -52,6 +52,11 @@ fn describe(key: &str) -> (&'static str, &'static str, bool) {
             "How long the address stays banned.",
             false,
         ),
+        "forward_auth.rules" => (
+            "Forward authentication rules",
+            "One rule per line: HOST [PATH] WHO. HOST is a host name or *.domain; PATH a prefix (default /); WHO is bypass, deny, client, admin, admin:PERMISSION or client:PERMISSION. The first matching rule decides; a request no rule matches is denied. Check a URL with portcullis forward-auth explain.",
+            true,
+        ),
         _ => (
             "Never banned",
             "Addresses and ranges that are never banned; one per line.",

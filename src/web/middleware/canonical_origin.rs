@@ -24,6 +24,7 @@ fn exempt(path: &str) -> bool {
         || path.starts_with("/static/")
         || crate::web::api::is_api(path)
         || crate::web::oidc::is_machine(path)
+        || crate::web::forward_auth::is_endpoint(path)
 }
 
 /// The origin the browser used, `scheme://host[:port]`, lowercased, default port omitted.

@@ -78,6 +78,7 @@ pub async fn verify(State(state): State<AppState>, request: Request, next: Next)
         Method::GET | Method::HEAD | Method::OPTIONS
     ) || crate::web::api::is_api(request.uri().path())
         || crate::web::oidc::is_machine(request.uri().path())
+        || crate::web::forward_auth::is_endpoint(request.uri().path())
         || crate::web::oidc::is_cross_site_form(request.uri().path())
     {
         return next.run(request).await;

@@ -74,6 +74,7 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
         || path.starts_with("/static/")
         || crate::web::api::is_api(path)
         || crate::web::oidc::is_machine(path)
+        || crate::web::forward_auth::is_endpoint(path)
     {
         return next.run(request).await;
     }
