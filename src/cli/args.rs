@@ -42,6 +42,9 @@ pub enum Command {
     /// Proxy set-up: refresh Cloudflare's ranges
     #[command(subcommand)]
     Proxy(ProxyCommand),
+    /// Forward authentication: explain how a URL is decided ("why was this request denied")
+    #[command(subcommand, name = "forward-auth")]
+    ForwardAuth(ForwardAuthCommand),
     /// Mail: send a test message through the configured transport
     #[command(subcommand)]
     Mail(MailCommand),
@@ -131,6 +134,21 @@ pub enum BanCommand {
 pub enum ProxyCommand {
     /// Download Cloudflare's current ranges from proxy.cloudflare_url and store them
     RefreshCloudflare,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ForwardAuthCommand {
+    /// Which access rule a URL meets, what it asks, and whether a given person passes
+    Explain {
+        /// The full URL the browser opened, e.g. https://status.example.com/board
+        url: String,
+        /// Judge it for this admin (by username)
+        #[arg(long, conflicts_with = "user")]
+        admin: Option<String>,
+        /// Judge it for this client-area user (by email)
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

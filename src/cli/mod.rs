@@ -14,8 +14,8 @@ mod args;
 mod commands;
 
 pub use args::{
-    AdminCommand, AdminCreate, BanCommand, Cli, Command, LicenseCheck, LicenseCommand, MailCommand,
-    OidcCommand, ProxyCommand, UserCommand, UserCreate,
+    AdminCommand, AdminCreate, BanCommand, Cli, Command, ForwardAuthCommand, LicenseCheck,
+    LicenseCommand, MailCommand, OidcCommand, ProxyCommand, UserCommand, UserCreate,
 };
 
 use crate::account::CreateError;
@@ -51,6 +51,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::User(command) => commands::user::run(config, command).await,
         Command::Ban(command) => commands::ban::run(config, command).await,
         Command::Proxy(command) => commands::proxy::run(config, command).await,
+        Command::ForwardAuth(command) => commands::forward_auth::run(config, command).await,
         Command::Mail(command) => commands::mail::run(config, command).await,
         Command::Oidc(command) => commands::oidc::run(config, command).await,
         Command::Cron => commands::cron::run(config).await,

@@ -91,11 +91,13 @@ impl ForwardAuth {
         if let Some(person) = person {
             details.push(self.judge_person(rule.who, person).await?);
         }
-        if number > 1 {
-            details.push(format!(
+        match number {
+            1 => {}
+            2 => details.push("Rule 1 comes first and does not cover this URL.".to_owned()),
+            n => details.push(format!(
                 "Rules 1 to {} come first and do not cover this URL.",
-                number - 1
-            ));
+                n - 1
+            )),
         }
         Ok(Explanation {
             judged,

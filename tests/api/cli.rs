@@ -433,3 +433,58 @@ fn user_and_admin_create_refuse_a_pasted_hash_and_name_the_import() {
     let out = run_with_stdin(cmd, "tidal-Quartz-lantern-91\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn forward_auth_explain_names_the_rule_and_whether_a_person_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[forward_auth]\nrules = [\"status.test /public bypass\", \"billing.test / client:invoices\", \"ops.test / admin:manage_admins\"]\n",
+    )
+    .unwrap();
+    let mut create = portcullis(dir.path());
+    create.env("PORTCULLIS_CONFIG", &config).args([
+        "user",
+        "create",
+        "--email",
+        "ada@example.com",
+        "--first-name",
+        "Ada",
+        "--last-name",
+        "Lovelace",
+        "--password-stdin",
+    ]);
+    assert!(run_with_stdin(create, PASSWORD).status.success());
+    let explain = |args: &[&str]| {
+        let out = portcullis(dir.path())
+            .env("PORTCULLIS_CONFIG", &config)
+            .arg("forward-auth")
+            .arg("explain")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let out = explain(&["http://billing.test/pay", "--user", "ada@example.com"]);
+    assert!(
+        out.contains("Rule 2: billing.test / client:invoices"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ada@example.com passes while their active account"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Rule 1 to 1") || out.contains("Rules 1 to 1"),
+        "{out}"
+    );
+    let out = explain(&["http://ops.test/", "--user", "ada@example.com"]);
+    assert!(out.contains("asks for an admin session"), "{out}");
+    let out = explain(&["http://status.test/public/%2e%2e/x"]);
+    assert!(out.contains("URL as judged: status.test/x"), "{out}");
+    assert!(out.contains("Denied: no rule covers this URL."), "{out}");
+    let out = explain(&["not a url"]);
+    assert!(out.contains("cannot be judged"), "{out}");
+}

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod ban;
 pub mod cron;
 pub mod doctor;
+pub mod forward_auth;
 pub mod license;
 pub mod mail;
 pub mod migrate;
