@@ -6,8 +6,8 @@
 //! other method gets a page naming both origins, never "Login Details Incorrect". Each foreign
 //! origin is counted for the doctor's `system_url` check. `/healthz` and static files are exempt:
 //! load balancers probe by IP address; so are the machine endpoints (`/api/`, the OpenID
-//! provider's token, userinfo, key set and discovery), which applications' servers may reach by
-//! an internal name.
+//! provider's token, userinfo, key set and discovery, and forward authentication's endpoints),
+//! which applications' servers and proxies may reach by an internal name or on a protected host.
 
 use super::client_addr::ClientAddr;
 use crate::app::AppState;
