@@ -116,6 +116,15 @@ impl ClientPermissions {
         self.0 |= p.bit();
     }
 
+    /// What a member holds: everything for the owner, else the stored list.
+    pub fn held(is_owner: bool, stored: &str) -> Self {
+        if is_owner {
+            Self::all()
+        } else {
+            Self::parse(stored)
+        }
+    }
+
     /// Parses the stored list; unknown names (from a newer version) are ignored.
     pub fn parse(stored: &str) -> Self {
         stored

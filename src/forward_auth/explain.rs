@@ -164,7 +164,7 @@ impl ForwardAuth {
                         let granting: Vec<&str> = accounts
                             .iter()
                             .filter(|m| {
-                                m.is_owner || ClientPermissions::parse(&m.permissions).contains(p)
+                                ClientPermissions::held(m.is_owner, &m.permissions).contains(p)
                             })
                             .map(|m| m.label.as_str())
                             .collect();

@@ -206,22 +206,20 @@ impl ForwardAuth {
             });
         };
         let who = rule.who;
-        let realm = match who {
-            Who::Bypass => {
+        let realm = match (who, who.realm()) {
+            (Who::Bypass, _) => {
                 return Ok(Verdict::Allow {
                     rule: number,
                     identity: None,
                 });
             }
-            Who::Deny => {
+            (_, Some(realm)) => realm,
+            (_, None) => {
                 return Ok(Verdict::Forbidden {
                     rule: Some(number),
                     why: format!("Rule {number} denies this address to everyone."),
                 });
             }
-            Who::Realm(r) => r,
-            Who::Admin(_) => Realm::Admin,
-            Who::Client(_) => Realm::Client,
         };
         let sign_in = Verdict::SignIn {
             rule: number,
@@ -266,13 +264,10 @@ impl ForwardAuth {
             },
             Realm::Client => match self.access.client(&session).await? {
                 ClientAccess::Allowed(found) => {
-                    let held = found.membership.as_ref().map(|m| {
-                        if m.is_owner {
-                            ClientPermissions::all()
-                        } else {
-                            ClientPermissions::parse(&m.permissions)
-                        }
-                    });
+                    let held = found
+                        .membership
+                        .as_ref()
+                        .map(|m| ClientPermissions::held(m.is_owner, &m.permissions));
                     if let Who::Client(p) = who
                         && !held.is_some_and(|h| h.contains(p))
                     {

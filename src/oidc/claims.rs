@@ -174,19 +174,14 @@ pub async fn released(
 
 /// The `accounts` claim: each client account with the person's place and permissions in it.
 fn accounts_claim(memberships: &[db::client::Membership]) -> Value {
-    let all: Vec<&str> = ClientPermission::ALL.iter().map(|p| p.as_str()).collect();
     Value::Array(
         memberships
             .iter()
             .map(|m| {
-                let permissions: Vec<&str> = if m.is_owner {
-                    all.clone()
-                } else {
-                    ClientPermissions::parse(&m.permissions)
-                        .iter()
-                        .map(ClientPermission::as_str)
-                        .collect()
-                };
+                let permissions: Vec<&str> = ClientPermissions::held(m.is_owner, &m.permissions)
+                    .iter()
+                    .map(ClientPermission::as_str)
+                    .collect();
                 json!({
                     "id": m.client_id,
                     "name": m.label,

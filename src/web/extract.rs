@@ -79,11 +79,10 @@ impl From<Membership> for ActiveAccount {
             client_id: m.client_id,
             label: m.label,
             is_owner: m.is_owner,
-            permissions: if m.is_owner {
-                crate::auth::client_permission::ClientPermissions::all()
-            } else {
-                crate::auth::client_permission::ClientPermissions::parse(&m.permissions)
-            },
+            permissions: crate::auth::client_permission::ClientPermissions::held(
+                m.is_owner,
+                &m.permissions,
+            ),
         }
     }
 }
