@@ -72,7 +72,7 @@ impl ForwardAuth {
         };
         let outcome = match rule.who {
             Who::Bypass => {
-                "Allowed to anyone, signed in or not, with no identity headers.".to_owned()
+                "Allowed to anyone, signed in or not, with every identity header empty.".to_owned()
             }
             Who::Deny => "Denied to everyone.".to_owned(),
             Who::Realm(r) => {

@@ -60,32 +60,43 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// The headers for the upstream, by the configured names. Control characters are replaced
-    /// by spaces (a header value cannot carry them); empty values are left out.
-    pub fn headers(&self, names: &HeaderNames) -> Vec<(http::HeaderName, http::HeaderValue)> {
-        let mut out = Vec::new();
-        let mut add = |name: &http::HeaderName, value: String| {
-            let clean: String = value
+    /// The headers for the upstream, by the configured names: every name, each time, empty
+    /// where there is no value (all of them for a bypass rule's `None`). A proxy that copies a
+    /// header from the answer then always finds one to copy: Debian's Caddy 2.6.2 otherwise
+    /// sets the upstream header to its own placeholder text (`{http.reverse_proxy.header.…}`).
+    /// Control characters become spaces, as a header value cannot carry them.
+    pub fn headers(
+        identity: Option<&Self>,
+        names: &HeaderNames,
+    ) -> Vec<(http::HeaderName, http::HeaderValue)> {
+        let value = |text: &str| {
+            let clean: String = text
                 .chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect();
-            if let Ok(v) = http::HeaderValue::from_bytes(clean.trim().as_bytes())
-                && !v.is_empty()
-            {
-                out.push((name.clone(), v));
-            }
+            http::HeaderValue::from_bytes(clean.trim().as_bytes())
+                .unwrap_or_else(|_| http::HeaderValue::from_static(""))
         };
-        add(&names.user, self.user.clone());
-        add(&names.email, self.email.clone());
-        add(&names.name, self.name.clone());
-        add(&names.subject, self.subject.clone());
-        add(&names.groups, self.groups.join(","));
-        if let Some((id, label)) = &self.account {
-            add(&names.account, id.to_string());
-            add(&names.account_name, label.clone());
-            add(&names.permissions, self.permissions.join(","));
-        }
-        out
+        let account = identity.and_then(|i| i.account.as_ref());
+        let texts = [
+            (&names.user, identity.map(|i| i.user.clone())),
+            (&names.email, identity.map(|i| i.email.clone())),
+            (&names.name, identity.map(|i| i.name.clone())),
+            (&names.subject, identity.map(|i| i.subject.clone())),
+            (&names.groups, identity.map(|i| i.groups.join(","))),
+            (&names.account, account.map(|(id, _)| id.to_string())),
+            (&names.account_name, account.map(|(_, label)| label.clone())),
+            (
+                &names.permissions,
+                identity
+                    .filter(|i| i.account.is_some())
+                    .map(|i| i.permissions.join(",")),
+            ),
+        ];
+        texts
+            .into_iter()
+            .map(|(name, text)| (name.clone(), value(text.as_deref().unwrap_or_default())))
+            .collect()
     }
 }
 

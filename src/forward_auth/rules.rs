@@ -27,7 +27,7 @@ pub const RULE_HELP: &str = "one rule per line: HOST [PATH] WHO, where HOST is a
 /// Who a rule lets through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Who {
-    /// Anyone, signed in or not; no identity headers.
+    /// Anyone, signed in or not; the identity headers are all empty.
     Bypass,
     /// No one.
     Deny,

@@ -14,7 +14,7 @@
 //! else, and when the original URL is missing, the browser is sent to a page naming that cause
 //! (F18) and the doctor counts it.
 
-use crate::forward_auth::{ForwardAuth, Observation, Return, Target, Verdict};
+use crate::forward_auth::{ForwardAuth, Identity, Observation, Return, Target, Verdict};
 use crate::web::cookie::Cookies;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{Peer, SessionInfo};
@@ -153,10 +153,8 @@ async fn answer(
     Ok(match verdict {
         Verdict::Allow { identity, .. } => {
             let mut response = StatusCode::OK.into_response();
-            if let Some(identity) = identity {
-                for (name, value) in identity.headers(service.header_names()) {
-                    response.headers_mut().insert(name, value);
-                }
+            for (name, value) in Identity::headers(identity.as_ref(), service.header_names()) {
+                response.headers_mut().insert(name, value);
             }
             response
         }

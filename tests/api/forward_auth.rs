@@ -106,15 +106,26 @@ async fn nginx_gets_401_with_the_sign_in_url_then_200_with_who_it_is() {
         "an owner holds all: {permissions}"
     );
 
-    // The bypass rule comes first for /public: anyone, and no identity at all.
+    // The bypass rule comes first for /public: anyone, and no identity at all. Every identity
+    // header is named, empty, so that a proxy copying them replaces what the browser sent.
     let r = ask_nginx(&app, "http://status.test/public/logo.png", None).await;
     assert_eq!(r.status(), 200);
-    assert!(header(&r, "remote-user").is_none());
+    assert_eq!(header(&r, "remote-user").as_deref(), Some(""));
     let r = ask_nginx(&app, "http://status.test/public/logo.png", Some(&cookie)).await;
-    assert!(
-        header(&r, "remote-user").is_none(),
-        "bypass sends no identity"
-    );
+    for name in [
+        "remote-user",
+        "remote-email",
+        "remote-subject",
+        "remote-groups",
+        "remote-account",
+        "remote-permissions",
+    ] {
+        assert_eq!(
+            header(&r, name).as_deref(),
+            Some(""),
+            "bypass sends no {name}"
+        );
+    }
     // ...but a path that climbs out of /public is judged where it lands.
     let r = ask_nginx(&app, "http://status.test/public/%2e%2e/board", None).await;
     assert_eq!(r.status(), 401);

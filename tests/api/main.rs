@@ -28,6 +28,7 @@ mod f09_session_gc;
 mod f12_duo;
 mod f13_timezone;
 mod forward_auth;
+mod forward_auth_proxies;
 mod grants;
 mod hashing;
 mod helpers;
