@@ -13,6 +13,7 @@ mod accounts;
 mod area;
 mod config_sources;
 mod csrf;
+mod forward_auth;
 mod license;
 mod mail;
 mod oidc;

@@ -8,8 +8,8 @@
 
 use super::{
     Area, CheckResult, FIX_TIME_BUDGET, FixError, FixScope, Fixed, accounts, config_sources, csrf,
-    license, mail, oidc, oidc_keys, oidc_logout, proxy, scheduler, session, storage, system_url,
-    time, two_factor,
+    forward_auth, license, mail, oidc, oidc_keys, oidc_logout, proxy, scheduler, session, storage,
+    system_url, time, two_factor,
 };
 use crate::app::AppState;
 use crate::domain::Actor;
@@ -23,6 +23,7 @@ pub mod id {
     pub const SYSTEM_URL: &str = "system_url";
     pub const PROXY_CLOUDFLARE: &str = "proxy.cloudflare";
     pub const PROXY_SANITY: &str = "proxy.sanity";
+    pub const FORWARD_AUTH_SETUP: &str = "forward_auth.setup";
     pub const STORAGE_DISK: &str = "storage.disk";
     pub const DATABASE_CONNECTION: &str = "database.connection";
     pub const STORAGE_SESSION_WRITE: &str = "storage.session_write";
@@ -119,7 +120,7 @@ macro_rules! check {
 }
 
 /// Every check, in the order the doctor runs and shows them.
-pub const CHECKS: [Check; 25] = [
+pub const CHECKS: [Check; 26] = [
     check!(id::CONFIG, Configuration, now config_sources::check),
     check!(id::SYSTEM_URL, Configuration, system_url::check),
     check!(
@@ -132,6 +133,7 @@ pub const CHECKS: [Check; 25] = [
         })
     ),
     check!(id::PROXY_SANITY, Proxy, proxy::sanity),
+    check!(id::FORWARD_AUTH_SETUP, Proxy, forward_auth::check),
     check!(id::STORAGE_DISK, Storage, now storage::disk),
     check!(id::DATABASE_CONNECTION, Storage, storage::connection),
     check!(id::STORAGE_SESSION_WRITE, Storage, storage::session_write),

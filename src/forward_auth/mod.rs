@@ -13,10 +13,11 @@
 //! rules name ([`ForwardAuth::return_to`]), never elsewhere. When the browser comes back signed
 //! in several times within seconds, the protected host is not seeing the session: that loop is
 //! shown as a page naming the cause ([`ForwardAuth::loop_cause`], F18). What the proxies send is
-//! counted for the doctor's `forward_auth.setup` check.
+//! counted for the doctor's `forward_auth.setup` check, which [`setup`] serves.
 
 pub mod explain;
 pub mod rules;
+pub mod setup;
 
 pub use rules::{Rule, Rules, Target, Who};
 
@@ -374,28 +375,6 @@ impl ForwardAuth {
             Return::Go {
                 bounce: format!("{count}:{first}:{host}"),
             }
-        }
-    }
-
-    /// Why a browser signed in at the portal keeps being sent back for `host`: the session
-    /// cookie does not reach it. Names the cause from the configuration.
-    pub fn loop_cause(&self, host: &str, https: bool) -> String {
-        let portal = self.config.system_url.host();
-        match &self.config.forward_auth.cookie_domain {
-            None if host != portal => format!(
-                "The session cookie belongs to {portal} alone (host-only, the default), so the browser never sends it to {host}. Set forward_auth.cookie_domain to the parent domain both share, or protect {host} with OpenID Connect instead."
-            ),
-            Some(domain) if host != domain.as_str() && !host.ends_with(&format!(".{domain}")) => {
-                format!(
-                    "The session cookie is scoped to {domain}, and {host} is outside it, so the browser never sends it there. Serve the application below {domain}, or protect it with OpenID Connect instead."
-                )
-            }
-            _ if self.config.system_url.is_https() && !https => format!(
-                "The session cookie is Secure (the portal is https) and {host} was opened over plain http, so the browser does not send it. Serve {host} over https."
-            ),
-            _ => format!(
-                "The browser has the session cookie for {host}, but the proxy's check did not show it to Portcullis: the proxy drops the Cookie header, or asks from an address Portcullis does not trust. Run portcullis doctor (forward_auth.setup) to see what the proxy sent."
-            ),
         }
     }
 

@@ -119,7 +119,8 @@ impl HostPattern {
         }
     }
 
-    fn text(&self) -> String {
+    /// The pattern as written in a rule.
+    pub fn text(&self) -> String {
         match self {
             HostPattern::Exact(h) => h.clone(),
             HostPattern::Below(d) => format!("*.{d}"),

@@ -27,6 +27,7 @@ mod f08_login_as;
 mod f09_session_gc;
 mod f12_duo;
 mod f13_timezone;
+mod f18_forward_auth_setup;
 mod forward_auth;
 mod forward_auth_proxies;
 mod grants;
