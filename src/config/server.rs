@@ -49,6 +49,19 @@ impl SystemUrl {
         self.0.scheme() == "https"
     }
 
+    /// Whether browsers treat the System URL's origin as potentially trustworthy (https, or a
+    /// loopback host): only there do they honour headers such as Cross-Origin-Opener-Policy,
+    /// and elsewhere Chromium reports each one ignored as a console error.
+    pub fn is_trustworthy(&self) -> bool {
+        let host = self.host().trim_matches(|c| c == '[' || c == ']');
+        self.is_https()
+            || host == "localhost"
+            || host.ends_with(".localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// The host (no port).
     pub fn host(&self) -> &str {
         self.0.host_str().unwrap_or_default()

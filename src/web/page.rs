@@ -348,6 +348,30 @@ pub struct ProxyPage {
     pub received: Vec<(String, String)>,
 }
 
+#[derive(Template)]
+#[template(path = "admin_forward_auth.html")]
+pub struct ForwardAuthPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    /// What was asked, shown back in the form.
+    pub url: String,
+    pub who: String,
+    pub name: String,
+    pub problem: Option<&'static str>,
+    pub explained: Option<ExplainedUrl>,
+    /// The rules in force, in order.
+    pub rules: Vec<String>,
+}
+
+/// The answer shown on [`ForwardAuthPage`].
+pub struct ExplainedUrl {
+    pub judged: String,
+    /// "Rule N: text", or none when no rule matches.
+    pub rule: Option<String>,
+    pub outcome: String,
+    pub details: Vec<String>,
+}
+
 /// One input of the settings form.
 pub struct SettingField {
     pub key: &'static str,

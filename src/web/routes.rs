@@ -308,6 +308,7 @@ pub fn table() -> Vec<Route> {
         get("/admin/health",                             admin::health::get_health,                    Permission(P::ViewSystemHealth)),
         post("/admin/health/fix",                        admin::health::post_fix,                      Permission(P::ConfigureGeneralSettings)),
         get("/admin/proxy",                              admin::proxy::get_proxy,                      Permission(P::ViewSystemHealth)),
+        get("/admin/forward-auth",                       admin::forward_auth::get_forward_auth,        Permission(P::ViewSystemHealth)),
         get("/admin/scheduler",                          admin::scheduler::get_scheduler,              Permission(P::ViewSystemHealth)),
         get("/admin/settings",                           admin::settings::get_settings,                Permission(P::ConfigureGeneralSettings)),
         post("/admin/settings",                          admin::settings::post_settings,               Permission(P::ConfigureGeneralSettings)),

@@ -156,7 +156,18 @@ async fn every_response_carries_the_security_headers() {
             h.get("strict-transport-security").is_none(),
             "no HSTS on http"
         );
+        assert_eq!(
+            h.get("cross-origin-opener-policy").unwrap(),
+            "same-origin",
+            "loopback is a trustworthy origin"
+        );
     }
+    // Plain http on a public name: browsers ignore COOP there (Chromium says so in the console
+    // of every page), so it is not sent; the rest is.
+    let public = spawn_with(|c| c.server.system_url = "http://portal.example.com/".into()).await;
+    let r = public.get("/healthz").await;
+    assert!(r.headers().get("cross-origin-opener-policy").is_none());
+    assert!(r.headers().get("content-security-policy").is_some());
 }
 
 #[tokio::test]

@@ -245,6 +245,27 @@ async fn the_round_trip_returns_to_the_protected_url_after_signing_in() {
     let r = browser.get(app.url(&start)).send().await.unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/login");
+    // The sign-in form's answer ends at the protected host, so the page's policy lets a form
+    // lead there (Chromium applies form-action to the redirects after a POST).
+    let csp = |r: &reqwest::Response| header(r, "content-security-policy").unwrap();
+    let r = browser.get(app.url("/login")).send().await.unwrap();
+    assert!(
+        csp(&r).contains("form-action 'self' http://status.test;"),
+        "{}",
+        csp(&r)
+    );
+    // A return cookie the browser wrote itself, for a host no rule protects, adds nothing.
+    let forged = cookieless_client()
+        .get(app.url("/login"))
+        .header(COOKIE, "portcullis_client_return=https://evil.example/")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        csp(&forged).contains("form-action 'self';"),
+        "{}",
+        csp(&forged)
+    );
     let r = app
         .client_login_with(&browser, &user.email, &user.password)
         .await;
@@ -422,4 +443,69 @@ async fn the_parent_domain_cookie_is_opt_in_and_named_for_it() {
     assert_eq!(r.status(), 303);
     let line = set_cookie_line(&r, "portcullis_client").unwrap();
     assert!(line.contains("Domain=fa.test"), "{line}");
+}
+
+#[tokio::test]
+async fn the_admin_page_answers_why_a_request_was_denied_in_the_services_words() {
+    let app = app().await;
+    app.create_user("ada@example.com").await;
+    app.create_admin("root").await;
+    let admin = app.signed_in_admin("root").await;
+
+    // The rules in force, in order.
+    let page = app.text_with(&admin, "/admin/forward-auth").await;
+    let shown: Vec<usize> = RULES
+        .iter()
+        .map(|r| page.find(&format!("<code>{r}</code>")).expect(r))
+        .collect();
+    assert!(shown.is_sorted(), "{page}");
+
+    // A URL and a person: the rule and the verdict, as ForwardAuth::explain words them.
+    let url = "http://billing.test/pay";
+    let asked = format!(
+        "/admin/forward-auth?url={}&who=user&name={}",
+        urlencode(url),
+        urlencode("ada@example.com")
+    );
+    let page = app.text_with(&admin, &asked).await;
+    let person = portcullis::forward_auth::explain::Person::User("ada@example.com".into());
+    let said = portcullis::forward_auth::ForwardAuth::from(&app.state)
+        .explain(url, Some(&person))
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Rule 3: billing.test / client:invoices"),
+        "{page}"
+    );
+    let escaped = |s: &str| s.replace('\'', "&#39;").replace('"', "&#34;");
+    assert!(page.contains(&escaped(&said.outcome)), "{page}");
+    assert!(said.details[0].starts_with("ada@example.com passes"));
+    assert!(page.contains(&escaped(&said.details[0])), "{page}");
+
+    // Naming no one for "an administrator" asks for the name and judges for anyone.
+    let page = app
+        .text_with(
+            &admin,
+            &format!("/admin/forward-auth?url={}&who=admin", urlencode(url)),
+        )
+        .await;
+    assert!(page.contains("role=\"alert\""), "{page}");
+    assert!(page.contains("Rule 3: billing.test / client:invoices"));
+
+    // Bad input is answered on the page, escaped, never as an error.
+    for bad in [
+        "/admin/forward-auth?url=not%20a%20url&who=%00",
+        "/admin/forward-auth?url=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "/admin/forward-auth?url=http%3A%2F%2Fnobody.test%2F&who=root",
+        "/admin/forward-auth?url=%ZZ&name=%FF",
+    ] {
+        let r = admin.get(app.url(bad)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{bad}");
+        let page = r.text().await.unwrap();
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(
+            page.contains("cannot be judged") || page.contains("no rule covers"),
+            "{bad}: {page}"
+        );
+    }
 }

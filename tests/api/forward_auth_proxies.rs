@@ -100,7 +100,9 @@ fn spawn(command: &mut Command, dir: &Path) -> Child {
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"))
+        .unwrap_or_else(|e| {
+            panic!("{command:?}: {e} (scripts/test installs the three proxies and names Traefik in PORTCULLIS_TEST_TRAEFIK)")
+        })
 }
 
 fn nginx(ports: &Ports) -> Proxy {

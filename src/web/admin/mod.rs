@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bans;
 pub mod clients;
 pub mod dashboard;
+pub mod forward_auth;
 pub mod health;
 pub mod licenses;
 pub mod login;

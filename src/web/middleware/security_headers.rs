@@ -8,10 +8,13 @@
 //! to the redirects that answer a form too (Chromium blocks a sign-in whose last redirect leaves
 //! the site), so a page whose forms end at another registered place names that origin as well:
 //! the application a parked OpenID request returns to (every page of that sign-in, found from
-//! the parked-request cookie), the application on a consent or sign-out page, and Duo's host on
-//! the second-factor page ([`FormTargets`]). Nothing else is ever added.
+//! the parked-request cookie), the application on a consent or sign-out page, Duo's host on
+//! the second-factor page ([`FormTargets`]), and the protected host a forward-authentication
+//! sign-in returns to (from its return cookie, and only while the rules protect that host:
+//! `ForwardAuth::return_to`). Nothing else is ever added.
 
 use crate::app::AppState;
+use crate::forward_auth::ForwardAuth;
 use crate::oidc::grant::Grants;
 use crate::session::Realm;
 use crate::web::cookie::Cookies;
@@ -76,6 +79,10 @@ pub async fn apply(State(state): State<AppState>, request: Request, next: Next) 
                 .map(|id| (realm, id))
         })
         .collect();
+    let returns: Vec<String> = [Realm::Client, Realm::Admin]
+        .into_iter()
+        .filter_map(|realm| cookies.read_named(request.headers(), cookies.return_name(realm)))
+        .collect();
     let mut response = next.run(request).await;
     let mut targets = response
         .extensions_mut()
@@ -93,6 +100,15 @@ pub async fn apply(State(state): State<AppState>, request: Request, next: Next) 
             }
         }
     }
+    if !returns.is_empty() && is_html(&response) {
+        let forward = ForwardAuth::from(&state);
+        for rd in returns {
+            // The cookie is the browser's to change: only a host the rules protect is added.
+            if let Ok(url) = forward.return_to(&rd).await {
+                targets.add(url.as_str());
+            }
+        }
+    }
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, targets.policy());
     let mut set = |name: HeaderName, value: &'static str| {
@@ -101,10 +117,14 @@ pub async fn apply(State(state): State<AppState>, request: Request, next: Next) 
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::X_FRAME_OPTIONS, "DENY");
     set(header::REFERRER_POLICY, "same-origin");
-    set(
-        HeaderName::from_static("cross-origin-opener-policy"),
-        "same-origin",
-    );
+    // Browsers ignore COOP on an origin that is not trustworthy (plain http on a public name),
+    // and Chromium logs that on every page; an http installation is the doctor's to flag.
+    if state.config.system_url.is_trustworthy() {
+        set(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        );
+    }
     if state.config.system_url.is_https() {
         set(
             header::STRICT_TRANSPORT_SECURITY,

@@ -62,6 +62,7 @@ describe('admin area', () => {
       ['/admin/account/password', 'password', 'Change the admin password'],
       ['/admin/account/security', 'security', "The admin's second factors"],
       ['/admin/proxy', 'proxy', 'Why this address'],
+      ['/admin/forward-auth', 'forward-auth', 'Why was this request denied?'],
     ];
     for (const [route, slug, title] of pages) {
       const response = await page.goto(server.url(route));
@@ -69,6 +70,12 @@ describe('admin area', () => {
       assert.equal(new URL(page.url()).pathname, route);
       await browser.check(page, slug, title);
     }
+    // The forward-authentication question, asked in the form: no rules here, so denied.
+    await page.getByLabel('URL the browser opened').fill('https://status.example.com/board');
+    await page.getByRole('button', { name: 'Explain' }).click();
+    await page.waitForURL((url) => url.searchParams.get('url') === 'https://status.example.com/board');
+    assert.match(await page.textContent('#outcome'), /Denied: no rule covers this URL/);
+    await browser.check(page, 'forward-auth-explained', 'Why was this request denied? (answered)');
     // The pages behind the lists: a role and an admin.
     await page.goto(server.url('/admin/roles'));
     await page.getByRole('link', { name: 'Support Operator' }).click();
