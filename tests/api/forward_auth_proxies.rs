@@ -139,7 +139,8 @@ fn nginx(ports: &Ports) -> Proxy {
             .arg(d)
             .arg("-c")
             .arg(d.join("nginx.conf"))
-            .args(["-g", "daemon off;"]),
+            // One process: killing it on drop leaves no worker behind holding the port.
+            .args(["-g", "daemon off; master_process off;"]),
         d,
     );
     Proxy { child, port, dir }

@@ -230,9 +230,10 @@ async fn oidc_keys_warns_about_a_signing_key_older_than_a_year() {
 async fn oidc_keys_is_an_error_on_a_node_with_another_sealing_key() {
     let app = spawn_app().await;
     jwks(&app).await;
-    let mut other = app.state.clone();
-    other.sealing = Arc::new(SealingKey::from_bytes(&[7; 32], None));
-    other.oidc_keys = Arc::default();
+    let other = app.state.altered(|s| {
+        s.sealing = Arc::new(SealingKey::from_bytes(&[7; 32], None));
+        s.oidc_keys = Arc::default();
+    });
     let check = portcullis::doctor::run_all(&other)
         .await
         .into_iter()

@@ -12,7 +12,7 @@ const { startPortcullis } = require('../lib/servers');
 const { startNginx } = require('../lib/nginx');
 const { Browser } = require('../lib/browser');
 const { totp } = require('../lib/totp');
-const { submitSignIn, openAuthenticatorSetup } = require('../lib/steps');
+const { submitSignIn, enrolAuthenticator } = require('../lib/steps');
 
 describe('forward authentication behind nginx', () => {
   let server;
@@ -45,16 +45,7 @@ describe('forward authentication behind nginx', () => {
     const page = await browser.newPage({ ignoreHTTPSErrors: true });
 
     // An authenticator app first, on the person's security page.
-    await page.goto(server.url('/login'));
-    await submitSignIn(page, user);
-    await page.waitForURL((url) => url.pathname === '/clientarea');
-    await openAuthenticatorSetup(page, server, user);
-    const secret = (await page.textContent('#totp-secret')).replace(/\s/g, '');
-    await page.getByLabel('6-digit code').fill(totp(secret));
-    await page.getByRole('button', { name: 'Turn on' }).click();
-    await page.waitForSelector('.codes li');
-    await page.getByRole('button', { name: /^Sign out/ }).click();
-    await page.waitForURL((url) => url.pathname === '/login');
+    const { secret } = await enrolAuthenticator(page, server, user);
 
     // The bypass path opens for anyone, with no identity.
     await page.goto(`${nginx.base}/public/about`);

@@ -12,7 +12,7 @@ const { startPortcullis, freePort } = require('../lib/servers');
 const { startApache } = require('../lib/apache');
 const { Browser } = require('../lib/browser');
 const { totp } = require('../lib/totp');
-const { submitSignIn, openAuthenticatorSetup } = require('../lib/steps');
+const { submitSignIn, enrolAuthenticator } = require('../lib/steps');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -77,17 +77,9 @@ describe('OpenID provider with Apache mod_auth_openidc', () => {
     const page = await browser.newPage();
 
     // An authenticator app first, on the person's security page.
-    await page.goto(server.url('/login'));
-    await submitSignIn(page, user);
-    await page.waitForURL((url) => url.pathname === '/clientarea');
-    await openAuthenticatorSetup(page, server, user);
-    const secret = (await page.textContent('#totp-secret')).replace(/\s/g, '');
-    await page.getByLabel('6-digit code').fill(totp(secret));
-    await page.getByRole('button', { name: 'Turn on' }).click();
-    await page.waitForSelector('.codes li');
-    backupCode = (await page.locator('.codes li').first().textContent()).trim();
-    await page.getByRole('button', { name: /^Sign out/ }).click();
-    await page.waitForURL((url) => url.pathname === '/login');
+    const enrolled = await enrolAuthenticator(page, server, user);
+    const { secret } = enrolled;
+    backupCode = enrolled.backupCode;
 
     // The protected page sends the browser to Portcullis, which asks for a sign-in.
     await page.goto(apache.url);

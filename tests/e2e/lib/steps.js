@@ -19,4 +19,22 @@ async function openAuthenticatorSetup(page, server, user) {
   await page.waitForURL((url) => url.pathname === '/account/security/totp');
 }
 
-module.exports = { submitSignIn, openAuthenticatorSetup };
+// Signs in, turns on an authenticator app (its first code from oathtool) and signs out again;
+// resolves with the app's secret and the first backup code, on the sign-in page.
+async function enrolAuthenticator(page, server, user) {
+  const { totp } = require('./totp');
+  await page.goto(server.url('/login'));
+  await submitSignIn(page, user);
+  await page.waitForURL((url) => url.pathname === '/clientarea');
+  await openAuthenticatorSetup(page, server, user);
+  const secret = (await page.textContent('#totp-secret')).replace(/\s/g, '');
+  await page.getByLabel('6-digit code').fill(totp(secret));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await page.waitForSelector('.codes li');
+  const backupCode = (await page.locator('.codes li').first().textContent()).trim();
+  await page.getByRole('button', { name: /^Sign out/ }).click();
+  await page.waitForURL((url) => url.pathname === '/login');
+  return { secret, backupCode };
+}
+
+module.exports = { submitSignIn, openAuthenticatorSetup, enrolAuthenticator };
