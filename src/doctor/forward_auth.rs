@@ -90,59 +90,58 @@ fn total(rows: &[CounterSum]) -> i64 {
     rows.iter().map(|r| r.count).sum()
 }
 
-fn untrusted_peers(state: &AppState, rows: &[CounterSum]) -> Option<CheckResult> {
+/// A finding from one counter's rows, none when nothing was counted. `words` gets the most
+/// frequent label's row, the total and the time of its last event, and gives the summary, the
+/// cause and the next step; the detail lines list every label.
+fn counted(
+    state: &AppState,
+    rows: &[CounterSum],
+    severity: Severity,
+    words: impl FnOnce(&CounterSum, i64, String) -> (String, String, String),
+) -> Option<CheckResult> {
     let top = rows.first()?;
+    let (summary, cause, next) = words(top, total(rows), state.show_time(top.last_seen));
     Some(
-        CheckResult::problem(
-            id::FORWARD_AUTH_SETUP,
-            Severity::Error,
+        CheckResult::problem(id::FORWARD_AUTH_SETUP, severity, summary, cause, next)
+            .with_details(lines(state, rows)),
+    )
+}
+
+fn untrusted_peers(state: &AppState, rows: &[CounterSum]) -> Option<CheckResult> {
+    counted(state, rows, Severity::Error, |top, total, last| {
+        (
             format!(
-                "{} forward-authentication check(s) in the last 24 hours came from an address that is not a trusted proxy, most often {} ({} times, last at {}).",
-                total(rows),
-                top.label,
-                top.count,
-                state.show_time(top.last_seen)
+                "{total} forward-authentication check(s) in the last 24 hours came from an address that is not a trusted proxy, most often {} ({} times, last at {last}).",
+                top.label, top.count
             ),
-            "Portcullis believes which page a browser opened only from a trusted proxy, so it answered these checks with the setup page and let nobody through.",
+            "Portcullis believes which page a browser opened only from a trusted proxy, so it answered these checks with the setup page and let nobody through.".to_owned(),
             format!(
                 "If {} is your proxy, add it to proxy.trusted; if it is not, find what calls the forward-authentication endpoints directly.",
                 top.label
             ),
         )
-        .with_details(lines(state, rows)),
-    )
+    })
 }
 
 fn missing_url(state: &AppState, rows: &[CounterSum]) -> Option<CheckResult> {
-    let top = rows.first()?;
-    Some(
-        CheckResult::problem(
-            id::FORWARD_AUTH_SETUP,
-            Severity::Error,
+    counted(state, rows, Severity::Error, |top, total, last| {
+        (
             format!(
-                "{} check(s) to {} in the last 24 hours did not say which URL the browser opened (last at {}).",
-                total(rows),
-                top.label,
-                state.show_time(top.last_seen)
+                "{total} check(s) to {} in the last 24 hours did not say which URL the browser opened (last at {last}).",
+                top.label
             ),
-            "The proxy's check request lacks X-Original-URL (nginx) or X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Uri (Traefik, Caddy), so Portcullis cannot judge it and lets nobody through.",
-            "Set those headers in the proxy's check request as docs/forward-auth.md shows; for nginx: proxy_set_header X-Original-URL $scheme://$http_host$request_uri;",
+            "The proxy's check request lacks X-Original-URL (nginx) or X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Uri (Traefik, Caddy), so Portcullis cannot judge it and lets nobody through.".to_owned(),
+            "Set those headers in the proxy's check request as docs/forward-auth.md shows; for nginx: proxy_set_header X-Original-URL $scheme://$http_host$request_uri;".to_owned(),
         )
-        .with_details(lines(state, rows)),
-    )
+    })
 }
 
 fn bounced(state: &AppState, service: &ForwardAuth, rows: &[CounterSum]) -> Option<CheckResult> {
-    let top = rows.first()?;
-    Some(
-        CheckResult::problem(
-            id::FORWARD_AUTH_SETUP,
-            Severity::Error,
+    counted(state, rows, Severity::Error, |top, total, last| {
+        (
             format!(
-                "{} time(s) in the last 24 hours a signed-in browser was sent round in a loop, most often for {} (last at {}).",
-                total(rows),
-                top.label,
-                state.show_time(top.last_seen)
+                "{total} time(s) in the last 24 hours a signed-in browser was sent round in a loop, most often for {} (last at {last}).",
+                top.label
             ),
             service.loop_cause(&top.label, top.sample.starts_with("https://")),
             format!(
@@ -150,8 +149,7 @@ fn bounced(state: &AppState, service: &ForwardAuth, rows: &[CounterSum]) -> Opti
                 top.sample
             ),
         )
-        .with_details(lines(state, rows)),
-    )
+    })
 }
 
 async fn cookie_gaps(service: &ForwardAuth) -> Option<CheckResult> {
@@ -177,24 +175,17 @@ async fn cookie_gaps(service: &ForwardAuth) -> Option<CheckResult> {
 }
 
 fn unknown_hosts(state: &AppState, rows: &[CounterSum]) -> Option<CheckResult> {
-    let top = rows.first()?;
-    Some(
-        CheckResult::problem(
-            id::FORWARD_AUTH_SETUP,
-            Severity::Warning,
+    counted(state, rows, Severity::Warning, |top, total, last| {
+        (
             format!(
-                "{} check(s) in the last 24 hours asked about a host no rule covers, most often {} ({} times, last at {}).",
-                total(rows),
-                top.label,
-                top.count,
-                state.show_time(top.last_seen)
+                "{total} check(s) in the last 24 hours asked about a host no rule covers, most often {} ({} times, last at {last}).",
+                top.label, top.count
             ),
-            "A request no rule covers is denied to everyone: the proxy sends these hosts to Portcullis, but the forward-authentication rules do not name them.",
+            "A request no rule covers is denied to everyone: the proxy sends these hosts to Portcullis, but the forward-authentication rules do not name them.".to_owned(),
             format!(
                 "Add a rule for {} (the settings page, or forward_auth.rules), or stop sending it through Portcullis.",
                 top.label
             ),
         )
-        .with_details(lines(state, rows)),
-    )
+    })
 }
