@@ -51,6 +51,8 @@ pub struct Shared {
     pub sealing: Arc<crate::sealing::SealingKey>,
     /// The OpenID signing keys this node has opened (`oidc::keys`).
     pub oidc_keys: crate::oidc::keys::KeyCache,
+    /// The live sessions this node keeps in memory (`session::cache`).
+    pub session_cache: Arc<crate::session::cache::SessionCache>,
 }
 
 impl AppState {
@@ -116,6 +118,10 @@ impl AppState {
             Ok(true) => {}
             Err(e) => tracing::warn!(error = %e, "cannot record the sealing key's check value"),
         }
+        let session_cache = Arc::new(crate::session::cache::SessionCache::new(
+            config.session_cache_entries,
+        ));
+        crate::session::cache::SessionCache::watch(&session_cache, pool.clone());
         Ok(Self(Arc::new(Shared {
             config: Arc::new(config),
             db: pool,
@@ -128,6 +134,7 @@ impl AppState {
             mailer,
             sealing,
             oidc_keys: crate::oidc::keys::KeyCache::default(),
+            session_cache,
         })))
     }
 }

@@ -79,6 +79,13 @@ pub enum AdminCommand {
         #[arg(long)]
         username: String,
     },
+    /// End every session of an admin on every node, with the client sessions they opened with
+    /// "login as client" (audit-logged)
+    SignOut {
+        /// The admin's username
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +108,12 @@ pub struct AdminCreate {
 pub enum UserCommand {
     /// Create a user and a client account they own; the password is read from standard input
     Create(UserCreate),
+    /// End every session of a user on every node (audit-logged)
+    SignOut {
+        /// The user's email address
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Args)]

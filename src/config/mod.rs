@@ -95,6 +95,8 @@ pub struct Config {
     pub client_session: RealmSessionPolicy,
     pub admin_session: RealmSessionPolicy,
     pub activity_update_seconds: i64,
+    /// Live sessions this node keeps in memory (`session::cache`; 0: none).
+    pub session_cache_entries: u64,
     pub hash_concurrency: usize,
     pub hash_queue: usize,
     pub client_min_password_length: usize,
@@ -169,6 +171,7 @@ impl RawConfig {
             client_session: sessions.client,
             admin_session: sessions.admin,
             activity_update_seconds: sessions.activity_update_seconds,
+            session_cache_entries: sessions.cache_entries,
             hash_concurrency: auth.hash_concurrency,
             hash_queue: auth.hash_queue,
             client_min_password_length: auth.client_min_password_length,

@@ -205,6 +205,8 @@ pub struct RawSession {
     pub admin_absolute_hours: i64,
     pub admin_ip_binding: String,
     pub activity_update_seconds: i64,
+    /// Live sessions each node keeps in memory (0: every request reads the database).
+    pub cache_entries: u64,
 }
 
 impl Default for RawSession {
@@ -220,6 +222,8 @@ impl Default for RawSession {
             admin_absolute_hours: 12,
             admin_ip_binding: "subnet".into(),
             activity_update_seconds: 60,
+            // About 0.6 KiB each (docs/performance.md): 100,000 fit well inside 128 MiB.
+            cache_entries: 100_000,
         }
     }
 }

@@ -47,7 +47,11 @@ pub(super) struct Sessions {
     pub client: RealmSessionPolicy,
     pub admin: RealmSessionPolicy,
     pub activity_update_seconds: i64,
+    pub cache_entries: u64,
 }
+
+/// The most sessions a node may keep in memory.
+pub const CACHE_ENTRIES_MAX: u64 = 10_000_000;
 
 impl RawSession {
     /// Checks the client keys, then the admin keys, then the activity interval.
@@ -103,10 +107,18 @@ impl RawSession {
             "seconds",
             3600,
         )?;
+        if self.cache_entries > CACHE_ENTRIES_MAX {
+            return Err(ConfigError::new(
+                "session.cache_entries",
+                &self.cache_entries,
+                format!("a whole number from 0 (keep none in memory) to {CACHE_ENTRIES_MAX}"),
+            ));
+        }
         Ok(Sessions {
             client: client_session,
             admin: admin_session,
             activity_update_seconds,
+            cache_entries: self.cache_entries,
         })
     }
 }

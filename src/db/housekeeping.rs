@@ -190,6 +190,22 @@ pub async fn old_request_log<'e>(
     .await
 }
 
+/// Session change log rows written before `cutoff` (every node reads them within a second).
+pub async fn old_session_changes<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    cutoff: i64,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    run(
+        ex,
+        "DELETE FROM session_changes WHERE seq IN \
+         (SELECT seq FROM session_changes WHERE at < $1 LIMIT $2)",
+        cutoff,
+        batch,
+    )
+    .await
+}
+
 /// OpenID Connect refusals recorded before `cutoff` (the applications' pages show recent ones;
 /// the doctor reads the last day).
 pub async fn old_oidc_refusals<'e>(

@@ -27,6 +27,7 @@ pub mod rate_limit;
 pub mod role;
 pub mod scheduler;
 pub mod session;
+pub mod session_change;
 pub mod setting;
 pub mod signin_place;
 pub mod throttle;

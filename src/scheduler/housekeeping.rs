@@ -1,4 +1,4 @@
-//! The cleanup tasks: expired sessions, links, pending sign-ins, WebAuthn ceremonies, rate-limit
+//! The cleanup tasks: expired sessions, the session change log, links, pending sign-ins, WebAuthn ceremonies, rate-limit
 //! entries, bans and old failed sign-ins (F09), audit events past `audit.retention_days`, old
 //! scheduler run records and licence checks older than 90 days.
 //!
@@ -191,6 +191,13 @@ pub async fn links(state: &AppState) -> Result<Removed, sqlx::Error> {
     .await?;
     drain(started, TIME_BUDGET, &mut removed, || {
         hk::expired_oidc_tokens(db, expired, BATCH)
+    })
+    .await?;
+    // Every node reads the session change log within a second; an hour covers any clock skew
+    // between this node and the database, whose clock stamped the rows.
+    let changes = now - 3600;
+    drain(started, TIME_BUDGET, &mut removed, || {
+        hk::old_session_changes(db, changes, BATCH)
     })
     .await?;
     // A finished delivery is kept past the longest refresh token's life (90 days): its row is

@@ -119,7 +119,24 @@ impl Sessions {
         }
         let ended = end_in(&mut tx, which, reason, now).await?;
         tx.commit().await?;
+        // This node refuses them from the next request on; the others read the change log.
+        if ended.own + ended.as_client > 0 {
+            self.forget(which);
+        }
         Ok(ended)
+    }
+
+    /// Forgets what this node keeps in memory of the sessions `which` names.
+    fn forget(&self, which: Which<'_>) {
+        match which {
+            Which::This(s) => self.cache.forget_session(&s.id_hash),
+            Which::OneOf { target, .. } => self.cache.forget_session(target),
+            Which::OthersOf(owner) => self.cache.forget_subject(owner.realm, owner.subject_id),
+            Which::AllOf {
+                realm, subject_id, ..
+            } => self.cache.forget_subject(realm, subject_id),
+            Which::AdminAndImpersonations(id) => self.cache.forget_subject(Realm::Admin, id.get()),
+        }
     }
 
     /// Whether `session` stepped up within [`STEP_UP_SECONDS`], so that the sessions page

@@ -18,7 +18,9 @@ use crate::db;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub mod cache;
 pub mod ending;
+pub mod everywhere;
 mod reason;
 
 pub use crate::db::session::SessionRow;
@@ -157,6 +159,7 @@ pub struct Sessions {
     db: db::Pool,
     clock: Arc<dyn crate::clock::Clock>,
     config: Arc<Config>,
+    cache: Arc<cache::SessionCache>,
 }
 
 impl From<&AppState> for Sessions {
@@ -165,6 +168,7 @@ impl From<&AppState> for Sessions {
             db: state.db.clone(),
             clock: state.clock.clone(),
             config: state.config.clone(),
+            cache: state.session_cache.clone(),
         }
     }
 }
@@ -220,6 +224,9 @@ impl Sessions {
         }
         db::session::insert(&mut *tx, &row, Some(&marker.hash)).await?;
         tx.commit().await?;
+        if let Some(old) = sign_in.replacing {
+            self.cache.forget_session(&crate::token::hash(old));
+        }
         Ok(Started {
             cookie_value: id.plain,
             marker: marker.plain,
@@ -243,6 +250,21 @@ impl Sessions {
             return Ok(Lookup::Unknown);
         }
         let hash = crate::token::hash(cookie_value);
+        let now = self.clock.unix();
+        if let Some(kept) = self.cache.get(&hash) {
+            if kept.row.realm != realm.as_str() {
+                return Ok(Lookup::Unknown);
+            }
+            // Memory only ever says "live": anything that would end the session is decided
+            // from the database below, since another node may have recorded activity since.
+            if self
+                .verdict(realm, &kept.row, kept.last_seen_at(), ip, now)
+                .is_none()
+            {
+                return self.live_in_memory(realm, &hash, &kept, now).await;
+            }
+        }
+        let generation = self.cache.generation();
         let found = match realm {
             // The client area reads the user and the active account with the session (one query).
             Realm::Client => db::client::session_with_user(&self.db, &hash).await?,
@@ -260,22 +282,7 @@ impl Sessions {
             let reason = row.end_reason.as_deref().and_then(EndReason::parse);
             return Ok(reason.map_or(Lookup::Unknown, Lookup::Ended));
         }
-        let now = self.clock.unix();
-        let policy = self.policy(realm);
-        let idle_limit = if row.remember {
-            policy.remember_seconds.unwrap_or(policy.idle_seconds)
-        } else {
-            policy.idle_seconds
-        };
-        let verdict = if now >= row.expires_at {
-            Some(EndReason::AbsoluteTimeout)
-        } else if now - row.last_seen_at > idle_limit {
-            Some(EndReason::IdleTimeout)
-        } else if !same_network(policy.ip_binding, &row.ip, ip) {
-            Some(EndReason::IpChanged)
-        } else {
-            None
-        };
+        let verdict = self.verdict(realm, &row, row.last_seen_at, ip, now);
         // "Login as client" lives only as long as the admin session that opened it.
         let mut admin_session = None;
         let verdict = match verdict {
@@ -290,6 +297,8 @@ impl Sessions {
             }
             other => other,
         };
+        // Kept in memory unless it depends on the admin session behind it.
+        let keep = (verdict.is_none() && row.impersonator_admin_id.is_none()).then(|| row.clone());
         let mut session = into_session(row, realm);
         if let Some(reason) = verdict {
             self.end(Which::This(&session), reason).await?;
@@ -300,7 +309,8 @@ impl Sessions {
             );
             return Ok(Lookup::Ended(reason));
         }
-        session.client_user = client_user.map(|u| ClientUser(Arc::new(u)));
+        let client_user = client_user.map(Arc::new);
+        session.client_user = client_user.clone().map(ClientUser);
         if now - session.last_seen_at >= self.config.activity_update_seconds {
             db::session::touch(&self.db, &hash, now).await?;
             session.last_seen_at = now;
@@ -308,6 +318,60 @@ impl Sessions {
             if let Some(parent) = admin_session {
                 db::session::touch(&self.db, &parent, now).await?;
             }
+        }
+        if let Some(row) = keep {
+            let entry = cache::Cached::new(row, client_user);
+            entry.seen(session.last_seen_at);
+            self.cache.keep(&hash, entry, generation);
+        }
+        Ok(Lookup::Live(session))
+    }
+
+    /// What ends a live session `row` of `realm` now, seen from `ip` with its last activity at
+    /// `last_seen_at`: its lifetime, its idle limit, or an address its policy forbids.
+    fn verdict(
+        &self,
+        realm: Realm,
+        row: &SessionRow,
+        last_seen_at: i64,
+        ip: IpAddr,
+        now: i64,
+    ) -> Option<EndReason> {
+        let policy = self.policy(realm);
+        let idle_limit = if row.remember {
+            policy.remember_seconds.unwrap_or(policy.idle_seconds)
+        } else {
+            policy.idle_seconds
+        };
+        if now >= row.expires_at {
+            Some(EndReason::AbsoluteTimeout)
+        } else if now - last_seen_at > idle_limit {
+            Some(EndReason::IdleTimeout)
+        } else if !same_network(policy.ip_binding, &row.ip, ip) {
+            Some(EndReason::IpChanged)
+        } else {
+            None
+        }
+    }
+
+    /// The live session kept in memory for `hash`, recording activity when it is due.
+    ///
+    /// # Errors
+    /// Storage errors of the activity write.
+    async fn live_in_memory(
+        &self,
+        realm: Realm,
+        hash: &str,
+        kept: &cache::Cached,
+        now: i64,
+    ) -> Result<Lookup, sqlx::Error> {
+        let mut session = into_session(kept.row.clone(), realm);
+        session.last_seen_at = kept.last_seen_at();
+        session.client_user = kept.client_user.clone().map(ClientUser);
+        if now - session.last_seen_at >= self.config.activity_update_seconds {
+            db::session::touch(&self.db, hash, now).await?;
+            kept.seen(now);
+            session.last_seen_at = now;
         }
         Ok(Lookup::Live(session))
     }
@@ -431,7 +495,9 @@ impl Sessions {
         session: &Session,
         client_id: crate::domain::ClientId,
     ) -> Result<(), sqlx::Error> {
-        db::session::set_client(&self.db, &session.id_hash, client_id.get()).await
+        db::session::set_client(&self.db, &session.id_hash, client_id.get()).await?;
+        self.cache.forget_session(&session.id_hash);
+        Ok(())
     }
 
     /// The session a stored id hash names, live or not.

@@ -15,6 +15,14 @@ pub async fn run(config: Config, command: AdminCommand) -> Outcome {
     match command {
         AdminCommand::Create(args) => create(config, &args).await,
         AdminCommand::ResetTwoFactor { username } => reset_two_factor(config, &username).await,
+        AdminCommand::SignOut { username } => {
+            super::user::sign_out(
+                config,
+                crate::session::everywhere::Person::Admin(&username),
+                &username,
+            )
+            .await
+        }
     }
 }
 

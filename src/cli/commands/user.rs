@@ -1,9 +1,12 @@
 //! `portcullis user create`: a client-area user and the client account they own, the password
 //! from standard input, the address taken as verified (the operator vouches for it). The rules
-//! are `Accounts::create_user`'s.
+//! are `Accounts::create_user`'s. `portcullis user sign-out` (and `admin sign-out`, which shares
+//! its wording here) ends every session of the person (`session::everywhere`).
 
 use crate::account::{Accounts, NewUser};
-use crate::cli::{Outcome, UserCommand, UserCreate, explain, open_migrated, read_password};
+use crate::cli::{Outcome, UserCommand, UserCreate, actor, explain, open_migrated, read_password};
+use crate::session::Sessions;
+use crate::session::everywhere::{Person, SignOutError};
 use crate::config::Config;
 use crate::domain::ClientId;
 
@@ -11,7 +14,30 @@ use crate::domain::ClientId;
 pub async fn run(config: Config, command: UserCommand) -> Outcome {
     match command {
         UserCommand::Create(args) => create(config, &args).await,
+        UserCommand::SignOut { email } => sign_out(config, Person::Client(&email), &email).await,
     }
+}
+
+/// `user sign-out` and `admin sign-out`: the `Sessions` service ends the sessions.
+pub(crate) async fn sign_out(config: Config, person: Person<'_>, name: &str) -> Outcome {
+    let state = open_migrated(config).await?;
+    match Sessions::from(&state)
+        .sign_out_everywhere(person, &actor())
+        .await
+    {
+        Ok(0) => println!("{name} had no live session."),
+        Ok(1) => println!("Signed {name} out: 1 session ended on every node."),
+        Ok(n) => println!("Signed {name} out: {n} sessions ended on every node."),
+        Err(SignOutError::Unknown) => {
+            let what = match person {
+                Person::Client(_) => "no user has the email address",
+                Person::Admin(_) => "no admin has the username",
+            };
+            anyhow::bail!("{what} {name:?}");
+        }
+        Err(SignOutError::Storage(e)) => return Err(e.into()),
+    }
+    Ok(())
 }
 
 async fn create(config: Config, args: &UserCreate) -> Outcome {

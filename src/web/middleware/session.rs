@@ -67,8 +67,21 @@ fn marker(request: &Request) -> Option<String> {
         .filter(|v| crate::token::looks_valid(v))
 }
 
-/// Loads the session and checks the sign-in marker.
-pub async fn load(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// Loads the session and checks the sign-in marker. After a state-changing request (of any
+/// path: pages, the API, the protocol endpoints) this node reads the session change log before
+/// answering, so what the request changed holds for the next one (`session::cache`).
+pub async fn load(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let writes = !request.method().is_safe();
+    let response = load_session(&state, request, next).await;
+    if writes {
+        // A failure is logged there and leaves memory untrusted: the next request reads the
+        // database.
+        let _ = state.session_cache.catch_up(&state.db).await;
+    }
+    response
+}
+
+async fn load_session(state: &AppState, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if path == "/healthz"
         || path.starts_with("/static/")
@@ -83,8 +96,8 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
         .extensions()
         .get::<ClientAddr>()
         .map_or([0, 0, 0, 0].into(), |a| a.ip);
-    let value = Cookies::from(&state).read(request.headers(), realm);
-    let sessions = Sessions::from(&state);
+    let value = Cookies::from(state).read(request.headers(), realm);
+    let sessions = Sessions::from(state);
     let lookup = match &value {
         Some(v) => sessions.load(realm, v, ip).await.map(Some),
         None => Ok(None),
@@ -97,7 +110,7 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
         Err(e) => return AppError::storage(e).into_response(),
     };
     if let Some(marker) = marker(&request) {
-        let result = check_marker(&state, &sessions, &session_state, &marker, path).await;
+        let result = check_marker(state, &sessions, &session_state, &marker, path).await;
         if let Err(e) = result {
             return e.into_response();
         }
@@ -113,7 +126,7 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
     });
     let response = next.run(request).await;
     match impersonated {
-        Some(s) => super::banner::on_error_page(&state, &s, response).await,
+        Some(s) => super::banner::on_error_page(state, &s, response).await,
         None => response,
     }
 }
