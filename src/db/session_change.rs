@@ -5,7 +5,9 @@
 //! rows appear in `seq` order. On PostgreSQL sequence values are handed out before commit, in no
 //! particular commit order, so the cursor is instead a transaction horizon: every row whose
 //! writing transaction is older than the oldest transaction still running has been read. No
-//! older row can appear after that, whatever order transactions commit in.
+//! older row can appear after that, whatever order transactions commit in. Committed rows of
+//! newer transactions are read as they appear, and read again until the horizon passes them
+//! (forgetting twice is harmless), so a long-running transaction delays nothing.
 
 use super::{Pool, is_postgres};
 use sqlx::Row as _;
@@ -57,10 +59,13 @@ pub async fn start(pool: &Pool) -> Result<i64, sqlx::Error> {
 pub async fn read(pool: &Pool, cursor: i64) -> Result<Read, sqlx::Error> {
     let postgres = is_postgres(pool);
     let query = if postgres {
-        // One row even when nothing changed, to carry the new horizon.
+        // One row even when nothing changed, to carry the new horizon. Rows of transactions
+        // newer than the horizon that have committed are read too, and again next time: a
+        // long-running transaction elsewhere holds the horizon back, and must not hold back
+        // what others have already committed.
         "SELECT c.kind, c.session_hash, c.ref_id, h.horizon FROM \
          (SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT) AS horizon) h \
-         LEFT JOIN session_changes c ON c.tx >= $1 AND c.tx < h.horizon \
+         LEFT JOIN session_changes c ON c.tx >= $1 \
          ORDER BY c.seq LIMIT $2"
     } else {
         "SELECT kind, session_hash, ref_id, seq AS horizon FROM session_changes \

@@ -382,6 +382,13 @@ pub fn table() -> Vec<Route> {
     ]
 }
 
+/// The one GET that changes state: following an email confirmation link marks the address
+/// verified (a link opened from a mail client cannot POST). The session middleware treats it
+/// like a write and reads the session change log before answering.
+pub fn get_changes_state(path: &str) -> bool {
+    path.starts_with("/verify-email/")
+}
+
 /// The path as it may appear in logs: secrets carried in the path are replaced, and the query
 /// (which carries the sign-in marker) is never included.
 pub fn loggable_path(path: &str) -> String {

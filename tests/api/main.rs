@@ -64,6 +64,7 @@ mod review_two_factor;
 mod scheduler;
 mod schema;
 mod security_doc;
+mod session_cache;
 mod sessions;
 mod setup;
 mod storage;

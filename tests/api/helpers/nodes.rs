@@ -3,6 +3,7 @@
 
 use super::{TestApp, TestUser, csrf_from, location};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A `portcullis serve` child process, killed when dropped.
 pub struct Node {
@@ -156,4 +157,47 @@ pub async fn sign_out(browser: &reqwest::Client, node: &Node, host: &str) {
     )
     .await;
     assert_eq!(r.status(), 303);
+}
+
+/// Requests the client area of the node listening on `port` until it refuses the session (a
+/// redirect to the sign-in page), and returns how long that took. Panics after ten seconds: a
+/// node whose memory was never told would keep the session forever.
+pub async fn refused_within(browser: &reqwest::Client, port: u16, host: &str) -> Duration {
+    first_status_within(browser, port, "/clientarea", host, 303).await
+}
+
+/// Requests `path` of the node on `port` until it answers `status` (the page answers 200 until
+/// then), and returns how long that took; panics after ten seconds.
+pub async fn first_status_within(
+    browser: &reqwest::Client,
+    port: u16,
+    path: &str,
+    host: &str,
+    status: u16,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let r = browser
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == status {
+            if status == 303 {
+                let to = location(&r);
+                assert!(
+                    to.starts_with("/login") || to.starts_with("/admin/login"),
+                    "a refused session goes to a sign-in page: {to}"
+                );
+            }
+            return started.elapsed();
+        }
+        assert_eq!(r.status(), 200, "{path} either serves or answers {status}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the node on port {port} still serves {path} after ten seconds"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -1,0 +1,334 @@
+//! Sessions held in memory (`session::cache`), reproduced on running nodes: the in-process test
+//! app is node A (its cache's counters are readable), and `portcullis serve` child processes or
+//! CLI commands on the same database are the other nodes. Each test prints the latency it
+//! measured; none asserts a time, only that the node refuses within ten seconds (the promise is
+//! one second; a node that was never told would refuse never).
+
+use crate::helpers::nodes::*;
+use crate::helpers::*;
+use portcullis::session::cache::Stats;
+
+/// The cache counters of the in-process node.
+fn stats(app: &TestApp) -> Stats {
+    app.state.session_cache.stats()
+}
+
+/// The host the in-process app and any node started with [`other_node`] are addressed by.
+fn host(app: &TestApp) -> String {
+    format!("127.0.0.1:{}", app.port)
+}
+
+/// A `portcullis serve` process on the app's database and System URL.
+async fn other_node(app: &TestApp) -> Node {
+    let node = node(
+        app.dir.path(),
+        &app.state.config.database_url,
+        free_port(),
+        &format!("http://{}/", host(app)),
+    );
+    wait_ready(&node).await;
+    node
+}
+
+/// Requests `path` on the in-process app `times` times and returns the last status.
+async fn visit(app: &TestApp, browser: &reqwest::Client, path: &str, times: usize) -> u16 {
+    let mut status = 0;
+    for _ in 0..times {
+        status = browser
+            .get(app.url(path))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+    }
+    status
+}
+
+/// Waits until the in-process cache reports `trusted`; panics after ten seconds.
+async fn until_trusted(app: &TestApp, trusted: bool) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while stats(app).trusted != trusted {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the session cache did not become trusted={trusted}: {:?}",
+            stats(app)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn a_signed_in_session_is_served_from_memory_and_none_is_kept_when_the_cache_is_off() {
+    let app = spawn_app().await;
+    app.use_real_time();
+    app.create_user("ada@example.com").await;
+    let browser = app.signed_in_client("ada@example.com").await;
+    until_trusted(&app, true).await;
+    let before = stats(&app);
+    assert_eq!(visit(&app, &browser, "/clientarea", 5).await, 200);
+    let after = stats(&app);
+    println!("memory: {before:?} -> {after:?}");
+    assert!(after.entries >= 1, "{after:?}");
+    assert!(
+        after.hits >= before.hits + 4,
+        "at most the first of five requests reads the database: {before:?} -> {after:?}"
+    );
+
+    let off = spawn_with(|c| c.session.cache_entries = 0).await;
+    off.use_real_time();
+    off.create_user("ada@example.com").await;
+    let browser = off.signed_in_client("ada@example.com").await;
+    assert_eq!(visit(&off, &browser, "/clientarea", 5).await, 200);
+    let off_stats = stats(&off);
+    assert_eq!((off_stats.entries, off_stats.hits), (0, 0), "{off_stats:?}");
+}
+
+#[tokio::test]
+async fn a_session_ended_on_another_node_is_refused_by_the_node_holding_it_in_memory() {
+    let app = spawn_app().await;
+    app.use_real_time();
+    let user = app.create_user("ada@example.com").await;
+    let b = other_node(&app).await;
+    let host = host(&app);
+    let browser = new_client();
+    sign_in(&browser, &b, &host, &user).await;
+    until_trusted(&app, true).await;
+    assert_eq!(visit(&app, &browser, "/clientarea", 3).await, 200);
+    assert!(stats(&app).hits >= 2, "{:?}", stats(&app));
+
+    sign_out(&browser, &b, &host).await;
+    let took = refused_within(&browser, app.port, &host).await;
+    println!("the in-process node refused the session ended on node B after {took:?}");
+}
+
+#[tokio::test]
+async fn signing_a_user_out_from_the_cli_ends_their_sessions_on_every_node() {
+    let app = spawn_app().await;
+    app.use_real_time();
+    let user = app.create_user("ada@example.com").await;
+    let b = other_node(&app).await;
+    let host = host(&app);
+    let on_a = app.signed_in_client("ada@example.com").await;
+    let on_b = new_client();
+    sign_in(&on_b, &b, &host, &user).await;
+    until_trusted(&app, true).await;
+    assert_eq!(visit(&app, &on_a, "/clientarea", 3).await, 200);
+
+    let cli = |args: &'static [&'static str]| {
+        let dir = app.dir.path().to_owned();
+        let db_url = app.state.config.database_url.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+                .env_remove("PORTCULLIS_CONFIG")
+                .env("PORTCULLIS__DATA_DIR", &dir)
+                .env("PORTCULLIS__DATABASE__URL", &db_url)
+                .env("RUST_LOG", "warn")
+                .args(args)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = cli(&["user", "sign-out", "--email", "ada@example.com"])
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("Signed ada@example.com out: 2 sessions ended on every node."),
+        "{said}"
+    );
+    let took_a = refused_within(&on_a, app.port, &host).await;
+    let took_b = refused_within(&on_b, b.port, &host).await;
+    println!("after `user sign-out`: refused on A after {took_a:?}, on B after {took_b:?}");
+    let recorded: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, detail FROM audit_log WHERE action = 'session.ended'")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert!(
+        recorded[0].1 == "revoked: signed out everywhere by the operator (2)",
+        "{recorded:?}"
+    );
+
+    let again = cli(&["user", "sign-out", "--email", "ada@example.com"])
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("had no live session"));
+    let nobody = cli(&["user", "sign-out", "--email", "nobody@example.com"])
+        .await
+        .unwrap();
+    assert!(!nobody.status.success());
+    assert!(
+        String::from_utf8_lossy(&nobody.stderr)
+            .contains("no user has the email address \"nobody@example.com\""),
+        "{}",
+        String::from_utf8_lossy(&nobody.stderr)
+    );
+    let no_admin = cli(&["admin", "sign-out", "--username", "nobody"])
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&no_admin.stderr).contains("no admin has the username \"nobody\"")
+    );
+}
+
+#[tokio::test]
+async fn signing_an_admin_out_from_the_cli_ends_their_sessions() {
+    let app = spawn_app().await;
+    app.use_real_time();
+    app.create_admin("root").await;
+    let browser = new_client();
+    assert_eq!(app.sign_in_admin(&browser, "root").await.status(), 200);
+    until_trusted(&app, true).await;
+    assert_eq!(visit(&app, &browser, "/admin", 2).await, 200);
+    let dir = app.dir.path().to_owned();
+    let db_url = app.state.config.database_url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .env_remove("PORTCULLIS_CONFIG")
+            .env("PORTCULLIS__DATA_DIR", &dir)
+            .env("PORTCULLIS__DATABASE__URL", &db_url)
+            .env("RUST_LOG", "warn")
+            .args(["admin", "sign-out", "--username", "root"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("Signed root out: 1 session ended"), "{said}");
+    let took = first_status_within(&browser, app.port, "/admin", &host(&app), 303).await;
+    println!("after `admin sign-out`: the admin area refused the session after {took:?}");
+}
+
+#[tokio::test]
+async fn while_the_change_log_cannot_be_read_every_request_reads_the_database() {
+    let app = spawn_app().await;
+    app.use_real_time();
+    let user = app.create_user("ada@example.com").await;
+    let b = other_node(&app).await;
+    let host = host(&app);
+    let browser = new_client();
+    sign_in(&browser, &b, &host, &user).await;
+    until_trusted(&app, true).await;
+    assert_eq!(visit(&app, &browser, "/clientarea", 3).await, 200);
+    let served = stats(&app);
+    assert!(served.hits >= 2, "{served:?}");
+
+    // The channel is lost: the log is still written (the triggers follow a renamed table; on
+    // PostgreSQL the role may still insert) but nobody can read it.
+    let postgres = app.state.config.database_url.starts_with("postgres");
+    let (cut, restore) = if postgres {
+        (
+            "REVOKE SELECT ON session_changes FROM CURRENT_USER",
+            "GRANT SELECT ON session_changes TO CURRENT_USER",
+        )
+    } else {
+        (
+            "ALTER TABLE session_changes RENAME TO session_changes_away",
+            "ALTER TABLE session_changes_away RENAME TO session_changes",
+        )
+    };
+    sqlx::query(cut).execute(&app.state.db).await.unwrap();
+    let took = until_trusted(&app, false).await;
+    println!("memory stopped being trusted {took:?} after the log became unreadable");
+    assert!(stats(&app).failing);
+    let untrusted = stats(&app);
+    assert_eq!(visit(&app, &browser, "/clientarea", 3).await, 200);
+    assert_eq!(stats(&app).hits, untrusted.hits, "untrusted memory serves nothing");
+
+    // Ended on B while A cannot hear of it: A refuses it on the very next request.
+    sign_out(&browser, &b, &host).await;
+    let r = browser.get(app.url("/clientarea")).send().await.unwrap();
+    assert_eq!(r.status(), 303, "the ended session is refused at once");
+
+    sqlx::query(restore).execute(&app.state.db).await.unwrap();
+    let took = until_trusted(&app, true).await;
+    println!("memory was trusted again {took:?} after the log became readable");
+    assert!(!stats(&app).failing);
+    let again = new_client();
+    sign_in(&again, &b, &host, &user).await;
+    let before = stats(&app);
+    assert_eq!(visit(&app, &again, "/clientarea", 4).await, 200);
+    assert!(
+        stats(&app).hits >= before.hits + 3,
+        "memory serves again: {before:?} -> {:?}",
+        stats(&app)
+    );
+    // What was logged while the log was unreadable still reaches the reader.
+    sign_out(&again, &b, &host).await;
+    refused_within(&again, app.port, &host).await;
+}
+
+#[tokio::test]
+async fn a_change_made_in_sql_to_a_members_permissions_or_account_applies_on_every_node() {
+    let app = spawn_app().await;
+    app.use_real_time();
+    app.create_user("owner@example.com").await;
+    app.create_user("clerk@example.com").await;
+    app.add_to_account("owner@example.com", "clerk@example.com", &["profile"])
+        .await;
+    let shared: i64 = sqlx::query_scalar(
+        "SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = $1",
+    )
+    .bind("owner@example.com")
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    let clerk = app.signed_in_client("clerk@example.com").await;
+    let (_, csrf) = app.form_page(&clerk, "/account/switch").await;
+    let r = app
+        .post_form(
+            &clerk,
+            "/account/switch",
+            &[("client_id", &shared.to_string()), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    until_trusted(&app, true).await;
+    assert_eq!(visit(&app, &clerk, "/account/profile", 3).await, 200);
+    let host = host(&app);
+
+    // An operator's SQL, not a page: the database's triggers log it all the same.
+    sqlx::query(
+        "UPDATE client_users SET permissions = '' \
+         WHERE user_id = (SELECT id FROM users WHERE email = 'clerk@example.com')",
+    )
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let took = first_status_within(&clerk, app.port, "/account/profile", &host, 403).await;
+    println!("a permission removed in SQL was refused after {took:?}");
+
+    assert_eq!(visit(&app, &clerk, "/clientarea", 2).await, 200);
+    sqlx::query("UPDATE users SET disabled = 1 WHERE email = 'clerk@example.com'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let took = refused_within(&clerk, app.port, &host).await;
+    println!("a user disabled in SQL was refused after {took:?}");
+}
+
+#[test]
+fn a_bad_cache_size_stops_start_up_naming_the_key_the_value_and_the_range() {
+    let dir = tempfile::tempdir().unwrap();
+    for (value, shown) in [("20000000", "20000000"), ("-5", "-5"), ("many", "many")] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .env_remove("PORTCULLIS_CONFIG")
+            .env("PORTCULLIS__DATA_DIR", dir.path())
+            .env("PORTCULLIS__SESSION__CACHE_ENTRIES", value)
+            .arg("migrate")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{value}: {err}");
+        assert!(
+            err.contains("session.cache_entries") && err.contains(shown),
+            "{value}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
