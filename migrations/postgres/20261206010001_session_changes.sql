@@ -1,7 +1,7 @@
 -- The session change log (issue 20, docs/sessions.md "Sessions held in memory"): every change to
 -- what a node keeps of a live session in memory adds a row here, written by the triggers below in
 -- the same transaction as the change, so no code path (a page, the CLI, an operator's SQL) can
--- forget to tell the other nodes. Each node reads the rows of transactions that have finished
+-- forget to tell the other nodes. Each node reads the rows committed since its last read
 -- several times a second and forgets what they name. Activity updates (`last_seen_at`), the
 -- sign-in marker and step-up times are read from the database, not cached, and log nothing.
 --
@@ -9,9 +9,10 @@
 -- sessions), 'client' (ref_id: the client account; sessions working in it), 'all'.
 --
 -- tx is the writing transaction's id. Sequence values are not handed out in commit order, so a
--- reader that followed seq could step past a row whose transaction commits later; a reader that
--- takes only rows of transactions older than the oldest one still running (the snapshot's xmin)
--- can never see an older row appear afterwards.
+-- reader that followed seq could step past a row whose transaction commits later. A reader
+-- instead remembers the oldest transaction still running when it read (the snapshot's xmin) and
+-- next time reads every row from that transaction on: no row of an older transaction can appear
+-- afterwards, and rows read twice are forgotten twice, which is harmless.
 CREATE TABLE session_changes (
     seq BIGSERIAL PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -52,6 +53,12 @@ CREATE TRIGGER session_changes_session AFTER UPDATE OF
     realm, subject_id, client_id, impersonator_admin_id, ip, remember, expires_at, ended_at,
     end_reason, second_factor, impersonator_session_hash
 ON sessions FOR EACH ROW EXECUTE FUNCTION session_changes_log();
+
+-- A live session removed outright (an operator's DELETE). Ended ones are already logged, and no
+-- node serves one past its lifetime from memory, so the cleanup of expired sessions logs nothing.
+CREATE TRIGGER session_changes_session_gone AFTER DELETE ON sessions
+FOR EACH ROW WHEN (OLD.ended_at IS NULL AND OLD.expires_at > EXTRACT(EPOCH FROM now())::bigint)
+EXECUTE FUNCTION session_changes_log();
 
 CREATE TRIGGER session_changes_user AFTER UPDATE OF
     email, password_hash, disabled, email_verified_at, first_name, last_name

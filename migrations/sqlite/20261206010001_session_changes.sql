@@ -27,6 +27,13 @@ ON sessions BEGIN
     INSERT INTO session_changes (kind, session_hash) VALUES ('session', OLD.id_hash);
 END;
 
+-- A live session removed outright (an operator's DELETE). Ended ones are already logged, and no
+-- node serves one past its lifetime from memory, so the cleanup of expired sessions logs nothing.
+CREATE TRIGGER session_changes_session_gone AFTER DELETE ON sessions
+WHEN OLD.ended_at IS NULL AND OLD.expires_at > CAST(strftime('%s', 'now') AS INTEGER) BEGIN
+    INSERT INTO session_changes (kind, session_hash) VALUES ('session', OLD.id_hash);
+END;
+
 CREATE TRIGGER session_changes_user AFTER UPDATE OF
     email, password_hash, disabled, email_verified_at
 ON users BEGIN
