@@ -1,4 +1,4 @@
--- The session change log (issue 20, docs/sessions.md "Sessions held in memory"): every change to
+-- The session change log (issue 20; docs/deployment.md, "Sessions held in memory"): every change to
 -- what a node keeps of a live session in memory adds a row here, written by the triggers below in
 -- the same transaction as the change, so no code path (a page, the CLI, an operator's SQL) can
 -- forget to tell the other nodes. Each node reads the rows committed since its last read
@@ -26,22 +26,32 @@ CREATE INDEX session_changes_at ON session_changes (at);
 
 CREATE FUNCTION session_changes_log() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- Nested by table: PL/pgSQL does not promise to stop evaluating an AND early, and a field
+    -- another table's rows lack (or OLD on an INSERT) would fail the writer's statement.
     IF TG_TABLE_NAME = 'sessions' THEN
         INSERT INTO session_changes (kind, session_hash) VALUES ('session', OLD.id_hash);
-    ELSIF TG_TABLE_NAME = 'users' AND TG_OP = 'UPDATE'
-        AND (OLD.first_name IS DISTINCT FROM NEW.first_name
-             OR OLD.last_name IS DISTINCT FROM NEW.last_name) THEN
-        -- A name is also the label of the accounts a user owns, shown in other members' sessions.
-        INSERT INTO session_changes (kind) VALUES ('all');
     ELSIF TG_TABLE_NAME = 'users' THEN
-        INSERT INTO session_changes (kind, ref_id) VALUES ('user', OLD.id);
+        IF TG_OP = 'UPDATE' THEN
+            IF OLD.first_name IS DISTINCT FROM NEW.first_name
+                OR OLD.last_name IS DISTINCT FROM NEW.last_name THEN
+                -- A name is also the label of the accounts a user owns, shown in other members'
+                -- sessions.
+                INSERT INTO session_changes (kind) VALUES ('all');
+            ELSE
+                INSERT INTO session_changes (kind, ref_id) VALUES ('user', OLD.id);
+            END IF;
+        ELSE
+            INSERT INTO session_changes (kind, ref_id) VALUES ('user', OLD.id);
+        END IF;
     ELSIF TG_TABLE_NAME = 'clients' THEN
         INSERT INTO session_changes (kind, ref_id) VALUES ('client', OLD.id);
     ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO session_changes (kind, ref_id) VALUES ('user', NEW.user_id);
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO session_changes (kind, ref_id) VALUES ('user', OLD.user_id);
     ELSE
         INSERT INTO session_changes (kind, ref_id) VALUES ('user', OLD.user_id);
-        IF TG_OP = 'UPDATE' AND NEW.user_id <> OLD.user_id THEN
+        IF NEW.user_id <> OLD.user_id THEN
             INSERT INTO session_changes (kind, ref_id) VALUES ('user', NEW.user_id);
         END IF;
     END IF;

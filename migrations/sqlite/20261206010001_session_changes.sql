@@ -1,4 +1,4 @@
--- The session change log (issue 20, docs/sessions.md "Sessions held in memory"): every change to
+-- The session change log (issue 20; docs/deployment.md, "Sessions held in memory"): every change to
 -- what a node keeps of a live session in memory adds a row here, written by the triggers below in
 -- the same transaction as the change, so no code path (a page, the CLI, an operator's SQL) can
 -- forget to tell the other nodes. Each node reads the rows after the last one it saw several

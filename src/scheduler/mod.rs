@@ -110,7 +110,7 @@ impl Task {
         match self {
             Self::SessionsCleanup => "removes sessions that ended or expired",
             Self::LinksCleanup => {
-                "removes expired links, pending sign-ins, WebAuthn ceremonies and rate-limit entries"
+                "removes expired links, pending sign-ins, WebAuthn ceremonies, rate-limit entries and read session changes"
             }
             Self::BansCleanup => "removes bans that ran out and old failed sign-ins",
             Self::MailSend => "sends queued email that is due",

@@ -231,7 +231,9 @@ impl SessionCache {
                 *cursor = Some(next);
                 self.verified_at.store(began, Ordering::Release);
                 if self.failing.swap(false, Ordering::AcqRel) {
-                    tracing::info!("the session change log is readable again; sessions are served from memory");
+                    tracing::info!(
+                        "the session change log is readable again; sessions are served from memory"
+                    );
                 }
                 Ok(())
             }

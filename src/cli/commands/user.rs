@@ -5,10 +5,10 @@
 
 use crate::account::{Accounts, NewUser};
 use crate::cli::{Outcome, UserCommand, UserCreate, actor, explain, open_migrated, read_password};
-use crate::session::Sessions;
-use crate::session::everywhere::{Person, SignOutError};
 use crate::config::Config;
 use crate::domain::ClientId;
+use crate::session::Sessions;
+use crate::session::everywhere::{Person, SignOutError};
 
 /// Runs one `user` subcommand.
 pub async fn run(config: Config, command: UserCommand) -> Outcome {

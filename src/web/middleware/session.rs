@@ -71,8 +71,8 @@ fn marker(request: &Request) -> Option<String> {
 /// path: pages, the API, the protocol endpoints) this node reads the session change log before
 /// answering, so what the request changed holds for the next one (`session::cache`).
 pub async fn load(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let writes = !request.method().is_safe()
-        || crate::web::routes::get_changes_state(request.uri().path());
+    let writes =
+        !request.method().is_safe() || crate::web::routes::get_changes_state(request.uri().path());
     let response = load_session(&state, request, next).await;
     if writes {
         // A failure is logged there and leaves memory untrusted: the next request reads the
