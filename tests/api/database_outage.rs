@@ -1,8 +1,9 @@
 //! A lost database connection (PostgreSQL pass only: SQLite has no connection to lose). The
 //! connection runs through a relay the test cuts, as when the database restarts or fails over:
-//! pages answer 503 "cannot reach its database" (never a 500, never "signed out"), the doctor
-//! names the cause, and once the database is back the same session works without a restart.
-//! `serve` started before its database waits for it instead of exiting.
+//! once the sessions held in memory are no longer vouched for (a second), pages answer 503
+//! "cannot reach its database" (never a 500, never "signed out"), the doctor names the cause,
+//! and once the database is back the same session works without a restart. `serve` started
+//! before its database waits for it instead of exiting.
 
 use crate::helpers::tcp_cut::TcpCut;
 use crate::helpers::*;
@@ -33,6 +34,20 @@ async fn a_lost_connection_is_a_503_the_doctor_names_it_and_the_session_survives
     assert_eq!(app.get("/clientarea").await.status(), 200);
 
     relay.cut();
+    // The session is held in memory, which is believed for at most a second after the last
+    // read of the change log; from then on every request needs the database.
+    let started = std::time::Instant::now();
+    while app.state.session_cache.stats().trusted {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "memory stays trusted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "memory stopped vouching {:?} after the cut",
+        started.elapsed()
+    );
     let page = app.get("/clientarea").await;
     assert_eq!(page.status(), 503);
     assert_eq!(page.headers()["retry-after"], "5");
