@@ -77,6 +77,54 @@ async fn until_trusted(app: &TestApp, trusted: bool) -> std::time::Duration {
     started.elapsed()
 }
 
+/// Ada, signed in on node B (another process), her session already served from the
+/// in-process node's memory.
+struct World {
+    app: TestApp,
+    user: TestUser,
+    b: Node,
+    host: String,
+    browser: reqwest::Client,
+}
+
+async fn ada_signed_in_on_b() -> World {
+    let app = spawn_app().await;
+    app.use_real_time();
+    let user = app.create_user("ada@example.com").await;
+    let b = other_node(&app).await;
+    let host = host(&app);
+    let browser = new_client();
+    sign_in(&browser, &b, &host, &user).await;
+    until_trusted(&app, true).await;
+    served_from_memory(&app, &browser, "/clientarea").await;
+    World {
+        app,
+        user,
+        b,
+        host,
+        browser,
+    }
+}
+
+/// Runs `portcullis ARGS` as another process on the app's database.
+async fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    let dir = app.dir.path().to_owned();
+    let db_url = app.state.config.database_url.clone();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .env_remove("PORTCULLIS_CONFIG")
+            .env("PORTCULLIS__DATA_DIR", &dir)
+            .env("PORTCULLIS__DATABASE__URL", &db_url)
+            .env("RUST_LOG", "warn")
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_signed_in_session_is_served_from_memory_and_none_is_kept_when_the_cache_is_off() {
     let app = spawn_app().await;
@@ -101,51 +149,25 @@ async fn a_signed_in_session_is_served_from_memory_and_none_is_kept_when_the_cac
 
 #[tokio::test]
 async fn a_session_ended_on_another_node_is_refused_by_the_node_holding_it_in_memory() {
-    let app = spawn_app().await;
-    app.use_real_time();
-    let user = app.create_user("ada@example.com").await;
-    let b = other_node(&app).await;
-    let host = host(&app);
-    let browser = new_client();
-    sign_in(&browser, &b, &host, &user).await;
-    until_trusted(&app, true).await;
-    served_from_memory(&app, &browser, "/clientarea").await;
-
-    sign_out(&browser, &b, &host).await;
-    let took = refused_within(&browser, app.port, &host).await;
+    let w = ada_signed_in_on_b().await;
+    sign_out(&w.browser, &w.b, &w.host).await;
+    let took = refused_within(&w.browser, w.app.port, &w.host).await;
     println!("the in-process node refused the session ended on node B after {took:?}");
 }
 
 #[tokio::test]
 async fn signing_a_user_out_from_the_cli_ends_their_sessions_on_every_node() {
-    let app = spawn_app().await;
-    app.use_real_time();
-    let user = app.create_user("ada@example.com").await;
-    let b = other_node(&app).await;
-    let host = host(&app);
+    let World {
+        app,
+        b,
+        host,
+        browser: on_b,
+        ..
+    } = ada_signed_in_on_b().await;
     let on_a = app.signed_in_client("ada@example.com").await;
-    let on_b = new_client();
-    sign_in(&on_b, &b, &host, &user).await;
-    until_trusted(&app, true).await;
     served_from_memory(&app, &on_a, "/clientarea").await;
 
-    let cli = |args: &'static [&'static str]| {
-        let dir = app.dir.path().to_owned();
-        let db_url = app.state.config.database_url.clone();
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-                .env_remove("PORTCULLIS_CONFIG")
-                .env("PORTCULLIS__DATA_DIR", &dir)
-                .env("PORTCULLIS__DATABASE__URL", &db_url)
-                .env("RUST_LOG", "warn")
-                .args(args)
-                .output()
-                .unwrap()
-        })
-    };
-    let out = cli(&["user", "sign-out", "--email", "ada@example.com"])
-        .await
-        .unwrap();
+    let out = cli(&app, &["user", "sign-out", "--email", "ada@example.com"]).await;
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{said}");
     assert!(
@@ -166,13 +188,9 @@ async fn signing_a_user_out_from_the_cli_ends_their_sessions_on_every_node() {
         "{recorded:?}"
     );
 
-    let again = cli(&["user", "sign-out", "--email", "ada@example.com"])
-        .await
-        .unwrap();
+    let again = cli(&app, &["user", "sign-out", "--email", "ada@example.com"]).await;
     assert!(String::from_utf8_lossy(&again.stdout).contains("had no live session"));
-    let nobody = cli(&["user", "sign-out", "--email", "nobody@example.com"])
-        .await
-        .unwrap();
+    let nobody = cli(&app, &["user", "sign-out", "--email", "nobody@example.com"]).await;
     assert!(!nobody.status.success());
     assert!(
         String::from_utf8_lossy(&nobody.stderr)
@@ -180,9 +198,7 @@ async fn signing_a_user_out_from_the_cli_ends_their_sessions_on_every_node() {
         "{}",
         String::from_utf8_lossy(&nobody.stderr)
     );
-    let no_admin = cli(&["admin", "sign-out", "--username", "nobody"])
-        .await
-        .unwrap();
+    let no_admin = cli(&app, &["admin", "sign-out", "--username", "nobody"]).await;
     assert!(
         String::from_utf8_lossy(&no_admin.stderr).contains("no admin has the username \"nobody\"")
     );
@@ -197,20 +213,7 @@ async fn signing_an_admin_out_from_the_cli_ends_their_sessions() {
     assert_eq!(app.sign_in_admin(&browser, "root").await.status(), 200);
     until_trusted(&app, true).await;
     served_from_memory(&app, &browser, "/admin").await;
-    let dir = app.dir.path().to_owned();
-    let db_url = app.state.config.database_url.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .env_remove("PORTCULLIS_CONFIG")
-            .env("PORTCULLIS__DATA_DIR", &dir)
-            .env("PORTCULLIS__DATABASE__URL", &db_url)
-            .env("RUST_LOG", "warn")
-            .args(["admin", "sign-out", "--username", "root"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = cli(&app, &["admin", "sign-out", "--username", "root"]).await;
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(said.contains("Signed root out: 1 session ended"), "{said}");
     let took = first_status_within(&browser, app.port, "/admin", &host(&app), 303).await;
@@ -219,15 +222,13 @@ async fn signing_an_admin_out_from_the_cli_ends_their_sessions() {
 
 #[tokio::test]
 async fn while_the_change_log_cannot_be_read_every_request_reads_the_database() {
-    let app = spawn_app().await;
-    app.use_real_time();
-    let user = app.create_user("ada@example.com").await;
-    let b = other_node(&app).await;
-    let host = host(&app);
-    let browser = new_client();
-    sign_in(&browser, &b, &host, &user).await;
-    until_trusted(&app, true).await;
-    served_from_memory(&app, &browser, "/clientarea").await;
+    let World {
+        app,
+        user,
+        b,
+        host,
+        browser,
+    } = ada_signed_in_on_b().await;
 
     // The channel is lost: the triggers still write the log (they never name `seq`), but the
     // readers' query, which orders by it, fails. (Revoking a privilege would not do on
