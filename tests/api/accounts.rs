@@ -20,24 +20,6 @@ async fn client_of(app: &TestApp, owner: i64) -> i64 {
         .unwrap()
 }
 
-/// `client` switches to account `to`, which it belongs to, and lands in the client area;
-/// returns the session's CSRF token.
-async fn switch_to(app: &TestApp, client: &reqwest::Client, to: i64) -> String {
-    let (_, csrf) = app.form_page(client, "/account/switch").await;
-    let r = app
-        .post_form(
-            client,
-            "/account/switch",
-            &[
-                ("client_id", to.to_string().as_str()),
-                ("csrf_token", &csrf),
-            ],
-        )
-        .await;
-    assert_eq!(location(&r), "/clientarea");
-    csrf
-}
-
 /// Ada owns A, Bob owns B ("Bobcorp"); Ada may also use B; Carol may use A with no permissions.
 struct World {
     app: TestApp,
@@ -231,7 +213,7 @@ async fn the_bar_links_only_the_pages_the_active_account_opens_to_this_user() {
     let ada = app.signed_in_client("ada@example.com").await;
     assert_eq!(bar(ada.clone()).await, own);
     // In B she has profile and products: no users page.
-    switch_to(app, &ada, w.b).await;
+    app.switch_account(&ada, w.b).await;
     let in_b = bar(ada.clone()).await;
     assert_eq!(
         in_b,
@@ -247,7 +229,7 @@ async fn the_bar_links_only_the_pages_the_active_account_opens_to_this_user() {
     }
     // Carol in A with no permissions: her own pages and the switcher only.
     let carol = app.signed_in_client("carol@example.com").await;
-    switch_to(app, &carol, w.a).await;
+    app.switch_account(&carol, w.a).await;
     assert_eq!(
         bar(carol).await,
         [
@@ -267,7 +249,7 @@ async fn no_client_route_reads_or_changes_another_accounts_data() {
     let app = &w.app;
     // Carol works in A (switch there: her own account is first otherwise) with no permissions.
     let carol = app.signed_in_client("carol@example.com").await;
-    let csrf = switch_to(app, &carol, w.a).await;
+    let csrf = app.switch_account(&carol, w.a).await;
     let mut checked = 0;
     for (method, path) in client_routes() {
         if !(path.starts_with("/account/") || path == "/clientarea")

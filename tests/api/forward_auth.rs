@@ -184,21 +184,8 @@ async fn permissions_decide_and_a_refusal_says_what_is_missing() {
         set_cookie(&r, "portcullis_client").unwrap()
     );
     app.follow_sign_in(&browser, &r).await;
-    let shared: i64 = sqlx::query_scalar(
-        "SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = 'owner@example.com'",
-    )
-    .fetch_one(&app.state.db)
-    .await
-    .unwrap();
-    let (_, csrf) = app.form_page(&browser, "/account/switch").await;
-    let r = app
-        .post_form(
-            &browser,
-            "/account/switch",
-            &[("client_id", &shared.to_string()), ("csrf_token", &csrf)],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
+    let shared = app.account_owned_by("owner@example.com").await;
+    app.switch_account(&browser, shared).await;
     let r = ask_nginx(&app, "http://billing.test/", Some(&clerk)).await;
     assert_eq!(r.status(), 403);
     let why = r.text().await.unwrap();

@@ -408,21 +408,9 @@ async fn drive(kind: Kind) {
         set_cookie(&r, "portcullis_client").expect("a session cookie")
     );
     app.follow_sign_in(&bob, &r).await;
-    let shared: i64 = sqlx::query_scalar(
-        "SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = 'ada@example.com'",
-    )
-    .fetch_one(&app.state.db)
-    .await
-    .unwrap();
-    let (_, csrf) = app.form_page(&bob, "/account/switch").await;
-    let r = app
-        .post_form(
-            &bob,
-            "/account/switch",
-            &[("client_id", &shared.to_string()), ("csrf_token", &csrf)],
-        )
-        .await;
-    assert_eq!(r.status(), 303, "bob works in ada's account");
+    // Bob works in Ada's account.
+    let shared = app.account_owned_by("ada@example.com").await;
+    app.switch_account(&bob, shared).await;
     let r = browser
         .get(url(&proxy, "/billing/2026"))
         .header(COOKIE, &bob_cookie)

@@ -272,23 +272,9 @@ async fn a_change_made_in_sql_to_a_member_a_user_or_a_session_applies_on_every_n
     app.create_user("clerk@example.com").await;
     app.add_to_account("owner@example.com", "clerk@example.com", &["profile"])
         .await;
-    let shared: i64 = sqlx::query_scalar(
-        "SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = $1",
-    )
-    .bind("owner@example.com")
-    .fetch_one(&app.state.db)
-    .await
-    .unwrap();
+    let shared = app.account_owned_by("owner@example.com").await;
     let clerk = app.signed_in_client("clerk@example.com").await;
-    let (_, csrf) = app.form_page(&clerk, "/account/switch").await;
-    let r = app
-        .post_form(
-            &clerk,
-            "/account/switch",
-            &[("client_id", &shared.to_string()), ("csrf_token", &csrf)],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
+    app.switch_account(&clerk, shared).await;
     until_trusted(&app, true).await;
     served_from_memory(&app, &clerk, "/account/profile").await;
     let host = host(&app);

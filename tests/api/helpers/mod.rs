@@ -389,6 +389,35 @@ impl TestApp {
     /// switched) with exactly `permissions` (stored names), as people do: the owner invites
     /// them on the users page, they open the mailed link signed in and join, and the owner sets
     /// their permissions. Both sign out again, so the setup leaves no session behind.
+    /// The client account `owner_email` owns.
+    pub async fn account_owned_by(&self, owner_email: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT c.id FROM clients c JOIN users u ON u.id = c.owner_user_id WHERE u.email = $1",
+        )
+        .bind(owner_email.to_owned())
+        .fetch_one(&self.state.db)
+        .await
+        .expect("the owner has an account")
+    }
+
+    /// `browser` switches to account `to`, which its user belongs to, and is sent to the client
+    /// area; returns the session's CSRF token.
+    pub async fn switch_account(&self, browser: &reqwest::Client, to: i64) -> String {
+        let (_, csrf) = self.form_page(browser, "/account/switch").await;
+        let r = self
+            .post_form(
+                browser,
+                "/account/switch",
+                &[
+                    ("client_id", to.to_string().as_str()),
+                    ("csrf_token", &csrf),
+                ],
+            )
+            .await;
+        assert_eq!(location(&r), "/clientarea", "switched to account {to}");
+        csrf
+    }
+
     pub async fn add_to_account(&self, owner: &str, member: &str, permissions: &[&str]) {
         let owner_browser = self.signed_in_client(owner).await;
         let (_, csrf) = self.form_page(&owner_browser, "/account/users").await;
