@@ -20,15 +20,14 @@
 //!   database, since another node may have recorded activity since: memory only ever says
 //!   "live", never "ended".
 //! - "Login as client" sessions are not kept: they depend on the admin session behind them.
-//! - At most `session.cache_entries` sessions are kept (least recently used go first); 0 turns
+//! - At most `session.cache_entries` sessions are kept (when full, those seldom used go first); 0 turns
 //!   memory off.
 //!
 //! Activity is still written at most once per `session.activity_update_seconds` per session and
 //! node; the written time is kept with the entry.
 
 use crate::db::{self, session_change::Change};
-use crate::session::Realm;
-use crate::session::SessionRow;
+use crate::session::{Realm, Session, SessionRow};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -39,21 +38,78 @@ pub const POLL_EVERY: Duration = Duration::from_millis(200);
 /// longest another node's change can go unseen.
 pub const TRUST_FOR: Duration = Duration::from_secs(1);
 
-/// A live session as it was read, with the activity time this node last knew.
+/// A live session as it was read, with the activity time this node last knew. Kept compact
+/// (one allocation per text, none for the id, which is the key): 100,000 of them must fit in
+/// the memory budget of docs/performance.md.
 pub struct Cached {
-    pub row: SessionRow,
-    pub client_user: Option<Arc<db::client::ClientUser>>,
+    realm: Realm,
+    remember: bool,
+    subject_id: i64,
+    client_id: Option<i64>,
+    created_at: i64,
+    expires_at: i64,
+    ip: Box<str>,
+    user_agent: Box<str>,
+    second_factor: Option<Box<str>>,
+    client_user: Option<Arc<db::client::ClientUser>>,
     last_seen_at: AtomicI64,
 }
 
 impl Cached {
-    /// An entry for `row`, read with `client_user`.
-    pub fn new(row: SessionRow, client_user: Option<Arc<db::client::ClientUser>>) -> Self {
-        let last_seen_at = AtomicI64::new(row.last_seen_at);
+    /// An entry for the live, non-impersonated session `row` of `realm`, read with
+    /// `client_user`.
+    pub fn new(
+        row: SessionRow,
+        realm: Realm,
+        client_user: Option<Arc<db::client::ClientUser>>,
+    ) -> Self {
         Self {
-            row,
+            realm,
+            remember: row.remember,
+            subject_id: row.subject_id,
+            client_id: row.client_id,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            ip: row.ip.into_boxed_str(),
+            user_agent: row.user_agent.into_boxed_str(),
+            second_factor: row.second_factor.map(String::into_boxed_str),
             client_user,
-            last_seen_at,
+            last_seen_at: AtomicI64::new(row.last_seen_at),
+        }
+    }
+
+    pub fn realm(&self) -> Realm {
+        self.realm
+    }
+
+    pub fn remember(&self) -> bool {
+        self.remember
+    }
+
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+
+    /// The address the session was started from.
+    pub fn ip(&self) -> &str {
+        &self.ip
+    }
+
+    /// The session as handlers see it, for the id whose hash is `id_hash`.
+    pub fn session(&self, id_hash: &str) -> Session {
+        Session {
+            id_hash: id_hash.to_owned(),
+            realm: self.realm,
+            subject_id: self.subject_id,
+            client_id: self.client_id,
+            impersonator_admin_id: None,
+            created_at: self.created_at,
+            last_seen_at: self.last_seen_at(),
+            expires_at: self.expires_at,
+            ip: self.ip.to_string(),
+            user_agent: self.user_agent.to_string(),
+            second_factor: self.second_factor.as_deref().map(str::to_owned),
+            client_user: self.client_user.clone().map(super::ClientUser),
         }
     }
 
@@ -66,6 +122,21 @@ impl Cached {
     pub fn seen(&self, at: i64) {
         self.last_seen_at.fetch_max(at, Ordering::Relaxed);
     }
+}
+
+/// The key of a session: its id hash (64 hex digits) as the 32 bytes it spells, so the key
+/// needs no allocation. `None` for anything else, which is then simply never kept.
+fn key(id_hash: &str) -> Option<[u8; 32]> {
+    let digits = id_hash.as_bytes();
+    if digits.len() != 64 {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (byte, pair) in key.iter_mut().zip(digits.chunks_exact(2)) {
+        let text = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(key)
 }
 
 /// What the cache has done, for the operator and the tests.
@@ -82,7 +153,7 @@ pub struct Stats {
 
 /// One node's sessions in memory.
 pub struct SessionCache {
-    entries: moka::sync::Cache<Box<str>, Arc<Cached>>,
+    entries: quick_cache::sync::Cache<[u8; 32], Arc<Cached>>,
     enabled: bool,
     /// Bumped before anything is forgotten.
     generation: AtomicU64,
@@ -100,7 +171,10 @@ impl SessionCache {
     /// A cache of at most `capacity` sessions (0: none are kept).
     pub fn new(capacity: u64) -> Self {
         Self {
-            entries: moka::sync::Cache::new(capacity),
+            // quick_cache needs room for one; a disabled cache never stores it.
+            entries: quick_cache::sync::Cache::new(
+                usize::try_from(capacity.max(1)).unwrap_or(usize::MAX),
+            ),
             enabled: capacity > 0,
             generation: AtomicU64::new(0),
             verified_at: AtomicU64::new(0),
@@ -132,7 +206,7 @@ impl SessionCache {
         if !self.enabled || !self.trusted() {
             return None;
         }
-        let found = self.entries.get(id_hash);
+        let found = key(id_hash).and_then(|k| self.entries.get(&k));
         let counter = if found.is_some() {
             &self.hits
         } else {
@@ -153,49 +227,43 @@ impl SessionCache {
         if !self.enabled || !self.trusted() || self.generation() != generation {
             return;
         }
-        let key: Box<str> = id_hash.into();
-        self.entries.insert(key, Arc::new(entry));
+        let Some(k) = key(id_hash) else { return };
+        self.entries.insert(k, Arc::new(entry));
         // A change forgotten between the check and the insert bumped the generation first.
         if self.generation() != generation {
-            self.entries.invalidate(id_hash);
+            self.entries.remove(&k);
         }
     }
 
     /// Forgets one session.
     pub fn forget_session(&self, id_hash: &str) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.invalidate(id_hash);
+        if let Some(k) = key(id_hash) {
+            self.entries.remove(&k);
+        }
     }
 
     /// Forgets every session of one person.
     pub fn forget_subject(&self, realm: Realm, subject_id: i64) {
-        self.forget_where(|c| c.row.realm == realm.as_str() && c.row.subject_id == subject_id);
+        self.forget_where(|c| c.realm == realm && c.subject_id == subject_id);
     }
 
     /// Forgets everything.
     pub fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.invalidate_all();
+        self.entries.clear();
     }
 
     fn forget_where(&self, matches: impl Fn(&Cached) -> bool) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        let gone: Vec<Arc<Box<str>>> = self
-            .entries
-            .iter()
-            .filter(|(_, c)| matches(c))
-            .map(|(k, _)| k)
-            .collect();
-        for key in gone {
-            self.entries.invalidate(key.as_ref());
-        }
+        self.entries.retain(|_, c| !matches(c));
     }
 
     fn apply(&self, change: &Change) {
         match change {
             Change::Session(hash) => self.forget_session(hash),
             Change::User(id) => self.forget_subject(Realm::Client, *id),
-            Change::Client(id) => self.forget_where(|c| c.row.client_id == Some(*id)),
+            Change::Client(id) => self.forget_where(|c| c.client_id == Some(*id)),
             Change::All => self.forget_all(),
         }
     }
@@ -265,9 +333,8 @@ impl SessionCache {
 
     /// What the cache has done so far.
     pub fn stats(&self) -> Stats {
-        self.entries.run_pending_tasks();
         Stats {
-            entries: self.entries.entry_count(),
+            entries: u64::try_from(self.entries.len()).unwrap_or(u64::MAX),
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             trusted: self.trusted(),

@@ -252,15 +252,18 @@ impl Sessions {
         let hash = crate::token::hash(cookie_value);
         let now = self.clock.unix();
         if let Some(kept) = self.cache.get(&hash) {
-            if kept.row.realm != realm.as_str() {
+            if kept.realm() != realm {
                 return Ok(Lookup::Unknown);
             }
             // Memory only ever says "live": anything that would end the session is decided
             // from the database below, since another node may have recorded activity since.
-            if self
-                .verdict(realm, &kept.row, kept.last_seen_at(), ip, now)
-                .is_none()
-            {
+            let standing = Standing {
+                remember: kept.remember(),
+                expires_at: kept.expires_at(),
+                ip: kept.ip(),
+                last_seen_at: kept.last_seen_at(),
+            };
+            if self.verdict(realm, &standing, ip, now).is_none() {
                 return self.live_in_memory(realm, &hash, &kept, now).await;
             }
         }
@@ -282,7 +285,7 @@ impl Sessions {
             let reason = row.end_reason.as_deref().and_then(EndReason::parse);
             return Ok(reason.map_or(Lookup::Unknown, Lookup::Ended));
         }
-        let verdict = self.verdict(realm, &row, row.last_seen_at, ip, now);
+        let verdict = self.verdict(realm, &Standing::of(&row), ip, now);
         // "Login as client" lives only as long as the admin session that opened it.
         let mut admin_session = None;
         let verdict = match verdict {
@@ -320,23 +323,16 @@ impl Sessions {
             }
         }
         if let Some(row) = keep {
-            let entry = cache::Cached::new(row, client_user);
+            let entry = cache::Cached::new(row, realm, client_user);
             entry.seen(session.last_seen_at);
             self.cache.keep(&hash, entry, generation);
         }
         Ok(Lookup::Live(session))
     }
 
-    /// What ends a live session `row` of `realm` now, seen from `ip` with its last activity at
-    /// `last_seen_at`: its lifetime, its idle limit, or an address its policy forbids.
-    fn verdict(
-        &self,
-        realm: Realm,
-        row: &SessionRow,
-        last_seen_at: i64,
-        ip: IpAddr,
-        now: i64,
-    ) -> Option<EndReason> {
+    /// What ends a live session of `realm` standing as `row` now, seen from `ip`: its
+    /// lifetime, its idle limit, or an address its policy forbids.
+    fn verdict(&self, realm: Realm, row: &Standing<'_>, ip: IpAddr, now: i64) -> Option<EndReason> {
         let policy = self.policy(realm);
         let idle_limit = if row.remember {
             policy.remember_seconds.unwrap_or(policy.idle_seconds)
@@ -345,9 +341,9 @@ impl Sessions {
         };
         if now >= row.expires_at {
             Some(EndReason::AbsoluteTimeout)
-        } else if now - last_seen_at > idle_limit {
+        } else if now - row.last_seen_at > idle_limit {
             Some(EndReason::IdleTimeout)
-        } else if !same_network(policy.ip_binding, &row.ip, ip) {
+        } else if !same_network(policy.ip_binding, row.ip, ip) {
             Some(EndReason::IpChanged)
         } else {
             None
@@ -365,9 +361,8 @@ impl Sessions {
         kept: &cache::Cached,
         now: i64,
     ) -> Result<Lookup, sqlx::Error> {
-        let mut session = into_session(kept.row.clone(), realm);
-        session.last_seen_at = kept.last_seen_at();
-        session.client_user = kept.client_user.clone().map(ClientUser);
+        debug_assert_eq!(kept.realm(), realm);
+        let mut session = kept.session(hash);
         if now - session.last_seen_at >= self.config.activity_update_seconds {
             db::session::touch(&self.db, hash, now).await?;
             kept.seen(now);
@@ -510,6 +505,26 @@ impl Sessions {
             let realm = Realm::parse(&row.realm)?;
             Some(into_session(row, realm))
         }))
+    }
+}
+
+/// What decides whether a live session has ended: read from its row, or from memory.
+struct Standing<'a> {
+    remember: bool,
+    expires_at: i64,
+    /// The address it was started from.
+    ip: &'a str,
+    last_seen_at: i64,
+}
+
+impl<'a> Standing<'a> {
+    fn of(row: &'a SessionRow) -> Self {
+        Self {
+            remember: row.remember,
+            expires_at: row.expires_at,
+            ip: &row.ip,
+            last_seen_at: row.last_seen_at,
+        }
     }
 }
 
