@@ -30,6 +30,8 @@ pub enum AdminAccess {
 /// An enabled client-area user behind a session.
 #[derive(Debug)]
 pub struct ClientUser {
+    /// The user, without their password hash (`None` here whatever is stored: sessions held in
+    /// memory do not keep it; `TwoFactor::step_up` reads it when it is needed).
     pub user: UserRow,
     /// Their place in the session's active account, if they still belong to it.
     pub membership: Option<Membership>,
@@ -162,9 +164,12 @@ impl Access {
         &self,
         session: &Session,
     ) -> Result<Option<(UserRow, Option<Membership>)>, sqlx::Error> {
-        let Some(user) = db::account::find_user_by_id(&self.db, session.subject_id).await? else {
+        let Some(mut user) = db::account::find_user_by_id(&self.db, session.subject_id).await?
+        else {
             return Ok(None);
         };
+        // As when read with the session (`db::client::session_with_user`): no password hash.
+        user.password_hash = None;
         let membership = match session.client_id {
             Some(id) => db::client::membership(&self.db, user.id, id).await?,
             None => None,

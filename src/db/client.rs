@@ -69,7 +69,10 @@ pub type ClientUser = (super::account::UserRow, Option<Membership>);
 
 /// A session row by its id hash and, for a client-area session, its user and the user's place
 /// in the session's active account, in one query. Every client-area request needs all three,
-/// and on PostgreSQL each query is a network round trip (benches/engines.rs).
+/// and on PostgreSQL each query is a network round trip (benches/engines.rs). The user comes
+/// without their password hash (`password_hash` is `None`): what is read here is held in
+/// memory for as long as the session is used, and only a step-up needs the hash, which
+/// `TwoFactor::step_up` reads itself.
 pub async fn session_with_user<'e>(
     ex: impl Executor<'e, Database = Db>,
     id_hash: &str,
@@ -77,7 +80,7 @@ pub async fn session_with_user<'e>(
     let row = sqlx::query(
         "SELECT s.id_hash, s.realm, s.subject_id, s.client_id, s.impersonator_admin_id, s.ip, s.user_agent, \
          s.remember, s.created_at, s.last_seen_at, s.expires_at, s.ended_at, s.end_reason, s.second_factor, \
-         u.id, u.email, u.first_name, u.last_name, u.password_hash, u.disabled, u.email_verified_at, \
+         u.id, u.email, u.first_name, u.last_name, NULL AS password_hash, u.disabled, u.email_verified_at, \
          COALESCE(NULLIF(c.company_name, ''), o.first_name || ' ' || o.last_name) AS label, \
          CASE WHEN c.owner_user_id = s.subject_id THEN 1 ELSE 0 END AS is_owner, \
          COALESCE(m.permissions, '') AS permissions, \

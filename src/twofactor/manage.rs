@@ -136,9 +136,10 @@ impl TwoFactor {
         Ok(at.is_some_and(|t| self.clock.unix() - t <= STEP_UP_SECONDS))
     }
 
-    /// Checks the password (against `password_hash`) or, when no password is given, a TOTP or
-    /// backup code, and records the step-up on the session. A wrong answer from `ip` counts as
-    /// a failed sign-in, so a stolen session is no free password oracle.
+    /// Checks the password (against the hash stored now, read only for this) or, when no
+    /// password is given, a TOTP or backup code, and records the step-up on the session. A wrong
+    /// answer from `ip` counts as a failed sign-in, so a stolen session is no free password
+    /// oracle.
     ///
     /// # Errors
     /// [`StepUpError::Wrong`], `Busy`, or a storage or unexpected error.
@@ -146,13 +147,21 @@ impl TwoFactor {
         &self,
         subject: &Subject,
         session_hash: &str,
-        password_hash: Option<String>,
         password: String,
         code: &str,
         ip: IpAddr,
     ) -> Result<(), StepUpError> {
         let (realm, id) = (subject.realm, subject.id);
         let ok = if !password.is_empty() {
+            // Sessions held in memory carry no password hash (session::cache): read it here.
+            let password_hash = match realm {
+                Realm::Client => db::account::find_user_by_id(&self.db, id)
+                    .await?
+                    .and_then(|u| u.password_hash),
+                Realm::Admin => db::account::find_admin_by_id(&self.db, id)
+                    .await?
+                    .map(|a| a.password_hash),
+            };
             let verified = self
                 .hasher
                 .verify(SecretString::from(password), password_hash)

@@ -100,8 +100,6 @@ impl<S: Side> FromRequestParts<AppState> for PendingSignIn<S> {
 pub struct Signed<S: Side> {
     pub session: Session,
     pub subject: Subject,
-    /// The stored password hash, for step-up.
-    pub password_hash: Option<String>,
     /// The bar's links for this person.
     pub nav_links: Vec<crate::web::page::NavLink>,
     _side: std::marker::PhantomData<S>,
@@ -114,26 +112,25 @@ impl<S: Side> FromRequestParts<AppState> for Signed<S> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let (session, subject, password_hash, nav_links) = match S::REALM {
+        let (session, subject, nav_links) = match S::REALM {
             Realm::Client => {
                 let c = CurrentClient::from_request_parts(parts, state).await?;
                 // Second factors are the client's own business, never an impersonator's.
                 c.not_impersonated().map_err(IntoResponse::into_response)?;
                 let subject = Subject::of_user(&c.user);
                 let links = crate::web::page::client_links(c.account.as_ref(), false);
-                (c.session, subject, c.user.password_hash, links)
+                (c.session, subject, links)
             }
             Realm::Admin => {
                 let a = CurrentAdmin::from_request_parts(parts, state).await?;
                 let subject = Subject::of_admin(&a.admin);
                 let links = crate::web::page::admin_links(a.permissions);
-                (a.session, subject, Some(a.admin.password_hash), links)
+                (a.session, subject, links)
             }
         };
         Ok(Self {
             session,
             subject,
-            password_hash,
             nav_links,
             _side: std::marker::PhantomData,
         })

@@ -218,7 +218,6 @@ pub async fn post_confirm<S: Side>(
         .step_up(
             &signed.subject,
             &signed.session.id_hash,
-            signed.password_hash.clone(),
             form.password,
             &form.code,
             addr.ip,
