@@ -39,11 +39,71 @@ pub struct Read {
     pub cursor: i64,
 }
 
+/// The triggers that write the log, by engine (migration 20261206010001). A database restored
+/// without them, or with one disabled, would let a node keep serving a session another node
+/// ended; [`start`] refuses to begin then, and the doctor's `session.changes` names them.
+const SQLITE_TRIGGERS: [&str; 10] = [
+    "session_changes_session",
+    "session_changes_session_gone",
+    "session_changes_user",
+    "session_changes_user_name",
+    "session_changes_user_gone",
+    "session_changes_client",
+    "session_changes_client_gone",
+    "session_changes_member_added",
+    "session_changes_member_changed",
+    "session_changes_member_gone",
+];
+const POSTGRES_TRIGGERS: [&str; 6] = [
+    "session_changes_session",
+    "session_changes_session_gone",
+    "session_changes_user",
+    "session_changes_user_gone",
+    "session_changes_client",
+    "session_changes_member",
+];
+
+/// The log's triggers that are missing or disabled, and how many there should be.
+///
+/// # Errors
+/// Storage errors.
+pub async fn missing_triggers(pool: &Pool) -> Result<(Vec<&'static str>, usize), sqlx::Error> {
+    let (expected, query): (&[&'static str], &str) = if is_postgres(pool) {
+        (
+            &POSTGRES_TRIGGERS,
+            "SELECT CAST(tgname AS TEXT) FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'",
+        )
+    } else {
+        (
+            &SQLITE_TRIGGERS,
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+        )
+    };
+    let present: Vec<String> = sqlx::query_scalar(query).fetch_all(pool).await?;
+    let missing = expected
+        .iter()
+        .copied()
+        .filter(|name| !present.iter().any(|p| p == name))
+        .collect();
+    Ok((missing, expected.len()))
+}
+
 /// Where a reader that remembers nothing yet starts: after every change made so far.
 ///
 /// # Errors
-/// Storage errors (an unmigrated database has no log).
+/// Storage errors (an unmigrated database has no log), or a configuration error naming the
+/// log's triggers that are missing: without them memory could never be told of a change.
 pub async fn start(pool: &Pool) -> Result<i64, sqlx::Error> {
+    let (missing, _) = missing_triggers(pool).await?;
+    if !missing.is_empty() {
+        return Err(sqlx::Error::Configuration(
+            format!(
+                "the session change log's triggers are missing or disabled: {}",
+                missing.join(", ")
+            )
+            .into(),
+        ));
+    }
     let query = if is_postgres(pool) {
         "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT)"
     } else {
@@ -107,4 +167,25 @@ pub async fn read(pool: &Pool, cursor: i64) -> Result<Read, sqlx::Error> {
         overflowed,
         cursor: next,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{POSTGRES_TRIGGERS, SQLITE_TRIGGERS};
+
+    fn created(migration: &str) -> Vec<&str> {
+        migration
+            .split("CREATE TRIGGER ")
+            .skip(1)
+            .filter_map(|rest| rest.split_whitespace().next())
+            .collect()
+    }
+
+    #[test]
+    fn the_expected_triggers_are_those_the_migrations_create() {
+        let sqlite = include_str!("../../migrations/sqlite/20261206010001_session_changes.sql");
+        let postgres = include_str!("../../migrations/postgres/20261206010001_session_changes.sql");
+        assert_eq!(created(sqlite), SQLITE_TRIGGERS);
+        assert_eq!(created(postgres), POSTGRES_TRIGGERS);
+    }
 }

@@ -22,6 +22,7 @@ mod oidc_logout;
 mod proxy;
 mod scheduler;
 mod session;
+mod session_changes;
 mod storage;
 mod system_url;
 mod table;

@@ -8,8 +8,8 @@
 
 use super::{
     Area, CheckResult, FIX_TIME_BUDGET, FixError, FixScope, Fixed, accounts, config_sources, csrf,
-    forward_auth, license, mail, oidc, oidc_keys, oidc_logout, proxy, scheduler, session, storage,
-    system_url, time, two_factor,
+    forward_auth, license, mail, oidc, oidc_keys, oidc_logout, proxy, scheduler, session,
+    session_changes, storage, system_url, time, two_factor,
 };
 use crate::app::AppState;
 use crate::domain::Actor;
@@ -31,6 +31,7 @@ pub mod id {
     pub const SESSION_TIMEOUT: &str = "session.timeout";
     pub const SESSION_LOGOUTS: &str = "session.logouts";
     pub const SESSION_COOKIE_LOSS: &str = "session.cookie_loss";
+    pub const SESSION_CHANGES: &str = "session.changes";
     pub const CSRF_FAILURES: &str = "csrf.failures";
     pub const MAIL_TRANSPORT: &str = "mail.transport";
     pub const MAIL_QUEUE: &str = "mail.queue";
@@ -120,7 +121,7 @@ macro_rules! check {
 }
 
 /// Every check, in the order the doctor runs and shows them.
-pub const CHECKS: [Check; 26] = [
+pub const CHECKS: [Check; 27] = [
     check!(id::CONFIG, Configuration, now config_sources::check),
     check!(id::SYSTEM_URL, Configuration, system_url::check),
     check!(
@@ -141,6 +142,7 @@ pub const CHECKS: [Check; 26] = [
     check!(id::SESSION_TIMEOUT, Sessions, now session::timeout),
     check!(id::SESSION_LOGOUTS, Sessions, session::logouts),
     check!(id::SESSION_COOKIE_LOSS, Sessions, session::cookie_loss),
+    check!(id::SESSION_CHANGES, Sessions, session_changes::check),
     check!(id::CSRF_FAILURES, Sessions, csrf::failures),
     check!(id::MAIL_TRANSPORT, Mail, mail::transport),
     check!(id::MAIL_QUEUE, Mail, mail::queue),

@@ -64,6 +64,7 @@ async fn with_the_database_unavailable_every_check_that_reads_it_reports_an_erro
         "database.migrations",
         "session.logouts",
         "session.cookie_loss",
+        "session.changes",
         "csrf.failures",
         "mail.queue",
         "admin.roles",

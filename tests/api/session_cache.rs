@@ -6,6 +6,7 @@
 
 use crate::helpers::nodes::*;
 use crate::helpers::*;
+use portcullis::doctor::Severity;
 use portcullis::session::cache::Stats;
 
 /// The cache counters of the in-process node.
@@ -362,4 +363,52 @@ async fn the_links_cleanup_removes_change_log_rows_older_than_an_hour_and_keeps_
         left.contains(&(now - 1800)),
         "the newer row stays: {left:?}"
     );
+}
+
+#[tokio::test]
+async fn a_missing_trigger_is_an_error_of_the_doctor_and_a_node_starting_without_it_never_trusts_memory()
+ {
+    let app = spawn_app().await;
+    let check = app.doctor_check("session.changes").await;
+    assert_eq!(check.severity, Severity::Ok, "{check:?}");
+    assert!(check.summary.contains("100000 live sessions"), "{check:?}");
+
+    // An operator's restore without triggers, as when a schema is copied table by table.
+    let drop = if app.state.config.database_url.starts_with("postgres") {
+        "DROP TRIGGER session_changes_session_gone ON sessions"
+    } else {
+        "DROP TRIGGER session_changes_session_gone"
+    };
+    sqlx::query(drop).execute(&app.state.db).await.unwrap();
+    let check = app.doctor_check("session.changes").await;
+    assert_eq!(check.severity, Severity::Error, "{check:?}");
+    assert_eq!(
+        check.details,
+        vec!["session_changes_session_gone"],
+        "{check:?}"
+    );
+    assert!(
+        check.next_step.contains("session.cache_entries = 0"),
+        "{check:?}"
+    );
+
+    let starting = portcullis::session::cache::SessionCache::new(10);
+    let refused = starting.catch_up(&app.state.db).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("session_changes_session_gone"),
+        "{refused}"
+    );
+    let stats = starting.stats();
+    assert!(!stats.trusted && stats.failing, "{stats:?}");
+
+    // Unreadable: a warning, since every node then reads the database.
+    let off = spawn_with(|c| c.session.cache_entries = 0).await;
+    sqlx::query("ALTER TABLE session_changes RENAME COLUMN seq TO seq_away")
+        .execute(&off.state.db)
+        .await
+        .unwrap();
+    let check = off.doctor_check("session.changes").await;
+    assert_eq!(check.severity, Severity::Warning, "{check:?}");
+    assert!(check.summary.contains("cannot be read"), "{check:?}");
+    assert!(check.cause.contains("slower but safe"), "{check:?}");
 }
