@@ -345,6 +345,14 @@ impl Accounts {
         db::account::find_user_by_id(&self.db, id.get()).await
     }
 
+    /// The user with this email address (compared as sign-in compares it), for the admin API.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+        db::account::find_user_by_email(&self.db, email).await
+    }
+
     /// Validates and creates an admin with `role`.
     ///
     /// # Errors

@@ -29,6 +29,7 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod api_credential;
 pub mod app;
 pub mod audit;
 pub mod auth;

@@ -54,6 +54,9 @@ pub enum Command {
     /// OpenID provider: list and rotate the signing keys
     #[command(subcommand)]
     Oidc(OidcCommand),
+    /// Admin API: make API credentials
+    #[command(subcommand)]
+    Api(ApiCommand),
     /// Run every scheduled task that is due, once, and exit (for a system cron every 5 minutes);
     /// exit 0 when every task that ran succeeded, 2 otherwise
     Cron,
@@ -195,6 +198,29 @@ pub struct LicenseCheck {
     /// Extra trusted CA certificates (PEM), for a server with a private CA
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Make an API credential for an admin who holds api_access, and print its identifier and
+    /// its secret (shown this once; audit-logged)
+    CreateCredential {
+        /// The admin the credential acts as
+        #[arg(long)]
+        username: String,
+        /// What it is for, e.g. "billing"
+        #[arg(long)]
+        label: String,
+        /// An API role it may use (repeat for several), e.g. users.read
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// An address or range calls must come from (repeat for several; none: any)
+        #[arg(long = "allow")]
+        allowed: Vec<String>,
+        /// Days until it stops working (none: until revoked)
+        #[arg(long)]
+        expires_days: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,8 +14,8 @@ mod args;
 mod commands;
 
 pub use args::{
-    AdminCommand, AdminCreate, BanCommand, Cli, Command, ForwardAuthCommand, LicenseCheck,
-    LicenseCommand, MailCommand, OidcCommand, ProxyCommand, UserCommand, UserCreate,
+    AdminCommand, AdminCreate, ApiCommand, BanCommand, Cli, Command, ForwardAuthCommand,
+    LicenseCheck, LicenseCommand, MailCommand, OidcCommand, ProxyCommand, UserCommand, UserCreate,
 };
 
 use crate::account::CreateError;
@@ -54,6 +54,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::ForwardAuth(command) => commands::forward_auth::run(config, command).await,
         Command::Mail(command) => commands::mail::run(config, command).await,
         Command::Oidc(command) => commands::oidc::run(config, command).await,
+        Command::Api(command) => commands::api::run(config, command).await,
         Command::Cron => commands::cron::run(config).await,
         // These two have exit codes of their own (a verdict, the doctor's worst severity).
         Command::License(command) => {

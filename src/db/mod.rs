@@ -7,6 +7,7 @@
 //! database errors as errors: an outage must never look like "not found".
 
 pub mod account;
+pub mod api_credential;
 pub mod audit;
 pub mod ban;
 pub mod client;

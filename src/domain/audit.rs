@@ -135,6 +135,7 @@ actions! {
     OidcConsentWithdrawn => "oidc.consent_withdrawn",
     OidcCodeReused => "oidc.code_reused",
     OidcRefreshReused => "oidc.refresh_reused",
+    ApiCredentialCreated => "api.credential_created",
 }
 
 impl std::fmt::Display for Action {

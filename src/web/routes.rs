@@ -206,6 +206,8 @@ pub fn table() -> Vec<Route> {
         // Machine API (JSON, no session, no CSRF token; see web::api)
         post("/api/license/v1/verify",                   api::license::post_verify,                    Api), // rate-limited per key and address
         get("/api/license/v1/keys",                      api::license::get_keys,                       Api), // public keys
+        get("/api/v1/users",                             api::v1::users::get_by_email,                 Api), // API credential, role users.read
+        get("/api/v1/users/{id}",                        api::v1::users::get_one,                      Api), // API credential, role users.read
         // OpenID provider (web::oidc): machine endpoints, then the browser's
         get("/.well-known/openid-configuration",         oidc::discovery::get_discovery,               Protocol), // cacheable for an hour
         get("/oidc/jwks",                                oidc::jwks::get_jwks,                         Protocol), // cacheable for an hour

@@ -3,6 +3,7 @@
 //! named after their row in faults.md (`f02_...`).
 
 mod accounts;
+mod admin_api;
 mod admin_rules;
 mod app_paths;
 mod audit_events;

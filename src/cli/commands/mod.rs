@@ -3,6 +3,7 @@
 //! their answers; the helpers they share (state, password, actor, wording) are in `cli/mod.rs`.
 
 pub mod admin;
+pub mod api;
 pub mod ban;
 pub mod cron;
 pub mod doctor;

@@ -1,0 +1,475 @@
+//! The admin API's first part (issue 21): API credentials made on the command line (another
+//! process) or through the service, `/api/v1/users` with HTTP Basic and the bearer form, and
+//! every refusal as an RFC 9457 problem document: 400 naming the field, 401 (no, bad, unknown,
+//! revoked-by-state credentials), 403 naming the missing API role or the address, 404.
+
+use crate::helpers::*;
+use portcullis::api_credential::{ApiCredentials, Draft};
+use portcullis::domain::{Actor, AdminId};
+use std::process::Command;
+
+struct Credential {
+    identifier: String,
+    secret: String,
+}
+
+/// Runs `portcullis api create-credential ARGS` on the app's database.
+async fn create_on_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    let dir = app.dir.path().to_owned();
+    let db_url = app.state.config.database_url.clone();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .env_remove("PORTCULLIS_CONFIG")
+            .env("PORTCULLIS__DATA_DIR", &dir)
+            .env("PORTCULLIS__DATABASE__URL", &db_url)
+            .env("RUST_LOG", "warn")
+            .args(["api", "create-credential"])
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn printed(out: &std::process::Output) -> Credential {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = |label: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(label))
+            .map_or_else(|| panic!("no {label} in {text}"), |v| v.trim().to_owned())
+    };
+    Credential {
+        identifier: value("identifier:"),
+        secret: value("secret:"),
+    }
+}
+
+async fn call(
+    app: &TestApp,
+    path: &str,
+    authorization: Option<String>,
+) -> (u16, String, serde_json::Value) {
+    let mut request = reqwest::Client::new().get(format!("{}{path}", app.address));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    let kind = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = r.text().await.unwrap();
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    (status, kind, json)
+}
+
+fn basic(c: &Credential) -> String {
+    use base64::Engine as _;
+    let pair = format!("{}:{}", c.identifier, c.secret);
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+fn bearer(c: &Credential) -> String {
+    format!("Bearer {}.{}", c.identifier, c.secret)
+}
+
+/// Asserts a problem document of `status` whose type ends in `name`; returns it.
+fn problem(
+    (status, kind, json): (u16, String, serde_json::Value),
+    want: u16,
+    name: &str,
+) -> serde_json::Value {
+    assert_eq!(status, want, "{json}");
+    assert_eq!(kind, "application/problem+json", "{json}");
+    assert_eq!(
+        json["type"],
+        format!("urn:portcullis:problem:{name}"),
+        "{json}"
+    );
+    assert_eq!(json["status"], want, "{json}");
+    assert!(
+        json["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{json}"
+    );
+    json
+}
+
+#[tokio::test]
+async fn a_credential_from_the_command_line_finds_users_by_id_and_by_email() {
+    let app = spawn_app().await;
+    app.create_admin("root").await;
+    app.create_user("ada@example.com").await;
+    let ada: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'ada@example.com'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let out = create_on_cli(
+        &app,
+        &[
+            "--username",
+            "root",
+            "--label",
+            "billing",
+            "--role",
+            "users.read",
+        ],
+    )
+    .await;
+    let credential = printed(&out);
+    assert!(
+        credential.identifier.starts_with("pc_"),
+        "{}",
+        credential.identifier
+    );
+
+    let (status, _, user) = call(
+        &app,
+        &format!("/api/v1/users/{ada}"),
+        Some(basic(&credential)),
+    )
+    .await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["id"], ada);
+    assert_eq!(user["has_password"], true);
+    assert!(user.get("password_hash").is_none(), "{user}");
+    let (status, _, by_email) = call(
+        &app,
+        "/api/v1/users?email=ADA%40example.com",
+        Some(bearer(&credential)),
+    )
+    .await;
+    assert_eq!(status, 200, "{by_email}");
+    assert_eq!(by_email["id"], ada);
+
+    // Only the secret's hash is stored, and the creation is in the audit log.
+    let (hash, last_used): (String, Option<i64>) = sqlx::query_as(
+        "SELECT secret_hash, last_used_at FROM api_credentials WHERE identifier = $1",
+    )
+    .bind(&credential.identifier)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(hash, portcullis::token::hash(&credential.secret));
+    assert!(last_used.is_some(), "a call records the last use");
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'api.credential_created'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert!(
+        detail.contains(&credential.identifier) && detail.contains("users.read"),
+        "{detail}"
+    );
+    assert!(!detail.contains(&credential.secret), "{detail}");
+}
+
+#[tokio::test]
+async fn every_refusal_is_a_problem_document_that_names_its_cause() {
+    let app = spawn_app().await;
+    app.create_admin("root").await;
+    let out = create_on_cli(
+        &app,
+        &[
+            "--username",
+            "root",
+            "--label",
+            "crm",
+            "--role",
+            "users.read",
+        ],
+    )
+    .await;
+    let good = printed(&out);
+    let path = "/api/v1/users/1";
+
+    let none = problem(call(&app, path, None).await, 401, "unauthorized");
+    assert!(
+        none["detail"].as_str().unwrap().contains("Bearer"),
+        "{none}"
+    );
+    problem(
+        call(&app, path, Some("Digest abc".into())).await,
+        401,
+        "unauthorized",
+    );
+    let wrong = problem(
+        call(
+            &app,
+            path,
+            Some(bearer(&Credential {
+                identifier: good.identifier.clone(),
+                secret: "x".repeat(43),
+            })),
+        )
+        .await,
+        401,
+        "unauthorized",
+    );
+    let unknown = problem(
+        call(
+            &app,
+            path,
+            Some(bearer(&Credential {
+                identifier: "pc_nobody".into(),
+                secret: good.secret.clone(),
+            })),
+        )
+        .await,
+        401,
+        "unauthorized",
+    );
+    assert_eq!(
+        wrong["detail"], unknown["detail"],
+        "a wrong secret and an unknown identifier read the same"
+    );
+
+    let bad_id = problem(
+        call(&app, "/api/v1/users/abc", Some(bearer(&good))).await,
+        400,
+        "invalid_field",
+    );
+    assert_eq!(bad_id["field"], "id");
+    assert_eq!(bad_id["allowed"], "a positive whole number");
+    let no_email = problem(
+        call(&app, "/api/v1/users", Some(bearer(&good))).await,
+        400,
+        "invalid_field",
+    );
+    assert_eq!(no_email["field"], "email");
+    problem(
+        call(&app, "/api/v1/users/999999", Some(bearer(&good))).await,
+        404,
+        "not_found",
+    );
+
+    // An address limit: calls from loopback are refused, naming the address.
+    let out = create_on_cli(
+        &app,
+        &[
+            "--username",
+            "root",
+            "--label",
+            "far",
+            "--role",
+            "users.read",
+            "--allow",
+            "192.0.2.0/24",
+        ],
+    )
+    .await;
+    let far = printed(&out);
+    let refused = problem(
+        call(&app, path, Some(bearer(&far))).await,
+        403,
+        "address_not_allowed",
+    );
+    assert!(
+        refused["detail"].as_str().unwrap().contains("127.0.0.1"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn a_credential_stops_with_its_admin_its_expiry_or_its_permission_and_not_with_a_password_change()
+ {
+    let app = spawn_app().await;
+    app.create_admin("root").await;
+    let role = app
+        .create_role("Integrations", &["api_access", "view_client_profile"])
+        .await;
+    app.create_admin_in_role("robot", role).await;
+    let robot: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = 'robot'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let service = ApiCredentials::from(&app.state);
+    let make = |days: Option<i64>| {
+        let service = service.clone();
+        async move {
+            let draft = Draft {
+                label: "portal".into(),
+                roles: vec!["users.read".into()],
+                allowed: vec![],
+                expires_in_days: days,
+            };
+            let c = service
+                .create(AdminId(robot), &draft, &Actor::Admin(AdminId(robot)))
+                .await
+                .unwrap();
+            Credential {
+                identifier: c.identifier,
+                secret: c.secret,
+            }
+        }
+    };
+    let lasting = make(None).await;
+    let daily = make(Some(1)).await;
+    app.create_user("ada@example.com").await;
+    let path = "/api/v1/users?email=ada%40example.com";
+    assert_eq!(call(&app, path, Some(bearer(&lasting))).await.0, 200);
+
+    sqlx::query("UPDATE admins SET password_hash = 'changed' WHERE id = $1")
+        .bind(robot)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        call(&app, path, Some(bearer(&lasting))).await.0,
+        200,
+        "a password change does not stop it"
+    );
+
+    app.clock.advance(86_400);
+    problem(
+        call(&app, path, Some(bearer(&daily))).await,
+        401,
+        "credential_expired",
+    );
+    assert_eq!(call(&app, path, Some(bearer(&lasting))).await.0, 200);
+
+    sqlx::query(
+        "DELETE FROM role_permissions WHERE role_id = $1 AND permission = 'view_client_profile'",
+    )
+    .bind(role)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let missing = problem(
+        call(&app, path, Some(bearer(&lasting))).await,
+        403,
+        "missing_api_role",
+    );
+    assert_eq!(missing["allowed"], "users.read");
+    assert!(
+        missing["detail"]
+            .as_str()
+            .unwrap()
+            .contains("view_client_profile"),
+        "{missing}"
+    );
+
+    sqlx::query("UPDATE admins SET disabled = 1 WHERE id = $1")
+        .bind(robot)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let stopped = problem(
+        call(&app, path, Some(bearer(&lasting))).await,
+        401,
+        "credential_admin_not_allowed",
+    );
+    assert!(
+        stopped["detail"].as_str().unwrap().contains("disabled"),
+        "{stopped}"
+    );
+}
+
+#[tokio::test]
+async fn a_credential_is_refused_beyond_its_admin_or_with_bad_input_naming_the_field() {
+    let app = spawn_app().await;
+    app.create_admin("root").await;
+    let role = app.create_role("Watchers", &["api_access"]).await;
+    app.create_admin_in_role("watcher", role).await;
+    let no_api = app.create_role("Clerks", &["view_client_profile"]).await;
+    app.create_admin_in_role("clerk", no_api).await;
+    for (args, said) in [
+        (
+            vec![
+                "--username",
+                "watcher",
+                "--label",
+                "x",
+                "--role",
+                "users.read",
+            ],
+            "users.read needs the view_client_profile permission",
+        ),
+        (
+            vec![
+                "--username",
+                "clerk",
+                "--label",
+                "x",
+                "--role",
+                "users.read",
+            ],
+            "does not hold api_access",
+        ),
+        (
+            vec![
+                "--username",
+                "root",
+                "--label",
+                "x",
+                "--role",
+                "users.write",
+            ],
+            "\"users.write\" is not an API role; the roles are users.read",
+        ),
+        (
+            vec![
+                "--username",
+                "root",
+                "--label",
+                "x",
+                "--role",
+                "users.read",
+                "--allow",
+                "somewhere",
+            ],
+            "allowed: \"somewhere\" is not an address or a range",
+        ),
+        (
+            vec!["--username", "root", "--label", " ", "--role", "users.read"],
+            "label: give 1 to 80 characters",
+        ),
+        (
+            vec![
+                "--username",
+                "root",
+                "--label",
+                "x",
+                "--role",
+                "users.read",
+                "--expires-days",
+                "0",
+            ],
+            "expires_in_days",
+        ),
+        (
+            vec![
+                "--username",
+                "nobody",
+                "--label",
+                "x",
+                "--role",
+                "users.read",
+            ],
+            "no admin has the username \"nobody\"",
+        ),
+    ] {
+        let out = create_on_cli(&app, &args).await;
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(err.contains(said), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_credentials")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}
