@@ -3,8 +3,8 @@
 
 use super::Caller;
 use crate::account::Accounts;
+use crate::account::UserRow;
 use crate::api_credential::ApiRole;
-use crate::db::account::UserRow;
 use crate::domain::UserId;
 use crate::web::api::problem::Problem;
 use axum::Json;
