@@ -271,6 +271,41 @@ impl ApiCredentials {
         })
     }
 
+    /// Every credential (`admin: None`) or one admin's, newest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn list(
+        &self,
+        admin: Option<AdminId>,
+    ) -> Result<Vec<db::api_credential::Listed>, sqlx::Error> {
+        db::api_credential::list(&self.db, admin.map(|a| a.0)).await
+    }
+
+    /// Revokes the credential `identifier` at once, recorded as done by `actor`; whether a live
+    /// one had that identifier.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn revoke(&self, identifier: &str, actor: &Actor) -> Result<bool, sqlx::Error> {
+        let now = self.clock.unix();
+        let mut tx = self.db.begin().await?;
+        let Some(id) = db::api_credential::revoke(&mut *tx, identifier, now).await? else {
+            return Ok(false);
+        };
+        crate::audit::record(
+            &mut *tx,
+            now,
+            actor,
+            Action::ApiCredentialRevoked,
+            format!("api_credential:{id}"),
+            identifier,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// The caller behind `identifier` and `secret`, calling from `ip`.
     ///
     /// # Errors

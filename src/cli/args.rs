@@ -221,6 +221,19 @@ pub enum ApiCommand {
         #[arg(long)]
         expires_days: Option<i64>,
     },
+    /// List API credentials (every admin's, or one admin's): identifier, admin, label, roles,
+    /// limits, last use and whether revoked; never the secrets
+    ListCredentials {
+        /// Only this admin's
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Revoke an API credential at once (audit-logged)
+    RevokeCredential {
+        /// Its identifier (`pc_...`)
+        #[arg(long)]
+        identifier: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

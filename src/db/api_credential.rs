@@ -115,3 +115,65 @@ pub async fn used<'e>(
         .await
         .map(|_| ())
 }
+
+/// A credential as its list shows it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub identifier: String,
+    pub admin_username: String,
+    pub label: String,
+    pub roles: String,
+    pub allowed: String,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    pub revoked_at: Option<i64>,
+}
+
+/// Every credential, or those of one admin, newest first.
+pub async fn list<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    admin_id: Option<i64>,
+) -> Result<Vec<Listed>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT c.identifier, a.username, c.label, c.roles, c.allowed, c.expires_at, c.created_at, \
+         c.last_used_at, c.last_used_ip, c.revoked_at \
+         FROM api_credentials c JOIN admins a ON a.id = c.admin_id \
+         WHERE $1 IS NULL OR c.admin_id = $1 ORDER BY c.id DESC",
+    )
+    .bind(admin_id)
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Listed {
+                identifier: r.try_get("identifier")?,
+                admin_username: r.try_get("username")?,
+                label: r.try_get("label")?,
+                roles: r.try_get("roles")?,
+                allowed: r.try_get("allowed")?,
+                expires_at: r.try_get("expires_at")?,
+                created_at: r.try_get("created_at")?,
+                last_used_at: r.try_get("last_used_at")?,
+                last_used_ip: r.try_get("last_used_ip")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Revokes a live credential; its id, or `None` when no live credential has the identifier.
+pub async fn revoke<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    identifier: &str,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE api_credentials SET revoked_at = $2 WHERE identifier = $1 AND revoked_at IS NULL RETURNING id",
+    )
+    .bind(identifier)
+    .bind(now)
+    .fetch_optional(ex)
+    .await
+}

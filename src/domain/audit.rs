@@ -136,6 +136,7 @@ actions! {
     OidcCodeReused => "oidc.code_reused",
     OidcRefreshReused => "oidc.refresh_reused",
     ApiCredentialCreated => "api.credential_created",
+    ApiCredentialRevoked => "api.credential_revoked",
 }
 
 impl std::fmt::Display for Action {

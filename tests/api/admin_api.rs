@@ -13,8 +13,8 @@ struct Credential {
     secret: String,
 }
 
-/// Runs `portcullis api create-credential ARGS` on the app's database.
-async fn create_on_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+/// Runs `portcullis api ARGS` on the app's database, as another process.
+async fn api_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
     let dir = app.dir.path().to_owned();
     let db_url = app.state.config.database_url.clone();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
@@ -24,13 +24,18 @@ async fn create_on_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
             .env("PORTCULLIS__DATA_DIR", &dir)
             .env("PORTCULLIS__DATABASE__URL", &db_url)
             .env("RUST_LOG", "warn")
-            .args(["api", "create-credential"])
+            .arg("api")
             .args(args)
             .output()
             .unwrap()
     })
     .await
     .unwrap()
+}
+
+/// Runs `portcullis api create-credential ARGS`.
+async fn create_on_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    api_cli(app, &[&["create-credential"], args].concat()).await
 }
 
 fn printed(out: &std::process::Output) -> Credential {
@@ -483,4 +488,99 @@ async fn a_credential_is_refused_beyond_its_admin_or_with_bad_input_naming_the_f
         .await
         .unwrap();
     assert_eq!(stored, 0);
+}
+
+#[tokio::test]
+async fn a_revoked_credential_is_refused_at_once_and_the_list_shows_it_without_secrets() {
+    let app = spawn_app().await;
+    app.create_admin("root").await;
+    app.create_admin("bob").await;
+    let mine = printed(
+        &create_on_cli(
+            &app,
+            &[
+                "--username",
+                "root",
+                "--label",
+                "billing",
+                "--role",
+                "users.read",
+            ],
+        )
+        .await,
+    );
+    let bobs = printed(
+        &create_on_cli(
+            &app,
+            &[
+                "--username",
+                "bob",
+                "--label",
+                "crm",
+                "--role",
+                "users.read",
+            ],
+        )
+        .await,
+    );
+    app.create_user("ada@example.com").await;
+    let path = "/api/v1/users?email=ada%40example.com";
+    assert_eq!(call(&app, path, Some(bearer(&mine))).await.0, 200);
+
+    let revoke = api_cli(
+        &app,
+        &["revoke-credential", "--identifier", &mine.identifier],
+    )
+    .await;
+    assert!(
+        String::from_utf8_lossy(&revoke.stdout).contains("calls with it are refused from now on"),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    refused(
+        &app,
+        path,
+        Some(bearer(&mine)),
+        (401, "credential_revoked"),
+        "revoked",
+    )
+    .await;
+    assert_eq!(
+        call(&app, path, Some(bearer(&bobs))).await.0,
+        200,
+        "bob's still works"
+    );
+
+    let listed = api_cli(&app, &["list-credentials"]).await;
+    let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let line = |id: &str| {
+        text.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id} not in {text}"))
+            .to_owned()
+    };
+    assert!(line(&mine.identifier).contains("revoked"), "{text}");
+    assert!(line(&mine.identifier).contains("from 127.0.0.1"), "{text}");
+    assert!(line(&bobs.identifier).ends_with("live"), "{text}");
+    assert!(
+        !text.contains(&mine.secret) && !text.contains(&bobs.secret),
+        "{text}"
+    );
+    let only_bob = api_cli(&app, &["list-credentials", "--username", "bob"]).await;
+    let only_bob = String::from_utf8_lossy(&only_bob.stdout).into_owned();
+    assert!(
+        only_bob.contains(&bobs.identifier) && !only_bob.contains(&mine.identifier),
+        "{only_bob}"
+    );
+
+    let again = api_cli(&app, &["revoke-credential", "--identifier", "pc_nobody"]).await;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no live API credential"));
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'api.credential_revoked'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
 }
