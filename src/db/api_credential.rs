@@ -129,6 +129,7 @@ pub struct Listed {
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
     pub revoked_at: Option<i64>,
+    pub admin_disabled: bool,
 }
 
 /// Every credential, or those of one admin, newest first.
@@ -138,7 +139,7 @@ pub async fn list<'e>(
 ) -> Result<Vec<Listed>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT c.identifier, a.username, c.label, c.roles, c.allowed, c.expires_at, c.created_at, \
-         c.last_used_at, c.last_used_ip, c.revoked_at \
+         c.last_used_at, c.last_used_ip, c.revoked_at, a.disabled AS admin_disabled \
          FROM api_credentials c JOIN admins a ON a.id = c.admin_id \
          WHERE $1 IS NULL OR c.admin_id = $1 ORDER BY c.id DESC",
     )
@@ -158,6 +159,7 @@ pub async fn list<'e>(
                 last_used_at: r.try_get("last_used_at")?,
                 last_used_ip: r.try_get("last_used_ip")?,
                 revoked_at: r.try_get("revoked_at")?,
+                admin_disabled: r.try_get::<i64, _>("admin_disabled")? != 0,
             })
         })
         .collect()

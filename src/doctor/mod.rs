@@ -10,6 +10,7 @@
 //! HTTP and nothing of `web/`: the counters it reads come from [`crate::diagnostics`].
 
 mod accounts;
+mod api;
 mod area;
 mod config_sources;
 mod csrf;

@@ -7,8 +7,8 @@
 //! The check files name their ids through [`id`] too, so each id is written once.
 
 use super::{
-    Area, CheckResult, FIX_TIME_BUDGET, FixError, FixScope, Fixed, accounts, config_sources, csrf,
-    forward_auth, license, mail, oidc, oidc_keys, oidc_logout, proxy, scheduler, session,
+    Area, CheckResult, FIX_TIME_BUDGET, FixError, FixScope, Fixed, accounts, api, config_sources,
+    csrf, forward_auth, license, mail, oidc, oidc_keys, oidc_logout, proxy, scheduler, session,
     session_changes, storage, system_url, time, two_factor,
 };
 use crate::app::AppState;
@@ -37,6 +37,7 @@ pub mod id {
     pub const MAIL_QUEUE: &str = "mail.queue";
     pub const ADMIN_ROLES: &str = "admin.roles";
     pub const CLIENT_OWNERS: &str = "client.owners";
+    pub const API_CREDENTIALS: &str = "api.credentials";
     pub const TWO_FACTOR_KEY: &str = "two_factor.key";
     pub const TWO_FACTOR_DUO: &str = "two_factor.duo";
     pub const TIME_ZONE: &str = "time.zone";
@@ -121,7 +122,7 @@ macro_rules! check {
 }
 
 /// Every check, in the order the doctor runs and shows them.
-pub const CHECKS: [Check; 27] = [
+pub const CHECKS: [Check; 28] = [
     check!(id::CONFIG, Configuration, now config_sources::check),
     check!(id::SYSTEM_URL, Configuration, system_url::check),
     check!(
@@ -148,6 +149,7 @@ pub const CHECKS: [Check; 27] = [
     check!(id::MAIL_QUEUE, Mail, mail::queue),
     check!(id::ADMIN_ROLES, Accounts, accounts::roles),
     check!(id::CLIENT_OWNERS, Accounts, accounts::owners),
+    check!(id::API_CREDENTIALS, Accounts, api::check),
     check!(id::TWO_FACTOR_KEY, TwoFactor, two_factor::key),
     check!(id::TWO_FACTOR_DUO, TwoFactor, two_factor::duo),
     check!(id::TIME_ZONE, Time, time::zone),

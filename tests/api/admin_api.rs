@@ -5,6 +5,7 @@
 
 use crate::helpers::*;
 use portcullis::api_credential::{ApiCredentials, Draft};
+use portcullis::doctor::Severity;
 use portcullis::domain::{Actor, AdminId};
 use std::process::Command;
 
@@ -583,4 +584,97 @@ async fn a_revoked_credential_is_refused_at_once_and_the_list_shows_it_without_s
     .await
     .unwrap();
     assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn the_doctor_names_credentials_of_disabled_admins_expiring_unused_or_unlimited() {
+    let app = spawn_app().await;
+    let check = app.doctor_check("api.credentials").await;
+    assert_eq!(check.severity, Severity::Ok, "{check:?}");
+    assert_eq!(check.summary, "No live API credentials.");
+
+    app.create_admin("root").await;
+    app.create_admin("bob").await;
+    let id_of = |name: &'static str| {
+        let db = app.state.db.clone();
+        async move {
+            let id: i64 = sqlx::query_scalar("SELECT id FROM admins WHERE username = $1")
+                .bind(name)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+            AdminId(id)
+        }
+    };
+    let (root, bob) = (id_of("root").await, id_of("bob").await);
+    let service = ApiCredentials::from(&app.state);
+    let make = |admin: AdminId, label: &str, allowed: &[&str], days: Option<i64>| {
+        let draft = Draft {
+            label: label.into(),
+            roles: vec!["users.read".into()],
+            allowed: allowed.iter().map(|a| (*a).to_owned()).collect(),
+            expires_in_days: days,
+        };
+        let service = service.clone();
+        async move {
+            service
+                .create(admin, &draft, &Actor::Admin(admin))
+                .await
+                .unwrap()
+        }
+    };
+    make(root, "limited", &["127.0.0.0/8"], None).await;
+    let check = app.doctor_check("api.credentials").await;
+    assert_eq!(check.severity, Severity::Ok, "{check:?}");
+    assert!(
+        check.summary.starts_with("1 live API credential"),
+        "{check:?}"
+    );
+
+    make(root, "open", &[], None).await;
+    let check = app.doctor_check("api.credentials").await;
+    assert_eq!(check.severity, Severity::Info, "{check:?}");
+    assert!(
+        check
+            .details
+            .iter()
+            .any(|d| d.contains("open") && d.contains("any address")),
+        "{check:?}"
+    );
+
+    make(root, "soon", &["127.0.0.0/8"], Some(10)).await;
+    let bobs = make(bob, "bobs", &["127.0.0.0/8"], None).await;
+    sql(&app, "UPDATE admins SET disabled = 1 WHERE id = $1", bob.0).await;
+    let check = app.doctor_check("api.credentials").await;
+    assert_eq!(check.severity, Severity::Warning, "{check:?}");
+    let said = |part: &str, what: &str| {
+        assert!(
+            check
+                .details
+                .iter()
+                .any(|d| d.contains(part) && d.contains(what)),
+            "{part} {what} in {:?}",
+            check.details
+        );
+    };
+    said("soon", "expires");
+    said(&bobs.identifier, "its admin is disabled");
+    assert!(check.next_step.contains("revoke-credential"), "{check:?}");
+
+    // Ninety-one days later: the limited one, never used, is now forgotten, and the ten-day
+    // one expired.
+    app.clock.advance(91 * 86_400);
+    let check = app.doctor_check("api.credentials").await;
+    let said = |part: &str, what: &str| {
+        assert!(
+            check
+                .details
+                .iter()
+                .any(|d| d.contains(part) && d.contains(what)),
+            "{part} {what} in {:?}",
+            check.details
+        );
+    };
+    said("limited", "never used for 90 days");
+    said("soon", "expired");
 }

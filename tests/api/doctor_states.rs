@@ -69,6 +69,7 @@ async fn with_the_database_unavailable_every_check_that_reads_it_reports_an_erro
         "mail.queue",
         "admin.roles",
         "client.owners",
+        "api.credentials",
         "two_factor.duo",
         "time.zone",
         "session.gc",
