@@ -108,7 +108,6 @@ pub struct Caller {
     pub credential_id: i64,
     pub identifier: String,
     pub admin: AdminId,
-    pub admin_username: String,
     /// The roles it may use now (its own, less those its admin no longer backs).
     pub roles: Vec<ApiRole>,
 }
@@ -117,11 +116,6 @@ impl Caller {
     /// Whether the call may use `role`.
     pub fn may(&self, role: ApiRole) -> bool {
         self.roles.contains(&role)
-    }
-
-    /// As whom the call's changes are audited.
-    pub fn actor(&self) -> Actor {
-        Actor::Admin(self.admin)
     }
 }
 
@@ -365,7 +359,6 @@ impl ApiCredentials {
             credential_id: row.id,
             identifier: row.identifier,
             admin: AdminId(row.admin_id),
-            admin_username: row.admin_username,
             roles,
         })
     }

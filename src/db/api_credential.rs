@@ -19,7 +19,6 @@ pub struct CredentialRow {
     /// The admin's state now: a disabled admin's credentials stop at once.
     pub admin_disabled: bool,
     pub admin_role_id: i64,
-    pub admin_username: String,
 }
 
 /// What is stored for a new credential.
@@ -40,7 +39,7 @@ macro_rules! select_credential {
         concat!(
             "SELECT c.id, c.identifier, c.secret_hash, c.admin_id, c.roles, c.allowed, \
              c.expires_at, c.last_used_at, c.last_used_ip, c.revoked_at, \
-             a.disabled AS admin_disabled, a.role_id AS admin_role_id, a.username AS admin_username \
+             a.disabled AS admin_disabled, a.role_id AS admin_role_id \
              FROM api_credentials c JOIN admins a ON a.id = c.admin_id ",
             $where
         )
@@ -61,7 +60,6 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<CredentialRow, sqlx::Error> {
         revoked_at: r.try_get("revoked_at")?,
         admin_disabled: r.try_get::<i64, _>("admin_disabled")? != 0,
         admin_role_id: r.try_get("admin_role_id")?,
-        admin_username: r.try_get("admin_username")?,
     })
 }
 

@@ -104,6 +104,14 @@ pub async fn start(pool: &Pool) -> Result<i64, sqlx::Error> {
             .into(),
         ));
     }
+    head(pool).await
+}
+
+/// After every change made so far, without looking at the triggers (the doctor has).
+///
+/// # Errors
+/// Storage errors.
+pub async fn head(pool: &Pool) -> Result<i64, sqlx::Error> {
     let query = if is_postgres(pool) {
         "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT)"
     } else {
@@ -160,7 +168,7 @@ pub async fn read(pool: &Pool, cursor: i64) -> Result<Read, sqlx::Error> {
     let overflowed = changes.len() > BATCH;
     if overflowed {
         changes.clear();
-        next = start(pool).await?;
+        next = head(pool).await?;
     }
     Ok(Read {
         changes,

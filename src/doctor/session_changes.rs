@@ -34,7 +34,7 @@ pub async fn check(state: &AppState) -> CheckResult {
         .with_details(missing.iter().map(|name| (*name).to_owned()).collect());
     }
     // Read it as a node would: from where a new node starts, then onwards.
-    let read = match session_change::start(&state.db).await {
+    let read = match session_change::head(&state.db).await {
         Ok(cursor) => session_change::read(&state.db, cursor).await.map(|_| ()),
         Err(e) => Err(e),
     };

@@ -264,7 +264,7 @@ impl Sessions {
                 last_seen_at: kept.last_seen_at(),
             };
             if self.verdict(realm, &standing, ip, now).is_none() {
-                return self.live_in_memory(realm, &hash, &kept, now).await;
+                return self.live_in_memory(&hash, &kept, now).await;
             }
         }
         let generation = self.cache.generation();
@@ -356,12 +356,10 @@ impl Sessions {
     /// Storage errors of the activity write.
     async fn live_in_memory(
         &self,
-        realm: Realm,
         hash: &str,
         kept: &cache::Cached,
         now: i64,
     ) -> Result<Lookup, sqlx::Error> {
-        debug_assert_eq!(kept.realm(), realm);
         let mut session = kept.session(hash);
         if now - session.last_seen_at >= self.config.activity_update_seconds {
             db::session::touch(&self.db, hash, now).await?;
