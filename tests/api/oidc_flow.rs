@@ -1536,4 +1536,20 @@ async fn the_token_endpoints_answer_on_a_pool_of_one_connection() {
         .unwrap();
     assert_eq!(revoked.status(), 200);
     assert_eq!(introspect(&app, access, basic).await["active"], false);
+    assert_eq!(userinfo_status(&app, access).await, 401);
+    // The access token ended alone (RFC 7009 §2.1 leaves its refresh token to the server):
+    // the refresh token issued with it still refreshes.
+    let refresh = refreshed["refresh_token"].as_str().unwrap();
+    assert_eq!(introspect(&app, refresh, basic).await["active"], true);
+    let (status, again, _) = token_post(
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        Some(basic),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        userinfo_status(&app, again["access_token"].as_str().unwrap()).await,
+        200
+    );
 }
