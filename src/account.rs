@@ -29,6 +29,7 @@ use crate::auth::hasher::HashError;
 use crate::auth::policy::PasswordPolicy;
 use crate::clock::Clock;
 use crate::db;
+use crate::domain::audit::{Action, Actor};
 use crate::domain::{AdminId, ClientId, Realm, RoleId, UserId};
 use crate::settings::Settings;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -70,6 +71,13 @@ pub enum CreateError {
     Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+impl CreateError {
+    /// Whether the only refusal is that the address (or username) is taken.
+    pub fn is_taken(&self) -> bool {
+        matches!(self, Self::Invalid(errors) if !errors.is_empty() && errors.iter().all(|e| e.message == register::TAKEN))
+    }
 }
 
 impl From<sqlx::Error> for CreateError {
@@ -418,6 +426,28 @@ impl Accounts {
         &self,
         new: &NewUser<'_>,
     ) -> Result<(UserId, Option<ClientId>), CreateError> {
+        self.create_user_recorded(new, None).await
+    }
+
+    /// [`Self::create_user`] on another's behalf: the audit log records `actor` creating the
+    /// user, `how` saying through what (an API credential), in the same transaction.
+    ///
+    /// # Errors
+    /// As [`Self::create_user`].
+    pub async fn create_user_as(
+        &self,
+        actor: &Actor,
+        how: &str,
+        new: &NewUser<'_>,
+    ) -> Result<(UserId, Option<ClientId>), CreateError> {
+        self.create_user_recorded(new, Some((actor, how))).await
+    }
+
+    async fn create_user_recorded(
+        &self,
+        new: &NewUser<'_>,
+        by: Option<(&Actor, &str)>,
+    ) -> Result<(UserId, Option<ClientId>), CreateError> {
         let mut errors = Vec::new();
         if let Some(m) = check_email(new.email) {
             errors.push(FieldError::new("email", m));
@@ -473,6 +503,18 @@ impl Accounts {
                 new.email.trim(),
                 new.first_name.trim(),
                 now,
+            )
+            .await?;
+        }
+        if let Some((actor, how)) = by {
+            let owning = client_id.map_or(String::new(), |c| format!(", owner of client:{}", c.0));
+            crate::audit::record(
+                &mut *tx,
+                now,
+                actor,
+                Action::UserCreated,
+                format!("user:{user_id}"),
+                &format!("created {}{owning} {how}", new.email.trim()),
             )
             .await?;
         }

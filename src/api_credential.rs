@@ -18,15 +18,18 @@ use std::net::IpAddr;
 pub enum ApiRole {
     /// Find users by id or email address.
     UsersRead,
+    /// Create users (and the client accounts they own).
+    UsersWrite,
 }
 
 impl ApiRole {
-    pub const ALL: [Self; 1] = [Self::UsersRead];
+    pub const ALL: [Self; 2] = [Self::UsersRead, Self::UsersWrite];
 
     /// The stored and documented name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UsersRead => "users.read",
+            Self::UsersWrite => "users.write",
         }
     }
 
@@ -38,6 +41,7 @@ impl ApiRole {
     pub fn needs(self) -> Permission {
         match self {
             Self::UsersRead => Permission::ViewClientProfile,
+            Self::UsersWrite => Permission::ManageClientAccounts,
         }
     }
 }

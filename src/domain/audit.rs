@@ -137,6 +137,7 @@ actions! {
     OidcRefreshReused => "oidc.refresh_reused",
     ApiCredentialCreated => "api.credential_created",
     ApiCredentialRevoked => "api.credential_revoked",
+    UserCreated => "user.created",
 }
 
 impl std::fmt::Display for Action {

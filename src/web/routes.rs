@@ -208,6 +208,8 @@ pub fn table() -> Vec<Route> {
         get("/api/license/v1/keys",                      api::license::get_keys,                       Api), // public keys
         get("/api/v1/users",                             api::v1::users::get_by_email,                 Api), // API credential, role users.read
         get("/api/v1/users/{id}",                        api::v1::users::get_one,                      Api), // API credential, role users.read
+        post("/api/v1/users",                            api::v1::users::post_create,                  Api), // API credential, role users.write
+        get("/api/v1/openapi.json",                      api::v1::openapi::get_openapi,                Api), // public: the generated document
         // OpenID provider (web::oidc): machine endpoints, then the browser's
         get("/.well-known/openid-configuration",         oidc::discovery::get_discovery,               Protocol), // cacheable for an hour
         get("/oidc/jwks",                                oidc::jwks::get_jwks,                         Protocol), // cacheable for an hour

@@ -432,9 +432,9 @@ async fn a_credential_is_refused_beyond_its_admin_or_with_bad_input_naming_the_f
                 "--label",
                 "x",
                 "--role",
-                "users.write",
+                "users.purge",
             ],
-            "\"users.write\" is not an API role; the roles are users.read",
+            "\"users.purge\" is not an API role; the roles are users.read, users.write",
         ),
         (
             vec![

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin_api;
+mod admin_api_calls;
 mod admin_rules;
 mod app_paths;
 mod audit_events;

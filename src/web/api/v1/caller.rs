@@ -22,20 +22,18 @@ impl Caller {
         if self.0.may(role) {
             return Ok(());
         }
-        Err(Problem {
-            allowed: Some(role.as_str().to_owned()),
-            ..Problem::new(
-                StatusCode::FORBIDDEN,
-                "missing_api_role",
-                "The credential lacks an API role",
-                format!(
-                    "This call needs the API role {}, which credential {} does not have (or its admin no longer holds the {} permission).",
-                    role.as_str(),
-                    self.0.identifier,
-                    role.needs().as_str()
-                ),
-            )
-        })
+        Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "missing_api_role",
+            "The credential lacks an API role",
+            format!(
+                "This call needs the API role {}, which credential {} does not have (or its admin no longer holds the {} permission).",
+                role.as_str(),
+                self.0.identifier,
+                role.needs().as_str()
+            ),
+        )
+        .allowed(role.as_str()))
     }
 }
 
@@ -100,14 +98,15 @@ impl FromRequestParts<AppState> for Caller {
                 format!("{denied}; an admin can change the credential's allowed addresses."),
             )),
             Err(AuthError::Unknown) => Err(unauthorized("Unknown credential or wrong secret.")),
-            Err(other) => Err(Problem {
-                name: match other {
+            Err(other) => {
+                let mut problem = unauthorized(format!("{other}."));
+                problem.name = match other {
                     AuthError::Revoked => "credential_revoked",
                     AuthError::Expired => "credential_expired",
                     _ => "credential_admin_not_allowed",
-                },
-                ..unauthorized(format!("{other}."))
-            }),
+                };
+                Err(problem)
+            }
         }
     }
 }

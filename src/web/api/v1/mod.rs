@@ -1,8 +1,11 @@
 //! The admin API, `/api/v1/` (issue 21): JSON for the other systems of a portal, authenticated
-//! by an API credential ([`Caller`]), errors as RFC 9457 problem documents. Each handler calls
+//! by an API credential ([`Caller`]), bodies read by [`body::Body`], errors as RFC 9457 problem
+//! documents, described by the generated OpenAPI document ([`openapi`]). Each handler calls
 //! the same service function the pages and the CLI call.
 
+pub mod body;
 mod caller;
+pub mod openapi;
 pub mod users;
 
 pub use caller::Caller;

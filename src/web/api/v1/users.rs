@@ -1,18 +1,22 @@
-//! `GET /api/v1/users/{id}` and `GET /api/v1/users?email=`: find a user (API role
-//! `users.read`). The lookups are the `Accounts` service's.
+//! Users: `GET /api/v1/users/{id}` and `GET /api/v1/users?email=` find one (API role
+//! `users.read`); `POST /api/v1/users` creates one, with the client account they own (API role
+//! `users.write`). The lookups, the rules and the audit record are the `Accounts` service's.
 
 use super::Caller;
-use crate::account::Accounts;
-use crate::account::UserRow;
+use super::body::Body;
+use crate::account::{Accounts, CreateError, NewUser, UserRow};
 use crate::api_credential::ApiRole;
 use crate::domain::UserId;
-use crate::web::api::problem::Problem;
+use crate::domain::audit::Actor;
+use crate::web::api::problem::{FieldProblem, Problem, ProblemBody};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use serde::Serialize;
+use axum::http::StatusCode;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 
 /// A user as the API shows them (never the password hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: i64,
     pub email: String,
@@ -40,6 +44,21 @@ impl From<UserRow> for User {
 }
 
 /// One user by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "getUser",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 400, description = "The id is not a positive whole number", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The credential lacks `users.read`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("basic" = []), ("bearer" = [])),
+)]
 pub async fn get_one(
     State(accounts): State<Accounts>,
     caller: Caller,
@@ -61,6 +80,21 @@ pub async fn get_one(
 }
 
 /// One user by email address: `?email=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    operation_id = "findUserByEmail",
+    params(("email" = String, Query, description = "The address to look up")),
+    responses(
+        (status = 200, description = "The user with that address", body = User),
+        (status = 400, description = "No address given", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The credential lacks `users.read`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No user has the address", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("basic" = []), ("bearer" = [])),
+)]
 pub async fn get_by_email(
     State(accounts): State<Accounts>,
     caller: Caller,
@@ -89,4 +123,116 @@ pub async fn get_by_email(
         ))),
         Err(e) => Err(Problem::unavailable(&e)),
     }
+}
+
+/// A user to create.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// Checked against the client password policy; stored as an Argon2id hash only.
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+    /// `true` when the caller vouches for the address; otherwise a verification mail is queued.
+    #[serde(default)]
+    pub verified: bool,
+    /// Create a client account the user owns (default `true`).
+    #[serde(default = "yes")]
+    pub owns_account: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A created user.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedUser {
+    #[serde(flatten)]
+    pub user: User,
+    /// The client account they own, if one was created.
+    pub client_account_id: Option<i64>,
+}
+
+/// Creates a user and, unless `owns_account` is false, the client account they own.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    operation_id = "createUser",
+    request_body = NewUserBody,
+    responses(
+        (status = 201, description = "Created", body = CreatedUser),
+        (status = 400, description = "The body is not well-formed JSON", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The credential lacks `users.write`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The address is taken", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "A field is of the wrong type, unknown, or refused by the rules", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("basic" = []), ("bearer" = [])),
+)]
+pub async fn post_create(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Body(body): Body<NewUserBody>,
+) -> Result<(StatusCode, Json<CreatedUser>), Problem> {
+    caller.require(ApiRole::UsersWrite)?;
+    let new = NewUser {
+        email: &body.email,
+        first_name: &body.first_name,
+        last_name: &body.last_name,
+        password: &body.password,
+        verified: body.verified,
+        owns_account: body.owns_account,
+    };
+    let how = format!("through the admin API (credential {})", caller.0.identifier);
+    let (id, account) = match accounts
+        .create_user_as(&Actor::Admin(caller.0.admin), &how, &new)
+        .await
+    {
+        Ok(created) => created,
+        Err(taken) if taken.is_taken() => {
+            return Err(Problem::conflict(
+                Some("email"),
+                format!("A user with the address {} exists.", body.email.trim()),
+            ));
+        }
+        Err(CreateError::Invalid(errors)) => {
+            return Err(Problem::fields(
+                errors
+                    .into_iter()
+                    .map(|e| FieldProblem {
+                        field: e.field.to_owned(),
+                        detail: e.message,
+                    })
+                    .collect(),
+            ));
+        }
+        Err(CreateError::Busy) => {
+            return Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "The server is busy",
+                "Every password hashing slot is taken; try again in a moment.",
+            )
+            .retry_after(2));
+        }
+        Err(CreateError::Unexpected(e)) => return Err(Problem::unexpected(&e)),
+    };
+    let user = accounts
+        .user(id)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?
+        .ok_or_else(|| Problem::not_found("The user was removed as it was created."))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUser {
+            user: user.into(),
+            client_account_id: account.map(|c| c.0),
+        }),
+    ))
 }
