@@ -11,7 +11,10 @@
 mod email;
 mod email_change;
 mod password;
+mod profile;
 mod register;
+
+pub use profile::{UserChangeError, UserChanges};
 
 pub(crate) use password::replace_password;
 

@@ -20,16 +20,35 @@ pub enum ApiRole {
     UsersRead,
     /// Create users (and the client accounts they own).
     UsersWrite,
+    /// List the bans in force.
+    BansRead,
+    /// Ban an address and lift bans.
+    BansWrite,
+    /// List a person's live sessions.
+    SessionsRead,
+    /// End a person's sessions.
+    SessionsWrite,
 }
 
 impl ApiRole {
-    pub const ALL: [Self; 2] = [Self::UsersRead, Self::UsersWrite];
+    pub const ALL: [Self; 6] = [
+        Self::UsersRead,
+        Self::UsersWrite,
+        Self::BansRead,
+        Self::BansWrite,
+        Self::SessionsRead,
+        Self::SessionsWrite,
+    ];
 
     /// The stored and documented name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UsersRead => "users.read",
             Self::UsersWrite => "users.write",
+            Self::BansRead => "bans.read",
+            Self::BansWrite => "bans.write",
+            Self::SessionsRead => "sessions.read",
+            Self::SessionsWrite => "sessions.write",
         }
     }
 
@@ -40,8 +59,10 @@ impl ApiRole {
     /// The admin permission a credential needs for the role, at creation and at every call.
     pub fn needs(self) -> Permission {
         match self {
-            Self::UsersRead => Permission::ViewClientProfile,
-            Self::UsersWrite => Permission::ManageClientAccounts,
+            Self::UsersRead | Self::SessionsRead => Permission::ViewClientProfile,
+            Self::UsersWrite | Self::SessionsWrite => Permission::ManageClientAccounts,
+            Self::BansRead => Permission::ViewBannedIps,
+            Self::BansWrite => Permission::ManageBannedIps,
         }
     }
 }

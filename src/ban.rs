@@ -220,6 +220,10 @@ pub struct Listed {
     pub by: String,
     /// When it ends, in the configured timezone; `None` until lifted.
     pub ends: Option<String>,
+    /// When it ends (unix seconds); `None` until lifted.
+    pub expires_at: Option<i64>,
+    /// When it was made (unix seconds).
+    pub created_at: i64,
 }
 
 impl Listed {
@@ -355,6 +359,8 @@ impl Bans {
     pub fn listed(&self, ban: BanRow) -> Listed {
         Listed {
             ends: ban.expires_at.map(|at| self.settings.show_time(at)),
+            expires_at: ban.expires_at,
+            created_at: ban.created_at,
             scope: Scope::parse(&ban.scope).unwrap_or_default(),
             ip: ban.ip,
             reason: ban.reason,

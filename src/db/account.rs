@@ -358,3 +358,24 @@ pub async fn recipient(
     };
     Ok(found.filter(|(email, _)| !email.is_empty()))
 }
+
+/// Sets a user's names and whether they are disabled; whether the user exists.
+pub async fn update_user_profile<'e>(
+    ex: impl Executor<'e, Database = Db>,
+    id: i64,
+    (first_name, last_name): (&str, &str),
+    disabled: bool,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET first_name = $1, last_name = $2, disabled = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(first_name)
+    .bind(last_name)
+    .bind(i64::from(disabled))
+    .bind(now)
+    .bind(id)
+    .execute(ex)
+    .await
+    .map(|r| r.rows_affected() == 1)
+}

@@ -138,6 +138,8 @@ actions! {
     ApiCredentialCreated => "api.credential_created",
     ApiCredentialRevoked => "api.credential_revoked",
     UserCreated => "user.created",
+    UserUpdated => "user.updated",
+    UserPasswordHashImported => "user.password_hash_imported",
 }
 
 impl std::fmt::Display for Action {

@@ -70,6 +70,13 @@ pub enum Which<'a> {
     /// An admin's own sessions and the client sessions they opened with "login as client"
     /// (disabling or deleting the admin). Recorded by the operation that asks for it.
     AdminAndImpersonations(AdminId),
+    /// One session of a person, named by its id hash by an operator (the admin API); a hash
+    /// of another person's session ends nothing. Recorded by the operation that asks for it.
+    Named {
+        realm: Realm,
+        subject_id: i64,
+        target: &'a str,
+    },
 }
 
 /// How many sessions ended.
@@ -130,7 +137,9 @@ impl Sessions {
     fn forget(&self, which: Which<'_>) {
         match which {
             Which::This(s) => self.cache.forget_session(&s.id_hash),
-            Which::OneOf { target, .. } => self.cache.forget_session(target),
+            Which::OneOf { target, .. } | Which::Named { target, .. } => {
+                self.cache.forget_session(target);
+            }
             Which::OthersOf(owner) => self.cache.forget_subject(owner.realm, owner.subject_id),
             Which::AllOf {
                 realm, subject_id, ..
@@ -178,6 +187,24 @@ pub async fn end_in(
                     &mut **tx,
                     owner.realm.as_str(),
                     owner.subject_id,
+                    target,
+                    stored,
+                    now,
+                )
+                .await?,
+            ),
+            as_client: 0,
+        },
+        Which::Named {
+            realm,
+            subject_id,
+            target,
+        } => Ended {
+            own: u64::from(
+                db::session::end_for_subject(
+                    &mut **tx,
+                    realm.as_str(),
+                    subject_id,
                     target,
                     stored,
                     now,
@@ -252,6 +279,9 @@ fn admin_side(which: Which<'_>) -> Option<AdminId> {
             of(s.realm, s.subject_id)
         }
         Which::AllOf {
+            realm, subject_id, ..
+        }
+        | Which::Named {
             realm, subject_id, ..
         } => of(realm, subject_id),
         // Every "login as client" session of the admin ended with the admin's own.
@@ -339,6 +369,6 @@ fn entry(
         }),
         Which::OneOf { owner, .. } => from_list(owner, "one other session"),
         Which::OthersOf(owner) => from_list(owner, "every other session"),
-        Which::AllOf { .. } | Which::AdminAndImpersonations(_) => None,
+        Which::AllOf { .. } | Which::AdminAndImpersonations(_) | Which::Named { .. } => None,
     }
 }

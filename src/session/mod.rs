@@ -417,6 +417,19 @@ impl Sessions {
         .await
     }
 
+    /// The live sessions of a person, newest first (the admin API), at most 100.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn list_of(
+        &self,
+        realm: Realm,
+        subject_id: i64,
+    ) -> Result<Vec<SessionRow>, sqlx::Error> {
+        db::session::list_live_for_subject(&self.db, realm.as_str(), subject_id, self.clock.unix())
+            .await
+    }
+
     /// The OpenID applications each of `owner`'s person's sessions signed in to, by session id
     /// hash (F17: the sessions page says which applications a session reaches).
     ///

@@ -71,6 +71,10 @@ pub enum Method {
     Get,
     /// `POST`.
     Post,
+    /// `PATCH` (the admin API's partial updates).
+    Patch,
+    /// `DELETE` (the admin API's removals).
+    Delete,
 }
 
 impl Method {
@@ -79,6 +83,8 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
         }
     }
 }
@@ -176,6 +182,28 @@ fn get<H: Handler<T, AppState>, T: 'static>(path: &'static str, handler: H, gate
     }
 }
 
+fn patch<H: Handler<T, AppState>, T: 'static>(path: &'static str, handler: H, gate: Gate) -> Route {
+    Route {
+        method: Method::Patch,
+        path,
+        gate,
+        handler: axum::routing::patch(handler),
+    }
+}
+
+fn delete<H: Handler<T, AppState>, T: 'static>(
+    path: &'static str,
+    handler: H,
+    gate: Gate,
+) -> Route {
+    Route {
+        method: Method::Delete,
+        path,
+        gate,
+        handler: axum::routing::delete(handler),
+    }
+}
+
 fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, handler: H, gate: Gate) -> Route {
     let handler = axum::routing::post(handler);
     Route {
@@ -209,6 +237,14 @@ pub fn table() -> Vec<Route> {
         get("/api/v1/users",                             api::v1::users::get_by_email,                 Api), // API credential, role users.read
         get("/api/v1/users/{id}",                        api::v1::users::get_one,                      Api), // API credential, role users.read
         post("/api/v1/users",                            api::v1::users::post_create,                  Api), // API credential, role users.write
+        patch("/api/v1/users/{id}",                      api::v1::users::patch_one,                    Api), // API credential, role users.write
+        post("/api/v1/users/{id}/password-hash",         api::v1::users::post_password_hash,           Api), // API credential, role users.write
+        get("/api/v1/users/{id}/sessions",               api::v1::sessions::get_list,                  Api), // API credential, role sessions.read
+        delete("/api/v1/users/{id}/sessions",            api::v1::sessions::delete_all,                Api), // API credential, role sessions.write
+        delete("/api/v1/users/{id}/sessions/{session}",  api::v1::sessions::delete_one,                Api), // API credential, role sessions.write
+        get("/api/v1/bans",                              api::v1::bans::get_list,                      Api), // API credential, role bans.read
+        post("/api/v1/bans",                             api::v1::bans::post_add,                      Api), // API credential, role bans.write
+        delete("/api/v1/bans/{address}",                 api::v1::bans::delete_lift,                   Api), // API credential, role bans.write
         get("/api/v1/openapi.json",                      api::v1::openapi::get_openapi,                Api), // public: the generated document
         // OpenID provider (web::oidc): machine endpoints, then the browser's
         get("/.well-known/openid-configuration",         oidc::discovery::get_discovery,               Protocol), // cacheable for an hour

@@ -331,10 +331,16 @@ async fn the_openapi_document_lists_exactly_the_api_routes_and_passes_an_indepen
         if path.ends_with("openapi.json") {
             continue;
         }
-        let url = format!("{}{}", app.address, path.replace("{id}", "1"));
+        let concrete = path
+            .replace("{id}", "1")
+            .replace("{address}", "203.0.113.9")
+            .replace("{session}", "x");
+        let url = format!("{}{concrete}", app.address);
         let request = match method.as_str() {
             "get" => reqwest::Client::new().get(url),
             "post" => reqwest::Client::new().post(url),
+            "patch" => reqwest::Client::new().patch(url),
+            "delete" => reqwest::Client::new().delete(url),
             other => panic!("an API method the table has no helper for: {other}"),
         };
         let r = request.send().await.unwrap();
@@ -360,4 +366,417 @@ async fn the_openapi_document_lists_exactly_the_api_routes_and_passes_an_indepen
     );
     assert!(out.status.success(), "{said}");
     assert!(said.contains("OK"), "{said}");
+}
+
+/// A request with `method` to `path` and an optional JSON body; status, type and JSON answer
+/// (`null` for an empty one).
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    auth: &str,
+    body: Option<&Value>,
+) -> (u16, String, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", app.address))
+        .header("authorization", auth);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    let kind = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let text = r.text().await.unwrap();
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {status} {text}"))
+    };
+    (status, kind, json)
+}
+
+async fn id_of(app: &TestApp, email: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap()
+}
+
+async fn audit_details(app: &TestApp, action: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = $1 ORDER BY id")
+        .bind(action)
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_credential_bans_an_address_lists_it_and_lifts_it() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let auth = credential(
+        &app,
+        &["bans.read", "bans.write"],
+        &["api_access", "view_banned_ips", "manage_banned_ips"],
+    )
+    .await;
+    let (status, _, made) = send(
+        &app,
+        Method::POST,
+        "/api/v1/bans",
+        &auth,
+        Some(&json!({"ip": "203.0.113.7", "reason": "card testing", "minutes": 60, "scope": "client"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(
+        (&made["ip"], &made["scope"], &made["reason"]),
+        (
+            &json!("203.0.113.7"),
+            &json!("client"),
+            &json!("card testing")
+        )
+    );
+    assert_eq!(
+        made["expires_at"].as_i64().unwrap() - made["created_at"].as_i64().unwrap(),
+        3600
+    );
+    assert!(made["by"].as_str().unwrap().starts_with("admin:"), "{made}");
+    let (_, _, listed) = send(&app, Method::GET, "/api/v1/bans", &auth, None).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    // Bad fields: 422 naming each.
+    let bad = problem(
+        send(
+            &app,
+            Method::POST,
+            "/api/v1/bans",
+            &auth,
+            Some(&json!({"ip": "not-an-ip", "reason": "", "minutes": 0, "scope": "moon"})),
+        )
+        .await,
+        422,
+        "invalid_body",
+    );
+    let fields: BTreeSet<&str> = bad["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        BTreeSet::from(["ip", "minutes", "reason", "scope"]),
+        "{bad}"
+    );
+    // Lifted; lifting again is a 404, a non-address a 400.
+    let (status, _, _) = send(
+        &app,
+        Method::DELETE,
+        "/api/v1/bans/203.0.113.7",
+        &auth,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    problem(
+        send(
+            &app,
+            Method::DELETE,
+            "/api/v1/bans/203.0.113.7",
+            &auth,
+            None,
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    let p = problem(
+        send(&app, Method::DELETE, "/api/v1/bans/moon", &auth, None).await,
+        400,
+        "invalid_field",
+    );
+    assert_eq!(p["field"], "address");
+    let (_, _, listed) = send(&app, Method::GET, "/api/v1/bans", &auth, None).await;
+    assert_eq!(listed, json!([]));
+    let added = audit_details(&app, "ban.add").await;
+    let lifts = audit_details(&app, "ban.lift").await;
+    assert_eq!((added.len(), lifts.len()), (1, 1), "{added:?} {lifts:?}");
+}
+
+#[tokio::test]
+async fn a_credential_lists_a_users_sessions_and_ends_one_or_all_of_them() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let auth = credential(
+        &app,
+        &["sessions.read", "sessions.write", "users.read"],
+        &[
+            "api_access",
+            "view_client_profile",
+            "manage_client_accounts",
+        ],
+    )
+    .await;
+    app.create_user("ada@example.com").await;
+    let id = id_of(&app, "ada@example.com").await;
+    let laptop = app.signed_in_client("ada@example.com").await;
+    let phone = app.signed_in_client("ada@example.com").await;
+    let tablet = app.signed_in_client("ada@example.com").await;
+    let path = format!("/api/v1/users/{id}/sessions");
+    let (status, _, listed) = send(&app, Method::GET, &path, &auth, None).await;
+    assert_eq!(status, 200, "{listed}");
+    let ids: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3, "{listed}");
+    // End one: exactly one of the three browsers is signed out.
+    let (status, _, _) = send(
+        &app,
+        Method::DELETE,
+        &format!("{path}/{}", ids[0]),
+        &auth,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let mut live = 0;
+    for browser in [&laptop, &phone, &tablet] {
+        let r = browser.get(app.url("/clientarea")).send().await.unwrap();
+        if r.status() == 200 {
+            live += 1;
+        }
+    }
+    assert_eq!(live, 2);
+    problem(
+        send(
+            &app,
+            Method::DELETE,
+            &format!("{path}/{}", ids[0]),
+            &auth,
+            None,
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    // End the rest.
+    let (status, _, ended) = send(&app, Method::DELETE, &path, &auth, None).await;
+    assert_eq!((status, &ended["ended"]), (200, &json!(2)), "{ended}");
+    for browser in [&laptop, &phone, &tablet] {
+        let r = browser.get(app.url("/clientarea")).send().await.unwrap();
+        assert_ne!(r.status(), 200, "every session ended");
+    }
+    let details = audit_details(&app, "session.ended").await;
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("one session ended by the operator (1)"))
+            && details
+                .iter()
+                .any(|d| d.contains("signed out everywhere by the operator (2)")),
+        "{details:?}"
+    );
+    // Unknown users and malformed ids.
+    problem(
+        send(&app, Method::GET, "/api/v1/users/999/sessions", &auth, None).await,
+        404,
+        "not_found",
+    );
+    problem(
+        send(
+            &app,
+            Method::DELETE,
+            "/api/v1/users/999/sessions",
+            &auth,
+            None,
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    problem(
+        send(&app, Method::GET, "/api/v1/users/-1/sessions", &auth, None).await,
+        400,
+        "invalid_field",
+    );
+}
+
+#[tokio::test]
+async fn disabling_a_user_through_the_api_ends_their_sessions_and_their_sign_in() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let auth = credential(
+        &app,
+        &["users.write"],
+        &["api_access", "manage_client_accounts"],
+    )
+    .await;
+    let user = app.create_user("ada@example.com").await;
+    let id = id_of(&app, "ada@example.com").await;
+    let browser = app.signed_in_client("ada@example.com").await;
+    let path = format!("/api/v1/users/{id}");
+    let (status, _, changed) = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &auth,
+        Some(&json!({"first_name": "Augusta", "disabled": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        (
+            &changed["first_name"],
+            &changed["disabled"],
+            &changed["sessions_ended"]
+        ),
+        (&json!("Augusta"), &json!(true), &json!(1))
+    );
+    let r = browser.get(app.url("/clientarea")).send().await.unwrap();
+    assert_ne!(r.status(), 200, "the session ended");
+    let r = app
+        .client_login_with(&new_client(), &user.email, &user.password)
+        .await;
+    assert_ne!(r.status(), 303, "a disabled user cannot sign in");
+    let details = audit_details(&app, "user.updated").await;
+    assert!(
+        details[0].contains("name changed, disabled (1 sessions ended) through the admin API"),
+        "{details:?}"
+    );
+    // Enabled again, the user signs in.
+    let (status, _, changed) = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &auth,
+        Some(&json!({"disabled": false})),
+    )
+    .await;
+    assert_eq!((status, &changed["disabled"]), (200, &json!(false)));
+    let r = app
+        .client_login_with(&new_client(), &user.email, &user.password)
+        .await;
+    assert_eq!(r.status(), 303, "enabled again, the user signs in");
+    // A refused name, an unknown field, an unknown user.
+    let p = problem(
+        send(
+            &app,
+            Method::PATCH,
+            &path,
+            &auth,
+            Some(&json!({"last_name": ""})),
+        )
+        .await,
+        422,
+        "invalid_body",
+    );
+    assert_eq!(p["field"], "last_name");
+    let p = problem(
+        send(
+            &app,
+            Method::PATCH,
+            &path,
+            &auth,
+            Some(&json!({"email": "x@y.z"})),
+        )
+        .await,
+        422,
+        "invalid_body",
+    );
+    assert_eq!(p["field"], "email");
+    problem(
+        send(
+            &app,
+            Method::PATCH,
+            "/api/v1/users/999",
+            &auth,
+            Some(&json!({"disabled": true})),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+}
+
+#[tokio::test]
+async fn a_bcrypt_hash_made_by_php_is_imported_and_the_person_signs_in_with_their_old_password() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let auth = credential(
+        &app,
+        &["users.write"],
+        &["api_access", "manage_client_accounts"],
+    )
+    .await;
+    app.create_user("ada@example.com").await;
+    let id = id_of(&app, "ada@example.com").await;
+    let old_password = "the password from the old portal";
+    let out = std::process::Command::new("php")
+        .args([
+            "-r",
+            "echo password_hash($argv[1], PASSWORD_BCRYPT);",
+            "--",
+            old_password,
+        ])
+        .output()
+        .expect("php is installed by scripts/test (Debian package php8.2-cli)");
+    let php_hash = String::from_utf8(out.stdout).unwrap();
+    assert!(php_hash.starts_with("$2y$"), "{php_hash}");
+    let path = format!("/api/v1/users/{id}/password-hash");
+    let (status, _, stored) = send(
+        &app,
+        Method::POST,
+        &path,
+        &auth,
+        Some(&json!({"password_hash": php_hash})),
+    )
+    .await;
+    assert_eq!(
+        (status, &stored["format"]),
+        (200, &json!("bcrypt")),
+        "{stored}"
+    );
+    let browser = new_client();
+    let r = app
+        .client_login_with(&browser, "ada@example.com", old_password)
+        .await;
+    assert_eq!(r.status(), 303, "the old password signs in");
+    let now: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert!(now.starts_with("$argon2id$"), "upgraded at the sign-in");
+    // The audit log names the format, never the hash.
+    let details = audit_details(&app, "user.password_hash_imported").await;
+    assert!(details[0].contains("a bcrypt hash imported"), "{details:?}");
+    assert!(!details[0].contains("$2y$"), "{details:?}");
+    // Formats Portcullis does not verify are refused, naming the field.
+    for refused in [
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+        "plaintext",
+        "$2y$10$short",
+    ] {
+        let p = problem(
+            send(
+                &app,
+                Method::POST,
+                &path,
+                &auth,
+                Some(&json!({"password_hash": refused})),
+            )
+            .await,
+            422,
+            "invalid_body",
+        );
+        assert_eq!(p["field"], "password_hash", "{p}");
+    }
 }

@@ -32,6 +32,7 @@ pub(crate) async fn sign_out(config: Config, person: Person<'_>, name: &str) -> 
             let what = match person {
                 Person::Client(_) => "no user has the email address",
                 Person::Admin(_) => "no admin has the username",
+                Person::User(_) => "no user has the id",
             };
             anyhow::bail!("{what} {name:?}");
         }

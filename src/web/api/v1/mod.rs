@@ -3,9 +3,11 @@
 //! documents, described by the generated OpenAPI document ([`openapi`]). Each handler calls
 //! the same service function the pages and the CLI call.
 
+pub mod bans;
 pub mod body;
 mod caller;
 pub mod openapi;
+pub mod sessions;
 pub mod users;
 
 pub use caller::Caller;

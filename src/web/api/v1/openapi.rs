@@ -3,7 +3,7 @@
 //! code. A test checks that it lists exactly the `/api/v1/` rows of the route table
 //! (tests/api/admin_api.rs), and an independent validator checks the document itself.
 
-use super::users;
+use super::{bans, sessions, users};
 use crate::web::api::problem::{FieldProblem, ProblemBody};
 use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -16,10 +16,26 @@ use utoipa::{Modify, OpenApi};
         description = "JSON for the other systems of a hosting portal. Authenticate with an API credential: HTTP Basic with its identifier and secret, or `Authorization: Bearer <identifier>.<secret>`. Every error is an RFC 9457 problem document whose `type` is a stable `urn:portcullis:problem:<name>`.",
         license(name = "Proprietary")
     ),
-    paths(users::get_by_email, users::get_one, users::post_create),
+    paths(
+        users::get_by_email,
+        users::get_one,
+        users::post_create,
+        users::patch_one,
+        users::post_password_hash,
+        bans::get_list,
+        bans::post_add,
+        bans::delete_lift,
+        sessions::get_list,
+        sessions::delete_all,
+        sessions::delete_one
+    ),
     components(schemas(ProblemBody, FieldProblem)),
     modifiers(&Credentials),
-    tags((name = "users", description = "People who sign in to the client area"))
+    tags(
+        (name = "users", description = "People who sign in to the client area"),
+        (name = "bans", description = "Addresses refused before any page"),
+        (name = "sessions", description = "Where people are signed in")
+    )
 )]
 struct Document;
 

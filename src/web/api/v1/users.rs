@@ -4,7 +4,9 @@
 
 use super::Caller;
 use super::body::Body;
-use crate::account::{Accounts, CreateError, NewUser, UserRow};
+use crate::account::{
+    Accounts, CreateError, FieldError, NewUser, UserChangeError, UserChanges, UserRow,
+};
 use crate::api_credential::ApiRole;
 use crate::domain::UserId;
 use crate::domain::audit::Actor;
@@ -43,6 +45,24 @@ impl From<UserRow> for User {
     }
 }
 
+/// The user id in a path.
+///
+/// # Errors
+/// 400 naming `id` unless it is a positive whole number.
+pub(super) fn user_id(id: &str) -> Result<UserId, Problem> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(UserId)
+        .ok_or_else(|| {
+            Problem::invalid(
+                "id",
+                format!("{id:?} is not a user id"),
+                "a positive whole number",
+            )
+        })
+}
+
 /// One user by id.
 #[utoipa::path(
     get,
@@ -65,13 +85,7 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<User>, Problem> {
     caller.require(ApiRole::UsersRead)?;
-    let id = id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-        Problem::invalid(
-            "id",
-            format!("{id:?} is not a user id"),
-            "a positive whole number",
-        )
-    })?;
+    let UserId(id) = user_id(&id)?;
     match accounts.user(UserId(id)).await {
         Ok(Some(user)) => Ok(Json(user.into())),
         Ok(None) => Err(Problem::not_found(format!("No user has id {id}."))),
@@ -189,9 +203,8 @@ pub async fn post_create(
         verified: body.verified,
         owns_account: body.owns_account,
     };
-    let how = format!("through the admin API (credential {})", caller.0.identifier);
     let (id, account) = match accounts
-        .create_user_as(&Actor::Admin(caller.0.admin), &how, &new)
+        .create_user_as(&Actor::Admin(caller.0.admin), &through(&caller), &new)
         .await
     {
         Ok(created) => created,
@@ -201,17 +214,7 @@ pub async fn post_create(
                 format!("A user with the address {} exists.", body.email.trim()),
             ));
         }
-        Err(CreateError::Invalid(errors)) => {
-            return Err(Problem::fields(
-                errors
-                    .into_iter()
-                    .map(|e| FieldProblem {
-                        field: e.field.to_owned(),
-                        detail: e.message,
-                    })
-                    .collect(),
-            ));
-        }
+        Err(CreateError::Invalid(errors)) => return Err(refused(errors)),
         Err(CreateError::Busy) => {
             return Err(Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -235,4 +238,158 @@ pub async fn post_create(
             client_account_id: account.map(|c| c.0),
         }),
     ))
+}
+
+/// A 422 naming each field a service refused.
+pub(super) fn refused(errors: Vec<FieldError>) -> Problem {
+    Problem::fields(
+        errors
+            .into_iter()
+            .map(|e| FieldProblem {
+                field: e.field.to_owned(),
+                detail: e.message,
+            })
+            .collect(),
+    )
+}
+
+/// How the audit log names a change made through a credential.
+fn through(caller: &Caller) -> String {
+    format!("through the admin API (credential {})", caller.0.identifier)
+}
+
+fn change_refused(id: i64, e: UserChangeError) -> Problem {
+    match e {
+        UserChangeError::Unknown => Problem::not_found(format!("No user has id {id}.")),
+        UserChangeError::Invalid(errors) => refused(errors),
+        UserChangeError::Storage(e) => Problem::unavailable(&e),
+    }
+}
+
+/// What to change about a user; absent fields stay as they are.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// `true` disables the user and ends their sessions (the applications they signed in to
+    /// are told); `false` enables them again.
+    pub disabled: Option<bool>,
+}
+
+/// The user after a change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UpdatedUser {
+    #[serde(flatten)]
+    pub user: User,
+    /// Sessions ended by disabling.
+    pub sessions_ended: u64,
+}
+
+/// Changes a user's names, or disables or enables them.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "updateUser",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body = UserPatch,
+    responses(
+        (status = 200, description = "The user as changed", body = UpdatedUser),
+        (status = 400, description = "The id or the body is malformed", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The credential lacks `users.write`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "A field is of the wrong type, unknown, or refused", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("basic" = []), ("bearer" = [])),
+)]
+pub async fn patch_one(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<UserPatch>,
+) -> Result<Json<UpdatedUser>, Problem> {
+    caller.require(ApiRole::UsersWrite)?;
+    let id = user_id(&id)?;
+    let changes = UserChanges {
+        first_name: body.first_name,
+        last_name: body.last_name,
+        disabled: body.disabled,
+    };
+    let ended = accounts
+        .update_user_as(
+            &Actor::Admin(caller.0.admin),
+            &through(&caller),
+            id,
+            &changes,
+        )
+        .await
+        .map_err(|e| change_refused(id.0, e))?;
+    let user = accounts
+        .user(id)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?
+        .ok_or_else(|| Problem::not_found(format!("No user has id {}.", id.0)))?;
+    Ok(Json(UpdatedUser {
+        user: user.into(),
+        sessions_ended: ended,
+    }))
+}
+
+/// A password hash from another system.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordHashBody {
+    /// bcrypt (`$2y$...`, 60 characters) or WHMCS's `md5:salt`.
+    #[schema(value_type = String, format = Password)]
+    pub password_hash: SecretString,
+}
+
+/// The format an imported hash was taken as.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ImportedHash {
+    pub format: &'static str,
+}
+
+/// Sets a user's password to a hash carried over from another system (an import); the first
+/// sign-in with the right password replaces it with Argon2id.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/password-hash",
+    tag = "users",
+    operation_id = "importPasswordHash",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body = PasswordHashBody,
+    responses(
+        (status = 200, description = "Stored", body = ImportedHash),
+        (status = 400, description = "The id or the body is malformed", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The credential lacks `users.write`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Not a hash format Portcullis verifies", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("basic" = []), ("bearer" = [])),
+)]
+pub async fn post_password_hash(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<PasswordHashBody>,
+) -> Result<Json<ImportedHash>, Problem> {
+    use secrecy::ExposeSecret as _;
+    caller.require(ApiRole::UsersWrite)?;
+    let id = user_id(&id)?;
+    accounts
+        .import_password_hash_as(
+            &Actor::Admin(caller.0.admin),
+            &through(&caller),
+            id,
+            body.password_hash.expose_secret(),
+        )
+        .await
+        .map(|format| Json(ImportedHash { format }))
+        .map_err(|e| change_refused(id.0, e))
 }
