@@ -28,16 +28,19 @@ pub enum ApiRole {
     SessionsRead,
     /// End a person's sessions.
     SessionsWrite,
+    /// Queue a message with the generic template.
+    MailSend,
 }
 
 impl ApiRole {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::UsersRead,
         Self::UsersWrite,
         Self::BansRead,
         Self::BansWrite,
         Self::SessionsRead,
         Self::SessionsWrite,
+        Self::MailSend,
     ];
 
     /// The stored and documented name.
@@ -49,6 +52,7 @@ impl ApiRole {
             Self::BansWrite => "bans.write",
             Self::SessionsRead => "sessions.read",
             Self::SessionsWrite => "sessions.write",
+            Self::MailSend => "mail.send",
         }
     }
 
@@ -60,7 +64,9 @@ impl ApiRole {
     pub fn needs(self) -> Permission {
         match self {
             Self::UsersRead | Self::SessionsRead => Permission::ViewClientProfile,
-            Self::UsersWrite | Self::SessionsWrite => Permission::ManageClientAccounts,
+            Self::UsersWrite | Self::SessionsWrite | Self::MailSend => {
+                Permission::ManageClientAccounts
+            }
             Self::BansRead => Permission::ViewBannedIps,
             Self::BansWrite => Permission::ManageBannedIps,
         }

@@ -140,6 +140,7 @@ actions! {
     UserCreated => "user.created",
     UserUpdated => "user.updated",
     UserPasswordHashImported => "user.password_hash_imported",
+    MailQueued => "mail.queued",
 }
 
 impl std::fmt::Display for Action {

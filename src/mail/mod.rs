@@ -12,6 +12,7 @@
 //! `mail.max_attempts`.
 
 pub mod file;
+pub mod generic;
 pub mod queue;
 pub mod sender;
 pub mod smtp;

@@ -245,6 +245,7 @@ pub fn table() -> Vec<Route> {
         get("/api/v1/bans",                              api::v1::bans::get_list,                      Api), // API credential, role bans.read
         post("/api/v1/bans",                             api::v1::bans::post_add,                      Api), // API credential, role bans.write
         delete("/api/v1/bans/{address}",                 api::v1::bans::delete_lift,                   Api), // API credential, role bans.write
+        post("/api/v1/mail",                             api::v1::mail::post_queue,                    Api), // API credential, role mail.send
         get("/api/v1/openapi.json",                      api::v1::openapi::get_openapi,                Api), // public: the generated document
         // OpenID provider (web::oidc): machine endpoints, then the browser's
         get("/.well-known/openid-configuration",         oidc::discovery::get_discovery,               Protocol), // cacheable for an hour

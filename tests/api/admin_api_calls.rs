@@ -780,3 +780,93 @@ async fn a_bcrypt_hash_made_by_php_is_imported_and_the_person_signs_in_with_thei
         assert_eq!(p["field"], "password_hash", "{p}");
     }
 }
+
+#[tokio::test]
+async fn a_message_queued_through_the_api_reaches_a_real_smtp_server_and_the_audit_log() {
+    use crate::helpers::smtp::SmtpPeer;
+    use reqwest::Method;
+    let peer = SmtpPeer::start("accept", None);
+    let port = peer.port;
+    let app = spawn_with(move |c| {
+        c.mail.transport = "smtp".into();
+        c.mail.smtp_host = "127.0.0.1".into();
+        c.mail.smtp_port = port;
+        c.mail.smtp_tls = "none".into();
+        c.mail.smtp_timeout_seconds = 5;
+    })
+    .await;
+    let auth = credential(
+        &app,
+        &["mail.send"],
+        &["api_access", "manage_client_accounts"],
+    )
+    .await;
+    let (status, _, queued) = send(
+        &app,
+        Method::POST,
+        "/api/v1/mail",
+        &auth,
+        Some(&json!({
+            "to": "ada@example.com",
+            "subject": "Welcome to Example Hosting",
+            "body": "Your account is ready.\n\nSign in at any time.",
+        })),
+    )
+    .await;
+    assert_eq!(
+        (status, &queued["state"]),
+        (202, &json!("queued")),
+        "{queued}"
+    );
+    let sent = portcullis::mail::sender::run_once(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(sent.sent, 1);
+    let messages = peer.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].contains("Subject: Welcome to Example Hosting"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[0].contains("Your account is ready."),
+        "{}",
+        messages[0]
+    );
+    let details = audit_details(&app, "mail.queued").await;
+    assert!(
+        details[0].contains("to ada@example.com")
+            && details[0].contains("Welcome to Example Hosting"),
+        "{details:?}"
+    );
+    assert!(
+        !details[0].contains("Sign in at any time"),
+        "the body is not audited"
+    );
+    // A subject with a line break (a header injection) and a bad address: 422, nothing queued.
+    let p = problem(
+        send(
+            &app,
+            Method::POST,
+            "/api/v1/mail",
+            &auth,
+            Some(&json!({"to": "nobody", "subject": "Hi\r\nBcc: eve@example.com", "body": "x"})),
+        )
+        .await,
+        422,
+        "invalid_body",
+    );
+    let fields: BTreeSet<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, BTreeSet::from(["subject", "to"]), "{p}");
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_messages")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+}

@@ -6,6 +6,7 @@
 pub mod bans;
 pub mod body;
 mod caller;
+pub mod mail;
 pub mod openapi;
 pub mod sessions;
 pub mod users;

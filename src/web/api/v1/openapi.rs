@@ -3,7 +3,7 @@
 //! code. A test checks that it lists exactly the `/api/v1/` rows of the route table
 //! (tests/api/admin_api.rs), and an independent validator checks the document itself.
 
-use super::{bans, sessions, users};
+use super::{bans, mail, sessions, users};
 use crate::web::api::problem::{FieldProblem, ProblemBody};
 use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -27,14 +27,16 @@ use utoipa::{Modify, OpenApi};
         bans::delete_lift,
         sessions::get_list,
         sessions::delete_all,
-        sessions::delete_one
+        sessions::delete_one,
+        mail::post_queue
     ),
     components(schemas(ProblemBody, FieldProblem)),
     modifiers(&Credentials),
     tags(
         (name = "users", description = "People who sign in to the client area"),
         (name = "bans", description = "Addresses refused before any page"),
-        (name = "sessions", description = "Where people are signed in")
+        (name = "sessions", description = "Where people are signed in"),
+        (name = "mail", description = "Messages through Portcullis's queue")
     )
 )]
 struct Document;
