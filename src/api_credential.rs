@@ -30,10 +30,12 @@ pub enum ApiRole {
     SessionsWrite,
     /// Queue a message with the generic template.
     MailSend,
+    /// Make single sign-on links that sign a user in.
+    SsoCreate,
 }
 
 impl ApiRole {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::UsersRead,
         Self::UsersWrite,
         Self::BansRead,
@@ -41,6 +43,7 @@ impl ApiRole {
         Self::SessionsRead,
         Self::SessionsWrite,
         Self::MailSend,
+        Self::SsoCreate,
     ];
 
     /// The stored and documented name.
@@ -53,6 +56,7 @@ impl ApiRole {
             Self::SessionsRead => "sessions.read",
             Self::SessionsWrite => "sessions.write",
             Self::MailSend => "mail.send",
+            Self::SsoCreate => "sso.create",
         }
     }
 
@@ -69,6 +73,8 @@ impl ApiRole {
             }
             Self::BansRead => Permission::ViewBannedIps,
             Self::BansWrite => Permission::ManageBannedIps,
+            // A link that signs a client in is the power "login as client" gives.
+            Self::SsoCreate => Permission::LoginAsClient,
         }
     }
 }

@@ -65,6 +65,7 @@ pub mod session;
 pub mod settings;
 pub mod setup;
 pub mod signin;
+pub mod sso;
 pub mod throttle;
 pub mod token;
 pub mod twofactor;

@@ -190,14 +190,43 @@ impl SignIns {
             replacing: attempt.replacing,
             second_factor: None,
         };
-        match self.second_factor(attempt.realm, subject_id).await? {
+        let due = self.second_factor(attempt.realm, subject_id).await?;
+        if due.is_some() {
+            // The password was right; the second factor's answers are counted on their own.
+            self.throttle.refund(&admitted).await?;
+        }
+        self.decide(sign_in, attempt.identifier, due).await
+    }
+
+    /// Starts a sign-in that needed no password (a single sign-on token, `crate::sso`): a
+    /// session, or a pending sign-in when a second factor is due, exactly as after a password.
+    ///
+    /// # Errors
+    /// The session or pending sign-in could not be stored, or storage errors.
+    pub async fn without_password(
+        &self,
+        sign_in: SignIn<'_>,
+        identifier: &str,
+    ) -> Result<Decision, SignInError> {
+        let due = self
+            .second_factor(sign_in.realm, sign_in.subject_id)
+            .await?;
+        self.decide(sign_in, identifier, due).await
+    }
+
+    /// A session when no second factor is `due`, else a pending sign-in.
+    async fn decide(
+        &self,
+        sign_in: SignIn<'_>,
+        identifier: &str,
+        due: Option<bool>,
+    ) -> Result<Decision, SignInError> {
+        match due {
             None => Ok(Decision::Session(Box::new(self.begin(sign_in).await?))),
             Some(must_enrol) => {
-                // The password was right; the second factor's answers are counted on their own.
-                self.throttle.refund(&admitted).await?;
                 let pending = self
                     .two_factor
-                    .start_pending(&sign_in, attempt.identifier, must_enrol)
+                    .start_pending(&sign_in, identifier, must_enrol)
                     .await
                     .map_err(SignInError::NotStored)?;
                 Ok(Decision::SecondFactor {

@@ -141,6 +141,7 @@ actions! {
     UserUpdated => "user.updated",
     UserPasswordHashImported => "user.password_hash_imported",
     MailQueued => "mail.queued",
+    SsoTokenCreated => "sso.token_created",
 }
 
 impl std::fmt::Display for Action {

@@ -97,6 +97,15 @@ impl Cookies {
         }
     }
 
+    /// The cookie holding where a single sign-on link lands, across the second-factor step.
+    pub fn sso_return_name(&self) -> &'static str {
+        if self.https {
+            "__Host-portcullis_sso_return"
+        } else {
+            "portcullis_sso_return"
+        }
+    }
+
     /// The cookie counting a browser's returns to protected hosts (F18's loop detection).
     pub fn bounce_name(&self) -> &'static str {
         if self.https {

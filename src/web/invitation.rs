@@ -37,6 +37,8 @@ pub struct Arrival {
     parked: [bool; 2],
     /// Forward authentication's return cookie, per realm (client, admin).
     returning: [bool; 2],
+    /// A single sign-on link's landing cookie (client realm).
+    sso_return: bool,
     signins: SignIns,
     cookies: Cookies,
 }
@@ -61,8 +63,12 @@ where
                 .read_named(&parts.headers, cookies.return_name(realm))
                 .is_some()
         });
+        let sso_return = cookies
+            .read_named(&parts.headers, cookies.sso_return_name())
+            .is_some();
         Ok(Self {
             returning,
+            sso_return,
             addr,
             user_agent,
             loaded,
@@ -76,13 +82,16 @@ where
 impl Arrival {
     /// Where a sign-in of `realm` in this browser goes next: back to the OpenID authorization
     /// request that sent the person to sign in, if one is parked, or to forward
-    /// authentication's round trip (which returns to the protected URL), else the realm's home.
+    /// authentication's round trip (which returns to the protected URL), else the realm's home;
+    /// after a single sign-on link, to where the link lands (`web::sso`).
     pub fn home(&self, realm: Realm) -> String {
         let index = match realm {
             Realm::Client => 0,
             Realm::Admin => 1,
         };
-        if self.parked[index] {
+        if realm == Realm::Client && self.sso_return {
+            crate::web::sso::CONTINUE.to_owned()
+        } else if self.parked[index] {
             crate::web::oidc::authorize::continue_path(realm).to_owned()
         } else if self.returning[index] {
             crate::forward_auth::sign_in_path(realm).to_owned()

@@ -22,6 +22,7 @@ pub mod reset;
 pub mod routes;
 pub mod sessions;
 pub mod signin;
+pub mod sso;
 pub mod state;
 pub mod system;
 pub mod twofactor;

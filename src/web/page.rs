@@ -447,6 +447,17 @@ pub struct ResetFormPage {
     pub errors: FieldErrors,
 }
 
+/// A single sign-on link's page: one button, so that a link scanner's fetch signs nobody in.
+#[derive(Template)]
+#[template(path = "sso.html")]
+pub struct SsoPage {
+    pub title: &'static str,
+    pub nav: Option<Nav>,
+    pub action: String,
+    pub csrf: String,
+    pub portal: String,
+}
+
 /// One row of the mail log.
 pub struct MailRowView {
     pub created: String,

@@ -246,6 +246,7 @@ pub fn table() -> Vec<Route> {
         post("/api/v1/bans",                             api::v1::bans::post_add,                      Api), // API credential, role bans.write
         delete("/api/v1/bans/{address}",                 api::v1::bans::delete_lift,                   Api), // API credential, role bans.write
         post("/api/v1/mail",                             api::v1::mail::post_queue,                    Api), // API credential, role mail.send
+        post("/api/v1/sso-tokens",                       api::v1::sso::post_create,                    Api), // API credential, role sso.create
         get("/api/v1/openapi.json",                      api::v1::openapi::get_openapi,                Api), // public: the generated document
         // OpenID provider (web::oidc): machine endpoints, then the browser's
         get("/.well-known/openid-configuration",         oidc::discovery::get_discovery,               Protocol), // cacheable for an hour
@@ -275,6 +276,9 @@ pub fn table() -> Vec<Route> {
         get("/forward-auth/signin",                      crate::web::forward_auth::get_sign_in,        Public), // returns to protected hosts only
         get("/admin/forward-auth/signin",                crate::web::forward_auth::get_sign_in,        Public), // returns to protected hosts only
         // Client area: signing in and out, one-time links
+        get("/sso/continue",                             crate::web::sso::get_continue,                Public), // after a single sign-on link
+        get("/sso/{token}",                              crate::web::sso::get_link,                    OneTimeToken), // shows a button: a fetch uses nothing up
+        post("/sso/{token}",                             crate::web::sso::post_link,                   OneTimeToken),
         get("/login",                                    client::login::get_login,                     PreSignIn),
         post("/login",                                   client::login::post_login,                    PreSignIn),
         post("/logout",                                  client::login::post_logout,                   CsrfOnly),

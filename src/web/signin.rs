@@ -143,7 +143,7 @@ pub fn replacing(loaded: Option<&LoadedSession>) -> Option<&str> {
 
 /// What a sign-in decision sends the browser: the session cookie and `home` (with the marker),
 /// or the pending sign-in's cookie and the second-factor (or enrolment) page.
-fn respond(cookies: &Cookies, realm: Realm, decision: Decision, home: &str) -> Response {
+pub fn respond(cookies: &Cookies, realm: Realm, decision: Decision, home: &str) -> Response {
     match decision {
         Decision::Session(started) => {
             let (jar, target) = session_cookie(cookies, realm, *started, home);
@@ -177,7 +177,7 @@ pub fn session_cookie(
 }
 
 /// The page for a sign-in error other than a refused password.
-fn app_error(e: SignInError) -> AppError {
+pub fn app_error(e: SignInError) -> AppError {
     match e {
         SignInError::Password(e) => e.into(),
         SignInError::Delayed(d) => AppError::BadRequest(d.message),

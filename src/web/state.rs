@@ -34,6 +34,7 @@ sub_states!(
     crate::reset::Resets,
     crate::license::Licenses,
     crate::mail::Mail,
+    crate::sso::Sso,
     crate::audit::Audit,
     crate::account::Accounts,
     crate::session::Sessions,

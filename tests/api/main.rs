@@ -69,6 +69,7 @@ mod security_doc;
 mod session_cache;
 mod sessions;
 mod setup;
+mod sso_tokens;
 mod storage;
 mod two_factor_admin;
 mod two_factor_totp;

@@ -39,6 +39,7 @@ pub fn is_pre_session(path: &str) -> bool {
         || path.starts_with("/password/reset/")
         || path.starts_with("/admin/password/reset/")
         || path.starts_with("/email/revert/")
+        || path.starts_with("/sso/")
 }
 
 fn cross_site(request: &Request, system_origin: &str) -> bool {

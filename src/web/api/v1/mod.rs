@@ -9,6 +9,7 @@ mod caller;
 pub mod mail;
 pub mod openapi;
 pub mod sessions;
+pub mod sso;
 pub mod users;
 
 pub use caller::Caller;

@@ -3,7 +3,7 @@
 //! code. A test checks that it lists exactly the `/api/v1/` rows of the route table
 //! (tests/api/admin_api.rs), and an independent validator checks the document itself.
 
-use super::{bans, mail, sessions, users};
+use super::{bans, mail, sessions, sso, users};
 use crate::web::api::problem::{FieldProblem, ProblemBody};
 use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -28,7 +28,8 @@ use utoipa::{Modify, OpenApi};
         sessions::get_list,
         sessions::delete_all,
         sessions::delete_one,
-        mail::post_queue
+        mail::post_queue,
+        sso::post_create
     ),
     components(schemas(ProblemBody, FieldProblem)),
     modifiers(&Credentials),
@@ -36,7 +37,8 @@ use utoipa::{Modify, OpenApi};
         (name = "users", description = "People who sign in to the client area"),
         (name = "bans", description = "Addresses refused before any page"),
         (name = "sessions", description = "Where people are signed in"),
-        (name = "mail", description = "Messages through Portcullis's queue")
+        (name = "mail", description = "Messages through Portcullis's queue"),
+        (name = "sso", description = "Single sign-on links into the client area")
     )
 )]
 struct Document;
