@@ -870,3 +870,135 @@ async fn a_message_queued_through_the_api_reaches_a_real_smtp_server_and_the_aud
         .unwrap();
     assert_eq!(stored, 1);
 }
+
+/// The hostile shapes a JSON body may take, each refused before any service runs.
+fn hostile_bodies() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("empty", b"".to_vec()),
+        ("truncated", b"{\"a\": [1, 2".to_vec()),
+        ("invalid UTF-8", b"{\"email\": \"\xc3\x28\"}".to_vec()),
+        ("a lone surrogate", b"{\"email\": \"\\ud800\"}".to_vec()),
+        ("NUL bytes", b"{\0}".to_vec()),
+        ("two values", b"{} {}".to_vec()),
+        ("deep nesting", format!("{}{}", "[".repeat(5000), "]".repeat(5000)).into_bytes()),
+        ("a number", b"12345678901234567890123456789".to_vec()),
+        ("null", b"null".to_vec()),
+        ("an array", b"[{}]".to_vec()),
+        ("a string", b"\"{}\"".to_vec()),
+        ("wrong types", br#"{"email": [], "user_id": "1", "ip": {}, "to": 7, "disabled": "no", "first_name": 1, "password_hash": false}"#.to_vec()),
+        ("unknown field", br#"{"__proto__": {"admin": true}}"#.to_vec()),
+        ("duplicate keys", br#"{"first_name": "A", "first_name": "B"}"#.to_vec()),
+        ("a BOM", b"\xef\xbb\xbf{}".to_vec()),
+    ]
+}
+
+#[tokio::test]
+async fn every_call_with_a_body_answers_the_hostile_corpus_with_a_4xx_problem_and_changes_nothing()
+{
+    let app = spawn_with(|c| c.server.max_body_bytes = 64 * 1024).await;
+    app.create_user("ada@example.com").await;
+    let id = id_of(&app, "ada@example.com").await;
+    let auth = credential(
+        &app,
+        &[
+            "users.write",
+            "bans.write",
+            "sessions.write",
+            "mail.send",
+            "sso.create",
+        ],
+        &[
+            "api_access",
+            "manage_client_accounts",
+            "manage_banned_ips",
+            "login_as_client",
+        ],
+    )
+    .await;
+    let document: Value = reqwest::get(app.url("/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut with_body = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation.get("requestBody").is_some() {
+                with_body.push((method.clone(), path.replace("{id}", &id.to_string())));
+            }
+        }
+    }
+    assert!(
+        with_body.len() >= 6,
+        "the document lists the body calls: {with_body:?}"
+    );
+    let before = counts(&app).await;
+    let mut huge = vec![b'['; 1];
+    huge.extend(std::iter::repeat_n(b'1', 70 * 1024));
+    huge.push(b']');
+    for (method, path) in &with_body {
+        let mut corpus = hostile_bodies();
+        corpus.push(("too large", huge.clone()));
+        for (shape, body) in corpus {
+            let request = reqwest::Client::new()
+                .request(
+                    reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap(),
+                    app.url(path),
+                )
+                .header("authorization", &auth)
+                .header("content-type", "application/json")
+                .body(body);
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            let kind = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let text = r.text().await.unwrap();
+            assert!(
+                (400..500).contains(&status),
+                "{method} {path} with {shape}: {status} {text}"
+            );
+            assert_eq!(
+                kind, "application/problem+json",
+                "{method} {path} with {shape}: {text}"
+            );
+            let json: Value = serde_json::from_str(&text).unwrap();
+            assert!(
+                json["type"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("urn:portcullis:problem:"),
+                "{text}"
+            );
+        }
+    }
+    assert_eq!(
+        counts(&app).await,
+        before,
+        "no hostile body changed anything"
+    );
+}
+
+/// Rows the body calls would add or change.
+async fn counts(app: &TestApp) -> Vec<i64> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT COUNT(*) FROM users",
+        "SELECT COUNT(*) FROM bans",
+        "SELECT COUNT(*) FROM mail_messages",
+        "SELECT COUNT(*) FROM one_time_tokens",
+        "SELECT COUNT(*) FROM audit_log WHERE action <> 'api.credential_created'",
+        "SELECT COUNT(*) FROM users WHERE disabled = 1",
+    ] {
+        out.push(
+            sqlx::query_scalar(sql)
+                .fetch_one(&app.state.db)
+                .await
+                .unwrap(),
+        );
+    }
+    out
+}
